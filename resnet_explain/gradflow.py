@@ -1,0 +1,241 @@
+"""The gradient probe: one forward + backward pass, measured per block, as tidy DataFrames.
+
+For each block output x_l it records ||dL/dx_l||, the forward activation mean/std, and for a
+residual block y = act(s), s = F(x) + S(x) (S the shortcut, identity or projection), the split of
+the backward signal reaching x:
+
+    dL/dx = S'(x)^T g  +  J_F(x)^T g,     g = dL/ds
+            identity term   residual-branch term
+
+Everything is reduced on the device and copied to the host once, at the end (one sync per probe,
+no per-layer ``.item()``). Norms are computed in float64 from the float32 gradients, so a
+gradient whose squares would underflow float32 still gets a value; a gradient that is exactly 0
+in float32 is flagged, never dropped.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .device import timed
+
+_F64 = torch.float64
+
+
+@dataclass
+class ProbeResult:
+    blocks: pd.DataFrame  # one row per block, input -> output
+    params: pd.DataFrame  # one row per parameter tensor
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        """||dL/dx_first|| / ||dL/dx_last||: <1 means gradients shrink toward the input."""
+        return ratio_of(self.blocks["grad_norm"].to_numpy())
+
+    @property
+    def log10_ratio(self) -> float:
+        g = self.blocks["grad_norm"].to_numpy()
+        if len(g) == 0 or not (g[0] > 0 and g[-1] > 0) or not np.isfinite(g[[0, -1]]).all():
+            return float("nan")
+        return float(np.log10(g[0]) - np.log10(g[-1]))
+
+
+def ratio_of(grad_norms) -> float:
+    g = np.asarray(grad_norms, dtype=np.float64)
+    if len(g) == 0 or g[-1] == 0 or not np.isfinite(g[-1]):
+        return float("nan")
+    return float(g[0] / g[-1])
+
+
+def find_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Our Net's blocks; for another model, modules named like blocks (timm/torchvision
+    ``*Block``/``Bottleneck``), else its top-level children."""
+    if hasattr(model, "named_blocks"):
+        return list(model.named_blocks())
+    found = [(n, m) for n, m in model.named_modules()
+             if n and (type(m).__name__.endswith("Block") or type(m).__name__ == "Bottleneck")]
+    return found or [(n, m) for n, m in model.named_children()]
+
+
+def _stage_of(name: str) -> str:
+    return name.split(".")[0] if "." in name else name
+
+
+def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
+          loss_fn=None, train: bool = True, blocks: list[tuple[str, nn.Module]] | None = None,
+          dtype: torch.dtype | None = None) -> ProbeResult:
+    """Run one forward + backward pass and measure every block.
+
+    ``train=True`` uses batch statistics in BatchNorm, as during training (running statistics are
+    updated, as a training step would). Parameter ``.grad`` is reset first and left filled.
+    ``dtype=torch.float64`` runs a float64 copy of the model (the original is untouched).
+    """
+    if dtype is not None:
+        model = copy.deepcopy(model).to(dtype=dtype)
+        inputs = inputs.to(dtype) if inputs.is_floating_point() else inputs
+    device = next(model.parameters()).device
+    inputs, targets = inputs.to(device), targets.to(device)
+    loss_fn = loss_fn or F.cross_entropy
+    blocks = blocks if blocks is not None else find_blocks(model)
+    names = [n for n, _ in blocks]
+
+    grad: dict[str, torch.Tensor] = {}  # name -> 0-dim float64 tensors, filled during backward
+    fwd: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    term: dict[tuple[str, str], torch.Tensor] = {}
+    handles = []
+
+    def _norm_hook(store, key):
+        def hook(g):
+            store[key] = torch.linalg.vector_norm(g, dtype=_F64)
+        return hook
+
+    def _out_hook(name):
+        def hook(mod, inp, out):
+            if isinstance(out, torch.Tensor):
+                d = out.detach()
+                std, mean = torch.std_mean(d.to(_F64) if d.dtype != _F64 else d)
+                fwd[name] = (mean, std)
+                if out.requires_grad:
+                    out.register_hook(_norm_hook(grad, name))
+        return hook
+
+    def _alias_hook(name, which):
+        # Give this path its own alias of x, so its gradient is this path's share only.
+        def hook(mod, args):
+            x = args[0]
+            if not (isinstance(x, torch.Tensor) and x.requires_grad):
+                return None
+            alias = x.view_as(x)
+            alias.register_hook(_norm_hook(term, (name, which)))
+            return (alias,) + tuple(args[1:])
+        return hook
+
+    for name, mod in blocks:
+        handles.append(mod.register_forward_hook(_out_hook(name)))
+        body, sc = getattr(mod, "body", None), getattr(mod, "shortcut", None)
+        if isinstance(body, nn.Module) and isinstance(sc, nn.Module):
+            handles.append(body.register_forward_pre_hook(_alias_hook(name, "residual")))
+            handles.append(sc.register_forward_pre_hook(_alias_hook(name, "identity")))
+
+    was_training = model.training
+    model.train(train)
+    model.zero_grad(set_to_none=True)
+    try:
+        with timed(device) as t:
+            out = model(inputs)
+            loss = loss_fn(out, targets)
+            loss.backward()
+            pnames, pgrads, pvals = [], [], []
+            for n, p in model.named_parameters():
+                pnames.append(n)
+                pvals.append(p.detach())
+                pgrads.append(p.grad if p.grad is not None else torch.zeros_like(p))
+            # One gather, one copy to the host.
+            scalars: list[torch.Tensor] = [loss.detach().to(_F64)]
+            index: dict = {}
+
+            def put(key, tensor):
+                if tensor is not None:
+                    index[key] = len(scalars)
+                    scalars.append(tensor.reshape(()).to(_F64))
+
+            for n in names:
+                put(("grad", n), grad.get(n))
+                if n in fwd:
+                    put(("mean", n), fwd[n][0])
+                    put(("std", n), fwd[n][1])
+                put(("identity", n), term.get((n, "identity")))
+                put(("residual", n), term.get((n, "residual")))
+            for i, (g, v) in enumerate(zip(pgrads, pvals)):
+                put(("pgrad", i), torch.linalg.vector_norm(g, dtype=_F64))
+                put(("pnorm", i), torch.linalg.vector_norm(v, dtype=_F64))
+            host = torch.stack(scalars).cpu().numpy()
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+
+    def get(key):
+        return float(host[index[key]]) if key in index else float("nan")
+
+    rows = []
+    for pos, (n, mod) in enumerate(blocks):
+        g = get(("grad", n))
+        spec = getattr(mod, "spec", None)
+        rows.append({
+            "position": pos, "block": n, "stage": _stage_of(n),
+            "kind": getattr(spec, "kind", type(mod).__name__),
+            "skip": bool(getattr(mod, "shortcut", None) is not None),
+            "width": getattr(spec, "width", np.nan), "stride": getattr(spec, "stride", np.nan),
+            "grad_norm": g, "log10_grad_norm": _log10(g),
+            "underflow": bool(g == 0.0), "has_nan": bool(math.isnan(g)) and ("grad", n) in index,
+            "has_inf": bool(math.isinf(g)),
+            "identity_norm": get(("identity", n)), "residual_norm": get(("residual", n)),
+            "act_mean": get(("mean", n)), "act_std": get(("std", n)),
+        })
+    bdf = pd.DataFrame(rows)
+    if len(bdf):
+        last = bdf["grad_norm"].iloc[-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bdf["grad_rel_last"] = bdf["grad_norm"] / last if last else np.nan
+        bdf["log10_identity_norm"] = bdf["identity_norm"].map(_log10)
+        bdf["log10_residual_norm"] = bdf["residual_norm"].map(_log10)
+
+    owners = _owners(pnames, names)
+    prow = []
+    for i, n in enumerate(pnames):
+        gv = get(("pgrad", i))
+        prow.append({"param": n, "block": owners[i], "shape": "x".join(map(str, pvals[i].shape)),
+                     "numel": int(pvals[i].numel()), "grad_norm": gv, "log10_grad_norm": _log10(gv),
+                     "weight_norm": get(("pnorm", i)), "underflow": bool(gv == 0.0),
+                     "has_nan": bool(math.isnan(gv)), "has_inf": bool(math.isinf(gv))})
+    pdf = pd.DataFrame(prow)
+    meta = {"device": device.type, "dtype": str(inputs.dtype).replace("torch.", ""),
+            "seconds": t.seconds, "loss": float(host[0]), "batch": int(inputs.shape[0]),
+            "n_params": int(sum(v.numel() for v in pvals)), "train_mode": train}
+    return ProbeResult(bdf, pdf, meta)
+
+
+def _log10(v: float) -> float:
+    """log10 of a norm; NaN for 0 (shown as "underflow"), NaN/Inf inputs pass through as NaN."""
+    return float(math.log10(v)) if (v > 0 and math.isfinite(v)) else float("nan")
+
+
+def _owners(pnames: list[str], block_names: list[str]) -> list[str]:
+    out = []
+    for p in pnames:
+        owner = p.split(".")[0]
+        for b in block_names:
+            if p.startswith(b + "."):
+                owner = b
+                break
+        out.append(owner)
+    return out
+
+
+def first_nonfinite(result: ProbeResult) -> str | None:
+    """Name of the first block (from the input) whose output gradient is NaN or Inf."""
+    bad = result.blocks[result.blocks["has_nan"] | result.blocks["has_inf"]]
+    return None if bad.empty else str(bad["block"].iloc[0])
+
+
+def probe_spec(spec, seed: int = 0, batch: int = 32, device=None, dtype=None,
+               train: bool = True) -> ProbeResult:
+    """Build ``spec`` with ``seed``, make a seeded batch and probe it (the CLI's and pages' path)."""
+    from .model import build_model, make_batch
+
+    model = build_model(spec, seed=seed, device=device, dtype=dtype)
+    x, y = make_batch(spec, batch=batch, seed=seed, device=device, dtype=dtype)
+    res = probe(model, x, y, train=train)
+    res.meta["seed"] = seed
+    res.meta["spec"] = spec.to_query()
+    return res
