@@ -67,3 +67,19 @@ def residual_product(slopes) -> pd.DataFrame:
         plain = np.cumsum(np.log10(np.abs(s)))
     return pd.DataFrame({"block": np.arange(1, len(s) + 1), "log10_residual": res,
                          "log10_plain": plain})
+
+
+ACTS_PER_BLOCK = {"plain": 2, "basic": 2, "preact": 2, "bottleneck": 3}
+
+
+def sigmoid_bound_from_last(blocks: pd.DataFrame) -> pd.DataFrame:
+    """For a plain sigmoid net: the largest gradient each block output can receive relative to the
+    last block's, log10(g_last) + n_l log10(0.25), n_l = sigmoid layers between the two."""
+    kinds = list(blocks["kind"])
+    acts_after = np.cumsum([ACTS_PER_BLOCK.get(k, 2) for k in kinds[::-1]])[::-1]
+    n_between = np.append(acts_after[1:], 0)
+    last = float(blocks["log10_grad_norm"].iloc[-1])
+    return pd.DataFrame({"block": list(blocks["block"]), "position": list(blocks["position"]),
+                         "n_sigmoid_layers": n_between,
+                         "log10": last + n_between * math.log10(SIGMOID_MAX_SLOPE),
+                         "curve": "bound: 0.25 per sigmoid layer"})

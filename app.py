@@ -1,0 +1,20 @@
+"""resnet-explain: the app shell. Declares the pages (from the story) and the shared sidebar."""
+
+import streamlit as st
+
+from resnet_explain import ui
+from resnet_explain.story import SECTIONS, STEPS
+
+st.set_page_config(page_title="resnet-explain", page_icon=":material/hub:", layout="wide")
+
+pages: dict[str, list] = {"": [st.Page("pages/home.py", title="Home", icon=":material/home:",
+                                       default=True)]}
+for section in SECTIONS:
+    in_section = [st.Page(s.file, title=s.title, icon=s.icon, url_path=s.url_path)
+                  for s in STEPS if s.section == section]
+    if in_section:
+        pages[section] = in_section
+
+nav = st.navigation(pages)
+ui.remember_settings(ui.sidebar())
+nav.run()

@@ -1,0 +1,43 @@
+"""Home: the story in order, with a link to each step."""
+
+import streamlit as st
+
+from resnet_explain import ui
+from resnet_explain.story import SECTIONS, STEPS
+
+settings = ui.settings()
+
+st.title("Why do residual connections let deep networks train?")
+st.markdown(
+    "In 2015 He et al. (arXiv [1512.03385](https://arxiv.org/abs/1512.03385)) trained a "
+    "152-layer network by adding one line to each block: `out = out + x`. Deeper plain networks "
+    "had trained *worse* than shallower ones. This app lets you **measure** why — every chart "
+    "here is a real forward and backward pass on a real network, on "
+    f"**{settings['device_info']['detail']}**, seeded so the same link gives the same numbers."
+)
+st.markdown(
+    "**Honest up front:** the textbook story is *vanishing gradients*. That is true for "
+    "sigmoid networks without normalisation, and you will measure it. But with BatchNorm + ReLU, "
+    "deep plain CNNs do not vanish at initialisation: their gradients *grow* toward the input "
+    "(Yang et al. 2019, arXiv [1902.08129](https://arxiv.org/abs/1902.08129)), and He et al. "
+    "called degradation an *optimisation* difficulty. The pages show whichever the numbers say."
+)
+
+st.subheader("The story, step by step")
+n = 0
+for section in SECTIONS:
+    steps = [s for s in STEPS if s.section == section]
+    if not steps:
+        continue
+    st.markdown(f"##### {section}")
+    for s in steps:
+        n += 1
+        c1, c2 = st.columns([1, 3], vertical_alignment="center")
+        c1.page_link(s.file, label=f"{n}. {s.title}", icon=s.icon)
+        c2.markdown(s.blurb)
+
+st.divider()
+st.caption(
+    "Also a library and a CLI: `python -m resnet_explain probe --arch cnn --depth 56 --no-skip` "
+    "prints the same per-block numbers as the Gradient Flow page."
+)
