@@ -174,6 +174,21 @@ with left:
                  disabled=bj == len(spec.stages[si]) - 1):
         apply(lambda: _edit_stage(lambda S: S[si].insert(bj + 1, S[si].pop(bj))), "block")
         st.rerun()
+    b_sel = spec.stages[si][bj]
+    e1, e2, e3 = st.columns(3)
+    kind_sel = e1.selectbox("Kind of this block", BLOCK_KINDS, index=BLOCK_KINDS.index(b_sel.kind),
+                            key=f"kind_{sel}_{version}")
+    skip_sel = e2.toggle("Skip on this block", value=b_sel.has_skip, key=f"skip_{sel}_{version}",
+                         disabled=b_sel.kind == "plain", help="A plain block has no skip.")
+    sc_sel = e3.selectbox("Shortcut", SHORTCUTS, index=SHORTCUTS.index(b_sel.shortcut),
+                          key=f"sc_{sel}_{version}", format_func=lambda k: SHORTCUT_LABELS[k].split(":")[0]
+                          + f" ({k})")
+    if (kind_sel, skip_sel, sc_sel) != (b_sel.kind, b_sel.has_skip, b_sel.shortcut):
+        # Turning a plain block into another kind switches its skip on (a plain block had none).
+        new_b = replace(b_sel, kind=kind_sel, shortcut=sc_sel,
+                        skip=(skip_sel or b_sel.kind == "plain") and kind_sel != "plain")
+        apply(lambda: _edit_stage(lambda S: S[si].__setitem__(bj, new_b)), "block")
+        st.rerun()
     error_here("block")
 
     # ---- a stage at a time -----------------------------------------------------------------------

@@ -86,12 +86,12 @@ for name in ("plain", "residual"):
     st.markdown(sentence(f"{name.capitalize()}{' (yours)' if name == variant else ' (twin)'}",
                          blocks[name]))
 
-long = charts.gradflow_long(blocks)
+long = charts.gradflow_long(blocks, yours=variant)
 theory = None
 if spec.act == "sigmoid" and spec.norm == "none":
     theory = sigmoid_bound_from_last(blocks["plain"])
 st.subheader("Gradient size at each block's output")
-st.caption("log10 ‖∂L/∂x‖; hover for exact values. Points marked ▼ are exactly 0 (float32 "
+st.caption("log10 ‖∂L/∂x‖; solid: your network, dashed: its twin; hover for exact values. Points marked ▼ are exactly 0 (float32 "
            "underflow) or not finite; they keep their place at the bottom."
            + (" Dashed: 0.25 per sigmoid layer from the last block, the most σ′ alone allows "
               "(σ′(0) = 1/4)." if theory is not None else ""))

@@ -21,8 +21,10 @@ def _floor_for_underflow(values: pd.Series) -> float:
     return (float(finite.min()) if len(finite) else 0.0) - 1.0
 
 
-def gradflow_long(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def gradflow_long(frames: dict[str, pd.DataFrame], yours: str | None = None) -> pd.DataFrame:
     """Stack per-variant probe tables into one long table with a plotted y and a status.
+
+    ``yours`` names the variant the user built (drawn solid; the other is its dashed twin).
 
     Rows whose gradient is 0 (float32 underflow) or NaN/Inf keep their place: they are drawn at
     the bottom of the chart with their status, never dropped.
@@ -31,6 +33,7 @@ def gradflow_long(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for variant, df in frames.items():
         d = df.copy()
         d["variant"] = variant
+        d["network"] = "yours" if (yours is None or variant == yours) else "twin"
         parts.append(d)
     long = pd.concat(parts, ignore_index=True)
     floor = _floor_for_underflow(long["log10_grad_norm"])
@@ -50,13 +53,18 @@ def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
     x = alt.X("block:O", sort=order, title="block (input → output)",
               axis=alt.Axis(labelAngle=-60, labelOverlap=True))
     base = alt.Chart(long)
-    tooltip = [alt.Tooltip("variant:N"), alt.Tooltip("block:O"),
+    tooltip = [alt.Tooltip("variant:N"), alt.Tooltip("network:N"), alt.Tooltip("block:O"),
                alt.Tooltip("grad_norm_text:N", title="‖∂L/∂x‖"),
                alt.Tooltip("log10_grad_norm:Q", title="log10", format=".2f"),
                alt.Tooltip("status:N")]
     color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None)
+    dash = alt.StrokeDash("network:N", title=None,
+                          scale=alt.Scale(domain=["yours", "twin"], range=[[1, 0], [5, 4]]))
+    width = alt.StrokeWidth("network:N", legend=None,
+                            scale=alt.Scale(domain=["yours", "twin"], range=[3.5, 1.5]))
     line = base.mark_line(point=alt.OverlayMarkDef(size=40)).encode(
-        x=x, y=alt.Y("y:Q", title="log10 ‖∂L/∂x‖ at block output"), color=color, tooltip=tooltip)
+        x=x, y=alt.Y("y:Q", title="log10 ‖∂L/∂x‖ at block output"), color=color,
+        strokeDash=dash, strokeWidth=width, detail="variant:N", tooltip=tooltip)
     layers = [line]
     flagged = long[long["status"] != "measured"]
     if len(flagged):

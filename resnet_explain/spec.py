@@ -201,7 +201,7 @@ class NetSpec:
 # ---------------------------------------------------------------------------------------------
 _KIND_CODE = {"plain": "p", "basic": "b", "preact": "r", "bottleneck": "k"}
 _CODE_KIND = {v: k for k, v in _KIND_CODE.items()}
-_TOKEN = re.compile(r"^([pbrk])(\d{1,5})(?:/(\d{1,2}))?(?::([ABC]))?(!)?(?:\*(\d{1,5}))?$")
+_TOKEN = re.compile(r"^([pbrk])(\d{1,5})(?:/(\d{1,2}))?(?::([ABC]))?(!)?(?:\*(\d{1,5}))?$", re.ASCII)
 
 
 def encode_block(b: BlockSpec) -> str:
@@ -277,7 +277,7 @@ def _fmt(v) -> str:
 
 
 def _parse_int(key, text, lo, hi) -> int:
-    if not re.fullmatch(r"[+-]?\d{1,7}", text.strip()):
+    if not re.fullmatch(r"[+-]?\d{1,7}", text.strip(), re.ASCII):
         raise SpecError(key, f"expected a whole number from {lo} to {hi}, got {text[:20]!r}")
     v = int(text)
     if not lo <= v <= hi:
