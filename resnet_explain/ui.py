@@ -10,7 +10,10 @@ the cached function and never shared between sessions.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -103,6 +106,49 @@ def set_spec(spec: NetSpec) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# One process serves every visitor (a Space runs them all in one Python process): heavy jobs take
+# turns through a semaphore, so one visitor's deep network cannot stall everybody's page.
+# ---------------------------------------------------------------------------------------------
+MAX_JOBS = max(1, int(os.environ.get("RESNET_EXPLAIN_MAX_JOBS", "1")))
+JOB_WAIT_SECONDS = float(os.environ.get("RESNET_EXPLAIN_JOB_WAIT", "120"))
+
+
+@st.cache_resource
+def _job_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(MAX_JOBS)
+
+
+class ServerBusy(RuntimeError):
+    pass
+
+
+@contextmanager
+def compute_slot():
+    """Hold a compute slot for the duration (used *inside* cached functions, so a cache hit never
+    waits). No streamlit calls here: cached functions replay their elements."""
+    slots = _job_slots()
+    if not slots.acquire(timeout=JOB_WAIT_SECONDS):
+        raise ServerBusy(f"the server stayed busy for {JOB_WAIT_SECONDS:.0f} s; please try again")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+@contextmanager
+def queued_note(label: str):
+    """Around a call that may wait for a slot: say "busy, queued" while every slot is taken."""
+    note = st.empty()
+    if _job_slots()._value == 0:  # peek only; the real wait happens in compute_slot
+        note.info(f"The server is busy with another visitor's computation; {label} is queued…",
+                  icon=":material/hourglass_top:")
+    try:
+        yield
+    finally:
+        note.empty()
+
+
+# ---------------------------------------------------------------------------------------------
 # Cached computations (DataFrames out; models never leave the function)
 # ---------------------------------------------------------------------------------------------
 @st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
@@ -115,8 +161,9 @@ def probe_cached(spec_query: str, seed: int, device: str, batch: int = PROBE_BAT
 
     spec = NetSpec.from_query(spec_query)
     check_budget(spec, batch, MAX_PROBE_MEMORY)
-    res = probe_spec(spec, seed=seed, batch=batch, device=torch.device(device),
-                     dtype=torch.float64 if float64 else None)
+    with compute_slot():
+        res = probe_spec(spec, seed=seed, batch=batch, device=torch.device(device),
+                         dtype=torch.float64 if float64 else None)
     return res.blocks, res.params, res.meta
 
 
@@ -124,8 +171,13 @@ def run_probe(spec: NetSpec, settings: dict, batch: int = PROBE_BATCH, float64: 
     """Probe with a clear message instead of a traceback for anything the user can cause."""
     t0 = time.perf_counter()
     try:
-        blocks, params, meta = probe_cached(spec.to_query(), settings["seed"], settings["device"].type,
-                                            batch, float64)
+        check_budget(spec, batch, MAX_PROBE_MEMORY)
+        with queued_note("this probe"):
+            blocks, params, meta = probe_cached(spec.to_query(), settings["seed"],
+                                                settings["device"].type, batch, float64)
+    except ServerBusy as exc:
+        st.warning(str(exc).capitalize())
+        return None
     except SpecError as exc:
         st.error(f"This network is over this server's limits — {exc}")
         return None

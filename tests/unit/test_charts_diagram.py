@@ -1,0 +1,51 @@
+"""Pure chart functions and the architecture diagram."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from resnet_explain import charts, preset, probe_spec
+from resnet_explain.diagram import to_dot
+
+
+def test_diagram_draws_skips_only_where_they_are():
+    res, plain = to_dot(preset("resnet20"), collapse=False), to_dot(preset("plain20"), collapse=False)
+    assert res.count("style=dashed") == 9  # one skip edge per block
+    assert plain.count("style=dashed") == 0
+    assert "zero-pad" in res and "identity" in res
+    # Collapsed: one node (and one skip edge) per run of identical blocks: 3 + (1 + 2) + (1 + 2).
+    assert to_dot(preset("resnet20"), collapse=True).count("style=dashed") == 5
+    option_b = preset("resnet20").map_blocks(lambda b: replace(b, shortcut="B"))
+    assert to_dot(option_b, collapse=False).count("1×1 projection") == 2
+
+
+def test_diagram_collapses_runs():
+    dot = to_dot(preset("resnet110"), collapse=True)
+    assert "× 17" in dot and dot.count("->") < 40
+    assert to_dot(preset("resnet110"), collapse=False).count("style=dashed") == 54
+
+
+def test_gradflow_long_keeps_underflow_rows_and_flags_them():
+    df = pd.DataFrame({"position": [0, 1, 2], "block": ["a", "b", "c"], "grad_norm": [0.0, 1e-3, 1.0],
+                       "log10_grad_norm": [np.nan, -3.0, 0.0], "underflow": [True, False, False],
+                       "has_nan": [False, False, False], "has_inf": [False, False, False]})
+    long = charts.gradflow_long({"plain": df}, yours="plain")
+    assert len(long) == 3
+    assert long.loc[0, "status"] == "0 in float32 (underflow)"
+    assert long.loc[0, "y"] < -3.0 and np.isfinite(long["y"]).all()
+    chart = charts.grad_norm_chart(long)
+    assert chart.to_dict()  # valid Vega-Lite
+
+
+def test_chart_export_png_svg_csv():
+    r = probe_spec(preset("resnet20").replace(stages=preset("resnet20").stages[:1]), batch=4)
+    long = charts.gradflow_long({"residual": r.blocks})
+    c = charts.grad_norm_chart(long)
+    assert charts.to_image(c, "png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in charts.to_image(c, "svg")[:500]
+    assert charts.to_csv(long).startswith(b"position,")
+    split = charts.split_long(r.blocks)
+    assert set(split["term"]) == {"identity (shortcut) term", "residual-branch term J_Fᵀg"}
+    wl = charts.weight_grad_long({"residual": r.params})
+    assert (wl["shape"].str.count("x") >= 1).all()
