@@ -83,3 +83,66 @@ def sigmoid_bound_from_last(blocks: pd.DataFrame) -> pd.DataFrame:
                          "n_sigmoid_layers": n_between,
                          "log10": last + n_between * math.log10(SIGMOID_MAX_SLOPE),
                          "curve": "bound: 0.25 per sigmoid layer"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Additions for the theory pages (vanishing, highway).
+# ---------------------------------------------------------------------------------------------
+def sigmoid_curves(lo: float = -6.0, hi: float = 6.0, n: int = 241) -> pd.DataFrame:
+    """sigma(x) and sigma'(x) on a grid, long form (x, curve, value). sigma'(0) = 0.25 is the max."""
+    x = np.linspace(lo, hi, n)
+    return pd.concat([pd.DataFrame({"x": x, "curve": "σ(x)", "value": sigmoid(x)}),
+                      pd.DataFrame({"x": x, "curve": "σ′(x) = σ(x)(1 − σ(x))", "value": sigmoid_prime(x)})],
+                     ignore_index=True)
+
+
+def activation_slopes(lo: float = -4.0, hi: float = 4.0, n: int = 161) -> pd.DataFrame:
+    """Derivatives of sigmoid, tanh and ReLU on a grid, long form (x, activation, slope).
+    Their maxima: 0.25, 1, 1 (ReLU's slope is 1 wherever the unit is active)."""
+    x = np.linspace(lo, hi, n)
+    return pd.concat([pd.DataFrame({"x": x, "activation": "sigmoid", "slope": sigmoid_prime(x)}),
+                      pd.DataFrame({"x": x, "activation": "tanh", "slope": tanh_prime(x)}),
+                      pd.DataFrame({"x": x, "activation": "relu", "slope": (x > 0).astype(np.float64)})],
+                     ignore_index=True)
+
+
+def weight_variance(init: str, fan_in: int, fan_out: int) -> float:
+    """Variance of one weight of a Linear layer under our inits.
+
+    * ``default``: PyTorch's kaiming_uniform(a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in)), so
+      Var = 1/(3 fan_in);
+    * ``kaiming``: kaiming_normal, fan_in, ReLU gain (He et al. 2015b, arXiv 1502.01852): 2/fan_in;
+    * ``xavier``: xavier_normal (Glorot & Bengio 2010): 2/(fan_in + fan_out).
+    """
+    if init == "default":
+        return 1.0 / (3.0 * fan_in)
+    if init == "kaiming":
+        return 2.0 / fan_in
+    if init == "xavier":
+        return 2.0 / (fan_in + fan_out)
+    raise ValueError(f"unknown init {init!r}")
+
+
+def relu_layer_gain(init: str, fan_in: int, fan_out: int) -> float:
+    """Expected factor by which one Linear + ReLU layer scales the gradient's norm on the way back:
+    sqrt(fan_in * Var(w) / 2) (half the units are active). 1 for kaiming (He et al. 2015b chose
+    that variance so this is 1); sqrt(1/6) ~ 0.41 for PyTorch's default."""
+    return math.sqrt(fan_in * weight_variance(init, fan_in, fan_out) / 2.0)
+
+
+def geometric_log10(base: float, n) -> np.ndarray:
+    """log10(base**n), exact in float64 for any n (never underflows)."""
+    return np.asarray(n, dtype=np.float64) * math.log10(base)
+
+
+def autocorrelation(values, max_lag: int) -> np.ndarray:
+    """Sample autocorrelation r(k), k = 0..max_lag, of a 1-D sequence (mean removed, r(0) = 1).
+    White noise has r(k) ~ 0 for k > 0; a smooth (brown-noise-like) signal stays near 1
+    (Balduzzi et al. 2017, arXiv 1702.08591). NaN when the sequence is constant."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v - v.mean()
+    denom = float(np.dot(v, v))
+    max_lag = int(min(max_lag, len(v) - 1))
+    if denom == 0 or not np.isfinite(denom):
+        return np.full(max_lag + 1, np.nan)
+    return np.array([float(np.dot(v[: len(v) - k], v[k:])) / denom for k in range(max_lag + 1)])
