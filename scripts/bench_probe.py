@@ -1,0 +1,121 @@
+"""Benchmark: what does the gradient probe cost on top of a bare training step?
+
+For ResNet-20/56/110 (batch 32, train mode) it times, interleaved on the same model and batch:
+
+  (a) bare:  model.zero_grad(set_to_none=True); cross_entropy(model(x), y).backward()
+  (b) probe: resnet_explain.gradflow.probe(model, x, y)
+
+with ``warmup`` untimed rounds and the median of ``repeats`` timed rounds, synchronising the device
+around every measurement (resnet_explain.device.synchronize). It runs on the CPU and, when
+torch.cuda.is_available(), on CUDA too. Target: probe/bare <= 1.15.
+
+    python scripts/bench_probe.py                # resnet20, resnet56, resnet110, CPU (+ CUDA)
+    python scripts/bench_probe.py --repeats 11 --models resnet20 --devices cuda
+
+Speed is reported as a ratio against the baseline measured in the same run (design doc: "Speed
+is measured by benchmarks, not by timed tests").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from resnet_explain.device import describe, synchronize  # noqa: E402
+from resnet_explain.gradflow import probe  # noqa: E402
+from resnet_explain.model import build_model, make_batch  # noqa: E402
+from resnet_explain.spec import preset  # noqa: E402
+
+TARGET = 1.15
+
+
+def _bare(model, x, y):
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(x), y).backward()
+
+
+def _probe(model, x, y):
+    probe(model, x, y, train=True)
+
+
+def _time(fn, model, x, y, device) -> float:
+    synchronize(device)
+    t0 = time.perf_counter()
+    fn(model, x, y)
+    synchronize(device)
+    return time.perf_counter() - t0
+
+
+def bench(name: str, device: torch.device, batch: int, warmup: int, repeats: int) -> dict:
+    spec = preset(name)
+    model = build_model(spec, seed=0, device=device).train()
+    x, y = make_batch(spec, batch=batch, seed=0, device=device)
+    for _ in range(warmup):
+        _bare(model, x, y)
+        _probe(model, x, y)
+    bare, prob = [], []
+    for i in range(repeats):  # interleaved, alternating which goes first, so drift hits both
+        order = ((_bare, bare), (_probe, prob)) if i % 2 == 0 else ((_probe, prob), (_bare, bare))
+        for fn, out in order:
+            out.append(_time(fn, model, x, y, device))
+    b, p = statistics.median(bare), statistics.median(prob)
+    return {"model": name, "device": device.type, "bare_ms": b * 1e3, "probe_ms": p * 1e3,
+            "ratio": p / b, "bare_min_ms": min(bare) * 1e3, "probe_min_ms": min(prob) * 1e3}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="+", default=["resnet20", "resnet56", "resnet110"])
+    ap.add_argument("--devices", nargs="+", default=None,
+                    help="default: cpu, plus cuda when available")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="timed rounds per model (default 5 on CPU, 20 on CUDA)")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    devices = a.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads "
+          f"(os.cpu_count() = {os.cpu_count()}), python {sys.version.split()[0]}")
+    for d in devices:
+        print(f"  {d}: {describe(d)['detail']}")
+    print(f"batch {a.batch}, train mode, warm-up {a.warmup}, median of "
+          f"{a.repeats or '5 (cpu) / 20 (cuda)'} interleaved repeats; target probe/bare <= {TARGET}")
+    print()
+    head = (f"{'model':<11}{'device':<8}{'bare ms':>10}{'probe ms':>10}{'probe/bare':>12}"
+            f"{'min bare':>10}{'min probe':>11}{'min ratio':>11}")
+    print(head)
+    print("-" * len(head))
+    worst = 0.0
+    for d in devices:
+        dev = torch.device(d)
+        reps = a.repeats or (5 if dev.type == "cpu" else 20)
+        for name in a.models:
+            r = bench(name, dev, a.batch, a.warmup, reps)
+            worst = max(worst, r["ratio"])
+            flag = "" if r["ratio"] <= TARGET else "  over target"
+            print(f"{r['model']:<11}{r['device']:<8}{r['bare_ms']:>10.1f}{r['probe_ms']:>10.1f}"
+                  f"{r['ratio']:>12.3f}{r['bare_min_ms']:>10.1f}{r['probe_min_ms']:>11.1f}"
+                  f"{r['probe_min_ms'] / r['bare_min_ms']:>11.3f}{flag}", flush=True)
+    print()
+    print("probe/bare is the ratio of medians (the target); min ratio is a cross-check that is "
+          "less sensitive to other load on the machine.")
+    print(f"worst probe/bare ratio: {worst:.3f} ({'within' if worst <= TARGET else 'OVER'} "
+          f"target {TARGET})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
