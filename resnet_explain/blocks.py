@@ -156,3 +156,5 @@ class Block(nn.Module):
             return
         last = self.last_layer()
         nn.init.zeros_(last.weight)
+        if getattr(last, "bias", None) is not None and not isinstance(last, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.zeros_(last.bias)  # without a norm the layer has a bias: zero it too

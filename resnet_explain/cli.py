@@ -6,9 +6,9 @@ import argparse
 import json
 import math
 import sys
-from urllib.parse import parse_qsl
 
-from .spec import ACTIVATIONS, NORMS, PRESETS, SpecError, cifar_resnet, mlp, spec_from_params
+from .spec import (ACTIVATIONS, NORMS, PRESETS, SpecError, cifar_resnet, mlp, params_from_query,
+                   spec_from_params)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,14 +46,14 @@ def _spec_from_args(a):
         from .spec import preset
         spec = preset(a.preset)
     elif a.arch == "cnn":
-        spec = cifar_resnet(a.depth, skip=not a.no_skip, width=a.width or 16,
+        spec = cifar_resnet(a.depth, skip=not a.no_skip, width=16 if a.width is None else a.width,
                             act=a.act or "relu", norm=a.norm or "batch")
     else:
-        spec = mlp(a.depth, skip=not a.no_skip, width=a.width or 64,
+        spec = mlp(a.depth, skip=not a.no_skip, width=64 if a.width is None else a.width,
                    act=a.act or "sigmoid", norm=a.norm or "none")
     if a.spec:
         params = spec.to_params()
-        params.update(dict(parse_qsl(a.spec.lstrip("?"), keep_blank_values=True)))
+        params.update(params_from_query(a.spec))  # unknown or repeated keys: SpecError, exit 2
         spec = spec_from_params(params)
     return spec
 

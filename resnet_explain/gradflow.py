@@ -8,9 +8,9 @@ the backward signal reaching x:
             identity term   residual-branch term
 
 Everything is reduced on the device and copied to the host once, at the end (one sync per probe,
-no per-layer ``.item()``). Norms are computed in float64 from the float32 gradients, so a
-gradient whose squares would underflow float32 still gets a value; a gradient that is exactly 0
-in float32 is flagged, never dropped.
+no per-layer ``.item()``). Norms are scaled by the largest entry before squaring (``safe_norm``),
+so a gradient whose squares would underflow (or overflow) still gets its value; a gradient that
+is exactly 0 in float32 is flagged, never dropped.
 """
 
 from __future__ import annotations
@@ -47,6 +47,16 @@ class ProbeResult:
         if len(g) == 0 or not (g[0] > 0 and g[-1] > 0) or not np.isfinite(g[[0, -1]]).all():
             return float("nan")
         return float(np.log10(g[0]) - np.log10(g[-1]))
+
+
+def safe_norm(t: torch.Tensor) -> torch.Tensor:
+    """||t||_2 as a float64 0-dim tensor, without overflow or underflow of the squares:
+    max|t| * ||t / max|t|||, the scaling LAPACK's nrm2 uses. Stays on t's device (no sync)."""
+    t = t.detach()
+    amax = t.abs().amax() if t.numel() else t.new_zeros(())
+    scale = torch.where(amax > 0, amax, torch.ones_like(amax))
+    scale = torch.where(torch.isfinite(scale), scale, torch.ones_like(scale))
+    return torch.linalg.vector_norm(t / scale).to(_F64) * scale.to(_F64)
 
 
 def ratio_of(grad_norms) -> float:
@@ -95,14 +105,13 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
 
     def _norm_hook(store, key):
         def hook(g):
-            store[key] = torch.linalg.vector_norm(g, dtype=_F64)
+            store[key] = safe_norm(g)
         return hook
 
     def _out_hook(name):
         def hook(mod, inp, out):
             if isinstance(out, torch.Tensor):
-                d = out.detach()
-                std, mean = torch.std_mean(d.to(_F64) if d.dtype != _F64 else d)
+                std, mean = torch.std_mean(out.detach())
                 fwd[name] = (mean, std)
                 if out.requires_grad:
                     out.register_hook(_norm_hook(grad, name))
@@ -156,8 +165,8 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
                 put(("identity", n), term.get((n, "identity")))
                 put(("residual", n), term.get((n, "residual")))
             for i, (g, v) in enumerate(zip(pgrads, pvals)):
-                put(("pgrad", i), torch.linalg.vector_norm(g, dtype=_F64))
-                put(("pnorm", i), torch.linalg.vector_norm(v, dtype=_F64))
+                put(("pgrad", i), safe_norm(g))
+                put(("pnorm", i), safe_norm(v))
             host = torch.stack(scalars).cpu().numpy()
     finally:
         for h in handles:

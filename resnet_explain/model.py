@@ -40,9 +40,16 @@ class Net(nn.Module):
             for i, stage in enumerate(spec.stages, start=1):
                 seq = nn.Sequential()
                 for j, b in enumerate(stage):
-                    torch.manual_seed(_sub_seed(seed, f"stage{i}.block{j}"))
+                    name = f"stage{i}.block{j}"
+                    torch.manual_seed(_sub_seed(seed, name))
                     blk = Block(b, fam, spec.act, spec.norm, width, spec.res_scale)
-                    _init(blk, spec.init)
+                    # Body and shortcut re-initialised from their own seeds, so the body's weights
+                    # do not depend on whether a projection shortcut exists (the plain twin).
+                    torch.manual_seed(_sub_seed(seed, name + ".body"))
+                    _init(blk.body, spec.init)
+                    if blk.shortcut is not None:
+                        torch.manual_seed(_sub_seed(seed, name + ".shortcut"))
+                        _init(blk.shortcut, spec.init)
                     if spec.zero_init_last:
                         blk.zero_init_last()
                     seq.add_module(f"block{j}", blk)

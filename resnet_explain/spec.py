@@ -128,8 +128,19 @@ class NetSpec:
 
     # ---- edits (all return new specs) -----------------------------------------------------
     def with_skips(self, on: bool) -> "NetSpec":
-        """Every block that can have a skip gets ``skip=on`` (plain blocks never have one)."""
-        return self.map_blocks(lambda b: replace(b, skip=on and b.kind != "plain"))
+        """Every block that can have a skip gets ``skip=on`` (plain blocks never have one). Where a
+        zero-padded shortcut (A) would have to shrink the width, the block gets a projection (B)."""
+        if not on:
+            return self.map_blocks(lambda b: replace(b, skip=False))
+        stages, width = [], self.stem_width
+        for stage in self.stages:
+            out = []
+            for b in stage:
+                sc = "B" if (b.shortcut == "A" and b.width < width) else b.shortcut
+                out.append(replace(b, skip=b.kind != "plain", shortcut=sc))
+                width = b.width
+            stages.append(tuple(out))
+        return replace(self, stages=tuple(stages))
 
     def twin(self) -> "NetSpec":
         """The same network with every skip toggled: residual <-> plain."""
@@ -144,7 +155,10 @@ class NetSpec:
     # ---- validation ------------------------------------------------------------------------
     def __post_init__(self):
         # Normalise list inputs so the spec stays hashable, then validate.
-        stages = tuple(tuple(s) for s in self.stages)
+        try:
+            stages = tuple(tuple(s) for s in self.stages)
+        except TypeError:
+            raise SpecError("stages", "must be a sequence of stages, each a sequence of BlockSpec") from None
         object.__setattr__(self, "stages", stages)
         validate(self)
 
@@ -166,24 +180,7 @@ class NetSpec:
     @classmethod
     def from_query(cls, query: str | dict) -> "NetSpec":
         """Parse a query string (or a dict of str -> str | list[str]). Raises SpecError."""
-        if isinstance(query, str):
-            try:
-                raw = parse_qs(query.lstrip("?"), keep_blank_values=True, strict_parsing=False,
-                               max_num_fields=64)
-            except ValueError as exc:
-                raise SpecError("query", str(exc)) from None
-        else:
-            raw = {k: (v if isinstance(v, (list, tuple)) else [v]) for k, v in query.items()}
-        params: dict[str, str] = {}
-        for k, values in raw.items():
-            if k in NON_SPEC_KEYS:
-                continue
-            if k not in _KNOWN_KEYS:
-                raise SpecError(k, f"unknown key; known keys: {', '.join(sorted(_KNOWN_KEYS))}")
-            if len(values) != 1:
-                raise SpecError(k, "given more than once")
-            params[k] = str(values[0])
-        return spec_from_params(params)
+        return spec_from_params(params_from_query(query))
 
     def summary(self) -> str:
         kinds = sorted({b.kind for b in self.blocks})
@@ -304,6 +301,29 @@ def _parse_float(key, text, lo, hi) -> float:
     return v
 
 
+def params_from_query(query: str | dict) -> dict[str, str]:
+    """Query string or dict -> {key: value} of spec keys. Keys the UI owns (NON_SPEC_KEYS) are
+    dropped; unknown or repeated keys raise SpecError."""
+    if isinstance(query, str):
+        try:
+            raw = parse_qs(query.lstrip("?"), keep_blank_values=True, strict_parsing=False,
+                           max_num_fields=64)
+        except ValueError as exc:
+            raise SpecError("query", str(exc)[:80]) from None
+    else:
+        raw = {k: (v if isinstance(v, (list, tuple)) else [v]) for k, v in query.items()}
+    params: dict[str, str] = {}
+    for k, values in raw.items():
+        if k in NON_SPEC_KEYS:
+            continue
+        if k not in _KNOWN_KEYS:
+            raise SpecError(str(k)[:20], f"unknown key; known keys: {', '.join(sorted(_KNOWN_KEYS))}")
+        if len(values) != 1:
+            raise SpecError(k, "given more than once")
+        params[k] = str(values[0])
+    return params
+
+
 def spec_from_params(p: dict[str, str]) -> NetSpec:
     fam = p.get("fam", "cnn")
     if fam not in FAMILIES:
@@ -402,7 +422,6 @@ def cifar_resnet(depth: int, skip: bool = True, width: int = 16, kind: str = "ba
     if depth < 8 or (depth - 2) % 6:
         raise SpecError("depth", f"a CIFAR ResNet has depth 6n+2 (8, 14, 20, 32, 56, 110, ...), got {depth}")
     n = (depth - 2) // 6
-    kind = "plain" if (not skip and kind == "plain") else kind
     stages = []
     for i in range(3):
         w = width * 2**i

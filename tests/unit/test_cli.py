@@ -201,11 +201,6 @@ def test_bad_values_exit_2_one_line(capsys, argv):
     _one_line_error(err)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: cli.py _spec_from_args (lines 55-57) merges --spec with parse_qsl into a dict and calls "
-    "spec_from_params, which ignores unknown keys (only NetSpec.from_query checks them), so "
-    "--spec 'bogus=1' (or a typo such as 'actt=tanh') runs with exit code 0; repeated keys are "
-    "also silently collapsed (last wins)"))
 def test_unknown_spec_key_exits_2(capsys):
     rc = cli.main(["probe", "--arch", "mlp", "--depth", "4", "--width", "4", "--batch", "2",
                    "--spec", "bogus=1"])
@@ -214,9 +209,6 @@ def test_unknown_spec_key_exits_2(capsys):
     _one_line_error(err)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: cli.py _spec_from_args lines 49 and 52 use `a.width or 16` / `a.width or 64`, so "
-    "--width 0 is silently replaced by the default instead of being refused"))
 def test_width_zero_exits_2(capsys):
     rc = cli.main(["probe", "--arch", "mlp", "--depth", "4", "--batch", "2", "--width", "0"])
     capsys.readouterr()
