@@ -53,10 +53,30 @@ def safe_norm(t: torch.Tensor) -> torch.Tensor:
     """||t||_2 as a float64 0-dim tensor, without overflow or underflow of the squares:
     max|t| * ||t / max|t|||, the scaling LAPACK's nrm2 uses. Stays on t's device (no sync)."""
     t = t.detach()
-    amax = t.abs().amax() if t.numel() else t.new_zeros(())
+    if not t.numel():
+        return t.new_zeros((), dtype=_F64)
+    lo, hi = torch.aminmax(t)
+    amax = torch.maximum(-lo, hi)
     scale = torch.where(amax > 0, amax, torch.ones_like(amax))
     scale = torch.where(torch.isfinite(scale), scale, torch.ones_like(scale))
     return torch.linalg.vector_norm(t / scale).to(_F64) * scale.to(_F64)
+
+
+def _norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Many norms at once. float32 (or lower): one fused call in float64, where no square of a
+    float32 value can underflow or overflow; float64 tensors: safe_norm each."""
+    if tensors and all(t.dtype != _F64 for t in tensors):
+        return list(torch._foreach_norm(tensors, 2, dtype=_F64))
+    return [safe_norm(t) for t in tensors]
+
+
+def _mean_std(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and (unbiased) std from one sum and one norm (std_mean is ~40x slower on CPU)."""
+    n = t.numel()
+    mean = t.sum(dtype=_F64) / n
+    ss = torch.linalg.vector_norm(t).to(_F64) ** 2
+    var = (ss - n * mean * mean).clamp_min(0) / max(n - 1, 1)
+    return mean, var.sqrt()
 
 
 def ratio_of(grad_norms) -> float:
@@ -111,8 +131,7 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
     def _out_hook(name):
         def hook(mod, inp, out):
             if isinstance(out, torch.Tensor):
-                std, mean = torch.std_mean(out.detach())
-                fwd[name] = (mean, std)
+                fwd[name] = _mean_std(out.detach())
                 if out.requires_grad:
                     out.register_hook(_norm_hook(grad, name))
         return hook
@@ -164,9 +183,9 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
                     put(("std", n), fwd[n][1])
                 put(("identity", n), term.get((n, "identity")))
                 put(("residual", n), term.get((n, "residual")))
-            for i, (g, v) in enumerate(zip(pgrads, pvals)):
-                put(("pgrad", i), safe_norm(g))
-                put(("pnorm", i), safe_norm(v))
+            for i, (gn, vn) in enumerate(zip(_norms(pgrads), _norms(pvals))):
+                put(("pgrad", i), gn)
+                put(("pnorm", i), vn)
             host = torch.stack(scalars).cpu().numpy()
     finally:
         for h in handles:
