@@ -7,7 +7,7 @@ from resnet_explain.story import SECTIONS, STEPS
 
 st.set_page_config(page_title="resnet-explain", page_icon=":material/hub:", layout="wide")
 
-pages: dict[str, list] = {"": [st.Page("pages/home.py", title="Home", icon=":material/home:",
+pages: dict[str, list] = {"": [st.Page("app_pages/home.py", title="Home", icon=":material/home:",
                                        default=True)]}
 for section in SECTIONS:
     in_section = [st.Page(s.file, title=s.title, icon=s.icon, url_path=s.url_path)

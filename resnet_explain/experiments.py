@@ -464,7 +464,7 @@ QUESTIONS: tuple[Question, ...] = (
          "Because float32 cannot store the weights of deep networks"),
         1, "The chain rule multiplies per-layer Jacobians. σ′(x) ≤ σ′(0) = 1/4, so L sigmoid layers "
            "give at most 0.25^L before the weights shrink it further — measured on the Vanishing "
-           "Gradients page.", "pages/vanishing.py", "He et al. 2015, arXiv 1512.03385"),
+           "Gradients page.", "app_pages/vanishing.py", "He et al. 2015, arXiv 1512.03385"),
     Question(
         "skip_math", "How does a skip connection stop the gradient from vanishing, mathematically?",
         ("It normalises the gradient at every block",
@@ -473,7 +473,7 @@ QUESTIONS: tuple[Question, ...] = (
          "back unchanged, so the product over blocks is ∏(1 + ∂F/∂x) and does not go to 0 when ∂F/∂x is small",
          "It removes the nonlinearity from the network"),
         2, "The identity term carries ∂L/∂x_{l+1} straight back; the Gradient Highway page measures "
-           "it next to the residual-branch term for every block.", "pages/highway.py",
+           "it next to the residual-branch term for every block.", "app_pages/highway.py",
         "He et al. 2016, arXiv 1603.05027, eq. 5"),
     Question(
         "projection", "When should a block use a projection shortcut instead of the identity?",
@@ -485,7 +485,7 @@ QUESTIONS: tuple[Question, ...] = (
         1, "He et al. 2015 (sec. 3.3, 4.1) compare A (zero-pad), B (project only where shapes change) and "
            "C (project everywhere): B is marginally better than A, C barely better than B and costs "
            "parameters, so identity where possible. Try the options in the Network Builder.",
-        "pages/builder.py", "He et al. 2015, arXiv 1512.03385, sec. 4.1"),
+        "app_pages/builder.py", "He et al. 2015, arXiv 1512.03385, sec. 4.1"),
     Question(
         "residual_easier", "Why is learning F(x) = H(x) − x easier than learning H(x) directly?",
         ("Because F has fewer parameters than H",
@@ -496,7 +496,7 @@ QUESTIONS: tuple[Question, ...] = (
          "Because residual networks do not use backpropagation"),
         2, "He et al. 2015 (sec. 3.1) hypothesise exactly this; the Gradient Highway page starts a "
            "network at F = 0 (α = 0) and measures that it is the identity, with gradient ratio 1.",
-        "pages/highway.py", "He et al. 2015, arXiv 1512.03385, sec. 3.1"),
+        "app_pages/highway.py", "He et al. 2015, arXiv 1512.03385, sec. 3.1"),
     Question(
         "f_zero", "What happens when a residual block learns F(x) ≈ 0?",
         ("The network output becomes 0",
@@ -506,7 +506,7 @@ QUESTIONS: tuple[Question, ...] = (
          "The gradient of all earlier blocks becomes 0"),
         2, "With F = 0 the block is x ↦ x and ∂x_{l+1}/∂x_l = I. The Gradient Highway page measures "
            "a gradient ratio of exactly 1 at α = 0; Veit et al. 2016 show that deleting single blocks of "
-           "a trained ResNet barely hurts it.", "pages/highway.py",
+           "a trained ResNet barely hurts it.", "app_pages/highway.py",
         "He et al. 2016, arXiv 1603.05027; Veit et al. 2016, arXiv 1605.06431"),
     Question(
         "bn_plain", "A 56-layer plain CNN with BatchNorm and ReLU, at initialisation: what do its "
@@ -517,7 +517,7 @@ QUESTIONS: tuple[Question, ...] = (
          "They become NaN"),
         2, "Measured on the Vanishing Gradients page (and in the prediction below): BN + ReLU plain nets "
            "explode toward the input at init (Yang et al. 2019). He et al. 2015 called their degradation "
-           "an optimisation difficulty, not vanishing gradients.", "pages/vanishing.py",
+           "an optimisation difficulty, not vanishing gradients.", "app_pages/vanishing.py",
         "Yang et al. 2019, arXiv 1902.08129; He et al. 2015, arXiv 1512.03385"),
 )
 
@@ -526,19 +526,19 @@ PREDICTIONS: tuple[Prediction, ...] = (
                "Guess the first block's gradient as a fraction of the last block's.",
                "mlp-sigmoid20-plain",
                "Each sigmoid layer shrinks the gradient by at most 0.25, and the weights shrink it more.",
-               "pages/vanishing.py"),
+               "app_pages/vanishing.py"),
     Prediction("p_sigmoid_res", "The same 20-layer sigmoid MLP **with** skips (pre-activation blocks). "
                "Guess the ratio now.", "mlp-sigmoid20",
                "The identity path carries the gradient back untouched: ∏(1 + ∂F/∂x) stays near 1.",
-               "pages/highway.py"),
+               "app_pages/highway.py"),
     Prediction("p_relu_plain", "A 20-layer ReLU MLP without skips, PyTorch's default init. ReLU's slope "
                "is 1 where active. Guess the ratio.", "mlp-relu20-plain",
                "The default init's weights have variance 1/(3·fan_in): each layer scales the gradient by "
-               "about √(1/6) ≈ 0.41, so ReLU alone does not save it.", "pages/vanishing.py"),
+               "about √(1/6) ≈ 0.41, so ReLU alone does not save it.", "app_pages/vanishing.py"),
     Prediction("p_cnn_plain56", "The plain 56-layer CIFAR CNN (BatchNorm + ReLU, no skips). Guess the ratio.",
                "plain56",
                "BatchNorm + ReLU plain nets do not vanish at init: their gradients grow toward the input "
-               "(Yang et al. 2019, arXiv 1902.08129).", "pages/vanishing.py"),
+               "(Yang et al. 2019, arXiv 1902.08129).", "app_pages/vanishing.py"),
 )
 
 

@@ -19,26 +19,26 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("pages/vanishing.py", "Vanishing Gradients", ":material/trending_down:", "Learn", "vanishing",
+    Step("app_pages/vanishing.py", "Vanishing Gradients", ":material/trending_down:", "Learn", "vanishing",
          "Why gradients vanish: sigma' <= 1/4, measured on live sigmoid, tanh and ReLU networks; float32 "
          "underflow; and the honest correction: BatchNorm + ReLU CNNs explode instead."),
-    Step("pages/highway.py", "The Gradient Highway", ":material/add_road:", "Learn", "highway",
+    Step("app_pages/highway.py", "The Gradient Highway", ":material/add_road:", "Learn", "highway",
          "dL/dx_l = dL/dx_(l+1) (1 + dF/dx_l): the identity term and the residual-branch term of every "
          "block of your network, and a network that starts as the identity (alpha = 0)."),
-    Step("pages/shattered.py", "Shattered Gradients", ":material/grain:", "Learn", "shattered",
+    Step("app_pages/shattered.py", "Shattered Gradients", ":material/grain:", "Learn", "shattered",
          "Sweep one input along a line: a deep plain net's gradient looks like white noise, a residual "
          "net's stays correlated (Balduzzi et al. 2017)."),
-    Step("pages/misconceptions.py", "Misconceptions", ":material/psychology_alt:", "Learn", "misconceptions",
+    Step("app_pages/misconceptions.py", "Misconceptions", ":material/psychology_alt:", "Learn", "misconceptions",
          "\"Skips just copy\", \"skips always help\", \"identities learn nothing\", \"any skip fixes "
          "vanishing\": each settled by a live mini-experiment."),
-    Step("pages/builder.py", "Network Builder", ":material/construction:", "Experiment", "builder",
+    Step("app_pages/builder.py", "Network Builder", ":material/construction:", "Experiment", "builder",
          "Build a network block by block: stages, block kinds, skips on or off, shortcut kinds, "
          "activation, normalisation, initialisation. See its diagram, size and cost."),
-    Step("pages/gradient_flow.py", "Gradient Flow", ":material/timeline:", "Experiment",
+    Step("app_pages/gradient_flow.py", "Gradient Flow", ":material/timeline:", "Experiment",
          "gradient-flow",
          "Run a real forward and backward pass on your network and on its twin with the skips "
          "toggled, and see how the gradient's size changes from the output back to the input."),
-    Step("pages/quiz.py", "Self-check Quiz", ":material/quiz:", "Check yourself", "quiz",
+    Step("app_pages/quiz.py", "Self-check Quiz", ":material/quiz:", "Check yourself", "quiz",
          "Five questions and four predict-then-measure items, scored, each answer linked to the page "
          "that proves it."),
 )

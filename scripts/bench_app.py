@@ -44,7 +44,7 @@ def server_times(repeats: int):
     rows = []
     for name in ("plain20", "resnet56", "plain110"):
         spec = preset(name)
-        at = AppTest.from_file(str(ROOT / "pages" / "gradient_flow.py"), default_timeout=300)
+        at = AppTest.from_file(str(ROOT / "app_pages" / "gradient_flow.py"), default_timeout=300)
         for k, v in spec.to_params().items():
             at.query_params[k] = v
         st.cache_data.clear()

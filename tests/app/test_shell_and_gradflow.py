@@ -56,7 +56,7 @@ def test_sidebar_has_device_seed_presenter():
 
 def test_builder_renders_diagram_cost_and_code():
     at = app().run()
-    at.switch_page("pages/builder.py").run()
+    at.switch_page("app_pages/builder.py").run()
     assert not at.exception
     assert len(at.get("graphviz_chart")) == 1
     metrics = {m.label: m.value for m in at.metric}
@@ -66,7 +66,7 @@ def test_builder_renders_diagram_cost_and_code():
 
 def test_builder_preset_and_skip_toggle_edit_the_url():
     at = app().run()
-    at.switch_page("pages/builder.py").run()
+    at.switch_page("app_pages/builder.py").run()
     sb = [s for s in at.selectbox if s.label == "Start from a preset"][0]
     sb.set_value("resnet56").run()
     [b for b in at.button if b.label == "Load preset"][0].click().run()
@@ -79,7 +79,7 @@ def test_builder_preset_and_skip_toggle_edit_the_url():
 
 def test_builder_remove_and_duplicate_block():
     at = app({k: v for k, v in preset("resnet20").to_params().items()}).run()
-    at.switch_page("pages/builder.py").run()
+    at.switch_page("app_pages/builder.py").run()
     n0 = at.session_state["spec"].n_blocks
     [b for b in at.button if b.label == "Duplicate"][0].click().run()
     assert at.session_state["spec"].n_blocks == n0 + 1
@@ -91,7 +91,7 @@ def test_builder_remove_and_duplicate_block():
 def test_gradient_flow_numbers_equal_the_library_and_skip_toggle_changes_them():
     spec = preset("plain20")
     at = app(spec.to_params()).run()
-    at.switch_page("pages/gradient_flow.py").run()
+    at.switch_page("app_pages/gradient_flow.py").run()
     assert not at.exception
     plain = _grad_series(at, "plain")
     expected = probe_spec(spec, seed=0, batch=32).blocks["grad_norm"].to_numpy()
@@ -110,9 +110,9 @@ def test_url_reproduces_the_same_numbers_with_seed():
     spec = preset("resnet20")
     q = dict(spec.to_params(), seed="7")
     a = app(q).run()
-    a.switch_page("pages/gradient_flow.py").run()
+    a.switch_page("app_pages/gradient_flow.py").run()
     b = app(q).run()
-    b.switch_page("pages/gradient_flow.py").run()
+    b.switch_page("app_pages/gradient_flow.py").run()
     np.testing.assert_array_equal(_grad_series(a, "residual"), _grad_series(b, "residual"))
     expected = probe_spec(spec, seed=7, batch=32).blocks["grad_norm"].to_numpy()
     np.testing.assert_allclose(_grad_series(a, "residual"), expected, rtol=1e-6)
@@ -131,7 +131,7 @@ def test_url_reproduces_the_same_numbers_with_seed():
 ])
 def test_bad_query_params_warn_and_fall_back(query):
     at = app(query).run()
-    at.switch_page("pages/gradient_flow.py").run()
+    at.switch_page("app_pages/gradient_flow.py").run()
     assert not at.exception
     assert any("could not be read" in w.value for w in at.warning)
     assert at.session_state["spec"] == preset("plain20")  # the default network
@@ -141,14 +141,14 @@ def test_bad_query_params_warn_and_fall_back(query):
 def test_bad_sidebar_values_are_ignored():
     at = app({"seed": "abc", "device": "tpu", "presenter": "maybe"}).run()
     assert not at.exception
-    at.switch_page("pages/gradient_flow.py").run()
+    at.switch_page("app_pages/gradient_flow.py").run()
     assert not at.exception
 
 
 def test_underflow_renders_without_dropping_rows():
     spec = preset("mlp-sigmoid50-plain").replace(stages=((preset("mlp-sigmoid50-plain").blocks[0],) * 60,))
     at = app(spec.to_params()).run()
-    at.switch_page("pages/gradient_flow.py").run()
+    at.switch_page("app_pages/gradient_flow.py").run()
     assert not at.exception
     frames = chart_frames(at)[0]
     long = max(frames, key=len)

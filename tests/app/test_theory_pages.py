@@ -27,7 +27,7 @@ def one_thread():
 
 
 def page(name: str, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / "app_pages" / name), default_timeout=TIMEOUT)
     for k, v in state.items():
         at.session_state[k] = v
     return at.run()
@@ -136,7 +136,7 @@ def test_quiz_presenter_reveals_step_by_step():
 def test_pages_through_the_app():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     for name in ("vanishing", "highway", "shattered", "misconceptions", "quiz"):
-        at.switch_page(f"pages/{name}.py").run()
+        at.switch_page(f"app_pages/{name}.py").run()
         assert not at.exception, name
     at = _quiz_answers(at, correct=True)  # feedback renders st.page_link to registered pages
     assert not at.exception
