@@ -28,7 +28,6 @@ back to the generated data.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 import sys

@@ -1,0 +1,105 @@
+"""Regenerate assets/degradation/ (results JSON/CSV) and assets/checkpoints/ (small state_dicts).
+
+He et al. 2015 (arXiv 1512.03385) degradation experiment: plain vs residual CIFAR-style nets at
+two (or three) depths, same budget, several seeds. On a GPU the ``gpu`` experiment runs (32x32,
+width 16, depths 20/56/110); without one, the ``cpu-budget`` experiment (16x16, width 8, depths
+20/56), labelled as such in every output.
+
+    python scripts/make_assets.py                       # picks gpu or cpu-budget
+    python scripts/make_assets.py --experiment cpu-budget --threads 1
+    python scripts/make_assets.py --experiment cpu-live --seeds 0 --out /tmp/try --no-checkpoints
+
+Checkpoints: the first seed's model of each (arch, depth), float32 state_dict + spec string +
+normaliser + meta (how to rebuild its test set), loadable with torch.load(weights_only=True) via
+resnet_explain.train.load_checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from resnet_explain.train import EXPERIMENTS, run_degradation, save_checkpoint  # noqa: E402
+
+
+def _ints(text):
+    return [int(v) for v in text.replace(",", " ").split()] if text else None
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--experiment", choices=sorted(EXPERIMENTS), default=None,
+                   help="default: gpu when CUDA is present, else cpu-budget")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--depths", default=None, help="e.g. 20,56")
+    p.add_argument("--seeds", default=None, help="e.g. 0,1,2")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is steadiest on a shared 2-core machine)")
+    p.add_argument("--out", default=str(ROOT / "assets" / "degradation"))
+    p.add_argument("--checkpoints", default=str(ROOT / "assets" / "checkpoints"))
+    p.add_argument("--no-checkpoints", action="store_true")
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    name = a.experiment or ("gpu" if torch.cuda.is_available() else "cpu-budget")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def progress(rec):
+        print(f"[{rec['run']}/{rec['runs']}] {rec['arch']}-{rec['depth']} seed {rec['seed']} "
+              f"epoch {rec['epoch']}: loss {rec['train_loss']:.3f} train err {rec['train_error']:.3f} "
+              f"test err {rec['test_error']:.3f} ({rec['seconds']:.1f} s, {rec['images_per_s']:.0f} img/s)",
+              file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    res = run_degradation(name, depths=_ints(a.depths), seeds=_ints(a.seeds), epochs=a.epochs,
+                          device=a.device, progress=progress, keep_models=not a.no_checkpoints)
+    obj = res.to_json()
+    obj["meta"].update({"made_by": "scripts/make_assets.py " + " ".join(sys.argv[1:]),
+                        "made_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                        "python": platform.python_version(), "script_seconds": time.perf_counter() - t0})
+    (out / "results.json").write_text(json.dumps(obj, indent=1, allow_nan=False) + "\n")
+    res.table.to_csv(out / "table.csv", index=False)
+    res.runs.to_csv(out / "runs.csv", index=False)
+    res.curves.to_csv(out / "curves.csv", index=False)
+    print(res.table[["arch", "depth", "train_error", "train_error_std", "test_error",
+                     "test_error_std", "seeds"]].to_string(index=False))
+    for h in res.hypothesis:
+        print(f"{h['claim']}: {'holds' if h['holds'] else 'does NOT hold'}"
+              f"{' (seed ranges overlap)' if h['seed_ranges_overlap'] else ''}")
+
+    if not a.no_checkpoints and res.models:
+        ck = Path(a.checkpoints)
+        first = res.meta["seeds"][0]
+        m = res.meta
+        for (arch, depth, seed), (model, norm) in sorted(res.models.items()):
+            if seed != first:
+                continue
+            run = res.runs[(res.runs.arch == arch) & (res.runs.depth == depth) & (res.runs.seed == seed)].iloc[0]
+            meta = {"arch": arch, "depth": depth, "seed": seed, "experiment": m["experiment"],
+                    "label": m["label"], "epochs": m["epochs"], "device": m.get("device"),
+                    "torch": m.get("torch"), "train_error": float(run.train_error),
+                    "test_error": float(run.test_error),
+                    "data": {"kind": "shapes", "n_train": m["n_train"], "n_test": m["n_test"],
+                             "size": m["size"], "difficulty": m["difficulty"], "seed": m["data_seed"],
+                             "rebuild": "resnet_explain.data.shapes_train_test(n_train, n_test, "
+                                        "seed, size, difficulty)"}}
+            path = save_checkpoint(model.cpu(), ck / f"{arch}{depth}.pt", norm, meta)
+            print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    print(f"done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
