@@ -13,6 +13,7 @@ so DeepLift and LayerGradCam run on every block kind, plain and residual.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -146,8 +147,10 @@ def attribute(model: nn.Module, inputs: torch.Tensor, target, method: str = "Int
     else:
         algo = getattr(ca, method)(model)
     delta = None
-    inputs = inputs.detach()
-    with timed(inputs.device) as t:
+    inputs = inputs.detach().requires_grad_()  # Captum would set it, with a warning
+    with timed(inputs.device) as t, warnings.catch_warnings():
+        # DeepLift/GuidedBackprop announce the hooks they set for the call; they remove them after.
+        warnings.filterwarnings("ignore", message="Setting (forward, )?backward hooks")
         if noise_tunnel:
             if method == "Occlusion":
                 raise AttributionError("NoiseTunnel needs a gradient method, not Occlusion")
@@ -201,14 +204,17 @@ def block_attribution(model: nn.Module, inputs: torch.Tensor, target, method: st
         fx = model(inputs).gather(1, target.view(-1, 1)).squeeze(1)
         fb = model(base).gather(1, target.view(-1, 1)).squeeze(1)
     total = float((fx - fb).mean())
+    blocks = find_blocks(model)
+    layers = [getattr(blk, "body", blk) for _, blk in blocks]
+    # One layer per call. (Captum's LayerIntegratedGradients also takes a list of layers, but it
+    # interpolates all of them at once, which in a chain of blocks is a different quantity.)
+    algo_cls = getattr(ca, method)
+    kw = {"attribute_to_layer_input": False} if method == "LayerIntegratedGradients" else {}
+    attrs = [algo_cls(model, layer).attribute(inputs, baselines=base, target=target, n_steps=n_steps,
+                                              internal_batch_size=internal_batch_size, **kw)
+             for layer in layers]
     rows = []
-    for pos, (name, blk) in enumerate(find_blocks(model)):
-        layer = getattr(blk, "body", blk)
-        algo = getattr(ca, method)(model, layer)
-        kw = {"n_steps": n_steps, "internal_batch_size": internal_batch_size}
-        if method == "LayerIntegratedGradients":
-            kw["attribute_to_layer_input"] = False
-        a = algo.attribute(inputs, baselines=base, target=target, **kw)
+    for pos, ((name, blk), a) in enumerate(zip(blocks, attrs)):
         a = a[0] if isinstance(a, tuple) else a
         value = float(a.detach().flatten(1).sum(1).mean())
         rows.append({"position": pos, "block": name, "skip": getattr(blk, "shortcut", None) is not None,

@@ -38,6 +38,10 @@ def _build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print one JSON object")
     ps = sub.add_parser("presets", help="list the preset networks")
     ps.add_argument("--json", action="store_true")
+    from . import cli_attr, cli_train
+
+    cli_train.add_parsers(sub)  # degradation, bench-train
+    cli_attr.add_parsers(sub)  # attribute, attribution-scores
     return p
 
 
@@ -126,6 +130,8 @@ def cmd_presets(a) -> int:
 def main(argv=None) -> int:
     parser = _build_parser()
     a = parser.parse_args(argv)
+    if hasattr(a, "func"):
+        return a.func(a)
     try:
         return {"probe": cmd_probe, "presets": cmd_presets}[a.cmd](a)
     except SpecError as exc:

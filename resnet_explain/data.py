@@ -273,7 +273,7 @@ def _make_chunk(y: torch.Tensor, size: int, p: ShapeParams, seed: int):
     img = torch.gather(palette, 2, flat).view(b, 3, S, S)
     gu, gv = rnd(-0.15, 0.15), rnd(-0.15, 0.15)
     img = img + (gu[:, None, None] * col_u + gv[:, None, None] * row_v)[:, None]
-    img = img.mul_(255.0).add_(0.5)
+    img = img * 255.0 + 0.5
     if p.noise > 0:
         # Uniform noise with the stated std (std = half-width / sqrt 3), drawn as random bytes:
         # int64 random_() gives 63 random bits, so each byte keeps its low 7 bits (uniform on
@@ -283,8 +283,8 @@ def _make_chunk(y: torch.Tensor, size: int, p: ShapeParams, seed: int):
         words = torch.empty((n_el + 7) // 8, dtype=torch.int64).random_(generator=g)
         bits = words.view(torch.uint8)[:n_el].view(b, 3, S, S).bitwise_and(127)
         half = p.noise * math.sqrt(3.0) * 255.0
-        img = img.add_(bits.float().add_(0.5 - 64.0).mul_(half / 64.0))
-    x = img.clamp_(0.0, 255.0).to(torch.uint8)
+        img = img + (bits.float() - (64.0 - 0.5)) * (half / 64.0)
+    x = img.clamp(0.0, 255.0).to(torch.uint8)
     return x, region
 
 

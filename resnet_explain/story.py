@@ -38,6 +38,10 @@ STEPS: tuple[Step, ...] = (
          "gradient-flow",
          "Run a real forward and backward pass on your network and on its twin with the skips "
          "toggled, and see how the gradient's size changes from the output back to the input."),
+    Step("app_pages/attribution.py", "Attribution Lab", ":material/center_focus_strong:", "Experiment",
+         "attribution",
+         "Captum attributions of trained plain and residual twins side by side, and scored against "
+         "the true object masks: which method, on which network, points at the object?"),
     Step("app_pages/quiz.py", "Self-check Quiz", ":material/quiz:", "Check yourself", "quiz",
          "Five questions and four predict-then-measure items, scored, each answer linked to the page "
          "that proves it."),

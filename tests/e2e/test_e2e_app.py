@@ -82,3 +82,18 @@ def test_toggle_skip_changes_chart_and_url_restores_state(server, browser, shots
     assert page2.get_by_label("Seed", exact=True).input_value() == "3"
     page2.screenshot(path=str(shots / "gradient_flow_restored.png"), full_page=True)
     ctx2.close()
+
+
+def test_attribution_lab_shows_two_heatmaps(server, browser, shots):
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(f"{server}/attribution")
+    wait_for_app(page)
+    page.wait_for_selector("[data-testid=stImage] img", timeout=90_000)
+    wait_for_app(page)
+    _no_exceptions(page)
+    captions = page.locator("[data-testid=stImageCaption]").all_inner_texts()
+    signed = [c for c in captions if c.startswith("signed")]
+    assert len(signed) == 2, captions  # one heatmap per twin
+    assert page.locator("[data-testid=stImage] img").count() >= 6
+    page.screenshot(path=str(shots / "attribution.png"))
+    page.close()

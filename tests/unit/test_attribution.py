@@ -169,3 +169,4 @@ def test_captum_on_a_full_size_resnet_block_kinds():
     x = torch.randn(2, 3, 32, 32)
     ca.GuidedGradCam(model, model.stage3.block0.body.conv2).attribute(x, target=1)
     ca.DeepLift(model).attribute(x, target=1)
+
