@@ -40,7 +40,7 @@ def _load(name: str, device: str):
 
 # ---- controls ----------------------------------------------------------------------------------
 c1, c2, c3, c4 = st.columns(4)
-depth = c1.selectbox("Depth", sorted(pairs), index=len(pairs) - 1, key="at_depth",
+depth = c1.selectbox("Depth", sorted(pairs), index=0, key="at_depth",
                      help="Twins trained with the same data and budget (see the Training page).")
 names = pairs[depth]
 models = {n: _load(n, device.type) for n in names}
@@ -178,19 +178,30 @@ def per_block(name: str, dev: str, image: bytes, shape: tuple, target: int, n_st
 
 if results:
     tgt = next(iter(results.values()))["target"]
-    t0 = time.perf_counter()
     with st.spinner("Attributing through every block…"):
         frames = [per_block(n, device.type, img_bytes, tuple(image_u8.shape), tgt, 8).assign(
                   variant="plain" if n.startswith("plain") else "residual") for n in names]
     pb = pd.concat(frames, ignore_index=True)
-    ui.chart_with_export(charts.block_share_chart(pb), pb, "block_attribution", "at_blocks")
-    res = pb[pb["variant"] == "residual"]
+    # A share of f(x) − f(baseline) means nothing when that difference is ~0 (a collapsed model
+    # whose output does not depend on its input): say so instead of charting noise / 0.
+    flat = {v for v, d in pb.groupby("variant") if abs(d["f_x_minus_f_baseline"].iloc[0]) < 1e-3}
+    for v in sorted(flat):
+        st.warning(f"The {v} net's score barely depends on the input here (f(x) − f(baseline) = "
+                   f"{pb[pb['variant'] == v]['f_x_minus_f_baseline'].iloc[0]:.1e}), so its per-block "
+                   "shares are not meaningful and are left out of the chart.")
+    shown = pb[~pb["variant"].isin(flat)]
+    if len(shown):
+        ui.chart_with_export(charts.block_share_chart(shown), pb, "block_attribution", "at_blocks")
+    res = shown[shown["variant"] == "residual"]
+    plain = shown[shown["variant"] == "plain"]
     if len(res):
         top = res.loc[res["share_of_total"].abs().idxmax()]
-        st.markdown(f"Explaining **{classes[tgt]}**: in the residual net the largest share, "
-                    f"**{top['share_of_total']:.0%}**, goes through `{top['block']}`; the plain net's "
-                    f"blocks each carry {pb[pb['variant'] == 'plain']['share_of_total'].median():.0%} "
-                    f"(median). {time.perf_counter() - t0:.1f} s.")
+        text = (f"Explaining **{classes[tgt]}**: in the residual net the largest share, "
+                f"**{top['share_of_total']:.0%}**, goes through `{top['block']}`")
+        if len(plain):
+            text += (f"; the plain net's blocks each carry {plain['share_of_total'].median():.0%} "
+                     "(median; 100 % by completeness, up to the integral's error)")
+        st.markdown(text + ".")
 
 # ---- scores over many images -------------------------------------------------------------------
 st.header("Scores against the ground truth")
