@@ -18,3 +18,4 @@ for section in SECTIONS:
 nav = st.navigation(pages)
 ui.remember_settings(ui.sidebar())
 nav.run()
+ui.next_step_footer(nav.url_path)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from resnet_explain import ui
-from resnet_explain.story import SECTIONS, STEPS
+from resnet_explain.story import SECTIONS, STEPS, talk
 
 settings = ui.settings()
 
@@ -35,6 +35,20 @@ for section in SECTIONS:
         c1, c2 = st.columns([1, 3], vertical_alignment="center")
         c1.page_link(s.file, label=f"{n}. {s.title}", icon=s.icon)
         c2.markdown(s.blurb)
+
+st.subheader("Run a workshop")
+st.markdown(
+    "The talk in acts, each a link that opens the page in presenter mode (larger type, full-width "
+    "charts) with the network and seed already set, so the numbers on stage are the ones you "
+    "rehearsed. Add `&controls=hide` to a link to fold the settings away."
+)
+files = {s.file for s in STEPS}
+for act in talk():
+    if act.file not in files:
+        continue
+    c1, c2 = st.columns([1, 2], vertical_alignment="center")
+    c1.page_link(act.file, label=act.title, icon=":material/slideshow:", query_params=dict(act.query))
+    c2.caption(act.say)
 
 st.divider()
 st.caption(

@@ -48,3 +48,50 @@ STEPS: tuple[Step, ...] = (
 )
 
 SECTIONS = ("Learn", "Experiment", "Check yourself")
+
+
+def next_step(url_path: str | None) -> Step | None:
+    """The step after the page at ``url_path`` (home, "" or None, leads to the first step)."""
+    paths = [s.url_path for s in STEPS]
+    if not url_path or url_path not in paths:
+        return STEPS[0] if STEPS else None
+    i = paths.index(url_path)
+    return STEPS[i + 1] if i + 1 < len(STEPS) else None
+
+
+@dataclass(frozen=True)
+class Act:
+    """One act of the workshop talk: a page and the URL state that sets it up."""
+
+    title: str
+    file: str
+    query: tuple[tuple[str, str], ...]  # extra query parameters (the network, the seed, ...)
+    say: str  # what the act shows, for the presenter
+
+
+def _q(preset_name: str, **extra) -> tuple[tuple[str, str], ...]:
+    from .spec import preset
+
+    params = dict(preset(preset_name).to_params())
+    params.update({k: str(v) for k, v in extra.items()})
+    return tuple(params.items())
+
+
+def talk() -> tuple[Act, ...]:
+    """The talk in order: vanishing -> highway -> degradation -> attributions (presenter mode on)."""
+    return (
+        Act("1 · Gradients vanish (sigmoid)", "app_pages/vanishing.py", (("presenter", "true"),),
+            "σ′ ≤ 1/4 per layer: measure it on live sigmoid MLPs; float32 underflow."),
+        Act("2 · The highway: a skip rescues the sigmoid net", "app_pages/gradient_flow.py",
+            _q("mlp-sigmoid20-plain", presenter="true"),
+            "Same weights, skips toggled: 1e-14 becomes 1. Flip the switch live."),
+        Act("3 · The honest correction: BN + ReLU explodes", "app_pages/gradient_flow.py",
+            _q("plain56", presenter="true"),
+            "A plain-56 CNN's gradient grows 10^4-fold toward the input; the residual twin's barely."),
+        Act("4 · The highway, term by term", "app_pages/highway.py", _q("resnet56", presenter="true"),
+            "Identity term vs residual-branch term in every block; α = 0 starts as the identity."),
+        Act("5 · Degradation", "app_pages/training.py", (("presenter", "true"),),
+            "He et al.'s experiment: plain-56 trains worse than plain-20; ResNet-56 does not."),
+        Act("6 · Attributions", "app_pages/attribution.py", (("presenter", "true"),),
+            "Which pixels the trained twins use, scored against the true object masks."),
+    )

@@ -259,3 +259,14 @@ def settings() -> dict:
     rendering the sidebar here."""
     got = st.session_state.pop("_settings", None)
     return got if got is not None else sidebar()
+
+
+def next_step_footer(url_path: str | None) -> None:
+    """A "next step" link at the bottom of every page, in story order."""
+    from .story import next_step
+
+    nxt = next_step(url_path)
+    if nxt is None:
+        return
+    st.divider()
+    st.page_link(nxt.file, label=f"Next: {nxt.title}", icon=":material/arrow_forward:")

@@ -34,8 +34,11 @@ def test_home_renders_and_links_every_step():
     assert not at.exception
     assert at.title[0].value.startswith("Why do residual")
     links = [el.proto.label for el in at.get("page_link")]
-    assert len(links) == len(STEPS)
-    assert all(s.title in " ".join(links) for s in STEPS)
+    for n, step in enumerate(STEPS, start=1):
+        assert f"{n}. {step.title}" in links
+    assert f"Next: {STEPS[0].title}" in links
+    acts = [el for el in at.get("page_link") if el.proto.label[:1].isdigit() and " · " in el.proto.label]
+    assert acts, "the workshop acts are linked"
 
 
 def test_every_page_renders_without_exception():
