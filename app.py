@@ -1,11 +1,13 @@
 """resnet-explain: the app shell. Declares the pages (from the story) and the shared sidebar."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.story import SECTIONS, STEPS
 
-st.set_page_config(page_title="resnet-explain", page_icon=":material/hub:", layout="wide")
+st.set_page_config(page_title="resnet-explain", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"), layout="wide")
 
 pages: dict[str, list] = {"": [st.Page("app_pages/home.py", title="Home", icon=":material/home:",
                                        default=True)]}

@@ -64,7 +64,8 @@ def describe(device: torch.device | str) -> dict:
         detail = name
     else:
         name = platform.processor() or platform.machine() or "CPU"
-        detail = f"CPU only ({torch.get_num_threads()} threads)"
+        n = torch.get_num_threads()
+        detail = f"CPU only ({n} thread{'' if n == 1 else 's'})"
     return {"device": dev.type, "name": name, "detail": detail, "torch": torch.__version__}
 
 

@@ -26,9 +26,11 @@ MAX_PROBE_MEMORY = 2 * 2**30
 PROBE_BATCH = 32
 _PRESENTER_CSS = """
 <style>
-html, body, [class*="stMarkdown"] p, [class*="stMarkdown"] li { font-size: 1.3rem !important; }
-h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; }
-.block-container { max-width: 100% !important; padding-left: 2rem; padding-right: 2rem; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.35rem !important; }
+[data-testid="stMain"] h1 { font-size: 3rem !important; }
+[data-testid="stMain"] h2 { font-size: 2.3rem !important; }
+[data-testid="stMain"] .block-container { max-width: 100% !important; padding-left: 2rem; padding-right: 2rem; }
 </style>
 """
 
@@ -229,6 +231,9 @@ def chart_with_export(chart, data, name: str, key: str) -> None:
     """Show an Altair chart full width, with PNG/SVG (rendered on click) and CSV downloads."""
     from .charts import to_csv, to_image
 
+    if st.session_state.get("presenter"):  # readable from the back of the room
+        chart = chart.configure_axis(labelFontSize=15, titleFontSize=17).configure_legend(
+            labelFontSize=15, titleFontSize=16)
     st.altair_chart(chart, width="stretch")
     cols = st.columns([1, 1, 1, 6])
     cols[0].download_button("PNG", data=lambda: to_image(chart, "png"), file_name=f"{name}.png",
