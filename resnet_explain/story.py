@@ -38,6 +38,13 @@ STEPS: tuple[Step, ...] = (
          "gradient-flow",
          "Run a real forward and backward pass on your network and on its twin with the skips "
          "toggled, and see how the gradient's size changes from the output back to the input."),
+    Step("app_pages/training.py", "Training: Degradation", ":material/model_training:", "Experiment",
+         "training",
+         "Train plain and residual nets of 20 and 56 layers with one budget: stored runs at once, "
+         "live runs with Stop, and He et al.'s degradation claims checked against the numbers."),
+    Step("app_pages/lesion.py", "Lesion Study", ":material/content_cut:", "Experiment", "lesion",
+         "Delete one block at a time from trained twins: the plain net collapses, the residual net "
+         "mostly does not (Veit et al. 2016); and how close each residual block is to the identity."),
     Step("app_pages/attribution.py", "Attribution Lab", ":material/center_focus_strong:", "Experiment",
          "attribution",
          "Captum attributions of trained plain and residual twins side by side, and scored against "
