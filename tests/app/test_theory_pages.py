@@ -4,8 +4,6 @@ and the quiz scores correctly (form mode and presenter step-by-step mode)."""
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from resnet_explain import experiments as E
@@ -16,14 +14,6 @@ from .chartdata import chart_frames
 
 TIMEOUT = 90
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def page(name: str, **state) -> AppTest:

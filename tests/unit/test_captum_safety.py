@@ -19,14 +19,6 @@ from resnet_explain.model import build_model, make_batch
 from resnet_explain.spec import BLOCK_KINDS, BlockSpec, NetSpec
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Setting forward, backward hooks and attributes on non-linear:UserWarning")
 

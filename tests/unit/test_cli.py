@@ -21,14 +21,6 @@ from resnet_explain.spec import PRESETS, NetSpec, estimate_cost, mlp
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _run(*args, timeout=120):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "resnet_explain", *args], cwd=ROOT, env=env,

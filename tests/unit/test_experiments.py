@@ -3,21 +3,11 @@
 
 import numpy as np
 import pytest
-import torch
 
 from resnet_explain import charts_theory, experiments as E
 from resnet_explain.gradflow import probe_spec
 from resnet_explain.spec import mlp, preset
 from resnet_explain.story import STEPS
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny networks: one thread avoids oversubscription on a shared 2-core box
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_depth_sweep_equals_probe():

@@ -18,16 +18,6 @@ from resnet_explain.spec import BlockSpec, NetSpec, mlp, preset
 RTOL = 1e-5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from a second thread, and on a shared 2-core box an OpenMP team
-    of 2 under contention is ~10x slower (measured: plain56 probe 0.4 s vs 4-5 s)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _nets() -> dict[str, NetSpec]:
     B = BlockSpec
     return {

@@ -9,28 +9,18 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
 from resnet_explain.blocks import Block, PadShortcut, Projection, make_act
 from resnet_explain.model import build_model, make_batch
-from resnet_explain.spec import BLOCK_KINDS, BlockSpec, NetSpec, SpecError, cifar_resnet, mlp
+from resnet_explain.spec import BLOCK_KINDS, BlockSpec, NetSpec, cifar_resnet, mlp
 
 try:  # tests/ is a package (tests/__init__.py); fall back to rootdir-style imports without it
     from tests.unit.test_spec import valid_specs
 except ImportError:  # pragma: no cover
     from test_spec import valid_specs
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from a second thread, and on a shared 2-core box an OpenMP team
-    of 2 under contention is ~10x slower (measured: plain56 probe 0.4 s vs 4-5 s)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _tiny_cnn(kind="basic", skip=True, shortcut="B", **kw) -> NetSpec:

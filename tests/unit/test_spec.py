@@ -10,7 +10,6 @@ import dataclasses
 import math
 
 import pytest
-import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -19,16 +18,6 @@ from resnet_explain.spec import (ACTIVATIONS, BLOCK_KINDS, FAMILIES, INITS, MAX_
                                  MAX_WIDTH, NON_SPEC_KEYS, NORMS, PRESETS, SHORTCUTS, BlockSpec,
                                  Cost, NetSpec, SpecError, check_budget, cifar_resnet,
                                  decode_stages, encode_stages, estimate_cost, mlp, preset)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from a second thread, and on a shared 2-core box an OpenMP team
-    of 2 under contention is ~10x slower (measured: plain56 probe 0.4 s vs 4-5 s)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from resnet_explain import train as T
-from resnet_explain.data import make_shapes, shapes_train_test
+from resnet_explain.data import make_shapes
 from resnet_explain.spec import SpecError, cifar_resnet
 
 SPEC = cifar_resnet(8, width=4, in_size=8, classes=2)
