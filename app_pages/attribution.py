@@ -1,5 +1,6 @@
 """Attribution lab: Captum attributions on trained plain vs residual twins, scored against masks."""
 
+import copy
 import time
 
 import numpy as np
@@ -29,13 +30,20 @@ if not pairs:
 
 
 @st.cache_resource(max_entries=8, ttl=3600)
-def _load(name: str, device: str):
-    """Trained checkpoints are read-only here (eval mode, no training, hooks removed after each
-    Captum call), so sharing them between sessions is safe; nothing writes to them."""
+def _shared(name: str, device: str):
+    """The checkpoint read once per process. Never used directly: Captum hooks the model it
+    explains, so each computation works on its own copy (see _load)."""
     model, normalizer, meta = zoo.load(name, device=torch.device(device))
     for p in model.parameters():
         p.requires_grad_(False)
     return model, normalizer, meta
+
+
+def _load(name: str, device: str):
+    """A private copy of a shipped model (a few MB; copying takes milliseconds), so no model that
+    gets hooked is ever shared between visitors."""
+    model, normalizer, meta = _shared(name, device)
+    return copy.deepcopy(model), normalizer, meta
 
 
 # ---- controls ----------------------------------------------------------------------------------
@@ -43,7 +51,7 @@ c1, c2, c3, c4 = st.columns(4)
 depth = c1.selectbox("Depth", sorted(pairs), index=0, key="at_depth",
                      help="Twins trained with the same data and budget (see the Training page).")
 names = pairs[depth]
-models = {n: _load(n, device.type) for n in names}
+models = {n: _shared(n, device.type) for n in names}  # read-only here: names, meta
 meta = models[names[0]][2]
 classes = zoo.test_images(meta, 8).classes
 method = c2.selectbox("Method (Captum)", list(attr_lib.METHODS), index=2, key="at_method",
@@ -53,7 +61,7 @@ baseline = c3.selectbox("Baseline", attr_lib.BASELINES, key="at_baseline",
                         disabled=not m_info.baselines,
                         help="black: the all-zero image; blurred: the image blurred (keeps colour, "
                              "removes shape); noise: seeded noise with the image's statistics.")
-smooth = c4.toggle("SmoothGrad (NoiseTunnel)", key="at_nt", disabled=method == "Occlusion",
+smooth = c4.toggle("SmoothGrad (NoiseTunnel)", key="at_nt", disabled=method in attr_lib.NO_NOISE_TUNNEL,
                    help="Average the method over noisy copies of the image (Smilkov et al. 2017).")
 
 s1, s2, s3 = st.columns([2, 1, 1])
@@ -63,7 +71,15 @@ image_u8, mask, label = None, None, None
 if source == "from the test set":
     cls = s2.selectbox("Class", ["any"] + list(classes), key="at_cls")
     pool = np.arange(len(test)) if cls == "any" else np.flatnonzero(test.y.numpy() == classes.index(cls))
-    k = s3.number_input("Index", 0, len(pool) - 1, 0, key="at_idx",
+    if s3.button("Random image", icon=":material/casino:", key="at_rand"):
+        # seeded by the sidebar seed and a per-session counter: reproducible, yet a new image per click
+        st.session_state["at_draws"] = st.session_state.get("at_draws", 0) + 1
+        rng = np.random.default_rng([settings["seed"], st.session_state["at_draws"]])
+        st.session_state["at_idx"] = int(rng.integers(len(pool)))
+    if not 0 <= st.session_state.get("at_idx", 0) < len(pool):  # a smaller class was picked
+        st.session_state["at_idx"] = 0
+    st.session_state.setdefault("at_idx", 0)
+    k = s3.number_input("Index", 0, len(pool) - 1, key="at_idx",
                         help=f"{len(pool)} test images of this class.")
     i = int(pool[int(k)])
     image_u8, mask, label = test.x[i], test.mask[i], int(test.y[i])
@@ -131,7 +147,8 @@ for col, name in zip(cols, names):
         with ui.queued_note(f"{method} on {name}"), st.spinner(f"{method} on {name}…"):
             try:
                 r = explain(name, device.type, img_bytes, tuple(image_u8.shape), target_mode, tc, label,
-                            method, baseline, smooth, layer, settings["seed"])
+                            method, baseline, smooth and method not in attr_lib.NO_NOISE_TUNNEL, layer,
+                            settings["seed"])
             except (attr_lib.AttributionError, ui.ServerBusy) as exc:
                 st.error(str(exc))
                 continue

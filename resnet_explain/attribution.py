@@ -52,6 +52,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "Grad-CAM on a chosen block, upsampled to the input (Selvaraju et al. 2017)"),
 )}
 LAYER_METHODS = ("LayerConductance", "LayerIntegratedGradients")
+NO_NOISE_TUNNEL = {"Occlusion": "it is not a gradient method",
+                   "GradientShap": "it already averages over noisy samples (its own stdevs)"}
 BASELINES = ("black", "blurred", "noise")
 
 
@@ -152,8 +154,9 @@ def attribute(model: nn.Module, inputs: torch.Tensor, target, method: str = "Int
         # DeepLift/GuidedBackprop announce the hooks they set for the call; they remove them after.
         warnings.filterwarnings("ignore", message="Setting (forward, )?backward hooks")
         if noise_tunnel:
-            if method == "Occlusion":
-                raise AttributionError("NoiseTunnel needs a gradient method, not Occlusion")
+            if method in NO_NOISE_TUNNEL:
+                raise AttributionError(f"NoiseTunnel does not wrap {method}: "
+                                       + NO_NOISE_TUNNEL[method])
             torch.manual_seed(int(seed))
             out = ca.NoiseTunnel(algo).attribute(inputs, nt_type="smoothgrad", nt_samples=nt_samples,
                                                  stdevs=nt_stdevs, target=target, **args)

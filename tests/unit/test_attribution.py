@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from resnet_explain import build_model, cifar_resnet
-from resnet_explain.attribution import (METHODS, AttributionError, attribute, block_attribution,
+from resnet_explain.attribution import (METHODS, NO_NOISE_TUNNEL, AttributionError, attribute,
+                                        block_attribution,
                                         completeness, make_baseline, pointing_game,
                                         positive_share_in_mask, score_methods)
 from resnet_explain.spec import BlockSpec, NetSpec
@@ -170,3 +171,21 @@ def test_captum_on_a_full_size_resnet_block_kinds():
     ca.GuidedGradCam(model, model.stage3.block0.body.conv2).attribute(x, target=1)
     ca.DeepLift(model).attribute(x, target=1)
 
+
+
+def test_attribute_leaves_no_hooks_behind():
+    model = tiny("basic")
+    x, y = inputs()
+    for method in METHODS:
+        kw = {"layer": "stage1.block1"} if method == "LayerGradCam" else {}
+        if method == "Occlusion":
+            kw = {"sliding_window_shapes": (3, 2, 2), "strides": (3, 2, 2)}
+        attribute(model, x, y, method, **kw)
+        if method not in NO_NOISE_TUNNEL:
+            attribute(model, x, y, method, noise_tunnel=True, **kw)
+        else:
+            with pytest.raises(AttributionError):
+                attribute(model, x, y, method, noise_tunnel=True, **kw)
+    for m in model.modules():
+        assert not (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks), m
+    assert all(p.grad is None for p in model.parameters())
