@@ -1,11 +1,14 @@
 """Load test in the suite: 10 concurrent Chromium visitors on one server, two waves (loopback only).
 
-Runs scripts/load_test.py's run_load_test and prints its figures (see the closing notes for a
-3-wave run). It asserts no failed session, no exception shown, and memory that levels off.
+Runs scripts/load_test.py in its own process (it drives Chromium with Playwright's async API, which
+cannot share this process's event loop with the sync fixtures) and prints its figures. It asserts
+no failed session, no exception shown, and server memory that levels off.
 """
 
-import importlib.util
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,17 +17,16 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_test_module():
-    spec = importlib.util.spec_from_file_location("load_test", ROOT / "scripts" / "load_test.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_ten_concurrent_visitors(browser):
+def test_ten_concurrent_visitors():
     if not os.path.exists("/usr/bin/chromium"):
+        if os.environ.get("CI"):
+            pytest.fail("Debian chromium is missing; scripts/test.sh installs it")
         pytest.skip("needs Debian chromium")
-    r = _load_test_module().run_load_test(sessions=10, waves=2, preset_name="plain56", timeout_s=300)
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "load_test.py"), "--sessions", "10",
+                          "--waves", "2", "--preset", "plain56", "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"\n{r['sessions']} sessions x {r['waves']} waves: failed {r['failed_sessions']}, exceptions "
           f"{r['exceptions_shown']}, p50 {r['latency_p50_s']:.1f} s, p95 {r['latency_p95_s']:.1f} s, RSS "
           + ", ".join(f"wave {w['wave']} max {w['rss_max_mb']:.0f} MB" for w in r["waves_rss"]))
