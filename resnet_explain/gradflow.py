@@ -7,10 +7,11 @@ the backward signal reaching x:
     dL/dx = S'(x)^T g  +  J_F(x)^T g,     g = dL/ds
             identity term   residual-branch term
 
-Everything is reduced on the device and copied to the host once, at the end (one sync per probe,
-no per-layer ``.item()``). Norms are scaled by the largest entry before squaring (``safe_norm``),
-so a gradient whose squares would underflow (or overflow) still gets its value; a gradient that
-is exactly 0 in float32 is flagged, never dropped.
+Everything is reduced on the device in one fused call and copied to the host once, at the end (one
+sync per probe, no per-layer ``.item()``). A norm small enough that its squares may have
+underflowed (or one that overflowed) is measured again with scaling by the largest entry
+(``safe_norm``) — a second copy, only then — so a gradient of 1e-41 still gets its value; a
+gradient that is exactly 0 in float32 is flagged, never dropped.
 """
 
 from __future__ import annotations
@@ -62,18 +63,28 @@ def safe_norm(t: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(t / scale).to(_F64) * scale.to(_F64)
 
 
-def _norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Many norms at once. float32 (or lower): one fused call in float64, where no square of a
-    float32 value can underflow or overflow; float64 tensors: safe_norm each."""
-    if tensors and all(t.dtype != _F64 for t in tensors):
-        return list(torch._foreach_norm(tensors, 2, dtype=_F64))
-    return [safe_norm(t) for t in tensors]
+def _fast_norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Plain 2-norms of many tensors in one fused call, grouped by dtype (no host sync)."""
+    out: list = [None] * len(tensors)
+    for dt in {t.dtype for t in tensors}:
+        idx = [i for i, t in enumerate(tensors) if t.dtype == dt]
+        for i, v in zip(idx, torch._foreach_norm([tensors[i] for i in idx])):
+            out[i] = v
+    return out
+
+
+def _suspect(norm: float, dtype: torch.dtype) -> bool:
+    """True when a plain norm may be wrong because squares left the dtype's range: it is tiny
+    (squares of entries below sqrt(tiny) underflow) or not finite (squares overflowed, or the
+    tensor really holds NaN/Inf, which safe_norm then reports as such)."""
+    tiny = float(torch.finfo(dtype).tiny) if dtype.is_floating_point else 0.0
+    return not math.isfinite(norm) or norm < math.sqrt(tiny) * 1e3
 
 
 def _mean_std(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and (unbiased) std from one sum and one norm (std_mean is ~40x slower on CPU)."""
     n = t.numel()
-    mean = t.sum(dtype=_F64) / n
+    mean = t.sum().to(_F64) / n  # summing in the tensor's dtype: a float64 sum casts (slow on CPU)
     ss = torch.linalg.vector_norm(t).to(_F64) ** 2
     var = (ss - n * mean * mean).clamp_min(0) / max(n - 1, 1)
     return mean, var.sqrt()
@@ -118,14 +129,14 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
     blocks = blocks if blocks is not None else find_blocks(model)
     names = [n for n, _ in blocks]
 
-    grad: dict[str, torch.Tensor] = {}  # name -> 0-dim float64 tensors, filled during backward
+    grad: dict[str, torch.Tensor] = {}  # name -> the gradient at the block output (kept to the end)
     fwd: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     term: dict[tuple[str, str], torch.Tensor] = {}
     handles = []
 
     def _norm_hook(store, key):
         def hook(g):
-            store[key] = safe_norm(g)
+            store[key] = g.detach()  # reduced after backward, all at once (one fused call)
         return hook
 
     def _out_hook(name):
@@ -167,26 +178,42 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
                 pnames.append(n)
                 pvals.append(p.detach())
                 pgrads.append(p.grad if p.grad is not None else torch.zeros_like(p))
-            # One gather, one copy to the host.
+            # Every norm in one fused call, then one gather and one copy to the host.
+            keys: list = []
+            tensors: list[torch.Tensor] = []
+            for n in names:
+                for key, tensor in ((("grad", n), grad.get(n)),
+                                    (("identity", n), term.get((n, "identity"))),
+                                    (("residual", n), term.get((n, "residual")))):
+                    if tensor is not None:
+                        keys.append(key)
+                        tensors.append(tensor)
+            for i, (g, v) in enumerate(zip(pgrads, pvals)):
+                keys += [("pgrad", i), ("pnorm", i)]
+                tensors += [g, v]
+            norms = _fast_norms(tensors)
             scalars: list[torch.Tensor] = [loss.detach().to(_F64)]
             index: dict = {}
 
             def put(key, tensor):
-                if tensor is not None:
-                    index[key] = len(scalars)
-                    scalars.append(tensor.reshape(()).to(_F64))
+                index[key] = len(scalars)
+                scalars.append(tensor.reshape(()).to(_F64))
 
+            for key, nrm in zip(keys, norms):
+                put(key, nrm)
             for n in names:
-                put(("grad", n), grad.get(n))
                 if n in fwd:
                     put(("mean", n), fwd[n][0])
                     put(("std", n), fwd[n][1])
-                put(("identity", n), term.get((n, "identity")))
-                put(("residual", n), term.get((n, "residual")))
-            for i, (gn, vn) in enumerate(zip(_norms(pgrads), _norms(pvals))):
-                put(("pgrad", i), gn)
-                put(("pnorm", i), vn)
             host = torch.stack(scalars).cpu().numpy()
+            # Norms whose squares may have under- or overflowed the tensor's dtype are measured
+            # again with scaling: a second host copy, only in that (rare, tiny-network) case.
+            redo = [j for j, key in enumerate(keys) if _suspect(host[index[key]], tensors[j].dtype)]
+            if redo:
+                fixed = torch.stack([safe_norm(tensors[j]) for j in redo]).cpu().numpy()
+                for j, v in zip(redo, fixed):
+                    host[index[keys[j]]] = v
+            del tensors, grad, term
     finally:
         for h in handles:
             h.remove()
