@@ -1,12 +1,11 @@
 """The gradient highway: dL/dx_l = dL/dx_{l+1} (1 + dF/dx_l), measured per block on the visitor's
 network, and the identity hypothesis (zero-init / residual scale alpha = 0)."""
 
-import math
 
 import pandas as pd
 import streamlit as st
 
-from resnet_explain import charts, charts_theory, experiments, ui
+from resnet_explain import charts, charts_theory, experiments, theory, ui
 from resnet_explain.blocks import Block
 
 settings = ui.settings()
@@ -22,9 +21,7 @@ def alpha_cached(seed: int) -> pd.DataFrame:
 
 
 def fmt(r: float) -> str:
-    if r == 0 or not math.isfinite(r):
-        return str(r)
-    return f"{r:.3g}" if 1e-3 <= abs(r) < 1e4 else f"{r:.2e}"
+    return theory.fmt_ratio(r)
 
 
 st.title("The gradient highway")

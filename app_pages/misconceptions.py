@@ -1,11 +1,10 @@
 """Misconceptions about skip connections, each settled by a live mini-experiment."""
 
-import math
 
 import pandas as pd
 import streamlit as st
 
-from resnet_explain import charts, charts_theory, experiments, ui
+from resnet_explain import charts, charts_theory, experiments, theory, ui
 from resnet_explain.gradflow import ratio_of
 from resnet_explain.spec import preset
 
@@ -32,9 +31,7 @@ def postact_cached(seed: int) -> dict:
 
 
 def fmt(r: float) -> str:
-    if r == 0 or not math.isfinite(r):
-        return str(r)
-    return f"{r:.3g}" if 1e-3 <= abs(r) < 1e4 else f"{r:.1e}"
+    return theory.fmt_ratio(r, digits=2)
 
 
 st.title("Misconceptions")

@@ -1,12 +1,11 @@
 """Self-check quiz: five concept questions and predict-then-measure items, scored, with links to
 the page that proves each answer. Presenter mode reveals one item at a time."""
 
-import math
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from resnet_explain import ui
+from resnet_explain import theory, ui
 from resnet_explain.experiments import PREDICTIONS, QUESTIONS, RATIO_BINS, ratio_bin, score_quiz
 from resnet_explain.gradflow import ratio_of
 from resnet_explain.spec import preset
@@ -21,11 +20,7 @@ TITLES = {s.file: s.title for s in STEPS}
 
 
 def fmt(r: float) -> str:
-    if r == 0:
-        return "0 (float32 underflow)"
-    if not math.isfinite(r):
-        return str(r)
-    return f"{r:.3g}" if 1e-3 <= abs(r) < 1e4 else f"{r:.2e}"
+    return theory.fmt_ratio(r, zero="0 (float32 underflow)")
 
 
 def link(page: str) -> None:

@@ -33,12 +33,7 @@ def activations_cached(seed: int) -> pd.DataFrame:
 
 
 def fmt(r: float) -> str:
-    """A ratio in words: '3.1e-14', or 10^x for values beyond float64's comfortable range."""
-    if r == 0:
-        return "0"
-    if not math.isfinite(r):
-        return str(r)
-    return f"{r:.2g}" if 1e-3 <= abs(r) < 1e4 else f"{r:.1e}"
+    return theory.fmt_ratio(r, digits=2)
 
 
 st.title("Vanishing gradients")

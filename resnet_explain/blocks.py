@@ -2,9 +2,9 @@
 
 Captum and our probe hooks need every activation to be its own module (DeepLift refuses a module
 used twice) and no in-place ops (GuidedGradCam / hooks see "a view modified inplace"). So: a new
-activation module per call site, no ``inplace=True``, and ``out = out + shortcut`` (never ``+=``).
-This is what torchvision's BasicBlock gets wrong for us: it reuses one ``nn.ReLU(inplace=True)``
-and adds in place.
+activation module per call site, no in-place activations, and ``out = out + shortcut`` (never an
+augmented assignment). This is what torchvision's BasicBlock gets wrong for us: it reuses one
+in-place ReLU module twice and adds in place.
 """
 
 from __future__ import annotations

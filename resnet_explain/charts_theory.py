@@ -145,24 +145,26 @@ def sweep_gradient_chart(curves: pd.DataFrame, variant: str, height: int = 240) 
     ).properties(height=height, width=_W, title=variant)
 
 
-def autocorr_chart(ac: pd.DataFrame, height: int = 280) -> alt.Chart:
-    line = alt.Chart(ac).mark_line(point=alt.OverlayMarkDef(size=30)).encode(
-        x=alt.X("lag:Q", title="lag (sweep points)"), y=alt.Y("autocorrelation:Q", title="autocorrelation r(lag)",
-                                                                scale=alt.Scale(domain=[-1, 1])),
+def _correlation_chart(df: pd.DataFrame, x: str, x_title: str, y: str, y_title: str, height: int,
+                       point_size: int) -> alt.Chart:
+    """A correlation (in [-1, 1]) per variant against ``x``, with a dashed zero line."""
+    line = alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=point_size)).encode(
+        x=alt.X(f"{x}:Q", title=x_title),
+        y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(domain=[-1, 1])),
         color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None),
-        tooltip=["variant:N", "lag:Q", alt.Tooltip("autocorrelation:Q", format=".3f")])
+        tooltip=["variant:N", f"{x}:Q", alt.Tooltip(f"{y}:Q", format=".3f")])
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
     return alt.layer(line, zero).properties(height=height, width=_W)
+
+
+def autocorr_chart(ac: pd.DataFrame, height: int = 280) -> alt.Chart:
+    return _correlation_chart(ac, "lag", "lag (sweep points)", "autocorrelation", "autocorrelation r(lag)",
+                              height, 30)
 
 
 def depth_autocorr_chart(summary: pd.DataFrame, height: int = 260) -> alt.Chart:
-    line = alt.Chart(summary).mark_line(point=alt.OverlayMarkDef(size=50)).encode(
-        x=alt.X("depth:Q", title="depth"), y=alt.Y("lag1_autocorrelation:Q", title="lag-1 autocorrelation",
-                                                   scale=alt.Scale(domain=[-1, 1])),
-        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None),
-        tooltip=["variant:N", "depth:Q", alt.Tooltip("lag1_autocorrelation:Q", format=".3f")])
-    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
-    return alt.layer(line, zero).properties(height=height, width=_W)
+    return _correlation_chart(summary, "depth", "depth", "lag1_autocorrelation", "lag-1 autocorrelation",
+                              height, 50)
 
 
 def branch_chart(df: pd.DataFrame, height: int = 280) -> alt.Chart:

@@ -213,7 +213,7 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
                 fixed = torch.stack([safe_norm(tensors[j]) for j in redo]).cpu().numpy()
                 for j, v in zip(redo, fixed):
                     host[index[keys[j]]] = v
-            del tensors, grad, term
+            del tensors
     finally:
         for h in handles:
             h.remove()

@@ -146,3 +146,13 @@ def autocorrelation(values, max_lag: int) -> np.ndarray:
     if denom == 0 or not np.isfinite(denom):
         return np.full(max_lag + 1, np.nan)
     return np.array([float(np.dot(v[: len(v) - k], v[k:])) / denom for k in range(max_lag + 1)])
+
+
+def fmt_ratio(r: float, digits: int = 3, zero: str = "0") -> str:
+    """A measured ratio for a sentence: plain digits between 1e-3 and 1e4, else scientific;
+    ``zero`` names an exact 0 (e.g. "0 (float32 underflow)"); NaN/Inf as Python prints them."""
+    if r == 0:
+        return zero
+    if not math.isfinite(r):
+        return str(r)
+    return f"{r:.{digits}g}" if 1e-3 <= abs(r) < 1e4 else f"{r:.{max(1, digits - 1)}e}"
