@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from resnet_explain import charts, ui
-from resnet_explain.gradflow import ratio_of
+from resnet_explain.gradflow import first_nonfinite, ratio_of
 from resnet_explain.theory import sigmoid_bound_from_last
 
 settings = ui.settings()
@@ -54,7 +54,7 @@ def sentence(name: str, df: pd.DataFrame) -> str:
     g = df["grad_norm"].to_numpy()
     if df["has_nan"].any() or df["has_inf"].any():
         return (f"**{name}:** the gradient is not finite — first NaN/Inf at "
-                f"`{first_nonfinite_df(df)}`.")
+                f"`{first_nonfinite(df)}`.")
     if g[-1] == 0:
         return f"**{name}:** the last block already receives a gradient of exactly 0."
     if g[0] == 0:
@@ -75,11 +75,6 @@ def sentence(name: str, df: pd.DataFrame) -> str:
                 "a moderate growth.")
     return (f"**{name}:** the first block receives {10 ** lg:.2g}× the last block's gradient — it "
             "reaches the input at about the same size.")
-
-
-def first_nonfinite_df(df):
-    bad = df[df["has_nan"] | df["has_inf"]]
-    return bad["block"].iloc[0] if len(bad) else "?"
 
 
 for name in ("plain", "residual"):

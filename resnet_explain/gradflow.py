@@ -277,9 +277,11 @@ def _owners(pnames: list[str], block_names: list[str]) -> list[str]:
     return out
 
 
-def first_nonfinite(result: ProbeResult) -> str | None:
-    """Name of the first block (from the input) whose output gradient is NaN or Inf."""
-    bad = result.blocks[result.blocks["has_nan"] | result.blocks["has_inf"]]
+def first_nonfinite(result: ProbeResult | pd.DataFrame) -> str | None:
+    """Name of the first block (from the input) whose output gradient is NaN or Inf. Takes a
+    ProbeResult or its blocks table."""
+    blocks = result.blocks if isinstance(result, ProbeResult) else result
+    bad = blocks[blocks["has_nan"] | blocks["has_inf"]]
     return None if bad.empty else str(bad["block"].iloc[0])
 
 
