@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from resnet_explain import ui
-from resnet_explain.story import SECTIONS, STEPS
+from resnet_explain.content.story import SECTIONS, STEPS
 
 st.set_page_config(page_title="resnet-explain", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"), layout="wide")
 

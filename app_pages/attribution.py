@@ -8,9 +8,12 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from resnet_explain import attribution as attr_lib
-from resnet_explain import charts, render, ui, zoo
-from resnet_explain.upload import UploadError, load_image
+from resnet_explain.lab import attribution as attr_lib
+from resnet_explain import ui
+from resnet_explain.charts import attribution as charts
+from resnet_explain.charts import overlay as render
+from resnet_explain.train import shipped as zoo
+from resnet_explain.data.upload import UploadError, load_image
 
 settings = ui.settings()
 device = settings["device"]

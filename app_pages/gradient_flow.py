@@ -5,9 +5,10 @@ import math
 import pandas as pd
 import streamlit as st
 
-from resnet_explain import charts, ui
-from resnet_explain.gradflow import first_nonfinite, ratio_of
-from resnet_explain.theory import sigmoid_bound_from_last
+from resnet_explain import ui
+from resnet_explain.charts import gradflow as charts
+from resnet_explain.probe import first_nonfinite, ratio_of
+from resnet_explain.lab.theory import sigmoid_bound_from_last
 
 settings = ui.settings()
 spec = ui.current_spec()

@@ -5,8 +5,11 @@ network, and the identity hypothesis (zero-init / residual scale alpha = 0)."""
 import pandas as pd
 import streamlit as st
 
-from resnet_explain import charts, charts_theory, experiments, theory, ui
-from resnet_explain.blocks import Block
+from resnet_explain import magnitude, ui
+from resnet_explain.charts import gradflow as charts
+from resnet_explain.charts import theory as charts_theory
+from resnet_explain.lab import highway as experiments
+from resnet_explain.model.blocks import Block
 
 settings = ui.settings()
 spec = ui.current_spec()
@@ -21,7 +24,7 @@ def alpha_cached(seed: int) -> pd.DataFrame:
 
 
 def fmt(r: float) -> str:
-    return theory.fmt_ratio(r)
+    return magnitude.fmt_ratio(r)
 
 
 st.title("The gradient highway")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from resnet_explain import ui
-from resnet_explain.story import SECTIONS, STEPS, talk
+from resnet_explain.content.story import SECTIONS, STEPS, talk
 
 settings = ui.settings()
 

@@ -4,8 +4,10 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from resnet_explain import charts_train as ct
-from resnet_explain import lesion, ui, zoo
+from resnet_explain import ui
+from resnet_explain.charts import lesion as ct
+from resnet_explain.lab import lesion
+from resnet_explain.train import shipped as zoo
 
 settings = ui.settings()
 device = settings["device"]
@@ -77,7 +79,7 @@ with ui.queued_note("this lesion study"), st.spinner(f"Deleting each block of {'
             arch = "plain" if name.startswith("plain") else "residual"
             frames[arch], ds, metas[arch], secs[arch] = lesion_cached(name, device.type, int(n))
             ds_map.update(ds)
-    except (ui.ServerBusy, lesion.LesionError, zoo.ZooError) as exc:
+    except (ui.ServerBusy, lesion.LesionError, zoo.ShippedError) as exc:
         st.warning(str(exc).capitalize())
         st.stop()
 

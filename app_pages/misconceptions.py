@@ -4,8 +4,13 @@
 import pandas as pd
 import streamlit as st
 
-from resnet_explain import charts, charts_theory, experiments, theory, ui
-from resnet_explain.gradflow import ratio_of
+from resnet_explain import magnitude, ui
+from resnet_explain.charts import gradflow as charts
+from resnet_explain.charts import theory as charts_theory
+from resnet_explain.lab import misconceptions as experiments
+from resnet_explain.lab.highway import postact_comparison
+from resnet_explain.lab.vanishing import SWEEP_BATCH
+from resnet_explain.probe import ratio_of
 from resnet_explain.spec import preset
 
 settings = ui.settings()
@@ -27,11 +32,11 @@ def train_cached(seed: int):
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def postact_cached(seed: int) -> dict:
-    return experiments.postact_comparison(20, seed=seed)
+    return postact_comparison(20, seed=seed)
 
 
 def fmt(r: float) -> str:
-    return theory.fmt_ratio(r, digits=2)
+    return magnitude.fmt_ratio(r, digits=2)
 
 
 st.title("Misconceptions")
@@ -46,7 +51,7 @@ with st.spinner("Forward pass…"):
 ui.chart_with_export(charts_theory.branch_chart(bv, height=int(280 * H)), bv, "branch_vs_skip", "mc_copy")
 st.markdown(
     f"In {net} at initialisation (He et al. 2015's CIFAR net, BatchNorm in training mode, batch "
-    f"{experiments.SWEEP_BATCH}), what each residual branch **adds** is between "
+    f"{SWEEP_BATCH}), what each residual branch **adds** is between "
     f"**{bv['branch_over_skip'].min():.2f}×** and **{bv['branch_over_skip'].max():.2f}×** the size of what "
     f"the skip carries (median {bv['branch_over_skip'].median():.2f}); the cosine between a block's output "
     f"and its input (through the shortcut) is {bv['cosine_out_vs_skip'].min():.2f}–"

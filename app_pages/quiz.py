@@ -5,11 +5,11 @@ the page that proves each answer. Presenter mode reveals one item at a time."""
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from resnet_explain import theory, ui
-from resnet_explain.experiments import PREDICTIONS, QUESTIONS, RATIO_BINS, ratio_bin, score_quiz
-from resnet_explain.gradflow import ratio_of
+from resnet_explain import magnitude, ui
+from resnet_explain.content.quiz import PREDICTIONS, QUESTIONS, RATIO_BINS, ratio_bin, score_quiz
+from resnet_explain.probe import ratio_of
 from resnet_explain.spec import preset
-from resnet_explain.story import STEPS
+from resnet_explain.content.story import STEPS
 
 settings = ui.settings()
 seed = settings["seed"]
@@ -20,7 +20,7 @@ TITLES = {s.file: s.title for s in STEPS}
 
 
 def fmt(r: float) -> str:
-    return theory.fmt_ratio(r, zero="0 (float32 underflow)")
+    return magnitude.fmt_ratio(r, zero="0 (float32 underflow)")
 
 
 def link(page: str) -> None:

@@ -6,7 +6,9 @@ import time
 import pandas as pd
 import streamlit as st
 
-from resnet_explain import charts_theory, experiments, ui
+from resnet_explain import ui
+from resnet_explain.charts import theory as charts_theory
+from resnet_explain.lab import shattered as experiments
 
 settings = ui.settings()
 seed = settings["seed"]

@@ -16,10 +16,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from resnet_explain import charts_train as ct
+from resnet_explain.charts import training as ct
 from resnet_explain import ui
 from resnet_explain.data import make_shapes
-from resnet_explain.train import EXPERIMENTS, Experiment, check_hypothesis, run_degradation, summarise
+from resnet_explain.train import EXPERIMENTS, Experiment, run_degradation
+from resnet_explain.train.degradation import check_hypothesis, summarise
 
 ROOT = Path(__file__).resolve().parents[1]
 STORED = ROOT / "assets" / "degradation"

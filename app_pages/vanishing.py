@@ -7,8 +7,12 @@ import time
 import pandas as pd
 import streamlit as st
 
-from resnet_explain import charts, charts_theory, experiments, theory, ui
-from resnet_explain.gradflow import ratio_of
+from resnet_explain import magnitude, ui
+from resnet_explain.charts import gradflow as charts
+from resnet_explain.charts import theory as charts_theory
+from resnet_explain.lab import theory
+from resnet_explain.lab import vanishing as experiments
+from resnet_explain.probe import ratio_of
 from resnet_explain.spec import cifar_resnet
 
 settings = ui.settings()
@@ -33,7 +37,7 @@ def activations_cached(seed: int) -> pd.DataFrame:
 
 
 def fmt(r: float) -> str:
-    return theory.fmt_ratio(r, digits=2)
+    return magnitude.fmt_ratio(r, digits=2)
 
 
 st.title("Vanishing gradients")

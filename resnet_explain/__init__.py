@@ -7,7 +7,7 @@
 Importing this package does not import streamlit (only ``resnet_explain.ui`` does).
 """
 
-from .gradflow import ProbeResult, probe, probe_spec
+from .probe import ProbeResult, probe, probe_spec
 from .model import build_model, make_batch
 from .spec import (PRESETS, BlockSpec, Cost, NetSpec, SpecError, check_budget, cifar_resnet,
                    estimate_cost, mlp, preset)

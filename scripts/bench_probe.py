@@ -3,7 +3,7 @@
 For ResNet-20/56/110 (batch 32, train mode) it times, interleaved on the same model and batch:
 
   (a) bare:  model.zero_grad(set_to_none=True); cross_entropy(model(x), y).backward()
-  (b) probe: resnet_explain.gradflow.probe(model, x, y)
+  (b) probe: resnet_explain.probe.probe(model, x, y)
 
 with ``warmup`` untimed rounds and the median of ``repeats`` timed rounds, synchronising the device
 around every measurement (resnet_explain.device.synchronize). It runs on the CPU and, when
@@ -31,7 +31,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from resnet_explain.device import describe, synchronize  # noqa: E402
-from resnet_explain.gradflow import probe  # noqa: E402
+from resnet_explain.probe import probe  # noqa: E402
 from resnet_explain.model import build_model, make_batch  # noqa: E402
 from resnet_explain.spec import preset  # noqa: E402
 

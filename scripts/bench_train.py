@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from resnet_explain.spec import cifar_resnet  # noqa: E402
-from resnet_explain.train import bench_train  # noqa: E402
+from resnet_explain.train.benchmark import bench_train  # noqa: E402
 
 
 def main() -> int:

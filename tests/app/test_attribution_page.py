@@ -6,8 +6,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain import zoo
-from resnet_explain.attribution import METHODS, attribute
+from resnet_explain.train import shipped as zoo
+from resnet_explain.lab.attribution import METHODS, attribute
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "attribution.py")

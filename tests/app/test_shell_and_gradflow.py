@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnet_explain import estimate_cost, preset, probe_spec
-from resnet_explain.story import STEPS
+from resnet_explain.content.story import STEPS
 
 from .chartdata import chart_frames
 
@@ -149,7 +151,7 @@ def test_bad_sidebar_values_are_ignored():
 
 
 def test_underflow_renders_without_dropping_rows():
-    spec = preset("mlp-sigmoid50-plain").replace(stages=((preset("mlp-sigmoid50-plain").blocks[0],) * 60,))
+    spec = replace(preset("mlp-sigmoid50-plain"), stages=((preset("mlp-sigmoid50-plain").blocks[0],) * 60,))
     at = app(spec.to_params()).run()
     at.switch_page("app_pages/gradient_flow.py").run()
     assert not at.exception

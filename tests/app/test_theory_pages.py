@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain import experiments as E
-from resnet_explain.gradflow import probe_spec
+from resnet_explain.content import quiz
+from resnet_explain.lab import highway, shattered
+from resnet_explain.probe import probe_spec
 from resnet_explain.spec import cifar_resnet, preset
 
 from .chartdata import chart_frames
@@ -58,13 +59,13 @@ def test_highway_identity_start_and_alpha():
     assert len(at.get("vega_lite_chart")) >= 5
     md = text(at)
     assert "first/last: **1**" in md and "exactly the identity" in md
-    s = E.alpha_sweep([1.0], depths=(20,), inits=("default",), seed=0)
+    s = highway.alpha_sweep([1.0], depths=(20,), inits=("default",), seed=0)
     assert f"**{s['ratio'].iloc[0]:.3g}** at depth 20" in md
     at.select_slider(key="hw_alpha").set_value(1.0)
     at.selectbox(key="hw_init").set_value("kaiming")
     at.run()
     assert not at.exception
-    r = probe_spec(E.identity_spec(20, 1.0, "kaiming"), seed=0).ratio
+    r = probe_spec(highway.identity_spec(20, 1.0, "kaiming"), seed=0).ratio
     assert f"first/last: **{r:.4g}**" in text(at)
 
 
@@ -72,7 +73,7 @@ def test_shattered_page():
     at = page("shattered.py")
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 4
-    _, ac = E.shattered_experiment(20, seed=0, n_points=256)
+    _, ac = shattered.shattered_experiment(20, seed=0, n_points=256)
     r1 = ac[ac["lag"] == 1].set_index("variant")["autocorrelation"]
     assert f"plain **{r1['plain']:.2f}**" in text(at)
     assert f"residual **{r1['residual']:.2f}**" in text(at)
@@ -82,24 +83,24 @@ def test_misconceptions_page():
     at = page("misconceptions.py")
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 4
-    f = E.postact_comparison(20, seed=0)
+    f = highway.postact_comparison(20, seed=0)
     r = [f[k]["grad_norm"].iloc[0] / f[k]["grad_norm"].iloc[-1] for k in f]
     assert f"**{r[1]:.1e}**" in text(at)
     assert "little difference" in text(at)
 
 
 def _quiz_answers(at, correct: bool):
-    for q in E.QUESTIONS:
+    for q in quiz.QUESTIONS:
         at.radio(key=f"quiz_{q.key}").set_value(q.answer if correct else (q.answer + 1) % len(q.options))
-    for p in E.PREDICTIONS:
-        b = E.ratio_bin(E.measure_prediction(p, seed=0))
-        at.radio(key=f"quiz_{p.key}").set_value(b if correct else (b + 1) % len(E.RATIO_BINS))
+    for p in quiz.PREDICTIONS:
+        b = quiz.ratio_bin(quiz.measure_prediction(p, seed=0))
+        at.radio(key=f"quiz_{p.key}").set_value(b if correct else (b + 1) % len(quiz.RATIO_BINS))
     next(b for b in at.button if b.label == "Check my answers").click()
     return at.run()
 
 
 def test_quiz_scores_correctly():
-    n = len(E.QUESTIONS) + len(E.PREDICTIONS)
+    n = len(quiz.QUESTIONS) + len(quiz.PREDICTIONS)
     at = _quiz_answers(page("quiz.py"), correct=True)
     assert not at.exception
     assert at.metric[0].value == f"{n} / {n}"
@@ -111,7 +112,7 @@ def test_quiz_scores_correctly():
 def test_quiz_presenter_reveals_step_by_step():
     at = page("quiz.py", presenter=True)
     assert not at.exception
-    q = E.QUESTIONS[0]
+    q = quiz.QUESTIONS[0]
     assert at.radio[0].label == q.prompt and len(at.radio) == 1
     at.radio[0].set_value(q.answer)
     next(b for b in at.button if b.label == "Reveal the answer").click()
@@ -119,7 +120,7 @@ def test_quiz_presenter_reveals_step_by_step():
     assert len(at.success) == 1
     next(b for b in at.button if b.label == "Next").click()
     at.run()
-    assert at.radio[0].label == E.QUESTIONS[1].prompt
+    assert at.radio[0].label == quiz.QUESTIONS[1].prompt
     assert "score so far 1 / 1" in at.get("progress")[0].proto.text
 
 
@@ -130,4 +131,4 @@ def test_pages_through_the_app():
         assert not at.exception, name
     at = _quiz_answers(at, correct=True)  # feedback renders st.page_link to registered pages
     assert not at.exception
-    assert len(at.get("page_link")) == len(E.QUESTIONS) + len(E.PREDICTIONS)
+    assert len(at.get("page_link")) == len(quiz.QUESTIONS) + len(quiz.PREDICTIONS)

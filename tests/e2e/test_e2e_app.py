@@ -2,7 +2,7 @@
 
 import pytest
 
-from resnet_explain.story import STEPS
+from resnet_explain.content.story import STEPS
 
 from .conftest import wait_for_app
 

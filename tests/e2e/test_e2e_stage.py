@@ -4,7 +4,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from resnet_explain.story import STEPS
+from resnet_explain.content.story import STEPS
 
 from .conftest import wait_for_app
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from resnet_explain import build_model, cifar_resnet
-from resnet_explain.attribution import (METHODS, NO_NOISE_TUNNEL, AttributionError, attribute,
+from resnet_explain.lab.attribution import (METHODS, NO_NOISE_TUNNEL, AttributionError, attribute,
                                         block_attribution,
                                         completeness, make_baseline, pointing_game,
                                         positive_share_in_mask, score_methods)
@@ -16,8 +16,8 @@ warnings.filterwarnings("ignore", category=UserWarning)
 
 
 def tiny(kind="basic", skip=True, shortcut="A"):
-    blocks = (BlockSpec(kind=kind, width=4, skip=skip and kind != "plain", shortcut=shortcut),
-              BlockSpec(kind=kind, width=8, stride=2, skip=skip and kind != "plain", shortcut=shortcut))
+    blocks = (BlockSpec(kind=kind, width=4, skip=skip, shortcut=shortcut),
+              BlockSpec(kind=kind, width=8, stride=2, skip=skip, shortcut=shortcut))
     spec = NetSpec(family="cnn", stages=(blocks,), in_size=8, stem_width=4, classes=3)
     torch.manual_seed(0)
     model = build_model(spec, seed=1)
@@ -32,7 +32,7 @@ def inputs(n=3):
     return torch.randn(n, 3, 8, 8, generator=g), torch.tensor([0, 1, 2])[:n]
 
 
-KINDS = [("plain", False)] + [(k, s) for k in ("basic", "preact", "bottleneck") for s in (True, False)]
+KINDS = [(k, s) for k in ("basic", "preact", "bottleneck") for s in (True, False)]
 
 
 @pytest.mark.parametrize("kind,skip", KINDS)

@@ -14,7 +14,7 @@ from captum.attr import DeepLift, IntegratedGradients, LayerAttribution, LayerGr
 
 from torch import nn
 
-from resnet_explain.gradflow import probe
+from resnet_explain.probe import probe
 from resnet_explain.model import build_model, make_batch
 from resnet_explain.spec import BLOCK_KINDS, BlockSpec, NetSpec
 

@@ -5,8 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from resnet_explain import charts, preset, probe_spec
-from resnet_explain.diagram import to_dot
+from resnet_explain import preset, probe_spec
+from resnet_explain.charts import export
+from resnet_explain.charts import gradflow as charts
+from resnet_explain.charts.diagram import to_dot
 
 
 def test_diagram_draws_skips_only_where_they_are():
@@ -39,12 +41,12 @@ def test_gradflow_long_keeps_underflow_rows_and_flags_them():
 
 
 def test_chart_export_png_svg_csv():
-    r = probe_spec(preset("resnet20").replace(stages=preset("resnet20").stages[:1]), batch=4)
+    r = probe_spec(replace(preset("resnet20"), stages=preset("resnet20").stages[:1]), batch=4)
     long = charts.gradflow_long({"residual": r.blocks})
     c = charts.grad_norm_chart(long)
-    assert charts.to_image(c, "png")[:8] == b"\x89PNG\r\n\x1a\n"
-    assert b"<svg" in charts.to_image(c, "svg")[:500]
-    assert charts.to_csv(long).startswith(b"position,")
+    assert export.to_image(c, "png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in export.to_image(c, "svg")[:500]
+    assert export.to_csv(long).startswith(b"position,")
     split = charts.split_long(r.blocks)
     assert set(split["term"]) == {"identity (shortcut) term", "residual-branch term J_Fᵀg"}
     wl = charts.weight_grad_long({"residual": r.params})

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from resnet_explain import charts_train as ct
-from resnet_explain.train import check_hypothesis, summarise
+from resnet_explain.charts import training as ct
+from resnet_explain.charts import lesion as cl
+from resnet_explain.train.degradation import check_hypothesis, summarise
 
 
 def _curves():
@@ -104,7 +105,7 @@ def _lesion_frames():
 
 def test_lesion_long_keeps_not_removable_rows():
     frames, ds = _lesion_frames()
-    long = ct.lesion_long(frames, ds, 20)
+    long = cl.lesion_long(frames, ds, 20)
     assert len(long) == 6
     bad = long[~long["removable"]]
     assert list(bad["block"]) == ["stage2.block0"] and bad["status"].iloc[0] == "not removable"
@@ -115,7 +116,7 @@ def test_lesion_long_keeps_not_removable_rows():
 
 def test_lesion_findings_numbers():
     frames, ds = _lesion_frames()
-    f = ct.lesion_findings(ct.lesion_long(frames, ds, 20), big_drop=5.0)
+    f = cl.lesion_findings(cl.lesion_long(frames, ds, 20), big_drop=5.0)
     assert f["plain"]["removable"] == 2 and f["plain"]["not_removable_blocks"] == ["stage2.block0"]
     assert math.isclose(f["plain"]["median_drop"], 75.0)
     r = f["residual"]
@@ -128,12 +129,12 @@ def test_lesion_findings_numbers():
 
 def test_lesion_charts_encode_what_they_say():
     frames, ds = _lesion_frames()
-    long = ct.lesion_long(frames, ds, 20)
-    spec = ct.lesion_drop_chart(long).to_dict()
+    long = cl.lesion_long(frames, ds, 20)
+    spec = cl.lesion_drop_chart(long).to_dict()
     kinds = [layer["mark"]["type"] for layer in spec["layer"]]
     assert kinds == ["bar", "bar", "point", "text"]  # downsampling band, drops, ✕ not removable, label
     assert spec["layer"][1]["encoding"]["xOffset"]["field"] == "arch"
-    ratio = ct.residual_ratio_chart(long).to_dict()
+    ratio = cl.residual_ratio_chart(long).to_dict()
     assert ratio["encoding"]["y"]["field"] == "residual_ratio"
     data = ratio["datasets"]
     assert all(r["arch"] == "residual" for rows in data.values() for r in rows)

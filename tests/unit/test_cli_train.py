@@ -1,30 +1,26 @@
-"""CLI: degradation (stored and --run) and bench-train, as wired by cli.py (a.func(a))."""
+"""CLI: degradation (stored and --run) and bench-train, through the one entry point (cli.main)."""
 
-import argparse
 import json
 
 import pytest
 
-from resnet_explain import cli_train
-from resnet_explain import train as T
+from resnet_explain import cli
+from resnet_explain.cli import training as cli_train
+from resnet_explain.train import config, degradation
 
 
 def run(argv, capsys):
-    p = argparse.ArgumentParser(prog="python -m resnet_explain")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    cli_train.add_parsers(sub)
-    a = p.parse_args(argv)
-    code = a.func(a)
+    code = cli.main(argv)
     out = capsys.readouterr()
     return code, out.out, out.err
 
 
 @pytest.fixture
 def tiny_live(monkeypatch):
-    exp = T.Experiment(name="cpu-live", label="test", n_train=64, n_test=32, size=8, difficulty=0.0,
+    exp = degradation.Experiment(name="cpu-live", label="test", n_train=64, n_test=32, size=8, difficulty=0.0,
                        width=2, depths=(8, 14), seeds=(0,),
-                       train=T.TrainConfig(epochs=1, batch_size=32, device="cpu"))
-    monkeypatch.setitem(T.EXPERIMENTS, "cpu-live", exp)
+                       train=config.TrainConfig(epochs=1, batch_size=32, device="cpu"))
+    monkeypatch.setitem(degradation.EXPERIMENTS, "cpu-live", exp)
 
 
 def test_run_prints_json_and_progress(tiny_live, capsys):

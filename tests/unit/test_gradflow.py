@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_explain.gradflow import first_nonfinite, probe, probe_spec, ratio_of
+from resnet_explain.probe import first_nonfinite, probe, probe_spec, ratio_of
 from resnet_explain.model import build_model, make_batch
 from resnet_explain.spec import BlockSpec, NetSpec, mlp, preset
 
@@ -26,7 +26,7 @@ def _nets() -> dict[str, NetSpec]:
             (B("preact", 4), B("basic", 6, shortcut="B"), B("bottleneck", 8, shortcut="C")),)),
         "mlp-sigmoid-plain": NetSpec(family="mlp", in_features=5, stem_width=4, classes=3,
                                      act="sigmoid", norm="none", stages=(
-            (B("plain", 4, skip=False), B("basic", 6, skip=False), B("preact", 6, skip=False)),)),
+            (B("basic", 4, skip=False), B("basic", 6, skip=False), B("preact", 6, skip=False)),)),
         "mlp-tanh-bn-skipinit": NetSpec(family="mlp", in_features=5, stem_width=4, classes=3,
                                         act="tanh", norm="batch", res_scale=0.5, stages=(
             (B("basic", 4), B("preact", 8, shortcut="A"), B("basic", 6, shortcut="B")),)),
@@ -37,7 +37,7 @@ def _nets() -> dict[str, NetSpec]:
             (B("preact", 8, stride=2, shortcut="A"),))),
         "cnn-relu-bn-plain": NetSpec(family="cnn", in_channels=2, in_size=8, stem_width=4,
                                      classes=3, stages=(
-            (B("basic", 4, skip=False), B("plain", 4, skip=False)),
+            (B("basic", 4, skip=False), B("basic", 4, skip=False)),
             (B("basic", 8, stride=2, skip=False), B("bottleneck", 8, skip=False)))),
         "cnn-gelu-none-skip": NetSpec(family="cnn", in_channels=2, in_size=6, stem_width=4,
                                       classes=3, act="gelu", norm="none", stages=(
@@ -239,11 +239,11 @@ def _gradcheck_specs():
         out.append(pytest.param(NetSpec(
             family="mlp", act=act, norm="none", in_features=4, stem_width=3, classes=2, stages=(
                 (B("preact", 3), B("basic", 4, shortcut="B"), B("bottleneck", 4, shortcut="C"),
-                 B("plain", 4, skip=False), B("basic", 4, shortcut="A")),)), id=f"mlp-{act}"))
+                 B("basic", 4, skip=False), B("basic", 4, shortcut="A")),)), id=f"mlp-{act}"))
         out.append(pytest.param(NetSpec(
             family="cnn", act=act, norm="none", in_channels=2, in_size=5, stem_width=3, classes=2,
             stages=((B("basic", 3), B("preact", 4, stride=2, shortcut="A")),
-                    (B("bottleneck", 4, stride=2, shortcut="B"), B("plain", 4, skip=False)))),
+                    (B("bottleneck", 4, stride=2, shortcut="B"), B("basic", 4, skip=False)))),
             id=f"cnn-{act}"))
     return out
 

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from resnet_explain.lesion import (HOW_IDENTITY, HOW_NONE, HOW_RESIDUAL, LesionError, accuracy,
-                                   blocks_of, lesion_study, lesioned)
-from resnet_explain.model import build_model
+from resnet_explain.lab.lesion import (HOW_IDENTITY, HOW_NONE, HOW_RESIDUAL, LesionError, accuracy,
+                                       lesion_study, lesioned)
+from resnet_explain.model import build_model, find_blocks
 from resnet_explain.spec import cifar_resnet
 
 
@@ -21,7 +21,7 @@ def test_lesion_of_residual_block_keeps_forward_valid_and_is_undone():
     x, _ = data()
     before = model(x)
     captured = {}
-    blk = dict(blocks_of(model))["stage1.block1"]
+    blk = dict(find_blocks(model))["stage1.block1"]
     with lesioned(model, "stage1.block1"):
         # registered after the lesion hook, so it sees the lesioned output
         h = blk.register_forward_hook(lambda m, a, o: captured.update(inp=a[0], out=o))
@@ -54,7 +54,7 @@ def test_study_residual_and_plain():
     res = build_model(cifar_resnet(14, width=4, in_size=8), seed=1).train()
     w = {k: v.clone() for k, v in res.state_dict().items()}
     df = lesion_study(res, (x, y), batch_size=16)
-    assert list(df["block"]) == [n for n, _ in blocks_of(res)]
+    assert list(df["block"]) == [n for n, _ in find_blocks(res)]
     assert df["removable"].all() and (df["lesion"] == HOW_RESIDUAL).all()
     assert (df["residual_ratio"] > 0).all() and df["accuracy"].between(0, 1).all()
     assert df["accuracy_drop"].tolist() == pytest.approx((df["base_accuracy"] - df["accuracy"]).tolist())
@@ -83,7 +83,7 @@ def test_zero_branch_costs_nothing():
 
 def test_image_set_needs_normalizer():
     from resnet_explain.data import make_shapes
-    from resnet_explain.train import Normalizer
+    from resnet_explain.data import Normalizer
 
     s = make_shapes(12, size=8)
     model = build_model(cifar_resnet(8, width=2, in_size=8), seed=0)

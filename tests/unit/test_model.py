@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from resnet_explain.blocks import Block, PadShortcut, Projection, make_act
+from resnet_explain.model.blocks import Block, PadShortcut, Projection, make_act
 from resnet_explain.model import build_model, make_batch
 from resnet_explain.spec import BLOCK_KINDS, BlockSpec, NetSpec, cifar_resnet, mlp
 
@@ -24,7 +24,6 @@ except ImportError:  # pragma: no cover
 
 
 def _tiny_cnn(kind="basic", skip=True, shortcut="B", **kw) -> NetSpec:
-    skip = skip and kind != "plain"
     kw = {"in_channels": 3, "in_size": 8, "stem_width": 4, "classes": 3, **kw}
     return NetSpec(family="cnn", stages=(
         (BlockSpec(kind, 4, 1, skip, shortcut), BlockSpec(kind, 4, 1, skip, shortcut)),
@@ -65,16 +64,15 @@ def test_every_kind_and_shortcut_cnn_with_stride(kind, shortcut):
     F.cross_entropy(model(x), y).backward()
     blk = model.stage2.block0
     sc = blk.shortcut
-    if kind == "plain":
-        assert sc is None and not blk.skip
-    elif shortcut == "A":
+    if shortcut == "A":
         assert isinstance(sc, PadShortcut)
         assert not any(True for _ in sc.parameters())  # option A has no parameters
     else:
         assert isinstance(sc, Projection)
-    if kind != "plain":
-        same = model.stage1.block1.shortcut
-        assert isinstance(same, Projection if shortcut == "C" else nn.Identity)
+    same = model.stage1.block1.shortcut
+    assert isinstance(same, Projection if shortcut == "C" else nn.Identity)
+    plain = build_model(spec.with_skips(False)).stage2.block0
+    assert plain.shortcut is None and not plain.skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +206,7 @@ def test_plain_twin_has_identical_body_weights(spec):
 @given(valid_specs(), st.integers(0, 2**31 - 1))
 def test_random_twins_share_body_weights(spec, seed):
     # zero_init_last zeroes residual branches only, by design.
-    spec = spec.replace(zero_init_last=False)
+    spec = dataclasses.replace(spec, zero_init_last=False)
     twin = spec.twin()  # where a pad (A) shortcut would have to shrink, with_skips uses B
     sr, sp = build_model(spec, seed=seed).state_dict(), build_model(twin, seed=seed).state_dict()
     for k in set(sr) & set(sp):
@@ -261,9 +259,8 @@ def test_no_module_used_twice_and_nothing_in_place(kind, family):
     if family == "cnn":
         spec = _tiny_cnn(kind, shortcut="A", norm="batch")
     else:
-        skip = kind != "plain"
         spec = NetSpec(family="mlp", in_features=4, stem_width=4, classes=3, stages=(
-            (BlockSpec(kind, 4, skip=skip), BlockSpec(kind, 8, skip=skip, shortcut="B")),))
+            (BlockSpec(kind, 4), BlockSpec(kind, 8, shortcut="B")),))
     model = build_model(spec)
     seen: dict[int, str] = {}
     for name, m in model.named_modules(remove_duplicate=False):

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CODE = [p for p in [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py"), *(ROOT / "resnet_explain").glob("*.py"),
+CODE = [p for p in [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py"), *(ROOT / "resnet_explain").rglob("*.py"),
                     *(ROOT / "scripts").glob("*.py")]]
 
 
@@ -64,7 +64,7 @@ def test_nothing_uploaded_is_unpickled():
     for path in CODE:
         text = path.read_text()
         assert not re.search(r"^\s*import pickle|^\s*from pickle|pickle\.loads?\(", text, re.M), path
-    upload = (ROOT / "resnet_explain" / "upload.py").read_text()
+    upload = (ROOT / "resnet_explain" / "data" / "upload.py").read_text()
     assert "torch.load" not in upload and "np.load" not in upload
     for path in (ROOT / "app_pages").glob("*.py"):
         for call in _calls(path):

@@ -14,10 +14,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from resnet_explain.model import build_model
-from resnet_explain.spec import (ACTIVATIONS, BLOCK_KINDS, FAMILIES, INITS, MAX_BLOCKS,
-                                 MAX_WIDTH, NON_SPEC_KEYS, NORMS, PRESETS, SHORTCUTS, BlockSpec,
-                                 Cost, NetSpec, SpecError, check_budget, cifar_resnet,
-                                 decode_stages, encode_stages, estimate_cost, mlp, preset)
+from resnet_explain.spec import (ACTIVATIONS, BLOCK_KINDS, FAMILIES, INITS, NON_SPEC_KEYS, NORMS,
+                                 PRESETS, SHORTCUTS, BlockSpec, Cost, NetSpec, SpecError,
+                                 check_budget, cifar_resnet, estimate_cost, mlp, preset)
+from resnet_explain.spec.grammar import decode_stages, encode_stages
+from resnet_explain.spec.netspec import MAX_BLOCKS, MAX_WIDTH
 
 
 # ---------------------------------------------------------------------------------------------
@@ -37,7 +38,7 @@ def valid_specs(draw, families=FAMILIES, max_stages=3, max_blocks_per_stage=2, m
             kind = draw(st.sampled_from(kinds))
             width = draw(st.integers(4 if kind == "bottleneck" else 1, max(max_width, 4)))
             stride = draw(st.sampled_from((1, 2))) if fam == "cnn" else 1
-            skip = kind != "plain" and draw(st.booleans())
+            skip = draw(st.booleans())
             shortcut = draw(st.sampled_from(SHORTCUTS))
             if skip and shortcut == "A" and width < prev:  # pad (A) cannot shrink the width
                 shortcut = draw(st.sampled_from(("B", "C")))
@@ -81,7 +82,7 @@ def invalid_specs(draw):
     prev = widths[k]  # the width block k receives
     what = draw(st.sampled_from([
         "width0", "width_big", "width_neg", "width_bool", "width_float", "bottleneck3", "kind",
-        "stride0", "stride3", "mlp_stride2", "plain_skip", "skip_notbool", "shortcut",
+        "stride0", "stride3", "mlp_stride2", "skip_notbool", "shortcut",
         "pad_shrink", "act", "norm", "init", "family", "zil", "res_scale", "in_channels",
         "in_size", "in_features", "stem_width", "classes", "no_stages", "empty_stage",
     ]))
@@ -108,13 +109,10 @@ def invalid_specs(draw):
         kw, name = _with_block(spec, k, stride=0 if what == "stride0" else 3)
         return kw, name + ".stride"
     if what == "mlp_stride2":
-        as_mlp = spec.replace(family="mlp", stages=tuple(
+        as_mlp = dataclasses.replace(spec, family="mlp", stages=tuple(
             tuple(dataclasses.replace(b, stride=1) for b in s) for s in spec.stages))
         kw, name = _with_block(as_mlp, k, stride=2)
         return kw, name + ".stride"
-    if what == "plain_skip":
-        kw, name = _with_block(spec, k, kind="plain", skip=True, shortcut="C")
-        return kw, name + ".skip"
     if what == "skip_notbool":
         kw, name = _with_block(spec, k, kind="basic", skip=1, shortcut="C")
         return kw, name + ".skip"
@@ -196,8 +194,6 @@ def test_invalid_examples_from_the_issue():
         (dict(stages=((ok,),), stem_width=8, act="foo"), "act"),
         (dict(family="mlp", stages=((BlockSpec("basic", 8, stride=2),),), stem_width=8),
          "stage1.block0.stride"),
-        (dict(stages=((BlockSpec("plain", 8, skip=True),),), stem_width=8),
-         "stage1.block0.skip"),
         (dict(stages=((BlockSpec("basic", 4, shortcut="A"),),), stem_width=8),
          "stage1.block0.shortcut"),
         (dict(stages=((BlockSpec("bottleneck", 3, skip=False),),), stem_width=3),
@@ -215,7 +211,6 @@ def test_invalid_examples_from_the_issue():
 def test_pad_shortcut_may_shrink_when_there_is_no_skip_or_a_projection():
     NetSpec(stages=((BlockSpec("basic", 4, skip=False),),), stem_width=8)
     NetSpec(stages=((BlockSpec("basic", 4, shortcut="B"),),), stem_width=8)
-    NetSpec(stages=((BlockSpec("plain", 4, skip=False, shortcut="A"),),), stem_width=8)
 
 
 def test_lists_are_normalised_to_tuples_and_stay_hashable():
@@ -280,7 +275,7 @@ def test_query_round_trip_random_specs(spec):
 def test_stage_encoding_is_compact_and_readable():
     assert encode_stages(cifar_resnet(20).stages) == "b16*3~b32/2,b32*2~b64/2,b64*2"
     assert encode_stages(((BlockSpec("basic", 8, skip=False, shortcut="B"),
-                           BlockSpec("plain", 8, skip=False)),)) == "b8:B!,p8"
+                           BlockSpec("basic", 8, skip=False)),)) == "b8:B!,b8!"
     assert decode_stages("k16/2:C*2")[0] == (BlockSpec("bottleneck", 16, 2, True, "C"),) * 2
 
 

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from resnet_explain import train as T
+from resnet_explain.train import benchmark, checkpoints, config, degradation, trainer
+from resnet_explain.data import Normalizer
+from resnet_explain.model import build_model
 from resnet_explain.data import make_shapes
 from resnet_explain.spec import SpecError, cifar_resnet
 
@@ -24,18 +26,18 @@ def tiny():
 def cfg(**kw):
     base = dict(epochs=3, batch_size=32, lr=0.05, device="cpu", seed=0)
     base.update(kw)
-    return T.TrainConfig(**base)
+    return config.TrainConfig(**base)
 
 
 def test_trainer_reduces_loss(tiny):
     tr, te = tiny
     seen = []
-    before = T.evaluate(T.build_model(SPEC, seed=0), tr, T.Normalizer.of(tr))[1]
-    res = T.train(SPEC, tr, te, cfg(), progress=seen.append)
-    after = T.evaluate(res.model, tr, res.normalizer)[1]
+    before = trainer.evaluate(build_model(SPEC, seed=0), tr, Normalizer.of(tr))[1]
+    res = trainer.train(SPEC, tr, te, cfg(), progress=seen.append)
+    after = trainer.evaluate(res.model, tr, res.normalizer)[1]
     assert after < before
     h = res.history
-    assert list(h.columns) == T.HISTORY_COLUMNS and list(h["epoch"]) == [1, 2, 3]
+    assert list(h.columns) == config.HISTORY_COLUMNS and list(h["epoch"]) == [1, 2, 3]
     assert [r["epoch"] for r in seen] == [1, 2, 3]
     assert h["train_loss"].iloc[-1] < h["train_loss"].iloc[0]
     assert ((h["test_error"] >= 0) & (h["test_error"] <= 1)).all() and (h["images_per_s"] > 0).all()
@@ -51,16 +53,16 @@ def test_cooperative_stop(tiny):
         calls.append(1)
         return len(calls) >= 6  # stop before the 6th step
 
-    res = T.train(SPEC, tr, te, cfg(epochs=5), should_stop=stop)
+    res = trainer.train(SPEC, tr, te, cfg(epochs=5), should_stop=stop)
     assert res.meta["stopped"] is True and res.meta["steps"] == 5
     assert len(res.history) == 1  # only the finished epoch is recorded
 
 
 def test_seeded(tiny):
     tr, _ = tiny
-    a = T.train(SPEC, tr, None, cfg(epochs=1))
-    b = T.train(SPEC, tr, None, cfg(epochs=1))
-    c = T.train(SPEC, tr, None, cfg(epochs=1, seed=1))
+    a = trainer.train(SPEC, tr, None, cfg(epochs=1))
+    b = trainer.train(SPEC, tr, None, cfg(epochs=1))
+    c = trainer.train(SPEC, tr, None, cfg(epochs=1, seed=1))
     assert a.history["train_loss"].iloc[0] == b.history["train_loss"].iloc[0]
     assert a.history["train_loss"].iloc[0] != c.history["train_loss"].iloc[0]
     assert math.isnan(a.history["test_error"].iloc[0])
@@ -68,25 +70,25 @@ def test_seeded(tiny):
 
 def test_bad_requests(tiny):
     tr, _ = tiny
-    with pytest.raises(T.TrainError):
-        T.train(SPEC, tr, None, cfg(schedule="cosine-ish"))
-    with pytest.raises(T.TrainError):
-        T.train(SPEC, tr, None, cfg(epochs=0))
+    with pytest.raises(config.TrainError):
+        trainer.train(SPEC, tr, None, cfg(schedule="cosine-ish"))
+    with pytest.raises(config.TrainError):
+        trainer.train(SPEC, tr, None, cfg(epochs=0))
     with pytest.raises(SpecError):  # 16x16 net, 8x8 data
-        T.train(cifar_resnet(8, width=4, in_size=16, classes=2), tr, None, cfg())
+        trainer.train(cifar_resnet(8, width=4, in_size=16, classes=2), tr, None, cfg())
 
 
 def test_schedules():
-    c = T.TrainConfig(lr=0.1, schedule="step")
-    assert [T.lr_at(c, s, 100) for s in (0, 49, 50, 75, 99)] == pytest.approx([0.1, 0.1, 0.01, 0.001, 0.001])
-    o = T.TrainConfig(lr=0.1, schedule="onecycle", warmup=0.2)
-    lrs = [T.lr_at(o, s, 100) for s in range(100)]
+    c = config.TrainConfig(lr=0.1, schedule="step")
+    assert [config.lr_at(c, s, 100) for s in (0, 49, 50, 75, 99)] == pytest.approx([0.1, 0.1, 0.01, 0.001, 0.001])
+    o = config.TrainConfig(lr=0.1, schedule="onecycle", warmup=0.2)
+    lrs = [config.lr_at(o, s, 100) for s in range(100)]
     assert max(lrs) == pytest.approx(0.1, rel=0.05) and lrs[0] < 0.02 and lrs[-1] < 0.002
 
 
 def test_augment_keeps_shape_and_content():
     x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
-    y = T._augment(x, torch.Generator().manual_seed(0))
+    y = trainer._augment(x, torch.Generator().manual_seed(0))
     assert y.shape == x.shape
     # every output pixel is either padding (0) or one of the image's own values
     assert set(y.unique().tolist()) <= set(x.unique().tolist()) | {0.0}
@@ -94,36 +96,36 @@ def test_augment_keeps_shape_and_content():
 
 def test_checkpoint_round_trip_weights_only(tiny, tmp_path):
     tr, _ = tiny
-    res = T.train(SPEC, tr, None, cfg(epochs=1))
+    res = trainer.train(SPEC, tr, None, cfg(epochs=1))
     meta = {"seed": 0, "x": float("nan"), "torch": torch.__version__}  # TorchVersion: a str subclass
-    path = T.save_checkpoint(res.model, tmp_path / "m.pt", res.normalizer, meta)
+    path = checkpoints.save_checkpoint(res.model, tmp_path / "m.pt", res.normalizer, meta)
     raw = torch.load(path, weights_only=True)  # loads without running pickled code
     assert raw["spec"] == SPEC.to_query()
-    model, norm, meta = T.load_checkpoint(path)
+    model, norm, meta = checkpoints.load_checkpoint(path)
     assert meta == {"seed": 0, "x": None, "torch": str(torch.__version__)} and norm == res.normalizer
     res.model.eval()
     xb = res.normalizer(tr.x[:16])
     assert torch.equal(model(xb), res.model(xb))
     # float16 storage: half the bytes, close outputs
-    p16 = T.save_checkpoint(res.model, tmp_path / "h.pt", res.normalizer, half=True)
-    m16 = T.load_checkpoint(p16)[0]
+    p16 = checkpoints.save_checkpoint(res.model, tmp_path / "h.pt", res.normalizer, half=True)
+    m16 = checkpoints.load_checkpoint(p16)[0]
     assert torch.allclose(m16(xb), res.model(xb), atol=0.05, rtol=0.05)
 
 
 def test_bench_train_reports_both(tiny):
-    r = T.bench_train(SPEC, device="cpu", steps=2, batch_size=32, repeats=1)
+    r = benchmark.bench_train(SPEC, device="cpu", steps=2, batch_size=32, repeats=1)
     assert r["trainer_images_per_s"] > 0 and r["naive_images_per_s"] > 0
     assert r["ratio"] == pytest.approx(r["trainer_images_per_s"] / r["naive_images_per_s"])
 
 
 def tiny_experiment():
-    return T.Experiment(name="tiny", label="test", n_train=64, n_test=32, size=8, difficulty=0.0,
+    return degradation.Experiment(name="tiny", label="test", n_train=64, n_test=32, size=8, difficulty=0.0,
                         width=2, depths=(8, 14), seeds=(0,), train=cfg(epochs=1))
 
 
 def test_degradation_tiny():
     seen = []
-    r = T.run_degradation(tiny_experiment(), progress=seen.append)
+    r = degradation.run_degradation(tiny_experiment(), progress=seen.append)
     assert len(r.runs) == 4 and len(r.curves) == 4 and len(seen) == 4
     assert list(r.table["arch"]) == ["plain", "plain", "residual", "residual"]
     assert list(r.table["depth"]) == [8, 14, 8, 14]
@@ -134,17 +136,17 @@ def test_degradation_tiny():
         assert 0 <= row["train_error"] <= 1
     assert {"device", "torch", "epochs", "wall_seconds"} <= set(obj["meta"])
     # two seeds: mean and spread over both
-    r2 = T.run_degradation(tiny_experiment(), depths=[8], seeds=[0, 1], archs=("residual",))
+    r2 = degradation.run_degradation(tiny_experiment(), depths=[8], seeds=[0, 1], archs=("residual",))
     assert r2.table["seeds"].iloc[0] == [0, 1] and r2.table["train_error_std"].iloc[0] >= 0
 
 
 def test_degradation_stop_and_bad_depth():
-    r = T.run_degradation(tiny_experiment(), should_stop=lambda: True)
+    r = degradation.run_degradation(tiny_experiment(), should_stop=lambda: True)
     assert r.meta["stopped"] and r.runs.empty
     with pytest.raises(SpecError):
-        T.run_degradation(tiny_experiment(), depths=[21])
-    with pytest.raises(T.TrainError):
-        T.run_degradation("no-such-experiment")
+        degradation.run_degradation(tiny_experiment(), depths=[21])
+    with pytest.raises(config.TrainError):
+        degradation.run_degradation("no-such-experiment")
 
 
 def test_summarise_and_hypothesis():
@@ -153,14 +155,14 @@ def test_summarise_and_hypothesis():
          "seconds": 1.0, "params": 10}
         for (a, d, e) in [("plain", 20, 0.3), ("plain", 56, 0.7), ("residual", 20, 0.3), ("residual", 56, 0.25)]
         for s in (0, 1, 2)])
-    t = T.summarise(runs)
+    t = degradation.summarise(runs)
     assert t.loc[(t.arch == "plain") & (t.depth == 56), "train_error"].item() == pytest.approx(0.71)
     assert t["train_error_std"].iloc[0] == pytest.approx(0.01)
-    h = T.check_hypothesis(t)
+    h = degradation.check_hypothesis(t)
     assert [x["holds"] for x in h] == [True, True, True]
 
 
 def test_budget_checked_before_allocating(tiny):
     tr, _ = tiny
     with pytest.raises(SpecError, match="budget"):
-        T.train(SPEC, tr, None, cfg(max_memory_bytes=1000))
+        trainer.train(SPEC, tr, None, cfg(max_memory_bytes=1000))

@@ -8,7 +8,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from resnet_explain.upload import MAX_BYTES, UploadError, load_image
+from resnet_explain.data.upload import MAX_BYTES, UploadError, load_image
 
 
 def _png(w=40, h=30, mode="RGB"):

@@ -1,0 +1,81 @@
+"""Architecture diagram as a Graphviz DOT string (rendered by st.graphviz_chart in the browser).
+
+The main path is solid and dark; skip paths are dashed, blue and end at an explicit "+" node, so a
+plain and a residual network look different exactly where they are different. Runs of identical
+consecutive blocks are drawn once with "x N" so ResNet-110 stays readable.
+"""
+
+from __future__ import annotations
+
+from ..spec import NetSpec, parse_block_name
+
+_SKIP = 'color="#1f77b4", style=dashed, penwidth=2'
+_MAIN = 'color="#333333", penwidth=1.6'
+
+
+def _runs(spec: NetSpec, collapse: bool):
+    """(first block name, BlockSpec, input width, count, stage number, first j, last j): runs of
+    identical consecutive blocks of a stage (or every block alone when not ``collapse``)."""
+    out = []
+    for (name, b), c_in in zip(spec.named_blocks(), spec.in_widths()):
+        i, j = parse_block_name(name)
+        last = out[-1] if out else None
+        if collapse and last and last[4] == i + 1 and last[1] == b and last[2] == c_in:
+            out[-1] = (*last[:3], last[3] + 1, last[4], last[5], j)
+        else:
+            out.append((name, b, c_in, 1, i + 1, j, j))
+    return out
+
+
+def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -> str:
+    cnn = spec.family == "cnn"
+    lines = ["digraph G {", "  rankdir=TB; nodesep=0.25; ranksep=0.22;",
+             '  node [shape=box, style="rounded,filled", fillcolor="#f4f4f4", fontname="Helvetica",'
+             ' fontsize=11, height=0.3];', '  edge [arrowsize=0.6];']
+    shape = f"{spec.in_channels}×{spec.in_size}×{spec.in_size}" if cnn else f"{spec.in_features}"
+    lines.append(f'  input [label="input {shape}", shape=plaintext, fillcolor=white];')
+    stem = "3×3 conv" if cnn else "linear"
+    lines.append(f'  stem [label="stem: {stem} {spec.stem_width}, {spec.norm} norm, {spec.act}"];')
+    lines.append(f"  input -> stem [{_MAIN}];")
+    prev = "stem"
+    current_stage = None
+    for idx, (name, b, c_in, count, stage, j, k) in enumerate(_runs(spec, collapse)):
+        if stage != current_stage:
+            if current_stage is not None:
+                lines.append("  }")
+            lines.append(f'  subgraph cluster_stage{stage} {{ label="stage{stage}"; fontname="Helvetica";'
+                         ' fontsize=11; color="#bbbbbb"; style=rounded;')
+            current_stage = stage
+        nid = f"b{idx}"
+        span = f"block{j}" if j == k else f"block{j}–{k}"
+        label = f"{span}: {b.kind} {b.width}" + (f", stride {b.stride}" if b.stride != 1 else "")
+        if count > 1:
+            label += f"  × {count}"
+        if not b.skip:
+            label += "  (no skip)"
+        fill = "#fde0dd" if not b.skip else "#deebf7"
+        pen = ', penwidth=3, color="#d62728"' if highlight and highlight in (name,) else ""
+        lines.append(f'    {nid} [label="{label}", fillcolor="{fill}"{pen}];')
+        lines.append(f"    {prev} -> {nid} [{_MAIN}];")
+        if b.skip:
+            add = f"add{idx}"
+            lines.append(f'    {add} [label="+", shape=circle, width=0.3, fixedsize=true, '
+                         f'fillcolor="#1f77b4", fontcolor=white];')
+            lines.append(f"    {nid} -> {add} [{_MAIN}];")
+            if b.projects(c_in):
+                sc = "1×1 projection"
+            elif b.changes_shape(c_in):
+                sc = "zero-pad"
+            else:
+                sc = "identity"
+            lines.append(f'    {prev} -> {add} [{_SKIP}, label=" {sc}", fontcolor="#1f77b4", '
+                         f'fontsize=9, constraint=false];')
+            prev = add
+        else:
+            prev = nid
+    if current_stage is not None:
+        lines.append("  }")
+    lines.append(f'  head [label="head: {"global avg pool, " if cnn else ""}linear → {spec.classes}"];')
+    lines.append(f"  {prev} -> head [{_MAIN}];")
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,106 @@
+"""Gradient-flow charts: per-block ‖∂L/∂x‖ for a network and its twin, the identity vs
+residual-branch terms, and per-layer weight gradients."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .. import magnitude
+from .axes import VARIANT_COLORS, W, block_order, flagged_markers, xblock
+
+
+def gradflow_long(frames: dict[str, pd.DataFrame], yours: str | None = None) -> pd.DataFrame:
+    """Stack per-variant probe tables into one long table with a plotted y and a status.
+
+    ``yours`` names the variant the user built (drawn solid; the other is its dashed twin).
+
+    Rows whose gradient is 0 (float32 underflow) or NaN/Inf keep their place: they are drawn at
+    the bottom of the chart with their status, never dropped.
+    """
+    parts = []
+    for variant, df in frames.items():
+        d = df.copy()
+        d["variant"] = variant
+        d["network"] = "yours" if (yours is None or variant == yours) else "twin"
+        parts.append(d)
+    long = pd.concat(parts, ignore_index=True)
+    long["status"] = magnitude.statuses(long["grad_norm"], long["has_nan"], long["has_inf"])
+    long["y"] = magnitude.plot_y(long["log10_grad_norm"])
+    long["grad_norm_text"] = [magnitude.value_text(g) for g in long["grad_norm"]]
+    return long
+
+
+def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
+                    height: int = 340) -> alt.Chart:
+    """Per-block ||dL/dx_l|| (log10), plain vs residual overlaid; optional dashed theory line."""
+    x = xblock(block_order(long))
+    base = alt.Chart(long)
+    tooltip = [alt.Tooltip("variant:N"), alt.Tooltip("network:N"), alt.Tooltip("block:O"),
+               alt.Tooltip("grad_norm_text:N", title="‖∂L/∂x‖"),
+               alt.Tooltip("log10_grad_norm:Q", title="log10", format=".2f"),
+               alt.Tooltip("status:N")]
+    color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None)
+    dash = alt.StrokeDash("network:N", title=None,
+                          scale=alt.Scale(domain=["yours", "twin"], range=[[1, 0], [5, 4]]))
+    width = alt.StrokeWidth("network:N", legend=None,
+                            scale=alt.Scale(domain=["yours", "twin"], range=[3.5, 1.5]))
+    line = base.mark_line(point=alt.OverlayMarkDef(size=40)).encode(
+        x=x, y=alt.Y("y:Q", title="log10 ‖∂L/∂x‖ at block output"), color=color,
+        strokeDash=dash, strokeWidth=width, detail="variant:N", tooltip=tooltip)
+    layers = [line]
+    layers += flagged_markers(long, x, color, tooltip, label=True)
+    if theory is not None and len(theory):
+        layers.append(alt.Chart(theory).mark_line(strokeDash=[6, 4], color="#555").encode(
+            x=x, y="log10:Q", detail="curve:N",
+            tooltip=[alt.Tooltip("curve:N"), alt.Tooltip("log10:Q", format=".2f")]))
+    return alt.layer(*layers).properties(height=height, width=W)
+
+
+def split_long(df: pd.DataFrame) -> pd.DataFrame:
+    """Identity term vs residual-branch term per residual block, long form (log10)."""
+    d = df[df["skip"]]
+    rows = []
+    for r in d.itertuples():
+        for term, v in (("identity (shortcut) term", r.identity_norm),
+                        ("residual-branch term J_Fᵀg", r.residual_norm)):
+            rows.append({"block": r.block, "position": r.position, "term": term, "norm": v,
+                         "log10": magnitude.log10(v)})
+    return pd.DataFrame(rows, columns=["block", "position", "term", "norm", "log10"])
+
+
+def split_chart(split: pd.DataFrame, height: int = 300) -> alt.Chart:
+    """Both terms per residual block as points on a log10 axis (bars would make the smaller,
+    more negative log look longer)."""
+    return alt.Chart(split).mark_line(point=alt.OverlayMarkDef(size=60)).encode(
+        x=xblock(block_order(split), "residual block (input → output)"),
+        y=alt.Y("log10:Q", title="log10 norm of the term"),
+        color=alt.Color("term:N", title=None, scale=alt.Scale(range=["#1f77b4", "#ff7f0e"])),
+        tooltip=["block:O", "term:N", alt.Tooltip("norm:Q", format=".3e"),
+                 alt.Tooltip("log10:Q", format=".2f")],
+    ).properties(height=height, width=W)
+
+
+def weight_grad_long(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Weight matrices / conv kernels only (not biases or norm scales), per variant, in order."""
+    parts = []
+    for variant, p in frames.items():
+        d = p[p["param"].str.endswith("weight") & p["shape"].str.contains("x")].copy()
+        d["variant"] = variant
+        d["layer"] = np.arange(len(d))
+        parts.append(d)
+    long = pd.concat(parts, ignore_index=True)
+    long["y"] = magnitude.plot_y(long["log10_grad_norm"])
+    long["status"] = magnitude.statuses(long["grad_norm"], long["has_nan"], long["has_inf"])
+    return long
+
+
+def weight_grad_chart(long: pd.DataFrame, height: int = 280) -> alt.Chart:
+    return alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=25)).encode(
+        x=alt.X("layer:Q", title="weighted layer (input → output)"),
+        y=alt.Y("y:Q", title="log10 ‖∂L/∂W‖"),
+        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None),
+        tooltip=["variant:N", "param:N", "shape:N", alt.Tooltip("grad_norm:Q", format=".3e"),
+                 alt.Tooltip("weight_norm:Q", format=".3e"), "status:N"],
+    ).properties(height=height, width=W)

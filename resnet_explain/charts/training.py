@@ -1,0 +1,161 @@
+"""Pure functions for the Training page: tidy DataFrame -> alt.Chart / display table.
+No streamlit, no torch.
+
+Same conventions as every chart (:mod:`resnet_explain.charts.axes`): long-form data with typed encodings, the
+variant colours (plain red, residual blue), rows that have no value (a block that cannot be
+deleted) keep their place and are marked, never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .axes import VARIANT_COLORS, W
+
+METRICS = {"train_error": "training error", "test_error": "test error"}
+HE_2015 = "He et al. 2015, arXiv 1512.03385, sec. 4.2, fig. 6 and table 6"
+VEIT_2016 = "Veit et al. 2016, arXiv 1605.06431, sec. 4"
+
+
+def net_label(arch: str, depth: int) -> str:
+    return f"{arch}-{int(depth)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Training curves
+# ---------------------------------------------------------------------------------------------
+CURVE_COLUMNS = ["net", "arch", "depth", "epoch", "metric", "mean", "lo", "hi", "seeds", "error_pct"]
+
+
+def curves_long(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per-epoch curves (arch, depth, seed, epoch, train_error, test_error; one row per epoch per
+    run) -> long form: per net, epoch and metric the mean over seeds and the min-max spread, in
+    percent. ``seeds`` counts the runs that reached that epoch."""
+    rows = []
+    if curves is None or len(curves) == 0:
+        return pd.DataFrame(columns=CURVE_COLUMNS)
+    for (arch, depth, epoch), g in curves.groupby(["arch", "depth", "epoch"], sort=True):
+        for col, name in METRICS.items():
+            v = g[col].to_numpy(dtype=float) * 100.0
+            v = v[np.isfinite(v)]
+            if not len(v):
+                continue
+            rows.append({"net": net_label(arch, depth), "arch": arch, "depth": int(depth),
+                         "epoch": int(epoch), "metric": name, "mean": float(v.mean()),
+                         "lo": float(v.min()), "hi": float(v.max()), "seeds": int(len(v)),
+                         "error_pct": float(v.mean())})
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+def _depth_dash(depths) -> alt.Scale:
+    """Shallowest net solid, deeper ones increasingly dashed."""
+    dashes = [[1, 0], [8, 4], [3, 3], [12, 3, 2, 3], [2, 6], [16, 6]]
+    ds = sorted({int(d) for d in depths})
+    return alt.Scale(domain=[str(d) for d in ds], range=[dashes[i % len(dashes)] for i in range(len(ds))])
+
+
+def error_curves_chart(long: pd.DataFrame, metric: str = "training error", chance: float | None = None,
+                       height: int = 300, title: str | None = None) -> alt.Chart:
+    """Error (%) per epoch, one line per net (colour = plain/residual, dash = depth), mean over
+    seeds with the min-max band where there are 2+ seeds; optional dotted chance level."""
+    d = long[long["metric"] == metric].copy()
+    x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1))
+    y_scale = alt.Scale(domain=[0, 100])
+    # One legend: colour = plain/residual, dash = depth, both keyed by the net's name.
+    nets = (d[["arch", "depth", "net"]].drop_duplicates().sort_values(["arch", "depth"])
+            if len(d) else pd.DataFrame(columns=["arch", "depth", "net"]))
+    arch_col = dict(zip(VARIANT_COLORS.domain, VARIANT_COLORS.range))
+    dd = _depth_dash(nets["depth"]) if len(nets) else None
+    dash_of = dict(zip(dd.domain, dd.range)) if dd is not None else {}
+    net_color = alt.Scale(domain=list(nets["net"]),
+                          range=[arch_col.get(a, "#555") for a in nets["arch"]])
+    net_dash = alt.Scale(domain=list(nets["net"]),
+                         range=[dash_of.get(str(int(dep)), [1, 0]) for dep in nets["depth"]])
+    color = alt.Color("net:N", scale=net_color, title=None,
+                      legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=300,
+                                        symbolOpacity=1))
+    dash = alt.StrokeDash("net:N", scale=net_dash, title=None)
+    tooltip = [alt.Tooltip("net:N"), alt.Tooltip("epoch:Q"),
+               alt.Tooltip("mean:Q", title=f"{metric} (%)", format=".2f"),
+               alt.Tooltip("lo:Q", title="lowest seed (%)", format=".2f"),
+               alt.Tooltip("hi:Q", title="highest seed (%)", format=".2f"),
+               alt.Tooltip("seeds:Q", title="seeds")]
+    layers = []
+    if chance is not None:  # dotted: the error of guessing (drawn first, under the curves)
+        c = pd.DataFrame({"y": [chance * 100.0], "what": [f"chance: {chance:.0%} error"]})
+        layers.append(alt.Chart(c).mark_rule(strokeDash=[2, 3], color="#777").encode(
+            y="y:Q", tooltip=[alt.Tooltip("what:N", title="dotted line")]))
+    spread = d[d["seeds"] > 1]
+    if len(spread):
+        layers.append(alt.Chart(spread).mark_area(opacity=0.15).encode(
+            x=x, y=alt.Y("lo:Q", scale=y_scale), y2="hi:Q",
+            color=color, detail="net:N"))
+    layers.append(alt.Chart(d).mark_line(strokeWidth=2.5).encode(
+        x=x, y=alt.Y("mean:Q", title=f"{metric} (%)", scale=y_scale), color=color, strokeDash=dash,
+        detail="net:N", tooltip=tooltip))
+    layers.append(alt.Chart(d).mark_point(filled=True, size=30).encode(
+        x=x, y="mean:Q", color=color,
+        tooltip=tooltip))
+    chart = alt.layer(*layers).properties(height=height, width=W)
+    return chart.properties(title=title) if title else chart
+
+
+# ---------------------------------------------------------------------------------------------
+# The final table and the hypothesis
+# ---------------------------------------------------------------------------------------------
+def _pm(mean: float, std: float, n: int) -> str:
+    if not math.isfinite(mean):
+        return "—"
+    if n > 1:
+        return f"{mean * 100:.2f} ± {std * 100:.2f}"
+    return f"{mean * 100:.2f}"
+
+
+def he_table(table: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
+    """``train.summarise`` output -> a table shaped like He et al.'s: architecture, depth,
+    training error and test error in % (mean ± std over seeds), seeds, parameters."""
+    rows = []
+    for r in table.to_dict("records"):
+        n = len(r.get("seeds") or [])
+        row = {} if source is None else {"source": source}
+        row.update({"architecture": r["arch"], "depth": int(r["depth"]),
+                    "training error (%)": _pm(r["train_error"], r["train_error_std"], n),
+                    "test error (%)": _pm(r["test_error"], r["test_error_std"], n),
+                    "seeds": n, "parameters": f"{int(r['params']):,}"})
+        rows.append(row)
+    cols = (["source"] if source is not None else []) + [
+        "architecture", "depth", "training error (%)", "test error (%)", "seeds", "parameters"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def verdicts(hypothesis: list[dict], n_seeds: int) -> list[dict]:
+    """``train.check_hypothesis`` output -> one dict per claim with a computed verdict in words."""
+    out = []
+    for h in hypothesis:
+        a, b = h["a_train_error"] * 100, h["b_train_error"] * 100
+        if not h["holds"]:
+            verdict = "does not hold"
+        elif n_seeds > 1 and h["seed_ranges_overlap"]:
+            verdict = "holds, but within the seed-to-seed spread"
+        else:
+            verdict = "holds"
+        spread = ("" if n_seeds < 2 else
+                  (" (seed ranges overlap)" if h["seed_ranges_overlap"] else " (seed ranges do not overlap)"))
+        out.append({"claim": h["claim"], "holds": bool(h["holds"]), "verdict": verdict,
+                    "measured": f"{h['a']}: {a:.2f} % vs {h['b']}: {b:.2f} %{spread}"})
+    return out
+
+
+def hypothesis_sentence(vs: list[dict], expected: int = 3) -> str:
+    """How many of He et al.'s claims the data support, in words."""
+    if not vs:
+        return "Not enough finished runs to check any of the claims (it needs two depths of a kind)."
+    held = sum(v["holds"] for v in vs)
+    missing = expected - len(vs)
+    s = f"These data support **{held} of the {len(vs)}** claims they can test"
+    s += f" ({missing} could not be tested: a network is missing)." if missing > 0 else "."
+    return s

@@ -1,0 +1,153 @@
+"""Command line for the training lab: ``degradation`` and ``bench-train``.
+
+    python -m resnet_explain degradation --json              # the stored experiment
+    python -m resnet_explain degradation --run --epochs 3 --depths 20,56 --seeds 0 --json
+    python -m resnet_explain bench-train --json              # trainer vs naive loop, images/s
+
+``add_parsers(sub)`` adds both subcommands; errors are :class:`~resnet_explain.errors.UserError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+DEFAULT_RESULTS = ASSETS / "degradation" / "results.json"
+
+
+def _ints(values, flag):
+    out = []
+    for v in values or []:
+        for part in str(v).replace(",", " ").split():
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise UserError(f"{flag}: expected whole numbers such as 20,56, got {part[:20]!r}") from None
+    return out
+
+
+
+
+def add_parsers(sub) -> None:
+    from ..train import EXPERIMENTS
+
+    d = sub.add_parser("degradation", help="plain vs residual at two depths (He et al. 2015): "
+                                           "the stored results, or --run to measure again")
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+    d.add_argument("--run", action="store_true", help="train now instead of reading stored results")
+    d.add_argument("--experiment", choices=sorted(EXPERIMENTS), default=None,
+                   help="budget preset for --run (default: gpu where CUDA is present, else "
+                        "cpu-live, under a minute for one seed on 2 CPU cores)")
+    d.add_argument("--epochs", type=int, default=None, help="--run: epochs per network")
+    d.add_argument("--depths", nargs="+", default=None, help="--run: depths, e.g. 20,56 (6n+2)")
+    d.add_argument("--seeds", nargs="+", default=None, help="--run: seeds, e.g. 0,1,2")
+    d.add_argument("--device", default=None, help="--run: auto, cuda, mps or cpu")
+    d.add_argument("--results", default=str(DEFAULT_RESULTS), help="stored results (JSON) to print")
+    d.set_defaults(func=cmd_degradation)
+
+    b = sub.add_parser("bench-train", help="images/s of the trainer vs a naive eager PyTorch loop")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--depth", type=int, default=20, help="CIFAR ResNet depth (6n+2), default 20")
+    b.add_argument("--width", type=int, default=16)
+    b.add_argument("--size", type=int, default=32, help="image side")
+    b.add_argument("--steps", type=int, default=None, help="timed steps (default 12 on CPU, 200 on GPU)")
+    b.add_argument("--batch", type=int, default=None, help="trainer batch (default 128 CPU, 512 GPU)")
+    b.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
+                   help="torch.compile the trainer's model (optionally a mode: reduce-overhead "
+                        "uses CUDA graphs)")
+    b.add_argument("--repeats", type=int, default=3, help="alternate runs of each, best kept")
+    b.set_defaults(func=cmd_bench_train)
+
+
+def _progress(rec: dict) -> None:
+    print(f"[{rec['run']}/{rec['runs']}] {rec['arch']}-{rec['depth']} seed {rec['seed']} "
+          f"epoch {rec['epoch']}: train error {rec['train_error']:.3f}, test error "
+          f"{rec['test_error']:.3f}, {rec['images_per_s']:.0f} img/s", file=sys.stderr, flush=True)
+
+
+def _print_table(obj: dict) -> None:
+    meta = obj.get("meta", {})
+    print(f"{meta.get('label', '')}: {meta.get('epochs')} epochs, {meta.get('n_train')} training "
+          f"images, device {meta.get('device')} ({meta.get('detail', '')}), torch {meta.get('torch')}, "
+          f"{meta.get('wall_seconds', float('nan')):.0f} s")
+    print(f"{'architecture':<14}{'depth':>6}{'train error':>22}{'test error':>22}  seeds")
+    for r in obj.get("rows", []):
+        def cell(k):
+            v, s = r.get(k), r.get(f"{k}_std")
+            if v is None:
+                return "n/a"
+            return f"{100 * v:6.2f} % ± {100 * (s or 0):5.2f}"
+        print(f"{r['arch']:<14}{r['depth']:>6}{cell('train_error'):>22}{cell('test_error'):>22}  "
+              f"{','.join(str(s) for s in r.get('seeds', []))}")
+    for h in obj.get("hypothesis", []):
+        mark = "yes" if h["holds"] else "NO"
+        extra = " (within seed spread)" if h.get("seed_ranges_overlap") else ""
+        print(f"  {h['claim']}: {mark}{extra}")
+
+
+def cmd_degradation(a) -> int:
+    """Print the stored degradation experiment, or re-run it with --run."""
+    if not a.run:
+        if any(v is not None for v in (a.epochs, a.depths, a.seeds, a.device)):
+            raise UserError("--epochs, --depths, --seeds and --device need --run")
+        path = Path(a.results)
+        if not path.is_file():
+            raise UserError(f"no stored results at {path}; run scripts/make_assets.py or pass --run")
+        try:
+            obj = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {path}: {exc}") from None
+    else:
+        from ..train import run_degradation
+
+        depths = _ints(a.depths, "--depths") or None
+        seeds = _ints(a.seeds, "--seeds") or None
+        if depths is not None and (len(depths) > 4 or any(d > 1202 for d in depths)):
+            raise UserError("--depths: at most 4 depths, each at most 1202")
+        if seeds is not None and len(seeds) > 10:
+            raise UserError("--seeds: at most 10 seeds")
+        if a.epochs is not None and not 1 <= a.epochs <= 1000:
+            raise UserError("--epochs must be from 1 to 1000")
+        if a.experiment is None:
+            import torch
+            a.experiment = "gpu" if torch.cuda.is_available() else "cpu-live"
+        res = run_degradation(a.experiment, depths=depths, seeds=seeds, epochs=a.epochs,
+                              device=a.device, progress=_progress)
+        obj = res.to_json()
+    if a.json:
+        print(json.dumps(obj, allow_nan=False))
+    else:
+        _print_table(obj)
+    return 0
+
+
+def cmd_bench_train(a) -> int:
+    """Trainer vs naive loop, images/s, on the same model in the same run."""
+    from ..spec import cifar_resnet
+    from ..train.benchmark import bench_train
+
+    if a.steps is not None and not 1 <= a.steps <= 100_000:
+        raise UserError("--steps must be from 1 to 100000")
+    if a.batch is not None and not 1 <= a.batch <= 8192:
+        raise UserError("--batch must be from 1 to 8192")
+    if not 1 <= a.repeats <= 20:
+        raise UserError("--repeats must be from 1 to 20")
+    spec = cifar_resnet(a.depth, width=a.width, in_size=a.size)
+    r = bench_train(spec, device=a.device, steps=a.steps, batch_size=a.batch, compile=a.compile,
+                    repeats=a.repeats)
+    if a.json:
+        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                          for k, v in r.items()}))
+    else:
+        print(f"ResNet-{r['depth']} on {r['detail']} (torch {r['torch']}, {r['threads']} threads)")
+        print(f"  trainer: {r['trainer_images_per_s']:,.0f} images/s (batch {r['trainer_batch']}, "
+              f"amp {r['amp']}, channels_last {r['channels_last']}, compile {r['compile']})")
+        print(f"  naive:   {r['naive_images_per_s']:,.0f} images/s (batch 128, eager, DataLoader)")
+        print(f"  ratio:   {r['ratio']:.2f}x")
+    return 0

@@ -1,0 +1,104 @@
+"""The guided story, in order: one list that both the navigation (app.py) and the home page read.
+
+Each step: page file, title, icon, sidebar section, url path, and one line of what it shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Step:
+    file: str
+    title: str
+    icon: str
+    section: str
+    url_path: str
+    blurb: str
+
+
+STEPS: tuple[Step, ...] = (
+    Step("app_pages/vanishing.py", "Vanishing Gradients", ":material/trending_down:", "Learn", "vanishing",
+         "Why gradients vanish: sigma' <= 1/4, measured on live sigmoid, tanh and ReLU networks; float32 "
+         "underflow; and the honest correction: BatchNorm + ReLU CNNs explode instead."),
+    Step("app_pages/highway.py", "The Gradient Highway", ":material/add_road:", "Learn", "highway",
+         "dL/dx_l = dL/dx_(l+1) (1 + dF/dx_l): the identity term and the residual-branch term of every "
+         "block of your network, and a network that starts as the identity (alpha = 0)."),
+    Step("app_pages/shattered.py", "Shattered Gradients", ":material/grain:", "Learn", "shattered",
+         "Sweep one input along a line: a deep plain net's gradient looks like white noise, a residual "
+         "net's stays correlated (Balduzzi et al. 2017)."),
+    Step("app_pages/misconceptions.py", "Misconceptions", ":material/psychology_alt:", "Learn", "misconceptions",
+         "\"Skips just copy\", \"skips always help\", \"identities learn nothing\", \"any skip fixes "
+         "vanishing\": each settled by a live mini-experiment."),
+    Step("app_pages/builder.py", "Network Builder", ":material/construction:", "Experiment", "builder",
+         "Build a network block by block: stages, block kinds, skips on or off, shortcut kinds, "
+         "activation, normalisation, initialisation. See its diagram, size and cost."),
+    Step("app_pages/gradient_flow.py", "Gradient Flow", ":material/timeline:", "Experiment",
+         "gradient-flow",
+         "Run a real forward and backward pass on your network and on its twin with the skips "
+         "toggled, and see how the gradient's size changes from the output back to the input."),
+    Step("app_pages/training.py", "Training: Degradation", ":material/model_training:", "Experiment",
+         "training",
+         "Train plain and residual nets of 20 and 56 layers with one budget: stored runs at once, "
+         "live runs with Stop, and He et al.'s degradation claims checked against the numbers."),
+    Step("app_pages/lesion.py", "Lesion Study", ":material/content_cut:", "Experiment", "lesion",
+         "Delete one block at a time from trained twins: the plain net collapses, the residual net "
+         "mostly does not (Veit et al. 2016); and how close each residual block is to the identity."),
+    Step("app_pages/attribution.py", "Attribution Lab", ":material/center_focus_strong:", "Experiment",
+         "attribution",
+         "Captum attributions of trained plain and residual twins side by side, and scored against "
+         "the true object masks: which method, on which network, points at the object?"),
+    Step("app_pages/quiz.py", "Self-check Quiz", ":material/quiz:", "Check yourself", "quiz",
+         "Five questions and four predict-then-measure items, scored, each answer linked to the page "
+         "that proves it."),
+)
+
+SECTIONS = ("Learn", "Experiment", "Check yourself")
+
+
+def next_step(url_path: str | None) -> Step | None:
+    """The step after the page at ``url_path`` (home, "" or None, leads to the first step)."""
+    paths = [s.url_path for s in STEPS]
+    if not url_path or url_path not in paths:
+        return STEPS[0] if STEPS else None
+    i = paths.index(url_path)
+    return STEPS[i + 1] if i + 1 < len(STEPS) else None
+
+
+@dataclass(frozen=True)
+class Act:
+    """One act of the workshop talk: a page and the URL state that sets it up."""
+
+    title: str
+    file: str
+    query: tuple[tuple[str, str], ...]  # extra query parameters (the network, the seed, ...)
+    say: str  # what the act shows, for the presenter
+
+
+def _q(preset_name: str, **extra) -> tuple[tuple[str, str], ...]:
+    from ..spec import preset
+
+    params = dict(preset(preset_name).to_params())
+    params.update({k: str(v) for k, v in extra.items()})
+    return tuple(params.items())
+
+
+def talk() -> tuple[Act, ...]:
+    """The talk in order: vanishing -> highway -> degradation -> attributions (presenter mode on)."""
+    return (
+        Act("1 · Gradients vanish (sigmoid)", "app_pages/vanishing.py", (("presenter", "true"),),
+            "σ′ ≤ 1/4 per layer: measure it on live sigmoid MLPs; float32 underflow."),
+        Act("2 · The highway: a skip rescues the sigmoid net", "app_pages/gradient_flow.py",
+            _q("mlp-sigmoid20-plain", presenter="true"),
+            "Same weights, skips toggled: 1e-14 becomes 1. Flip the switch live."),
+        Act("3 · The honest correction: BN + ReLU explodes", "app_pages/gradient_flow.py",
+            _q("plain56", presenter="true"),
+            "A plain-56 CNN's gradient grows 10^4-fold toward the input; the residual twin's barely."),
+        Act("4 · The highway, term by term", "app_pages/highway.py", _q("resnet56", presenter="true"),
+            "Identity term vs residual-branch term in every block; α = 0 starts as the identity."),
+        Act("5 · Degradation", "app_pages/training.py", (("presenter", "true"),),
+            "He et al.'s experiment: plain-56 trains worse than plain-20; ResNet-56 does not."),
+        Act("6 · Attributions", "app_pages/attribution.py", (("presenter", "true"),),
+            "Which pixels the trained twins use, scored against the true object masks."),
+    )

@@ -1,0 +1,110 @@
+"""How big is a measured gradient, and what to call it: the one place for these rules.
+
+* ``log10`` of a norm, NaN where the norm is 0 (underflow) or not finite;
+* the status a chart or table shows for a value (``UNDERFLOW`` is "0 in float32 (underflow)":
+  a gradient that is exactly 0 is a fact to display, not a row to drop);
+* the plotting floor: where such values are drawn, below the lowest finite value;
+* :func:`judge_ratio`, the verdict every page gives a first/last gradient ratio (vanishes,
+  shrinks, about the same, grows, explodes), with one set of bands.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+MEASURED = "measured"
+UNDERFLOW = "0 in float32 (underflow)"
+NOT_A_NUMBER = "NaN"
+INFINITE = "Inf"
+UNDERFLOW_TEXT = "0 (underflow)"  # a zero norm as a table cell or tooltip shows it
+
+
+def log10(v: float) -> float:
+    """log10 of a norm; NaN for 0 (shown as underflow) and for NaN/Inf."""
+    return float(math.log10(v)) if (v > 0 and math.isfinite(v)) else float("nan")
+
+
+def statuses(values, has_nan=None, has_inf=None) -> np.ndarray:
+    """Per value: ``MEASURED``, ``UNDERFLOW`` (exactly 0), ``NOT_A_NUMBER`` or ``INFINITE``.
+    ``has_nan`` / ``has_inf`` flags (e.g. a probe's columns) take precedence where given."""
+    v = np.asarray(values, dtype=np.float64)
+    nan = np.isnan(v) if has_nan is None else np.asarray(has_nan, dtype=bool)
+    inf = np.isinf(v) if has_inf is None else np.asarray(has_inf, dtype=bool)
+    return np.where(nan, NOT_A_NUMBER, np.where(inf, INFINITE, np.where(v == 0, UNDERFLOW, MEASURED)))
+
+
+def value_text(v: float) -> str:
+    """A norm as a tooltip or table shows it: ``0 (underflow)`` for an exact 0, else 3 digits."""
+    return UNDERFLOW_TEXT if v == 0 else f"{v:.3e}"
+
+
+def plot_floor(log_values, margin: float = 1.0) -> float:
+    """Where values without a finite log10 are drawn: ``margin`` decades below the lowest
+    finite value (0 when there is none)."""
+    v = np.asarray(log_values, dtype=np.float64)
+    finite = v[np.isfinite(v)]
+    return (float(finite.min()) if len(finite) else 0.0) - margin
+
+
+def plot_y(log_values, margin: float = 1.0) -> np.ndarray:
+    """log10 values to plot: finite ones as they are, the rest at :func:`plot_floor`."""
+    v = np.asarray(log_values, dtype=np.float64)
+    return np.where(np.isfinite(v), v, plot_floor(v, margin))
+
+
+def fmt_ratio(r: float, digits: int = 3, zero: str = "0") -> str:
+    """A measured ratio for a sentence: plain digits between 1e-3 and 1e4, else scientific;
+    ``zero`` names an exact 0 (e.g. "0 (float32 underflow)"); NaN/Inf as Python prints them."""
+    if r == 0:
+        return zero
+    if not math.isfinite(r):
+        return str(r)
+    return f"{r:.{digits}g}" if 1e-3 <= abs(r) < 1e4 else f"{r:.{max(1, digits - 1)}e}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdict on a first/last gradient ratio (first block's gradient / last block's).
+# Bands, in factors of the last block's gradient: within 2x either way is "about the same size";
+# up to 100x is a shrink or a growth (said with its number); beyond is vanishing or exploding.
+# ---------------------------------------------------------------------------------------------
+SAME_FACTOR = 2.0
+EXTREME_FACTOR = 100.0
+BANDS = ("vanishes", "shrinks", "about the same", "grows", "explodes")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    band: str  # one of BANDS, or "underflow" / "not finite"
+    ratio: float  # first / last
+    phrase: str  # e.g. "grows 17-fold toward the input"
+
+    @property
+    def vanishing(self) -> bool:
+        return self.band in ("vanishes", "underflow")
+
+    @property
+    def exploding(self) -> bool:
+        return self.band == "explodes"
+
+
+def judge_ratio(ratio: float) -> Verdict:
+    """The one verdict on a first/last block gradient ratio, used by every page."""
+    if ratio is None or math.isnan(ratio) or math.isinf(ratio):
+        return Verdict("not finite", float("nan") if ratio is None else ratio,
+                       "is not finite (NaN or Inf somewhere on the way)")
+    if ratio == 0:
+        return Verdict("underflow", 0.0, "reaches the first block as exactly 0 in float32 (underflow)")
+    r = float(ratio)
+    if r >= EXTREME_FACTOR:
+        return Verdict("explodes", r, f"grows {fmt_ratio(r, 2)}-fold toward the input: it explodes")
+    if r >= SAME_FACTOR:
+        return Verdict("grows", r, f"grows {fmt_ratio(r, 2)}-fold toward the input")
+    if r > 1 / SAME_FACTOR:
+        return Verdict("about the same", r,
+                       f"reaches the input at about the same size ({fmt_ratio(r, 2)}×, within 2×)")
+    if r > 1 / EXTREME_FACTOR:
+        return Verdict("shrinks", r, f"shrinks to {fmt_ratio(r, 2)}× toward the input")
+    return Verdict("vanishes", r, f"shrinks to {fmt_ratio(r, 2)}× toward the input: it vanishes")

@@ -1,0 +1,101 @@
+"""Cost estimate, computed from the spec alone, before any tensor is allocated.
+
+Parameters are exact (tested equal to the built model); FLOPs are checked against
+``torch.utils.flop_counter.FlopCounterMode`` in the tests, for every block kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .netspec import MAX_PARAMS, NetSpec, SpecError
+
+@dataclass(frozen=True)
+class Cost:
+    params: int  # exact parameter count of build_model(spec) (tested)
+    flops: int  # forward FLOPs per example of the weighted layers (2 per multiply-add)
+    activations: int  # elements per example that a training step keeps for backward (estimate)
+
+    def memory_bytes(self, batch: int, bytes_per_value: int = 4) -> int:
+        """Rough training-step memory: weights + grads + momentum, plus saved activations."""
+        return bytes_per_value * (3 * self.params + self.activations * batch)
+
+
+def estimate_cost(spec: NetSpec) -> Cost:
+    cnn = spec.family == "cnn"
+    bn = spec.norm == "batch"
+    params = flops = acts = 0
+    side = spec.in_size if cnn else 1
+    area = side * side
+
+    def layer(cin, cout, k, stride, bias):
+        nonlocal params, flops, acts, side, area
+        if cnn:
+            side = (side - 1) // stride + 1
+            area = side * side
+        kk = k * k if cnn else 1
+        params += kk * cin * cout + (cout if bias else 0)
+        flops += 2 * kk * cin * cout * area
+        acts += cout * area
+
+    def elementwise(width, n=1):  # norm / activation / add outputs kept for backward
+        nonlocal acts
+        acts += n * width * area
+
+    def norm(width):
+        nonlocal params
+        if bn:
+            params += 2 * width
+            elementwise(width)
+
+    c_in = spec.in_channels if cnn else spec.in_features
+    layer(c_in, spec.stem_width, 3, 1, not bn)
+    norm(spec.stem_width)
+    elementwise(spec.stem_width)
+    for b, width in zip(spec.blocks, spec.in_widths()):
+        w, s = b.width, b.stride
+        in_side, in_area = side, area
+        if b.kind == "basic":
+            layer(width, w, 3, s, not bn); norm(w); elementwise(w)
+            layer(w, w, 3, 1, not bn); norm(w)
+        elif b.kind == "preact":
+            norm(width); elementwise(width)
+            layer(width, w, 3, s, not bn); norm(w); elementwise(w)
+            layer(w, w, 3, 1, not bn)
+        else:
+            m = max(1, w // 4)
+            layer(width, m, 1, 1, not bn); norm(m); elementwise(m)
+            layer(m, m, 3, s, not bn); norm(m); elementwise(m)
+            layer(m, w, 1, 1, not bn); norm(w)
+        if b.skip:
+            if b.projects(width):
+                out_side, out_area = side, area
+                side, area = in_side, in_area
+                layer(width, w, 1, s, not bn); norm(w)
+                side, area = out_side, out_area
+            if spec.res_scale != 1.0:
+                params += 1
+            elementwise(w)  # the sum
+        if b.kind != "preact":
+            elementwise(w)  # activation after the add
+    width = spec.blocks[-1].width
+    if spec.blocks[-1].kind == "preact":
+        norm(width); elementwise(width)
+    params += width * spec.classes + spec.classes
+    flops += 2 * width * spec.classes
+    return Cost(params=params, flops=flops, activations=acts)
+
+
+def check_budget(spec: NetSpec, batch: int, max_memory_bytes: int,
+                 max_params: int = MAX_PARAMS) -> Cost:
+    """Raise SpecError (field "budget") when the spec would exceed the limits. No allocation."""
+    cost = estimate_cost(spec)
+    if cost.params > max_params:
+        raise SpecError("budget", f"{cost.params:,} parameters exceed the limit of {max_params:,}; "
+                                  "use fewer or narrower blocks")
+    mem = cost.memory_bytes(batch)
+    if mem > max_memory_bytes:
+        raise SpecError("budget", f"about {mem / 2**20:,.0f} MiB for batch {batch} exceeds the "
+                                  f"limit of {max_memory_bytes / 2**20:,.0f} MiB; use a smaller "
+                                  "batch, fewer or narrower blocks")
+    return cost

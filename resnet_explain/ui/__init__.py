@@ -1,0 +1,18 @@
+"""The only streamlit-aware code: the sidebar (:mod:`.sidebar`), the network in the URL
+(:mod:`.url_state`), compute slots and background jobs (:mod:`.jobs`), the cached probe
+(:mod:`.probing`) and output helpers (:mod:`.widgets`). Pages use ``from resnet_explain import ui``.
+
+Results are cached as DataFrames (copied per session by st.cache_data); models are built inside
+the cached function and never shared between sessions.
+"""
+
+from .jobs import BackgroundJob, ServerBusy, compute_slot, queued_note, start_job
+from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
+from .sidebar import remember_settings, settings, sidebar
+from .url_state import DEFAULT_PRESET, apply_edit, current_spec, edit_error, editor_version, set_spec
+from .widgets import chart_with_export, cost_metrics, next_step_footer, show_code
+
+__all__ = ["apply_edit", "cost_metrics", "edit_error", "editor_version", "BackgroundJob", "DEFAULT_PRESET", "MAX_PROBE_MEMORY", "PROBE_BATCH", "ServerBusy",
+           "chart_with_export", "compute_slot", "current_spec", "next_step_footer", "probe_cached",
+           "queued_note", "remember_settings", "run_probe", "set_spec", "settings", "show_code",
+           "sidebar", "start_job"]
