@@ -5,9 +5,12 @@ made before a run starts (:mod:`.estimate`)."""
 
 from .checkpoints import load_checkpoint, save_checkpoint
 from .config import SCHEDULES, TrainConfig, TrainError, lr_at
-from .degradation import EXPERIMENTS, DegradationResult, Experiment, run_degradation
+from .degradation import (EXPERIMENTS, DegradationResult, Experiment, StoredRuns, chance_error,
+                          load_stored, run_degradation)
+from .estimate import Throughput, estimate_seconds, planned_epochs
 from .trainer import TrainResult, evaluate, train
 
-__all__ = ["DegradationResult", "EXPERIMENTS", "Experiment", "SCHEDULES", "TrainConfig", "TrainError",
-           "TrainResult", "evaluate", "load_checkpoint", "lr_at", "run_degradation", "save_checkpoint",
-           "train"]
+__all__ = ["DegradationResult", "EXPERIMENTS", "Experiment", "SCHEDULES", "StoredRuns", "Throughput",
+           "TrainConfig", "TrainError", "TrainResult", "chance_error", "estimate_seconds", "evaluate",
+           "load_checkpoint", "load_stored", "lr_at", "planned_epochs", "run_degradation",
+           "save_checkpoint", "train"]

@@ -9,19 +9,24 @@ network, and reports what it measured (``hypothesis`` in the result says whether
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..data import ImageSet, shapes_train_test
+from ..data import SHAPE_CLASSES, ImageSet, shapes_train_test
 from ..spec import NetSpec, cifar_resnet
 from .checkpoints import to_plain
 from .config import HISTORY_COLUMNS, TrainConfig, TrainError
 from .trainer import evaluate, train
+
+STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "degradation"
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -89,6 +94,38 @@ class DegradationResult:
         return {"rows": rows, "runs": [to_plain(r) for r in self.runs.to_dict("records")],
                 "curves": [to_plain(r) for r in self.curves.to_dict("records")],
                 "hypothesis": to_plain(self.hypothesis), "meta": to_plain(self.meta)}
+
+
+@dataclass(frozen=True)
+class StoredRuns:
+    """A stored run of the experiment (``scripts/make_assets.py``): what the page shows at once."""
+
+    curves: pd.DataFrame  # curves.csv: one row per epoch per network and seed
+    runs: pd.DataFrame  # runs.csv: one row per network and seed, final errors and speed
+    meta: dict  # results.json's "meta": the budget, the machine, how it was made
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return summarise(self.runs)
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.meta["seeds"])
+
+
+def load_stored(folder: str | Path = STORED_DIR) -> StoredRuns:
+    """Read curves.csv, runs.csv and the meta of results.json from ``folder``."""
+    folder = Path(folder)
+    return StoredRuns(pd.read_csv(folder / "curves.csv"), pd.read_csv(folder / "runs.csv"),
+                      json.loads((folder / "results.json").read_text())["meta"])
+
+
+def chance_error(classes: int = len(SHAPE_CLASSES)) -> float:
+    """Training error of guessing, 1 - 1/classes (the shapes' labels are balanced). The
+    experiments train on every class of the generated shapes (make_shapes' default)."""
+    if classes < 2:
+        raise ValueError(f"a classification needs 2 or more classes, got {classes}")
+    return 1.0 - 1.0 / classes
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:

@@ -6,13 +6,15 @@ Results are cached as DataFrames (copied per session by st.cache_data); models a
 the cached function and never shared between sessions.
 """
 
-from .jobs import BackgroundJob, ServerBusy, compute_slot, queued_note, start_job
+from .jobs import (BackgroundJob, ServerBusy, compute_slot, queued_note, show_job, start_job,
+                   watch_job)
 from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
 from .sidebar import remember_settings, settings, sidebar
 from .url_state import DEFAULT_PRESET, apply_edit, current_spec, edit_error, editor_version, set_spec
-from .widgets import chart_with_export, cost_metrics, next_step_footer, show_code
+from .widgets import chart_with_export, cost_metrics, image_picker, next_step_footer, show_code
 
-__all__ = ["apply_edit", "cost_metrics", "edit_error", "editor_version", "BackgroundJob", "DEFAULT_PRESET", "MAX_PROBE_MEMORY", "PROBE_BATCH", "ServerBusy",
-           "chart_with_export", "compute_slot", "current_spec", "next_step_footer", "probe_cached",
-           "queued_note", "remember_settings", "run_probe", "set_spec", "settings", "show_code",
-           "sidebar", "start_job"]
+__all__ = ["apply_edit", "BackgroundJob", "chart_with_export", "compute_slot", "cost_metrics",
+           "current_spec", "DEFAULT_PRESET", "edit_error", "editor_version", "image_picker",
+           "MAX_PROBE_MEMORY", "next_step_footer", "PROBE_BATCH", "probe_cached", "queued_note",
+           "remember_settings", "run_probe", "ServerBusy", "set_spec", "settings", "show_code",
+           "show_job", "sidebar", "start_job", "watch_job"]

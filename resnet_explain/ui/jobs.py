@@ -22,7 +22,7 @@ MAX_JOBS = max(1, int(os.environ.get("RESNET_EXPLAIN_MAX_JOBS", "1")))
 JOB_WAIT_SECONDS = float(os.environ.get("RESNET_EXPLAIN_JOB_WAIT", "120"))
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)  # a job's thread calls it: it must not draw anything
 def _job_slots() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(MAX_JOBS)
 
@@ -83,6 +83,7 @@ class BackgroundJob:
     last_poll: float = field(default_factory=time.monotonic)
     abandoned: bool = False
     collected: bool = False  # the page has taken the finished result
+    meta: dict = field(default_factory=dict)  # what the page wants to remember (planned work...)
 
     def should_stop(self) -> bool:
         """True once Stop was pressed, or when no page has polled for ABANDON_SECONDS."""
@@ -97,6 +98,13 @@ class BackgroundJob:
         """A page looked at the job: it is still wanted."""
         self.last_poll = time.monotonic()
         return self
+
+    def take(self) -> Any:
+        """The finished result the first time a page asks for it, else None (keep it once)."""
+        if self.running or self.collected:
+            return None
+        self.collected = True
+        return self.result
 
     @property
     def running(self) -> bool:
@@ -123,13 +131,44 @@ class BackgroundJob:
             self.state = "done"
 
 
-def start_job(work: Callable[[BackgroundJob], Any], label: str = "this job") -> BackgroundJob:
+def start_job(work: Callable[[BackgroundJob], Any], label: str = "this job",
+              meta: dict | None = None) -> BackgroundJob:
     """Start ``work`` in a daemon thread attached to this session's script context (so it may
-    read session state) and return its job; keep it in ``st.session_state`` to watch it."""
+    read session state) and return its job; keep it in ``st.session_state`` to watch it.
+    ``meta`` is kept on the job for the page (e.g. how many progress records a full run makes)."""
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-    job = BackgroundJob(work, label)
+    job = BackgroundJob(work, label, meta=dict(meta or {}))
     th = threading.Thread(target=job.run, name=f"resnet-explain: {label}", daemon=True)
     add_script_run_ctx(th, get_script_run_ctx())
     th.start()
     return job
+
+
+def show_job(job: BackgroundJob, label: str, state: str, fraction: float, text: str,
+             lines=()) -> None:
+    """A job's status box: a note while it waits for a compute slot, then ``label`` with
+    ``state`` ("running", "complete", "error"), a progress bar and the latest ``lines``."""
+    if job.state == "queued":
+        st.info(f"The server is busy with another visitor's computation; {job.label} is queued…",
+                icon=":material/hourglass_top:")
+    # Not a `with` block: st.status' __exit__ would mark a running status "complete" at once.
+    box = st.status(label, state=state, expanded=job.running)
+    box.progress(min(1.0, max(0.0, fraction)), text=text)
+    for line in lines:
+        box.caption(line)
+
+
+def watch_job(job: BackgroundJob, render: Callable[[BackgroundJob], None], every: float = 1.0) -> None:
+    """While ``job`` runs, draw ``render(job)`` again every ``every`` seconds (a fragment, so the
+    rest of the page stays still). Each redraw polls the job, so it is not abandoned; once it has
+    ended, the whole page reruns (buttons enabled again, final results drawn)."""
+
+    @st.fragment(run_every=every)
+    def panel() -> None:
+        job.poll()
+        render(job)
+        if not job.running:
+            st.rerun()
+
+    panel()

@@ -50,13 +50,65 @@ def cost_metrics(spec, batch: int, limit_bytes: int | None = None) -> None:
 
     cost = estimate_cost(spec)
     m = st.columns(3)
-    m[0].metric("Parameters", f"{cost.params:,}")
-    m[1].metric("Forward FLOPs / image", f"{cost.flops / 1e9:.2f} G" if cost.flops >= 1e8
-                else f"{cost.flops / 1e6:.1f} M")
+    m[0].metric("Parameters", _si(cost.params), help=f"{cost.params:,} parameters, counted from the "
+                "spec (equal to the built model's).")
+    m[1].metric("FLOPs / image", _si(cost.flops), help=f"{cost.flops:,} forward FLOPs per image "
+                "(2 per multiply-add, weighted layers).")
     mem = cost.memory_bytes(batch)
-    m[2].metric(f"Training memory, batch {batch}", f"{mem / 2**20:,.0f} MiB",
-                help="Estimate before allocation: weights, gradients and momentum, plus the "
-                     "activations a backward pass keeps (float32).")
+    m[2].metric("Memory", f"{mem / 2**20:,.0f} MiB",
+                help=f"Training-step memory at batch {batch}, estimated before allocation: weights, "
+                     "gradients and momentum, plus the activations a backward pass keeps (float32).")
     if limit_bytes is not None and mem > limit_bytes:
         st.warning(f"Over this server's limit of {limit_bytes / 2**20:,.0f} MiB per probe: "
                    "Gradient Flow will refuse it. Use fewer or narrower blocks.")
+
+
+def _si(n: float) -> str:
+    """269,722 -> "270 k", 81,100,000 -> "81.1 M": short enough for a metric in a narrow column."""
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            v = n / scale
+            return f"{v:.3g} {unit}"
+    return f"{n:g}"
+
+
+def image_picker(test, seed: int, key: str):
+    """Pick an image to explain: from ``test`` (an ImageSet: by class, by index, or a seeded random
+    draw) or an uploaded PNG/JPEG (validated and resized to the set's size, never stored). Returns
+    (uint8 image (C, H, W) as numpy, mask or None, label or None); stops the page while an upload
+    is missing or refused. Widget keys start with ``key``."""
+    import numpy as np
+
+    from ..data.upload import UploadError, load_image
+
+    s1, s2, s3 = st.columns([2, 1, 1])
+    source = s1.radio("Image", ("from the test set", "upload a PNG/JPEG"), horizontal=True, key=f"{key}_src")
+    if source == "from the test set":
+        classes = list(test.classes)
+        cls = s2.selectbox("Class", ["any"] + classes, key=f"{key}_cls")
+        pool = np.arange(len(test)) if cls == "any" else np.flatnonzero(test.y.numpy() == classes.index(cls))
+        if s3.button("Random image", icon=":material/casino:", key=f"{key}_rand"):
+            # seeded by the sidebar seed and a per-session counter: reproducible, a new image per click
+            st.session_state[f"{key}_draws"] = st.session_state.get(f"{key}_draws", 0) + 1
+            rng = np.random.default_rng([seed, st.session_state[f"{key}_draws"]])
+            st.session_state[f"{key}_idx"] = int(rng.integers(len(pool)))
+        if not 0 <= st.session_state.get(f"{key}_idx", 0) < len(pool):  # a smaller class was picked
+            st.session_state[f"{key}_idx"] = 0
+        i = int(pool[s3.number_input("Index", 0, len(pool) - 1, key=f"{key}_idx",
+                                     help=f"{len(pool)} test images of this class.")])
+        mask = None if test.mask is None else test.mask[i].numpy()
+        return test.x[i].numpy(), mask, int(test.y[i])
+    up = s2.file_uploader("PNG or JPEG, at most 5 MB", type=["png", "jpg", "jpeg"], key=f"{key}_up")
+    if up is None:
+        st.info("Choose a file. It is checked, decoded and resized to the models' "
+                f"{test.size}×{test.size} input; it is never stored.")
+        st.stop()
+    try:
+        image, info = load_image(up.getvalue(), size=test.size)
+    except UploadError as exc:
+        st.error(f"That file was refused: {exc}.")
+        st.stop()
+    st.caption(f"{info['format']} {info['original_size'][0]}×{info['original_size'][1]} resized to "
+               f"{test.size}×{test.size}. The models were trained on generated shapes, so a photo "
+               "is far from anything they have seen: read their answers with that in mind.")
+    return image.numpy(), None, None

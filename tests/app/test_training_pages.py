@@ -110,7 +110,7 @@ def test_training_stop_button_ends_the_run_and_frees_the_server():
     at = wait_until_done(at, limit=60)
     assert not at.exception
     assert job.error is None and job.result.meta["stopped"]
-    assert len(job.records) < job.planned_epochs
+    assert len(job.records) < job.meta["planned_epochs"] == 2 * 2 * 30
     assert any(label.startswith("Stopped after") for label in status_labels(at))
     # The compute slot was released: a next (tiny) run gets it and finishes.
     at = set_budget(at, depths=(8,), archs=("residual",), epochs=1, n_train=64, n_test=32)
@@ -118,6 +118,31 @@ def test_training_stop_button_ends_the_run_and_frees_the_server():
     at = wait_until_done(at, limit=60)
     assert at.session_state["tr_job"].result.meta["stopped"] is False
     assert not at.exception
+
+
+def test_training_run_nobody_watches_stops_itself():
+    at = set_budget(training_page(), depths=(14, 20), epochs=30, n_train=1000, n_test=64)
+    at.button(key="tr_start").click().run()
+    job = at.session_state["tr_job"]
+    job.last_poll -= 3600  # as if the tab had been closed an hour ago: no page polls it any more
+    t0 = time.monotonic()
+    while job.running and time.monotonic() - t0 < 60:
+        time.sleep(0.2)
+    assert not job.running and job.abandoned and job.error is None
+    assert job.result is None or job.result.meta["stopped"]  # None: it stopped before its first step
+    at = wait_until_done(at, limit=30)
+    assert any(label.startswith("Stopped (nobody was watching) after") for label in status_labels(at))
+
+
+def test_training_refuses_a_budget_over_the_cpu_time_cap_and_shows_the_estimate():
+    at = set_budget(training_page(), depths=(20, 56), epochs=30, n_train=5000)
+    # depths 20 and 56 are the stored ones: the estimate is their measured seconds per image
+    speed = pd.read_csv(ROOT / "assets" / "degradation" / "runs.csv").groupby("depth")["images_per_s"].mean()
+    est = 2 * 5000 * 30 * (1 / speed[20] + 1 / speed[56])  # 2 architectures x images x epochs
+    assert est > 300
+    assert any(w.value.startswith(f"This budget would take roughly {est:.0f} s on a CPU, over this "
+                                  "page's limit of 300 s") for w in at.warning)
+    assert at.button(key="tr_start").disabled
 
 
 def test_training_refuses_an_empty_choice():

@@ -1,0 +1,53 @@
+"""The Training page's repeated widgets: error curves, the final table with He et al.'s claims,
+and a live degradation run's status. Everything they say is computed in
+:mod:`resnet_explain.charts.training`; here it is only laid out."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ..charts import training as ct
+from ..train.degradation import check_hypothesis
+from .jobs import BackgroundJob, show_job
+from .widgets import chart_with_export
+
+
+def curves(frame: pd.DataFrame, chance: float, title: str = "", name: str = "live",
+           keys: tuple[str, str] | None = None) -> None:
+    """Training and test error per epoch, side by side; with downloads when ``keys`` are given."""
+    long = ct.curves_long(frame)
+    height = int(300 * (1.35 if st.session_state.get("presenter") else 1.0))
+    for col, metric, key in zip(st.columns(2), ("training error", "test error"), keys or (None, None)):
+        chart = ct.error_curves_chart(long, metric, chance, height, f"{title}{metric} per epoch")
+        with col:
+            if key:
+                chart_with_export(chart, long, f"{name}_{metric.replace(' ', '_')}", key)
+            else:
+                st.altair_chart(chart, width="stretch")
+
+
+def results(table: pd.DataFrame, n_seeds: int, chance: float) -> list[dict]:
+    """He et al.'s table 6 shape, the three claims checked, and which networks never learned."""
+    st.dataframe(ct.he_table(table), hide_index=True, width="stretch")
+    vs = ct.verdicts(check_hypothesis(table), n_seeds)
+    for v in vs:
+        st.markdown(ct.verdict_line(v))
+    st.markdown(ct.hypothesis_sentence(vs))
+    if warning := ct.chance_warning(table, chance):
+        st.warning(warning, icon=":material/warning:")
+    return vs
+
+
+def live_run(job: BackgroundJob, chance: float, with_curves: bool = True,
+             keys: tuple[str, str] | None = None) -> None:
+    """A live ``run_degradation`` job: its status box, then (``with_curves``) its curves so far.
+    The job's meta holds ``epochs`` (per network) and ``planned_epochs`` (the whole run)."""
+    recs, res = list(job.records), job.result
+    p = ct.live_progress(recs, job.meta["planned_epochs"], job.meta["epochs"], job.elapsed,
+                         state=job.state, error=job.error, stopping=job.stop.is_set(),
+                         stopped=res is None or bool(res.meta.get("stopped")),
+                         finished=0 if res is None else len(res.runs), abandoned=job.abandoned)
+    show_job(job, *p, lines=[ct.epoch_line(r) for r in recs[-4:]])
+    if with_curves and recs:
+        curves(pd.DataFrame(recs), chance, "live: ", "live", keys)

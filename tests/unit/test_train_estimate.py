@@ -1,0 +1,77 @@
+"""The time estimate made before a training run starts (train/estimate.py)."""
+
+import math
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from resnet_explain.train import EXPERIMENTS, load_stored
+from resnet_explain.train.estimate import Throughput, estimate_seconds, planned_epochs
+
+LIVE = EXPERIMENTS["cpu-live"]
+
+
+def _runs(speeds: dict[int, list[float]]) -> pd.DataFrame:
+    """Measured runs: per depth, the images/s of each seed."""
+    return pd.DataFrame([{"arch": "plain", "depth": d, "seed": s, "images_per_s": v}
+                         for d, vs in speeds.items() for s, v in enumerate(vs)])
+
+
+RUNS = _runs({20: [2000.0, 2000.0], 56: [500.0, 1000.0]})  # 1/2000 s and 1/750 s per image
+
+
+def test_fit_returns_the_measured_time_per_image_at_the_measured_depths():
+    fit = Throughput.fit(RUNS)
+    assert math.isclose(fit.seconds_per_image(20), 1 / 2000)
+    assert math.isclose(fit.seconds_per_image(56), 1 / 750)  # mean speed of the seeds: 750 images/s
+    # linear in between: halfway in depth is halfway in time
+    assert math.isclose(fit.seconds_per_image(38), (1 / 2000 + 1 / 750) / 2)
+
+
+def test_one_depth_is_proportional_to_depth_and_the_line_never_reaches_zero():
+    fit = Throughput.fit(_runs({20: [1000.0]}))
+    assert math.isclose(fit.seconds_per_image(40), 2 / 1000)
+    falling = Throughput.fit(_runs({8: [100.0], 56: [1000.0]}))  # deeper measured faster: odd data
+    assert falling.seconds_per_image(200) == pytest.approx(1e-6)
+
+
+def test_estimate_is_the_sum_over_networks_of_images_times_epochs_times_time_per_image():
+    exp = LIVE.with_(depths=(20, 56), seeds=(0,), n_train=1000, epochs=3)
+    want = 2 * 1000 * 3 * (1 / 2000 + 1 / 750)  # two architectures
+    assert math.isclose(estimate_seconds(exp, ("plain", "residual"), RUNS), want)
+    assert math.isclose(estimate_seconds(exp, ("residual",), RUNS), want / 2)
+    three = exp.with_(seeds=(0, 1, 2))
+    assert math.isclose(estimate_seconds(three, ("plain",), RUNS), 3 * want / 2)
+
+
+@given(n=st.integers(32, 5000), epochs=st.integers(1, 30), k=st.integers(2, 5))
+def test_estimate_is_linear_in_images_and_epochs(n, epochs, k):
+    exp = LIVE.with_(n_train=n, epochs=epochs)
+    base = estimate_seconds(exp, ("plain", "residual"), RUNS)
+    assert math.isclose(estimate_seconds(exp.with_(n_train=k * n), ("plain", "residual"), RUNS), k * base)
+    assert math.isclose(estimate_seconds(exp.with_(epochs=k * epochs), ("plain", "residual"), RUNS),
+                        k * base)
+
+
+def test_planned_epochs_counts_every_network_seed_and_epoch():
+    exp = LIVE.with_(depths=(8, 14, 20), seeds=(0, 1), epochs=4)
+    assert planned_epochs(exp, ("plain", "residual")) == 3 * 2 * 2 * 4
+    assert planned_epochs(exp, ("plain",)) == 24
+
+
+def test_estimate_of_the_stored_experiment_is_close_to_its_measured_time():
+    """The fit on the stored runs, asked for the stored budget, gives back most of the measured
+    training time (it leaves out evaluation after each epoch, so it comes out a little lower)."""
+    stored = load_stored()
+    est = estimate_seconds(EXPERIMENTS["cpu-budget"], ("plain", "residual"), stored.runs)
+    measured = stored.runs["seconds"].sum()
+    assert 0.7 * measured < est < measured
+
+
+def test_fit_refuses_missing_or_impossible_speeds():
+    with pytest.raises(ValueError):
+        Throughput.fit(RUNS.iloc[:0])
+    with pytest.raises(ValueError):
+        Throughput.fit(_runs({20: [0.0]}))
