@@ -11,10 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 OUTLINE = np.array([0.0, 0.78, 0.0])  # the ground-truth mask's outline, green
+SCALE_PERCENTILE = 99.5
+LEGEND = ("Red supports the explained class, blue opposes it; each map is scaled to its own "
+          f"{SCALE_PERCENTILE:g}th percentile (the number in its caption). Green: the object's true mask.")
 
 
 def _scale(a: np.ndarray) -> float:
-    m = float(np.percentile(np.abs(a), 99.5)) if a.size else 0.0
+    m = float(np.percentile(np.abs(a), SCALE_PERCENTILE)) if a.size else 0.0
     return m if m > 0 else (float(np.abs(a).max()) or 1.0)
 
 
@@ -75,3 +78,13 @@ def image_rgb(image: np.ndarray, scale_to: int = 192) -> np.ndarray:
         img = img.transpose(1, 2, 0)
     k = max(1, scale_to // img.shape[0])
     return upscale(img, k).astype(np.uint8)
+
+
+def panels(image: np.ndarray, attr: np.ndarray, mask: np.ndarray | None = None,
+           scale_to: int = 192) -> list[tuple[np.ndarray, str]]:
+    """The three pictures the attribution lab shows side by side, each with its caption: the image,
+    the signed map and the absolute map (over the image, mask outlined, scale in the caption)."""
+    signed, s = overlay(image, attr, mask, signed=True, scale_to=scale_to)
+    absolute, a = overlay(image, attr, mask, signed=False, scale_to=scale_to)
+    return [(image_rgb(image, scale_to), "image"), (signed, f"signed (±{s:.2g})"),
+            (absolute, f"absolute (0–{a:.2g})")]

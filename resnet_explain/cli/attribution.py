@@ -44,13 +44,11 @@ def add_parsers(sub) -> None:
     s.set_defaults(func=cmd_scores)
 
 
-
-
 def cmd_attribute(a) -> int:
     import torch
 
     from ..device import choose_device
-    from ..lab.attribution import attribute, completeness, pointing_game, positive_share_in_mask
+    from ..lab.explain import explain
     from ..train import shipped
 
     dev = choose_device(a.device)
@@ -60,40 +58,19 @@ def cmd_attribute(a) -> int:
     test = shipped.test_images(meta, int(meta.get("data", {}).get("n_test", 2000)))
     if not 0 <= a.index < len(test):
         raise UserError(f"--index must be from 0 to {len(test) - 1}")
-    x = normalizer(test.x[a.index:a.index + 1].to(dev.device))
     label = int(test.y[a.index])
-    with torch.no_grad():
-        probs = torch.softmax(model(x), 1)[0]
-    pred = int(probs.argmax())
-    if a.target == "true":
-        target = label
-    elif a.target == "pred":
-        target = pred
-    else:
-        try:
-            target = int(a.target)
-        except ValueError:
-            raise UserError("--target must be 'true', 'pred' or a class index") from None
-        if not 0 <= target < len(test.classes):
-            raise UserError(f"--target must be from 0 to {len(test.classes) - 1}")
-    black = normalizer(torch.zeros_like(test.x[:1]).to(dev.device))
-    layer = a.layer or (model.named_blocks()[-1][0] if a.method == "LayerGradCam" else None)
-    r = attribute(model, x, target, a.method, baseline=a.baseline, black=black, layer=layer,
-                  noise_tunnel=a.smoothgrad, seed=a.seed)
-    base = r.baseline if r.baseline is not None else black
-    c = completeness(model, x, base, target, r.attr) if r.attr.shape == x.shape else None
-    m = test.mask[a.index:a.index + 1].to(dev.device)
+    target = int(a.target) if a.target.lstrip("-").isdigit() else a.target  # 'true', 'pred' or a class
+    e = explain(model, normalizer, test.x[a.index], target=target, label=label, method=a.method,
+                baseline=a.baseline, noise_tunnel=a.smoothgrad, layer=a.layer, seed=a.seed,
+                mask=test.mask[a.index])
     out = {
         "model": a.model, "method": a.method, "index": a.index, "label": label,
-        "label_name": test.classes[label], "prediction": pred, "prediction_name": test.classes[pred],
-        "confidence": float(probs[pred]), "target": target, "baseline": a.baseline if r.baseline is not None else None,
-        "attribution_sum": _num(float(r.attr.sum())),
-        "f_x_minus_f_baseline": None if c is None or r.baseline is None else _num(float(c["f_x_minus_f_baseline"][0])),
-        "convergence_delta": None if r.delta is None else _num(float(r.delta.abs().max())),
-        "pointing_game": bool(pointing_game(r.attr, m)[0]),
-        "positive_share_in_mask": _num(float(positive_share_in_mask(r.attr, m)[0])),
-        "mask_share_of_image": float(m.float().mean()),
-        "seconds": r.seconds, "device": dev.device.type, "torch": torch.__version__,
+        "label_name": test.classes[label], "prediction": e.pred, "prediction_name": test.classes[e.pred],
+        "confidence": e.confidence, "target": e.target, "baseline": e.baseline,
+        "attribution_sum": _num(e.attr_sum), "f_x_minus_f_baseline": _num(e.f_diff),
+        "convergence_delta": _num(e.delta), "pointing_game": e.pointing_game,
+        "positive_share_in_mask": _num(e.positive_share), "mask_share_of_image": e.mask_share,
+        "seconds": e.seconds, "device": e.device, "torch": torch.__version__,
     }
     if a.json:
         print(json.dumps(out))
@@ -107,7 +84,8 @@ def cmd_scores(a) -> int:
     import torch
 
     from ..device import choose_device
-    from ..lab.attribution import METHODS, score_methods
+    from ..lab.attribution import METHODS
+    from ..lab.explain import score_checkpoints
     from ..train import shipped
 
     if not 1 <= a.n <= 2000:
@@ -122,13 +100,8 @@ def cmd_scores(a) -> int:
     for m in methods:
         if m not in METHODS:
             raise UserError(f"unknown method {m[:30]!r}; one of {', '.join(METHODS)}")
-    models, meta = {}, None
-    for d in depths:
-        for name in pairs[d]:
-            model, normalizer, meta = shipped.load(name, device=dev.device)
-            models[name] = (model, normalizer)
-    test = shipped.test_images(meta, a.n)
-    table = score_methods(models, test.x, test.mask, test.y, methods=methods, baseline=a.baseline)
+    loaded = {name: shipped.load(name, device=dev.device) for d in depths for name in pairs[d]}
+    table = score_checkpoints(loaded, a.n, baseline=a.baseline, methods=methods)
     if a.json:
         print(json.dumps({"rows": table.to_dict("records"),
                           "meta": {"n": a.n, "baseline": a.baseline, "device": dev.device.type,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,7 @@ class Method:
     delta: bool  # can return a convergence delta (completeness check)
     defaults: dict = field(default_factory=dict)
     doc: str = ""
+    random: bool = False  # draws random numbers (seeded from ``seed``)
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -45,7 +47,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "sum = f(x) − f(baseline) up to the convergence delta"),
     Method("DeepLift", "input", True, True, {}, "DeepLift rescale rule (Shrikumar et al. 2017)"),
     Method("GradientShap", "input", True, True, {"n_samples": 20, "stdevs": 0.1},
-           "expected gradients over noisy baselines (Lundberg & Lee 2017)"),
+           "expected gradients over noisy baselines (Lundberg & Lee 2017)", random=True),
     Method("Occlusion", "input", True, False,
            {"sliding_window_shapes": (3, 6, 6), "strides": (3, 3, 3)},
            "score drop when a patch is replaced by the baseline (Zeiler & Fergus 2014)"),
@@ -97,12 +99,30 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 @dataclass
 class Attribution:
-    method: str
     attr: torch.Tensor  # same shape as the inputs (Grad-CAM: (N, 1, H, W), upsampled)
     delta: torch.Tensor | None  # per-example convergence delta, where the method has one
     seconds: float
+    # the baselines used: one per example, or for GradientShap the distribution it draws from
+    # (the chosen baselines, then black); see completeness()
     baseline: torch.Tensor | None
-    target: torch.Tensor
+
+
+@contextmanager
+def _seeded(seed: int, device: torch.device, enabled: bool = True):
+    """Seed the global generators Captum draws from (torch: NoiseTunnel's noise; numpy:
+    GradientShap's baseline choice and interpolation points) for one call, then give the caller
+    their state back, so the same seed gives the same map."""
+    if not enabled:
+        yield
+        return
+    state = np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(int(seed))
+            np.random.seed(int(seed) % 2**32)
+            yield
+    finally:
+        np.random.set_state(state)
 
 
 def _module(model: nn.Module, name: str) -> nn.Module:
@@ -151,14 +171,13 @@ def attribute(model: nn.Module, inputs: torch.Tensor, target, method: str = "Int
         algo = getattr(ca, method)(model)
     delta = None
     inputs = inputs.detach().requires_grad_()  # Captum would set it, with a warning
-    with timed(inputs.device) as t, warnings.catch_warnings():
+    if noise_tunnel and method in NO_NOISE_TUNNEL:
+        raise AttributionError(f"NoiseTunnel does not wrap {method}: " + NO_NOISE_TUNNEL[method])
+    with (timed(inputs.device) as t, warnings.catch_warnings(),
+          _seeded(seed, inputs.device, enabled=noise_tunnel or m.random)):
         # DeepLift/GuidedBackprop announce the hooks they set for the call; they remove them after.
         warnings.filterwarnings("ignore", message="Setting (forward, )?backward hooks")
         if noise_tunnel:
-            if method in NO_NOISE_TUNNEL:
-                raise AttributionError(f"NoiseTunnel does not wrap {method}: "
-                                       + NO_NOISE_TUNNEL[method])
-            torch.manual_seed(int(seed))
             out = ca.NoiseTunnel(algo).attribute(inputs, nt_type="smoothgrad", nt_samples=nt_samples,
                                                  stdevs=nt_stdevs, target=target, **args)
         else:
@@ -167,17 +186,22 @@ def attribute(model: nn.Module, inputs: torch.Tensor, target, method: str = "Int
             out, delta = out
         if m.kind == "layer":
             out = ca.LayerAttribution.interpolate(out, inputs.shape[-2:], interpolate_mode="bilinear")
-    return Attribution(method, out.detach(), None if delta is None else delta.detach(), t.seconds,
-                       None if base is None else base[: inputs.shape[0]], target)
+    return Attribution(out.detach(), None if delta is None else delta.detach(), t.seconds, base)
 
 
 def completeness(model: nn.Module, inputs: torch.Tensor, baseline: torch.Tensor, target,
                  attr: torch.Tensor) -> pd.DataFrame:
-    """Per example: sum of attributions, f(x) − f(baseline), and their difference."""
+    """Per example: sum of attributions, f(x) − f(baseline), and their difference.
+
+    ``baseline`` has one row per example, or any other number of rows for a distribution of
+    baselines (GradientShap draws from all of them for every example, so its completeness holds in
+    expectation: f(x) − mean over the rows of f(baseline))."""
     target = torch.as_tensor(target, device=inputs.device).reshape(-1).expand(inputs.shape[0])
     with torch.no_grad():
         fx = model(inputs).gather(1, target.view(-1, 1)).squeeze(1)
-        fb = model(baseline).gather(1, target.view(-1, 1)).squeeze(1)
+        lb = model(baseline)
+    fb = (lb.gather(1, target.view(-1, 1)).squeeze(1) if baseline.shape[0] == inputs.shape[0]
+          else lb[:, target].mean(0))
     s = attr.flatten(1).sum(1)
     return pd.DataFrame({"attr_sum": s.double().cpu().numpy(),
                          "f_x_minus_f_baseline": (fx - fb).double().cpu().numpy(),

@@ -6,6 +6,7 @@ folder only, never used as a path. Checkpoints load with ``torch.load(weights_on
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,6 +44,25 @@ def load(name: str, device=None):
     if name not in shipped():
         raise ShippedError(f"unknown model {name[:40]!r}; shipped: {', '.join(shipped()) or 'none'}")
     return load_checkpoint(CHECKPOINT_DIR / f"{name}.pt", device=device)
+
+
+def load_readonly(name: str, device=None):
+    """:func:`load` with every parameter's gradient switched off: the copy a process may keep and
+    share between visitors (a cache), provided nothing ever runs on it but :func:`private_copy`."""
+    model, normalizer, meta = load(name, device=device)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, normalizer, meta
+
+
+def private_copy(loaded):
+    """``(model, normalizer, meta)`` with a deep copy of the model, for one computation.
+
+    Captum hooks the model it explains (and the lesion study hooks blocks): on a model shared
+    between visitors, two computations' hooks would meet. A shipped model is a few MB, so the copy
+    takes milliseconds. The normalizer is frozen and the meta is only read, so both are shared."""
+    model, normalizer, meta = loaded
+    return copy.deepcopy(model), normalizer, meta
 
 
 @lru_cache(maxsize=4)

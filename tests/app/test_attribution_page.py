@@ -6,8 +6,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain.train import shipped as zoo
+from resnet_explain.lab import explain as lab
 from resnet_explain.lab.attribution import METHODS, attribute
+from resnet_explain.train import shipped as zoo
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "attribution.py")
@@ -51,6 +52,19 @@ def test_ig_caption_reports_completeness(page):
     assert "convergence delta" in caps and "Σ attribution" in caps
 
 
+def test_captions_are_the_library_explanation(page):
+    """The page shows lab.explain's numbers for test image 0 (true class, black baseline)."""
+    page.selectbox(key="at_method").set_value("IntegratedGradients").run()
+    model, normalizer, meta = zoo.load("residual20")
+    test = zoo.test_images(meta, 512)
+    e = lab.explain(model, normalizer, test.x[0], target="true", label=int(test.y[0]),
+                    method="IntegratedGradients", mask=test.mask[0])
+    facts = [c.value for c in page.caption if "convergence delta" in c.value]
+    want = e.facts().split(" · ", 1)[1]  # all but the time
+    assert facts[1].split(" · ", 1)[1] == want
+    assert "inside the mask" in want
+
+
 def test_scores_table(page):
     page.select_slider(key="at_n").set_value(16)
     [b for b in page.button if b.label == "Score all methods"][0].click().run()
@@ -58,6 +72,12 @@ def test_scores_table(page):
     table = page.dataframe[0].value
     assert len(table) == 2 * len(METHODS)
     assert table["pointing_game"].between(0, 1).all()
+    summary = [m.value for m in page.markdown if m.value.startswith("Best pointing game")]
+    assert len(summary) == 1 and "of 16 images" in summary[0]
+    best = table[table["pointing_game"] == table["pointing_game"].max()]
+    # every method and model that reaches the best score is named; "tied" only when several do
+    assert all(f"**{r.method}** on **{r.model}**" in summary[0] for r in best.itertuples())
+    assert ("tied" in summary[0]) == (len(best) > 1)
 
 
 def test_other_depth_and_class_filter(page):
