@@ -1,14 +1,13 @@
 """Gradient Flow: a real forward + backward pass on the network and its twin (skips toggled)."""
 
-import math
-
-import pandas as pd
 import streamlit as st
 
-from resnet_explain import ui
-from resnet_explain.charts import gradflow as charts
-from resnet_explain.probe import first_nonfinite, ratio_of
+from resnet_explain import magnitude, ui
+from resnet_explain.charts import gradflow as flow_charts
+from resnet_explain.lab.highway import identity_share
 from resnet_explain.lab.theory import sigmoid_bound_from_last
+from resnet_explain.probe import ratio_of
+from resnet_explain.verdict import twin_sentence
 
 settings = ui.settings()
 spec = ui.current_spec()
@@ -49,49 +48,20 @@ st.caption(f"Ran on **{info['detail']}** ({meta[variant]['device']}, {meta[varia
            f"{meta[other]['seconds'] * 1e3:.0f} ms for its twin (forward + backward + probe, "
            f"batch {batch}, seed {settings['seed']}). {spec.summary()}.")
 
+dtype = "float64" if f64 else "float32"
+st.markdown(twin_sentence(blocks[variant], blocks[other], f"{variant.capitalize()} (yours)",
+                          f"{other} (twin)", dtype))
 
-def sentence(name: str, df: pd.DataFrame) -> str:
-    """One sentence, computed from the numbers, saying what the chart shows."""
-    g = df["grad_norm"].to_numpy()
-    if df["has_nan"].any() or df["has_inf"].any():
-        return (f"**{name}:** the gradient is not finite — first NaN/Inf at "
-                f"`{first_nonfinite(df)}`.")
-    if g[-1] == 0:
-        return f"**{name}:** the last block already receives a gradient of exactly 0."
-    if g[0] == 0:
-        return (f"**{name}:** the first block receives **0 in float32** — the gradient underflowed "
-                "on its way to the input. Switch on float64 to see how small it really is.")
-    lg = math.log10(g[0]) - math.log10(g[-1])
-    if lg < -2:
-        return (f"**{name}:** the first block receives 10^{lg:.1f} of the last block's gradient — "
-                "it **vanishes** toward the input.")
-    if lg < -1:
-        return (f"**{name}:** the first block receives {10 ** lg:.2g}× the last block's gradient — "
-                "it shrinks toward the input.")
-    if lg > 2:
-        return (f"**{name}:** gradients **grow 10^{lg:.1f}-fold** toward the input — they explode "
-                "rather than vanish.")
-    if lg > 1:
-        return (f"**{name}:** gradients grow {10 ** lg:.0f}-fold toward the input — no vanishing, "
-                "a moderate growth.")
-    return (f"**{name}:** the first block receives {10 ** lg:.2g}× the last block's gradient — it "
-            "reaches the input at about the same size.")
-
-
-for name in ("plain", "residual"):
-    st.markdown(sentence(f"{name.capitalize()}{' (yours)' if name == variant else ' (twin)'}",
-                         blocks[name]))
-
-long = charts.gradflow_long(blocks, yours=variant)
-theory = None
+long = flow_charts.gradflow_long(blocks, yours=variant)
+bound = None
 if spec.act == "sigmoid" and spec.norm == "none":
-    theory = sigmoid_bound_from_last(blocks["plain"])
+    bound = sigmoid_bound_from_last(blocks["plain"])
 st.subheader("Gradient size at each block's output")
-st.caption("log10 ‖∂L/∂x‖; solid: your network, dashed: its twin; hover for exact values. Points marked ▼ are exactly 0 (float32 "
-           "underflow) or not finite; they keep their place at the bottom."
+st.caption("log10 ‖∂L/∂x‖; solid: your network, dashed: its twin; hover for exact values. Points marked "
+           f"▼ are {magnitude.UNDERFLOW} or not finite; they keep their place at the bottom."
            + (" Dashed: 0.25 per sigmoid layer from the last block, the most σ′ alone allows "
-              "(σ′(0) = 1/4)." if theory is not None else ""))
-ui.chart_with_export(charts.grad_norm_chart(long, theory, height=460 if settings["presenter"] else 340),
+              "(σ′(0) = 1/4)." if bound is not None else ""))
+ui.chart_with_export(flow_charts.grad_norm_chart(long, bound, height=460 if settings["presenter"] else 340),
                      long, "gradient_norms", "gf_norms")
 
 st.subheader("The gradient highway: identity term vs residual-branch term")
@@ -101,25 +71,20 @@ st.markdown(
     "With an identity shortcut the first term is $g$ itself: it passes back untouched, however "
     "small the branch's term (He et al. 2016, arXiv 1603.05027, eq. 5)."
 )
-split = charts.split_long(blocks["residual"])
+split = flow_charts.split_long(blocks["residual"])
 if len(split):
-    ui.chart_with_export(charts.split_chart(split), split, "identity_vs_residual", "gf_split")
-    dominant = (blocks["residual"]["identity_norm"] > blocks["residual"]["residual_norm"])
-    res = blocks["residual"][blocks["residual"]["skip"]]
-    n_id = int(dominant[blocks["residual"]["skip"]].sum())
-    st.markdown(f"In **{n_id} of {len(res)}** residual blocks the identity term is the larger one.")
+    ui.chart_with_export(flow_charts.split_chart(split), split, "identity_vs_residual", "gf_split")
+    n_id, n_res = identity_share(blocks["residual"])
+    st.markdown(f"In **{n_id} of {n_res}** residual blocks the identity term is the larger one.")
 
 st.subheader("Weight gradients per layer")
-wl = charts.weight_grad_long(params)
-ui.chart_with_export(charts.weight_grad_chart(wl), wl, "weight_gradients", "gf_weights")
+wl = flow_charts.weight_grad_long(params)
+ui.chart_with_export(flow_charts.weight_grad_chart(wl), wl, "weight_gradients", "gf_weights")
 
 with st.expander("The numbers (per block)"):
-    table = pd.concat([d.assign(variant=k) for k, d in blocks.items()], ignore_index=True)
-    st.dataframe(table[["variant", "block", "kind", "skip", "grad_norm", "log10_grad_norm", "underflow",
-                        "identity_norm", "residual_norm", "act_mean", "act_std"]],
-                 hide_index=True, width="stretch")
-    st.caption(f"First/last ratio: {variant} {ratio_of(blocks[variant]['grad_norm']):.3g}, "
-               f"{other} {ratio_of(blocks[other]['grad_norm']):.3g}. Loss: "
+    st.dataframe(flow_charts.numbers_table(blocks), hide_index=True, width="stretch")
+    st.caption(f"First/last ratio: {variant} {magnitude.fmt_ratio(ratio_of(blocks[variant]['grad_norm']))}, "
+               f"{other} {magnitude.fmt_ratio(ratio_of(blocks[other]['grad_norm']))}. Loss: "
                f"{meta[variant]['loss']:.4f} / {meta[other]['loss']:.4f}.")
 
 st.info("What the literature says next to these numbers: BN + ReLU plain nets tend to *explode* "

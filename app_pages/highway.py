@@ -1,14 +1,13 @@
 """The gradient highway: dL/dx_l = dL/dx_{l+1} (1 + dF/dx_l), measured per block on the visitor's
 network, and the identity hypothesis (zero-init / residual scale alpha = 0)."""
 
-
 import pandas as pd
 import streamlit as st
 
-from resnet_explain import magnitude, ui
-from resnet_explain.charts import gradflow as charts
-from resnet_explain.charts import theory as charts_theory
-from resnet_explain.lab import highway as experiments
+from resnet_explain import ui
+from resnet_explain.charts import gradflow as flow_charts
+from resnet_explain.charts import theory as theory_charts
+from resnet_explain.lab import highway
 from resnet_explain.model.blocks import Block
 
 settings = ui.settings()
@@ -20,11 +19,7 @@ ALPHAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def alpha_cached(seed: int) -> pd.DataFrame:
-    return experiments.alpha_sweep(ALPHAS, depths=(20, 50), inits=("default", "kaiming"), seed=seed)
-
-
-def fmt(r: float) -> str:
-    return magnitude.fmt_ratio(r)
+    return highway.alpha_sweep(ALPHAS, depths=(20, 50), inits=("default", "kaiming"), seed=seed)
 
 
 st.title("The gradient highway")
@@ -54,22 +49,13 @@ with st.spinner("Running forward + backward…"):
 if not got:
     st.stop()
 blocks, _, meta = got
-table = experiments.highway_table(blocks)
+table = highway.highway_table(blocks)
 st.caption(f"{net.summary()}. One forward + backward pass, batch {meta['batch']}, seed {seed}, "
            f"{meta['device']} ({meta['dtype']}), {meta['seconds'] * 1e3:.0f} ms.")
 if net.any_skip:
-    ui.chart_with_export(charts_theory.highway_chart(experiments.highway_long(table), height=int(340 * H)),
+    ui.chart_with_export(theory_charts.highway_chart(highway.highway_long(table), height=int(340 * H)),
                          table, "highway_terms", "hw_terms")
-    res = table[table["skip"]]
-    n_id = int((res["identity_norm"] > res["residual_norm"]).sum())
-    med = float(res["residual_over_identity"].median())
-    st.markdown(
-        "For each residual block, the backward signal reaching its input is the sum of two measured "
-        r"terms: the **identity term** $S'(x)^\top g$ (for an identity shortcut, $g$ itself) and the "
-        r"**residual-branch term** $J_F(x)^\top g$, with $g = \partial L/\partial s$ at the sum. "
-        f"In **{n_id} of {len(res)}** residual blocks the identity term is the larger; the median "
-        f"branch/identity size ratio is **{med:.2f}**."
-    )
+    st.markdown(highway.terms_sentence(table))
 
 st.subheader("The product, one factor per block")
 st.markdown(
@@ -78,19 +64,9 @@ st.markdown(
     "also include the activation after the add). Their product from "
     "the last block back to the first is the first/last gradient ratio."
 )
-ui.chart_with_export(charts_theory.gain_chart(table, height=int(260 * H)), table, "block_gains", "hw_gains")
-gains = table["gain"].dropna()
-prod_log = float(table["log10_gain"].dropna().sum())
-first_rel = float(table["log10_product_from_last"].iloc[0])
-if table["log10_gain"].iloc[1:].isna().any():
-    st.markdown("Some block's gradient is 0 in float32 (underflow) or not finite, so the per-block gains "
-                "cannot all be measured; run it in float64 on the Gradient Flow page.")
-elif len(gains):
-    st.markdown(
-        f"Gains range from **{fmt(gains.min())}** to **{fmt(gains.max())}** (geometric mean "
-        f"{fmt(10 ** (prod_log / len(gains)))}). Their product is 10^{prod_log:.2f} = "
-        f"**{fmt(10 ** prod_log)}**, equal to the measured first/last ratio 10^{first_rel:.2f}."
-    )
+ui.chart_with_export(theory_charts.gain_chart(table, height=int(260 * H)), table, "block_gains", "hw_gains")
+if gains_text := highway.gains_sentence(table):
+    st.markdown(gains_text)
 with st.expander("The numbers (per block)"):
     st.dataframe(table[["block", "skip", "grad_norm", "identity_norm", "residual_norm", "gain",
                         "log10_product_from_last"]], hide_index=True, width="stretch")
@@ -113,28 +89,14 @@ zil = c2.toggle("Zero-init last layer", value=False, key="hw_zil",
 init = c3.selectbox("Init", ("default", "kaiming"), key="hw_init",
                     help="PyTorch's default (Var = 1/(3·fan_in)) or Kaiming (Var = 2/fan_in, He et al. 2015b).")
 depth = c4.selectbox("Depth", (20, 50), key="hw_depth")
-ispec = experiments.identity_spec(depth, alpha, init, zero_init_last=zil)
+ispec = highway.identity_spec(depth, alpha, init, zero_init_last=zil)
 got = ui.run_probe(ispec, settings)
 if got:
     ib = got[0]
-    rel = ib["grad_rel_last"].to_numpy()
-    spread = float(rel.max() / rel.min()) if rel.min() > 0 else float("inf")
-    std = ib["act_std"].to_numpy()
-    identity_like = alpha == 0 or zil
-    st.markdown(
-        f"**{'Identity start' if identity_like else f'α = {alpha}'}** ({init} init, depth {depth}): the "
-        f"gradient at every block is between **{rel.min():.4g}×** and **{rel.max():.4g}×** the last "
-        f"block's (first/last: **{rel[0]:.4g}**); the forward activations' spread changes by a factor "
-        f"**{std[-1] / std[0]:.4g}** from the first block to the last."
-        + (" Every block is exactly the identity: it passes its input and its gradient through unchanged."
-           if alpha == 0 and spread < 1.0001 else
-           " Every branch's last weights are 0, so its Jacobian is 0 and every block passes the gradient "
-           "through unchanged (forward, the branch still adds its last layer's bias, a constant)."
-           if zil and spread < 1.0001 else "")
-    )
-    il = ib.assign(variant=f"α = {alpha}{', zero-init last' if zil else ''}")
-    long = charts.gradflow_long({il["variant"].iloc[0]: ib})
-    ui.chart_with_export(charts_theory.blocks_multi_chart(long, height=int(280 * H)), long,
+    st.markdown(highway.identity_sentence(ib, alpha, zil, init, depth))
+    label = f"α = {alpha}{', zero-init last' if zil else ''}"
+    long = flow_charts.gradflow_long({label: ib})
+    ui.chart_with_export(theory_charts.blocks_multi_chart(long, height=int(280 * H)), long,
                          "identity_start", "hw_id")
 
 st.subheader("Raise α: residual growth without normalisation")
@@ -142,21 +104,11 @@ with st.spinner("Sweeping α over 2 depths × 2 inits…"):
     sweep = alpha_cached(seed)
 c1, c2 = st.columns(2)
 with c1:
-    ui.chart_with_export(charts_theory.alpha_chart(sweep, height=int(300 * H)), sweep, "alpha_sweep", "hw_alpha_g")
+    ui.chart_with_export(theory_charts.alpha_chart(sweep, height=int(300 * H)), sweep, "alpha_sweep", "hw_alpha_g")
     st.caption("Backward: first/last block gradient ratio (log10).")
 with c2:
-    ui.chart_with_export(charts_theory.alpha_chart(sweep, "log10_forward_growth",
+    ui.chart_with_export(theory_charts.alpha_chart(sweep, "log10_forward_growth",
                                                    "log10 (activation std, last / first block)",
                                                    height=int(300 * H)), sweep, "alpha_forward", "hw_alpha_f")
     st.caption("Forward: how much the activations' spread grows through the blocks (log10).")
-s = sweep.set_index(["init", "depth", "alpha"])["ratio"]
-st.markdown(
-    f"Measured (seed {seed}, width 64, two-layer pre-activation blocks): with PyTorch's default init "
-    f"the ratio at α = 1 is **{fmt(s['default', 20, 1.0])}** at depth 20 and **{fmt(s['default', 50, 1.0])}** "
-    f"at depth 50 — the default init's small weights keep each branch's gain small. With Kaiming init "
-    f"it is **{fmt(s['kaiming', 20, 1.0])}** at depth 20 and **{fmt(s['kaiming', 50, 1.0])}** at depth 50, "
-    f"and at α = 4 **{fmt(s['kaiming', 50, 4.0])}**. Each block multiplies the signal by about "
-    "(1 + α·gain of F), so without normalisation a residual net grows exponentially in depth: skips "
-    "stop vanishing, and a small α (SkipInit/ReZero, Fixup) or normalisation stops the growth "
-    "(De & Smith 2020, arXiv 2002.10444)."
-)
+st.markdown(highway.alpha_sentence(sweep, seed))

@@ -5,12 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from resnet_explain import magnitude, ui
-from resnet_explain.charts import gradflow as charts
-from resnet_explain.charts import theory as charts_theory
-from resnet_explain.lab import misconceptions as experiments
-from resnet_explain.lab.highway import postact_comparison
+from resnet_explain.charts import gradflow as flow_charts
+from resnet_explain.charts import theory as theory_charts
+from resnet_explain.lab import misconceptions
+from resnet_explain.lab.highway import postact_comparison, postact_sentence
 from resnet_explain.lab.vanishing import SWEEP_BATCH
-from resnet_explain.probe import ratio_of
 from resnet_explain.spec import preset
 
 settings = ui.settings()
@@ -22,12 +21,12 @@ TRAIN_STEPS = 120
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def branch_cached(preset_name: str, seed: int) -> pd.DataFrame:
-    return experiments.branch_vs_skip(preset(preset_name), seed=seed)
+    return misconceptions.branch_vs_skip(preset(preset_name), seed=seed)
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
 def train_cached(seed: int):
-    return experiments.train_compare(TRAIN_DEPTHS, seed=seed, steps=TRAIN_STEPS)
+    return misconceptions.train_compare(TRAIN_DEPTHS, seed=seed, steps=TRAIN_STEPS)
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
@@ -48,7 +47,7 @@ st.header("“Skip connections just copy features”")
 net = st.segmented_control("Network", ("resnet20", "resnet56"), default="resnet20", key="mc_net") or "resnet20"
 with st.spinner("Forward pass…"):
     bv = branch_cached(net, seed)
-ui.chart_with_export(charts_theory.branch_chart(bv, height=int(280 * H)), bv, "branch_vs_skip", "mc_copy")
+ui.chart_with_export(theory_charts.branch_chart(bv, height=int(280 * H)), bv, "branch_vs_skip", "mc_copy")
 st.markdown(
     f"In {net} at initialisation (He et al. 2015's CIFAR net, BatchNorm in training mode, batch "
     f"{SWEEP_BATCH}), what each residual branch **adds** is between "
@@ -64,7 +63,7 @@ st.markdown(
 st.header("“Skip connections always help”")
 with st.spinner(f"Training 4 small MLPs for {TRAIN_STEPS} steps each (cached after the first run)…"):
     curves, summary, change = train_cached(seed)
-ui.chart_with_export(charts_theory.training_chart(curves, height=int(320 * H)), curves, "train_depth", "mc_train")
+ui.chart_with_export(theory_charts.training_chart(curves, height=int(320 * H)), curves, "train_depth", "mc_train")
 sm = summary.set_index(["depth", "variant"])
 shallow, deep = TRAIN_DEPTHS
 st.caption(f"ReLU MLPs, width 32, no normalisation, PyTorch default init, Adam (lr 1e-3, batch 64), "
@@ -95,7 +94,7 @@ st.markdown(
     "relative to its starting size."
 )
 ch = change[change["depth"] == deep]
-ui.chart_with_export(charts_theory.weight_change_chart(ch, height=int(300 * H)), ch, "weight_change", "mc_learn")
+ui.chart_with_export(theory_charts.weight_change_chart(ch, height=int(300 * H)), ch, "weight_change", "mc_learn")
 first = ch[ch["layer"] == 1].set_index("variant")["rel_change"]  # layer 0 is the stem
 last = ch[ch["layer"] == ch["layer"].max() - 1].set_index("variant")["rel_change"]
 
@@ -117,14 +116,6 @@ st.markdown(
 st.header("“Any skip connection fixes vanishing gradients”")
 with st.spinner("Probing three sigmoid MLPs…"):
     frames = postact_cached(seed)
-long = charts.gradflow_long(frames)
-ui.chart_with_export(charts_theory.blocks_multi_chart(long, height=int(320 * H)), long, "postact", "mc_post")
-rat = {k: ratio_of(v["grad_norm"]) for k, v in frames.items()}
-k_plain, k_post, k_pre = list(frames)
-st.markdown(
-    f"Sigmoid MLPs of depth 20, no normalisation. First/last gradient ratio: plain **{fmt(rat[k_plain])}**; "
-    f"with skips but σ applied **after** the add, **{fmt(rat[k_post])}**; with a clean identity path "
-    f"(pre-activation, σ inside the branch), **{fmt(rat[k_pre])}**. When the sum passes through σ, every "
-    "block still multiplies the gradient by σ′ ≤ 1/4 — the skip only helps if the identity path is kept "
-    "clean (He et al. 2016, arXiv 1603.05027, sec. 3–4)."
-)
+long = flow_charts.gradflow_long(frames)
+ui.chart_with_export(theory_charts.blocks_multi_chart(long, height=int(320 * H)), long, "postact", "mc_post")
+st.markdown(postact_sentence(frames))

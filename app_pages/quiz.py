@@ -19,8 +19,10 @@ BIN_LABELS = [b[0] for b in RATIO_BINS]
 TITLES = {s.file: s.title for s in STEPS}
 
 
-def fmt(r: float) -> str:
-    return magnitude.fmt_ratio(r, zero="0 (float32 underflow)")
+def fmt(r: float | None) -> str:
+    if r is None:  # the probe could not run (server busy): say so rather than fail
+        return "**not measured**"
+    return f"**{magnitude.fmt_ratio(r, zero=magnitude.UNDERFLOW)}** ({magnitude.judge_ratio(r).short})"
 
 
 def link(page: str) -> None:
@@ -48,7 +50,7 @@ def feedback(kind: str, item, choice: int | None, measured: float | None = None)
         b = ratio_bin(measured) if measured is not None else None
         ok = choice is not None and choice == b
         right = BIN_LABELS[b] if b is not None else "not finite"
-        st.markdown(f"**Measured:** first/last block gradient ratio = **{fmt(measured)}** "
+        st.markdown(f"**Measured:** first/last block gradient ratio = {fmt(measured)} "
                     f"(preset `{item.preset}`, seed {seed}, batch {ui.PROBE_BATCH}, "
                     f"{settings['device'].type}).")
     if choice is None:

@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from resnet_explain import ui
-from resnet_explain.charts import theory as charts_theory
-from resnet_explain.lab import shattered as experiments
+from resnet_explain.charts import theory as theory_charts
+from resnet_explain.lab import shattered
 
 settings = ui.settings()
 seed = settings["seed"]
@@ -19,20 +19,12 @@ ALPHAS = (0.1, 0.25, 0.5, 1.0)
 
 @st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
 def sweep_cached(depth: int, seed: int, n_points: int, alpha: float):
-    return experiments.shattered_experiment(depth, seed=seed, n_points=n_points, res_scale=alpha)
+    return shattered.shattered_experiment(depth, seed=seed, n_points=n_points, res_scale=alpha)
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def summary_cached(seed: int, alpha: float) -> pd.DataFrame:
-    return experiments.shattered_depth_summary(DEPTHS, seed=seed, res_scale=alpha)
-
-
-def describe(r1: float) -> str:
-    if r1 < 0.2:
-        return "like white noise"
-    if r1 < 0.7:
-        return "partly correlated"
-    return "smooth"
+    return shattered.shattered_depth_summary(DEPTHS, seed=seed, res_scale=alpha)
 
 
 st.title("Shattered gradients")
@@ -55,40 +47,26 @@ with st.spinner("Sweeping the input through both networks…"):
     curves, ac = sweep_cached(depth, seed, n_points, alpha)
 secs = time.perf_counter() - t0
 st.caption(
-    f"ReLU MLPs with BatchNorm, width {experiments.SHATTER_WIDTH}, 1-D input x ∈ [−2, 2] "
+    f"ReLU MLPs with BatchNorm, width {shattered.SHATTER_WIDTH}, 1-D input x ∈ [−2, 2] "
     f"({n_points} points), depth {depth}, seed {seed}; the plain net is the residual net with its skips "
     "removed (same weights). BatchNorm uses the sweep's own statistics, then is frozen so each point's "
     f"gradient is its own. ∂f/∂x of output 0, standardised to mean 0, std 1. CPU, {secs:.2f} s."
 )
 c1, c2 = st.columns(2)
 with c1:
-    ui.chart_with_export(charts_theory.sweep_gradient_chart(curves, "plain", height=int(240 * H)),
+    ui.chart_with_export(theory_charts.sweep_gradient_chart(curves, "plain", height=int(240 * H)),
                          curves[curves["variant"] == "plain"], "shattered_plain", "sh_plain")
 with c2:
-    ui.chart_with_export(charts_theory.sweep_gradient_chart(curves, "residual", height=int(240 * H)),
+    ui.chart_with_export(theory_charts.sweep_gradient_chart(curves, "residual", height=int(240 * H)),
                          curves[curves["variant"] == "residual"], "shattered_residual", "sh_res")
 
 st.subheader("Autocorrelation of the gradient along the line")
-ui.chart_with_export(charts_theory.autocorr_chart(ac, height=int(280 * H)), ac, "shattered_autocorr", "sh_ac")
-r1 = ac[ac["lag"] == 1].set_index("variant")["autocorrelation"]
-st.markdown(
-    f"Lag-1 autocorrelation at depth {depth}: plain **{r1['plain']:.2f}** ({describe(r1['plain'])}), "
-    f"residual **{r1['residual']:.2f}** ({describe(r1['residual'])}). White noise has r ≈ 0 at every "
-    "lag > 0; a smooth (brown-noise-like) gradient stays near 1."
-)
+ui.chart_with_export(theory_charts.autocorr_chart(ac, height=int(280 * H)), ac, "shattered_autocorr", "sh_ac")
+st.markdown(shattered.lag1_sentence(ac, depth))
 
 st.subheader("As depth grows")
 with st.spinner("Sweeping every depth…"):
     summ = summary_cached(seed, alpha)
-ui.chart_with_export(charts_theory.depth_autocorr_chart(summ, height=int(260 * H)), summ,
+ui.chart_with_export(theory_charts.depth_autocorr_chart(summ, height=int(260 * H)), summ,
                      "shattered_depth", "sh_depth")
-p = summ[summ["variant"] == "plain"].set_index("depth")["lag1_autocorrelation"]
-r = summ[summ["variant"] == "residual"].set_index("depth")["lag1_autocorrelation"]
-dmax = DEPTHS[-1]
-st.markdown(
-    f"Plain: lag-1 autocorrelation {p[DEPTHS[0]]:.2f} at depth {DEPTHS[0]} → **{p[dmax]:.2f}** at depth "
-    f"{dmax}. Residual (α = {alpha}): {r[DEPTHS[0]]:.2f} → **{r[dmax]:.2f}**."
-    + (" The residual net's gradient also decorrelates with depth, only much more slowly; Balduzzi et al. "
-       "derive a decay like 1/√L for resnets against 2^-L for plain nets, and scaling the branches down "
-       "(smaller α) keeps it smooth longer — try α = 0.1." if r[dmax] < 0.7 else "")
-)
+st.markdown(shattered.depth_sentence(summ, alpha))

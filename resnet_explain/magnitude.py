@@ -5,7 +5,8 @@
   a gradient that is exactly 0 is a fact to display, not a row to drop);
 * the plotting floor: where such values are drawn, below the lowest finite value;
 * :func:`judge_ratio`, the verdict every page gives a first/last gradient ratio (vanishes,
-  shrinks, about the same, grows, explodes), with one set of bands.
+  shrinks, about the same, grows, explodes), with one set of bands. A whole probe table (NaN/Inf
+  on the way, a last block at 0) is judged in words by :mod:`resnet_explain.verdict`.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def statuses(values, has_nan=None, has_inf=None) -> np.ndarray:
     return np.where(nan, NOT_A_NUMBER, np.where(inf, INFINITE, np.where(v == 0, UNDERFLOW, MEASURED)))
 
 
-def value_text(v: float) -> str:
-    """A norm as a tooltip or table shows it: ``0 (underflow)`` for an exact 0, else 3 digits."""
-    return UNDERFLOW_TEXT if v == 0 else f"{v:.3e}"
+def value_text(v: float, spec: str = ".3e") -> str:
+    """A norm as a tooltip or table shows it: ``0 (underflow)`` for an exact 0, else formatted
+    with ``spec`` (3 digits, scientific, by default)."""
+    return UNDERFLOW_TEXT if v == 0 else format(float(v), spec)
 
 
 def plot_floor(log_values, margin: float = 1.0) -> float:
@@ -72,39 +74,66 @@ def fmt_ratio(r: float, digits: int = 3, zero: str = "0") -> str:
 # ---------------------------------------------------------------------------------------------
 SAME_FACTOR = 2.0
 EXTREME_FACTOR = 100.0
-BANDS = ("vanishes", "shrinks", "about the same", "grows", "explodes")
+BANDS = ("vanishes", "shrinks", "about the same", "grows", "explodes")  # in increasing ratio
+# Verdicts a ratio alone cannot give: a first block at exactly 0, a NaN/Inf on the way, and a
+# last block at exactly 0 (there is no ratio to take; only a whole block table can say so).
+UNDERFLOW_BAND, NOT_FINITE_BAND, NO_GRADIENT_BAND = "underflow", "not finite", "no gradient"
 
 
 @dataclass(frozen=True)
 class Verdict:
-    band: str  # one of BANDS, or "underflow" / "not finite"
+    """What a first/last gradient ratio means. ``phrase`` has no subject ("grows 17-fold toward
+    the input"), so it reads after "the gradient"; ``markdown`` is the same with its number and
+    its key word in bold."""
+
+    band: str  # one of BANDS, or UNDERFLOW_BAND / NOT_FINITE_BAND / NO_GRADIENT_BAND
     ratio: float  # first / last
-    phrase: str  # e.g. "grows 17-fold toward the input"
+    markdown: str
+
+    @property
+    def phrase(self) -> str:
+        return self.markdown.replace("**", "")
+
+    @property
+    def short(self) -> str:
+        """The verdict in a few words, for beside a number ("it vanishes", "about the same size")."""
+        return {"about the same": "about the same size", UNDERFLOW_BAND: "it vanishes: 0 in float32",
+                NOT_FINITE_BAND: "not finite", NO_GRADIENT_BAND: "no gradient at the last block",
+                }.get(self.band, f"it {self.band}")
 
     @property
     def vanishing(self) -> bool:
-        return self.band in ("vanishes", "underflow")
+        return self.band in ("vanishes", UNDERFLOW_BAND)
 
     @property
     def exploding(self) -> bool:
         return self.band == "explodes"
 
+    @property
+    def rank(self) -> int | None:
+        """Position of the band in BANDS (0 = vanishes, 4 = explodes); underflow ranks with
+        vanishing, NaN/Inf and "no gradient" have none."""
+        if self.band == UNDERFLOW_BAND:
+            return 0
+        return BANDS.index(self.band) if self.band in BANDS else None
 
-def judge_ratio(ratio: float) -> Verdict:
+
+def judge_ratio(ratio: float | None) -> Verdict:
     """The one verdict on a first/last block gradient ratio, used by every page."""
     if ratio is None or math.isnan(ratio) or math.isinf(ratio):
-        return Verdict("not finite", float("nan") if ratio is None else ratio,
-                       "is not finite (NaN or Inf somewhere on the way)")
-    if ratio == 0:
-        return Verdict("underflow", 0.0, "reaches the first block as exactly 0 in float32 (underflow)")
+        return Verdict(NOT_FINITE_BAND, float("nan") if ratio is None else float(ratio),
+                       "is **not finite** (NaN or Inf somewhere on the way)")
     r = float(ratio)
+    if r == 0:
+        return Verdict(UNDERFLOW_BAND, 0.0, f"reaches the first block as **{UNDERFLOW}**")
+    n = fmt_ratio(r, 2)
     if r >= EXTREME_FACTOR:
-        return Verdict("explodes", r, f"grows {fmt_ratio(r, 2)}-fold toward the input: it explodes")
+        return Verdict("explodes", r, f"grows **{n}-fold** toward the input: it **explodes**")
     if r >= SAME_FACTOR:
-        return Verdict("grows", r, f"grows {fmt_ratio(r, 2)}-fold toward the input")
+        return Verdict("grows", r, f"grows **{n}-fold** toward the input")
     if r > 1 / SAME_FACTOR:
         return Verdict("about the same", r,
-                       f"reaches the input at about the same size ({fmt_ratio(r, 2)}×, within 2×)")
+                       f"reaches the input at **about the same size** ({n}×, within 2×)")
     if r > 1 / EXTREME_FACTOR:
-        return Verdict("shrinks", r, f"shrinks to {fmt_ratio(r, 2)}× toward the input")
-    return Verdict("vanishes", r, f"shrinks to {fmt_ratio(r, 2)}× toward the input: it vanishes")
+        return Verdict("shrinks", r, f"shrinks to **{n}×** toward the input")
+    return Verdict("vanishes", r, f"shrinks to **{n}×** toward the input: it **vanishes**")

@@ -32,6 +32,15 @@ def gradflow_long(frames: dict[str, pd.DataFrame], yours: str | None = None) -> 
     return long
 
 
+NUMBERS_COLUMNS = ["variant", "block", "kind", "skip", "grad_norm", "log10_grad_norm", "underflow",
+                   "identity_norm", "residual_norm", "act_mean", "act_std"]
+
+
+def numbers_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The per-block numbers of every variant in one table (the page's "numbers" expander)."""
+    return pd.concat([d.assign(variant=k) for k, d in frames.items()], ignore_index=True)[NUMBERS_COLUMNS]
+
+
 def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
                     height: int = 340) -> alt.Chart:
     """Per-block ||dL/dx_l|| (log10), plain vs residual overlaid; optional dashed theory line."""

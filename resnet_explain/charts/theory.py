@@ -11,9 +11,7 @@ import altair as alt
 import pandas as pd
 
 from .. import magnitude
-from .axes import VARIANT_COLORS, W, block_order, xblock
-
-
+from .axes import VARIANT_COLORS, W, block_order, flagged_markers, xblock
 
 
 def sigmoid_chart(curves: pd.DataFrame, height: int = 260) -> alt.Chart:
@@ -28,6 +26,14 @@ def sigmoid_chart(curves: pd.DataFrame, height: int = 260) -> alt.Chart:
     txt = alt.Chart(peak).mark_text(align="left", dx=10, dy=-10, fontSize=13).encode(
         x="x:Q", y="value:Q", text="label:N")
     return alt.layer(lines, rule, pt, txt).properties(height=height, width=W)
+
+
+def activation_slopes_chart(slopes: pd.DataFrame, height: int = 260) -> alt.Chart:
+    """The derivative of each activation (``lab.theory.activation_slopes``) on one axis."""
+    return alt.Chart(slopes).mark_line(strokeWidth=3).encode(
+        x=alt.X("x:Q"), y=alt.Y("slope:Q", title="derivative"), color=alt.Color("activation:N", title=None),
+        tooltip=["activation:N", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("slope:Q", format=".3f")],
+    ).properties(height=height, width=W)
 
 
 _VAN_COLORS = alt.Scale(domain=["measured, float32", "measured, float64", "0.25^L (σ′ ≤ 1/4 per layer)", "0.3^L"],
@@ -75,10 +81,7 @@ def activation_sweep_chart(sweep: pd.DataFrame, height: int = 360) -> alt.Chart:
         layers.append(alt.Chart(pred).mark_line(strokeDash=[6, 4], opacity=0.7).encode(
             x="depth:Q", y="predicted_log10:Q", color=color,
             tooltip=["label:N", alt.Tooltip("predicted_log10:Q", title="predicted log10", format=".2f")]))
-    flagged = sweep[sweep["underflow"]]
-    if len(flagged):
-        layers.append(alt.Chart(flagged).mark_point(shape="triangle-down", size=140, filled=True).encode(
-            x="depth:Q", y="y:Q", color=color, tooltip=tooltip))
+    layers += flagged_markers(sweep, alt.X("depth:Q"), color, tooltip)
     return alt.layer(*layers).properties(height=height, width=W)
 
 
@@ -90,10 +93,7 @@ def blocks_multi_chart(long: pd.DataFrame, height: int = 360, colors: alt.Scale 
                alt.Tooltip("log10_grad_norm:Q", format=".2f"), "status:N"]
     layers = [alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=35)).encode(
         x=xblock(order), y=alt.Y("y:Q", title="log10 ‖∂L/∂x‖ at block output"), color=color, tooltip=tooltip)]
-    flagged = long[long["status"] != "measured"]
-    if len(flagged):
-        layers.append(alt.Chart(flagged).mark_point(shape="triangle-down", size=160, filled=True).encode(
-            x=xblock(order), y="y:Q", color=color, tooltip=tooltip))
+    layers += flagged_markers(long, xblock(order), color, tooltip)
     return alt.layer(*layers).properties(height=height, width=W)
 
 

@@ -36,11 +36,13 @@ class Prediction:
 
 
 # Order-of-magnitude bins for the first/last block gradient ratio: (label, lo, hi), lo <= r < hi.
+# Guessing bins, not a verdict: the verdict on a ratio is magnitude.judge_ratio (its "about the
+# same size" means within 2x, so the 0.1..10 bin does not use those words).
 RATIO_BINS: tuple[tuple[str, float, float], ...] = (
     ("below 1e-10 (or exactly 0)", -math.inf, 1e-10),
     ("1e-10 to 1e-3", 1e-10, 1e-3),
     ("1e-3 to 0.1", 1e-3, 0.1),
-    ("0.1 to 10 (about the same size)", 0.1, 10.0),
+    ("0.1 to 10", 0.1, 10.0),
     ("10 to 1000", 10.0, 1e3),
     ("above 1000", 1e3, math.inf),
 )

@@ -96,6 +96,13 @@ def sigmoid_curves(lo: float = -6.0, hi: float = 6.0, n: int = 241) -> pd.DataFr
                      ignore_index=True)
 
 
+def sigmoid_peak(curves: pd.DataFrame) -> tuple[float, float]:
+    """(x, σ′(x)) where σ′ is largest on the grid of :func:`sigmoid_curves`."""
+    prime = curves[curves["curve"].str.startswith("σ′")]
+    peak = prime.loc[prime["value"].idxmax()]
+    return float(peak["x"]), float(peak["value"])
+
+
 def activation_slopes(lo: float = -4.0, hi: float = 4.0, n: int = 161) -> pd.DataFrame:
     """Derivatives of sigmoid, tanh and ReLU on a grid, long form (x, activation, slope).
     Their maxima: 0.25, 1, 1 (ReLU's slope is 1 wherever the unit is active)."""
@@ -104,6 +111,13 @@ def activation_slopes(lo: float = -4.0, hi: float = 4.0, n: int = 161) -> pd.Dat
                       pd.DataFrame({"x": x, "activation": "tanh", "slope": tanh_prime(x)}),
                       pd.DataFrame({"x": x, "activation": "relu", "slope": (x > 0).astype(np.float64)})],
                      ignore_index=True)
+
+
+def slopes_caption(slopes: pd.DataFrame) -> str:
+    """The largest slope of each activation on the grid of :func:`activation_slopes`."""
+    mx = slopes.groupby("activation")["slope"].max()
+    return (f"Largest slope on this grid: sigmoid {mx['sigmoid']:.3f}, tanh {mx['tanh']:.3f}, "
+            f"ReLU {mx['relu']:.0f} (wherever the unit is active).")
 
 
 def weight_variance(init: str, fan_in: int, fan_out: int) -> float:

@@ -64,8 +64,10 @@ def test_builder_renders_diagram_cost_and_code():
     at.switch_page("app_pages/builder.py").run()
     assert not at.exception
     assert len(at.get("graphviz_chart")) == 1
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Parameters"] == f"{estimate_cost(preset('plain20')).params:,}"
+    metrics = {m.label: m for m in at.metric}
+    params = estimate_cost(preset("plain20")).params
+    assert params == 269_722 and metrics["Parameters"].value == "270 k"
+    assert f"{params:,} parameters" in metrics["Parameters"].help
     assert any("def forward" in c.value for c in at.code)
 
 
@@ -108,7 +110,11 @@ def test_gradient_flow_numbers_equal_the_library_and_skip_toggle_changes_them():
     assert at.session_state["spec"] == preset("resnet20")
     np.testing.assert_allclose(_grad_series(at, "residual"), before, rtol=1e-6)
     text = " ".join(m.value for m in at.markdown)
-    assert "Residual (yours)" in text and "Plain (twin)" in text
+    ratios = {k: probe_spec(preset(k), seed=0, batch=32).ratio for k in ("plain20", "resnet20")}
+    assert ratios["plain20"] > 2 and ratios["resnet20"] > 2  # both grow: one verdict, judge_ratio's
+    assert (f"**Residual (yours):** the gradient grows **{ratios['resnet20']:.2g}-fold** toward the input; "
+            f"**plain (twin):** grows **{ratios['plain20']:.2g}-fold** toward the input.") in text
+    assert "about the same size" not in text
 
 
 def test_url_reproduces_the_same_numbers_with_seed():

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from resnet_explain import magnitude
 from resnet_explain.content import quiz
 from resnet_explain.lab import highway, shattered
 from resnet_explain.probe import probe_spec
@@ -39,7 +40,12 @@ def test_vanishing_numbers_and_underflow():
     r20 = probe_spec(preset("mlp-sigmoid20-plain"), seed=0, batch=32).ratio
     assert f"**{fmt2(r20)}**" in text(at)
     rp = probe_spec(cifar_resnet(56, skip=False), seed=0, batch=32).ratio
-    assert f"**{fmt2(rp)}×**" in text(at) and "explodes toward the input" in text(at)
+    rr = probe_spec(cifar_resnet(56, skip=True), seed=0, batch=32).ratio
+    assert magnitude.judge_ratio(rp).band == "explodes"
+    assert f"**Plain-56:** the gradient grows **{fmt2(rp)}-fold** toward the input: it **explodes**" in text(at)
+    # skips stop vanishing, not growth: the page says so with ResNet-56's measured number
+    assert f"ResNet-56's gradient still grows **{fmt2(rr)}-fold**" in text(at)
+    assert "fix both" not in text(at)
     # the underflow case: every depth kept in the chart data, 0 in float32 flagged, no exception
     long = max(chart_frames(at)[1], key=len)
     assert len(long) == 4 * 14  # 14 depths x (float32, float64, 0.25^L, 0.3^L)
@@ -47,10 +53,10 @@ def test_vanishing_numbers_and_underflow():
     assert np.isfinite(long["y"]).all()
     at.select_slider(key="van_depth").set_value(64).run()
     assert not at.exception
-    assert "0 — underflow" in text(at)
+    assert f"first block's gradient is **{magnitude.UNDERFLOW}**" in text(at)
     assert "| 0 (underflow) |" not in text(at)  # the table is a dataframe, not markdown
     df = at.dataframe[0].value
-    assert (df["float32"] == "0 (underflow)").any()
+    assert (df["float32"] == magnitude.UNDERFLOW_TEXT).any()
 
 
 def test_highway_identity_start_and_alpha():
@@ -85,7 +91,7 @@ def test_misconceptions_page():
     assert len(at.get("vega_lite_chart")) == 4
     f = highway.postact_comparison(20, seed=0)
     r = [f[k]["grad_norm"].iloc[0] / f[k]["grad_norm"].iloc[-1] for k in f]
-    assert f"**{r[1]:.1e}**" in text(at)
+    assert f"**{r[1]:.1e}** (it vanishes)" in text(at)  # σ after the add: the skip does not save it
     assert "little difference" in text(at)
 
 

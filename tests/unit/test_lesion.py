@@ -90,3 +90,75 @@ def test_image_set_needs_normalizer():
     with pytest.raises(LesionError):
         lesion_study(model, s)
     assert len(lesion_study(model, s, Normalizer.of(s))) == 3
+
+
+# ---- the page's sentences (charts.lesion), from a hand-made pair of lesion tables ----------------------
+def _frames(plain_drops, res_drops, plain_base=0.8, res_base=0.85, ratios=None):
+    import pandas as pd
+
+    def one(drops, base, skip, ratio):
+        names = [f"stage{1 + i // 3}.block{i % 3}" for i in range(len(drops))]
+        return pd.DataFrame({
+            "block": names, "position": range(len(drops)),
+            "removable": [d is not None for d in drops], "lesion": "x",
+            "accuracy": [base - d / 100 if d is not None else float("nan") for d in drops],
+            "base_accuracy": base,
+            "accuracy_drop": [d / 100 if d is not None else float("nan") for d in drops],
+            "residual_ratio": ratio if skip else [float("nan")] * len(drops)})
+    ratios = ratios or [0.1 * (i + 1) for i in range(len(res_drops))]
+    return {"plain": one(plain_drops, plain_base, False, None),
+            "residual": one(res_drops, res_base, True, ratios)}
+
+
+def test_downsampling_blocks_follow_the_shape_rule():
+    from resnet_explain.lab.lesion import downsampling_blocks
+
+    spec = cifar_resnet(14, width=4, in_size=8, skip=False)
+    ds = downsampling_blocks(spec)
+    assert [n for n, v in ds.items() if v] == ["stage2.block0", "stage3.block0"]
+    # the same blocks the lesion study finds not removable in the plain twin (shape changes)
+    x, y = data(8)
+    df = lesion_study(build_model(spec, seed=0), (x, y))
+    assert set(df.loc[~df["removable"], "block"]) == {n for n, v in ds.items() if v}
+
+
+def test_lesion_sentences_and_verdict():
+    from resnet_explain.charts import lesion as lc
+
+    ds = {"stage2.block0": True}
+    long = lc.lesion_long(_frames([30, 40, 50, None, 20, 10], [1, 2, 3, 9, 1, 0]), ds, 20)
+    f = lc.lesion_findings(long)
+    s = lc.arch_sentence("plain", 20, f["plain"])
+    assert "costs a median of **30.0** points" in s and "(stage2.block0) cannot be deleted" in s
+    r = lc.arch_sentence("residual", 20, f["residual"])
+    assert "5 of 6 deletable blocks cost at most 5 points" in r
+    assert "stage2.block0 (9); 1 of these 1 is a downsampling block" in r
+    assert lc.barely_learned(f, 20, chance=0.1) == []
+    v = lc.lesion_verdict(f, chance=0.1)
+    assert v.startswith("**In short:** the typical (median) deletion costs the plain net 30.0 points "
+                        "and the residual net 1.5") and "as Veit et al. found" in v
+    # a plain twin that barely learned: a warning, and no verdict
+    weak = lc.lesion_findings(lc.lesion_long(_frames([1, 1, 1, None, 1, 1], [1, 1, 1, 1, 1, 1],
+                                                     plain_base=0.12), ds, 56))
+    assert len(lc.barely_learned(weak, 56, chance=0.1)) == 1
+    assert "Plain-56 barely learned" in lc.barely_learned(weak, 56, chance=0.1)[0]
+    assert lc.lesion_verdict(weak, chance=0.1) is None
+    # both fragile, residual about as much: not Veit et al.'s contrast
+    both = lc.lesion_findings(lc.lesion_long(_frames([30] * 6, [25] * 6), {}, 20))
+    assert "about as fragile" in lc.lesion_verdict(both, chance=0.1)
+    calm = lc.lesion_findings(lc.lesion_long(_frames([2] * 6, [1] * 6), {}, 20))
+    assert "neither net loses more than 5 points" in lc.lesion_verdict(calm, chance=0.1)
+
+
+def test_ratio_sentence_spearman():
+    from resnet_explain.charts import lesion as lc
+
+    drops = [1, 2, 3, 4, 5, 6]
+    long = lc.lesion_long(_frames([30] * 6, drops, ratios=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), {}, 20)
+    s = lc.ratio_sentence(long, lc.lesion_findings(long))
+    assert "runs from 0.10 to 0.60 (median 0.35); the largest is at stage2.block2" in s
+    assert "Spearman ρ = 1.00 — the blocks that add most" in s
+    long = lc.lesion_long(_frames([30] * 6, drops, ratios=[0.3, 0.6, 0.1, 0.5, 0.2, 0.4]), {}, 20)
+    assert "ρ = -0.09 — weak" in lc.ratio_sentence(long, lc.lesion_findings(long))
+    no_res = lc.lesion_long({"plain": _frames([1] * 3, [1] * 3)["plain"]}, {}, 20)
+    assert lc.ratio_sentence(no_res, lc.lesion_findings(no_res)) is None

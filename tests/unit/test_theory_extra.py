@@ -19,12 +19,22 @@ def test_sigmoid_prime_peaks_at_quarter():
     assert (prime["value"] <= 0.25 + 1e-15).all()
 
 
+def test_sigmoid_peak_is_the_grid_maximum():
+    x, v = theory.sigmoid_peak(theory.sigmoid_curves())
+    assert x == pytest.approx(0.0) and v == pytest.approx(0.25)
+    x, v = theory.sigmoid_peak(theory.sigmoid_curves(lo=1.0, hi=3.0, n=21))  # grid without 0
+    assert x == pytest.approx(1.0) and v == pytest.approx(float(theory.sigmoid_prime(1.0)))
+
+
 def test_activation_slopes_maxima():
     s = theory.activation_slopes()
     mx = s.groupby("activation")["slope"].max()
     assert mx["sigmoid"] == pytest.approx(0.25)
     assert mx["tanh"] == pytest.approx(1.0)
     assert mx["relu"] == 1.0
+    assert theory.slopes_caption(s).startswith("Largest slope on this grid: sigmoid 0.250, tanh 1.000, ReLU 1")
+    narrow = theory.activation_slopes(lo=1.0, hi=2.0, n=11)  # tanh's slope is below 1 away from 0
+    assert f"tanh {float(theory.tanh_prime(1.0)):.3f}" in theory.slopes_caption(narrow)
 
 
 @pytest.mark.parametrize("init,expected", [("default", math.sqrt(1 / 6)), ("kaiming", 1.0),
