@@ -133,7 +133,7 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
         return hook
 
     def _out_hook(name):
-        def hook(mod, inp, out):
+        def hook(mod, _inp, out):
             if isinstance(out, torch.Tensor):
                 fwd[name] = _mean_std(out.detach())
                 if out.requires_grad:

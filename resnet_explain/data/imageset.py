@@ -44,10 +44,6 @@ class ImageSet:
         m = None if self.mask is None else self.mask[:n]
         return ImageSet(self.x[:n], self.y[:n], m, self.classes, self.name, dict(self.meta))
 
-    def float_images(self) -> torch.Tensor:
-        """x as float32 in [0, 1]."""
-        return self.x.float().div(255.0)
-
     def channel_stats(self) -> tuple[list[float], list[float]]:
         """Per-channel mean and std of the [0, 1] images (for input normalisation)."""
         xs = self.x[: min(len(self), 10_000)].float().div(255.0)

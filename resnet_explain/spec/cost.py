@@ -1,7 +1,9 @@
 """Cost estimate, computed from the spec alone, before any tensor is allocated.
 
-Parameters are exact (tested equal to the built model); FLOPs are checked against
-``torch.utils.flop_counter.FlopCounterMode`` in the tests, for every block kind.
+Parameters are exact (tested equal to the built model); FLOPs are equal to what
+``torch.utils.flop_counter.FlopCounterMode`` counts for one forward pass, for every block kind,
+shortcut, family and norm (tests/unit/test_cost.py); activations are tested to lie between 0.9x and
+4x the elements autograd saves in a training step (never well under: the budget refuses on them).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .netspec import MAX_PARAMS, NetSpec, SpecError
+
 
 @dataclass(frozen=True)
 class Cost:
@@ -49,6 +52,7 @@ def estimate_cost(spec: NetSpec) -> Cost:
             elementwise(width)
 
     c_in = spec.in_channels if cnn else spec.in_features
+    elementwise(c_in)  # the input: the stem layer keeps it for its weight gradient
     layer(c_in, spec.stem_width, 3, 1, not bn)
     norm(spec.stem_width)
     elementwise(spec.stem_width)
@@ -75,14 +79,18 @@ def estimate_cost(spec: NetSpec) -> Cost:
                 side, area = out_side, out_area
             if spec.res_scale != 1.0:
                 params += 1
+                elementwise(w)  # res_scale * branch keeps the branch for res_scale's gradient
             elementwise(w)  # the sum
         if b.kind != "preact":
             elementwise(w)  # activation after the add
     width = spec.blocks[-1].width
     if spec.blocks[-1].kind == "preact":
         norm(width); elementwise(width)
+    if cnn:
+        acts += width  # the pooled features the head's layer keeps
     params += width * spec.classes + spec.classes
     flops += 2 * width * spec.classes
+    acts += spec.classes  # the logits: the loss keeps their softmax
     return Cost(params=params, flops=flops, activations=acts)
 
 

@@ -36,8 +36,10 @@ def test_gradflow_long_keeps_underflow_rows_and_flags_them():
     assert len(long) == 3
     assert long.loc[0, "status"] == "0 in float32 (underflow)"
     assert long.loc[0, "y"] < -3.0 and np.isfinite(long["y"]).all()
-    chart = charts.grad_norm_chart(long)
-    assert chart.to_dict()  # valid Vega-Lite
+    spec = charts.grad_norm_chart(long).to_dict()  # validated against the Vega-Lite schema
+    # The line, then the underflow row's marker and its label.
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point", "text"]
+    assert spec["layer"][1]["mark"]["shape"] == "triangle-down"
 
 
 def test_chart_export_png_svg_csv():
@@ -50,4 +52,8 @@ def test_chart_export_png_svg_csv():
     split = charts.split_long(r.blocks)
     assert set(split["term"]) == {"identity (shortcut) term", "residual-branch term J_Fᵀg"}
     wl = charts.weight_grad_long({"residual": r.params})
-    assert (wl["shape"].str.count("x") >= 1).all()
+    # Weight matrices and kernels only, input to output: the stem conv, 2 convs in each of
+    # ResNet-20's first 3 blocks, the head (no norm scales, no biases).
+    assert len(wl) == 8 and list(wl["layer"]) == list(range(8))
+    assert wl["param"].iloc[0] == "stem.conv.weight" and wl["param"].iloc[-1] == "head.fc.weight"
+    assert not wl["param"].str.contains("norm").any()

@@ -66,7 +66,11 @@ def test_bench_train_json(capsys):
                         "--size", "8", "--steps", "2", "--batch", "16", "--repeats", "1"], capsys)
     assert code == 0
     r = json.loads(out)
-    assert r["trainer_images_per_s"] > 0 and r["naive_images_per_s"] > 0 and r["ratio"] > 0
+    assert r["trainer_images_per_s"] > 0 and r["naive_images_per_s"] > 0
+    assert r["ratio"] == pytest.approx(r["trainer_images_per_s"] / r["naive_images_per_s"])
+    # The flags reach the benchmark.
+    assert r["depth"] == 8 and r["trainer_steps"] == 2 and r["trainer_batch"] == 16
+    assert r["repeats"] == 1 and len(r["trainer_runs"]) == 1 and r["device"] == "cpu"
 
 
 def test_stored_assets_have_the_documented_shape(capsys):

@@ -52,22 +52,28 @@ def test_unknown_device_falls_back_with_note(name):
     assert len(c.note) < 100  # the request is cut short in the note
 
 
-def test_choices():
-    assert DEVICE_CHOICES == ("auto", "cuda", "mps", "cpu")
+def test_choices_are_all_understood():
+    # Every choice the UI offers is a known device: it may fall back, but never as "unknown".
+    assert DEVICE_CHOICES[0] == "auto" and "cpu" in DEVICE_CHOICES
+    for name in DEVICE_CHOICES:
+        c = choose_device(name)
+        assert c.requested == name and "unknown" not in c.note
+        assert c.device.type in available_devices()
 
 
 def test_timed():
     with timed("cpu") as t:
         time.sleep(0.01)
-    assert t.seconds >= 0.005 and math.isfinite(t.seconds)
+    assert 0.005 <= t.seconds < 5 and math.isfinite(t.seconds)  # seconds, not ms or a timestamp
     with timed(torch.device("cpu")) as t:
         pass
-    assert t.seconds >= 0
+    assert t.seconds < 0.5
     # The time is recorded even when the block raises.
     with pytest.raises(ZeroDivisionError):
         with timed("cpu") as t:
+            time.sleep(0.01)
             1 / 0
-    assert t.seconds >= 0
+    assert 0.005 <= t.seconds < 5
     synchronize("cpu")  # a no-op on CPU, must not fail
 
 
