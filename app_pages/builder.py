@@ -44,8 +44,9 @@ with left:
                                     "al. 2015b; xavier = Glorot & Bengio 2010"),
     }
     h = st.columns(3)
-    changes["zero_init_last"] = h[0].toggle("Zero-init last layer of each branch", value=spec.zero_init_last,
-                                            help="Each residual branch starts at 0 (Goyal et al. 2017, "
+    changes["zero_init_last"] = h[0].toggle("Zero-init branches", value=spec.zero_init_last,
+                                            help="The last layer of each residual branch starts at 0, so "
+                                                 "each block starts as the identity (Goyal et al. 2017, "
                                                  "arXiv 1706.02677).")
     changes["res_scale"] = float(h[1].number_input(
         "Residual scale α (init)", 0.0, 10.0, float(spec.res_scale), 0.1,

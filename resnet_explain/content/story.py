@@ -43,14 +43,14 @@ STEPS: tuple[Step, ...] = (
          "Train plain and residual nets of 20 and 56 layers with one budget: stored runs at once, "
          "live runs with Stop, and He et al.'s degradation claims checked against the numbers."),
     Step("app_pages/lesion.py", "Lesion Study", ":material/content_cut:", "Experiment", "lesion",
-         "Delete one block at a time from trained twins: the plain net collapses, the residual net "
-         "mostly does not (Veit et al. 2016); and how close each residual block is to the identity."),
+         "Delete one block at a time from trained twins and measure what each deletion costs, next to "
+         "Veit et al. 2016's finding; and how close each residual block is to the identity."),
     Step("app_pages/attribution.py", "Attribution Lab", ":material/center_focus_strong:", "Experiment",
          "attribution",
          "Captum attributions of trained plain and residual twins side by side, and scored against "
          "the true object masks: which method, on which network, points at the object?"),
     Step("app_pages/quiz.py", "Self-check Quiz", ":material/quiz:", "Check yourself", "quiz",
-         "Five questions and four predict-then-measure items, scored, each answer linked to the page "
+         "Concept questions and predict-then-measure items, scored, each answer linked to the page "
          "that proves it."),
 )
 
