@@ -168,3 +168,19 @@ def test_underflow_renders_without_dropping_rows():
     assert plain["underflow"].any()
     assert (plain.loc[plain["underflow"], "status"] == "0 in float32 (underflow)").all()
     assert np.isfinite(plain["y"]).all()
+
+
+def test_old_plain_link_gets_a_real_residual_twin_and_the_switch_changes_the_url():
+    """Issue: a network of `p` blocks used to be its own twin (an identical copy labelled
+    "residual"); turning its skips on changed nothing and never finished under AppTest."""
+    at = app({"fam": "cnn", "net": "p16*3~p32/2,p32*2"}).run()
+    at.switch_page("app_pages/gradient_flow.py").run()
+    assert not at.exception
+    spec = at.session_state["spec"]
+    assert spec.n_skips == 0 and at.query_params["net"] == "b16!*3~b32/2!,b32!*2"
+    plain, residual = _grad_series(at, "plain"), _grad_series(at, "residual")
+    assert len(plain) == len(residual) == 6 and not np.allclose(plain, residual)
+    at.toggle(key="gf_skips").set_value(True).run()
+    assert not at.exception
+    assert at.session_state["spec"].n_skips == 6
+    assert at.query_params["net"] == "b16*3~b32/2,b32*2"
