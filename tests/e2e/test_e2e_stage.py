@@ -46,4 +46,5 @@ def test_same_url_same_numbers_in_presenter_mode(server, browser, shots):
             assert float(size.rstrip("px")) >= 20, size  # presenter type is larger
             page.screenshot(path=str(shots / "presenter_resnet56.png"))
         ctx.close()
-    assert texts[0] == texts[1] and len(texts[0]) == 2
+    assert texts[0] == texts[1] and len(texts[0]) == 1  # one sentence: yours, then the twin
+    assert "(yours)" in texts[0][0] and "(twin)" in texts[0][0] and "-fold" in texts[0][0]
