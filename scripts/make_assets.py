@@ -1,4 +1,4 @@
-"""Regenerate assets/degradation/ (results JSON/CSV) and assets/checkpoints/ (small state_dicts).
+"""Regenerate assets/degradation/ (results JSON/CSV) and the shipped runs in assets/runs/ (seed 0 twins).
 
 He et al. 2015 (arXiv 1512.03385) degradation experiment: plain vs residual CIFAR-style nets at
 two (or three) depths, same budget, several seeds. On a GPU the ``gpu`` experiment runs (32x32,
@@ -7,11 +7,11 @@ width 16, depths 20/56/110); without one, the ``cpu-budget`` experiment (16x16, 
 
     python scripts/make_assets.py                       # picks gpu or cpu-budget
     python scripts/make_assets.py --experiment cpu-budget --threads 1
-    python scripts/make_assets.py --experiment cpu-live --seeds 0 --out /tmp/try --no-checkpoints
+    python scripts/make_assets.py --experiment cpu-live --seeds 0 --out /tmp/try --no-runs
 
 Checkpoints: the first seed's model of each (arch, depth), float32 state_dict + spec string +
 normaliser + meta (how to rebuild its test set), loadable with torch.load(weights_only=True) via
-resnet_explain.train.load_checkpoint.
+resnet_explain.train.shipped (runs: resnet_explain.train.runs).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from resnet_explain.train import EXPERIMENTS, run_degradation, save_checkpoint  # noqa: E402
+from resnet_explain.train import EXPERIMENTS, run_degradation, shipped  # noqa: E402
 
 
 def _ints(text):
@@ -47,8 +47,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is steadiest on a shared 2-core machine)")
     p.add_argument("--out", default=str(ROOT / "assets" / "degradation"))
-    p.add_argument("--checkpoints", default=str(ROOT / "assets" / "checkpoints"))
-    p.add_argument("--no-checkpoints", action="store_true")
+    p.add_argument("--no-runs", action="store_true", help="do not store the seed-0 twins as shipped runs")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -64,7 +63,7 @@ def main() -> int:
 
     t0 = time.perf_counter()
     res = run_degradation(name, depths=_ints(a.depths), seeds=_ints(a.seeds), epochs=a.epochs,
-                          device=a.device, progress=progress, keep_models=not a.no_checkpoints)
+                          device=a.device, progress=progress, keep_models=not a.no_runs)
     obj = res.to_json()
     obj["meta"].update({"made_by": "scripts/make_assets.py " + " ".join(sys.argv[1:]),
                         "made_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -79,8 +78,7 @@ def main() -> int:
         print(f"{h['claim']}: {'holds' if h['holds'] else 'does NOT hold'}"
               f"{' (seed ranges overlap)' if h['seed_ranges_overlap'] else ''}")
 
-    if not a.no_checkpoints and res.models:
-        ck = Path(a.checkpoints)
+    if not a.no_runs and res.models:
         first = res.meta["seeds"][0]
         m = res.meta
         for (arch, depth, seed), (model, norm) in sorted(res.models.items()):
@@ -95,8 +93,11 @@ def main() -> int:
                              "size": m["size"], "difficulty": m["difficulty"], "seed": m["data_seed"],
                              "rebuild": "resnet_explain.data.shapes_train_test(n_train, n_test, "
                                         "seed, size, difficulty)"}}
-            path = save_checkpoint(model.cpu(), ck / f"{arch}{depth}.pt", norm, meta)
-            print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+            rows = res.curves[(res.curves.arch == arch) & (res.curves.depth == depth)
+                              & (res.curves.seed == seed)]
+            stored = shipped.package(model.cpu(), norm, meta, rows.drop(columns=["arch", "depth", "seed"]),
+                                     EXPERIMENTS[m["experiment"]])
+            print(f"wrote run {stored.run_id} ({stored.label})")
     print(f"done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return 0
 

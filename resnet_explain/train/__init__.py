@@ -1,7 +1,9 @@
-"""Training: the trainer (:mod:`.trainer`), its options (:mod:`.config`), checkpoints
-(:mod:`.checkpoints`), the shipped trained twins (:mod:`.shipped`), He et al.'s degradation
-experiment (:mod:`.degradation`), the speed benchmark (:mod:`.benchmark`) and the time estimate
-made before a run starts (:mod:`.estimate`)."""
+"""Training: the trainer (:mod:`.trainer`), its options (:mod:`.config`), what it records about
+gradients while it learns (:mod:`.snapshots`), checkpoints (:mod:`.checkpoints`), runs — one
+object for every trained model, fixed by its inputs and stored (:mod:`.runs`) —, the shipped
+trained twins (:mod:`.shipped`), He et al.'s degradation experiment (:mod:`.degradation`), the
+learning-rate sweep (:mod:`.lr_sweep`), the speed benchmark (:mod:`.benchmark`) and the time
+estimate made before a run starts (:mod:`.estimate`)."""
 
 from .checkpoints import load_checkpoint, save_checkpoint
 from .config import SCHEDULES, TrainConfig, TrainError, lr_at

@@ -1,4 +1,9 @@
-"""How long will a training run take, before it starts: a throughput fit on measured runs.
+"""How long will a training run take, before it starts.
+
+For a visitor's run: a few real training steps of that network are timed here and now
+(:func:`measure_images_per_second`), because a shared 2-vCPU server under load trains several
+times slower than the machine that made the stored runs; :func:`flop_estimate_seconds` scales the
+stored runs by FLOPs when nothing may run. For the degradation experiment's live runs:
 
 The stored degradation runs (``assets/degradation/runs.csv``) record each network's mean training
 speed in images per second. The time a CIFAR net spends on one image grows about linearly with
@@ -61,3 +66,83 @@ def estimate_seconds(exp: Experiment, archs: Sequence[str], runs: pd.DataFrame) 
     fit = Throughput.fit(runs)
     images = exp.n_train * exp.train.epochs * len(exp.seeds) * len(archs)
     return images * sum(fit.seconds_per_image(d) for d in exp.depths)
+
+
+def seconds_per_flop(runs: pd.DataFrame, width: int = 8, size: int = 16) -> float:
+    """Measured training seconds per forward FLOP per image, from runs of He et al.'s CIFAR nets
+    of first-stage ``width`` at ``size``×``size`` (the stored degradation runs: width 8, 16×16).
+    One training image costs about three forward passes (forward, backward for activations and for
+    weights), which this constant absorbs."""
+    from ..spec import cifar_resnet, estimate_cost
+
+    speed = runs.groupby("depth")["images_per_s"].mean()
+    per_flop = [1.0 / (float(s) * estimate_cost(cifar_resnet(int(d), width=width, in_size=size)).flops)
+                for d, s in speed.items()]
+    return float(np.mean(per_flop))
+
+
+def flop_estimate_seconds(request, runs: pd.DataFrame | None = None) -> float:
+    """Rough CPU time to train ``request`` without running anything: its network's forward FLOPs (from the spec, before anything is built) x images x epochs x the
+    seconds per FLOP measured on the stored runs (``runs``; default: the stored degradation runs,
+    one CPU thread). Evaluation and data generation are left out; a busy server is slower."""
+    from ..spec import estimate_cost
+    from .degradation import load_stored
+
+    runs = runs if runs is not None else load_stored().runs
+    flops = estimate_cost(request.netspec).flops
+    return float(request.data.n_train * request.config.epochs * flops * seconds_per_flop(runs))
+
+
+WARMUP_STEPS = 4  # timed training steps (the first, which pays for allocation, is not counted)
+
+
+def measure_images_per_second(request, steps: int = WARMUP_STEPS) -> float:
+    """Train ``request``'s network for a few real steps on its own data, here and now, and return
+    the images per second of those steps: the speed of this host under its present load (a
+    shared server is much slower when busy than the machine that made the stored runs). Costs
+    about ``steps + 1`` training steps; nothing is stored."""
+    import time
+    from dataclasses import replace
+
+    import torch
+
+    from ..data import make_shapes
+    from ..device import choose_device, synchronize
+    from ..model import build_model
+    from .trainer import train
+
+    cfg = request.config
+    bs = min(cfg.batch_size, request.data.n_train)
+    data = make_shapes(bs * (steps + 1), seed=request.data.seed, size=request.data.size,
+                       difficulty=request.data.difficulty)
+    timings: list[float] = []
+    dev = choose_device(cfg.device).device
+    clock = [0.0]
+
+    def tick(done, total):
+        synchronize(dev)
+        now = time.perf_counter()
+        if done > 1:  # the first step pays for allocation and autotuning
+            timings.append(now - clock[0])
+        clock[0] = now
+
+    clock[0] = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        train(request.netspec, data, None, replace(cfg, epochs=1, snapshot_every=0),
+              step_progress=tick, model=build_model(request.netspec, seed=cfg.seed))
+    if not timings:
+        raise ValueError("too few steps to time")
+    return bs / float(np.median(timings))
+
+
+def estimate_run_seconds(request, runs: pd.DataFrame | None = None, measured: bool = True) -> float:
+    """Rough time to train ``request`` (a :class:`~resnet_explain.train.runs.RunRequest`) here:
+    its training images x epochs, plus a forward-only pass over the test images each epoch and
+    over the training images at the end (about a third of a training step each), at the speed
+    measured now by :func:`measure_images_per_second` (``measured``), or else scaled from the
+    stored runs by the network's forward FLOPs (:func:`flop_estimate_seconds`)."""
+    if not measured:
+        return flop_estimate_seconds(request, runs)
+    ips = measure_images_per_second(request)
+    d, epochs = request.data, request.config.epochs
+    return float((d.n_train * epochs + (d.n_test * epochs + d.n_train) / 3.0) / ips)

@@ -1,29 +1,42 @@
-"""The shipped trained checkpoints (assets/checkpoints) and the test images they were trained for.
+"""The shipped trained twins: runs in ``assets/runs`` named plain20, residual20, plain56, residual56.
 
-Names are the file stems (plain20, residual20, plain56, residual56); a name is looked up in that
-folder only, never used as a path. Checkpoints load with ``torch.load(weights_only=True)``.
+They are ordinary runs (:mod:`.runs`): the request that trained them (spec, data recipe, the
+``cpu-budget`` experiment's config and seed) names them, so the same inputs asked for live load
+them instead of training again. A name is looked up among the shipped runs' labels only, never
+used as a path. Checkpoints load with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from functools import lru_cache
-from pathlib import Path
+
+import pandas as pd
 
 from ..data import ImageSet, make_shapes
 from ..errors import UserError
-
-CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "assets" / "checkpoints"
+from .runs import SHIPPED_DIR, DataRecipe, Run, RunRequest, RunStore
 
 
 class ShippedError(UserError):
     """An unknown shipped model, or one whose test images cannot be regenerated."""
 
 
+def _store() -> RunStore:
+    return RunStore(shipped_root=SHIPPED_DIR)
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, str]:
+    """name -> run id of the shipped runs."""
+    df = _store().list()
+    return {str(r.name): str(r.run_id) for r in df.itertuples() if r.shipped and r.name}
+
+
 def shipped() -> list[str]:
-    """Names of the shipped checkpoints, plain before residual, shallow before deep."""
-    names = [p.stem for p in CHECKPOINT_DIR.glob("*.pt")]
-    return sorted(names, key=lambda n: (int("".join(c for c in n if c.isdigit()) or 0), n))
+    """Names of the shipped models, plain before residual, shallow before deep."""
+    return sorted(_index(), key=lambda n: (int("".join(c for c in n if c.isdigit()) or 0), n))
 
 
 def pairs() -> dict[int, tuple[str, str]]:
@@ -37,19 +50,40 @@ def pairs() -> dict[int, tuple[str, str]]:
     return out
 
 
-def load(name: str, device=None):
-    """(model in eval mode, normalizer, meta) of a shipped checkpoint."""
-    from .checkpoints import load_checkpoint
-
-    if name not in shipped():
+def run(name: str) -> Run:
+    """The shipped run called ``name``."""
+    if name not in _index():
         raise ShippedError(f"unknown model {name[:40]!r}; shipped: {', '.join(shipped()) or 'none'}")
-    return load_checkpoint(CHECKPOINT_DIR / f"{name}.pt", device=device)
+    return _store().get(_index()[name])
 
 
-def load_readonly(name: str, device=None):
-    """:func:`load` with every parameter's gradient switched off: the copy a process may keep and
-    share between visitors (a cache), provided nothing ever runs on it but :func:`private_copy`."""
-    model, normalizer, meta = load(name, device=device)
+def load(name: str, device=None):
+    """(model in eval mode, normalizer, meta) of a shipped model."""
+    return run(name).load_model(device=device)
+
+
+def package(model, normalizer, meta: dict, history: pd.DataFrame, experiment) -> Run:
+    """Store a network trained by a degradation ``experiment`` (train/degradation.py) as a
+    shipped run, named ``{arch}{depth}`` (scripts/make_assets.py calls this)."""
+    d = meta["data"]
+    recipe = DataRecipe(n_train=int(d["n_train"]), n_test=int(d["n_test"]), size=int(d["size"]),
+                        difficulty=float(d["difficulty"]), seed=int(d["seed"]))
+    req = RunRequest(spec=model.spec.to_query(), data=recipe,
+                     config=replace(experiment.train, seed=int(meta["seed"])))
+    name = f"{meta['arch']}{meta['depth']}"
+    run_meta = {**meta, "name": name, "shipped": True, "seconds": float(history["seconds"].sum())}
+    _index.cache_clear()
+    writer = RunStore(root=SHIPPED_DIR, cap_bytes=2**62, shipped_root=SHIPPED_DIR)
+    return writer.put(req, model, normalizer, history, None, run_meta)
+
+
+def load_readonly(which: Run | str, device=None):
+    """``(model, normalizer, meta)`` of a run (a :class:`~.runs.Run`, or a shipped model's name)
+    with every parameter's gradient switched off: the copy a process may keep and share between
+    visitors (a cache keyed by the run's id), provided nothing ever runs on it but
+    :func:`private_copy`."""
+    r = run(which) if isinstance(which, str) else which
+    model, normalizer, meta = r.load_model(device=device)
     for p in model.parameters():
         p.requires_grad_(False)
     return model, normalizer, meta
@@ -59,7 +93,7 @@ def private_copy(loaded):
     """``(model, normalizer, meta)`` with a deep copy of the model, for one computation.
 
     Captum hooks the model it explains (and the lesion study hooks blocks): on a model shared
-    between visitors, two computations' hooks would meet. A shipped model is a few MB, so the copy
+    between visitors, two computations' hooks would meet. A trained twin is a few MB, so the copy
     takes milliseconds. The normalizer is frozen and the meta is only read, so both are shared."""
     model, normalizer, meta = loaded
     return copy.deepcopy(model), normalizer, meta

@@ -75,3 +75,47 @@ def test_fit_refuses_missing_or_impossible_speeds():
         Throughput.fit(RUNS.iloc[:0])
     with pytest.raises(ValueError):
         Throughput.fit(_runs({20: [0.0]}))
+
+
+def test_run_estimate_scales_with_flops_images_and_epochs_and_matches_the_stored_runs():
+    from dataclasses import replace
+
+    from resnet_explain.spec import cifar_resnet
+    from resnet_explain.train.degradation import EXPERIMENTS, load_stored
+    from resnet_explain.train.estimate import flop_estimate_seconds as estimate_run_seconds
+    from resnet_explain.train.runs import DataRecipe, RunRequest
+
+    stored = load_stored()
+    exp = EXPERIMENTS["cpu-budget"]
+    recipe = DataRecipe(n_train=exp.n_train, n_test=exp.n_test, size=exp.size, difficulty=exp.difficulty)
+    for depth in (20, 56):
+        req = RunRequest(cifar_resnet(depth, width=8, in_size=16).to_query(), recipe, exp.train)
+        measured = stored.runs[stored.runs["depth"] == depth]
+        train_s = exp.n_train * exp.train.epochs / measured["images_per_s"].mean()
+        # one constant per FLOP for both depths: within 30 % of each depth's measured time
+        assert 0.7 * train_s < estimate_run_seconds(req) < 1.3 * train_s
+    req = RunRequest(cifar_resnet(20, width=8, in_size=16).to_query(), recipe, exp.train)
+    twice = replace(req, data=replace(recipe, n_train=2 * exp.n_train))
+    assert estimate_run_seconds(twice) == pytest.approx(2 * estimate_run_seconds(req))
+    wide = RunRequest(cifar_resnet(20, width=16, in_size=16).to_query(), recipe, exp.train)
+    assert 3.5 < estimate_run_seconds(wide) / estimate_run_seconds(req) < 4.5  # 4x the FLOPs
+
+
+
+def test_measured_estimate_times_real_steps_of_this_network():
+    from dataclasses import replace
+
+    from resnet_explain.spec import cifar_resnet
+    from resnet_explain.train.config import TrainConfig
+    from resnet_explain.train.estimate import estimate_run_seconds, measure_images_per_second
+    from resnet_explain.train.runs import DataRecipe, RunRequest
+
+    recipe = DataRecipe(n_train=96, n_test=32, size=8, difficulty=0.0)
+    req = RunRequest(cifar_resnet(8, width=2, in_size=8).to_query(), recipe,
+                     TrainConfig(epochs=2, batch_size=16, device="cpu"))
+    ips = measure_images_per_second(req)
+    assert 10 < ips < 1e6
+    est = estimate_run_seconds(req)
+    assert est == pytest.approx((96 * 2 + (32 * 2 + 96) / 3) / ips, rel=0.5)  # measured again
+    bigger = replace(req, data=replace(recipe, n_train=960, n_test=320))
+    assert estimate_run_seconds(bigger) > 3 * est

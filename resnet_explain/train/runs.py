@@ -1,0 +1,336 @@
+"""Runs: one object for every trained model, shipped or the visitor's own.
+
+A run is fixed by its inputs: the network spec, the data recipe, the training config and its seed.
+Their canonical JSON is hashed into the run's id, so the same inputs always name the same run and
+load it instead of training again. A run on disk is a folder named by its id:
+
+    <id>/request.json   the inputs (spec query string, data recipe, training config)
+    <id>/model.pt       the checkpoint (state_dict + spec + normalizer + meta; weights_only=True)
+    <id>/history.csv    one row per epoch
+    <id>/grads.csv      gradient snapshots during training (block x step), when recorded
+    <id>/meta.json      device, torch, wall time, final errors
+
+Shipped runs live in ``assets/runs`` (read-only); new ones in the user's cache folder
+(``$RESNET_EXPLAIN_CACHE/runs``), capped in bytes with least-recently-used eviction. A run's
+model is loaded fresh for each caller: no trained model is shared between visitors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from ..data import ImageSet, shapes_train_test
+from ..data.cifar import cache_dir
+from ..errors import UserError
+from ..spec import NetSpec
+from .checkpoints import load_checkpoint, save_checkpoint, to_plain
+from .config import TrainConfig
+
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "assets" / "runs"
+DEFAULT_CAP_BYTES = int(float(os.environ.get("RESNET_EXPLAIN_RUNS_CAP_MB", "200")) * 2**20)
+# TrainConfig fields that do not change what is learned: left out of the run's identity.
+_NOT_IDENTITY = ("device", "check_every", "max_memory_bytes", "eval_batch_size", "compile",
+                 "snapshot_every")  # snapshots are tested not to change the training
+RUN_ID_LENGTH = 16
+
+
+class RunError(UserError):
+    """An unknown run id, or a run that cannot be read."""
+
+
+@dataclass(frozen=True)
+class DataRecipe:
+    """How a run's data are made: the generated shapes of :mod:`resnet_explain.data.shapes`."""
+
+    n_train: int = 1500
+    n_test: int = 500
+    size: int = 16
+    difficulty: float = 0.05
+    seed: int = 0
+    kind: str = "shapes"
+
+    def load(self) -> tuple[ImageSet, ImageSet]:
+        if self.kind != "shapes":
+            raise RunError(f"unknown data kind {self.kind[:20]!r}; runs train on the generated shapes")
+        return shapes_train_test(self.n_train, self.n_test, seed=self.seed, size=self.size,
+                                 difficulty=self.difficulty)
+
+    def test_images(self, n: int | None = None) -> ImageSet:
+        """The first ``n`` images of the run's test split (with their masks)."""
+        test = self.load_test()
+        return test if n is None else test.subset(min(int(n), len(test)))
+
+    def load_test(self) -> ImageSet:
+        from ..data import make_shapes
+
+        return make_shapes(self.n_test, seed=self.seed, size=self.size, difficulty=self.difficulty,
+                           split="test")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything that decides what a run learns."""
+
+    spec: str  # NetSpec query string
+    data: DataRecipe = DataRecipe()
+    config: TrainConfig = TrainConfig()
+
+    def __post_init__(self):
+        s = NetSpec.from_query(self.spec)  # raises SpecError for a bad spec
+        object.__setattr__(self, "spec", s.to_query())  # canonical form: one id per network
+        if s.in_size != self.data.size:
+            raise RunError(f"the network expects {s.in_size}x{s.in_size} images, the data recipe "
+                           f"makes {self.data.size}x{self.data.size}")
+
+    @property
+    def netspec(self) -> NetSpec:
+        return NetSpec.from_query(self.spec)
+
+    def identity(self) -> dict:
+        """The inputs that fix the run, as plain JSON data."""
+        cfg = {k: v for k, v in asdict(self.config).items() if k not in _NOT_IDENTITY}
+        return {"spec": self.spec, "data": asdict(self.data), "config": to_plain(cfg)}
+
+    @property
+    def run_id(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:RUN_ID_LENGTH]
+
+    def twin(self) -> "RunRequest":
+        """The same request for the network's twin (every skip toggled)."""
+        return replace(self, spec=self.netspec.twin().to_query())
+
+    @classmethod
+    def from_identity(cls, d: dict) -> "RunRequest":
+        cfg_names = {f.name for f in fields(TrainConfig)}
+        cfg = TrainConfig(**{k: v for k, v in d["config"].items() if k in cfg_names})
+        return cls(spec=d["spec"], data=DataRecipe(**d["data"]), config=cfg)
+
+
+@dataclass
+class Run:
+    """A finished (or stopped) run as stored: its request, curves, snapshots and meta."""
+
+    run_id: str
+    request: RunRequest
+    history: pd.DataFrame
+    grads: pd.DataFrame
+    meta: dict
+    path: Path
+    shipped: bool = False
+
+    @property
+    def spec(self) -> NetSpec:
+        return self.request.netspec
+
+    @property
+    def name(self) -> str:
+        """A short name: the shipped twins' (plain20, ...) or e.g. "residual-20 (1fb939)"."""
+        kind = "residual" if self.spec.any_skip else "plain"
+        return self.meta.get("name") or f"{kind}-{self.spec.depth} ({self.run_id[:6]})"
+
+    def load_model(self, device=None):
+        """(model in eval mode, normalizer, checkpoint meta): a fresh copy for each caller."""
+        return load_checkpoint(self.path / "model.pt", device=device)
+
+    def test_images(self, n: int | None = None) -> ImageSet:
+        return self.request.data.test_images(n)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A named training budget for the visitor's network and its twin: data + training config."""
+
+    name: str
+    label: str
+    data: DataRecipe
+    config: TrainConfig
+
+    def request(self, spec: NetSpec, seed: int = 0, device: str = "auto") -> RunRequest:
+        """The run of ``spec`` under this budget: the network at the budget's image size (the
+        only change made to it), the seed for weights and batch order, the device to run on."""
+        sized = spec if spec.family != "cnn" else spec.with_globals(in_size=self.data.size)
+        return RunRequest(spec=sized.to_query(), data=self.data,
+                          config=replace(self.config, seed=int(seed), device=device))
+
+
+BUDGETS: dict[str, Budget] = {
+    # About a minute for a ResNet-20 of width 8 and its twin on one CPU thread (the cpu-live
+    # experiment's recipe; train/degradation.py).
+    "quick": Budget("quick", "quick (CPU): 16×16 images, 1,500 training images, 8 epochs",
+                    DataRecipe(n_train=1500, n_test=500, size=16, difficulty=0.05),
+                    TrainConfig(epochs=8, batch_size=32, lr=0.05)),
+    # He et al.'s CIFAR image size; seconds on a GPU (the gpu experiment's recipe).
+    "full": Budget("full", "full (GPU): 32×32 images, 20,000 training images, 6 epochs",
+                   DataRecipe(n_train=20000, n_test=5000, size=32, difficulty=0.3),
+                   TrainConfig(epochs=6, batch_size=128, lr=0.1)),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage
+# ---------------------------------------------------------------------------------------------
+def default_root() -> Path:
+    return cache_dir() / "runs"
+
+
+@dataclass
+class RunStore:
+    """The user's runs (``root``, LRU-capped at ``cap_bytes``) plus the shipped ones (read-only)."""
+
+    root: Path = field(default_factory=default_root)
+    cap_bytes: int = DEFAULT_CAP_BYTES
+    shipped_root: Path = SHIPPED_DIR
+
+    def _folder(self, run_id: str) -> tuple[Path, bool] | None:
+        if not (isinstance(run_id, str) and len(run_id) == RUN_ID_LENGTH
+                and all(c in "0123456789abcdef" for c in run_id)):
+            return None  # never a path from user input
+        for base, shipped in ((self.root, False), (self.shipped_root, True)):
+            p = Path(base) / run_id
+            if (p / "model.pt").is_file():
+                return p, shipped
+        return None
+
+    def has(self, run_id: str) -> bool:
+        return self._folder(run_id) is not None
+
+    def get(self, run_id: str) -> Run:
+        """The stored run; marks it recently used. Raises RunError when there is none."""
+        found = self._folder(run_id)
+        if found is None:
+            raise RunError(f"no stored run {str(run_id)[:40]!r}; `python -m resnet_explain runs` "
+                           "lists them")
+        path, shipped = found
+        if not shipped:
+            try:
+                os.utime(path)  # least-recently-used eviction reads the folder's mtime
+            except OSError:
+                pass  # a read-only cache still serves the run
+        try:
+            req = RunRequest.from_identity(json.loads((path / "request.json").read_text()))
+            history = pd.read_csv(path / "history.csv")
+            grads = pd.read_csv(path / "grads.csv") if (path / "grads.csv").is_file() else pd.DataFrame()
+            meta = json.loads((path / "meta.json").read_text())
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunError(f"run {run_id} cannot be read: {exc}") from None
+        return Run(run_id, req, history, grads, meta, path, shipped)
+
+    def put(self, request: RunRequest, model, normalizer, history: pd.DataFrame,
+            grads: pd.DataFrame | None, meta: dict) -> Run:
+        """Write a run atomically (a temporary folder renamed into place), then evict."""
+        run_id = request.run_id
+        root = Path(self.root)
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / f".{run_id}.{os.getpid()}.{time.monotonic_ns()}"
+        tmp.mkdir()
+        try:
+            (tmp / "request.json").write_text(json.dumps(request.identity(), indent=1, sort_keys=True))
+            save_checkpoint(model, tmp / "model.pt", normalizer, {**meta, "run_id": run_id})
+            history.to_csv(tmp / "history.csv", index=False)
+            if grads is not None and len(grads):
+                grads.to_csv(tmp / "grads.csv", index=False)
+            (tmp / "meta.json").write_text(json.dumps(to_plain({**meta, "run_id": run_id}), indent=1))
+            dest = root / run_id
+            if dest.exists():
+                shutil.rmtree(dest)
+            tmp.rename(dest)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        self.evict(keep=run_id)
+        return self.get(run_id)
+
+    def list(self) -> pd.DataFrame:
+        """One row per stored run (shipped and the user's), newest use first."""
+        rows = []
+        seen = set()
+        for base, shipped in ((self.shipped_root, True), (self.root, False)):
+            base = Path(base)
+            if not base.is_dir() or base.resolve() in seen:
+                continue
+            seen.add(base.resolve())
+            for p in base.iterdir():
+                if not (p / "model.pt").is_file():
+                    continue
+                try:
+                    meta = json.loads((p / "meta.json").read_text())
+                    req = json.loads((p / "request.json").read_text())
+                except (OSError, ValueError):
+                    continue
+                rows.append({"run_id": p.name, "shipped": shipped, "name": meta.get("name", ""),
+                             "label": meta.get("label", ""),
+                             "spec": req.get("spec", ""), "train_error": meta.get("train_error"),
+                             "test_error": meta.get("test_error"), "seconds": meta.get("seconds"),
+                             "device": meta.get("device"), "used": p.stat().st_mtime,
+                             "bytes": _size(p)})
+        cols = ["run_id", "shipped", "name", "label", "spec", "train_error", "test_error", "seconds", "device",
+                "used", "bytes"]
+        df = pd.DataFrame(rows, columns=cols)
+        return df.sort_values("used", ascending=False).reset_index(drop=True)
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Delete the least recently used of the user's runs until they fit the cap (the run
+        just written, ``keep``, stays even when it alone is over the cap)."""
+        root = Path(self.root)
+        if not root.is_dir():
+            return []
+        runs = sorted(((p.stat().st_mtime, p) for p in root.iterdir()
+                       if p.is_dir() and not p.name.startswith(".")), key=lambda t: t[0])
+        total = sum(_size(p) for _, p in runs)
+        gone = []
+        for _, p in runs:
+            if total <= self.cap_bytes:
+                break
+            if p.name == keep:
+                continue
+            total -= _size(p)
+            shutil.rmtree(p, ignore_errors=True)
+            gone.append(p.name)
+        return gone
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+# ---------------------------------------------------------------------------------------------
+# Train or load
+# ---------------------------------------------------------------------------------------------
+def train_run(request: RunRequest, store: RunStore | None = None, *,
+              progress: Callable[[dict], None] | None = None,
+              should_stop: Callable[[], bool] | None = None, name: str | None = None,
+              label: str | None = None,
+              data: tuple[ImageSet, ImageSet] | None = None) -> tuple[Run | None, bool]:
+    """(run, loaded): the stored run when these inputs were trained before (``loaded`` True),
+    else train now and store it. A run that was stopped is not stored (its inputs did not
+    finish); then ``(None, False)``. ``data`` may pass the recipe's (train, test) already made."""
+    from ..train.trainer import evaluate, train
+
+    store = store or RunStore()
+    if store.has(request.run_id):
+        return store.get(request.run_id), True
+    tr, te = data if data is not None else request.data.load()
+    res = train(request.netspec, tr, te, request.config, progress=progress, should_stop=should_stop)
+    if res.meta.get("stopped"):
+        return None, False
+    train_err, train_loss = evaluate(res.model, tr, res.normalizer)
+    meta = {k: res.meta[k] for k in ("device", "name", "detail", "torch", "seconds", "params", "amp")
+            if k in res.meta}
+    kind = "residual" if request.netspec.any_skip else "plain"
+    meta.update(name=name or f"{kind}-{request.netspec.depth}", label=label or "your network",
+                train_error=train_err,
+                train_loss=train_loss, test_error=float(res.history["test_error"].iloc[-1]),
+                epochs=int(request.config.epochs), created=time.time(),
+                train_error_is="eval mode, whole training set, after the last epoch")
+    grads = getattr(res, "grads", None)
+    return store.put(request, res.model.cpu(), res.normalizer, res.history, grads, meta), False

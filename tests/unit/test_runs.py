@@ -1,0 +1,124 @@
+"""Runs: inputs -> id, train once then load, LRU eviction under a cap, bit-identical reload."""
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from resnet_explain.spec import NetSpec, SpecError, cifar_resnet
+from resnet_explain.train.config import TrainConfig
+from resnet_explain.train.runs import DataRecipe, RunError, RunRequest, RunStore, train_run
+
+
+def tiny_request(skip=True, seed=0, epochs=2) -> RunRequest:
+    spec = cifar_resnet(8, skip=skip, width=2, in_size=8)
+    return RunRequest(spec=spec.to_query(), data=DataRecipe(n_train=64, n_test=32, size=8, difficulty=0.0),
+                      config=TrainConfig(epochs=epochs, batch_size=16, lr=0.05, seed=seed, device="cpu"))
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(root=tmp_path / "runs", cap_bytes=10 * 2**20, shipped_root=tmp_path / "shipped")
+
+
+def test_id_is_fixed_by_the_inputs_only():
+    a, b = tiny_request(), tiny_request()
+    assert a.run_id == b.run_id and len(a.run_id) == 16
+    assert tiny_request(seed=1).run_id != a.run_id
+    assert tiny_request(skip=False).run_id != a.run_id
+    assert replace(a, data=replace(a.data, n_train=65)).run_id != a.run_id
+    # Where it runs does not change what it learns: device is not part of the identity.
+    assert replace(a, config=replace(a.config, device="cuda")).run_id == a.run_id
+    # The same network written two ways is one run (the spec is stored canonically).
+    plain = tiny_request(skip=False)
+    assert "net=b2!~b4/2!~b8/2!" in plain.spec
+    old = RunRequest(spec=plain.spec.replace("net=b2!~b4/2!~b8/2!", "net=p2~p4/2~p8/2"),
+                     data=plain.data, config=plain.config)
+    assert old.spec == plain.spec and old.run_id == plain.run_id
+
+
+def test_bad_inputs_are_refused_before_training():
+    with pytest.raises(SpecError):
+        RunRequest(spec="fam=cnn&net=x", data=DataRecipe())
+    with pytest.raises(RunError):  # a 32x32 network on 16x16 data
+        RunRequest(spec=cifar_resnet(8).to_query(), data=DataRecipe(size=16))
+
+
+def test_twin_request_toggles_the_skips_only():
+    a = tiny_request()
+    t = a.twin()
+    assert NetSpec.from_query(t.spec) == NetSpec.from_query(a.spec).twin()
+    assert t.data == a.data and t.config == a.config and t.run_id != a.run_id
+
+
+def test_train_once_then_load_without_training(store, monkeypatch):
+    req = tiny_request()
+    run, loaded = train_run(req, store)
+    assert not loaded and run.run_id == req.run_id
+    assert len(run.history) == 2 and run.history["train_loss"].iloc[-1] < run.history["train_loss"].iloc[0] * 1.5
+    assert 0.0 <= run.meta["train_error"] <= 1.0 and run.meta["name"] == "residual-8" and run.name == "residual-8"
+    from resnet_explain.train import trainer
+
+    def boom(*a, **k):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(trainer, "train", boom)
+    again, loaded = train_run(req, store)
+    assert loaded and again.run_id == run.run_id
+    assert again.history.equals(run.history)
+
+
+def test_reload_is_bit_identical(store):
+    run, _ = train_run(tiny_request(), store)
+    m1 = run.load_model()[0]
+    m2 = store.get(run.run_id).load_model()[0]
+    for (n1, t1), (n2, t2) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        assert n1 == n2 and torch.equal(t1, t2)
+    assert m1 is not m2  # every caller gets its own copy
+
+
+def test_request_round_trips_through_the_stored_json(store):
+    req = tiny_request()
+    run, _ = train_run(req, store)
+    back = RunRequest.from_identity(json.loads((run.path / "request.json").read_text()))
+    assert back.run_id == req.run_id
+
+
+def test_eviction_keeps_the_cap_least_recently_used_first(tmp_path):
+    store = RunStore(root=tmp_path / "runs", cap_bytes=10**9, shipped_root=tmp_path / "none")
+    runs = [train_run(tiny_request(seed=s, epochs=1), store)[0] for s in range(3)]
+    size = sum(r["bytes"] for _, r in store.list().iterrows())
+    store.get(runs[0].run_id)  # used last: must survive
+    import os
+    import time
+
+    os.utime(runs[1].path, (time.time() - 100, time.time() - 100))
+    store.cap_bytes = int(size * 0.7)
+    gone = store.evict()
+    assert gone == [runs[1].run_id] or runs[1].run_id in gone
+    assert store.has(runs[0].run_id)
+    assert sum(r["bytes"] for _, r in store.list().iterrows()) <= store.cap_bytes
+
+
+def test_unknown_or_malformed_ids_are_refused_never_used_as_paths(store):
+    for bad in ("0" * 16, "../../etc/passwd", "", "ABCDEF0123456789", "x" * 200):
+        assert not store.has(bad)
+        with pytest.raises(RunError):
+            store.get(bad)
+
+
+def test_a_stopped_run_is_not_stored(store):
+    run, loaded = train_run(tiny_request(), store, should_stop=lambda: True)
+    assert run is None and not loaded and store.list().empty
+
+
+def test_budget_requests_resize_the_network_only():
+    from resnet_explain.train.runs import BUDGETS
+
+    spec = cifar_resnet(20)
+    req = BUDGETS["quick"].request(spec, seed=3, device="cpu")
+    got = NetSpec.from_query(req.spec)
+    assert got.in_size == 16 and got.stages == spec.stages and req.config.seed == 3
+    assert req.twin().run_id == BUDGETS["quick"].request(spec.twin(), seed=3).run_id
+    assert BUDGETS["full"].request(spec).data.size == 32
