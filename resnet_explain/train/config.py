@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from ..errors import UserError
 
 SCHEDULES = ("onecycle", "step", "constant")
+# Gradient snapshots every K steps (train/snapshots.py) as the app asks for them: the live budget
+# (degradation.EXPERIMENTS["cpu-live"]: 1500 images, batch 32 -> 46 steps an epoch) then gets
+# 5 or 6 snapshots an epoch (steps 0, 8, ..., 40 in epoch 1), 46 over its 8 epochs. The overhead at
+# this K is measured by scripts/bench_snapshots.py.
+SNAPSHOT_EVERY = 8
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_error", "test_error", "seconds", "images_per_s",
                    "lr"]
 
@@ -45,6 +50,8 @@ class TrainConfig:
     # "reduce-overhead" (CUDA graphs) or "max-autotune"; the first epoch pays for compiling
     eval_batch_size: int = 1024
     check_every: int = 1  # steps between should_stop() calls
+    snapshot_every: int = 0  # record gradient snapshots every K steps (0 = off; the app uses
+    # SNAPSHOT_EVERY); they do not change what is learned
     max_memory_bytes: int | None = None  # refuse (SpecError "budget") before allocating if the
     # cost estimate of a training step exceeds this (the app sets it; None = no limit)
 
@@ -61,6 +68,10 @@ class TrainConfig:
             raise TrainError(f"amp must be auto, off or bf16, got {self.amp!r}")
         if self.channels_last not in ("auto", "on", "off"):
             raise TrainError(f"channels_last must be auto, on or off, got {self.channels_last!r}")
+        if not (isinstance(self.snapshot_every, int) and not isinstance(self.snapshot_every, bool)
+                and 0 <= self.snapshot_every <= 1_000_000):
+            raise TrainError("snapshot_every must be a whole number of steps from 0 (off) to "
+                             f"1000000, got {self.snapshot_every!r}")
         return self
 
 

@@ -22,6 +22,7 @@ from ..model import build_model
 from ..seeding import sub_seed
 from ..spec import NetSpec, SpecError, check_budget
 from .config import HISTORY_COLUMNS, TrainConfig, lr_at
+from .snapshots import GradSnapshots, empty_grads
 
 @dataclass
 class TrainResult:
@@ -29,6 +30,8 @@ class TrainResult:
     model: nn.Module  # the trained model (the uncompiled module, on the training device)
     normalizer: Normalizer
     meta: dict = field(default_factory=dict)  # device, torch, seconds, stopped, params, config
+    grads: pd.DataFrame = field(default_factory=empty_grads)  # snapshots.GRAD_COLUMNS: one row
+    # per (snapshot step, block) when config.snapshot_every > 0 (see train/snapshots.py)
 
 
 def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -104,6 +107,10 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
     ``step_progress(done, total)`` reports steps. ``train_error`` is the running error of the
     epoch's own mini-batches in train mode (as the curves in He et al. fig. 1/6); use
     :func:`evaluate` for an eval-mode error on the training set.
+
+    With ``config.snapshot_every`` = K > 0 every K-th step (0, K, 2K, ...) also records per-block
+    gradient, weight and update norms from that step's own forward and backward
+    (:mod:`.snapshots`, in ``TrainResult.grads``; the snapshots of a stopped epoch are kept).
     """
     config.validate()
     if spec.family != "cnn":
@@ -157,6 +164,7 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
         opt = torch.optim.SGD(net.parameters(), **opt_kw)
     # Batch order and augmentation: their own seeded generator (CPU, then indices go to device).
     g = torch.Generator().manual_seed(sub_seed(config.seed, "batches"))
+    snaps = GradSnapshots(net, config.snapshot_every) if config.snapshot_every else None
 
     records: list[dict] = []
     stopped = False
@@ -183,12 +191,19 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
             lr = lr_at(config, step, total)
             for group in opt.param_groups:
                 group["lr"] = lr
+            # A snapshot step hooks the block outputs; a compiled graph would not see the hooks,
+            # so that step runs the eager module (same weights).
+            snap = snaps is not None and snaps.start(step, epoch)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-                out = fwd(xb)
+                out = (net if snap else fwd)(xb)
                 loss = F.cross_entropy(out.float(), yb, label_smoothing=config.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if snap:
+                snaps.before_update()
             opt.step()
+            if snap:
+                snaps.after_update()
             # Accumulate on the device: no host sync per step.
             loss_sum = loss_sum + loss.detach()
             wrong = wrong + (out.detach().argmax(1) != yb).sum()
@@ -197,6 +212,8 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
                 step_progress(step, total)
         if stopped:
             break
+        if snaps is not None:
+            snaps.end_epoch()  # one host copy of the epoch's snapshots (counted in train_s)
         synchronize(dev)
         train_s = time.perf_counter() - t0
         test_err = float("nan")
@@ -218,4 +235,5 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
             "config": asdict(config)}
     if use_cl:  # hand back an ordinary (contiguous) model: hooks and checkpoints expect it
         net = net.to(memory_format=torch.contiguous_format)
-    return TrainResult(history, net, normalizer, meta)
+    grads = snaps.frame() if snaps is not None else empty_grads()
+    return TrainResult(history, net, normalizer, meta, grads)
