@@ -1,4 +1,4 @@
-"""Attribution lab: Captum attributions on trained plain vs residual twins, scored against masks."""
+"""Attribution lab: Captum attributions on a trained plain/residual pair, scored against masks."""
 
 import numpy as np
 import streamlit as st
@@ -8,7 +8,6 @@ from resnet_explain.charts import attribution as attribution_charts
 from resnet_explain.charts import overlay
 from resnet_explain.lab import attribution
 from resnet_explain.lab import explain
-from resnet_explain.train import shipped
 
 settings = ui.settings()
 dev = settings["device"].type
@@ -16,30 +15,19 @@ dev = settings["device"].type
 st.title("Attribution Lab")
 st.markdown(
     "Which pixels does a trained network use? Below, the **plain** and the **residual** twin "
-    "(same depth, same data, same budget) explain the same image with the same Captum method. "
-    "Because every generated image comes with the true object mask (green outline), we can also "
-    "**score** each method: does the attribution point at the object?"
+    "(same depth, same data, same budget: a shipped pair, or your network and its twin from the "
+    "Train page) explain the same image with the same Captum method. Because every generated "
+    "image comes with the true object mask (green outline), we can also **score** each method: "
+    "does the attribution point at the object?"
 )
-pairs = shipped.pairs()
-if not pairs:
-    st.error("No trained checkpoints are shipped in assets/checkpoints; run scripts/make_assets.py.")
-    st.stop()
-
-
-@st.cache_resource(max_entries=8, ttl=3600)
-def _shared(name: str, dev: str):
-    """Each checkpoint read once per process, read-only: computations use shipped.private_copy of it."""
-    return shipped.load_readonly(name, device=dev)
-
 
 # ---- controls ----------------------------------------------------------------------------------
 c1, c2, c3, c4 = st.columns(4)
-depth = c1.selectbox("Depth", sorted(pairs), index=0, key="at_depth",
-                     help="Twins trained with the same data and budget (see the Training page).")
-names = pairs[depth]
-variant = {n: "plain" if n.startswith("plain") else "residual" for n in names}
-meta = _shared(names[0], dev)[2]
-test = shipped.test_images(meta, 512)
+with c1:
+    runs = ui.pick_pair("at_depth")  # (plain, residual)
+ids = tuple(r.run_id for r in runs)
+full_test = ui.run_test_images(ids[0])  # the twins share their data recipe
+test = full_test.subset(512)
 classes = test.classes
 method = c2.selectbox("Method (Captum)", list(attribution.METHODS), index=2, key="at_method",
                       help="; ".join(f"{k}: {m.doc}" for k, m in attribution.METHODS.items()))
@@ -60,43 +48,46 @@ elif target_mode == "the true class" and label is None:
     st.caption("An upload has no true class: explaining each model's prediction.")
 layer = None
 if method == "LayerGradCam":
-    blocks = [n for n, _ in _shared(names[0], dev)[0].named_blocks()]
+    blocks = [n for n, _ in runs[0].spec.named_blocks()]
     layer = st.select_slider("Grad-CAM block", blocks, value=blocks[-1], key="at_layer")
+notes = {r.run_id: explain.chance_note(r.name, r.meta, len(classes)) for r in runs}
 
 
-# ---- attribute: one library call per model, cached; each on a private copy of the checkpoint ----
+# ---- attribute: one library call per model, cached; each on a private copy of the run's model --
 @st.cache_data(max_entries=96, ttl=3600, show_spinner=False)
-def run(verb: str, name: str, dev: str, image: np.ndarray, **kw):
+def compute(verb: str, run_id: str, dev: str, image: np.ndarray, **kw):
     """explain.explain or explain.block_shares on a private copy (Captum hooks the model it explains)."""
-    model, normalizer, _ = shipped.private_copy(_shared(name, dev))
+    model, normalizer, _ = ui.private_model(run_id, dev)
     with ui.compute_slot():
         return getattr(explain, verb)(model, normalizer, image, **kw)
 
 
 tgt = None  # the class the first model explains: both twins' blocks are read for it
-for col, name in zip(st.columns(2, gap="large"), names):
+for col, r in zip(st.columns(2, gap="large"), runs):
     with col:
-        st.subheader(f"{variant[name].capitalize()}-{depth}")
-        with ui.queued_note(f"{method} on {name}"), st.spinner(f"{method} on {name}…"):
+        st.subheader(ui.run_title(r))
+        if notes[r.run_id]:
+            st.warning(notes[r.run_id], icon=":material/warning:")
+        with ui.queued_note(f"{method} on {r.name}"), st.spinner(f"{method} on {r.name}…"):
             try:
-                r = run("explain", name, dev, image, mask=mask, target=target, label=label, method=method,
-                        baseline=baseline, noise_tunnel=smooth and method not in attribution.NO_NOISE_TUNNEL,
-                        layer=layer, seed=settings["seed"])
+                e = compute("explain", r.run_id, dev, image, mask=mask, target=target, label=label,
+                            method=method, baseline=baseline, layer=layer, seed=settings["seed"],
+                            noise_tunnel=smooth and method not in attribution.NO_NOISE_TUNNEL)
             except (attribution.AttributionError, ui.ServerBusy) as exc:
                 st.error(str(exc))
                 continue
-        tgt = r.target if tgt is None else tgt
-        st.markdown(r.headline(classes, label))
-        for c, (picture, caption) in zip(st.columns(3), overlay.panels(image, r.attr_map, mask)):
+        tgt = e.target if tgt is None else tgt
+        st.markdown(e.headline(classes, label))
+        for c, (picture, caption) in zip(st.columns(3), overlay.panels(image, e.attr_map, mask)):
             c.image(picture, caption=caption, width="stretch")
-        st.caption(r.facts())
+        st.caption(e.facts())
 st.caption(overlay.LEGEND)
 
 st.header("Which blocks carry the decision")
 st.markdown(explain.BLOCKS_TEXT)
 if tgt is not None:
     with st.spinner("Attributing through every block…"):
-        frames = {variant[n]: run("block_shares", n, dev, image, target=tgt) for n in names}
+        frames = {ui.run_variant(r): compute("block_shares", r.run_id, dev, image, target=tgt) for r in runs}
     s = explain.summarise_blocks(frames, classes[tgt])
     for note in s.notes:
         st.warning(note)
@@ -110,26 +101,33 @@ st.markdown(explain.SCORES_TEXT)
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def scores(names: tuple, dev: str, n: int, baseline: str):
+def scores(names: dict, dev: str, n: int, baseline: str):
+    """Every method on the runs ``names`` (run id -> name) over the first ``n`` test images."""
     with ui.compute_slot():
-        return explain.score_checkpoints({nm: shipped.private_copy(_shared(nm, dev)) for nm in names}, n, baseline)
+        return explain.score_models({nm: ui.private_model(i, dev) for i, nm in names.items()},
+                                    ui.run_test_images(next(iter(names))).subset(n), baseline)
 
 
+scored = {r.run_id: r.name for r in runs if not notes[r.run_id]}  # a twin at chance is not scored
+sizes = [s for s in (16, 32, 64, 128, 256) if s <= len(full_test)] or [len(full_test)]
 q1, q2 = st.columns([1, 3], vertical_alignment="bottom")
-n_img = q1.select_slider("Images", (16, 32, 64, 128, 256), value=32, key="at_n")
-if q2.button("Score all methods", icon=":material/scoreboard:", key="at_score") or st.session_state.get(
-        "at_scored") == (depth, n_img, baseline):
-    st.session_state["at_scored"] = (depth, n_img, baseline)
-    with ui.queued_note("scoring"), st.spinner(f"Scoring {len(attribution.METHODS)} methods × 2 models "
-                                               f"on {n_img} images…"):
-        table = scores(tuple(names), dev, n_img, baseline)
+n_img = q1.select_slider("Images", sizes, value=32 if 32 in sizes else sizes[-1], key="at_n")
+if not scored:
+    st.info("Neither twin left chance: there is no working model to score.")
+elif q2.button("Score all methods", icon=":material/scoreboard:", key="at_score") or st.session_state.get(
+        "at_scored") == (ids, n_img, baseline):
+    st.session_state["at_scored"] = (ids, n_img, baseline)
+    with ui.queued_note("scoring"), st.spinner(f"Scoring {len(attribution.METHODS)} methods × "
+                                               f"{len(scored)} models on {n_img} images…"):
+        table = scores(scored, dev, n_img, baseline)
     ui.chart_with_export(attribution_charts.score_chart(table), table, "attribution_scores", "at_scores")
     st.dataframe(table.round(2).assign(seconds_per_image=table["seconds_per_image"].round(4)),
                  hide_index=True, width="stretch")
     st.markdown(explain.score_summary(table))
+    if len(scored) < len(runs):
+        st.caption("Left out of the scores: " + ", ".join(r.name for r in runs if notes[r.run_id])
+                   + " (never left chance, see above).")
 else:
-    st.caption("Scoring runs every method on both models; press the button to start.")
+    st.caption(f"Scoring runs every method on {' and '.join(scored.values())}; press the button to start.")
 
-st.caption(f"Models: {', '.join(names)} — {meta.get('label', '')}, trained {meta.get('epochs', '?')} "
-           f"epochs on {meta.get('device', '?')} (see assets/degradation). Test error: "
-           + ", ".join(f"{n} {_shared(n, dev)[2].get('test_error', float('nan')):.1%}" for n in names) + ".")
+st.caption("Runs: " + " · ".join(ui.describe_run(r) for r in runs))

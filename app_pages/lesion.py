@@ -2,12 +2,10 @@
 
 import pandas as pd
 import streamlit as st
-import torch
 
 from resnet_explain import ui
 from resnet_explain.charts import lesion as lesion_charts
 from resnet_explain.lab import lesion
-from resnet_explain.train import shipped
 
 settings = ui.settings()
 device = settings["device"]
@@ -18,8 +16,9 @@ st.markdown(
     "Veit et al. (2016, arXiv 1605.06431, sec. 4) deleted single blocks from a *trained* ResNet at "
     "test time: the error barely moved, except at some downsampling blocks, while deleting one "
     "layer of a plain (VGG-like) network destroyed it. They read this as residual networks "
-    "behaving like **ensembles of many shallower paths**. Here we repeat the measurement on our "
-    "trained twins (same data, same budget; see the Training page)."
+    "behaving like **ensembles of many shallower paths**. Here we repeat the measurement on a "
+    "pair of trained twins (same data, same budget): a shipped pair, or your network and its "
+    "twin from the Train page."
 )
 with st.expander("What “delete a block” means here"):
     st.markdown(
@@ -31,58 +30,46 @@ with st.expander("What “delete a block” means here"):
         f"- A plain block that changes the shape (stride 2, more channels) is **{lesion.HOW_NONE}**; "
         "its row is kept and marked ✕, with no accuracy.\n\n"
         "Hooks only: no weight changes, the hooks are removed afterwards, and each study runs on "
-        "its own freshly loaded copy of the checkpoint.")
-
-pairs = shipped.pairs()
-if not pairs:
-    st.error("No trained checkpoints are shipped in assets/checkpoints; run scripts/make_assets.py.")
-    st.stop()
+        "its own copy of the run's model.")
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def lesion_cached(name: str, dev: str, n: int):
-    """(lesion table, downsampling map, checkpoint meta, seconds). A fresh copy of the checkpoint
-    per call: lesion hooks of two concurrent studies can never meet on one shared module."""
-    model, normalizer, meta = shipped.load(name, device=torch.device(dev))
-    data = shipped.test_images(meta, n)
+def lesion_cached(run_id: str, dev: str, n: int):
+    """(lesion table, downsampling map, seconds) on the run's first ``n`` test images. Each study
+    runs on its own copy of the run's model: lesion hooks of two studies can never meet."""
+    model, normalizer, _ = ui.private_model(run_id, dev)
     with ui.compute_slot():
-        df = lesion.lesion_study(model, data, normalizer)
-    seconds = float(df.attrs.get("seconds", float("nan")))
-    return pd.DataFrame(df), lesion.downsampling_blocks(model.spec), meta, seconds
+        df = lesion.lesion_study(model, ui.run_test_images(run_id).subset(n), normalizer)
+    return pd.DataFrame(df), lesion.downsampling_blocks(model.spec), float(df.attrs.get("seconds", float("nan")))
 
 
 c1, c2 = st.columns(2)
-depth = c1.selectbox("Depth of the twins", sorted(pairs), key="ls_depth",
-                     help="Both twins were trained with the same data and budget (seed 0 of the "
-                          "stored CPU-budget experiment).")
-names = pairs[depth]
-_, _, meta0 = shipped.load(names[0])
-n_max = int((meta0.get("data") or {}).get("n_test", 500))
+with c1:
+    runs = ui.pick_pair("ls_depth", "Twins to study")  # (plain, residual)
+depth = runs[1].spec.depth
+n_max = runs[0].request.data.n_test
 sizes = [s for s in (100, 250, 500, 1000, 2000) if s <= n_max] or [n_max]
 n = c2.select_slider("Test images", sizes, value=500 if 500 in sizes else sizes[-1], key="ls_n",
-                     help="The first images of the test split the checkpoints were evaluated on.")
+                     help="The first images of the test split the runs were evaluated on.")
 
-frames, ds_map, metas, secs = {}, {}, {}, {}
-with ui.queued_note("this lesion study"), st.spinner(f"Deleting each block of {' and '.join(names)}…"):
+frames, ds_map, secs = {}, {}, {}
+with ui.queued_note("this lesion study"), st.spinner(f"Deleting each block of {' and '.join(r.name for r in runs)}…"):
     try:
-        for name in names:
-            arch = "plain" if name.startswith("plain") else "residual"
-            frames[arch], ds, metas[arch], secs[arch] = lesion_cached(name, device.type, int(n))
+        for r in runs:
+            arch = ui.run_variant(r)
+            frames[arch], ds, secs[arch] = lesion_cached(r.run_id, device.type, int(n))
             ds_map.update(ds)
-    except (ui.ServerBusy, lesion.LesionError, shipped.ShippedError) as exc:
+    except (ui.ServerBusy, lesion.LesionError) as exc:
         st.warning(str(exc).capitalize())
         st.stop()
 
-classes = len(shipped.test_images(metas["residual"], 10).classes)
-chance = 1.0 / classes
+chance = 1.0 / len(ui.run_test_images(runs[0].run_id).classes)
 long = lesion_charts.lesion_long(frames, ds_map, depth)
 f = lesion_charts.lesion_findings(long)
-m = metas["residual"]
-st.caption(
-    f"Checkpoints: {m['label']}, seed {m['seed']}, {m['epochs']} epochs (assets/checkpoints). "
-    f"Tested on {int(n)} test images on **{settings['device_info']['detail']}**: "
-    f"the studies took {secs['plain']:.1f} s (plain-{depth}) and {secs['residual']:.1f} s "
-    f"(residual-{depth}) when first computed; results are cached per depth, device and image count.")
+st.caption(" · ".join(ui.describe_run(r) for r in runs) +
+           f" Tested on {int(n)} test images on **{settings['device_info']['detail']}**: "
+           f"the studies took {secs['plain']:.1f} s (plain-{depth}) and {secs['residual']:.1f} s "
+           f"(residual-{depth}) when first computed; results are cached per run, device and image count.")
 
 k1, k2, k3, k4 = st.columns(4)
 k1.metric(f"plain-{depth}: accuracy", f"{f['plain']['base_accuracy_pct']:.1f} %")

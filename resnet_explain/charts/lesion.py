@@ -6,6 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..train.degradation import NEAR_CHANCE, near_chance
 from .axes import VARIANT_COLORS, W, block_order, xblock
 from .training import net_label
 
@@ -149,24 +150,26 @@ def arch_sentence(arch: str, depth: int, d: dict, big_drop: float = BIG_DROP) ->
 
 
 def barely_learned(findings: dict, depth: int, chance: float) -> list[str]:
-    """A warning per twin whose accuracy is below twice chance: its small drops say nothing."""
+    """A warning per twin that never left chance (lab.explain.near_chance, on the accuracy measured
+    here): its small drops say nothing."""
     out = []
     for arch in ("plain", "residual"):
         base = findings[arch]["base_accuracy_pct"] / 100
-        if base < 2 * chance:
+        if near_chance(base, chance):
             out.append(f"{arch.capitalize()}-{depth} barely learned (accuracy {base:.1%}, chance "
-                       f"{chance:.0%}): deleting its blocks cannot cost much, so its small drops say "
-                       "nothing about robustness. Compare the twins at a depth where both trained.")
+                       f"{chance:.0%}: less than {NEAR_CHANCE:.0%} of the way from chance to 100%): "
+                       "deleting its blocks cannot cost much, so its small drops say nothing about "
+                       "robustness. Compare twins that both trained.")
     return out
 
 
 def lesion_verdict(findings: dict, chance: float, big_drop: float = BIG_DROP) -> str | None:
     """The "In short" sentence: does the pair show Veit et al.'s contrast? None when either twin
-    has no deletable block or the plain twin barely learned (no verdict from an untrained net)."""
+    has no deletable block or either twin barely learned (no verdict from an untrained net)."""
     pr, rr = findings["plain"], findings["residual"]
     if pr.get("median_drop") is None or rr.get("median_drop") is None:
         return None
-    if pr["base_accuracy_pct"] / 100 < 2 * chance:
+    if any(near_chance(d["base_accuracy_pct"] / 100, chance) for d in (pr, rr)):
         return None
     pm, rm = pr["median_drop"], rr["median_drop"]
     if pm <= big_drop:

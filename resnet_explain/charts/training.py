@@ -168,18 +168,26 @@ def verdict_line(v: dict) -> str:
     return f"{icon} *{v['claim']}* — **{v['verdict']}**: {v['measured']}."
 
 
-def near_chance(table: pd.DataFrame, chance: float, margin: float = 0.05) -> list[str]:
-    """The networks whose final training error is within ``margin`` of chance (or worse)."""
-    near = table[table["train_error"] >= chance - margin] if len(table) else table
-    return [net_label(a, d) for a, d in zip(near.get("arch", []), near.get("depth", []))]
+def near_chance(table: pd.DataFrame, chance: float) -> list[str]:
+    """The networks whose final training error says they never left chance (``chance`` is the
+    error of guessing): the one rule, :func:`resnet_explain.train.degradation.near_chance`."""
+    from ..train.degradation import near_chance as barely_learned
+
+    if not len(table):
+        return []
+    return [net_label(a, d) for a, d, e in zip(table["arch"], table["depth"], table["train_error"])
+            if barely_learned(1.0 - float(e), 1.0 - chance)]
 
 
-def chance_warning(table: pd.DataFrame, chance: float, margin: float = 0.05) -> str | None:
+def chance_warning(table: pd.DataFrame, chance: float) -> str | None:
     """Say which networks ended at or near chance: they have not learned at this budget."""
-    names = near_chance(table, chance, margin)
+    from ..train.degradation import NEAR_CHANCE
+
+    names = near_chance(table, chance)
     if not names:
         return None
-    return (f"Within {margin * 100:.0f} points of chance ({chance:.0%} error) at the end: "
+    return (f"Never left chance ({chance:.0%} error; less than {NEAR_CHANCE:.0%} of the way from "
+            f"chance to no error) at the end: "
             f"{', '.join(names)}. A network there has barely learned at this budget — a stronger "
             "failure than He et al.'s plain-56, which trains, only worse than plain-20 (fig. 6). "
             "A claim comparing two such networks says nothing.")

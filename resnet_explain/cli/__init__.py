@@ -8,6 +8,7 @@ unknown model, ...) becomes one line on stderr and exit code 2. Commands:
 * :mod:`.training` — ``degradation``, ``bench-train``
 * :mod:`.runs` — ``train``, ``runs``, ``grad-history``
 * :mod:`.attribution` — ``attribute``, ``attribution-scores``
+* :mod:`.lesion` — ``lesion``
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import attribution, probe, runs, training
+    from . import attribution, lesion, probe, runs, training
 
     p = _Parser(prog=PROG, description="Measure gradient flow in plain and residual networks.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    for module in (probe, training, runs, attribution):
+    for module in (probe, training, runs, attribution, lesion):
         module.add_parsers(sub)
     return p
 

@@ -1,7 +1,12 @@
 """Command line for the attribution lab: ``attribute`` and ``attribution-scores``.
 
     python -m resnet_explain attribute --model residual56 --method IntegratedGradients --index 3 --json
+    python -m resnet_explain attribute --run 1fb939a78e045d20 --json
     python -m resnet_explain attribution-scores --n 64 --json
+    python -m resnet_explain attribution-scores --run 1fb939a78e045d20 --n 64 --json
+
+A model is a shipped one by name (``--model plain20``) or any stored run by id (``--run ID``, see
+``python -m resnet_explain runs``); scoring a run scores it with its twin when the twin is stored.
 """
 
 from __future__ import annotations
@@ -17,11 +22,54 @@ def _num(v):
     return v if (v is not None and math.isfinite(v)) else None
 
 
+def add_run_flags(p) -> None:
+    """``--model NAME`` or ``--run ID``, exactly one of them."""
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--model", help="a shipped model, e.g. plain20, residual56")
+    g.add_argument("--run", help="a stored run id (16 hex digits; `runs` lists them)")
+
+
+def resolve_run(a):
+    """The run ``--model`` or ``--run`` names (ShippedError / RunError, both UserErrors, if none)."""
+    from ..train import shipped
+    from ..train.runs import RunStore
+
+    return RunStore().get(a.run) if a.run else shipped.run(a.model)
+
+
+def twin_of(run):
+    """The stored twin of ``run`` (the same request with every skip toggled), else None. A shipped
+    twin is also found by name (plain20 <-> residual20)."""
+    from ..train import shipped
+    from ..train.runs import RunStore
+
+    store = RunStore()
+    twin_id = run.request.twin().run_id
+    if store.has(twin_id):
+        return store.get(twin_id)
+    if run.shipped:
+        for plain, residual in shipped.pairs().values():
+            if run.name in (plain, residual):
+                return shipped.run(residual if run.name == plain else plain)
+    return None
+
+
+def run_meta(run) -> dict:
+    """What the JSON says about a run: id, name, errors, its data recipe and budget."""
+    from dataclasses import asdict
+
+    m = run.meta
+    return {"run_id": run.run_id, "name": run.name, "shipped": run.shipped, "spec": run.request.spec,
+            "data": asdict(run.request.data), "epochs": run.request.config.epochs,
+            "seed": run.request.config.seed, "train_error": _num(m.get("train_error")),
+            "test_error": _num(m.get("test_error"))}
+
+
 def add_parsers(sub) -> None:
     from ..lab.attribution import BASELINES, METHODS
 
     a = sub.add_parser("attribute", help="explain one test image with one Captum method")
-    a.add_argument("--model", required=True, help="a shipped checkpoint, e.g. plain56, residual56")
+    add_run_flags(a)
     a.add_argument("--method", default="IntegratedGradients", choices=list(METHODS))
     a.add_argument("--index", type=int, default=0, help="index into the model's test set")
     a.add_argument("--target", default="true", help="'true', 'pred' or a class index")
@@ -33,10 +81,13 @@ def add_parsers(sub) -> None:
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_attribute)
 
-    s = sub.add_parser("attribution-scores", help="score every method on every shipped model "
-                                                  "against the ground-truth masks")
+    s = sub.add_parser("attribution-scores", help="score every method on shipped twins, or on a run "
+                                                  "and its twin, against the ground-truth masks")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--depths", default=None, help="shipped pairs, comma-separated; default: all")
+    g.add_argument("--model", default=None, help="a shipped model, scored with its twin")
+    g.add_argument("--run", default=None, help="a stored run id, scored with its twin if stored")
     s.add_argument("--n", type=int, default=64, help="number of test images")
-    s.add_argument("--depths", default=None, help="comma-separated, default: all shipped pairs")
     s.add_argument("--methods", default=None, help="comma-separated Captum names, default: all")
     s.add_argument("--baseline", default="black", choices=BASELINES)
     s.add_argument("--device", default="auto")
@@ -49,26 +100,28 @@ def cmd_attribute(a) -> int:
 
     from ..device import choose_device
     from ..lab.explain import explain
-    from ..train import shipped
 
     dev = choose_device(a.device)
     if dev.note:
         print(f"note: {dev.note}", file=sys.stderr)
-    model, normalizer, meta = shipped.load(a.model, device=dev.device)
-    test = shipped.test_images(meta, int(meta.get("data", {}).get("n_test", 2000)))
+    run = resolve_run(a)
+    model, normalizer, _ = run.load_model(device=dev.device)
+    test = run.test_images()
     if not 0 <= a.index < len(test):
         raise UserError(f"--index must be from 0 to {len(test) - 1}")
     label = int(test.y[a.index])
     target = int(a.target) if a.target.lstrip("-").isdigit() else a.target  # 'true', 'pred' or a class
     e = explain(model, normalizer, test.x[a.index], target=target, label=label, method=a.method,
                 baseline=a.baseline, noise_tunnel=a.smoothgrad, layer=a.layer, seed=a.seed,
-                mask=test.mask[a.index])
+                mask=None if test.mask is None else test.mask[a.index])
     out = {
-        "model": a.model, "method": a.method, "index": a.index, "label": label,
+        "model": run.name, "run_id": run.run_id, "method": a.method, "index": a.index, "label": label,
         "label_name": test.classes[label], "prediction": e.pred, "prediction_name": test.classes[e.pred],
         "confidence": e.confidence, "target": e.target, "baseline": e.baseline,
         "attribution_sum": _num(e.attr_sum), "f_x_minus_f_baseline": _num(e.f_diff),
-        "convergence_delta": _num(e.delta), "pointing_game": e.pointing_game,
+        "convergence_delta": _num(e.delta), "ig_steps": e.ig_steps,
+        "completeness_gap": _num(e.completeness_gap),
+        "ig_converged": None if e.ig is None else e.ig.converged, "pointing_game": e.pointing_game,
         "positive_share_in_mask": _num(e.positive_share), "mask_share_of_image": e.mask_share,
         "seconds": e.seconds, "device": e.device, "torch": torch.__version__,
     }
@@ -80,32 +133,59 @@ def cmd_attribute(a) -> int:
     return 0
 
 
-def cmd_scores(a) -> int:
-    import torch
-
-    from ..device import choose_device
-    from ..lab.attribution import METHODS
-    from ..lab.explain import score_checkpoints
+def _runs_to_score(a) -> list:
+    """The runs ``attribution-scores`` scores, plain before residual."""
     from ..train import shipped
 
-    if not 1 <= a.n <= 2000:
-        raise UserError("--n must be from 1 to 2000")
-    dev = choose_device(a.device)
+    if a.model or a.run:
+        run = resolve_run(a)
+        twin = twin_of(run)
+        if twin is None:
+            print(f"note: the twin of {run.name} ({run.run_id}) is not stored; scoring it alone",
+                  file=sys.stderr)
+            return [run]
+        return sorted([run, twin], key=lambda r: r.spec.any_skip)
     pairs = shipped.pairs()
     depths = sorted(pairs) if not a.depths else [int(d) for d in a.depths.split(",") if d.strip()]
     for d in depths:
         if d not in pairs:
             raise UserError(f"no shipped pair of depth {d}; shipped: {sorted(pairs)}")
+    return [shipped.run(name) for d in depths for name in pairs[d]]
+
+
+def cmd_scores(a) -> int:
+    import pandas as pd
+    import torch
+
+    from ..device import choose_device
+    from ..lab.attribution import METHODS
+    from ..lab.explain import chance_note, score_models
+
+    if not 1 <= a.n <= 2000:
+        raise UserError("--n must be from 1 to 2000")
+    dev = choose_device(a.device)
     methods = list(METHODS) if not a.methods else [m.strip() for m in a.methods.split(",")]
     for m in methods:
         if m not in METHODS:
             raise UserError(f"unknown method {m[:30]!r}; one of {', '.join(METHODS)}")
-    loaded = {name: shipped.load(name, device=dev.device) for d in depths for name in pairs[d]}
-    table = score_checkpoints(loaded, a.n, baseline=a.baseline, methods=methods)
+    runs = _runs_to_score(a)
+    recipes = list(dict.fromkeys(r.request.data for r in runs))
+    tables = []
+    for recipe in recipes:  # shipped pairs of different depths may differ in their data
+        group = [r for r in runs if r.request.data == recipe]
+        test = group[0].test_images(a.n)
+        t = score_models({r.name: r.load_model(device=dev.device) for r in group}, test,
+                         baseline=a.baseline, methods=methods)
+        at_chance = {r.name: chance_note(r.name, r.meta, len(test.classes)) is not None for r in group}
+        tables.append(t.assign(never_left_chance=t["model"].map(at_chance)))
+    order = {r.name: i for i, r in enumerate(runs)}
+    table = pd.concat(tables, ignore_index=True).sort_values(
+        "model", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
     if a.json:
         print(json.dumps({"rows": table.to_dict("records"),
-                          "meta": {"n": a.n, "baseline": a.baseline, "device": dev.device.type,
-                                   "torch": torch.__version__}}))
+                          "meta": {"n": int(table["n"].iloc[0]), "baseline": a.baseline,
+                                   "device": dev.device.type, "torch": torch.__version__,
+                                   "runs": [run_meta(r) for r in runs]}}))
     else:
         print(table.to_string(index=False))
     return 0

@@ -209,6 +209,73 @@ def completeness(model: nn.Module, inputs: torch.Tensor, baseline: torch.Tensor,
 
 
 # ---------------------------------------------------------------------------------------------
+# Integrated Gradients until complete
+# ---------------------------------------------------------------------------------------------
+IG_TOLERANCE = 0.01  # |Σ attributions − (f(x) − f(baseline))| at most this share of |f(x) − f(baseline)|
+IG_STEPS = (50, 100, 200, 400, 800)  # n_steps tried in turn; the last is the cap
+
+
+@dataclass(frozen=True)
+class IGCompleteness:
+    """How complete an Integrated Gradients attribution is (Sundararajan et al. 2017, axiom 1)."""
+
+    steps: int  # n_steps of the attribution returned
+    gap: float  # the largest |Σ attr − Δf| / |Δf| over the examples whose Δf is not ≈ 0 (else NaN)
+    f_diff: float  # f(x) − f(baseline) of the example with that gap (logit units)
+    converged: bool  # gap ≤ tolerance (False also when Δf ≈ 0: nothing to judge)
+    tolerance: float
+    tried: tuple  # ((n_steps, gap), ...) in the order tried
+    judged: bool = True  # False when |Δf| < flat_below: the score ignores the input
+
+    def text(self) -> str:
+        """One clause for a caption."""
+        if not self.judged:
+            return (f"{self.steps} IG steps; f(x) − f(baseline) = {self.f_diff:.1e} ≈ 0, so "
+                    "completeness cannot be judged")
+        if self.converged:
+            return f"{self.steps} IG steps: Σ attribution within {self.gap:.2%} of f(x) − f(baseline)"
+        return (f"{self.steps} IG steps (the cap): Σ attribution still {self.gap:.1%} off "
+                f"f(x) − f(baseline), over the {self.tolerance:.0%} asked for")
+
+
+def integrated_gradients_complete(model: nn.Module, inputs: torch.Tensor, target, *,
+                                  steps=IG_STEPS, tolerance: float = IG_TOLERANCE,
+                                  flat_below: float = 0.0, **kwargs) -> tuple[Attribution, IGCompleteness]:
+    """Integrated Gradients with ``n_steps`` raised through ``steps`` until every example's sum of
+    attributions is within ``tolerance`` of f(x) − f(baseline) (relative), or the last (the cap)
+    is reached. Where |f(x) − f(baseline)| < ``flat_below`` (or is 0) the relative gap means
+    nothing (the score ignores the input): such examples are not judged, and when none can be, the
+    first step count is kept and the result says so.
+    ``kwargs`` go to :func:`attribute` (baseline, black, seed, internal_batch_size, ...); the
+    returned attribution's ``seconds`` is the time of every try together."""
+    steps = sorted({int(s) for s in steps})
+    if not steps or steps[0] < 1:
+        raise AttributionError("IG steps must be positive whole numbers")
+    if kwargs.get("noise_tunnel"):
+        raise AttributionError("SmoothGrad averages over noisy inputs: its sum is not f(x) − "
+                               "f(baseline), so there is no completeness to reach")
+    kwargs.pop("n_steps", None)
+    tried, seconds = [], 0.0
+    for n in steps:
+        a = attribute(model, inputs, target, "IntegratedGradients", n_steps=n, **kwargs)
+        seconds += a.seconds
+        c = completeness(model, inputs, a.baseline, target, a.attr)
+        diff = c["f_x_minus_f_baseline"].to_numpy()
+        ok = (np.abs(diff) > 0) & (np.abs(diff) >= flat_below)  # examples whose gap can be judged
+        judged = bool(ok.any())
+        rel = np.where(ok, np.abs(c["gap"].to_numpy()) / np.where(ok, np.abs(diff), 1.0), np.nan)
+        worst = int(np.nanargmax(rel)) if judged else int(np.argmax(np.abs(diff)))
+        gap = float(rel[worst])
+        tried.append((n, gap))
+        if not judged or gap <= tolerance:
+            break
+    a.seconds = seconds
+    return a, IGCompleteness(steps=n, gap=gap if judged else float("nan"), f_diff=float(diff[worst]),
+                             converged=judged and gap <= tolerance, tolerance=tolerance,
+                             tried=tuple(tried), judged=judged)
+
+
+# ---------------------------------------------------------------------------------------------
 # Per-block attribution: which blocks carry the decision
 # ---------------------------------------------------------------------------------------------
 def block_attribution(model: nn.Module, inputs: torch.Tensor, target, method: str = "LayerConductance",
@@ -247,7 +314,7 @@ def block_attribution(model: nn.Module, inputs: torch.Tensor, target, method: st
         value = float(a.detach().flatten(1).sum(1).mean())
         rows.append({"position": pos, "block": name, "skip": getattr(blk, "shortcut", None) is not None,
                      "attribution": value, "share_of_total": value / total if total else float("nan"),
-                     "f_x_minus_f_baseline": total, "method": method})
+                     "f_x_minus_f_baseline": total, "method": method, "n_steps": n_steps})
     return pd.DataFrame(rows)
 
 

@@ -19,12 +19,26 @@ import torch
 from torch import nn
 
 from ..model import find_blocks
-from .attribution import (METHODS, AttributionError, attribute, block_attribution, completeness,
+from ..train.degradation import NEAR_CHANCE, near_chance
+from .attribution import (IG_STEPS, IG_TOLERANCE, METHODS, AttributionError, IGCompleteness,
+                          attribute, block_attribution, completeness, integrated_gradients_complete,
                           pointing_game, positive_share_in_mask, score_methods)
 
 # f(x) − f(baseline) below this (logit units) means the score does not depend on the input: a
 # collapsed model (our plain-56 twin after training). A share of ~0 is noise, not a finding.
 COLLAPSED_BELOW = 1e-3
+def chance_note(name: str, meta: dict, n_classes: int) -> str | None:
+    """A sentence when the run ``name`` never left chance (from its recorded test error), else None."""
+    err = meta.get("test_error")
+    if err is None or not np.isfinite(float(err)):
+        return None
+    chance = 1.0 / n_classes
+    if not near_chance(1.0 - float(err), chance):
+        return None
+    return (f"**{name}** never left chance: test error {float(err):.1%}, against {1 - chance:.0%} "
+            f"for guessing among {n_classes} classes (its accuracy got less than {NEAR_CHANCE:.0%} "
+            "of the way from chance to 100%). Its maps explain a network that does not recognise "
+            "the shapes, so it is not scored as a working model.")
 
 
 @dataclass(frozen=True)
@@ -45,8 +59,18 @@ class Explanation:
     pointing_game: bool | None  # is the map's peak on the object? (with a mask)
     positive_share: float | None  # share of positive attribution inside the mask (NaN if none)
     mask_share: float | None  # the mask's share of the image: what an even map scores
-    seconds: float  # the attribution itself, synchronised
+    seconds: float  # the attribution itself, synchronised (IG: every step count tried)
     device: str
+    ig: IGCompleteness | None = None  # IG only: steps used and the completeness gap reached
+
+    @property
+    def ig_steps(self) -> int | None:
+        return None if self.ig is None else self.ig.steps
+
+    @property
+    def completeness_gap(self) -> float | None:
+        """|Σ attribution − (f(x) − f(baseline))| / |f(x) − f(baseline)| (IG; None if not judged)."""
+        return None if self.ig is None or not self.ig.judged else self.ig.gap
 
     def headline(self, classes, label: int | None = None) -> str:
         """"Predicts **x** (93 %) ✓. Explaining **y** (p = 0.93)." in markdown."""
@@ -62,6 +86,8 @@ class Explanation:
             out.append(f"convergence delta {self.delta:.1e}")
             if self.f_diff is not None:
                 out.append(f"Σ attribution {self.attr_sum:.4f} vs f(x) − f(baseline) {self.f_diff:.4f}")
+        if self.ig is not None:
+            out.append(self.ig.text())
         if self.pointing_game is not None:
             share = ("no positive attribution" if not np.isfinite(self.positive_share)
                      else f"{self.positive_share:.0%} of positive attribution")
@@ -101,13 +127,17 @@ def _normalised(model: nn.Module, normalizer, image_u8) -> tuple[torch.Tensor, t
 
 def explain(model: nn.Module, normalizer, image_u8, *, target="true", label: int | None = None,
             method: str = "IntegratedGradients", baseline: str = "black", noise_tunnel: bool = False,
-            layer: str | None = None, seed: int = 0, mask=None, **captum_kwargs) -> Explanation:
+            layer: str | None = None, seed: int = 0, mask=None, ig_steps=IG_STEPS,
+            ig_tolerance: float = IG_TOLERANCE, **captum_kwargs) -> Explanation:
     """Explain ``model``'s score of ``target`` on one uint8 (C, H, W) image with Captum's ``method``.
 
     ``normalizer`` maps uint8 (N, C, H, W) to the model's input; ``baseline`` is a name (black,
     blurred, noise; black is the normalised all-zero image); ``layer`` names the block for
     LayerGradCam (default: the last block); ``mask`` (H, W) bool adds the pointing game and the
-    positive share in the mask. Extra keyword arguments go to Captum under Captum's names. The model
+    positive share in the mask. Integrated Gradients (without SmoothGrad) raises ``n_steps``
+    through ``ig_steps`` until Σ attributions is within ``ig_tolerance`` of f(x) − f(baseline)
+    (:func:`.attribution.integrated_gradients_complete`); an explicit ``n_steps`` is used alone.
+    Extra keyword arguments go to Captum under Captum's names. The model
     must be in eval mode; it is not modified (but hooks are set during the call: use a private copy
     when the model is shared, see :func:`resnet_explain.train.shipped.private_copy`).
     """
@@ -119,8 +149,15 @@ def explain(model: nn.Module, normalizer, image_u8, *, target="true", label: int
     m = METHODS.get(method)
     if m is not None and m.kind == "layer" and layer is None:
         layer = find_blocks(model)[-1][0]
-    a = attribute(model, x, t, method, baseline=baseline, black=black, layer=layer,
-                  noise_tunnel=noise_tunnel, seed=seed, **captum_kwargs)
+    ig = None
+    if method == "IntegratedGradients" and not noise_tunnel:
+        steps = (captum_kwargs.pop("n_steps"),) if "n_steps" in captum_kwargs else ig_steps
+        a, ig = integrated_gradients_complete(model, x, t, steps=steps, tolerance=ig_tolerance,
+                                              flat_below=COLLAPSED_BELOW, baseline=baseline,
+                                              black=black, seed=seed, **captum_kwargs)
+    else:
+        a = attribute(model, x, t, method, baseline=baseline, black=black, layer=layer,
+                      noise_tunnel=noise_tunnel, seed=seed, **captum_kwargs)
     f_diff = None
     if a.baseline is not None and a.attr.shape == x.shape:
         f_diff = float(completeness(model, x, a.baseline, t, a.attr)["f_x_minus_f_baseline"][0])
@@ -135,7 +172,7 @@ def explain(model: nn.Module, normalizer, image_u8, *, target="true", label: int
         attr_map=a.attr[0].sum(0).double().cpu().numpy(), attr_sum=float(a.attr.sum()),
         delta=None if a.delta is None else float(a.delta.abs().max()), f_diff=f_diff,
         baseline=baseline if a.baseline is not None else None, pointing_game=pg,
-        positive_share=share, mask_share=mshare, seconds=a.seconds, device=x.device.type)
+        positive_share=share, mask_share=mshare, seconds=a.seconds, device=x.device.type, ig=ig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,8 +225,11 @@ def summarise_blocks(frames: dict[str, pd.DataFrame], class_name: str,
         sentence = (f"Explaining **{class_name}**: in the residual net the largest share, "
                     f"**{top['share_of_total']:.0%}**, goes through `{top['block']}`")
         if len(plain):
-            sentence += (f"; the plain net's blocks each carry {plain['share_of_total'].median():.0%} "
-                         "(median; 100 % by completeness, up to the integral's error)")
+            sh = plain["share_of_total"]
+            steps = f" at {int(plain['n_steps'].iloc[0])} steps" if "n_steps" in plain else ""
+            sentence += (f"; the plain net's blocks each carry {sh.median():.0%} (median; from "
+                         f"{sh.min():.0%} to {sh.max():.0%}: each should carry exactly 100 % by "
+                         f"completeness, so the spread is the integral's error{steps})")
         sentence += "."
     return BlockSummary(table, shown, notes, sentence)
 
@@ -201,17 +241,16 @@ SCORES_TEXT = (  # what attribution.score_methods measures, in the page's words
     "Over the number of test images chosen below, for every method and both models: the **pointing "
     "game** (is the pixel with the largest attribution on the object? Zhang et al. 2016) and the "
     "**share of positive attribution inside the mask**. For reference, a map spread evenly over the "
-    "image scores the mask's share of the image.")
+    "image scores the mask's share of the image. (Integrated Gradients runs at a fixed 50 steps "
+    "here; the single-image view above raises the steps until it is complete.)")
 
 
-def score_checkpoints(loaded: dict[str, tuple], n: int, baseline: str = "black",
-                      methods=None) -> pd.DataFrame:
-    """:func:`.attribution.score_methods` for trained checkpoints (name -> (model, normalizer,
-    meta), as :func:`resnet_explain.train.shipped.load` returns) on the first ``n`` images of the
-    test split their meta records; the target is each image's true class."""
-    from ..train.shipped import test_images
-
-    test = test_images(next(iter(loaded.values()))[2], n)
+def score_models(loaded: dict[str, tuple], test, baseline: str = "black", methods=None) -> pd.DataFrame:
+    """:func:`.attribution.score_methods` for trained models (name -> (model, normalizer, meta), as
+    ``Run.load_model`` returns) on the images of ``test`` (an ImageSet with masks: a run's own
+    test split, ``Run.test_images(n)``); the target is each image's true class."""
+    if test.mask is None:
+        raise AttributionError("scoring needs the images' object masks")
     return score_methods({k: (m, norm) for k, (m, norm, _) in loaded.items()}, test.x, test.mask,
                          test.y, methods=methods, baseline=baseline)
 

@@ -128,6 +128,18 @@ def chance_error(classes: int = len(SHAPE_CLASSES)) -> float:
     return 1.0 - 1.0 / classes
 
 
+# A trained model whose accuracy got less than this share of the way from chance (1 / classes)
+# to 100 % never left chance: its maps and scores are not those of a working model. (Plain-56:
+# 15.4 % test accuracy on 10 classes, 0.06 of the way; the working twins are above 0.9.)
+NEAR_CHANCE = 0.10
+
+
+def near_chance(accuracy: float, chance: float, margin: float = NEAR_CHANCE) -> bool:
+    """Is ``accuracy`` less than ``margin`` of the way from ``chance`` to 100 %? The one rule for
+    "this model barely learned" (Training, Attribution Lab, Lesion Study, CLI)."""
+    return float(accuracy) < chance + margin * (1.0 - chance)
+
+
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (arch, depth): mean, std (over seeds, ddof=1 where 2+), min, max, seed list."""
     out = []

@@ -1,6 +1,7 @@
 """The only streamlit-aware code: the sidebar (:mod:`.sidebar`), the network in the URL
 (:mod:`.url_state`), compute slots and background jobs (:mod:`.jobs`), the cached probe
-(:mod:`.probing`) and output helpers (:mod:`.widgets`). Pages use ``from resnet_explain import ui``.
+(:mod:`.probing`), the pair of trained runs a page studies (:mod:`.run_picker`) and output helpers
+(:mod:`.widgets`). Pages use ``from resnet_explain import ui``.
 
 Results are cached as DataFrames (copied per session by st.cache_data); models are built inside
 the cached function and never shared between sessions.
@@ -9,12 +10,15 @@ the cached function and never shared between sessions.
 from .jobs import (BackgroundJob, ServerBusy, compute_slot, queued_note, show_job, start_job,
                    watch_job)
 from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
+from .run_picker import (describe_run, pick_pair, private_model, remember_pair, run_test_images,
+                         run_title, run_variant, shared_model)
 from .sidebar import remember_settings, settings, sidebar
 from .url_state import DEFAULT_PRESET, apply_edit, current_spec, edit_error, editor_version, set_spec
 from .widgets import chart_with_export, cost_metrics, image_picker, next_step_footer, show_code
 
 __all__ = ["apply_edit", "BackgroundJob", "chart_with_export", "compute_slot", "cost_metrics",
-           "current_spec", "DEFAULT_PRESET", "edit_error", "editor_version", "image_picker",
-           "MAX_PROBE_MEMORY", "next_step_footer", "PROBE_BATCH", "probe_cached", "queued_note",
-           "remember_settings", "run_probe", "ServerBusy", "set_spec", "settings", "show_code",
-           "show_job", "sidebar", "start_job", "watch_job"]
+           "current_spec", "DEFAULT_PRESET", "describe_run", "edit_error", "editor_version",
+           "image_picker", "MAX_PROBE_MEMORY", "next_step_footer", "pick_pair", "private_model",
+           "PROBE_BATCH", "probe_cached", "queued_note", "remember_pair", "remember_settings",
+           "run_probe", "run_test_images", "run_title", "run_variant", "ServerBusy", "set_spec",
+           "settings", "shared_model", "show_code", "show_job", "sidebar", "start_job", "watch_job"]

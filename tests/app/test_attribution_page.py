@@ -114,3 +114,90 @@ def test_random_image_button_is_seeded(page):
         assert not page.exception
     # third draw of the sidebar seed (0): reproducible across sessions
     assert page.number_input(key="at_idx").value == int(np.random.default_rng([0, 3]).integers(512))
+
+
+# ---------------------------------------------------------------------------------------------
+# A pair trained in this session (a tiny network and its twin), as the Train page leaves it
+# ---------------------------------------------------------------------------------------------
+SCRIPT = """
+import runpy
+from resnet_explain import ui
+ui.remember_pair({yours!r}, {twin!r})
+runpy.run_path({page!r}, run_name="__main__")
+"""
+
+
+def tiny_pair_request(skip: bool):
+    """The same tiny pair as test_lesion_page.py (the second module loads what the first trained)."""
+    from resnet_explain.spec import cifar_resnet
+    from resnet_explain.train.config import TrainConfig
+    from resnet_explain.train.runs import DataRecipe, RunRequest
+
+    spec = cifar_resnet(8, skip=skip, width=4, in_size=8)
+    return RunRequest(spec=spec.to_query(), data=DataRecipe(n_train=256, n_test=48, size=8, difficulty=0.0),
+                      config=TrainConfig(epochs=4, batch_size=16, lr=0.05, seed=0, device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    from resnet_explain.train.runs import RunStore, train_run
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path_factory.getbasetemp() / "tiny-pair-cache"))
+        yours, _ = train_run(tiny_pair_request(True), RunStore())
+        twin, _ = train_run(tiny_pair_request(False), RunStore())
+        at = AppTest.from_string(SCRIPT.format(yours=yours.run_id, twin=twin.run_id, page=PAGE),
+                                 default_timeout=180)
+        at.run()
+        yield yours, twin, at
+
+
+def test_session_pair_renders_plain_first_with_the_library_numbers(pair):
+    from resnet_explain.ui import run_picker
+
+    yours, twin, at = pair
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="at_depth").value == yours.run_id
+    assert [s.value for s in at.subheader][:2] == [run_picker.run_title(twin), run_picker.run_title(yours)]
+    assert run_picker.run_title(yours) == f"Residual-8 ({yours.run_id[:6]})"
+    test = yours.test_images()
+    facts = [c.value for c in at.caption if "convergence delta" in c.value]
+    assert len(facts) == 2
+    for fact, run in zip(facts, (twin, yours)):  # plain first, as the charts colour them
+        model, normalizer, _ = run.load_model()
+        e = lab.explain(model, normalizer, test.x[0].numpy(), target="true", label=int(test.y[0]),
+                        method="IntegratedGradients", mask=test.mask[0].numpy())
+        assert fact.split(" · ", 1)[1] == e.facts().split(" · ", 1)[1]
+        assert "IG steps" in fact
+    # a twin that never left chance is flagged, by the library's rule on its recorded test error
+    warned = " ".join(w.value for w in at.warning)
+    for run in (twin, yours):
+        note = lab.chance_note(run.name, run.meta, len(test.classes))
+        assert (note is not None) == (f"**{run.name}** never left chance" in warned), run.name
+    caps = " ".join(c.value for c in at.caption)
+    assert f"run `{yours.run_id}`, trained here" in caps and "256 training and 48 test images" in caps
+
+
+def test_session_pair_scores_only_the_twins_that_left_chance(pair):
+    yours, twin, at = pair
+    working = [r for r in (twin, yours) if lab.chance_note(r.name, r.meta, 10) is None]
+    at.select_slider(key="at_n").set_value(16)
+    if not working:
+        at.run()
+        assert any("Neither twin left chance" in i.value for i in at.info)
+        return
+    [b for b in at.button if b.label == "Score all methods"][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert list(dict.fromkeys(table["model"])) == [r.name for r in working]
+    assert len(table) == len(METHODS) * len(working)
+    test = yours.test_images(16)
+    from resnet_explain.lab.attribution import score_methods
+
+    want = score_methods({r.name: r.load_model()[:2] for r in working}, test.x, test.mask, test.y,
+                         methods=["Saliency", "DeepLift"])
+    got = table[table["method"].isin(["Saliency", "DeepLift"])].sort_values(["model", "method"])
+    want = want.sort_values(["model", "method"])
+    assert got["pointing_game"].round(2).tolist() == want["pointing_game"].round(2).tolist()
+    left_out = [r.name for r in (twin, yours) if r.run_id not in {w.run_id for w in working}]
+    assert any("Left out of the scores" in c.value for c in at.caption) == bool(left_out)

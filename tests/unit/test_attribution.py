@@ -291,6 +291,8 @@ def test_explain_map_shape_and_mask_scores_match_the_scorers(method):
     e = lab.explain(model, NORM, img, target="pred", method=method, mask=mask, **kw)
     assert e.attr_map.shape == (8, 8) and e.attr_map.dtype == np.float64
     layer = "stage1.block1" if method == "LayerGradCam" else None  # the default: the last block
+    if method == "IntegratedGradients":  # the steps the completeness loop settled on
+        kw["n_steps"] = e.ig_steps
     a = attribute(model, NORM(img.unsqueeze(0)), e.target, method, black=NORM(torch.zeros(1, 3, 8, 8,
                   dtype=torch.uint8)), layer=layer, **kw)
     assert np.allclose(e.attr_map, a.attr[0].sum(0).double().numpy(), atol=1e-6), method
@@ -386,7 +388,7 @@ def test_private_copy_is_private():
 CLI_KEYS = {"model", "method", "index", "label", "label_name", "prediction", "prediction_name",
             "confidence", "target", "baseline", "attribution_sum", "f_x_minus_f_baseline",
             "convergence_delta", "pointing_game", "positive_share_in_mask", "mask_share_of_image",
-            "seconds", "device", "torch"}
+            "seconds", "device", "torch", "run_id", "ig_steps", "completeness_gap", "ig_converged"}
 
 
 @pytest.mark.parametrize("method,target", [("IntegratedGradients", "true"), ("LayerGradCam", "pred"),
@@ -420,8 +422,13 @@ def test_cli_attribute_matches_explain(capsys, method, target):
         gap = abs(d["attribution_sum"] - d["f_x_minus_f_baseline"])
         assert d["convergence_delta"] == pytest.approx(gap, rel=1e-3, abs=1e-5)
         assert d["f_x_minus_f_baseline"] == pytest.approx(e.f_diff, rel=1e-5)
+        # the steps the loop settled on and the gap left, as explain() reports them
+        assert (d["ig_steps"], d["ig_converged"]) == (e.ig_steps, e.ig.converged)
+        assert d["completeness_gap"] == pytest.approx(gap / abs(d["f_x_minus_f_baseline"]), rel=1e-3)
+        assert d["completeness_gap"] <= 0.01 or d["ig_steps"] == 800
     else:
         assert d["f_x_minus_f_baseline"] is None and d["convergence_delta"] is None
+        assert d["ig_steps"] is None and d["completeness_gap"] is None
 
 
 def test_cli_attribute_bad_target_is_one_line(capsys):

@@ -1,0 +1,145 @@
+"""Pick a pair of runs to study: a network and its twin (every skip toggled).
+
+The pairs offered are the shipped twins (by depth) and the pairs trained in THIS browser session.
+The session contract: a page that trains the visitor's network and its twin calls
+:func:`remember_pair` with both run ids; the picker then lists that pair as
+"your network: residual-20 (1fb939) vs its twin". The run store is shared by every visitor of a
+Space (one process), the list of pairs is not: another visitor's runs are never offered, and a
+``?run=<id>`` link selects a pair only when it is one of this session's (or a shipped) pair.
+
+The pair comes back plain first, residual second, the order of the charts' colours (plain red,
+residual blue). Models are read once per process per run id, read-only (:func:`shared_model`),
+and each computation runs on its own copy (:func:`private_model`): Captum and the lesion study
+hook the model they work on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from ..train import shipped
+from ..train.runs import Run, RunError, RunStore
+
+SESSION_KEY = "run_pairs"  # st.session_state[SESSION_KEY]: [(yours_id, twin_id), ...], oldest first
+URL_KEY = "run"
+
+
+def remember_pair(yours_id: str, twin_id: str) -> None:
+    """Offer the pair (the visitor's network, its twin) to the pickers of this session."""
+    pair = (str(yours_id), str(twin_id))
+    pairs = [tuple(p) for p in st.session_state.get(SESSION_KEY, []) if tuple(p) != pair]
+    st.session_state[SESSION_KEY] = pairs + [pair]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure parts (tested without a browser)
+# ---------------------------------------------------------------------------------------------
+def run_variant(run: Run) -> str:
+    """"residual" when any block has a skip, else "plain" (of a pair, exactly one has skips)."""
+    return "residual" if run.spec.any_skip else "plain"
+
+
+def plain_first(a: Run, b: Run) -> tuple[Run, Run]:
+    """The pair in the charts' order: plain, then residual (as given when both are one kind)."""
+    return (b, a) if run_variant(a) == "residual" and run_variant(b) == "plain" else (a, b)
+
+
+def run_title(run: Run) -> str:
+    """"Plain-20" for a shipped twin; "Residual-8 (1fb939)" for a session's run."""
+    t = f"{run_variant(run).capitalize()}-{run.spec.depth}"
+    return t if run.shipped else f"{t} ({run.run_id[:6]})"
+
+
+def pair_label(yours: Run) -> str:
+    return f"your network: {run_variant(yours)}-{yours.spec.depth} ({yours.run_id[:6]}) vs its twin"
+
+
+def describe_run(run: Run) -> str:
+    """One caption line: which run, its data recipe, its budget, where it ran, its errors."""
+    d, c, m = run.request.data, run.request.config, run.meta
+    errs = ", ".join(f"{k.replace('_', ' ')} {m[k]:.1%}" for k in ("train_error", "test_error")
+                     if isinstance(m.get(k), (int, float)))
+    secs = f" in {m['seconds']:.0f} s" if isinstance(m.get("seconds"), (int, float)) else ""
+    where = f" on {m['device']}{secs}" if m.get("device") else secs
+    return (f"**{run.name}** (run `{run.run_id}`, {'shipped' if run.shipped else 'trained here'}): "
+            f"{d.n_train:,} training and {d.n_test:,} test images of the generated {d.kind}, "
+            f"{d.size}×{d.size}, difficulty {d.difficulty:g}, data seed {d.seed}; {c.epochs} epochs, "
+            f"batch {c.batch_size}, lr {c.lr:g}, seed {c.seed}{where}"
+            + (f"; {errs}." if errs else "."))
+
+
+@dataclass(frozen=True)
+class Choice:
+    key: int | str  # a shipped depth, or the session pair's first run id
+    label: str
+    ids: tuple[str, str]  # (yours, twin) or (plain, residual): ordered later by plain_first
+
+
+def choices(session_pairs, store: RunStore) -> list[Choice]:
+    """This session's pairs (newest first; pairs whose runs were evicted are left out), then the
+    shipped twins by depth."""
+    out = []
+    for yours, twin in reversed([tuple(p) for p in session_pairs]):
+        if store.has(yours) and store.has(twin) and yours not in {c.key for c in out}:
+            out.append(Choice(yours, pair_label(store.get(yours)), (yours, twin)))
+    for depth, names in sorted(shipped.pairs().items()):
+        out.append(Choice(depth, f"shipped twins, depth {depth}",
+                          tuple(shipped.run(n).run_id for n in names)))
+    return out
+
+
+def choice_for(url_id: str | None, options: list[Choice]) -> Choice | None:
+    """The offered pair a ``?run=<id>`` link names (either run of it), else None."""
+    return next((c for c in options if url_id and url_id in c.ids), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The widget and the per-process caches
+# ---------------------------------------------------------------------------------------------
+def pick_pair(key: str, label: str = "Twins") -> tuple[Run, Run]:
+    """A selectbox of the pairs this session may study; returns (plain run, residual run).
+    The widget's value is a shipped depth (int) or a session pair's run id (str)."""
+    store = RunStore()
+    options = choices(st.session_state.get(SESSION_KEY, []), store)
+    if not options:
+        st.error("No trained twins: none are shipped in assets/runs (run scripts/make_assets.py) "
+                 "and none were trained in this session (the Train page).")
+        st.stop()
+    by_key = {c.key: c for c in options}
+    url = st.query_params.get(URL_KEY)
+    if url and key not in st.session_state:
+        chosen = choice_for(url, options)
+        if chosen is None:
+            st.caption(f"The link's run `{url[:16]}` is not one of this session's runs.")
+        else:
+            st.session_state[key] = chosen.key
+    pick = st.selectbox(label, list(by_key), format_func=lambda k: by_key[k].label, key=key,
+                        help="Twins: the same network with and without skips, trained on the same "
+                             "data with the same budget and seed. Your own pairs come from the "
+                             "Train page and stay in this browser session.")
+    try:
+        a, b = (store.get(i) for i in by_key[pick].ids)
+    except RunError as exc:
+        st.error(str(exc))
+        st.stop()
+    return plain_first(a, b)
+
+
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def shared_model(run_id: str, dev: str):
+    """(model, normalizer, meta) of a run, read once per process and device, gradients off: read
+    it, never run a computation on it (use :func:`private_model`)."""
+    return shipped.load_readonly(RunStore().get(run_id), device=dev)
+
+
+def private_model(run_id: str, dev: str):
+    """A copy of the run's model for one computation (hooks set on it meet no one else's)."""
+    return shipped.private_copy(shared_model(run_id, dev))
+
+
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def run_test_images(run_id: str):
+    """The run's whole test split (with object masks); pages take ``.subset(n)`` of it."""
+    return RunStore().get(run_id).test_images()
