@@ -15,7 +15,7 @@ spec = ui.current_spec()
 
 st.title("Network Builder")
 st.caption("Every change here is kept in the page's URL: copy it to share this exact network. "
-           "Then open **Gradient Flow** to measure it.")
+           "Then measure it in **Gradient Flow**, or train it and its twin in **Train Your Network**.")
 
 
 with st.container(border=True):

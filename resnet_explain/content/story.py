@@ -38,6 +38,10 @@ STEPS: tuple[Step, ...] = (
          "gradient-flow",
          "Run a real forward and backward pass on your network and on its twin with the skips "
          "toggled, and see how the gradient's size changes from the output back to the input."),
+    Step("app_pages/your_network.py", "Train Your Network", ":material/fitness_center:", "Experiment",
+         "your-network",
+         "Train the network you built and its twin with one budget, side by side: live curves, "
+         "Stop, and the gradient at every block while it learns, from the training steps themselves."),
     Step("app_pages/training.py", "Training: Degradation", ":material/model_training:", "Experiment",
          "training",
          "Train plain and residual nets of 20 and 56 layers with one budget: stored runs at once, "

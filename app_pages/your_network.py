@@ -1,0 +1,141 @@
+"""Train your network: the Network Builder's network and its twin (every skip toggled), one budget,
+side by side; then gradient flow *during* training, read from the snapshots the runs record.
+
+A run is fixed by its inputs (network, data, training config, seed): runs already stored load at
+once. Training is one ``ui.BackgroundJob`` of this session that trains the pair in turn."""
+
+import pandas as pd
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from resnet_explain import ui
+from resnet_explain.charts import grad_history as gh
+from resnet_explain.errors import UserError
+from resnet_explain.train import chance_error
+from resnet_explain.train import your_network as yn
+from resnet_explain.train.estimate import estimate_run_seconds
+from resnet_explain.train.runs import RunStore, train_run
+from resnet_explain.ui import training_panel as panel
+
+settings = ui.settings()
+seed, device = settings["seed"], settings["device"]
+ss = st.session_state
+spec = ui.current_spec()
+store, chance = RunStore(), chance_error()
+
+
+@st.cache_data(max_entries=64, ttl=600, show_spinner="Timing a few training steps of this network here…")
+def measured_estimate(request) -> float:
+    """Seconds to train ``request`` at the speed a few real steps take on this host now (cached
+    10 minutes: the page reruns on every click)."""
+    with ui.compute_slot():
+        return estimate_run_seconds(request)
+
+st.title("Train your network")
+st.markdown(
+    "The network from the **Network Builder** and its **twin** — the same network with every skip "
+    "toggled — trained with one budget and one seed, side by side. He et al. (2015, arXiv "
+    "1512.03385, fig. 6) saw deep plain networks train *worse* than their residual twins; here "
+    "you see whether yours does, and where the gradient went while it trained: per block, every "
+    f"{yn.SNAPSHOT_EVERY} steps, from the training steps themselves.")
+st.caption(f"Your network: `{spec.to_query()}` · seed {seed} (sidebar).")
+
+if reason := yn.why_untrainable(spec):
+    st.warning(reason, icon=":material/block:")
+    st.stop()
+try:
+    budgets, cap = yn.budgets(), yn.cap_seconds(device.type)
+except UserError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+job = ss.get("yn_job")
+running = job is not None and job.running
+names = list(budgets)
+choice = st.radio("Budget", names, index=names.index(yn.default_budget(names, device.type)),
+                  format_func=lambda n: budgets[n].label, key="yn_budget", disabled=running,
+                  help="quick: minutes on a CPU; full: He et al.'s 32×32 images, for a GPU.")
+try:
+    plan = yn.plan(spec, budgets[choice], seed, device.type, store, cap, measured_estimate)
+except UserError as exc:
+    st.warning(f"This network cannot take this budget's images: {exc}", icon=":material/block:")
+    st.stop()
+st.caption(plan.caption())
+if plan.refused:
+    st.warning(plan.refusal(), icon=":material/timer_off:")
+
+
+def start(p: yn.Plan) -> None:
+    work = lambda j: yn.train_pair(p, store, progress=j.records.append, should_stop=j.should_stop)
+    ss["yn_job"] = ui.start_job(work, "your training run", meta={"plan": p})
+
+
+b1, b2, _ = st.columns([1, 1, 4])
+b1.button("Start", type="primary", icon=":material/play_arrow:", on_click=start, args=(plan,),
+          disabled=running or plan.refused or not plan.to_train, key="yn_start")
+b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["yn_job"].stop.set(),
+          disabled=not running, key="yn_stop", help="Ends the run at the next training step; a "
+          "stopped run is not stored.")
+
+
+def live(j, with_curves: bool = True) -> None:
+    recs, p = list(j.records), j.meta["plan"]
+    ui.show_job(j, *yn.progress_line(p, recs, j.elapsed, state=j.state, error=j.error,
+                                     stopping=j.stop.is_set(), result=j.result,
+                                     abandoned=j.abandoned),
+                lines=[yn.epoch_line(r) for r in recs[-4:]])
+    if with_curves and recs:
+        panel.curves(pd.DataFrame(recs), chance, "live: ")
+
+
+if running:  # redrawn every second; the whole page reruns when the run ends
+    ui.watch_job(job, live)
+elif job is not None:
+    if (res := job.take()) is not None:
+        ss["yn_trained"] = ss.get("yn_trained", set()) | {r.run_id for _, r, loaded in res.runs
+                                                          if not loaded}
+    if job.meta["plan"].run_ids == plan.run_ids or job.error:  # its box, while these inputs are shown
+        live(job, with_curves=job.result is None or job.result.stopped is not None)
+
+pair = None if running else yn.stored_pair(plan, store)
+if pair is None:
+    if not running:
+        st.caption("Press **Start** to train the two networks here; the curves draw as each "
+                   "epoch finishes. Runs already stored for these inputs load at once.")
+    ui.show_code(train_run, "Show the code: train a run, or load it when it is stored")
+    st.stop()
+
+st.header("1 · Final errors")
+st.dataframe(yn.pair_table(pair, ss.get("yn_trained", ())), hide_index=True, width="stretch")
+st.caption(yn.TABLE_CAPTION)
+panel.curves(yn.curves_frame(pair), chance, "", "your_network", ("yn_c_train", "yn_c_test"))
+
+st.header("2 · Gradient flow during training")
+frames = yn.grad_frames(pair)
+steps_all = sorted({int(s) for f in frames.values() if len(f) for s in f["step"]})
+if steps_all:
+    q = st.selectbox("Quantity", ["grad_norm", "weight_grad_norm", "update_ratio"], key="yn_q",
+                     format_func=gh.QUANTITIES.get)
+    st.caption("log10 of the quantity per block (rows, input at the top) and snapshot step; one "
+               "colour scale for both networks. Grey cells are exactly 0 (float32 underflow) or "
+               "not finite, marked, never dropped.")
+    ui.chart_with_export(gh.heatmap(frames, q), gh.history_long(frames, q), f"heatmap_{q}", "yn_heat")
+    ids = "_".join(run.run_id[:6] for _, run in pair)
+    steps = st.multiselect("Profile at steps", steps_all, default=gh.pick_steps(steps_all),
+                           key=f"yn_steps_{ids}", max_selections=4)
+    ui.chart_with_export(gh.profile_chart(frames, q, steps), gh.profile_long(frames, q, steps),
+                         f"profile_{q}", "yn_prof")
+    st.subheader("Do the first blocks learn at all?")
+else:
+    st.caption("These runs have no gradient snapshots stored.")
+for sentence in yn.pace_sentences(pair):
+    st.markdown(sentence)
+
+yours_id = pair[0][1].run_id
+ui.remember_pair(yours_id, pair[1][1].run_id)  # (yours, twin): the run pickers offer it
+st.header("3 · Look inside the trained pair")
+for file, label in (("app_pages/attribution.py", "Attribution Lab: your network vs its twin"),
+                    ("app_pages/lesion.py", "Lesion Study: delete a block of your network")):
+    try:
+        st.page_link(file, label=label, icon=":material/arrow_forward:", query_params={"run": yours_id})
+    except StreamlitAPIException:  # the page run on its own, outside the app's navigation
+        st.caption(f"{label} (open it from the app's navigation).")
