@@ -133,7 +133,7 @@ def judge_ratio(ratio: float | None) -> Verdict:
         return Verdict("grows", r, f"grows **{n}-fold** toward the input")
     if r > 1 / SAME_FACTOR:
         return Verdict("about the same", r,
-                       f"reaches the input at **about the same size** ({n}×, within 2×)")
+                       f"reaches the input at **about the same size** ({fmt_ratio(r, 3)}×, within 2×)")
     if r > 1 / EXTREME_FACTOR:
         return Verdict("shrinks", r, f"shrinks to **{n}×** toward the input")
     return Verdict("vanishes", r, f"shrinks to **{n}×** toward the input: it **vanishes**")

@@ -15,6 +15,8 @@ import sys
 
 from ..errors import UserError
 
+MAX_TRAIN_MEMORY = 16 * 2**30  # estimated training-step memory the CLI accepts (as `probe`)
+
 
 def add_parsers(sub) -> None:
     from ..train.runs import BUDGETS
@@ -77,8 +79,12 @@ def cmd_train(a) -> int:
     from ..train.estimate import estimate_run_seconds
     from ..train.runs import RunStore, train_run
 
+    from ..spec import check_budget
+
     req = _request(a)
     reqs = [req, req.twin()] if a.twin else [req]
+    for r in reqs:  # a SpecError (exit 2) before anything is allocated
+        check_budget(r.netspec, r.config.batch_size, max_memory_bytes=MAX_TRAIN_MEMORY)
     store = RunStore()
     todo = [r for r in reqs if not store.has(r.run_id)]
     est = sum(estimate_run_seconds(r) for r in todo)

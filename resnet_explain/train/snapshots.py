@@ -234,7 +234,7 @@ def learning_pace(grads: pd.DataFrame, name: str = "plain") -> LearningPace | No
             magnitude.NOT_FINITE_BAND: "an update ratio is NaN or Inf, so the pace cannot be compared.",
             "vanishes": f"the first block learns {inv}× slower than the last, hardly at all.",
             "shrinks": f"the first block learns {inv}× slower than the last.",
-            "about the same": f"both learn at about the same pace ({_times(ratio)}×, within 2×).",
+            "about the same": f"both learn at about the same pace ({ratio:.3g}×, within 2×).",
             "grows": f"the first block moves {_times(ratio)}× faster than the last.",
             "explodes": f"the first block moves {_times(ratio)}× faster than the last: its updates explode.",
         }[band]

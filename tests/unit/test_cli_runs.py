@@ -46,6 +46,7 @@ def test_train_with_twin_then_again_loads(capsys):
     (["train", "--spec", "fam=mlp&net=r64*2"], "cnn"),
     (["train", "--spec", TINY, "--epochs", "0"], "epochs"),
     (["train", "--spec", TINY, "--max-seconds", "0"], "max-seconds"),
+    (["train", "--spec", "fam=cnn&net=b1024*400&act=relu&norm=batch&ins=256", "--budget", "full"], "budget"),
     (["grad-history", "--run", "0123456789abcdef"], "no stored run"),
     (["grad-history", "--run", "../../etc"], "no stored run"),
 ])
