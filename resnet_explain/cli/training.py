@@ -1,10 +1,13 @@
-"""Command line for the training lab: ``degradation`` and ``bench-train``.
+"""Command line for the training lab: ``degradation``, ``bench-train`` and ``lr-sweep``.
 
     python -m resnet_explain degradation --json              # the stored experiment
     python -m resnet_explain degradation --run --epochs 3 --depths 20,56 --seeds 0 --json
     python -m resnet_explain bench-train --json              # trainer vs naive loop, images/s
+    python -m resnet_explain lr-sweep --json                 # the stored learning-rate sweep
+    python -m resnet_explain lr-sweep --spec "fam=cnn&net=b8*3~b16/2,b16*2~b32/2,b32*2&ins=16" \
+        --budget quick --lrs 0.05,0.4,3.2 --epochs 2 --json  # a network and its twin, trained now
 
-``add_parsers(sub)`` adds both subcommands; errors are :class:`~resnet_explain.errors.UserError`.
+``add_parsers(sub)`` adds the subcommands; errors are :class:`~resnet_explain.errors.UserError`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from ..errors import UserError
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_RESULTS = ASSETS / "degradation" / "results.json"
+DEFAULT_SWEEP = ASSETS / "lr_sweep"
 
 
 def _ints(values, flag):
@@ -63,6 +67,23 @@ def add_parsers(sub) -> None:
                         "uses CUDA graphs)")
     b.add_argument("--repeats", type=int, default=3, help="alternate runs of each, best kept")
     b.set_defaults(func=cmd_bench_train)
+
+    s = sub.add_parser("lr-sweep", help="a network and its twin at each learning rate of a grid: "
+                                        "the stored sweep, or --spec to train one now")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--stored", action="store_true", help="print the stored sweep (the default)")
+    s.add_argument("--spec", default=None, help="train this network (a NetSpec query string, as in "
+                                                "the app's URL) and its twin")
+    s.add_argument("--budget", default="quick", help="--spec: the training budget (quick or full)")
+    s.add_argument("--lrs", default=None, help="--spec: learning rates, e.g. 0.05,0.4,3.2 "
+                                               "(default: the stored sweep's grid)")
+    s.add_argument("--epochs", type=int, default=None, help="--spec: epochs (default: the budget's)")
+    s.add_argument("--n-train", type=int, default=None, dest="n_train",
+                   help="--spec: training images (default: the budget's)")
+    s.add_argument("--seed", type=int, default=0, help="--spec: seed for weights and batch order")
+    s.add_argument("--device", default="auto", help="--spec: auto, cuda, mps or cpu")
+    s.add_argument("--results", default=str(DEFAULT_SWEEP), help="folder of the stored sweep")
+    s.set_defaults(func=cmd_lr_sweep)
 
 
 def _progress(rec: dict) -> None:
@@ -151,3 +172,56 @@ def cmd_bench_train(a) -> int:
         print(f"  naive:   {r['naive_images_per_s']:,.0f} images/s (batch 128, eager, DataLoader)")
         print(f"  ratio:   {r['ratio']:.2f}x")
     return 0
+
+
+def cmd_lr_sweep(a) -> int:
+    """Print the stored learning-rate sweep, or train one (--spec) and print it."""
+    from ..train import lr_sweep as sw
+    from ..train.checkpoints import to_plain
+
+    run_flags = {"--lrs": a.lrs, "--epochs": a.epochs, "--n-train": a.n_train}
+    if a.spec is None:
+        if given := [k for k, v in run_flags.items() if v is not None]:
+            verb = "needs" if len(given) == 1 else "need"
+            raise UserError(f"{', '.join(given)} {verb} --spec (the network to sweep)")
+        stored = sw.load_stored(a.results)
+        table, statement, meta = stored.table, stored.statement, stored.meta
+    else:
+        if a.stored:
+            raise UserError("--stored prints the stored sweep; leave it out to train --spec")
+        from ..spec import NetSpec
+        from ..train.runs import BUDGETS
+
+        if a.budget not in BUDGETS:
+            raise UserError(f"--budget must be one of {', '.join(BUDGETS)}, got {a.budget[:20]!r}")
+        if a.epochs is not None and not 1 <= a.epochs <= 1000:
+            raise UserError("--epochs must be from 1 to 1000")
+        if a.n_train is not None and not 16 <= a.n_train <= 100_000:
+            raise UserError("--n-train must be from 16 to 100000")
+        lrs = sw.parse_lrs(a.lrs) if a.lrs is not None else sw.DEFAULT_LRS
+        base = sw.base_request(NetSpec.from_query(a.spec), a.budget, seed=a.seed, device=a.device,
+                               epochs=a.epochs, n_train=a.n_train)
+        table = sw.lr_sweep(None, base, lrs, progress=_sweep_progress)
+        statement = sw.state_result(table)
+        meta = {"budget": a.budget, "spec": base.spec, "lrs": list(lrs), "seed": a.seed,
+                "recipe": base.identity(), "stopped": table.attrs["stopped"],
+                "wall_seconds": table.attrs["wall_seconds"], "trains_below": sw.TRAINS_BELOW,
+                "chance": sw.CHANCE}
+    if a.json:
+        obj = {"rows": [to_plain(r) for r in table.to_dict("records")], "statement": statement,
+               "meta": to_plain(meta)}
+        print(json.dumps(obj, allow_nan=False))
+        return 0
+    print(f"{'network':<14}{'lr':>8}{'final train error':>20}{'test error':>12}  diverged  run id")
+    for r in table.itertuples(index=False):
+        print(f"{f'{r.variant}-{r.depth}':<14}{r.lr:>8g}{100 * r.train_error:>18.2f} %"
+              f"{100 * r.test_error:>10.2f} %  {'yes' if r.diverged else 'no ':<8}  {r.run_id}")
+    print(statement)
+    return 0
+
+
+def _sweep_progress(rec: dict) -> None:
+    if rec.get("done"):
+        how = "loaded" if rec["loaded"] else "trained"
+        print(f"[{rec['run']}/{rec['runs']}] {rec['variant']} lr {rec['lr']:g}: {how}, final training "
+              f"error {rec['train_error']:.3f}", file=sys.stderr, flush=True)

@@ -46,6 +46,10 @@ STEPS: tuple[Step, ...] = (
          "training",
          "Train plain and residual nets of 20 and 56 layers with one budget: stored runs at once, "
          "live runs with Stop, and He et al.'s degradation claims checked against the numbers."),
+    Step("app_pages/learning_rates.py", "Learning Rates", ":material/speed:", "Experiment",
+         "learning-rates",
+         "Do residual nets tolerate higher learning rates? A stored sweep for the shipped recipe and a "
+         "live one for your network and its twin, final training error against the learning rate."),
     Step("app_pages/lesion.py", "Lesion Study", ":material/content_cut:", "Experiment", "lesion",
          "Delete one block at a time from trained twins and measure what each deletion costs, next to "
          "Veit et al. 2016's finding; and how close each residual block is to the identity."),

@@ -81,3 +81,88 @@ def test_stored_assets_have_the_documented_shape(capsys):
     assert code == 0 and {"device", "torch", "epochs", "wall_seconds"} <= set(obj["meta"])
     assert {(r["arch"], r["depth"]) for r in obj["rows"]} >= {("plain", 20), ("plain", 56),
                                                               ("residual", 20), ("residual", 56)}
+
+
+# ---- lr-sweep -------------------------------------------------------------------------------------
+TINY_SPEC = "fam=cnn&net=b2~b4/2~b8/2&act=relu&norm=batch&ins=16&stem=2"  # ResNet-8, width 2
+
+
+def test_lr_sweep_trains_then_loads_and_prints_json(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path))
+    argv = ["lr-sweep", "--spec", TINY_SPEC, "--lrs", "0.4,0.05", "--epochs", "1", "--n-train", "64",
+            "--device", "cpu", "--json"]
+    code, out, err = run(argv, capsys)
+    assert code == 0
+    obj = json.loads(out)
+    assert [(r["variant"], r["lr"]) for r in obj["rows"]] == [("plain", 0.05), ("plain", 0.4),
+                                                               ("residual", 0.05), ("residual", 0.4)]
+    assert not any(r["loaded"] for r in obj["rows"]) and "[4/4]" in err and "trained" in err
+    assert obj["meta"]["lrs"] == [0.05, 0.4] and obj["meta"]["budget"] == "quick"
+    assert obj["meta"]["recipe"]["config"]["epochs"] == 1 and obj["meta"]["recipe"]["data"]["n_train"] == 64
+    assert obj["statement"].startswith(("Both", "Neither", "Plain", "Residual"))
+    assert (tmp_path / "runs" / obj["rows"][0]["run_id"] / "model.pt").is_file()
+    code, out2, err2 = run(argv, capsys)  # the same inputs: every run is loaded
+    again = json.loads(out2)
+    assert all(r["loaded"] for r in again["rows"]) and "loaded" in err2
+    assert [r["run_id"] for r in again["rows"]] == [r["run_id"] for r in obj["rows"]]
+    code, text, _ = run(argv[:-1], capsys)
+    assert code == 0 and "plain-8" in text and obj["statement"] in text
+
+
+def _fake_stored(folder):
+    from resnet_explain.train import lr_sweep as sw
+
+    rows = [{"variant": v, "depth": 20, "lr": lr, "run_id": f"{v[0]}{lr}", "train_error": e,
+             "test_error": e + 0.01, "best_epoch": 3, "best_epoch_train_error": e,
+             "train_loss": 0.1, "diverged": e > 0.85, "trains": e < 0.1, "seconds": 30.0,
+             "loaded": False, "seed": 0}
+            for v, errs in (("plain", (0.03, 0.9)), ("residual", (0.002, 0.05)))
+            for lr, e in zip((0.1, 0.8), errs)]
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    folder.mkdir()
+    table.to_csv(folder / "table.csv", index=False)
+    pd.DataFrame({"run_id": table["run_id"], "epoch": 1}).to_csv(folder / "curves.csv", index=False)
+    meta = {"trains_below": 0.1, "statement": sw.state_result(table)}
+    (folder / "results.json").write_text(json.dumps({"rows": rows, "meta": meta}))
+    return table, meta
+
+
+def test_lr_sweep_prints_the_stored_sweep(capsys, tmp_path):
+    table, meta = _fake_stored(tmp_path / "s")
+    code, out, _ = run(["lr-sweep", "--json", "--results", str(tmp_path / "s")], capsys)
+    obj = json.loads(out)
+    assert code == 0 and obj["statement"] == meta["statement"]
+    assert "residual-20 up to lr 0.8" in obj["statement"]
+    assert [r["train_error"] for r in obj["rows"]] == list(table["train_error"])
+    code, text, _ = run(["lr-sweep", "--stored", "--results", str(tmp_path / "s")], capsys)
+    assert code == 0 and "plain-20" in text and "90.00 %" in text and meta["statement"] in text
+
+
+def test_lr_sweep_stored_assets_if_made(capsys):
+    if not (cli_train.DEFAULT_SWEEP / "results.json").is_file():
+        pytest.skip("assets/lr_sweep not made yet")
+    code, out, _ = run(["lr-sweep", "--json"], capsys)
+    obj = json.loads(out)
+    stored = json.loads((cli_train.DEFAULT_SWEEP / "results.json").read_text())
+    assert code == 0 and obj["meta"] == stored["meta"] and obj["statement"] == stored["meta"]["statement"]
+    assert [r["run_id"] for r in obj["rows"]] == [r["run_id"] for r in stored["rows"]]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["lr-sweep", "--lrs", "0.1"], "--lrs needs --spec"),
+    (["lr-sweep", "--lrs", "0.1", "--epochs", "2"], "--lrs, --epochs need --spec"),
+    (["lr-sweep", "--results", "/nonexistent/sweep"], "no readable stored sweep"),
+    (["lr-sweep", "--stored", "--spec", TINY_SPEC], "--stored prints the stored sweep"),
+    (["lr-sweep", "--spec", "fam=cnn&net=x"], "net"),
+    (["lr-sweep", "--spec", TINY_SPEC, "--lrs", "0.1,fast"], "expected numbers"),
+    (["lr-sweep", "--spec", TINY_SPEC, "--lrs", "0"], "(0, 10]"),
+    (["lr-sweep", "--spec", TINY_SPEC, "--budget", "huge"], "--budget must be one of"),
+    (["lr-sweep", "--spec", TINY_SPEC, "--epochs", "0"], "--epochs must be"),
+    (["lr-sweep", "--spec", TINY_SPEC, "--n-train", "3"], "--n-train must be"),
+])
+def test_lr_sweep_user_errors_exit_2_with_one_line(argv, needle, capsys):
+    code, out, err = run(argv, capsys)
+    assert code == 2 and out == ""
+    assert needle in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,136 @@
+"""Learning rates: do residual nets tolerate higher ones? The stored sweep at once; a live sweep
+of the network in the URL and its twin on demand (a background job with progress and Stop, as on
+the Training page). Every run goes through the run store, so a repeated sweep loads."""
+
+import streamlit as st
+
+from resnet_explain import ui
+from resnet_explain.charts import lr_sweep as charts
+from resnet_explain.errors import UserError
+from resnet_explain.train import lr_sweep as sw
+from resnet_explain.train.estimate import estimate_run_seconds
+from resnet_explain.train.runs import BUDGETS, RunStore
+from resnet_explain.train.your_network import cap_seconds
+
+BUDGET = BUDGETS["quick"]
+LR_CHOICES = sw.log_grid(0.0125, 6.4)  # factor 2
+DEFAULT_LRS = [BUDGET.config.lr, 0.8]  # the budget's own lr (its runs are Train your network's) and 16x
+
+settings = ui.settings()
+seed, device = settings["seed"], settings["device"]
+spec = ui.current_spec()
+ss = st.session_state
+
+st.title("Learning rates: how large a step can each network take?")
+st.markdown(
+    "A common claim: **residual networks tolerate higher learning rates** than plain ones, because "
+    "the identity path keeps activations and gradients well scaled, so one large step is less "
+    "likely to throw the weights where the loss blows up. Here a network and its twin (the same "
+    "network with every skip toggled) train at each learning rate of a grid, everything else "
+    f"fixed. A run *trains* when its final training error is below {sw.TRAINS_BELOW:.0%}; it "
+    f"*diverged* when its loss was not finite or its error is at chance ({sw.CHANCE:.0%}).")
+
+# ---- 1. stored ----------------------------------------------------------------------------------
+st.header("1 · Stored sweep")
+try:
+    stored = st.cache_data(show_spinner=False)(sw.load_stored)()
+except sw.SweepError as exc:
+    stored = None
+    st.warning(str(exc), icon=":material/warning:")
+if stored is not None:
+    st.caption(charts.stored_caption(stored.meta))
+    ui.chart_with_export(charts.lr_sweep_chart(stored.table, sw.CHANCE, stored.meta["trains_below"]),
+                         charts.sweep_points(stored.table), "lr_sweep_stored", "lrs_stored")
+    st.info(stored.statement, icon=":material/science:")
+    st.dataframe(charts.display_table(stored.table), hide_index=True, width="stretch", height="content")
+
+# ---- 2. live ------------------------------------------------------------------------------------
+st.header("2 · Your network, live")
+job = ss.get("lrs_job")
+running = job is not None and job.running
+st.caption(f"Your network (from the URL): {spec.summary()}; and its twin. Budget: {BUDGET.label} "
+           f"— here with the epochs and images set below; seed {seed}.")
+c1, c2, c3 = st.columns([3, 1, 1])
+c1.multiselect("Learning rates", LR_CHOICES, default=DEFAULT_LRS, key="lrs_lrs", disabled=running,
+               help="Peak learning rate of the one-cycle schedule (the only input varied).")
+c2.number_input("Epochs", 1, 30, BUDGET.config.epochs, key="lrs_epochs", disabled=running)
+c3.number_input("Training images", 64, 5000, BUDGET.data.n_train, step=250, key="lrs_ntrain",
+                disabled=running)
+
+
+@st.cache_data(max_entries=64, ttl=600, show_spinner="Timing a few training steps of this network here…")
+def run_seconds(request) -> float:
+    """One run's time at the speed a few real steps take on this host now (as Train your network)."""
+    with ui.compute_slot():
+        return estimate_run_seconds(request)
+
+
+def chosen():
+    """(base request, lrs, problems) from the widgets now (Start's callback reads them again)."""
+    if not ss["lrs_lrs"]:
+        return None, (), ["choose at least one learning rate"]
+    try:
+        base = sw.base_request(spec, BUDGET, seed=seed, device=device.type,
+                               epochs=int(ss["lrs_epochs"]), n_train=int(ss["lrs_ntrain"]))
+        sw.check_size(base, ui.MAX_PROBE_MEMORY)
+    except UserError as exc:
+        return None, (), [f"this network cannot be trained here: {exc}"]
+    return base, sw.check_lrs(ss["lrs_lrs"]), []
+
+
+def start() -> None:
+    base, lrs, problems = chosen()
+    if problems:
+        return
+    work = lambda job: sw.lr_sweep(None, base, lrs, store=RunStore(), progress=job.records.append,
+                                   should_stop=job.should_stop)
+    ss["lrs_job"] = ui.start_job(work, "your learning-rate sweep", meta={"runs": 2 * len(lrs)})
+
+
+base, lrs, problems = chosen()
+if not problems:
+    reqs, store, cap = sw.sweep_requests(base, lrs), RunStore(), cap_seconds(device.type)
+    todo = sum(not store.has(r.run_id) for r in reqs)
+    est = sw.estimate_sweep_seconds(reqs, run_seconds(base) if todo else 0.0, store)
+    st.caption(f"{len(reqs)} runs ({todo} to train, {len(reqs) - todo} stored already): about "
+               f"**{est:.0f} s** on {settings['device_info']['detail']} (the speed of a few real "
+               "training steps of this network here just now × the steps to run; rough).")
+    if cap is not None and est > cap:
+        problems.append(f"refused: the estimate, {est:.0f} s, is over this host's {cap:.0f} s cap "
+                        "for a live run on a CPU; choose fewer learning rates, epochs or images")
+for p in problems:
+    st.warning(p[0].upper() + p[1:] + ".")
+b1, b2, _ = st.columns([1, 1, 4])
+b1.button("Start", type="primary", icon=":material/play_arrow:", on_click=start,
+          disabled=running or bool(problems), key="lrs_start")
+b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["lrs_job"].stop.set(), disabled=not running,
+          key="lrs_stop", help="Ends the sweep at the next training step; finished runs are kept.")
+
+
+def status(j) -> None:
+    res = j.result
+    label, state, frac, text = charts.live_status(
+        list(j.records), j.meta["runs"], j.elapsed, state=j.state, error=j.error,
+        stopping=j.stop.is_set(), finished=None if res is None else len(res), abandoned=j.abandoned)
+    ui.show_job(j, label, state, frac, text)
+
+
+if running:  # redrawn every second; the whole page reruns when the sweep ends
+    ui.watch_job(job, status)
+elif job is not None:
+    status(job)
+    if (res := job.take()) is not None:
+        ss["lrs_last"] = res
+last = ss.get("lrs_last")
+if last is not None and not running and len(last):
+    st.subheader("Your sweep")
+    ui.chart_with_export(charts.lr_sweep_chart(last, sw.CHANCE, sw.TRAINS_BELOW),
+                         charts.sweep_points(last), "lr_sweep_live", "lrs_live")
+    st.info(sw.state_result(last), icon=":material/science:")
+    st.dataframe(charts.display_table(last), hide_index=True, width="stretch", height="content")
+    st.caption("Runs are kept in this server's run cache (least recently used go first): the same "
+               "sweep again loads instead of training.")
+elif job is None:
+    st.caption("Press **Start** to train your network and its twin at each learning rate.")
+
+ui.show_code(sw.lr_sweep, "Show the code: the sweep")
