@@ -123,7 +123,7 @@ def sweep_requests(base: RunRequest, lrs: Sequence[float]) -> list[RunRequest]:
     out = []
     for lr in check_lrs(lrs):
         r = replace(base, config=replace(base.config, lr=lr))
-        out += [r, r.twin()]
+        out.extend([r, r.twin()])
     return out
 
 

@@ -6,6 +6,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from .jobs import REMEMBERED_PAIR_SCRIPT, train_tiny_pair
+
 from resnet_explain.lab import explain as lab
 from resnet_explain.lab.attribution import METHODS, attribute
 from resnet_explain.train import shipped as zoo
@@ -119,34 +121,13 @@ def test_random_image_button_is_seeded(page):
 # ---------------------------------------------------------------------------------------------
 # A pair trained in this session (a tiny network and its twin), as the Train page leaves it
 # ---------------------------------------------------------------------------------------------
-SCRIPT = """
-import runpy
-from resnet_explain import ui
-ui.remember_pair({yours!r}, {twin!r})
-runpy.run_path({page!r}, run_name="__main__")
-"""
-
-
-def tiny_pair_request(skip: bool):
-    """The same tiny pair as test_lesion_page.py (the second module loads what the first trained)."""
-    from resnet_explain.spec import cifar_resnet
-    from resnet_explain.train.config import TrainConfig
-    from resnet_explain.train.runs import DataRecipe, RunRequest
-
-    spec = cifar_resnet(8, skip=skip, width=4, in_size=8)
-    return RunRequest(spec=spec.to_query(), data=DataRecipe(n_train=256, n_test=48, size=8, difficulty=0.0),
-                      config=TrainConfig(epochs=4, batch_size=16, lr=0.05, seed=0, device="cpu"))
-
-
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    from resnet_explain.train.runs import RunStore, train_run
-
+    cache = tmp_path_factory.getbasetemp() / "tiny-pair-cache"
+    yours, twin = train_tiny_pair(cache)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path_factory.getbasetemp() / "tiny-pair-cache"))
-        yours, _ = train_run(tiny_pair_request(True), RunStore())
-        twin, _ = train_run(tiny_pair_request(False), RunStore())
-        at = AppTest.from_string(SCRIPT.format(yours=yours.run_id, twin=twin.run_id, page=PAGE),
+        mp.setenv("RESNET_EXPLAIN_CACHE", str(cache))
+        at = AppTest.from_string(REMEMBERED_PAIR_SCRIPT.format(yours=yours.run_id, twin=twin.run_id, page=PAGE),
                                  default_timeout=180)
         at.run()
         yield yours, twin, at

@@ -6,45 +6,26 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from .jobs import REMEMBERED_PAIR_SCRIPT, train_tiny_pair
+
 from resnet_explain.train.degradation import near_chance
 from resnet_explain.lab import lesion
-from resnet_explain.spec import cifar_resnet
-from resnet_explain.train.config import TrainConfig
-from resnet_explain.train.runs import DataRecipe, RunRequest, RunStore, train_run
 from resnet_explain.ui import run_picker
 
 from .chartdata import chart_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 LESION = str(ROOT / "app_pages" / "lesion.py")
-# The page as the "Train your network" page leaves the session: the pair remembered, then the page.
-SCRIPT = """
-import runpy
-from resnet_explain import ui
-ui.remember_pair({yours!r}, {twin!r})
-runpy.run_path({page!r}, run_name="__main__")
-"""
-
-
-def tiny_pair_request(skip: bool) -> RunRequest:
-    """A network small enough to train in seconds (the same in test_attribution_page.py: the
-    second module loads the runs the first trained)."""
-    spec = cifar_resnet(8, skip=skip, width=4, in_size=8)
-    return RunRequest(spec=spec.to_query(), data=DataRecipe(n_train=256, n_test=48, size=8, difficulty=0.0),
-                      config=TrainConfig(epochs=4, batch_size=16, lr=0.05, seed=0, device="cpu"))
-
-
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
+    cache = tmp_path_factory.getbasetemp() / "tiny-pair-cache"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path_factory.getbasetemp() / "tiny-pair-cache"))
-        yours, _ = train_run(tiny_pair_request(True), RunStore())
-        twin, _ = train_run(tiny_pair_request(False), RunStore())
-        yield yours, twin
+        mp.setenv("RESNET_EXPLAIN_CACHE", str(cache))  # the pages find the pair in this cache
+        yield train_tiny_pair(cache)
 
 
 def session_page(page: str, yours, twin) -> AppTest:
-    return AppTest.from_string(SCRIPT.format(yours=yours.run_id, twin=twin.run_id, page=page),
+    return AppTest.from_string(REMEMBERED_PAIR_SCRIPT.format(yours=yours.run_id, twin=twin.run_id, page=page),
                                default_timeout=120)
 
 

@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from .jobs import wait_for_job
+
 from resnet_explain.spec import cifar_resnet
 from resnet_explain.train import lr_sweep as sw
 
@@ -39,14 +41,7 @@ def set_budget(at: AppTest, lrs=(0.05, 0.4), epochs=1, n_train=64) -> AppTest:
 
 
 def wait_until_done(at: AppTest, limit: float = 90.0) -> AppTest:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit:
-        time.sleep(0.3)
-        at.run()
-        job = at.session_state["lrs_job"]
-        if job.state == "done" and job.collected:
-            return at.run()
-    raise AssertionError("the live sweep did not finish in time")
+    return wait_for_job(at, "lrs_job", limit)
 
 
 def live_warnings(at: AppTest) -> list[str]:

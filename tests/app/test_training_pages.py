@@ -11,6 +11,7 @@ from resnet_explain.lab import lesion
 from resnet_explain.train import shipped as zoo
 
 from .chartdata import chart_frames
+from .jobs import wait_for_job
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING = str(ROOT / "app_pages" / "training.py")
@@ -33,15 +34,7 @@ def set_budget(at: AppTest, depths=(8, 14), archs=("plain", "residual"), epochs=
 
 
 def wait_until_done(at: AppTest, limit: float = 90.0) -> AppTest:
-    """Poll the page (as the fragment's timer does in a browser) until the run is collected."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit:
-        time.sleep(0.3)
-        at.run()
-        job = at.session_state["tr_job"]
-        if job.state == "done" and job.collected:
-            return at.run()
-    raise AssertionError("the live run did not finish in time")
+    return wait_for_job(at, "tr_job", limit)
 
 
 def status_labels(at: AppTest) -> list[str]:

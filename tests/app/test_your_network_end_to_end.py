@@ -3,13 +3,14 @@ the builder, train it and its twin (tiny budget), then explain the pair in the A
 delete its blocks in the Lesion Study — no exception, and the pages show that pair's runs."""
 
 import json
-import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from resnet_explain.train import your_network as yn
 from resnet_explain.train.runs import RunStore
+
+from .jobs import wait_for_job
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"name": "tiny", "data": {"n_train": 96, "n_test": 32, "size": 8, "difficulty": 0.0},
@@ -31,14 +32,7 @@ def test_build_train_then_explain_and_lesion_the_same_pair(tmp_path, monkeypatch
     at.switch_page("app_pages/your_network.py").run()
     assert not at.exception, [e.value for e in at.exception]
     at.button(key="yn_start").click().run()
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 120:
-        time.sleep(0.3)
-        at.run()
-        job = at.session_state["yn_job"]
-        if job.state == "done" and job.collected:
-            break
-    at.run()
+    at = wait_for_job(at, "yn_job", limit=120)
     assert not at.exception, [e.value for e in at.exception]
     yours, twin = at.session_state["run_pairs"][-1]
     store = RunStore(root=tmp_path / "runs")

@@ -17,6 +17,7 @@ from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import BUDGETS, RunStore
 
 from .chartdata import chart_frames
+from .jobs import wait_for_job
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "your_network.py")
@@ -43,15 +44,7 @@ def page(net=NET) -> AppTest:
 
 
 def wait_until_done(at: AppTest, limit: float = 90.0) -> AppTest:
-    """Poll the page (as the fragment's timer does in a browser) until the job is collected."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit:
-        time.sleep(0.3)
-        at.run()
-        job = at.session_state["yn_job"]
-        if job.state == "done" and job.collected:
-            return at.run()
-    raise AssertionError("the pair did not finish in time")
+    return wait_for_job(at, "yn_job", limit)
 
 
 def text(at) -> str:
