@@ -17,7 +17,7 @@ for section in SECTIONS:
     if in_section:
         pages[section] = in_section
 
-nav = st.navigation(pages)
+nav = st.navigation(pages, expanded=True)  # every step of the story visible, no "View more"
 ui.remember_settings(ui.sidebar())
 nav.run()
 ui.next_step_footer(nav.url_path)
