@@ -1,9 +1,9 @@
 """Command line for the attribution lab: ``attribute`` and ``attribution-scores``.
 
     python -m resnet_explain attribute --model residual56 --method IntegratedGradients --index 3 --json
-    python -m resnet_explain attribute --run 1fb939a78e045d20 --json
+    python -m resnet_explain attribute --run 506ac7f8dea3b9cf --json
     python -m resnet_explain attribution-scores --n 64 --json
-    python -m resnet_explain attribution-scores --run 1fb939a78e045d20 --n 64 --json
+    python -m resnet_explain attribution-scores --run 506ac7f8dea3b9cf --n 64 --json
 
 A model is a shipped one by name (``--model plain20``) or any stored run by id (``--run ID``, see
 ``python -m resnet_explain runs``); scoring a run scores it with its twin when the twin is stored.

@@ -1,7 +1,7 @@
 """``lesion``: delete each block of a trained model in turn (Veit et al. 2016) and print the table.
 
     python -m resnet_explain lesion --model residual20 --n 500 --json
-    python -m resnet_explain lesion --run 1fb939a78e045d20 --json
+    python -m resnet_explain lesion --run 506ac7f8dea3b9cf --json
 
 One row per block (:func:`resnet_explain.lab.lesion.lesion_study`), input to output, and the
 run's meta: which run, its data recipe and budget, the accuracy measured, the time it took.

@@ -2,7 +2,7 @@
 
     python -m resnet_explain train --spec "fam=cnn&net=b8*3~b16/2,b16*2~b32/2,b32*2" --twin --json
     python -m resnet_explain runs --json
-    python -m resnet_explain grad-history --run 1fb939a78e045d20 --json
+    python -m resnet_explain grad-history --run 506ac7f8dea3b9cf --json
 
 A run is fixed by its inputs; asking again for the same ones loads it (``"loaded": true``).
 """

@@ -96,8 +96,16 @@ class RunRequest:
         return NetSpec.from_query(self.spec)
 
     def identity(self) -> dict:
-        """The inputs that fix the run, as plain JSON data."""
+        """The inputs that fix the run, as plain JSON data. ``amp`` and ``channels_last`` are
+        stored as the trainer resolves them on this host ("auto" is bf16 + channels_last on CUDA
+        and AMX CPUs, float32 elsewhere): a float32 run and a bf16 run of the same network learn
+        different numbers, so they are different runs."""
+        from ..device import choose_device
+        from .trainer import precision
+
         cfg = {k: v for k, v in asdict(self.config).items() if k not in _NOT_IDENTITY}
+        amp, channels_last = precision(self.config, choose_device(self.config.device).device)
+        cfg.update(amp="bf16" if amp else "off", channels_last="on" if channels_last else "off")
         return {"spec": self.spec, "data": asdict(self.data), "config": to_plain(cfg)}
 
     @property

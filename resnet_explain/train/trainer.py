@@ -68,6 +68,13 @@ def _use(flag: str, dev: torch.device) -> bool:
     return False
 
 
+def precision(config: TrainConfig, dev: torch.device) -> tuple[bool, bool]:
+    """(bf16 autocast, channels_last) as the trainer will use them for ``config`` on ``dev``:
+    the one place "auto" is resolved (it changes the numbers, so runs.py makes the resolved values
+    part of a run's identity)."""
+    return _use(config.amp, dev) and dev.type in ("cuda", "cpu"), _use(config.channels_last, dev)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: ImageSet, normalizer: Normalizer, device=None,
              batch_size: int = 1024, amp: bool | None = None) -> tuple[float, float]:
@@ -126,8 +133,7 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
     choice = choose_device(config.device)
     dev = choice.device
     cuda = dev.type == "cuda"
-    use_amp = _use(config.amp, dev) and dev.type in ("cuda", "cpu")
-    use_cl = _use(config.channels_last, dev)
+    use_amp, use_cl = precision(config, dev)
     t_setup = time.perf_counter()
 
     net = model if model is not None else build_model(spec, seed=config.seed)

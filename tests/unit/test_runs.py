@@ -28,8 +28,17 @@ def test_id_is_fixed_by_the_inputs_only():
     assert tiny_request(seed=1).run_id != a.run_id
     assert tiny_request(skip=False).run_id != a.run_id
     assert replace(a, data=replace(a.data, n_train=65)).run_id != a.run_id
-    # Where it runs does not change what it learns: device is not part of the identity.
-    assert replace(a, config=replace(a.config, device="cuda")).run_id == a.run_id
+    # The device is not part of the identity, the precision the trainer resolves for it is:
+    # float32 and bf16 runs learn different numbers.
+    off = replace(a, config=replace(a.config, amp="off", channels_last="off"))
+    assert replace(off, config=replace(off.config, device="auto")).run_id == off.run_id
+    assert replace(off, config=replace(off.config, amp="bf16")).run_id != off.run_id
+    from resnet_explain.device import choose_device
+    from resnet_explain.train.trainer import precision
+
+    amp, cl = precision(a.config, choose_device("cpu").device)
+    assert a.identity()["config"]["amp"] == ("bf16" if amp else "off")
+    assert a.identity()["config"]["channels_last"] == ("on" if cl else "off")
     # The same network written two ways is one run (the spec is stored canonically).
     plain = tiny_request(skip=False)
     assert "net=b2!~b4/2!~b8/2!" in plain.spec
@@ -122,3 +131,17 @@ def test_budget_requests_resize_the_network_only():
     assert got.in_size == 16 and got.stages == spec.stages and req.config.seed == 3
     assert req.twin().run_id == BUDGETS["quick"].request(spec.twin(), seed=3).run_id
     assert BUDGETS["full"].request(spec).data.size == 32
+
+
+def test_every_shipped_run_is_found_by_its_own_inputs():
+    """The folder name is the id of the stored request (float32: how the twins were trained), so
+    asking for exactly those inputs loads the shipped run instead of training again."""
+    from resnet_explain.train import shipped
+    from resnet_explain.train.runs import SHIPPED_DIR
+
+    folders = [p for p in SHIPPED_DIR.iterdir() if (p / "model.pt").is_file()]
+    assert len(folders) == 4
+    for p in folders:
+        req = RunRequest.from_identity(json.loads((p / "request.json").read_text()))
+        assert req.run_id == p.name and req.config.amp == "off"
+    assert shipped.run("plain20").request.twin().run_id == shipped.run("residual20").run_id
