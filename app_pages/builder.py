@@ -1,5 +1,4 @@
-"""Network Builder: edit the NetSpec block by block (every edit is a NetSpec method); see its
-diagram, size and cost."""
+"""Network Builder: edit the NetSpec block by block (each edit a NetSpec method); diagram, cost."""
 
 import pandas as pd
 import streamlit as st
