@@ -1,0 +1,238 @@
+"""Loss landscapes: the maths on a quadratic whose slice and Hessian are known in closed form,
+filter normalisation, batched = looped evaluation, roughness, and a tiny run end to end."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+
+from resnet_explain.lab import landscape as L
+
+
+# ---------------------------------------------------------------------------------------------
+# A quadratic: L(W) = mean_n ||W x_n - t_n||^2, a linear map without bias
+# ---------------------------------------------------------------------------------------------
+def mse(out, t):
+    return ((out - t) ** 2).sum(-1)
+
+
+def quadratic_problem(n=64, d=3, k=2, scales=(3.0, 2.0, 1.0)):
+    """X with orthogonal columns of known norms: X^T X = n * diag(scales^2)."""
+    g = torch.Generator().manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(n, d, generator=g, dtype=torch.float64))
+    x = (q * torch.tensor(scales, dtype=torch.float64) * n ** 0.5).float()
+    t = torch.randn(n, k, generator=g)
+    model = nn.Linear(d, k, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.randn(k, d, generator=g))
+    return model, x, t
+
+
+def closed_form_loss(W, x, t):
+    W, x, t = (a.double() for a in (W, x, t))
+    return float(((x @ W.T - t) ** 2).sum(-1).mean())
+
+
+def test_slice_of_a_quadratic_matches_the_closed_form():
+    model, x, t = quadratic_problem()
+    base = L.float_state(model)
+    g = torch.Generator().manual_seed(1)
+    d1, d2 = L.filter_normalized(base, g), L.filter_normalized(base, g)
+    ax = np.linspace(-1, 1, 5)
+    aa, bb = np.meshgrid(ax, ax)
+    pts = np.stack([aa.ravel(), bb.ravel()], 1)
+    for batched in (False, True):
+        loss, _ = L.evaluate_points(model, base, [d1, d2], pts, x, t, batched=batched, criterion=mse)
+        want = [closed_form_loss(base["weight"] + a * d1["weight"] + b * d2["weight"], x, t) for a, b in pts]
+        np.testing.assert_allclose(loss, want, rtol=1e-5)
+
+
+def test_hessian_extremes_of_a_quadratic_are_the_closed_form_eigenvalues():
+    # H = (2/n) X^T X (x) I_k = 2 * diag(scales^2) (x) I_k: eigenvalues 18, 8, 2 (each twice)
+    model, x, t = quadratic_problem(scales=(3.0, 2.0, 1.0))
+    h = L.hessian_extremes(model, x, t, iters=200, tol=1e-7, criterion=mse)
+    assert h["lambda_max"] == pytest.approx(18.0, rel=1e-3)
+    assert h["lambda_min"] == pytest.approx(2.0, abs=max(1e-2, 2 * h["lambda_min_precision"]))
+    assert h["lambda_min_resolved"] and h["hessian_converged"]
+    assert h["ratio"] == pytest.approx(2.0 / 18.0, rel=1e-2)
+
+
+def test_power_iteration_says_when_it_did_not_converge():
+    model, x, t = quadratic_problem(scales=(1.0, 0.999, 0.998))  # clustered: slow
+    h = L.hessian_extremes(model, x, t, iters=2, tol=1e-12, criterion=mse)
+    assert not h["hessian_converged"] and h["hessian_iters"] == 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Directions
+# ---------------------------------------------------------------------------------------------
+@given(st.lists(st.tuples(st.integers(1, 6), st.integers(1, 5), st.sampled_from([0, 1, 3])),
+                min_size=1, max_size=4), st.integers(0, 2**31 - 1))
+def test_filter_normalisation_gives_each_filter_the_norm_of_its_weights(shapes, seed):
+    g = torch.Generator().manual_seed(seed)
+    weights = {}
+    for i, (out, inp, k) in enumerate(shapes):
+        shape = (out, inp) if k == 0 else (out, inp, k, k)
+        weights[f"w{i}"] = torch.randn(shape, generator=g) * (i + 1)
+        weights[f"b{i}"] = torch.randn(out, generator=g)  # a bias / BN parameter
+    d = L.filter_normalized(weights, torch.Generator().manual_seed(seed))
+    for name, w in weights.items():
+        assert d[name].shape == w.shape
+        if w.dim() == 1:
+            assert not d[name].any(), "biases and BatchNorm parameters are not perturbed"
+        else:
+            torch.testing.assert_close(d[name].flatten(1).norm(dim=1), w.flatten(1).norm(dim=1),
+                                       rtol=1e-5, atol=1e-6)
+
+
+def test_directions_are_seeded_and_the_two_differ():
+    from resnet_explain.model import build_model
+    from resnet_explain.spec import cifar_resnet
+
+    m = build_model(cifar_resnet(8, width=4, in_size=8), seed=0)
+    a1, a2 = L.directions(m, 3)
+    b1, _ = L.directions(m, 3)
+    c1, _ = L.directions(m, 4)
+    k = "stem.conv.weight" if "stem.conv.weight" in a1 else next(n for n, v in a1.items() if v.dim() == 4)
+    assert torch.equal(a1[k], b1[k]) and not torch.equal(a1[k], c1[k]) and not torch.equal(a1[k], a2[k])
+
+
+# ---------------------------------------------------------------------------------------------
+# Batched (vmap over stacked parameters) = looped, on a real network with BatchNorm
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("skip", [True, False])
+def test_batched_and_looped_evaluation_agree_on_a_cnn(skip):
+    from resnet_explain.model import build_model
+    from resnet_explain.spec import cifar_resnet
+
+    torch.manual_seed(0)
+    m = build_model(cifar_resnet(8, skip=skip, width=4, in_size=8), seed=0).eval()
+    for mod in m.modules():  # non-trivial running statistics
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    x, y = torch.randn(20, 3, 8, 8), torch.randint(0, 10, (20,))
+    base = L.float_state(m)
+    d1, d2 = L.directions(m, 0)
+    pts = np.array([[0, 0], [0.5, -0.25], [-1, 1], [0.1, 0.9], [1, 1]])
+    loop = L.evaluate_points(m, base, [d1, d2], pts, x, y, batched=False, image_batch=7)
+    vm = L.evaluate_points(m, base, [d1, d2], pts, x, y, batched=True, chunk=2, image_batch=7)
+    np.testing.assert_allclose(loop[0], vm[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(loop[1], vm[1])
+    with torch.no_grad():  # the centre is the model itself
+        want = nn.functional.cross_entropy(m(x), y).item()
+    assert loop[0][0] == pytest.approx(want, rel=1e-5)
+
+
+def test_evaluation_stops_when_asked():
+    model, x, t = quadratic_problem()
+    base = L.float_state(model)
+    d = L.filter_normalized(base, torch.Generator().manual_seed(0))
+    with pytest.raises(L.Stopped):
+        L.evaluate_points(model, base, [d], np.zeros((4, 1)), x, t, criterion=mse, should_stop=lambda: True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Roughness of a slice
+# ---------------------------------------------------------------------------------------------
+def grid_surface(f, n=9):
+    ax = np.linspace(-1, 1, n)
+    aa, bb = np.meshgrid(ax, ax)
+    return pd.DataFrame({"alpha": aa.ravel(), "beta": bb.ravel(), "loss": f(aa, bb).ravel(), "accuracy": 0.5})
+
+
+def test_a_convex_bowl_has_no_nonconvex_points_and_a_saddle_has_only_such_points():
+    bowl = L.slice_curvature(grid_surface(lambda a, b: 3 * a**2 + b**2 + a * b))
+    saddle = L.slice_curvature(grid_surface(lambda a, b: a**2 - b**2))
+    assert len(bowl) == 49 and not bowl["nonconvex"].any()
+    assert saddle["nonconvex"].all()
+    np.testing.assert_allclose(saddle["lam_min"], -2.0, rtol=1e-9)
+    np.testing.assert_allclose(bowl["lam_max"], 4 + np.sqrt(5), rtol=1e-9)  # eigenvalues of [[6, 1], [1, 2]]
+
+
+def test_a_flat_slice_is_not_called_nonconvex_by_rounding():
+    rng = np.random.default_rng(0)
+    flat = L.slice_curvature(grid_surface(lambda a, b: 2.3 + 1e-8 * rng.standard_normal(a.shape)))
+    assert not flat["nonconvex"].any()
+
+
+def test_summary_reads_the_centre_and_the_roughness():
+    s = grid_surface(lambda a, b: np.where(a > 0.3, -a**2, a**2) + b**2 + 1)
+    hess = {"lambda_max": 2.0, "lambda_min": 0.1}
+    out = L.summarise(s, hess)
+    assert out["loss_at_centre"] == pytest.approx(1.0)
+    assert 0 < out["nonconvex_share"] < 1 and out["lambda_max"] == 2.0
+    assert out["finite_share"] == 1.0
+
+
+def test_settings_are_validated():
+    for bad in (dict(grid=4), dict(grid=1), dict(span=0), dict(images=2), dict(grid=201), dict(line=8)):
+        with pytest.raises(L.LandscapeError):
+            L.LandscapeSettings(**bad).validate()
+    assert L.LandscapeSettings(grid=5).line_points == 11
+    for n in (3, 7, 11, 43, 101):
+        t = L.LandscapeSettings(line=n).path_axis
+        assert np.isclose(t, 0).any() and np.isclose(t, 1).any() and t[0] == -0.25 and t[-1] == 1.25
+
+
+# ---------------------------------------------------------------------------------------------
+# A tiny trained run, end to end
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from tests.app.jobs import train_tiny_pair
+
+    yours, _ = train_tiny_pair(tmp_path_factory.mktemp("runs"))
+    return yours
+
+
+def test_the_initial_model_is_the_one_the_trainer_started_from(tiny_run):
+    from resnet_explain.train.trainer import train
+
+    req = tiny_run.request
+    tr, te = req.data.load()
+    res = train(req.netspec, tr, te, req.config, should_stop=lambda: True)  # stopped before step 1
+    init = L.initial_model(tiny_run)
+    for (k, a), b in zip(res.model.state_dict().items(), init.state_dict().values()):
+        assert torch.equal(a.cpu(), b), k
+
+
+def test_a_run_landscape_end_to_end_and_cached(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path))
+    s = L.LandscapeSettings(grid=5, images=64, hessian_iters=5, span=0.5)
+    seen = []
+    res = L.cached_landscape(tiny_run, s, device="cpu", progress=seen.append)
+    assert len(res.surface) == 25 and len(res.line) == 11 and len(res.path) == 13
+    assert seen and seen[-1]["done"] == seen[-1]["total"] == sum(L.work_units(s).values())
+    centre = res.surface.query("alpha == 0 and beta == 0")["loss"].item()
+    at_one = res.path.loc[np.isclose(res.path["t"], 1.0), "loss"].item()
+    assert res.line.loc[res.line["alpha"].abs().idxmin(), "loss"] == pytest.approx(centre, rel=1e-5)
+    assert np.isfinite(res.path["loss"]).all(), "the line past both ends stays finite"
+    assert at_one == pytest.approx(centre, rel=1e-5), "t = 1 is the trained network, the slice's centre"
+    for k in ("lambda_max", "lambda_min", "nonconvex_share", "slice_ratio_mean", "loss_at_centre"):
+        assert np.isfinite(res.numbers[k]), k
+    assert res.numbers["lambda_max"] > 0
+    assert res.meta["dtype"] == "float32" and res.meta["method"] == "loop"
+    again = L.cached_landscape(tiny_run, s, device="cpu")
+    assert again.meta.get("loaded") and again.numbers == pytest.approx(res.numbers)
+    pd.testing.assert_frame_equal(again.surface, res.surface, check_dtype=False)
+    other = L.find(tiny_run.run_id, L.LandscapeSettings(grid=5, images=64, hessian_iters=5, span=0.6))
+    assert other is None
+
+
+def test_path_ends_are_the_initial_and_the_trained_network(tiny_run):
+    from resnet_explain.train.trainer import evaluate
+
+    res = L.landscape(tiny_run, L.LandscapeSettings(grid=3, images=32, hessian_iters=2, line=7), device="cpu")
+    t = res.path["t"].to_numpy()
+    assert t[0] == -0.25 and t[-1] == 1.25 and len(t) == 7
+    model, norm, _ = tiny_run.load_model(device="cpu")
+    part = tiny_run.request.data.load()[0].subset(32)
+    _, trained_loss = evaluate(model, part, norm, amp=False)
+    assert res.path.loc[np.isclose(t, 1.0), "loss"].item() == pytest.approx(trained_loss, rel=1e-4)
+    init = L.initial_model(tiny_run)
+    _, init_loss = evaluate(init, part, norm, amp=False)
+    assert res.path.loc[np.isclose(t, 0.0), "loss"].item() == pytest.approx(init_loss, rel=1e-4)
