@@ -9,6 +9,7 @@ unknown model, ...) becomes one line on stderr and exit code 2. Commands:
 * :mod:`.runs` — ``train``, ``runs``, ``grad-history``
 * :mod:`.attribution` — ``attribute``, ``attribution-scores``
 * :mod:`.lesion` — ``lesion``
+* :mod:`.landscape` — ``landscape``
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import attribution, lesion, probe, runs, training
+    from . import attribution, landscape, lesion, probe, runs, training
 
     p = _Parser(prog=PROG, description="Measure gradient flow in plain and residual networks.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    for module in (probe, training, runs, attribution, lesion):
+    for module in (probe, training, runs, attribution, lesion, landscape):
         module.add_parsers(sub)
     return p
 

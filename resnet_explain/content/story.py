@@ -50,6 +50,10 @@ STEPS: tuple[Step, ...] = (
          "learning-rates",
          "Do residual nets tolerate higher learning rates? A stored sweep for the shipped recipe and a "
          "live one for your network and its twin, final training error against the learning rate."),
+    Step("app_pages/landscape.py", "Loss Landscape", ":material/landscape:", "Experiment",
+         "landscape",
+         "The loss around trained twins' weights on random filter-normalised planes (Li et al. 2018), "
+         "with the Hessian's top eigenvalue and the slice's roughness measured beside the picture."),
     Step("app_pages/lesion.py", "Lesion Study", ":material/content_cut:", "Experiment", "lesion",
          "Delete one block at a time from trained twins and measure what each deletion costs, next to "
          "Veit et al. 2016's finding; and how close each residual block is to the identity."),

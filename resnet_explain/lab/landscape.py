@@ -40,9 +40,9 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,7 @@ STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "landscapes"
 # eigenvalue below -NONCONVEX_TOL x its largest |eigenvalue| there (and above the float noise
 # floor): it curves clearly downward in some direction of the plane, not by rounding.
 NONCONVEX_TOL = 0.05
+CACHE_KEEP = 200  # results kept in the user's cache (oldest go first; one is ~20-200 kB)
 MEMORY_BUDGET_BYTES = 2 * 2**30  # a chunk of grid points under vmap holds at most about this much
 
 
@@ -85,7 +86,7 @@ class LandscapeSettings:
     hessian_iters: int = 30  # most power-iteration steps per eigenvalue
     hessian_tol: float = 1e-3  # stop when the eigenvalue estimate changes by less (relative)
 
-    def validate(self) -> "LandscapeSettings":
+    def validate(self) -> LandscapeSettings:
         if not (3 <= int(self.grid) <= 101) or int(self.grid) % 2 == 0:
             raise LandscapeError(f"grid must be an odd number from 3 to 101 (got {self.grid})")
         if not (0.01 <= float(self.span) <= 10.0) or not math.isfinite(float(self.span)):
@@ -456,7 +457,7 @@ def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=
     model.eval()
     xu, y = sample(run, int(s.images))
     x, y = normalizer(xu.to(dev)), y.to(dev)
-    units, total = work_units(s), sum(work_units(s).values())
+    total = sum(work_units(s).values())
     state = {"done": 0}
 
     seconds = {}
@@ -514,6 +515,30 @@ def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=
     return Landscape(surface, line, path, numbers, meta)
 
 
+def compare(plain: Landscape, residual: Landscape) -> str:
+    """The twins' numbers in one paragraph, each claim a measured number (markdown)."""
+    p, r = plain.numbers, residual.numbers
+    lp, lr = p["lambda_max"], r["lambda_max"]
+    if lp > 0 and lr > 0:
+        k = max(lp, lr) / min(lp, lr)
+        sharper = "plain" if lp > lr else "residual"
+        curv = (f"At the trained weights the sharpest curvature, λmax, is **{lp:.3g}** for the plain "
+                f"net and **{lr:.3g}** for the residual one: the {sharper} net's minimum is "
+                f"{k:.1f}× sharper along its steepest direction.")
+    else:
+        curv = (f"λmax at the trained weights: plain {lp:.3g}, residual {lr:.3g} (not both "
+                "positive: at least one is not at a minimum of this sample's loss).")
+    rough = (f" In this slice **{p['nonconvex_share']:.0%}** of the plain net's grid points curve "
+             f"clearly downward in some direction, **{r['nonconvex_share']:.0%}** of the residual "
+             f"net's; the highest loss in the slice is {p['loss_max']:.3g} and {r['loss_max']:.3g}.")
+    neg = [name for name, n in (("plain", p), ("residual", r))
+           if n.get("lambda_min_resolved") and n["lambda_min"] < 0]
+    conv = (f" The {' and '.join(neg)} net{'s have' if len(neg) > 1 else ' has'} clearly negative "
+            "curvature at the trained weights (λmin < 0): a saddle-like point, not a minimum, in "
+            "some direction." if neg else "")
+    return curv + rough + conv
+
+
 # ---------------------------------------------------------------------------------------------
 # Cache: stored results (assets/landscapes, read-only) and the user's cache
 # ---------------------------------------------------------------------------------------------
@@ -558,7 +583,9 @@ def find(run_id: str, settings: LandscapeSettings, dtype: str = "float32",
     key = result_key(run_id, settings, dtype)
     for root in roots if roots is not None else (STORED_DIR, cache_root()):
         if (root / key / "result.json").exists():
-            return load(root / key)
+            out = load(root / key)
+            out.meta["loaded_from"] = "stored with the app" if root == STORED_DIR else "this server's cache"
+            return out
     return None
 
 
@@ -570,11 +597,24 @@ def cached_landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, 
     dtype = _dtype_for(device)
     hit = find(run.run_id, settings, dtype)
     if hit is not None:
-        hit.meta["loaded"] = True
         return hit
     result = landscape(run, settings, device=device, **kw)
-    save(result, (root or cache_root()) / result_key(run.run_id, settings, result.meta["dtype"]))
+    root = root or cache_root()
+    save(result, root / result_key(run.run_id, settings, result.meta["dtype"]))
+    if root == cache_root():
+        prune(root)
     return result
+
+
+def prune(root: Path, keep: int = CACHE_KEEP) -> list[str]:
+    """Delete all but the ``keep`` newest results under ``root``; returns the deleted names."""
+    import shutil
+
+    folders = sorted((p for p in root.iterdir() if (p / "result.json").exists()),
+                     key=lambda p: (p / "result.json").stat().st_mtime, reverse=True)
+    for p in folders[keep:]:
+        shutil.rmtree(p, ignore_errors=True)
+    return [p.name for p in folders[keep:]]
 
 
 def estimate_seconds(run, settings: LandscapeSettings, forward_seconds: float) -> float:

@@ -217,7 +217,7 @@ def test_a_run_landscape_end_to_end_and_cached(tiny_run, tmp_path, monkeypatch):
     assert res.numbers["lambda_max"] > 0
     assert res.meta["dtype"] == "float32" and res.meta["method"] == "loop"
     again = L.cached_landscape(tiny_run, s, device="cpu")
-    assert again.meta.get("loaded") and again.numbers == pytest.approx(res.numbers)
+    assert again.meta.get("loaded_from") == "this server's cache" and again.numbers == pytest.approx(res.numbers)
     pd.testing.assert_frame_equal(again.surface, res.surface, check_dtype=False)
     other = L.find(tiny_run.run_id, L.LandscapeSettings(grid=5, images=64, hessian_iters=5, span=0.6))
     assert other is None

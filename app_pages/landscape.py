@@ -1,0 +1,140 @@
+"""Loss Landscape (Li et al. 2018): slices of a trained pair's loss around its weights, with the
+Hessian's extremes and the slice's roughness beside the picture. Stored for the shipped twins'
+default view; live (a background job with progress and Stop) for anything else."""
+
+import pandas as pd
+import streamlit as st
+
+from resnet_explain import ui
+from resnet_explain.charts import landscape as charts
+from resnet_explain.lab import landscape as L
+from resnet_explain.train.runs import RunStore
+from resnet_explain.train.your_network import cap_seconds
+
+settings = ui.settings()
+device, seed, ss = settings["device"], settings["seed"], st.session_state
+D = L.LandscapeSettings()
+
+st.title("Loss Landscape: is the residual net's minimum smoother?")
+st.markdown(
+    "Li et al. (2018, *Visualizing the Loss Landscape of Neural Nets*, arXiv 1712.09913, fig. 5) "
+    "showed a 56-layer net without skips sitting in a chaotic landscape and its residual twin in a "
+    "smooth, nearly convex one. Here: the loss of a trained pair on a fixed sample of its training "
+    "images (eval mode), on a plane through the trained weights spanned by two seeded random "
+    "directions, normalised filter by filter as in the paper — and two numbers that do not need "
+    "eyes: the Hessian's largest eigenvalue λmax and the share of the slice that curves downward.")
+with st.expander("What a slice can and cannot show"):
+    st.markdown(
+        "- The networks have ~10⁵ weights; a slice is one random **plane** through that space. It "
+        "cannot show directions it does not contain, and a smooth slice does not prove a smooth "
+        "landscape (Li et al. sec. 6 check their slices against Hessian eigenvalues for this reason).\n"
+        "- **Filter normalisation**: each filter of a direction is rescaled to the norm of the "
+        "same filter of the trained weights, so a step of 1 changes every filter by its own size "
+        "(BatchNorm makes a convolution's scale irrelevant). Biases and BatchNorm's γ/β are not "
+        "moved — Li et al.'s code's `biasbn` convention.\n"
+        "- **λmax / λmin** by power iteration with Hessian-vector products over *all* weights; "
+        "λmin is only known to about 0.1 % of λmax, and is shown as ≈ 0 below that.\n"
+        "- The **straight line** from the initial weights (rebuilt from the run's seed) to the "
+        "trained ones is Goodfellow et al. 2015's test (arXiv 1412.6544): BatchNorm's running "
+        "statistics move along it too (held at the ends beyond t = 0 and 1).")
+
+plain, residual = ui.pick_pair("ll_pair")
+runs = {ui.run_title(r): r for r in (plain, residual)}
+for r in runs.values():
+    st.caption(ui.describe_run(r))
+c1, c2, c3 = st.columns(3)
+grid = c1.select_slider("Grid (points per axis)", (11, 15, 21, 31, 41, 51), value=D.grid, key="ll_grid",
+                        bind="query-params")
+span = c2.select_slider("Span (± along each direction)", (0.25, 0.5, 1.0, 1.5, 2.0), value=D.span,
+                        key="ll_span", bind="query-params")
+images = c3.select_slider("Training images in the sample", (128, 256, 512, 1024, 2048, 5000),
+                          value=D.images, key="ll_images", bind="query-params")
+s = L.LandscapeSettings(grid=int(grid), span=float(span), images=int(images), seed=seed)
+dtype = "bf16" if device.type == "cuda" else "float32"
+found = {k: L.find(r.run_id, s, dtype) for k, r in runs.items()}
+
+
+@st.cache_data(max_entries=32, ttl=600, show_spinner="Timing one pass over the sample here…")
+def one_pass(run_id: str, n: int, dev: str) -> float:
+    with ui.compute_slot():
+        return L.time_one_point(RunStore().get(run_id), L.LandscapeSettings(images=n), device=dev)
+
+
+def start() -> None:
+    def work(job):
+        out = {}
+        for label, r in runs.items():
+            job.meta["now"] = label
+            try:
+                out[label] = L.cached_landscape(r, s, device=device, progress=job.records.append,
+                                                should_stop=job.should_stop)
+            except L.Stopped:
+                return None
+        return out
+
+    ss["ll_job"] = ui.start_job(work, "the loss landscapes", meta={"runs": len(runs), "now": ""})
+
+
+job = ss.get("ll_job")
+running = job is not None and job.running
+todo = [k for k, v in found.items() if v is None]
+problems = []
+if todo and not running:
+    est = sum(L.estimate_seconds(runs[k], s, one_pass(runs[k].run_id, s.images, device.type)) for k in todo)
+    st.caption(f"{' and '.join(todo)} at these settings: about **{est:.0f} s** on "
+               f"{settings['device_info']['detail']} ({sum(L.work_units(s).values())} passes over "
+               "the sample each, at the speed of one pass timed here just now).")
+    cap = cap_seconds(device.type)
+    if cap is not None and est > cap:
+        problems.append(f"Refused: the estimate, {est:.0f} s, is over this host's {cap:.0f} s cap "
+                        "for live work on a CPU; choose a smaller grid or sample.")
+for p in problems:
+    st.warning(p)
+b1, b2, _ = st.columns([1, 1, 4])
+b1.button("Compute", type="primary", icon=":material/play_arrow:", on_click=start, key="ll_start",
+          disabled=running or not todo or bool(problems))
+b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["ll_job"].stop.set(), disabled=not running,
+          key="ll_stop")
+
+
+def status(j) -> None:
+    rec = j.records[-1] if j.records else {"done": 0, "total": 1, "phase": "starting"}
+    state = "error" if j.error else ("running" if j.running else "complete")
+    text = j.error or (f"{j.meta.get('now', '')}: {rec['phase']} — {rec['done']} of {rec['total']} "
+                       f"passes, {j.elapsed:.0f} s" + (" · stopping…" if j.stop.is_set() else ""))
+    ui.show_job(j, "Computing the landscapes", state, rec["done"] / max(1, rec["total"]), text)
+
+
+if running:
+    ui.watch_job(job, status)
+elif job is not None:
+    status(job)
+    if (res := job.take()) is not None:
+        found = {k: L.find(r.run_id, s, dtype) for k, r in runs.items()}
+if any(v is None for v in found.values()):
+    st.caption("Press **Compute** for these settings; the shipped twins' default view is stored.")
+    st.stop()
+
+pl, rs = found.values()
+size = 380 if settings["presenter"] else 300
+st.subheader("The numbers")
+st.markdown(L.compare(pl, rs))
+st.dataframe(charts.numbers_table(found), hide_index=True, width="stretch")
+st.subheader(f"2-D slice: log10 loss around the trained weights (+), {s.grid}×{s.grid}")
+st.caption("Colour and white iso-loss lines share one scale across both panels; hover for the "
+           "loss and accuracy at a point. Directions: seed "
+           f"{s.seed}, filter-normalised; sample: the first {s.images} training images.")
+surf = {k: v.surface for k, v in found.items()}
+ui.chart_with_export(charts.surface_chart(surf, size=size),
+                     pd.concat([v.assign(net=k) for k, v in surf.items()]), "loss_surface", "ll_surface")
+st.subheader("1-D slice along direction 1")
+frames = {k: (ui.run_variant(runs[k]), v.line) for k, v in found.items()}
+ui.chart_with_export(charts.curves_chart(frames, "alpha", "α (direction 1)", marks=(0.0,)),
+                     charts.curves_table(frames, "alpha"), "loss_line", "ll_line")
+st.subheader("The straight line from the initial to the trained weights")
+st.caption("t = 0: the weights the run started from; t = 1: the trained weights (Goodfellow et al. "
+           "2015). A monotone fall means no barrier lies on the straight path.")
+frames = {k: (ui.run_variant(runs[k]), v.path) for k, v in found.items()}
+ui.chart_with_export(charts.curves_chart(frames, "t", "t (0 = initial, 1 = trained)", marks=(0.0, 1.0)),
+                     charts.curves_table(frames, "t"), "loss_path", "ll_path")
+ui.show_code(L.filter_normalized, "Show the code: filter-normalised directions")

@@ -1,0 +1,107 @@
+"""AppTest for the Loss Landscape page: a session's tiny pair computed live on a small grid (the
+numbers on the page are the library's), loaded the second time; Stop; the time cap; the stored
+default view of the shipped twins."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from resnet_explain.lab import landscape as L
+from resnet_explain.train import shipped
+
+from .chartdata import chart_frames
+from .jobs import REMEMBERED_PAIR_SCRIPT, train_tiny_pair, wait_for_job
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "app_pages" / "landscape.py")
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    cache = tmp_path_factory.getbasetemp() / "tiny-pair-cache"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RESNET_EXPLAIN_CACHE", str(cache))  # the page finds the pair in this cache
+        yield train_tiny_pair(cache)
+
+
+@pytest.fixture
+def no_landscapes(pair):
+    """Each test starts with no cached landscapes (the runs stay)."""
+    shutil.rmtree(L.cache_root(), ignore_errors=True)
+
+
+def session_page(yours, twin, **params) -> AppTest:
+    at = AppTest.from_string(REMEMBERED_PAIR_SCRIPT.format(yours=yours.run_id, twin=twin.run_id, page=PAGE),
+                             default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+SMALL = {"ll_grid": "11", "ll_span": "0.5", "ll_images": "128"}
+
+
+def test_a_session_pair_is_computed_live_and_shows_the_librarys_numbers(pair, no_landscapes):
+    yours, twin = pair
+    at = session_page(yours, twin, **SMALL)
+    assert not at.exception, [e.value for e in at.exception]
+    caps = " ".join(c.value for c in at.caption)
+    assert "about" in caps and "passes over the sample each" in caps  # the estimate before Start
+    assert not at.dataframe, "nothing is shown before it is computed"
+    at.button(key="ll_start").click().run()
+    at = wait_for_job(at, "ll_job", 120)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["ll_job"].error is None, at.session_state["ll_job"].error
+    s = L.LandscapeSettings(grid=11, span=0.5, images=128, seed=0)
+    want = {r.run_id: L.find(r.run_id, s) for r in (yours, twin)}
+    assert all(v is not None for v in want.values()), "both results are in the cache"
+    table = at.dataframe[0].value
+    assert len(table) == 2
+    for _, row in table.iterrows():
+        rid = yours.run_id if row["network"].startswith("Residual") else twin.run_id
+        assert row["λmax (top Hessian eigenvalue)"] == format(want[rid].numbers["lambda_max"], ".3g")
+        assert row["slice: non-convex points"] == f"{want[rid].numbers['nonconvex_share']:.0%}"
+    frames = chart_frames(at)
+    cells = [f for f in frames[0] if "log10_loss" in f]
+    assert [len(f) for f in cells] == [121, 121] and all(np.isfinite(f["log10_loss"]).all() for f in cells)
+    assert any("level" in f and len(f) for f in frames[0]), "iso-loss lines are drawn"
+    assert any("sharpest curvature" in m.value for m in at.markdown)
+    # the same settings again: loaded, no Compute needed
+    again = session_page(yours, twin, **SMALL)
+    assert again.button(key="ll_start").disabled and len(again.dataframe) == 1
+    assert all(c.endswith("this server's cache") for c in again.dataframe[0].value["computed"])
+
+
+def test_stop_ends_the_job_and_stores_nothing(pair, no_landscapes):
+    yours, twin = pair
+    at = session_page(yours, twin, ll_grid="51", ll_span="0.5", ll_images="128")
+    at.button(key="ll_start").click().run()
+    at.button(key="ll_stop").click().run()
+    at = wait_for_job(at, "ll_job", 120)
+    assert not at.exception
+    s = L.LandscapeSettings(grid=51, span=0.5, images=128, seed=0)
+    assert L.find(yours.run_id, s) is None or L.find(twin.run_id, s) is None
+    assert not at.dataframe
+
+
+def test_work_over_the_cpu_cap_is_refused(pair, no_landscapes, monkeypatch):
+    monkeypatch.setenv("RESNET_EXPLAIN_MAX_TRAIN_SECONDS", "0.001")
+    yours, twin = pair
+    at = session_page(yours, twin, **SMALL)
+    assert any("Refused" in w.value for w in at.warning)
+    assert at.button(key="ll_start").disabled
+
+
+def test_the_shipped_twins_default_view_is_stored_and_instant():
+    runs = [shipped.run(n) for n in shipped.pairs()[20]]
+    if any(L.find(r.run_id, L.LandscapeSettings(), roots=(L.STORED_DIR,)) is None for r in runs):
+        pytest.skip("assets/landscapes not made yet (scripts/make_landscapes.py)")
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.button(key="ll_start").disabled  # nothing to compute
+    table = at.dataframe[0].value
+    assert set(table["network"]) == {"Plain-20", "Residual-20"}
+    assert all(c.endswith("stored with the app") for c in table["computed"])
