@@ -89,7 +89,9 @@ with st.expander("The numbers (per block)"):
 
 st.info("What the literature says next to these numbers: BN + ReLU plain nets tend to *explode* "
         "toward the input at initialisation (Yang et al. 2019, arXiv 1902.08129); sigmoid nets "
-        "without normalisation vanish (at most 0.25 per layer). He et al. 2015 (arXiv 1512.03385) "
+        "without normalisation vanish while their weights are small (Hochreiter 1991; Bengio et al. "
+        "1994): σ′ ≤ 1/4 caps the activation's factor, so a whole layer's is at most ‖W‖/4, below 1 "
+        "only while the weights' gain ‖W‖ is below 4. He et al. 2015 (arXiv 1512.03385) "
         "call the degradation of deep plain nets an optimisation difficulty, not a vanishing "
         "gradient one. Measure both: set the activation in the Network Builder.",
         icon=":material/menu_book:")

@@ -31,8 +31,13 @@ st.markdown(
     r"\prod_{l=1}^{L-1}\Big(1 + \frac{\partial F_l}{\partial x_l}\Big)$$"
     "\n\n"
     "The **1** is the identity shortcut: it hands the gradient back untouched, so the product does "
-    "not go to 0 when the branches' derivatives are small, as a plain net's ∏ ∂F/∂x does "
-    "(He et al. 2016, arXiv [1603.05027](https://arxiv.org/abs/1603.05027), eq. 5)."
+    "not go to 0 when the branches' derivatives are small, as a plain net's ∏ ∂F/∂x does. It does "
+    "not keep the product near 1 either: factors of 1 + something can multiply up (the bars below). "
+    "He et al. 2016 (arXiv [1603.05027](https://arxiv.org/abs/1603.05027), sec. 2) write the same "
+    r"gradient between any two blocks as a sum, eq. 5: $\frac{\partial E}{\partial x_l} = "
+    r"\frac{\partial E}{\partial x_L}\big(1 + \frac{\partial}{\partial x_l}\sum_{i=l}^{L-1} F(x_i)\big)$; "
+    "with L = l + 1 it is the one-block formula on the left. The product on the right is the chain "
+    "rule applied block by block."
 )
 
 # ---- live per-block terms on the visitor's network ---------------------------------------------------

@@ -11,9 +11,12 @@ st.title("Why do residual connections let deep networks train?")
 st.markdown(
     "In 2015 He et al. (arXiv [1512.03385](https://arxiv.org/abs/1512.03385)) trained a "
     "152-layer network by adding one line to each block: `out = out + x`. Deeper plain networks "
-    "had trained *worse* than shallower ones. This app lets you **measure** why — every chart "
-    "here is a real forward and backward pass on a real network, on "
-    f"**{settings['device_info']['detail']}**, seeded so the same link gives the same numbers."
+    "had trained *worse* than shallower ones. This app lets you **measure** why. Every number here "
+    "is measured or computed (or quoted with its paper beside it): live forward and backward passes on real networks "
+    f"(on **{settings['device_info']['detail']}**), closed-form curves such as σ′ and its 0.25^L bound, "
+    "training runs (stored with the app, or trained here), and lesions that only run trained nets "
+    "forward. Each page says where its numbers come from, and everything is seeded: the same link "
+    "gives the same numbers."
 )
 st.markdown(
     "**Honest up front:** the textbook story is *vanishing gradients*. That is true for "

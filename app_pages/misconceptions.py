@@ -55,8 +55,11 @@ st.markdown(
     f"the skip carries (median {bv['branch_over_skip'].median():.2f}); the cosine between a block's output "
     f"and its input (through the shortcut) is {bv['cosine_out_vs_skip'].min():.2f}–"
     f"{bv['cosine_out_vs_skip'].max():.2f}, not 1. The skip copies; the block's output is the copy "
-    "**plus** a new feature F(x) that the branch learns. The skip is what lets F be a *correction* "
-    "instead of a whole new representation (He et al. 2015, arXiv 1512.03385, sec. 3.1)."
+    "**plus** what the branch computes, F(x). Measured here on random initial weights: these numbers "
+    "say how much a block changes its input before any training, not what a trained branch learns. "
+    "What a trained F becomes is He et al.'s hypothesis (2015, arXiv 1512.03385, sec. 3.1): a "
+    "*correction* to the identity instead of a whole new representation; their fig. 7 finds trained "
+    "ResNet layers' responses generally smaller than a plain net's."
 )
 
 # ---- 2 -------------------------------------------------------------------------------------------------

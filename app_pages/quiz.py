@@ -1,12 +1,14 @@
-"""Self-check quiz: five concept questions and predict-then-measure items, scored, with links to
-the page that proves each answer. Presenter mode reveals one item at a time."""
+"""Self-check quiz: concept questions (options in an order fixed by the seed) and predict-then-measure
+items, scored, with links to the page that proves each answer. Presenter mode reveals one item at a
+time."""
 
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from resnet_explain import magnitude, ui
-from resnet_explain.content.quiz import PREDICTIONS, QUESTIONS, RATIO_BINS, ratio_bin, score_quiz
+from resnet_explain.content.quiz import (PREDICTIONS, QUESTIONS, RATIO_BINS, option_order, ratio_bin,
+                                         score_quiz)
 from resnet_explain.probe import ratio_of
 from resnet_explain.spec import preset
 from resnet_explain.content.story import STEPS
@@ -65,8 +67,8 @@ def feedback(kind: str, item, choice: int | None, measured: float | None = None)
 
 
 def widget(kind: str, item, key: str):
-    if kind == "concept":
-        return st.radio(item.prompt, range(len(item.options)), format_func=lambda i: item.options[i],
+    if kind == "concept":  # the values stay the options' own indices, so grading ignores the order
+        return st.radio(item.prompt, option_order(item, seed), format_func=lambda i: item.options[i],
                         index=None, key=key)
     return st.radio(item.prompt, range(len(BIN_LABELS)), format_func=lambda i: BIN_LABELS[i],
                     index=None, key=key, help="The ratio ‖∂L/∂x‖ at the first block's output over the last "

@@ -28,24 +28,25 @@ chance = chance_error()
 
 st.title("Training: does depth help?")
 st.markdown(
-    "He et al. (2015, arXiv 1512.03385, sec. 4.2, fig. 6) trained *plain* networks of 20 and 56 "
-    "layers on CIFAR-10: the deeper one had the **higher training error** — not overfitting, an "
-    "optimisation difficulty they called *degradation*. With identity shortcuts the 56-layer "
-    "ResNet trained at least as well as the 20-layer one. Here the same comparison runs on our "
-    "generated shapes with one budget for every network, and the page checks, from the numbers, "
-    "whether the data agree."
+    "He et al. (2015, arXiv 1512.03385, sec. 4.2) trained *plain* networks of 20 to 56 layers on "
+    "CIFAR-10: the deeper ones had the **higher training error** (their training curves: fig. 1, "
+    "and fig. 6 left) — not overfitting, an optimisation difficulty; they called it *degradation*. "
+    "With identity shortcuts the deeper ResNets trained at least as well (fig. 6 middle). Their "
+    "table 6 lists only test errors, of ResNets and other methods, no plain nets. Here the same "
+    "comparison runs on our generated shapes with one budget for every network, and the page "
+    "checks, from the numbers, whether the data agree."
 )
 st.info(
-    "**Hypothesis (He et al. 2015, table 6 and fig. 6):** (1) plain-56 has a higher training "
-    "error than plain-20; (2) ResNet-56's training error is at most ResNet-20's; (3) ResNet-56's "
-    "is below plain-56's.", icon=":material/science:")
+    "**Hypothesis (He et al. 2015, fig. 6, training-error curves):** (1) plain-56 has a higher "
+    "training error than plain-20; (2) ResNet-56's training error is at most ResNet-20's; "
+    "(3) ResNet-56's is below plain-56's.", icon=":material/science:")
 
 # ---- 1. stored ----------------------------------------------------------------------------------
 st.header("1 · Stored runs")
 st.caption(training_charts.stored_caption(stored.meta))
 panel.curves(stored.curves, chance, "", "stored", ("tr_s_train", "tr_s_test"))
 st.caption(training_charts.curves_caption(stored.n_seeds, chance))
-st.subheader(f"Final errors (mean ± std over {stored.n_seeds} seeds), shaped like He et al.'s table 6")
+st.subheader(f"Final errors (mean ± std over {stored.n_seeds} seeds), plain and residual, by depth")
 panel.results(stored.table, stored.n_seeds, chance)
 
 # ---- 2. live ------------------------------------------------------------------------------------

@@ -53,7 +53,9 @@ with c2:
         r"$\sigma(x) = 1/(1+e^{-x})$ and $\sigma'(x) = \sigma(x)\,(1-\sigma(x))$. "
         f"On this grid σ′ peaks at x = {peak_x:.2f} with σ′ = **{peak_y:.4f}**: it is never "
         "larger than 1/4. So through L sigmoid layers the activation factor alone is at most "
-        r"$0.25^L$ — before the weights multiply in their own factor."
+        r"$0.25^L$ — before the weights multiply in their own: a layer's whole factor is at most "
+        r"$\lVert W\rVert/4$, so the shrink is guaranteed only while the weights' gain "
+        r"$\lVert W\rVert$ stays below 4 (Hochreiter 1991; Bengio et al. 1994)."
     )
 
 # ---- depth slider -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ whose answer is measured live (:func:`measure_prediction`)."""
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 
 from ..lab.vanishing import SWEEP_BATCH
 from ..probe import probe_spec
+from ..seeding import sub_seed
 from ..spec import preset
 
 @dataclass(frozen=True)
@@ -18,7 +20,7 @@ class Question:
     key: str
     prompt: str
     options: tuple[str, ...]
-    answer: int  # index into options
+    answer: int  # index into options (as written here; pages show them in option_order)
     explanation: str
     page: str  # the page file that proves it
     cite: str
@@ -49,70 +51,117 @@ RATIO_BINS: tuple[tuple[str, float, float], ...] = (
 
 QUESTIONS: tuple[Question, ...] = (
     Question(
-        "why_vanish", "Why do gradients vanish in a deep sigmoid network without skip connections?",
-        ("Because the loss is too small at initialisation",
-         "Because backpropagation multiplies one factor per layer, and each sigmoid layer contributes "
-         "σ′ ≤ 0.25 times its weights, so the product shrinks geometrically with depth",
-         "Because the learning rate is divided by the depth",
-         "Because float32 cannot store the weights of deep networks"),
-        1, "The chain rule multiplies per-layer Jacobians. σ′(x) ≤ σ′(0) = 1/4, so L sigmoid layers "
-           "give at most 0.25^L before the weights shrink it further — measured on the Vanishing "
-           "Gradients page.", "app_pages/vanishing.py", "He et al. 2015, arXiv 1512.03385"),
+        "why_vanish", "Why do gradients vanish in a deep sigmoid network without skips or normalisation, "
+                      "at PyTorch's default init?",
+        ("Gradients vanish in every deep network: depth alone shrinks them, whatever the layers",
+         "Each layer scales the gradient by σ′ ≤ 1/4 times its weights, and the weights are small",
+         "The loss is already tiny at initialisation, so there is hardly any gradient to send back",
+         "float32 cannot hold a deep network's weights, so the early layers' weights round to 0"),
+        1, "Backpropagation multiplies one Jacobian per layer, diag(σ′)·Wᵀ, and σ′(x) ≤ σ′(0) = 1/4, so a "
+           "layer can change the gradient's size by at most ‖W‖/4 (‖W‖: the weights' largest gain). While "
+           "every ‖W‖ is below 4 each factor is below 1 and the product shrinks geometrically with depth — "
+           "true at PyTorch's default init; with gains above 4 the bound no longer promises a shrink. Depth "
+           "alone does not do it: BatchNorm + ReLU CNNs grow instead. Measured on the Vanishing Gradients page.",
+        "app_pages/vanishing.py",
+        "Hochreiter 1991, diploma thesis; Bengio, Simard & Frasconi 1994, IEEE Trans. Neural Networks 5, "
+        "doi:10.1109/72.279181"),
     Question(
-        "skip_math", "How does a skip connection stop the gradient from vanishing, mathematically?",
-        ("It normalises the gradient at every block",
-         "It doubles the learning rate of the early layers",
-         "With x_{l+1} = x_l + F(x_l), ∂L/∂x_l = ∂L/∂x_{l+1}(1 + ∂F/∂x_l): the '1' passes the gradient "
-         "back unchanged, so the product over blocks is ∏(1 + ∂F/∂x) and does not go to 0 when ∂F/∂x is small",
-         "It removes the nonlinearity from the network"),
-        2, "The identity term carries ∂L/∂x_{l+1} straight back; the Gradient Highway page measures "
-           "it next to the residual-branch term for every block.", "app_pages/highway.py",
-        "He et al. 2016, arXiv 1603.05027, eq. 5"),
+        "skip_math", "How does an identity skip connection keep a deep network's gradient from vanishing?",
+        ("It adds parameters to every block, so the early layers get more capacity to learn",
+         "It rescales the gradient in every block so that it always keeps exactly the same size",
+         "x + F(x) has Jacobian 1 + ∂F/∂x: the 1 hands the gradient back even where ∂F/∂x ≈ 0",
+         "It removes the nonlinearity, so the whole network turns linear and easy to train"),
+        2, "With x_{l+1} = x_l + F(x_l), ∂L/∂x_l = ∂L/∂x_{l+1}(1 + ∂F/∂x_l). He et al. 2016 (eq. 5) write it "
+           "for any two blocks as ∂E/∂x_l = ∂E/∂x_L(1 + ∂/∂x_l Σ F_i): one term reaches x_l through no "
+           "weight layer at all. The identity adds no parameters and does not fix the gradient's size: a "
+           "product of factors near 1 + something can still grow, as ResNet-56's does on the Vanishing "
+           "Gradients page. The Gradient Highway page measures both terms in every block.",
+        "app_pages/highway.py", "He et al. 2016, arXiv 1603.05027, eqs. 3–5"),
     Question(
         "projection", "When should a block use a projection shortcut instead of the identity?",
-        ("Always: projections are strictly better and cost nothing",
-         "Only where the shape changes (more channels or a stride): a 1×1 projection matches the shapes; "
-         "elsewhere the parameter-free identity is used",
-         "Never: projections break the gradient highway completely",
-         "Only in the first block of the network"),
-        1, "He et al. 2015 (sec. 3.3, 4.1) compare A (zero-pad), B (project only where shapes change) and "
-           "C (project everywhere): B is marginally better than A, C barely better than B and costs "
-           "parameters, so identity where possible. Try the options in the Network Builder.",
-        "app_pages/builder.py", "He et al. 2015, arXiv 1512.03385, sec. 4.1"),
+        ("In every block: projections always beat identity shortcuts and cost almost nothing",
+         "Where the shape changes (channels or stride); the free identity everywhere else",
+         "Never: a 1×1 projection on the shortcut blocks the gradient highway completely",
+         "Only in the first block, where the image's 3 channels must become the stem's width"),
+        1, "He et al. 2015 (sec. 3.3 and 4.1, table 3) compare A (zero-padding where the shape changes), B "
+           "(projections only there) and C (projections everywhere) on ImageNet: B is slightly better than "
+           "A, C marginally better than B, which they put down to C's extra parameters. The differences are "
+           "small, so projections are not essential and identities are kept where shapes match. Try the "
+           "options in the Network Builder.",
+        "app_pages/builder.py", "He et al. 2015, arXiv 1512.03385, sec. 4.1, table 3"),
     Question(
         "residual_easier", "Why is learning F(x) = H(x) − x easier than learning H(x) directly?",
-        ("Because F has fewer parameters than H",
-         "Because subtraction is cheaper than multiplication",
-         "If the best mapping is close to the identity, pushing F toward 0 (small weights) is easy, "
-         "while stacked nonlinear layers must work hard to fit an identity; and the block starts near the "
-         "identity, so signals and gradients pass through it",
-         "Because residual networks do not use backpropagation"),
-        2, "He et al. 2015 (sec. 3.1) hypothesise exactly this; the Gradient Highway page starts a "
-           "network at F = 0 (α = 0) and measures that it is the identity, with gradient ratio 1.",
+        ("F has fewer parameters than H, so the optimiser has much less to search through",
+         "If H is near the identity, F just has to stay near 0, and small weights do that",
+         "The skip stops the gradient from vanishing, which happens in every deep network",
+         "Subtracting x removes the input's noise before the block's layers ever get to see it"),
+        1, "He et al. 2015 (sec. 3.1) hypothesise that if the best mapping is close to the identity, it is "
+           "easier to push a residual towards zero than to fit an identity with a stack of nonlinear "
+           "layers. F and H use the same layers, so there are no fewer parameters. The Gradient Highway page "
+           "starts a network at F = 0 (α = 0) and measures that it is the identity, with gradient ratio 1.",
         "app_pages/highway.py", "He et al. 2015, arXiv 1512.03385, sec. 3.1"),
     Question(
-        "f_zero", "What happens when a residual block learns F(x) ≈ 0?",
-        ("The network output becomes 0",
-         "Training stops for every block",
-         "The block becomes (nearly) the identity: it passes its input forward and its gradient back "
-         "unchanged, so an unneeded block does little harm",
-         "The gradient of all earlier blocks becomes 0"),
-        2, "With F = 0 the block is x ↦ x and ∂x_{l+1}/∂x_l = I. The Gradient Highway page measures "
-           "a gradient ratio of exactly 1 at α = 0; Veit et al. 2016 show that deleting single blocks of "
-           "a trained ResNet barely hurts it.", "app_pages/highway.py",
-        "He et al. 2016, arXiv 1603.05027; Veit et al. 2016, arXiv 1605.06431"),
+        "f_zero", "What happens when a residual block's branch gives F(x) ≈ 0?",
+        ("The network's output becomes 0, because this block passes nothing forward",
+         "The block is about the identity: input forward, gradient back, little harm",
+         "Every block before it stops receiving gradient, so training stalls below it",
+         "The block is wasted: its skip must be removed before training can go on"),
+        1, "With F = 0 the block is x ↦ x and its Jacobian is I: the Gradient Highway page measures a "
+           "first/last gradient ratio of exactly 1 at α = 0. Veit et al. 2016 delete single blocks of "
+           "trained ResNets at test time: the paths do not strongly depend on each other, while deleting a "
+           "layer of VGG drops it to chance. The Lesion Study measures it on our trained twins.",
+        "app_pages/highway.py", "He et al. 2016, arXiv 1603.05027; Veit et al. 2016, arXiv 1605.06431"),
     Question(
-        "bn_plain", "A 56-layer plain CNN with BatchNorm and ReLU, at initialisation: what do its "
-                    "gradients do from the output back to the input?",
-        ("They vanish, like in a sigmoid network",
-         "They stay exactly the same size",
-         "They grow (explode) toward the input",
-         "They become NaN"),
-        2, "Measured on the Vanishing Gradients page (and in the prediction below): BN + ReLU plain nets "
-           "explode toward the input at init (Yang et al. 2019). He et al. 2015 called their degradation "
-           "an optimisation difficulty, not vanishing gradients.", "app_pages/vanishing.py",
-        "Yang et al. 2019, arXiv 1902.08129; He et al. 2015, arXiv 1512.03385"),
+        "bn_plain", "A 56-layer plain CNN with BatchNorm and ReLU, at initialisation: what does its "
+                    "gradient do from the output back to the input?",
+        ("It vanishes, as in every deep network: depth alone shrinks it",
+         "It stays the same size: BatchNorm alone fixes the gradient's scale",
+         "It grows toward the input: early blocks get more than later ones",
+         "It turns into NaN after a few blocks, as float32 runs out of range"),
+        2, "Measured on the Vanishing Gradients page (and in the prediction below): BatchNorm + ReLU plain "
+           "nets grow toward the input at initialisation (Yang et al. 2019). He et al. 2015 called their "
+           "degradation an optimisation difficulty, not vanishing gradients.", "app_pages/vanishing.py",
+        "Yang et al. 2019, arXiv 1902.08129; He et al. 2015, arXiv 1512.03385, sec. 4.1"),
+    Question(
+        "degradation", "He et al.'s plain 56-layer CIFAR net had a higher training error than the plain "
+                       "20-layer one. What did they conclude?",
+        ("Overfitting: the deeper net memorised its training images and failed on new ones",
+         "Vanishing gradients: with BatchNorm, no gradient gets back through 56 layers",
+         "Optimisation: the solver fails to find weights as good as the shallower net's",
+         "Missing BatchNorm: adding it to the plain 56-layer net would have closed the gap"),
+        2, "Not overfitting: the deeper plain net has the higher *training* error (sec. 1, fig. 1; fig. 6 "
+           "left). Not vanishing: their plain nets use BatchNorm, and they checked that forward signals and "
+           "backward gradients have healthy sizes (sec. 4.1). A deeper net could copy the shallow one and "
+           "make its extra layers identities, so a solution at least as good exists; the solver does not "
+           "find it. The Training page reruns the comparison on a small budget.",
+        "app_pages/training.py", "He et al. 2015, arXiv 1512.03385, sec. 1 and 4.1, fig. 1 and 6"),
 )
+
+
+def answer_positions(seed: int = 0, questions=QUESTIONS) -> dict[str, int]:
+    """Where each question's right answer is shown, dealt so every position gets its share (with
+    4 options and 7 questions no position holds more than 2 answers): always clicking the same
+    place scores no better than guessing. Fixed by the seed."""
+    k = min(len(q.options) for q in questions)
+    rng = random.Random(sub_seed(seed, "quiz", "answer positions"))
+    start = rng.randrange(k)  # which positions get the extra answers when k does not divide n
+    slots = [(start + i) % k for i in range(len(questions))]
+    rng.shuffle(slots)
+    return {q.key: slot for q, slot in zip(questions, slots)}
+
+
+def option_order(q: Question, seed: int = 0, questions=QUESTIONS) -> tuple[int, ...]:
+    """The order to show ``q``'s options in: the answer at its dealt position
+    (:func:`answer_positions`), the distractors shuffled around it, all fixed by (seed, the
+    question's key), so a link shows the same quiz every time. Grading uses the original
+    indices (``q.answer``), whatever the order shown."""
+    rng = random.Random(sub_seed(seed, "quiz", q.key))
+    order = [i for i in range(len(q.options)) if i != q.answer]
+    rng.shuffle(order)
+    pos = answer_positions(seed, questions).get(q.key)
+    order.insert(rng.randrange(len(q.options)) if pos is None else pos, q.answer)
+    return tuple(order)
+
 
 PREDICTIONS: tuple[Prediction, ...] = (
     Prediction("p_sigmoid_plain", "A 20-layer sigmoid MLP **without** skips (no normalisation). "

@@ -96,6 +96,28 @@ def _q(preset_name: str, **extra) -> tuple[tuple[str, str], ...]:
     return tuple(params.items())
 
 
+# The first/last block gradient ratios the acts quote, so the home page says them without running
+# two 56-layer probes: probe_spec(preset(name), seed=0, batch=32).ratio, float32 on a CPU (the acts'
+# links set no seed, so they open at seed 0). tests/unit/test_claims.py measures them again and
+# fails when a value here drifts from the measurement.
+ACT_RATIOS: dict[str, float] = {"mlp-sigmoid20-plain": 3.07e-14, "mlp-sigmoid20": 0.997,
+                                "plain56": 1.21e4, "resnet56": 18.8}
+
+
+def _grad(name: str) -> str:
+    """ "the gradient grows 19-fold toward the input" for a preset in ACT_RATIOS."""
+    from ..magnitude import judge_ratio
+
+    return "the gradient " + judge_ratio(ACT_RATIOS[name]).phrase
+
+
+def _crossed(name: str) -> int:
+    """Blocks between the first block's output and the last one's: the factors in the ratio."""
+    from ..spec import preset
+
+    return preset(name).n_blocks - 1
+
+
 def talk() -> tuple[Act, ...]:
     """The talk in order: vanishing -> highway -> degradation -> attributions (presenter mode on)."""
     return (
@@ -103,14 +125,16 @@ def talk() -> tuple[Act, ...]:
             "σ′ ≤ 1/4 per layer: measure it on live sigmoid MLPs; float32 underflow."),
         Act("2 · The highway: a skip rescues the sigmoid net", "app_pages/gradient_flow.py",
             _q("mlp-sigmoid20-plain", presenter="true"),
-            "Same weights, skips toggled: 1e-14 becomes 1. Flip the switch live."),
+            f"Same weights, skips toggled: without skips {_grad('mlp-sigmoid20-plain')}; with them "
+            f"{_grad('mlp-sigmoid20')}. Flip the switch live."),
         Act("3 · The honest correction: BN + ReLU explodes", "app_pages/gradient_flow.py",
             _q("plain56", presenter="true"),
-            "A plain-56 CNN's gradient grows 10^4-fold toward the input; the residual twin's barely."),
+            f"Plain-56 CNN: {_grad('plain56')}. Its residual twin: {_grad('resnet56')} — the skips keep "
+            f"each block's factor near 1 + something, but {_crossed('resnet56')} such factors still multiply up."),
         Act("4 · The highway, term by term", "app_pages/highway.py", _q("resnet56", presenter="true"),
             "Identity term vs residual-branch term in every block; α = 0 starts as the identity."),
         Act("5 · Degradation", "app_pages/training.py", (("presenter", "true"),),
-            "He et al.'s experiment: plain-56 trains worse than plain-20; ResNet-56 does not."),
+            "He et al.'s experiment (2015, fig. 6): plain-56 trains worse than plain-20; ResNet-56 does not."),
         Act("6 · Attributions", "app_pages/attribution.py", (("presenter", "true"),),
             "Which pixels the trained twins use, scored against the true object masks."),
     )
