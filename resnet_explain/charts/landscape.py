@@ -109,7 +109,8 @@ def curves_chart(frames: dict[str, tuple[str, pd.DataFrame]], xcol: str, xtitle:
     tip = [alt.Tooltip("net:N"), alt.Tooltip(f"{xcol}:Q", format=".3f"),
            alt.Tooltip("loss:Q", format=".4g"), alt.Tooltip("accuracy:Q", format=".1%")]
     line = alt.Chart(d).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        x=alt.X(f"{xcol}:Q", title=xtitle),
+        x=alt.X(f"{xcol}:Q", title=xtitle, scale=alt.Scale(domain=[float(d[xcol].min()), float(d[xcol].max())],
+                                                           nice=False)),
         y=alt.Y("log10_loss:Q", title="log10 loss (training sample)"),
         color=alt.Color("net:N", scale=alt.Scale(domain=nets, range=colors), title=None,
                         legend=alt.Legend(orient="top", labelLimit=400)),
@@ -131,23 +132,24 @@ def _fmt(v, spec=".3g") -> str:
 
 
 def numbers_table(results: dict[str, object]) -> pd.DataFrame:
-    """One row per network: the Hessian's extremes at the trained weights and the slice's
-    roughness (label -> Landscape)."""
-    rows = []
+    """The numbers beside the picture, one column per network (label -> Landscape), one row per
+    measure: the Hessian's extremes at the trained weights, the slice's roughness, the line's
+    barrier, and how it was computed."""
+    cols = {}
     for label, r in results.items():
         n, m = r.numbers, r.meta
-        lmin = (_fmt(n["lambda_min"]) if n.get("lambda_min_resolved")
-                else f"≈ 0 (|λ| < {_fmt(n.get('lambda_min_precision'), '.2g')})")
-        rows.append({"network": label,
-                     "λmax (top Hessian eigenvalue)": _fmt(n["lambda_max"]),
-                     "λmin": lmin,
-                     "|λmin/λmax|": _fmt(n["ratio"], ".2g") if n.get("lambda_min_resolved") else "≈ 0",
-                     "slice: non-convex points": f"{n['nonconvex_share']:.0%}",
-                     "slice: mean |λ−|/|λ|max": _fmt(n["slice_ratio_mean"], ".2g"),
-                     "loss at the trained weights": _fmt(n["loss_at_centre"], ".3g"),
-                     "accuracy there": f"{n['accuracy_at_centre']:.1%}",
-                     "highest loss in the slice": _fmt(n["loss_max"], ".3g"),
-                     "computed": f"{m.get('device', '?')}, {m.get('dtype', '?')}, "
-                                 f"{m.get('seconds', float('nan')):.0f} s"
-                                 + (f"; {m['loaded_from']}" if m.get("loaded_from") else "")})
-    return pd.DataFrame(rows)
+        resolved = n.get("lambda_min_resolved")
+        cols[label] = {
+            "λmax, the top Hessian eigenvalue": _fmt(n["lambda_max"]),
+            "λmin": _fmt(n["lambda_min"]) if resolved
+            else f"≈ 0 (|λmin| < {_fmt(n.get('lambda_min_precision'), '.2g')})",
+            "|λmin/λmax| (Li et al.'s ratio)": _fmt(n["ratio"], ".2g") if resolved else "≈ 0",
+            "slice: share of points curving down": f"{n['nonconvex_share']:.0%}",
+            "slice: mean |λ−| / |λ|max": _fmt(n["slice_ratio_mean"], ".2g"),
+            "loss / accuracy at the trained weights": f"{_fmt(n['loss_at_centre'])} / {n['accuracy_at_centre']:.1%}",
+            "highest loss in the slice": _fmt(n["loss_max"]),
+            "init→trained line: rise above the start": _fmt(n.get("path_barrier"), ".3g"),
+            "computed on": f"{m.get('device', '?')}, {m.get('dtype', '?')}, {m.get('seconds', float('nan')):.0f} s"
+                           + (f"; {m['loaded_from']}" if m.get("loaded_from") else ""),
+        }
+    return pd.DataFrame(cols).rename_axis("measure").reset_index()

@@ -394,7 +394,17 @@ def slice_curvature(surface: pd.DataFrame) -> pd.DataFrame:
                          "lam_max": hi.ravel(), "nonconvex": nonconvex.ravel()})
 
 
-def summarise(surface: pd.DataFrame, hess: dict) -> dict:
+def path_barrier(path: pd.DataFrame) -> float:
+    """How far the loss on the straight init→trained line rises above its start (t = 0) before
+    reaching the trained weights: max over 0 ≤ t ≤ 1 of loss(t) − loss(0); 0 for a monotone fall
+    (Goodfellow et al. 2015 found none on theirs)."""
+    seg = path[(path["t"] >= 0) & (path["t"] <= 1)].sort_values("t")
+    if not len(seg):
+        return float("nan")
+    return float(max(0.0, seg["loss"].max() - seg["loss"].iloc[0]))
+
+
+def summarise(surface: pd.DataFrame, hess: dict, path: pd.DataFrame | None = None) -> dict:
     """The numbers beside the picture: the Hessian's extremes at the trained weights and the
     slice's roughness (share of interior points that curve clearly downward; its mean
     |min(λ, 0)|/max|λ|, the slice's version of Li et al.'s |λmin/λmax| map)."""
@@ -408,7 +418,8 @@ def summarise(surface: pd.DataFrame, hess: dict) -> dict:
             "slice_ratio_mean": float(ratio.mean()) if len(curv) else float("nan"),
             "loss_at_centre": float(centre["loss"]), "accuracy_at_centre": float(centre["accuracy"]),
             "loss_max": float(np.nanmax(np.where(finite, surface["loss"], np.nan))),
-            "finite_share": float(finite.mean())}
+            "finite_share": float(finite.mean()),
+            "path_barrier": path_barrier(path) if path is not None else float("nan")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,7 +514,7 @@ def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=
         progress({"phase": "done", "done": total, "total": total})
     ends = list(seconds.values()) + [time.perf_counter()]
     phase_seconds = {p: round(b - a, 3) for p, a, b in zip(seconds, ends, ends[1:])}
-    numbers = summarise(surface, hess)
+    numbers = summarise(surface, hess, path)
     meta = {"run_id": run.run_id, "name": run.name, "spec": run.request.spec,
             "variant": "residual" if run.spec.any_skip else "plain", "depth": run.spec.depth,
             "settings": asdict(s), "device": str(dev), "dtype": "bf16" if amp else "float32",
@@ -536,7 +547,13 @@ def compare(plain: Landscape, residual: Landscape) -> str:
     conv = (f" The {' and '.join(neg)} net{'s have' if len(neg) > 1 else ' has'} clearly negative "
             "curvature at the trained weights (λmin < 0): a saddle-like point, not a minimum, in "
             "some direction." if neg else "")
-    return curv + rough + conv
+    line = ""
+    bp, br = p.get("path_barrier"), r.get("path_barrier")
+    if bp is not None and br is not None and math.isfinite(bp) and math.isfinite(br):
+        line = (f" On the straight line from the initial to the trained weights the loss rises "
+                f"{bp:.3g} above its start for the plain net and {br:.3g} for the residual net "
+                "before it falls (0 would be a monotone fall).")
+    return curv + rough + conv + line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -574,6 +591,7 @@ def save(result: Landscape, folder: Path) -> Path:
 def load(folder: Path) -> Landscape:
     d = json.loads((folder / "result.json").read_text())
     tables = {n: pd.read_csv(folder / f"{n}.csv") for n in ("surface", "line", "path")}
+    d["numbers"].setdefault("path_barrier", path_barrier(tables["path"]))  # results made before it
     return Landscape(tables["surface"], tables["line"], tables["path"], d["numbers"], d["meta"])
 
 

@@ -58,12 +58,14 @@ def test_a_session_pair_is_computed_live_and_shows_the_librarys_numbers(pair, no
     s = L.LandscapeSettings(grid=11, span=0.5, images=128, seed=0)
     want = {r.run_id: L.find(r.run_id, s) for r in (yours, twin)}
     assert all(v is not None for v in want.values()), "both results are in the cache"
-    table = at.dataframe[0].value
-    assert len(table) == 2
-    for _, row in table.iterrows():
-        rid = yours.run_id if row["network"].startswith("Residual") else twin.run_id
-        assert row["λmax (top Hessian eigenvalue)"] == format(want[rid].numbers["lambda_max"], ".3g")
-        assert row["slice: non-convex points"] == f"{want[rid].numbers['nonconvex_share']:.0%}"
+    table = at.dataframe[0].value.set_index("measure")
+    assert len(table.columns) == 2
+    for col in table.columns:
+        rid = yours.run_id if col.startswith("Residual") else twin.run_id
+        assert table.loc["λmax, the top Hessian eigenvalue", col] == format(want[rid].numbers["lambda_max"], ".3g")
+        assert table.loc["slice: share of points curving down", col] == f"{want[rid].numbers['nonconvex_share']:.0%}"
+        assert table.loc["init→trained line: rise above the start", col] == format(
+            want[rid].numbers["path_barrier"], ".3g")
     frames = chart_frames(at)
     cells = [f for f in frames[0] if "log10_loss" in f]
     assert [len(f) for f in cells] == [121, 121] and all(np.isfinite(f["log10_loss"]).all() for f in cells)
@@ -72,7 +74,8 @@ def test_a_session_pair_is_computed_live_and_shows_the_librarys_numbers(pair, no
     # the same settings again: loaded, no Compute needed
     again = session_page(yours, twin, **SMALL)
     assert again.button(key="ll_start").disabled and len(again.dataframe) == 1
-    assert all(c.endswith("this server's cache") for c in again.dataframe[0].value["computed"])
+    computed = again.dataframe[0].value.set_index("measure").loc["computed on"]
+    assert all(c.endswith("this server's cache") for c in computed)
 
 
 def test_stop_ends_the_job_and_stores_nothing(pair, no_landscapes):
@@ -102,6 +105,6 @@ def test_the_shipped_twins_default_view_is_stored_and_instant():
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.button(key="ll_start").disabled  # nothing to compute
-    table = at.dataframe[0].value
-    assert set(table["network"]) == {"Plain-20", "Residual-20"}
-    assert all(c.endswith("stored with the app") for c in table["computed"])
+    table = at.dataframe[0].value.set_index("measure")
+    assert set(table.columns) == {"Plain-20", "Residual-20"}
+    assert all(c.endswith("stored with the app") for c in table.loc["computed on"])

@@ -168,6 +168,14 @@ def test_summary_reads_the_centre_and_the_roughness():
     assert out["finite_share"] == 1.0
 
 
+def test_path_barrier_is_the_rise_above_the_start():
+    t = np.linspace(-0.25, 1.25, 7)
+    falling = pd.DataFrame({"t": t, "loss": [3.0, 2.3, 2.0, 1.5, 1.0, 0.1, 0.5]})
+    bump = pd.DataFrame({"t": t, "loss": [3.0, 2.3, 2.9, 2.5, 1.0, 0.1, 0.5]})
+    assert L.path_barrier(falling) == 0.0
+    assert L.path_barrier(bump) == pytest.approx(0.6)
+
+
 def test_settings_are_validated():
     for bad in (dict(grid=4), dict(grid=1), dict(span=0), dict(images=2), dict(grid=201), dict(line=8)):
         with pytest.raises(L.LandscapeError):
