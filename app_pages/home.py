@@ -4,6 +4,7 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.content.story import SECTIONS, STEPS, talk
+from resnet_explain.ui.share import share_hint
 
 settings = ui.settings()
 
@@ -45,6 +46,7 @@ st.markdown(
     "charts) with the network and seed already set, so the numbers on stage are the ones you "
     "rehearsed. Add `&controls=hide` to a link to fold the settings away."
 )
+share_hint()
 files = {s.file for s in STEPS}
 for act in talk():
     if act.file not in files:

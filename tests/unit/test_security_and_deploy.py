@@ -15,6 +15,7 @@ def test_streamlit_security_settings():
     server = cfg["server"]
     assert server.get("enableXsrfProtection", True) is True
     assert server.get("enableCORS", True) is True
+    assert server["xsrfCookieSameSite"] == "none"  # uploads inside the Space's iframe
     assert server["maxUploadSize"] <= 5
     assert cfg["browser"]["gatherUsageStats"] is False
 
@@ -122,3 +123,11 @@ def test_dockerfile_matches_the_readme():
     assert "torch==2.13.0" in docker and "/whl/cpu" in docker
     req = (ROOT / "requirements.txt").read_text()
     assert re.search(r"^torch==2\.13\.0$", req, re.M)
+
+
+def test_the_direct_space_address_comes_from_space_host_only():
+    from resnet_explain.ui.share import direct_address
+
+    assert direct_address({"SPACE_HOST": "owner-resnet-explain.hf.space"}) == "https://owner-resnet-explain.hf.space"
+    assert direct_address({}) is None
+    assert direct_address({"SPACE_HOST": "evil.example/\"><script>"}) is None
