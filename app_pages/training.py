@@ -10,9 +10,10 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import training as training_charts
-from resnet_explain.train import (EXPERIMENTS, chance_error, estimate_seconds, load_stored,
+from resnet_explain.train import (EXPERIMENTS, chance_error, load_stored,
                                   planned_epochs, run_degradation)
 from resnet_explain.train.degradation import summarise
+from resnet_explain.train.estimate import estimate_experiment_seconds
 from resnet_explain.ui import training_panel as panel
 
 PRESET = EXPERIMENTS["cpu-live"]
@@ -71,6 +72,13 @@ c5.number_input("Test images", 32, 2000, step=250, key="tr_ntest", disabled=runn
 c6.button("Reset to preset", on_click=ss.update, args=(DEFAULTS,), disabled=running, key="tr_reset")
 
 
+@st.cache_data(max_entries=32, ttl=600, show_spinner="Timing a few training steps here…")
+def live_seconds(exp, archs) -> float:
+    """The budget's time at the speed of a few real training steps here now (one net per depth)."""
+    with ui.compute_slot():
+        return estimate_experiment_seconds(exp, archs)
+
+
 def chosen():
     """The budget and architectures in the widgets now (Start's callback reads them again)."""
     exp = PRESET.with_(depths=tuple(sorted(ss["tr_depths"])), seeds=(seed,), data_seed=seed,
@@ -90,7 +98,7 @@ def start() -> None:
 exp, archs = chosen()
 problems = [f"choose at least one {what}" for what, picked in
             (("depth", exp.depths), ("architecture", archs)) if not picked]
-est = 0.0 if problems else estimate_seconds(exp, archs, stored.runs)
+est = 0.0 if problems else live_seconds(exp, archs)
 if device.type == "cpu" and est > MAX_LIVE_SECONDS:
     problems.append(training_charts.too_long(est, MAX_LIVE_SECONDS))
 if not problems:

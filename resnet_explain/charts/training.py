@@ -232,8 +232,8 @@ def plan_caption(n_nets: int, n_train: int, epochs: int, detail: str,
     s = (f"{n_nets} network{_s(n_nets)} × {n_train:,} images × {epochs} epochs on **{detail}**.")
     if cpu_seconds is not None:
         t = f"{cpu_seconds:.0f} s" if cpu_seconds >= 1 else "under 1 s"
-        s += (f" Rough estimate on a CPU: {t} (from the stored runs' measured speed, 1 thread; a "
-              "busy server is slower).")
+        s += (f" Rough estimate on a CPU: {t} (at the speed of a few real training steps of "
+              "each depth, timed here just now).")
     return s
 
 

@@ -143,6 +143,42 @@ def estimate_run_seconds(request, runs: pd.DataFrame | None = None, measured: bo
     stored runs by the network's forward FLOPs (:func:`flop_estimate_seconds`)."""
     if not measured:
         return flop_estimate_seconds(request, runs)
-    ips = measure_images_per_second(request)
+    return float(step_images(request) / measure_images_per_second(request))
+
+
+def step_images(request) -> float:
+    """A run's work in training-image equivalents: its training images x epochs, plus a
+    forward-only pass over the test images each epoch and over the training images at the end
+    (about a third of a training step each)."""
     d, epochs = request.data, request.config.epochs
-    return float((d.n_train * epochs + (d.n_test * epochs + d.n_train) / 3.0) / ips)
+    return float(d.n_train * epochs + (d.n_test * epochs + d.n_train) / 3.0)
+
+
+def experiment_requests(exp, archs: Sequence[str]) -> list:
+    """The run requests a degradation experiment ``exp`` trains for ``archs``: one per
+    (architecture, depth, seed), with the experiment's data recipe and training config."""
+    from dataclasses import replace
+
+    from .runs import DataRecipe, RunRequest
+
+    data = DataRecipe(n_train=exp.n_train, n_test=exp.n_test, size=exp.size, difficulty=exp.difficulty,
+                      seed=exp.data_seed)
+    return [RunRequest(spec=exp.spec(a, d).to_query(), data=data, config=replace(exp.train, seed=s))
+            for a in archs for d in exp.depths for s in exp.seeds]
+
+
+def estimate_experiment_seconds(exp, archs: Sequence[str], measure=None) -> float:
+    """Rough time of a degradation experiment here and now: :func:`estimate_run_seconds` for each
+    of its runs, at the speed of a few real training steps of one network per depth (a plain
+    twin costs what its residual twin does to within one addition per block, so one measurement
+    per depth serves both). ``measure(request) -> images/s`` defaults to
+    :func:`measure_images_per_second`."""
+    measure = measure or measure_images_per_second
+    speed: dict[int, float] = {}
+    total = 0.0
+    for req in experiment_requests(exp, archs):
+        depth = req.netspec.depth
+        if depth not in speed:
+            speed[depth] = float(measure(req))
+        total += step_images(req) / speed[depth]
+    return total

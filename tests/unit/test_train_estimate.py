@@ -119,3 +119,29 @@ def test_measured_estimate_times_real_steps_of_this_network():
     assert est == pytest.approx((96 * 2 + (32 * 2 + 96) / 3) / ips, rel=0.5)  # measured again
     bigger = replace(req, data=replace(recipe, n_train=960, n_test=320))
     assert estimate_run_seconds(bigger) > 3 * est
+
+
+def test_an_experiment_is_estimated_at_the_measured_speed_of_each_depth():
+    from resnet_explain.train.estimate import estimate_experiment_seconds, experiment_requests, step_images
+
+    exp = EXPERIMENTS["cpu-live"].with_(depths=(8, 14), seeds=(0, 1), epochs=2, n_train=100, n_test=40)
+    measured = []
+
+    def measure(req):  # a host where depth 8 trains 1000 images/s and depth 14 500
+        measured.append(req.netspec.depth)
+        return {8: 1000.0, 14: 500.0}[req.netspec.depth]
+
+    est = estimate_experiment_seconds(exp, ("plain", "residual"), measure=measure)
+    reqs = experiment_requests(exp, ("plain", "residual"))
+    assert len(reqs) == 2 * 2 * 2 and sorted(measured) == [8, 14], "one measurement per depth"
+    per_run = step_images(reqs[0])
+    assert per_run == 100 * 2 + (40 * 2 + 100) / 3
+    assert math.isclose(est, 4 * per_run / 1000 + 4 * per_run / 500)
+
+
+def test_the_experiment_estimate_times_real_steps_here():
+    from resnet_explain.train.estimate import estimate_experiment_seconds
+
+    exp = EXPERIMENTS["cpu-live"].with_(depths=(8,), seeds=(0,), epochs=1, n_train=64, n_test=32)
+    est = estimate_experiment_seconds(exp, ("residual",))
+    assert 0 < est < 60
