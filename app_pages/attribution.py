@@ -30,26 +30,29 @@ full_test = ui.run_test_images(ids[0])  # the twins share their data recipe
 test = full_test.subset(512)
 classes = test.classes
 method = c2.selectbox("Method (Captum)", list(attribution.METHODS), index=2, key="at_method",
+                      bind="query-params",
                       help="; ".join(f"{k}: {m.doc}" for k, m in attribution.METHODS.items()))
-baseline = c3.selectbox("Baseline", attribution.BASELINES, key="at_baseline",
+baseline = c3.selectbox("Baseline", attribution.BASELINES, key="at_baseline", bind="query-params",
                         disabled=not attribution.METHODS[method].baselines,
                         help="black: the all-zero image; blurred: the image blurred (keeps colour, "
                              "removes shape); noise: seeded noise with the image's statistics.")
 smooth = c4.toggle("SmoothGrad (NoiseTunnel)", key="at_nt", disabled=method in attribution.NO_NOISE_TUNNEL,
+                   bind="query-params",
                    help="Average the method over noisy copies of the image (Smilkov et al. 2017).")
 
 image, mask, label = ui.image_picker(test, settings["seed"], key="at")
 target_mode = st.radio("Explain the score of", ("the true class", "each model's prediction", "a class"),
-                       horizontal=True, key="at_target", index=0 if label is not None else 1)
+                       horizontal=True, key="at_target", index=0 if label is not None else 1,
+                       bind="query-params")
 target = "true" if target_mode == "the true class" and label is not None else "pred"
 if target_mode == "a class":
-    target = classes.index(st.selectbox("Class to explain", classes, key="at_tclass"))
+    target = classes.index(st.selectbox("Class to explain", classes, key="at_tclass", bind="query-params"))
 elif target_mode == "the true class" and label is None:
     st.caption("An upload has no true class: explaining each model's prediction.")
 layer = None
 if method == "LayerGradCam":
     blocks = [n for n, _ in runs[0].spec.named_blocks()]
-    layer = st.select_slider("Grad-CAM block", blocks, value=blocks[-1], key="at_layer")
+    layer = st.select_slider("Grad-CAM block", blocks, value=blocks[-1], key="at_layer", bind="query-params")
 notes = {r.run_id: explain.chance_note(r.name, r.meta, len(classes)) for r in runs}
 
 
@@ -111,7 +114,8 @@ def scores(names: dict, dev: str, n: int, baseline: str):
 scored = {r.run_id: r.name for r in runs if not notes[r.run_id]}  # a twin at chance is not scored
 sizes = [s for s in (16, 32, 64, 128, 256) if s <= len(full_test)] or [len(full_test)]
 q1, q2 = st.columns([1, 3], vertical_alignment="bottom")
-n_img = q1.select_slider("Images", sizes, value=32 if 32 in sizes else sizes[-1], key="at_n")
+n_img = q1.select_slider("Images", sizes, value=32 if 32 in sizes else sizes[-1], key="at_n",
+                         bind="query-params")
 if not scored:
     st.info("Neither twin left chance: there is no working model to score.")
 elif q2.button("Score all methods", icon=":material/scoreboard:", key="at_score") or st.session_state.get(

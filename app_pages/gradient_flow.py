@@ -22,12 +22,18 @@ st.markdown(
 
 c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
 skips = c1.toggle("Skip connections on", value=spec.any_skip, key="gf_skips",
-                  help="Switches every skip of your network (the builder can switch them one by one).")
+                  help="Switches every skip of your network (the builder can switch them one by one); "
+                       "switching back restores the network as it was built.")
 if skips != spec.any_skip:
-    ui.set_spec(spec.with_skips(skips))
+    # Reversible: switching back right after a switch restores the spec from before it (per-block
+    # skips and shortcuts included), not with_skips' uniform network.
+    before, after = st.session_state.get("_gf_flip", (None, None))
+    new = before if after == spec and before is not None else spec.with_skips(skips)
+    st.session_state["_gf_flip"] = (spec, new)
+    ui.set_spec(new)
     st.rerun()
-batch = c2.selectbox("Batch", (8, 32, 128), index=1, key="gf_batch")
-f64 = c3.toggle("float64", value=False, key="gf_f64",
+batch = c2.selectbox("Batch", (8, 32, 128), index=1, key="gf_batch", bind="query-params")
+f64 = c3.toggle("float64", value=False, key="gf_f64", bind="query-params",
                 help="Run in double precision: gradients that underflow float32 get a value.")
 
 variant = "residual" if spec.any_skip else "plain"

@@ -88,12 +88,12 @@ st.markdown(
     "residual MLP **without normalisation**."
 )
 c1, c2, c3, c4 = st.columns(4)
-alpha = c1.select_slider("Residual scale α", options=ALPHAS, value=0.0, key="hw_alpha")
-zil = c2.toggle("Zero-init last layer", value=False, key="hw_zil",
+alpha = c1.select_slider("Residual scale α", options=ALPHAS, value=0.0, key="hw_alpha", bind="query-params")
+zil = c2.toggle("Zero-init last layer", value=False, key="hw_zil", bind="query-params",
                 help="Start the last Linear of every branch at 0 (the branch is then 0 whatever α is).")
-init = c3.selectbox("Init", ("default", "kaiming"), key="hw_init",
+init = c3.selectbox("Init", ("default", "kaiming"), key="hw_init", bind="query-params",
                     help="PyTorch's default (Var = 1/(3·fan_in)) or Kaiming (Var = 2/fan_in, He et al. 2015b).")
-depth = c4.selectbox("Depth", (20, 50), key="hw_depth")
+depth = c4.selectbox("Depth", (20, 50), key="hw_depth", bind="query-params")
 ispec = highway.identity_spec(depth, alpha, init, zero_init_last=zil)
 got = ui.run_probe(ispec, settings)
 if got:

@@ -52,9 +52,12 @@ st.caption(f"Your network (from the URL): {spec.summary()}; and its twin. Budget
            f"— here with the epochs and images set below; seed {seed}.")
 c1, c2, c3 = st.columns([3, 1, 1])
 c1.multiselect("Learning rates", LR_CHOICES, default=DEFAULT_LRS, key="lrs_lrs", disabled=running,
+               bind="query-params",
                help="Peak learning rate of the one-cycle schedule (the only input varied).")
-c2.number_input("Epochs", 1, 30, BUDGET.config.epochs, key="lrs_epochs", disabled=running)
+c2.number_input("Epochs", 1, 30, BUDGET.config.epochs, key="lrs_epochs", disabled=running,
+                bind="query-params")
 c3.number_input("Training images", 64, 5000, BUDGET.data.n_train, step=250, key="lrs_ntrain",
+                bind="query-params",
                 disabled=running)
 
 

@@ -1,6 +1,9 @@
 """Lesion study (Veit et al. 2016): delete one block at a time from a trained twin at test time."""
 
-import pandas as pd
+import os
+from contextlib import suppress
+from functools import partial
+
 import streamlit as st
 
 from resnet_explain import ui
@@ -10,6 +13,7 @@ from resnet_explain.lab import lesion
 settings = ui.settings()
 device = settings["device"]
 H = 1.35 if settings["presenter"] else 1.0
+AUTO_START_SECONDS = float(os.environ.get("RESNET_EXPLAIN_LESION_AUTO_S", "10"))  # longer: wait for Start
 
 st.title("Lesion study: delete a block")
 st.markdown(
@@ -33,35 +37,78 @@ with st.expander("What “delete a block” means here"):
         "its own copy of the run's model.")
 
 
-@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def lesion_cached(run_id: str, dev: str, n: int):
-    """(lesion table, downsampling map, seconds) on the run's first ``n`` test images. Each study
-    runs on its own copy of the run's model: lesion hooks of two studies can never meet."""
+@st.cache_resource(show_spinner=False)
+def studies() -> dict:
+    """Finished studies (tables, no model) of this process by (run ids, device, images); newest 16."""
+    return {}
+
+
+@st.cache_data(max_entries=32, ttl=600, show_spinner="Timing a forward pass of each network here…")
+def per_image(run_id: str, dev: str) -> float:
+    """Seconds per image of one forward pass of the run's model, measured here just now."""
     model, normalizer, _ = ui.private_model(run_id, dev)
-    with ui.compute_slot():
-        df = lesion.lesion_study(model, ui.run_test_images(run_id).subset(n), normalizer)
-    return pd.DataFrame(df), lesion.downsampling_blocks(model.spec), float(df.attrs.get("seconds", float("nan")))
+    return lesion.seconds_per_image(model, ui.run_test_images(run_id), normalizer)
+
+
+def study(job, runs, dev: str, n: int, key, done: dict) -> None:
+    """The background job: each twin on its own copy of its model (lesion hooks meet no one's)."""
+    twins = {ui.run_variant(r): (partial(ui.private_model, r.run_id, dev),
+                                 ui.run_test_images(r.run_id).subset(n)) for r in runs}
+    with suppress(lesion.LesionStopped):  # stopped: nothing is kept
+        done[key] = lesion.study_twins(twins, progress=job.records.append, should_stop=job.should_stop)
+    while len(done) > 16:
+        done.pop(next(iter(done)))
 
 
 c1, c2 = st.columns(2)
 with c1:
     runs = ui.pick_pair("ls_depth", "Twins to study")  # (plain, residual)
-depth = runs[1].spec.depth
-n_max = runs[0].request.data.n_test
+depth, n_max = runs[1].spec.depth, runs[0].request.data.n_test
 sizes = [s for s in (100, 250, 500, 1000, 2000) if s <= n_max] or [n_max]
-n = c2.select_slider("Test images", sizes, value=500 if 500 in sizes else sizes[-1], key="ls_n",
-                     help="The first images of the test split the runs were evaluated on.")
+n = int(c2.select_slider("Test images", sizes, value=500 if 500 in sizes else sizes[-1], key="ls_n",
+                         bind="query-params",
+                         help="The first images of the test split the runs were evaluated on."))
 
-frames, ds_map, secs = {}, {}, {}
-with ui.queued_note("this lesion study"), st.spinner(f"Deleting each block of {' and '.join(r.name for r in runs)}…"):
-    try:
-        for r in runs:
-            arch = ui.run_variant(r)
-            frames[arch], ds, secs[arch] = lesion_cached(r.run_id, device.type, int(n))
-            ds_map.update(ds)
-    except (ui.ServerBusy, lesion.LesionError) as exc:
-        st.warning(str(exc).capitalize())
-        st.stop()
+ss, key, done = st.session_state, (tuple(r.run_id for r in runs), device.type, n), studies()
+job = ss.get("ls_job")
+running = job is not None and job.running
+if key not in done:  # estimate first; a long study waits for Start; all run with progress and Stop
+    planned = sum(lesion.lesion_passes(r.spec) for r in runs)
+    est = sum(lesion.lesion_passes(r.spec) * n * per_image(r.run_id, device.type) for r in runs)
+    st.caption(f"Not yet computed on this server: {planned} forward passes over {n} test images "
+               f"(each network whole, then without each deletable block), about **{est:.0f} s** on "
+               f"{settings['device_info']['detail']}, from a forward pass of each network timed here "
+               "just now (rough: a busy server is slower).")
+
+    def start() -> None:
+        ss["ls_job"] = ui.start_job(lambda j: study(j, runs, device.type, n, key, done),
+                                    "this lesion study", meta={"key": key, "planned": planned, "n": n})
+
+    if not running and est <= AUTO_START_SECONDS and (job is None or job.meta["key"] != key):
+        start()
+        job, running = ss["ls_job"], True
+    b1, b2, _ = st.columns([1, 1, 4])
+    b1.button("Start", type="primary", icon=":material/play_arrow:", on_click=start, disabled=running)
+    b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["ls_job"].stop.set(),
+              disabled=not running, help="Ends the study after the current forward pass.")
+
+
+def status(j) -> None:
+    ui.show_job(j, *lesion.live_status(j.records[-1] if j.records else 0, j.meta["planned"], j.elapsed,
+                                       j.meta["n"], state=j.state, error=j.error, stopping=j.stop.is_set(),
+                                       finished=j.meta["key"] in done, abandoned=j.abandoned))
+
+
+if running:  # redrawn every second; the whole page reruns when the study ends
+    ui.watch_job(job, status)
+elif job is not None:
+    job.take()  # the page saw it end; a finished study's tables are in the store, a stopped one's nowhere
+    if job.meta["key"] == key and key not in done:
+        status(job)
+if (found := done.get(key)) is None:
+    st.stop()
+tables, ds_map, secs = found
+frames = {arch: t.copy() for arch, t in tables.items()}  # shared by every session: read copies
 
 chance = 1.0 / len(ui.run_test_images(runs[0].run_id).classes)
 long = lesion_charts.lesion_long(frames, ds_map, depth)
@@ -69,7 +116,7 @@ f = lesion_charts.lesion_findings(long)
 st.caption(" · ".join(ui.describe_run(r) for r in runs) +
            f" Tested on {int(n)} test images on **{settings['device_info']['detail']}**: "
            f"the studies took {secs['plain']:.1f} s (plain-{depth}) and {secs['residual']:.1f} s "
-           f"(residual-{depth}) when first computed; results are cached per run, device and image count.")
+           f"(residual-{depth}) when first computed; results are kept per run, device and image count.")
 
 k1, k2, k3, k4 = st.columns(4)
 k1.metric(f"plain-{depth}: accuracy", f"{f['plain']['base_accuracy_pct']:.1f} %")

@@ -44,7 +44,8 @@ st.markdown("Four things people often say about skip connections, each checked b
 
 # ---- 1 -------------------------------------------------------------------------------------------------
 st.header("“Skip connections just copy features”")
-net = st.segmented_control("Network", ("resnet20", "resnet56"), default="resnet20", key="mc_net") or "resnet20"
+net = st.segmented_control("Network", ("resnet20", "resnet56"), default="resnet20", key="mc_net",
+                           bind="query-params") or "resnet20"
 with st.spinner("Forward pass…"):
     bv = branch_cached(net, seed)
 ui.chart_with_export(theory_charts.branch_chart(bv, height=int(280 * H)), bv, "branch_vs_skip", "mc_copy")

@@ -37,9 +37,9 @@ st.markdown(
     "neighbouring points' derivatives are."
 )
 c1, c2, c3 = st.columns(3)
-depth = c1.select_slider("Depth", options=DEPTHS, value=20, key="sh_depth")
-n_points = c2.selectbox("Points on the line", (256, 512), key="sh_points")
-alpha = c3.select_slider("Residual scale α", options=ALPHAS, value=1.0, key="sh_alpha",
+depth = c1.select_slider("Depth", options=DEPTHS, value=20, key="sh_depth", bind="query-params")
+n_points = c2.selectbox("Points on the line", (256, 512), key="sh_points", bind="query-params")
+alpha = c3.select_slider("Residual scale α", options=ALPHAS, value=1.0, key="sh_alpha", bind="query-params",
                          help="The residual net's branch is α·F(x). Balduzzi et al. also scale the branch down.")
 
 t0 = time.perf_counter()

@@ -61,14 +61,14 @@ job = ss.get("tr_job")
 running = job is not None and job.running
 st.caption(training_charts.preset_caption(PRESET, seed))
 c1, c2, c3 = st.columns([2, 2, 1])
-c1.multiselect("Depths", DEPTH_CHOICES, key="tr_depths", disabled=running,
+c1.multiselect("Depths", DEPTH_CHOICES, key="tr_depths", bind="query-params", disabled=running,
                help="He et al.'s CIFAR networks: 3 stages of (depth - 2) / 6 basic blocks each.")
-c2.multiselect("Architectures", list(ARCHS), key="tr_archs", disabled=running,
+c2.multiselect("Architectures", list(ARCHS), key="tr_archs", bind="query-params", disabled=running,
                help="residual: identity shortcuts (option A); plain: the same network without them.")
-c3.number_input("Epochs", 1, 30, key="tr_epochs", disabled=running)
+c3.number_input("Epochs", 1, 30, key="tr_epochs", bind="query-params", disabled=running)
 c4, c5, c6 = st.columns([2, 2, 1], vertical_alignment="bottom")
-c4.number_input("Training images", 32, 5000, step=250, key="tr_ntrain", disabled=running)
-c5.number_input("Test images", 32, 2000, step=250, key="tr_ntest", disabled=running)
+c4.number_input("Training images", 32, 5000, step=250, key="tr_ntrain", bind="query-params", disabled=running)
+c5.number_input("Test images", 32, 2000, step=250, key="tr_ntest", bind="query-params", disabled=running)
 c6.button("Reset to preset", on_click=ss.update, args=(DEFAULTS,), disabled=running, key="tr_reset")
 
 

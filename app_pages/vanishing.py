@@ -61,6 +61,7 @@ with c2:
 # ---- depth slider -------------------------------------------------------------------------------
 st.header("2 · Measured on a live sigmoid MLP")
 depth = st.select_slider("Depth (weighted layers)", options=DEPTHS, value=20, key="van_depth",
+                         bind="query-params",
                          help="stem + two-layer blocks + head; no skips, no normalisation, PyTorch's "
                               "default init, width 64.")
 with st.spinner("Probing sigmoid MLPs at every depth (float32 and float64)…"):
@@ -110,6 +111,7 @@ st.markdown(relu)
 # ---- BN + ReLU CNN: explosion ---------------------------------------------------------------------------
 st.header("5 · The honest correction: BatchNorm + ReLU CNNs do not vanish")
 cnn_depth = st.segmented_control("Plain CIFAR CNN depth", (20, 56, 110), default=56, key="van_cnn_depth",
+                                 bind="query-params",
                                  help="He et al. 2015's CIFAR networks (6n+2 layers), BatchNorm + ReLU, "
                                       "without skips, and the ResNet twin with the same weights.") or 56
 with st.spinner(f"Probing plain-{cnn_depth} and ResNet-{cnn_depth}…"):

@@ -53,6 +53,7 @@ running = job is not None and job.running
 names = list(budgets)
 choice = st.radio("Budget", names, index=names.index(yn.default_budget(names, device.type)),
                   format_func=lambda n: budgets[n].label, key="yn_budget", disabled=running,
+                  bind="query-params",
                   help="quick: minutes on a CPU; full: He et al.'s 32×32 images, for a GPU.")
 try:
     plan = yn.plan(spec, budgets[choice], seed, device.type, store, cap, measured_estimate)
@@ -114,6 +115,7 @@ frames = yn.grad_frames(pair)
 steps_all = sorted({int(s) for f in frames.values() if len(f) for s in f["step"]})
 if steps_all:
     q = st.selectbox("Quantity", ["grad_norm", "weight_grad_norm", "update_ratio"], key="yn_q",
+                     bind="query-params",
                      format_func=gh.QUANTITIES.get)
     st.caption("log10 of the quantity per block (rows, input at the top) and snapshot step; one "
                "colour scale for both networks. Grey cells are exactly 0 (float32 underflow) or "

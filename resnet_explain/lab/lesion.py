@@ -41,6 +41,9 @@ class LesionError(UserError):
     """A lesion that cannot be made (unknown block, or a plain block that changes the shape)."""
 
 
+class LesionStopped(Exception):
+    """``should_stop()`` returned True: the study ended early, with no (partial) table."""
+
 
 def _lesion_hook(name: str):
     def hook(module: nn.Module, args, output):
@@ -111,9 +114,78 @@ def _as_tensors(data, normalizer):
     return x, y
 
 
+def lesion_passes(spec) -> int:
+    """Forward passes over the test images a study of ``spec`` makes: one of the whole network,
+    then one per block that can be deleted (every residual block; a plain block that keeps the
+    shape). Its time is this count x images x the measured :func:`seconds_per_image`."""
+    ds = downsampling_blocks(spec)
+    return 1 + sum(b.skip or not ds[name] for name, b in spec.named_blocks())
+
+
+@torch.no_grad()
+def seconds_per_image(model: nn.Module, data, normalizer=None, chunk: int = 128) -> float:
+    """Measured here and now: seconds of one eval-mode forward pass per image, timed on the first
+    ``chunk`` images of ``data`` after an untimed warm-up pass on a few of them."""
+    x, _ = _as_tensors(data, normalizer)
+    x = x[:chunk]
+    if len(x) == 0:
+        raise LesionError("no examples to time")
+    dev = next(model.parameters()).device
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    with _eval_mode(model):
+        xb = x.to(dev)
+        model(xb[:8])
+        sync()
+        t0 = time.perf_counter()
+        model(xb)
+        sync()
+    return (time.perf_counter() - t0) / len(xb)
+
+
+def live_status(done: int, planned: int, elapsed: float, n: int, *, state: str, error: str | None = None,
+                stopping: bool = False, finished: bool = False,
+                abandoned: bool = False) -> tuple[str, str, float, str]:
+    """(label, status state, fraction, text) of a study running as a background job: ``done`` of
+    ``planned`` forward passes over ``n`` images, and the time left at the pace measured so far;
+    ``finished``: the job ended with its tables (else it was stopped)."""
+    frac = min(1.0, done / planned) if planned else 0.0
+    text = f"{done} of {planned} forward passes over {n} images · {elapsed:.0f} s"
+    if 0 < done < planned:
+        text += f" · about {elapsed / done * (planned - done):.0f} s left"
+    if error:
+        return f"Failed: {error}", "error", frac, text
+    if state == "done":
+        if finished:
+            return f"Finished in {elapsed:.0f} s", "complete", frac, text
+        why = " (nobody was watching)" if abandoned else ""
+        return f"Stopped{why} after {elapsed:.0f} s", "complete", frac, text
+    if stopping:
+        return "Stopping after the current forward pass…", "running", frac, text
+    if state == "queued":
+        return "Queued: waiting for the server…", "running", frac, text
+    return f"Deleting each block, {n} test images… {elapsed:.0f} s", "running", frac, text
+
+
+def study_twins(twins: dict, progress=None, should_stop=None) -> tuple[dict, dict, dict]:
+    """Lesion studies of several networks in a row, with one progress count across them all.
+    ``twins`` maps a name ("plain", "residual") to (load, data): ``load()`` returns (model,
+    normalizer, ...) as ``Run.load_model`` does, called when its turn comes (one model alive at a
+    time). ``progress(done)`` counts forward passes over the data from the first network on;
+    :class:`LesionStopped` propagates. Returns (tables, downsampling map, seconds) by name."""
+    tables, ds_map, secs, offset = {}, {}, {}, 0
+    for name, (load, data) in twins.items():
+        model, normalizer = load()[:2]
+        tick = None if progress is None else (lambda done, total, o=offset: progress(o + done))
+        df = lesion_study(model, data, normalizer, progress=tick, should_stop=should_stop)
+        tables[name], secs[name] = df, float(df.attrs["seconds"])
+        ds_map.update(downsampling_blocks(model.spec))
+        offset += lesion_passes(model.spec)
+    return tables, ds_map, secs
+
+
 @torch.no_grad()
 def lesion_study(model: nn.Module, data, normalizer=None, batch_size: int = 500,
-                 max_examples: int | None = None) -> pd.DataFrame:
+                 max_examples: int | None = None, progress=None, should_stop=None) -> pd.DataFrame:
     """Delete each block in turn; one row per block (LESION_COLUMNS), input to output.
 
     ``data`` is an :class:`~resnet_explain.data.ImageSet` (with ``normalizer``) or a pair
@@ -122,8 +194,16 @@ def lesion_study(model: nn.Module, data, normalizer=None, batch_size: int = 500,
     ``residual_ratio`` is the mean over examples of ||F(x)|| / ||x|| (L2 over channels and
     pixels) for residual blocks: how much each branch adds to what flows past it; NaN for plain
     blocks. ``df.attrs`` carries base_accuracy, n and seconds.
+
+    Long work can be watched and stopped: ``progress(done, total)`` is called after every
+    forward pass over the data (the whole network, then each deletable block), and
+    ``should_stop()`` is polled before each; when it returns True, :class:`LesionStopped` is raised.
     """
     t0 = time.perf_counter()
+
+    def check_stop():
+        if should_stop is not None and should_stop():
+            raise LesionStopped(f"stopped after {time.perf_counter() - t0:.1f} s")
     x, y = _as_tensors(data, normalizer)
     if max_examples is not None:
         x, y = x[:max_examples], y[:max_examples]
@@ -163,6 +243,7 @@ def lesion_study(model: nn.Module, data, normalizer=None, batch_size: int = 500,
         if blk.shortcut is not None:
             handles.append(blk.body.register_forward_hook(body_hook(i)))
     right = 0
+    check_stop()
     try:
         with _eval_mode(model):
             for xb, yb in _batches(x, y, batch_size, dev):
@@ -173,12 +254,22 @@ def lesion_study(model: nn.Module, data, normalizer=None, batch_size: int = 500,
         seen.clear()
     n = len(y)
     base = right / n
+    total = 1 + sum(blk.shortcut is not None or same_shape[i] for i, (_, blk) in enumerate(blocks))
+    done = 1
+    if progress is not None:
+        progress(done, total)
 
     rows = []
     for i, (name, blk) in enumerate(blocks):
         residual = blk.shortcut is not None
         removable = residual or same_shape[i]
-        acc = accuracy(model, x, y, batch_size, [name]) if removable else float("nan")
+        acc = float("nan")
+        if removable:
+            check_stop()
+            acc = accuracy(model, x, y, batch_size, [name])
+            done += 1
+            if progress is not None:
+                progress(done, total)
         how = HOW_RESIDUAL if residual else (HOW_IDENTITY if removable else HOW_NONE)
         rows.append({"block": name, "position": i, "stage": name.split(".")[0],
                      "kind": blk.spec.kind, "skip": residual, "removable": removable,
@@ -190,7 +281,6 @@ def lesion_study(model: nn.Module, data, normalizer=None, batch_size: int = 500,
     df.attrs.update({"base_accuracy": base, "n": n, "seconds": time.perf_counter() - t0,
                      "source": "Veit et al. 2016, arXiv 1605.06431, sec. 4"})
     return df
-
 
 
 def downsampling_blocks(spec) -> dict[str, bool]:

@@ -83,8 +83,21 @@ _GLOBAL_KEYS = {  # query key -> NetSpec attribute
 _KNOWN_KEYS = set(_GLOBAL_KEYS) | {"net"}
 SPEC_KEYS = tuple(sorted(_KNOWN_KEYS))  # the URL keys that belong to the network
 # Keys that share the URL with the spec but are not part of it (the UI's own state).
+# Page controls bound to the URL (``bind="query-params"``: the widget key is the query key). One
+# query string is shared by every page, so each key is unique across pages (a page prefix).
+PAGE_KEYS = {"gf_batch", "gf_f64",                                      # Gradient Flow
+             "van_depth", "van_cnn_depth",                              # Vanishing
+             "hw_alpha", "hw_zil", "hw_init", "hw_depth",               # Highway
+             "sh_depth", "sh_points", "sh_alpha",                       # Shattered
+             "mc_net",                                                  # Misconceptions
+             "at_method", "at_baseline", "at_nt", "at_target", "at_tclass", "at_layer", "at_n",
+             "at_src", "at_cls", "at_idx",                              # Attribution
+             "ls_n",                                                    # Lesion
+             "tr_depths", "tr_archs", "tr_epochs", "tr_ntrain", "tr_ntest",  # Training
+             "lrs_lrs", "lrs_epochs", "lrs_ntrain",                     # Learning Rates
+             "yn_budget", "yn_q"}                                       # Your Network
 NON_SPEC_KEYS = {"seed", "device", "batch", "presenter", "controls", "preset", "view", "block",
-                 "dtype", "depth", "page", "embed", "embed_options"}
+                 "dtype", "depth", "page", "embed", "embed_options", "run"} | PAGE_KEYS
 
 
 def to_params(spec: NetSpec) -> dict[str, str]:

@@ -119,6 +119,8 @@ def pick_pair(key: str, label: str = "Twins") -> tuple[Run, Run]:
                         help="Twins: the same network with and without skips, trained on the same "
                              "data with the same budget and seed. Your own pairs come from the "
                              "Train page and stay in this browser session.")
+    if st.query_params.get(URL_KEY) not in by_key[pick].ids:  # a shared link restores the pair
+        st.query_params[URL_KEY] = by_key[pick].ids[-1]
     try:
         a, b = (store.get(i) for i in by_key[pick].ids)
     except RunError as exc:

@@ -25,7 +25,11 @@ def sidebar() -> dict:
     _set_threads()
     present = available_devices()
     sb = st.sidebar
-    show = st.session_state.get("controls", "show") != "hide"
+    # The Controls widget below decides where it is drawn, so read its value before it exists:
+    # on a first load (nothing in the session yet) from the URL, so a link with controls=hide
+    # opens with the settings folded away, not shown and then folded after the first rerun.
+    controls = st.session_state.get("controls", st.query_params.get("controls", "show"))
+    show = controls != "hide"
     box = sb.container() if show else sb.expander("Settings", expanded=False)
     with box:
         st.selectbox("Device", DEVICE_CHOICES, key="device", bind="query-params",

@@ -82,10 +82,11 @@ def image_picker(test, seed: int, key: str):
     from ..data.upload import UploadError, load_image
 
     s1, s2, s3 = st.columns([2, 1, 1])
-    source = s1.radio("Image", ("from the test set", "upload a PNG/JPEG"), horizontal=True, key=f"{key}_src")
+    source = s1.radio("Image", ("from the test set", "upload a PNG/JPEG"), horizontal=True, key=f"{key}_src",
+                      bind="query-params")
     if source == "from the test set":
         classes = list(test.classes)
-        cls = s2.selectbox("Class", ["any"] + classes, key=f"{key}_cls")
+        cls = s2.selectbox("Class", ["any"] + classes, key=f"{key}_cls", bind="query-params")
         pool = np.arange(len(test)) if cls == "any" else np.flatnonzero(test.y.numpy() == classes.index(cls))
         if s3.button("Random image", icon=":material/casino:", key=f"{key}_rand"):
             # seeded by the sidebar seed and a per-session counter: reproducible, a new image per click
@@ -94,7 +95,7 @@ def image_picker(test, seed: int, key: str):
             st.session_state[f"{key}_idx"] = int(rng.integers(len(pool)))
         if not 0 <= st.session_state.get(f"{key}_idx", 0) < len(pool):  # a smaller class was picked
             st.session_state[f"{key}_idx"] = 0
-        i = int(pool[s3.number_input("Index", 0, len(pool) - 1, key=f"{key}_idx",
+        i = int(pool[s3.number_input("Index", 0, len(pool) - 1, key=f"{key}_idx", bind="query-params",
                                      help=f"{len(pool)} test images of this class.")])
         mask = None if test.mask is None else test.mask[i].numpy()
         return test.x[i].numpy(), mask, int(test.y[i])

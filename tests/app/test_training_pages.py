@@ -149,7 +149,8 @@ def lesion_page(depth: int, n: int = 100) -> AppTest:
     at = AppTest.from_file(LESION, default_timeout=TIMEOUT)
     at.session_state["ls_n"] = n
     at.session_state["ls_depth"] = depth
-    return at.run()
+    at.run()  # the study runs as a background job (unless this process has it already)
+    return wait_for_job(at, "ls_job") if "ls_job" in at.session_state else at
 
 
 def test_lesion_page_depth20_charts_every_block_and_marks_not_removable():

@@ -45,6 +45,7 @@ def test_build_train_then_explain_and_lesion_the_same_pair(tmp_path, monkeypatch
     assert len([s for s in at.subheader if s.value.startswith(("Plain", "Residual"))]) == 2
     # Delete its blocks: the Lesion Study runs on the same pair.
     at.switch_page("app_pages/lesion.py").run()
+    at = wait_for_job(at, "ls_job")  # a short study starts by itself, as a background job
     assert not at.exception, [e.value for e in at.exception]
     shown = " ".join(c.value for c in at.caption)
     assert yours in shown and twin in shown
