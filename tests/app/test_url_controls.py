@@ -54,6 +54,9 @@ ROWS = [
     ("learning_rates", "lrs_epochs", "2", 2),
     ("learning_rates", "lrs_ntrain", "314", 314),
     ("your_network", "yn_budget", budgets()["full"].label, "full"),
+    ("landscape", "ll_grid", "11", 11),
+    ("landscape", "ll_span", "0.5", 0.5),
+    ("landscape", "ll_images", "128", 128),
 ]
 PAGE_FILE = {"attribution_gradcam": "attribution", "attribution_upload": "attribution"}
 # yn_q (Your Network's heatmap quantity) shows only once a pair is trained: tested below with one.
