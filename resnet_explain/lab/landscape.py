@@ -517,6 +517,7 @@ def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=
     numbers = summarise(surface, hess, path)
     meta = {"run_id": run.run_id, "name": run.name, "spec": run.request.spec,
             "variant": "residual" if run.spec.any_skip else "plain", "depth": run.spec.depth,
+            "classes": int(run.spec.classes),
             "settings": asdict(s), "device": str(dev), "dtype": "bf16" if amp else "float32",
             "method": "vmap" if (batched if batched is not None else dev.type == "cuda") else "loop",
             "seconds": time.perf_counter() - t0, "phase_seconds": phase_seconds, "torch": torch.__version__, "version": VERSION,
@@ -528,13 +529,18 @@ def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=
 
 def compare(plain: Landscape, residual: Landscape) -> str:
     """The twins' numbers in one paragraph, each claim a measured number (markdown)."""
+    from ..train.degradation import near_chance
+
     p, r = plain.numbers, residual.numbers
     lp, lr = p["lambda_max"], r["lambda_max"]
+    stuck = [(name, res) for name, res in (("plain", plain), ("residual", residual))
+             if near_chance(res.numbers["accuracy_at_centre"], 1.0 / res.meta.get("classes", 10))]
+    where = "point" if stuck else "minimum"
     if lp > 0 and lr > 0:
         k = max(lp, lr) / min(lp, lr)
         sharper = "plain" if lp > lr else "residual"
         curv = (f"At the trained weights the sharpest curvature, λmax, is **{lp:.3g}** for the plain "
-                f"net and **{lr:.3g}** for the residual one: the {sharper} net's minimum is "
+                f"net and **{lr:.3g}** for the residual one: the {sharper} net's {where} is "
                 f"{k:.1f}× sharper along its steepest direction.")
     else:
         curv = (f"λmax at the trained weights: plain {lp:.3g}, residual {lr:.3g} (not both "
@@ -553,7 +559,12 @@ def compare(plain: Landscape, residual: Landscape) -> str:
         line = (f" On the straight line from the initial to the trained weights the loss rises "
                 f"{bp:.3g} above its start for the plain net and {br:.3g} for the residual net "
                 "before it falls (0 would be a monotone fall).")
-    return curv + rough + conv + line
+    chance = "".join(
+        f" **The {name} net never left chance** ({res.numbers['accuracy_at_centre']:.0%} right on "
+        f"this sample, chance {1.0 / res.meta.get('classes', 10):.0%}): its trained weights are "
+        "where training stopped, not a minimum, so its picture is not the landscape around a "
+        "solution." for name, res in stuck)
+    return chance.strip() + (" " if chance else "") + curv + rough + conv + line
 
 
 # ---------------------------------------------------------------------------------------------

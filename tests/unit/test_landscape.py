@@ -244,3 +244,17 @@ def test_path_ends_are_the_initial_and_the_trained_network(tiny_run):
     init = L.initial_model(tiny_run)
     _, init_loss = evaluate(init, part, norm, amp=False)
     assert res.path.loc[np.isclose(t, 0.0), "loss"].item() == pytest.approx(init_loss, rel=1e-4)
+
+
+def _fake(acc, lam, share=0.1, barrier=0.0):
+    numbers = {"lambda_max": lam, "lambda_min": 0.0, "lambda_min_resolved": False, "nonconvex_share": share,
+               "loss_max": 10.0, "accuracy_at_centre": acc, "path_barrier": barrier}
+    return L.Landscape(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), numbers, {"classes": 10})
+
+
+def test_the_comparison_says_the_measured_numbers_and_never_calls_a_net_at_chance_a_minimum():
+    text = L.compare(_fake(0.99, 40.0, 0.2, 1.5), _fake(0.99, 8.0, 0.1, 0.0))
+    assert "**40**" in text and "**8**" in text and "minimum is 5.0× sharper" in text
+    assert "20%" in text and "10%" in text and "never left chance" not in text
+    stuck = L.compare(_fake(0.12, 40.0), _fake(0.99, 8.0))
+    assert stuck.startswith("**The plain net never left chance** (12% right") and "minimum is" not in stuck
