@@ -17,17 +17,17 @@ D = L.LandscapeSettings()
 
 st.title("Loss Landscape: is the residual net's minimum smoother?")
 st.markdown(
-    "Li et al. (2018, *Visualizing the Loss Landscape of Neural Nets*, arXiv 1712.09913, fig. 5) "
-    "showed a 56-layer net without skips sitting in a chaotic landscape and its residual twin in a "
-    "smooth, nearly convex one. Here: the loss of a trained pair on a fixed sample of its training "
-    "images (eval mode), on a plane through the trained weights spanned by two seeded random "
+    "Li et al. (2018, *Visualizing the Loss Landscape of Neural Nets*, arXiv 1712.09913, fig. 1, "
+    "\"The loss surfaces of ResNet-56 with/without skip connections\") showed the 56-layer net "
+    "without skips in a chaotic landscape and with them in a smooth, nearly convex one. Here: the "
+    "loss of a trained pair on a fixed sample of its training images (eval mode), on a plane through the trained weights spanned by two seeded random "
     "directions, normalised filter by filter as in the paper — and two numbers that do not need "
     "eyes: the Hessian's largest eigenvalue λmax and the share of the slice that curves downward.")
 with st.expander("What a slice can and cannot show"):
     st.markdown(
         "- The networks have ~10⁵ weights; a slice is one random **plane** through that space. It "
         "cannot show directions it does not contain, and a smooth slice does not prove a smooth "
-        "landscape (Li et al. sec. 6 check their slices against Hessian eigenvalues for this reason).\n"
+        "landscape (Li et al. check their slices against Hessian eigenvalues for this reason).\n"
         "- **Filter normalisation**: each filter of a direction is rescaled to the norm of the "
         "same filter of the trained weights, so a step of 1 changes every filter by its own size "
         "(BatchNorm makes a convolution's scale irrelevant). Biases and BatchNorm's γ/β are not "

@@ -71,7 +71,7 @@ per-run seconds below are wall times on a shared 2-core machine, not a speed ben
 
 Settings (the Loss Landscape page's defaults, `LandscapeSettings`): {asdict(s)}. float32, eval
 mode, the first {s.images} images of each run's training split; directions filter-normalised
-(Li et al. 2018 sec. 4), biases and BatchNorm parameters not moved. Each folder holds
+(Li et al. 2018's filter normalization), biases and BatchNorm parameters not moved. Each folder holds
 `surface.csv` (alpha, beta, loss, accuracy), `line.csv` (1-D slice along direction 1),
 `path.csv` (t = 0 initial weights ... t = 1 trained weights) and `result.json` (numbers + meta).
 The folder name is `<run id>-<hash of the settings, precision and format version>`

@@ -104,13 +104,14 @@ def curves_chart(frames: dict[str, tuple[str, pd.DataFrame]], xcol: str, xtitle:
     """Loss (log10) against ``xcol`` for each network (``frames``: label -> (variant, table)):
     plain red, residual blue; dotted rules at ``marks`` (e.g. t = 0 and t = 1)."""
     d = _curves(frames, xcol)
+    lo, hi = float(d[xcol].min()), float(d[xcol].max())
     nets = list(frames)
     colors = [VARIANT_COLORS.range[VARIANT_COLORS.domain.index(v)] for v, _ in frames.values()]
     tip = [alt.Tooltip("net:N"), alt.Tooltip(f"{xcol}:Q", format=".3f"),
            alt.Tooltip("loss:Q", format=".4g"), alt.Tooltip("accuracy:Q", format=".1%")]
     line = alt.Chart(d).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        x=alt.X(f"{xcol}:Q", title=xtitle, scale=alt.Scale(domain=[float(d[xcol].min()), float(d[xcol].max())],
-                                                           nice=False)),
+        x=alt.X(f"{xcol}:Q", title=xtitle, scale=alt.Scale(domain=[lo, hi], nice=False),
+                axis=alt.Axis(values=list(np.arange(np.ceil(lo * 4), np.floor(hi * 4) + 1) / 4))),
         y=alt.Y("log10_loss:Q", title="log10 loss (training sample)"),
         color=alt.Color("net:N", scale=alt.Scale(domain=nets, range=colors), title=None,
                         legend=alt.Legend(orient="top", labelLimit=400)),

@@ -5,17 +5,18 @@ What is computed, for one run (a trained network) on a fixed sample of its train
 the network in eval mode (BatchNorm uses its stored running statistics, as in Li et al.'s code):
 
 * a **2-D slice** L(θ* + α·d1 + β·d2) on a grid of α, β in [−span, span], and a denser **1-D
-  slice** along d1 (Li et al. §4, fig. 5);
+  slice** along d1 (Li et al.'s fig. 1: "The loss surfaces of ResNet-56 with/without skip
+  connections");
 * the **straight line from the initial weights to the trained ones** (Goodfellow et al. 2015,
   "Qualitatively characterizing neural network optimization problems", arXiv 1412.6544), t = 0 the
   initial weights the run started from (rebuilt from its seed), t = 1 the trained ones;
 * the **extreme Hessian eigenvalues** at the trained weights, λmax and λmin, by power iteration
-  with Hessian-vector products (double backward), and Li et al.'s ratio |λmin/λmax| (their fig. 7
-  maps it; near 0 = locally convex);
+  with Hessian-vector products (double backward), and Li et al.'s ratio |λmin/λmax| (they map it
+  over their slices; near 0 = locally convex);
 * the slice's **roughness**: the share of grid points where the slice itself curves down in some
   direction (its 2×2 finite-difference Hessian has a clearly negative eigenvalue).
 
-Directions (Li et al. §4, "filter-wise normalization"): d is Gaussian; each filter of d (a conv
+Directions (Li et al.'s "filter normalization"): d is Gaussian; each filter of d (a conv
 kernel's output channel, a linear layer's row) is rescaled to the norm of the matching filter of
 θ*. Biases and BatchNorm's γ/β get 0 (Li et al.'s code, ``--xignore biasbn``): a BN layer after a
 convolution makes the loss blind to that convolution's scale, so only a perturbation sized
@@ -25,7 +26,7 @@ part of the state that eval mode uses).
 
 A 2-D slice of a function of ~10^5 variables shows a plane through it, chosen at random: it cannot
 show directions it does not contain, and a smooth slice does not prove a smooth landscape
-(Li et al. §6 discuss exactly this; their fig. 7 compares slices with Hessian eigenvalues).
+(Li et al. discuss exactly this, and check their slices against Hessian eigenvalues).
 
 Evaluation is batched over grid points: each chunk of points is one call of
 ``torch.func.functional_call`` under ``vmap`` over stacked parameters (a grouped convolution per
@@ -135,8 +136,8 @@ class Landscape:
 # Directions
 # ---------------------------------------------------------------------------------------------
 def filter_normalized(weights: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """A random direction with the shape of ``weights``, normalised filter by filter (Li et al.
-    §4): every tensor of 2+ dims gets Gaussian values whose slices along dim 0 (filters, rows)
+    """A random direction with the shape of ``weights``, normalised filter by filter (Li et al.'s
+    filter normalization): every tensor of 2+ dims gets Gaussian values whose slices along dim 0 (filters, rows)
     have the norms of the matching slices of the weights; 1-D and scalar tensors (biases,
     BatchNorm's γ and β) get zeros."""
     out = {}
@@ -296,7 +297,7 @@ def hessian_extremes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, iter
 
     Power iteration with Hessian-vector products (double backward): first on H, whose dominant
     eigenvalue at a trained minimum is λmax; then on H − λmax·I, whose dominant eigenvalue is
-    λmin − λmax (Li et al. §6 use the same shift). Each stops when its estimate changes by less
+    λmin − λmax (a shift, so no second eigen-solver is needed). Each stops when its estimate changes by less
     than ``tol`` (relative) or after ``iters`` steps; ``converged`` says which."""
     names = [k for k, _ in model.named_parameters()]
     params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
