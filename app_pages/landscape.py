@@ -20,9 +20,9 @@ st.markdown(
     "Li et al. (2018, *Visualizing the Loss Landscape of Neural Nets*, arXiv 1712.09913, fig. 1, "
     "\"The loss surfaces of ResNet-56 with/without skip connections\") showed the 56-layer net "
     "without skips in a chaotic landscape and with them in a smooth, nearly convex one. Here: the "
-    "loss of a trained pair on a fixed sample of its training images (eval mode), on a plane through the trained weights spanned by two seeded random "
-    "directions, normalised filter by filter as in the paper — and two numbers that do not need "
-    "eyes: the Hessian's largest eigenvalue λmax and the share of the slice that curves downward.")
+    "loss of a trained pair on a fixed sample of its training images (eval mode), on a plane "
+    "through the trained weights spanned by two seeded random directions, normalised filter by "
+    "filter as in the paper — and two numbers that do not need eyes: the Hessian's largest eigenvalue λmax and the share of the slice that curves downward.")
 with st.expander("What a slice can and cannot show"):
     st.markdown(
         "- The networks have ~10⁵ weights; a slice is one random **plane** through that space. It "
