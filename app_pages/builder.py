@@ -8,6 +8,7 @@ from resnet_explain.charts.diagram import to_dot
 from resnet_explain.model.blocks import Block
 from resnet_explain.spec import (ACTIVATIONS, BLOCK_KINDS, FAMILIES, INITS, KIND_LABELS, NORMS, PRESETS,
                                  SHORTCUT_LABELS, SHORTCUTS, BlockSpec, NetSpec, parse_block_name)
+from resnet_explain.spec.netspec import SHORTCUT_SHORT, describe_block
 
 settings = ui.settings()
 spec = ui.current_spec()
@@ -15,7 +16,6 @@ spec = ui.current_spec()
 st.title("Network Builder")
 st.caption("Every change here is kept in the page's URL: copy it to share this exact network. "
            "Then measure it in **Gradient Flow**, or train it and its twin in **Train Your Network**.")
-
 
 with st.container(border=True):
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
@@ -28,7 +28,7 @@ with st.container(border=True):
                               act=spec.act, norm=spec.norm, stem_width=spec.stem_width), "preset")
     ui.edit_error("preset")
 
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns([7, 4], gap="large")
 version = ui.editor_version()
 with left:
     st.subheader("Whole network")
@@ -43,7 +43,7 @@ with left:
                                     "al. 2015b; xavier = Glorot & Bengio 2010"),
     }
     h = st.columns(3)
-    changes["zero_init_last"] = h[0].toggle("Zero-init branches", value=spec.zero_init_last,
+    changes["zero_init_last"] = h[0].toggle("Zero-init F(x)", value=spec.zero_init_last,
                                             help="The last layer of each residual branch starts at 0, so "
                                                  "each block starts as the identity (Goyal et al. 2017, "
                                                  "arXiv 1706.02677).")
@@ -77,16 +77,16 @@ with left:
         df, key=f"blocks_editor_{version}", num_rows="dynamic", width="stretch",
         height=min(420, 38 + 35 * (len(df) + 1)),
         column_config={
-            "_index": st.column_config.TextColumn("block", disabled=True),
-            "stage": st.column_config.NumberColumn("stage", min_value=1, max_value=8, step=1,
+            "_index": st.column_config.TextColumn("block", disabled=True, width=100),
+            "stage": st.column_config.NumberColumn("stage", min_value=1, max_value=8, step=1, width=64,
                                                    help="Change it to move a block to another stage."),
-            "kind": st.column_config.SelectboxColumn("kind", options=BLOCK_KINDS, required=True,
+            "kind": st.column_config.SelectboxColumn("kind", options=BLOCK_KINDS, required=True, width=82,
                                                      help="; ".join(KIND_LABELS.values())),
-            "width": st.column_config.NumberColumn("width", min_value=1, max_value=1024, step=1),
-            "stride": st.column_config.SelectboxColumn("stride", options=[1, 2], required=True),
-            "skip": st.column_config.CheckboxColumn("skip", help="Off: the plain block, no shortcut."),
-            "shortcut": st.column_config.SelectboxColumn("shortcut", options=SHORTCUTS, help=" · ".join(
-                f"{k}: {v}" for k, v in SHORTCUT_LABELS.items())),
+            "width": st.column_config.NumberColumn("width", min_value=1, max_value=1024, step=1, width=64),
+            "stride": st.column_config.SelectboxColumn("stride", options=[1, 2], required=True, width=64),
+            "skip": st.column_config.CheckboxColumn("skip", width=52, help="Off: plain block, no shortcut."),
+            "shortcut": st.column_config.SelectboxColumn("shortcut", options=SHORTCUTS, width=86,
+                                                         help="; ".join(SHORTCUT_LABELS.values())),
         })
     if not edited.reset_index(drop=True).equals(df.reset_index(drop=True)):
         ui.apply_edit(lambda: spec.from_rows(edited.to_dict("records")), "blocks")
@@ -111,8 +111,8 @@ with left:
                                   key=f"kind_{sel}_{version}"),
            "skip": e[1].toggle("Skip on this block", blk.skip, key=f"skip_{sel}_{version}"),
            "shortcut": e[2].selectbox("Shortcut", SHORTCUTS, SHORTCUTS.index(blk.shortcut),
-                                      key=f"sc_{sel}_{version}",
-                                      format_func=lambda k: f"{SHORTCUT_LABELS[k].split(':')[0]} ({k})")}
+                                      key=f"sc_{sel}_{version}", format_func=SHORTCUT_SHORT.get,
+                                      help="; ".join(SHORTCUT_LABELS.values()))}
     if any(getattr(blk, k) != v for k, v in new.items()):
         ui.apply_edit(lambda: spec.set_block(sel, **new), "block")
     ui.edit_error("block")
@@ -139,7 +139,7 @@ with right:
 
     c_in = spec.in_width(sel)
     st.subheader(sel)
-    st.markdown(f"**{KIND_LABELS[blk.kind]}**, " + ("with a skip." if blk.skip else "no skip (plain)."))
+    st.markdown(describe_block(blk.kind, blk.skip))
     if blk.skip and blk.changes_shape(c_in):
         st.info(f"Here the shape changes ({c_in} → {blk.width} channels"
                 + (f", stride {blk.stride}" if blk.stride != 1 else "")

@@ -6,16 +6,17 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .axes import VARIANT_COLORS, W, block_order, xblock
+from .axes import VARIANT_COLORS, W, block_order, fit_title, legend, xblock
 
 
 def block_share_chart(df: pd.DataFrame, height: int = 300) -> alt.Chart:
     """Share of f(x) − f(baseline) attributed through each block's branch, plain vs residual."""
     return alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=50)).encode(
         x=xblock(block_order(df)),
-        y=alt.Y("share_of_total:Q", title="share of f(x) − f(baseline) through the branch",
+        y=alt.Y("share_of_total:Q", title=fit_title("share of f(x) − f(baseline) through the branch",
+                                                    height),
                 axis=alt.Axis(format="%")),
-        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None),
+        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend()),
         tooltip=["variant:N", "block:O", alt.Tooltip("share_of_total:Q", format=".1%"),
                  alt.Tooltip("attribution:Q", format=".4f"),
                  alt.Tooltip("f_x_minus_f_baseline:Q", format=".4f")],
@@ -33,7 +34,7 @@ def score_chart(table: pd.DataFrame, height: int = 260) -> alt.Chart:
         y=alt.Y("method:N", title=None),
         yOffset="variant:N",
         x=alt.X("value:Q", title=None, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None),
+        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend()),
         tooltip=["model:N", "method:N", "score:N", alt.Tooltip("value:Q", format=".1%"),
                  alt.Tooltip("mask_share_of_image:Q", title="mask share of image", format=".1%")])
     ref = alt.Chart().mark_rule(strokeDash=[4, 3], color="#333").encode(x="mean(mask_share_of_image):Q")

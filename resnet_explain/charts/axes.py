@@ -1,7 +1,10 @@
-"""What every chart shares: the plain/residual colours, the block axis, and the ▼ markers for
-values that have no finite log10 (0 in float32, NaN, Inf), drawn at a floor and never dropped."""
+"""What every chart shares: one colour per concept (plain and residual, each activation), the
+block axis, legends and axis titles that fit, and the ▼ markers for values that have no finite
+log10 (0 in float32, NaN, Inf), drawn at a floor and never dropped."""
 
 from __future__ import annotations
+
+import textwrap
 
 import altair as alt
 import pandas as pd
@@ -9,7 +12,88 @@ import pandas as pd
 from .. import magnitude
 
 W = "container"  # charts fill the page's width
-VARIANT_COLORS = alt.Scale(domain=["residual", "plain"], range=["#1f77b4", "#d62728"])
+
+# One colour per concept, the same on every page: a plain network is red, a residual one blue.
+PLAIN_COLOR, RESIDUAL_COLOR = "#d62728", "#1f77b4"
+VARIANT_COLORS = alt.Scale(domain=["residual", "plain"], range=[RESIDUAL_COLOR, PLAIN_COLOR])
+# ... and each activation its own colour, none of them plain's red or residual's blue.
+ACTIVATION_COLORS = {"sigmoid": "#9467bd", "tanh": "#17becf", "relu": "#2ca02c", "gelu": "#8c564b"}
+# The two terms of a residual block's backward pass: the identity (shortcut) term is the skip's
+# blue, the residual-branch term orange; the whole gradient at a block's output dark grey.
+IDENTITY_TERM_COLOR, BRANCH_TERM_COLOR, TOTAL_GRAD_COLOR = RESIDUAL_COLOR, "#ff7f0e", "#333333"
+# Lighter and darker shades of a residual net's blue, for several residual variants on one chart.
+RESIDUAL_SHADES = ("#74a9cf", "#08306b", "#9ecae1", "#3182bd")
+NEUTRAL_COLORS = ("#555555", "#e377c2", "#bcbd22", "#999999")
+
+# Legends: long labels are shown whole (Vega's default cuts them at 160 px with "…").
+LEGEND_LABEL_LIMIT = 420
+LEGEND_TITLE_LIMIT = 420
+# An axis title longer than its axis is cut; wrap it instead. Characters per pixel of axis
+# length at the largest title font the app uses (17 px in presenter mode, ~9 px a character).
+TITLE_PX_PER_CHAR = 9.0
+
+
+def legend(**kw) -> alt.Legend:
+    """A legend whose labels and title are not cut (every chart's colour/dash legend)."""
+    kw.setdefault("labelLimit", LEGEND_LABEL_LIMIT)
+    kw.setdefault("titleLimit", LEGEND_TITLE_LIMIT)
+    return alt.Legend(**kw)
+
+
+def dash_legend(**kw) -> alt.Legend:
+    """A legend for a strokeDash channel that draws each dash as a dark line. (With a colour
+    legend beside it and points on the lines, Vega-Lite would draw its symbols as identical
+    dots: the fill colour set here stops that.)"""
+    for k, v in dict(symbolType="stroke", symbolStrokeColor="#333333", symbolFillColor="transparent",
+                     symbolStrokeWidth=2.5, symbolSize=400, symbolOpacity=1).items():
+        kw.setdefault(k, v)
+    return legend(**kw)
+
+
+def fit_title(text: str, length_px: float) -> str | list[str]:
+    """``text`` as it fits an axis ``length_px`` long: one line when it fits, else wrapped at
+    words into lines that each fit (Vega-Lite draws a list as a multi-line title)."""
+    per_line = max(12, int(length_px / TITLE_PX_PER_CHAR))
+    if len(text) <= per_line:
+        return text
+    return textwrap.wrap(text, per_line, break_long_words=False) or [text]
+
+
+def activation_scale(domain) -> alt.Scale:
+    """Colours for rows keyed by activation name (``sigmoid``, ``relu``…): ACTIVATION_COLORS."""
+    domain = list(dict.fromkeys(domain))
+    return alt.Scale(domain=domain, range=[ACTIVATION_COLORS.get(a, "#7f7f7f") for a in domain])
+
+
+def shade(color: str, f: float) -> str:
+    """``color`` (#rrggbb) mixed toward white (``f`` > 0) or black (``f`` < 0) by ``|f|``."""
+    rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+    mix = [c + (255 - c) * f if f > 0 else c * (1 + f) for c in rgb]
+    return "#" + "".join(f"{round(c):02x}" for c in mix)
+
+
+def activation_init_scale(labels, acts, inits) -> alt.Scale:
+    """Colours for rows of (activation, init): the activation's colour at its first init (PyTorch's
+    default), lighter and darker shades of it for the others."""
+    rows = list(dict.fromkeys(zip(labels, acts, inits)))
+    seen: dict[str, int] = {}
+    rng = []
+    for _, act, _ in rows:
+        k = seen[act] = seen.get(act, -1) + 1
+        rng.append(shade(ACTIVATION_COLORS.get(act, "#7f7f7f"), (0.0, 0.45, -0.5, 0.7)[k % 4]))
+    return alt.Scale(domain=[r[0] for r in rows], range=rng)
+
+
+def variant_scale(names) -> alt.Scale:
+    """Colours for named networks: a name starting with "plain" is plain's red, one starting
+    with "residual" residual's blue; other names (residual variants such as "skip, …" or
+    "α = 0.0") take residual's blue and then its shades, in order."""
+    names = [str(n) for n in dict.fromkeys(names)]
+    has_residual = any(n.startswith("residual") for n in names)
+    others = iter((() if has_residual else (RESIDUAL_COLOR,)) + RESIDUAL_SHADES + NEUTRAL_COLORS * 9)
+    out = [PLAIN_COLOR if n.startswith("plain") else RESIDUAL_COLOR if n.startswith("residual")
+           else next(others) for n in names]
+    return alt.Scale(domain=names, range=out)
 
 
 def block_order(long: pd.DataFrame) -> list[str]:

@@ -13,6 +13,14 @@ _SKIP = 'color="#1f77b4", style=dashed, penwidth=2'
 _MAIN = 'color="#333333", penwidth=1.6'
 
 
+def skip_label(text: str) -> str:
+    """A skip edge's label as DOT text: left-justified (``\\l``) after two spaces of padding.
+    Graphviz sizes the label with its own font metrics; the browser draws it with another font.
+    Centred text that comes out wider spreads left over the dashed edge, and its first letter is
+    hidden ("dentity"); left-justified text starts clear of the edge and grows to the right."""
+    return f"  {text}\\l"
+
+
 def _runs(spec: NetSpec, collapse: bool):
     """(first block name, BlockSpec, input width, count, stage number, first j, last j): runs of
     identical consecutive blocks of a stage (or every block alone when not ``collapse``)."""
@@ -68,7 +76,7 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
                 sc = "zero-pad"
             else:
                 sc = "identity"
-            lines.append(f'    {prev} -> {add} [{_SKIP}, label=" {sc}", fontcolor="#1f77b4", '
+            lines.append(f'    {prev} -> {add} [{_SKIP}, label="{skip_label(sc)}", fontcolor="#1f77b4", '
                          f'fontsize=9, constraint=false];')
             prev = add
         else:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from .. import magnitude
-from .axes import VARIANT_COLORS, W, block_order, flagged_markers, xblock
+from .axes import (VARIANT_COLORS, W, block_order, dash_legend, fit_title, flagged_markers, legend,
+                   xblock)
 
 VARIANTS = ["plain", "residual"]
 QUANTITIES = {  # a column of the snapshot table (train/snapshots.py GRAD_COLUMNS) -> axis title
@@ -91,12 +92,13 @@ def heatmap(frames: dict[str, pd.DataFrame], quantity: str = "grad_norm",
     cells = alt.Chart().mark_rect().encode(
         x=x, y=y, tooltip=_tooltip(quantity),
         color=alt.condition(is_measured, alt.Color(
-            "log10:Q", title=title, scale=alt.Scale(scheme="viridis", domain=color_domain(long))),
+            "log10:Q", title=title, legend=legend(),
+            scale=alt.Scale(scheme="viridis", domain=color_domain(long))),
             alt.value(NO_LOG_FILL)))
     marks = alt.Chart().transform_filter(~is_measured).mark_point(
         filled=True, size=70, color="#000000").encode(
         x=x, y=y, tooltip=_tooltip(quantity),
-        shape=alt.Shape("status:N", scale=STATUS_SHAPES, title="no log10"))
+        shape=alt.Shape("status:N", scale=STATUS_SHAPES, title="no log10", legend=legend()))
     sort = [v for v in VARIANTS if v in set(long["variant"])] + \
         sorted(set(long["variant"]) - set(VARIANTS))
     return alt.layer(cells, marks, data=long).properties(height=height, width=260).facet(
@@ -133,10 +135,11 @@ def profile_chart(frames: dict[str, pd.DataFrame], quantity: str = "grad_norm",
     whens = list(dict.fromkeys(d.sort_values("step")["when"]))
     dashes = [[1, 0], [6, 3], [2, 2], [10, 3, 2, 3]]
     dash = alt.StrokeDash("when:N", title=None, sort=whens,
-                          scale=alt.Scale(domain=whens, range=[dashes[i % 4] for i in range(len(whens))]))
-    color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None)
+                          scale=alt.Scale(domain=whens, range=[dashes[i % 4] for i in range(len(whens))]),
+                          legend=dash_legend())
+    color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend())
     tooltip = _tooltip(quantity)
-    y = alt.Y("y:Q", title=f"log10 {QUANTITIES[quantity]}")
+    y = alt.Y("y:Q", title=fit_title(f"log10 {QUANTITIES[quantity]}", height))
     line = alt.Chart(d).mark_line().encode(x=x, y=y, color=color, strokeDash=dash, detail="when:N")
     points = alt.Chart(d).mark_circle(size=30, opacity=1).encode(x=x, y=y, color=color,
                                                                  tooltip=tooltip)

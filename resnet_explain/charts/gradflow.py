@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .. import magnitude
-from .axes import VARIANT_COLORS, W, block_order, flagged_markers, xblock
+from .axes import (BRANCH_TERM_COLOR, IDENTITY_TERM_COLOR, VARIANT_COLORS, W, block_order, fit_title,
+                   dash_legend, flagged_markers, legend, xblock)
 
 
 def gradflow_long(frames: dict[str, pd.DataFrame], yours: str | None = None) -> pd.DataFrame:
@@ -50,13 +51,18 @@ def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
                alt.Tooltip("grad_norm_text:N", title="‖∂L/∂x‖"),
                alt.Tooltip("log10_grad_norm:Q", title="log10", format=".2f"),
                alt.Tooltip("status:N")]
-    color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None)
+    color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend())
+    # Which line is yours and which the twin: a second legend (solid / dashed), kept in exports.
+    networks = [n for n in ("yours", "twin") if n in set(long["network"])]
     dash = alt.StrokeDash("network:N", title=None,
-                          scale=alt.Scale(domain=["yours", "twin"], range=[[1, 0], [5, 4]]))
+                          scale=alt.Scale(domain=["yours", "twin"], range=[[1, 0], [5, 4]]),
+                          legend=dash_legend(values=networks,
+                                        labelExpr="datum.label == 'yours' ? 'your network' : 'its twin'")
+                          if len(networks) > 1 else None)
     width = alt.StrokeWidth("network:N", legend=None,
                             scale=alt.Scale(domain=["yours", "twin"], range=[3.5, 1.5]))
     line = base.mark_line(point=alt.OverlayMarkDef(size=40)).encode(
-        x=x, y=alt.Y("y:Q", title="log10 ‖∂L/∂x‖ at block output"), color=color,
+        x=x, y=alt.Y("y:Q", title=fit_title("log10 ‖∂L/∂x‖ at block output", height)), color=color,
         strokeDash=dash, strokeWidth=width, detail="variant:N", tooltip=tooltip)
     layers = [line]
     layers += flagged_markers(long, x, color, tooltip, label=True)
@@ -67,13 +73,15 @@ def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
     return alt.layer(*layers).properties(height=height, width=W)
 
 
+_TERMS = ["identity (shortcut) term", "residual-branch term J_Fᵀg"]
+
+
 def split_long(df: pd.DataFrame) -> pd.DataFrame:
     """Identity term vs residual-branch term per residual block, long form (log10)."""
     d = df[df["skip"]]
     rows = []
     for r in d.itertuples():
-        for term, v in (("identity (shortcut) term", r.identity_norm),
-                        ("residual-branch term J_Fᵀg", r.residual_norm)):
+        for term, v in ((_TERMS[0], r.identity_norm), (_TERMS[1], r.residual_norm)):
             rows.append({"block": r.block, "position": r.position, "term": term, "norm": v,
                          "log10": magnitude.log10(v)})
     return pd.DataFrame(rows, columns=["block", "position", "term", "norm", "log10"])
@@ -84,8 +92,9 @@ def split_chart(split: pd.DataFrame, height: int = 300) -> alt.Chart:
     more negative log look longer)."""
     return alt.Chart(split).mark_line(point=alt.OverlayMarkDef(size=60)).encode(
         x=xblock(block_order(split), "residual block (input → output)"),
-        y=alt.Y("log10:Q", title="log10 norm of the term"),
-        color=alt.Color("term:N", title=None, scale=alt.Scale(range=["#1f77b4", "#ff7f0e"])),
+        y=alt.Y("log10:Q", title=fit_title("log10 norm of the term", height)),
+        color=alt.Color("term:N", title=None, legend=legend(), scale=alt.Scale(
+            domain=_TERMS, range=[IDENTITY_TERM_COLOR, BRANCH_TERM_COLOR])),
         tooltip=["block:O", "term:N", alt.Tooltip("norm:Q", format=".3e"),
                  alt.Tooltip("log10:Q", format=".2f")],
     ).properties(height=height, width=W)
@@ -106,10 +115,11 @@ def weight_grad_long(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def weight_grad_chart(long: pd.DataFrame, height: int = 280) -> alt.Chart:
-    return alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=25)).encode(
-        x=alt.X("layer:Q", title="weighted layer (input → output)"),
-        y=alt.Y("y:Q", title="log10 ‖∂L/∂W‖"),
-        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None),
-        tooltip=["variant:N", "param:N", "shape:N", alt.Tooltip("grad_norm:Q", format=".3e"),
-                 alt.Tooltip("weight_norm:Q", format=".3e"), "status:N"],
-    ).properties(height=height, width=W)
+    x = alt.X("layer:Q", title="weighted layer (input → output)")
+    color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend())
+    tooltip = ["variant:N", "param:N", "shape:N", alt.Tooltip("grad_norm:Q", format=".3e"),
+               alt.Tooltip("weight_norm:Q", format=".3e"), "status:N"]
+    line = alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=25)).encode(
+        x=x, y=alt.Y("y:Q", title="log10 ‖∂L/∂W‖"), color=color, tooltip=tooltip)
+    return alt.layer(line, *flagged_markers(long, x, color, tooltip, label=True)).properties(
+        height=height, width=W)

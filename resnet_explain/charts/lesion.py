@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..train.degradation import NEAR_CHANCE, near_chance
-from .axes import VARIANT_COLORS, W, block_order, xblock
+from .axes import VARIANT_COLORS, W, block_order, legend, xblock
 from .training import net_label
 
 BIG_DROP = 5.0  # percentage points: what the sentences call a large drop
@@ -55,7 +55,7 @@ def lesion_drop_chart(long: pd.DataFrame, height: int = 340) -> alt.Chart:
     Grey bands mark downsampling blocks; ✕ marks a block that cannot be deleted."""
     order = block_order(long)
     x = xblock(order, "block deleted (input → output)")
-    color = alt.Color("arch:N", scale=VARIANT_COLORS, title=None, legend=alt.Legend(symbolOpacity=1))
+    color = alt.Color("arch:N", scale=VARIANT_COLORS, title=None, legend=legend(symbolOpacity=1))
     tooltip = ["net:N", "block:O", "status:N",
                alt.Tooltip("drop_pct:Q", title="accuracy drop (points)", format=".1f"),
                alt.Tooltip("accuracy_pct:Q", title="accuracy with it deleted (%)", format=".1f"),
@@ -88,7 +88,7 @@ def residual_ratio_chart(long: pd.DataFrame, height: int = 260) -> alt.Chart:
     return alt.Chart(d).mark_bar().encode(
         x=xblock(order, "residual block (input → output)"),
         y=alt.Y("residual_ratio:Q", title="‖F(x)‖ / ‖x‖"),
-        color=alt.Color("shortcut:N", title=None, legend=alt.Legend(orient="top"),
+        color=alt.Color("shortcut:N", title=None, legend=legend(),
                         scale=alt.Scale(domain=["identity shortcut",
                                                 "downsampling block"],
                                         range=["#1f77b4", "#9ecae1"])),

@@ -12,7 +12,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .axes import VARIANT_COLORS, W
+from .axes import VARIANT_COLORS, W, legend
 
 POINT_COLUMNS = ["net", "variant", "depth", "lr", "error_pct", "test_pct", "diverged", "status", "run_id"]
 
@@ -53,8 +53,7 @@ def lr_sweep_chart(table: pd.DataFrame, chance: float | None = None, threshold: 
     of_variant = dict(zip(VARIANT_COLORS.domain, VARIANT_COLORS.range))
     color = alt.Color("net:N", title=None, scale=alt.Scale(
         domain=list(nets["net"]), range=[of_variant.get(v, "#555") for v in nets["variant"]]),
-        legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=300,
-                          symbolOpacity=1))
+        legend=legend(symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=300, symbolOpacity=1))
     dash = alt.StrokeDash("net:N", title=None, scale=alt.Scale(
         domain=list(nets["net"]),
         range=[dashes[depths.index(int(d)) % len(dashes)] for d in nets["depth"]]))

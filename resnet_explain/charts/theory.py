@@ -11,18 +11,24 @@ import altair as alt
 import pandas as pd
 
 from .. import magnitude
-from .axes import VARIANT_COLORS, W, block_order, flagged_markers, xblock
+from .axes import (ACTIVATION_COLORS, BRANCH_TERM_COLOR, IDENTITY_TERM_COLOR, TOTAL_GRAD_COLOR,
+                   VARIANT_COLORS, W, activation_init_scale, activation_scale, block_order, dash_legend,
+                   fit_title, flagged_markers, legend, variant_scale, xblock)
 
 
 def sigmoid_chart(curves: pd.DataFrame, height: int = 260) -> alt.Chart:
-    """σ(x) and σ′(x), with the maximum σ′(0) = 0.25 marked."""
+    """σ(x) and σ′(x), with the maximum σ′(0) = 0.25 marked. σ′ is drawn in the sigmoid's colour
+    (the same line as on :func:`activation_slopes_chart`), σ itself in grey."""
+    names = list(dict.fromkeys(curves["curve"]))
     lines = alt.Chart(curves).mark_line(strokeWidth=3).encode(
         x=alt.X("x:Q", title="x"), y=alt.Y("value:Q", title="value"),
-        color=alt.Color("curve:N", title=None, scale=alt.Scale(range=["#1f77b4", "#ff7f0e"])),
+        color=alt.Color("curve:N", title=None, legend=legend(), scale=alt.Scale(
+            domain=names, range=["#7f7f7f", ACTIVATION_COLORS["sigmoid"]][:len(names)])),
         tooltip=["curve:N", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("value:Q", format=".4f")])
     peak = pd.DataFrame({"x": [0.0], "value": [0.25], "label": ["σ′(0) = 0.25, the maximum"]})
     rule = alt.Chart(peak).mark_rule(strokeDash=[4, 4], color="#555").encode(y="value:Q")
-    pt = alt.Chart(peak).mark_point(size=120, filled=True, color="#ff7f0e").encode(x="x:Q", y="value:Q")
+    pt = alt.Chart(peak).mark_point(size=120, filled=True, color=ACTIVATION_COLORS["sigmoid"]).encode(
+        x="x:Q", y="value:Q")
     txt = alt.Chart(peak).mark_text(align="left", dx=10, dy=-10, fontSize=13).encode(
         x="x:Q", y="value:Q", text="label:N")
     return alt.layer(lines, rule, pt, txt).properties(height=height, width=W)
@@ -31,13 +37,15 @@ def sigmoid_chart(curves: pd.DataFrame, height: int = 260) -> alt.Chart:
 def activation_slopes_chart(slopes: pd.DataFrame, height: int = 260) -> alt.Chart:
     """The derivative of each activation (``lab.theory.activation_slopes``) on one axis."""
     return alt.Chart(slopes).mark_line(strokeWidth=3).encode(
-        x=alt.X("x:Q"), y=alt.Y("slope:Q", title="derivative"), color=alt.Color("activation:N", title=None),
+        x=alt.X("x:Q"), y=alt.Y("slope:Q", title="derivative"),
+        color=alt.Color("activation:N", title=None, scale=activation_scale(slopes["activation"]),
+                        legend=legend()),
         tooltip=["activation:N", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("slope:Q", format=".3f")],
     ).properties(height=height, width=W)
 
 
 _VAN_COLORS = alt.Scale(domain=["measured, float32", "measured, float64", "0.25^L (σ′ ≤ 1/4 per layer)", "0.3^L"],
-                        range=["#d62728", "#9467bd", "#555555", "#999999"])
+                        range=["#d62728", "#7b1113", "#555555", "#999999"])  # plain red, a darker red
 
 
 def vanishing_chart(long: pd.DataFrame, selected_depth: int | None = None, height: int = 380) -> alt.Chart:
@@ -48,8 +56,8 @@ def vanishing_chart(long: pd.DataFrame, selected_depth: int | None = None, heigh
                          alt.value([1, 0]), alt.value([6, 4]))
     base = alt.Chart(long).encode(
         x=alt.X("depth:Q", title="network depth (weighted layers)"),
-        y=alt.Y("y:Q", title="log10 (first-block gradient / last-block gradient)"),
-        color=alt.Color("series:N", scale=_VAN_COLORS, title=None), tooltip=tooltip)
+        y=alt.Y("y:Q", title=fit_title("log10 (first-block gradient / last-block gradient)", height)),
+        color=alt.Color("series:N", scale=_VAN_COLORS, title=None, legend=legend()), tooltip=tooltip)
     # Underflow rows are not drawn on the line (0 has no log): they get their own ▼ markers.
     ok = alt.datum.status != magnitude.UNDERFLOW
     layers = [base.transform_filter(ok).mark_line(point=alt.OverlayMarkDef(size=30)).encode(
@@ -72,10 +80,11 @@ def activation_sweep_chart(sweep: pd.DataFrame, height: int = 360) -> alt.Chart:
     """log10 ratio vs depth for each activation/init; dashed: the predicted ReLU per-layer gain."""
     tooltip = ["label:N", "depth:Q", alt.Tooltip("ratio:Q", format=".3e"),
                alt.Tooltip("log10_ratio:Q", format=".2f"), "status:N"]
-    color = alt.Color("label:N", title=None)
+    color = alt.Color("label:N", title=None, legend=legend(),
+                      scale=activation_init_scale(sweep["label"], sweep["act"], sweep["init"]))
     base = alt.Chart(sweep).encode(x=alt.X("depth:Q", title="network depth (weighted layers)"), color=color)
     layers = [base.mark_line(point=alt.OverlayMarkDef(size=30)).encode(
-        y=alt.Y("y:Q", title="log10 (first / last block gradient)"), tooltip=tooltip)]
+        y=alt.Y("y:Q", title=fit_title("log10 (first / last block gradient)", height)), tooltip=tooltip)]
     pred = sweep.dropna(subset=["predicted_log10"])
     if len(pred):
         layers.append(alt.Chart(pred).mark_line(strokeDash=[6, 4], opacity=0.7).encode(
@@ -88,26 +97,31 @@ def activation_sweep_chart(sweep: pd.DataFrame, height: int = 360) -> alt.Chart:
 def blocks_multi_chart(long: pd.DataFrame, height: int = 360, colors: alt.Scale | None = None) -> alt.Chart:
     """Per-block log10 ‖∂L/∂x‖ for any number of named variants (``charts.gradflow_long`` output)."""
     order = block_order(long)
-    color = alt.Color("variant:N", title=None, **({"scale": colors} if colors is not None else {}))
+    color = alt.Color("variant:N", title=None, legend=legend(),
+                      scale=colors if colors is not None else variant_scale(long["variant"]))
     tooltip = ["variant:N", "block:O", alt.Tooltip("grad_norm_text:N", title="‖∂L/∂x‖"),
                alt.Tooltip("log10_grad_norm:Q", format=".2f"), "status:N"]
     layers = [alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=35)).encode(
-        x=xblock(order), y=alt.Y("y:Q", title="log10 ‖∂L/∂x‖ at block output"), color=color, tooltip=tooltip)]
+        x=xblock(order), y=alt.Y("y:Q", title=fit_title("log10 ‖∂L/∂x‖ at block output", height)),
+        color=color, tooltip=tooltip)]
     layers += flagged_markers(long, xblock(order), color, tooltip)
     return alt.layer(*layers).properties(height=height, width=W)
 
 
 _HW_COLORS = alt.Scale(domain=["identity term", "residual-branch term", "‖∂L/∂x‖ at output"],
-                       range=["#1f77b4", "#ff7f0e", "#2ca02c"])
+                       range=[IDENTITY_TERM_COLOR, BRANCH_TERM_COLOR, TOTAL_GRAD_COLOR])
 
 
 def highway_chart(long: pd.DataFrame, height: int = 340) -> alt.Chart:
     order = block_order(long)
     return alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=40)).encode(
         x=xblock(order), y=alt.Y("log10:Q", title="log10 norm"),
-        color=alt.Color("series:N", scale=_HW_COLORS, title=None),
+        color=alt.Color("series:N", scale=_HW_COLORS, title=None, legend=legend()),
         tooltip=["block:O", "series:N", alt.Tooltip("log10:Q", format=".3f")],
     ).properties(height=height, width=W)
+
+
+_GROWS, _SHRINKS = "#555555", "#ff7f0e"  # not plain/residual: a gain is neither
 
 
 def gain_chart(table: pd.DataFrame, height: int = 260) -> alt.Chart:
@@ -115,8 +129,9 @@ def gain_chart(table: pd.DataFrame, height: int = 260) -> alt.Chart:
     d = table.dropna(subset=["log10_gain"])
     order = block_order(table)
     return alt.Chart(d).mark_bar().encode(
-        x=xblock(order), y=alt.Y("log10_gain:Q", title="log10 gain of the block (0 = ×1)"),
-        color=alt.condition(alt.datum.log10_gain >= 0, alt.value("#1f77b4"), alt.value("#d62728")),
+        x=xblock(order),
+        y=alt.Y("log10_gain:Q", title=fit_title("log10 gain of the block (0 = ×1)", height)),
+        color=alt.condition(alt.datum.log10_gain >= 0, alt.value(_GROWS), alt.value(_SHRINKS)),
         tooltip=["block:O", alt.Tooltip("gain:Q", format=".4f"), alt.Tooltip("log10_gain:Q", format=".4f")],
     ).properties(height=height, width=W)
 
@@ -125,7 +140,9 @@ def alpha_chart(sweep: pd.DataFrame, y: str = "log10_ratio", title: str = "log10
                 height: int = 320) -> alt.Chart:
     return alt.Chart(sweep).mark_line(point=alt.OverlayMarkDef(size=50)).encode(
         x=alt.X("alpha:Q", title="residual scale α (branch = α·F(x))"),
-        y=alt.Y(f"{y}:Q", title=title), color=alt.Color("label:N", title=None),
+        y=alt.Y(f"{y}:Q", title=fit_title(title, height)),
+        color=alt.Color("label:N", title=None, scale=variant_scale(sweep["label"]),
+                        legend=legend()),
         tooltip=["label:N", "alpha:Q", alt.Tooltip("ratio:Q", format=".3g", title="first/last gradient"),
                  alt.Tooltip("forward_growth:Q", format=".3g", title="act std last/first")],
     ).properties(height=height, width=W)
@@ -148,7 +165,7 @@ def _correlation_chart(df: pd.DataFrame, x: str, x_title: str, y: str, y_title: 
     line = alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=point_size)).encode(
         x=alt.X(f"{x}:Q", title=x_title),
         y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(domain=[-1, 1])),
-        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None),
+        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend()),
         tooltip=["variant:N", f"{x}:Q", alt.Tooltip(f"{y}:Q", format=".3f")])
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
     return alt.layer(line, zero).properties(height=height, width=W)
@@ -164,16 +181,22 @@ def depth_autocorr_chart(summary: pd.DataFrame, height: int = 260) -> alt.Chart:
                               height, 50)
 
 
+_BRANCH_MEASURES = ["‖αF(x)‖ / ‖S(x)‖ (what the branch adds)", "cosine(output, S(x))"]
+
+
 def branch_chart(df: pd.DataFrame, height: int = 280) -> alt.Chart:
     order = block_order(df)
     long = pd.concat([
-        pd.DataFrame({"block": df["block"], "position": df["position"], "measure": "‖αF(x)‖ / ‖S(x)‖ (what the branch adds)",
+        pd.DataFrame({"block": df["block"], "position": df["position"], "measure": _BRANCH_MEASURES[0],
                       "value": df["branch_over_skip"]}),
-        pd.DataFrame({"block": df["block"], "position": df["position"], "measure": "cosine(output, S(x))",
+        pd.DataFrame({"block": df["block"], "position": df["position"], "measure": _BRANCH_MEASURES[1],
                       "value": df["cosine_out_vs_skip"]})], ignore_index=True)
     return alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=45)).encode(
-        x=xblock(order, "residual block"), y=alt.Y("value:Q", title="value (a pure copy: 0 and 1)"),
-        color=alt.Color("measure:N", title=None, scale=alt.Scale(range=["#ff7f0e", "#1f77b4"])),
+        x=xblock(order, "residual block"),
+        y=alt.Y("value:Q", title=fit_title("value (a pure copy: 0 and 1)", height)),
+        color=alt.Color("measure:N", title=None, legend=legend(),
+                        scale=alt.Scale(domain=_BRANCH_MEASURES,
+                                        range=[BRANCH_TERM_COLOR, IDENTITY_TERM_COLOR])),
         tooltip=["block:O", "measure:N", alt.Tooltip("value:Q", format=".3f")],
     ).properties(height=height, width=W)
 
@@ -181,19 +204,26 @@ def branch_chart(df: pd.DataFrame, height: int = 280) -> alt.Chart:
 def training_chart(curves: pd.DataFrame, height: int = 320) -> alt.Chart:
     return alt.Chart(curves).mark_line(point=alt.OverlayMarkDef(size=20)).encode(
         x=alt.X("step:Q", title="training step (Adam)"), y=alt.Y("loss:Q", title="training-set loss"),
-        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None),
-        strokeDash=alt.StrokeDash("depth:N", title="depth", scale=alt.Scale(range=[[2, 3], [1, 0]])),
+        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend()),
+        strokeDash=alt.StrokeDash("depth:N", title="depth", scale=alt.Scale(range=[[2, 3], [1, 0]]),
+                                  legend=dash_legend()),
         tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".4f")],
     ).properties(height=height, width=W)
 
 
 def weight_change_chart(change: pd.DataFrame, height: int = 300) -> alt.Chart:
+    """log10 of how far each weight matrix moved relative to its size. A matrix that did not move
+    at all (exactly 0 in float32: every update too small to change a weight) keeps its place at
+    the floor, marked ▼ like every other value without a log10 (:func:`.axes.flagged_markers`)."""
     d = change.copy()
     d["y"] = magnitude.plot_y(d["log10_rel_change"])
-    d["status"] = ["no change (exactly 0)" if v == 0 else "measured" for v in d["rel_change"]]
-    return alt.Chart(d).mark_line(point=alt.OverlayMarkDef(size=25)).encode(
-        x=alt.X("layer:Q", title="weight matrix (input → output)"),
-        y=alt.Y("y:Q", title="log10 ‖W_after − W_before‖ / ‖W_before‖"),
-        color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None),
-        tooltip=["variant:N", "param:N", alt.Tooltip("rel_change:Q", format=".3e"), "status:N"],
-    ).properties(height=height, width=W)
+    d["status"] = magnitude.statuses(d["rel_change"])
+    d["change_text"] = [magnitude.value_text(v) for v in d["rel_change"]]
+    x = alt.X("layer:Q", title="weight matrix (input → output)")
+    color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend())
+    tooltip = ["variant:N", "param:N", alt.Tooltip("change_text:N", title="relative change"), "status:N"]
+    line = alt.Chart(d).mark_line(point=alt.OverlayMarkDef(size=25)).encode(
+        x=x, y=alt.Y("y:Q", title=fit_title("log10 ‖W_after − W_before‖ / ‖W_before‖", height)),
+        color=color, tooltip=tooltip)
+    return alt.layer(line, *flagged_markers(d, x, color, tooltip, label=True)).properties(
+        height=height, width=W)

@@ -15,7 +15,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .axes import VARIANT_COLORS, W
+from .axes import VARIANT_COLORS, W, legend
 
 METRICS = {"train_error": "training error", "test_error": "test error"}
 HE_2015 = "He et al. 2015, arXiv 1512.03385, sec. 4.2, fig. 6 and table 6"
@@ -77,7 +77,7 @@ def error_curves_chart(long: pd.DataFrame, metric: str = "training error", chanc
     net_dash = alt.Scale(domain=list(nets["net"]),
                          range=[dash_of.get(str(int(dep)), [1, 0]) for dep in nets["depth"]])
     color = alt.Color("net:N", scale=net_color, title=None,
-                      legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=300,
+                      legend=legend(symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=300,
                                         symbolOpacity=1))
     dash = alt.StrokeDash("net:N", scale=net_dash, title=None)
     tooltip = [alt.Tooltip("net:N"), alt.Tooltip("epoch:Q"),

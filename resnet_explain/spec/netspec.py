@@ -43,6 +43,24 @@ KIND_LABELS = {
     "preact": "pre-activation: norm-act-layer twice, clean identity path (He et al. 2016)",
     "bottleneck": "bottleneck: 1x1 down, 3x3, 1x1 up (inner width = width/4) (He et al. 2015 fig. 5)",
 }
+# The same kinds with their skip off (the plain block): no add, so nothing comes "after the add".
+PLAIN_KIND_LABELS = {
+    "basic": "basic, plain: two 3x3 layers, each followed by its activation",
+    "preact": "pre-activation, plain: norm-act-layer twice",
+    "bottleneck": "bottleneck, plain: 1x1 down, 3x3, 1x1 up (inner width = width/4)",
+}
+# A shortcut option in a narrow select box; SHORTCUT_LABELS says it in full.
+SHORTCUT_SHORT = {"A": "A: zero-pad", "B": "B: 1×1 if needed", "C": "C: 1×1 always"}
+
+
+def describe_block(kind: str, skip: bool) -> str:
+    """A block in words, as the builder shows it: with its skip, or as the plain block it is
+    without one (no shortcut and no add)."""
+    if skip:
+        return f"{KIND_LABELS[kind]}, with a skip."
+    return f"{PLAIN_KIND_LABELS[kind]}; no skip (a plain block, no shortcut)."
+
+
 LAYERS_PER_BLOCK = {"basic": 2, "preact": 2, "bottleneck": 3}  # weighted layers on the main path
 
 # Hard caps. They bound what a request may even ask for; the cost budget (estimate_cost) bounds

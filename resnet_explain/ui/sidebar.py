@@ -10,10 +10,23 @@ import streamlit as st
 _PRESENTER_CSS = """
 <style>
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
-[data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.35rem !important; }
-[data-testid="stMain"] h1 { font-size: 3rem !important; }
-[data-testid="stMain"] h2 { font-size: 2.3rem !important; }
-[data-testid="stMain"] .block-container { max-width: 100% !important; padding-left: 2rem; padding-right: 2rem; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.25rem !important; }
+[data-testid="stMain"] h1 { font-size: 2.4rem !important; padding-top: 0 !important; }
+[data-testid="stMain"] h2 { font-size: 2rem !important; }
+[data-testid="stMain"] .block-container { max-width: 100% !important; padding-left: 2rem; padding-right: 2rem;
+  padding-top: 2.5rem !important; }
+/* a narrow sidebar, so the chart gets the room */
+section[data-testid="stSidebar"][data-collapsed="false"] { width: 240px !important; min-width: 240px !important; }
+[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"] span { font-size: 0.9rem; }
+[data-testid="stSidebarContent"] [data-testid="stSidebarUserContent"] { padding-left: 1rem; padding-right: 1rem; }
+/* captions: larger and dark, readable from the back of the room */
+[data-testid="stMain"] [data-testid="stCaptionContainer"],
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p {
+  font-size: 1.1rem !important; color: #2f2d2b !important; opacity: 1 !important; }
+/* page links (Home's story and acts) wrap instead of being cut */
+[data-testid="stMain"] [data-testid="stPageLink"] p, [data-testid="stMain"] [data-testid="stPageLink"] span {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stMain"] [data-testid="stPageLink"] a { height: auto !important; max-width: 100% !important; }
 </style>
 """
 

@@ -5,23 +5,29 @@ from __future__ import annotations
 
 import streamlit as st
 
-def chart_with_export(chart, data, name: str, key: str) -> None:
-    """Show an Altair chart full width, with PNG/SVG (rendered on click) and CSV downloads."""
-    from ..charts.export import to_csv, to_image
+def chart_with_export(chart, data, name: str, key: str, title: str | None = None) -> None:
+    """Show an Altair chart full width, with PNG/SVG (rendered on click) and CSV downloads.
+
+    The exported images carry a title (``title``, else what the chart's axes say) and, where the
+    data has a network and its twin, a subtitle saying which line is which. The buttons sit in a
+    wrapping row at their own width, so "PNG", "SVG", "CSV" stay readable in a narrow column."""
+    from ..charts.export import chart_title, networks_subtitle, to_csv, to_image
 
     if st.session_state.get("presenter"):  # readable from the back of the room
         chart = chart.configure_axis(labelFontSize=15, titleFontSize=17).configure_legend(
-            labelFontSize=15, titleFontSize=16)
+            labelFontSize=15, titleFontSize=16).configure_title(fontSize=20, subtitleFontSize=15)
     st.altair_chart(chart, width="stretch")
-    cols = st.columns([1, 1, 1, 6])
-    cols[0].download_button("PNG", data=lambda: to_image(chart, "png"), file_name=f"{name}.png",
-                            mime="image/png", key=f"{key}_png", icon=":material/image:",
-                            on_click="ignore")
-    cols[1].download_button("SVG", data=lambda: to_image(chart, "svg"), file_name=f"{name}.svg",
-                            mime="image/svg+xml", key=f"{key}_svg", icon=":material/draw:",
-                            on_click="ignore")
-    cols[2].download_button("CSV", data=to_csv(data), file_name=f"{name}.csv", mime="text/csv",
-                            key=f"{key}_csv", icon=":material/table:", on_click="ignore")
+    heading, sub = title or chart_title(chart, name), networks_subtitle(data)
+    with st.container(horizontal=True, gap="small", key=f"{key}_export"):
+        st.download_button("PNG", data=lambda: to_image(chart, "png", title=heading, subtitle=sub),
+                           file_name=f"{name}.png", mime="image/png", key=f"{key}_png",
+                           icon=":material/image:", on_click="ignore", help="The chart as an image")
+        st.download_button("SVG", data=lambda: to_image(chart, "svg", title=heading, subtitle=sub),
+                           file_name=f"{name}.svg", mime="image/svg+xml", key=f"{key}_svg",
+                           icon=":material/draw:", on_click="ignore", help="The chart as a vector image")
+        st.download_button("CSV", data=to_csv(data), file_name=f"{name}.csv", mime="text/csv",
+                           key=f"{key}_csv", icon=":material/table:", on_click="ignore",
+                           help="The numbers behind the chart")
 
 
 def show_code(obj, label: str = "Show the code") -> None:
@@ -49,15 +55,17 @@ def cost_metrics(spec, batch: int, limit_bytes: int | None = None) -> None:
     from ..spec import estimate_cost
 
     cost = estimate_cost(spec)
-    m = st.columns(3)
-    m[0].metric("Parameters", _si(cost.params), help=f"{cost.params:,} parameters, counted from the "
-                "spec (equal to the built model's).")
-    m[1].metric("FLOPs / image", _si(cost.flops), help=f"{cost.flops:,} forward FLOPs per image "
-                "(2 per multiply-add, weighted layers).")
     mem = cost.memory_bytes(batch)
-    m[2].metric("Memory", f"{mem / 2**20:,.0f} MiB",
-                help=f"Training-step memory at batch {batch}, estimated before allocation: weights, "
-                     "gradients and momentum, plus the activations a backward pass keeps (float32).")
+    # A wrapping row of metrics at their own width: in a narrow column they move to a second
+    # line instead of being cut ("81.…").
+    with st.container(horizontal=True, gap="small"):
+        st.metric("Parameters", _si(cost.params), width="content",
+                  help=f"{cost.params:,} parameters, counted from the spec (equal to the built model's).")
+        st.metric("FLOPs", _si(cost.flops), width="content",
+                  help=f"{cost.flops:,} forward FLOPs per image (2 per multiply-add, weighted layers).")
+        st.metric("Memory", f"{mem / 2**20:,.0f} MiB", width="content",
+                  help=f"Training-step memory at batch {batch}, estimated before allocation: weights, "
+                       "gradients and momentum, plus the activations a backward pass keeps (float32).")
     if limit_bytes is not None and mem > limit_bytes:
         st.warning(f"Over this server's limit of {limit_bytes / 2**20:,.0f} MiB per probe: "
                    "Gradient Flow will refuse it. Use fewer or narrower blocks.")
