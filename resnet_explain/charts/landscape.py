@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .axes import VARIANT_COLORS, W
+from .axes import VARIANT_COLORS, W, fit_title, legend
 
 LOSS_FLOOR = 1e-4  # log10 scale: losses below are drawn at the floor (a trained net reaches ~1e-3)
 
@@ -66,7 +66,7 @@ def surface_chart(surfaces: dict[str, pd.DataFrame], size: int = 300, levels: in
     z = np.concatenate([_log_loss(s["loss"]) for s in surfaces.values()])
     dom = [float(np.nanmin(z)), float(np.nanmax(z))] if np.isfinite(z).any() else [0, 1]
     color = alt.Color("log10_loss:Q", title="log10 loss", scale=alt.Scale(scheme="viridis", domain=dom),
-                      legend=alt.Legend(orient="right", gradientLength=size - 40))
+                      legend=legend(orient="right", gradientLength=size - 40))
     panels = []
     for label, s in surfaces.items():
         cells = surface_cells(s)
@@ -112,9 +112,8 @@ def curves_chart(frames: dict[str, tuple[str, pd.DataFrame]], xcol: str, xtitle:
     line = alt.Chart(d).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=alt.X(f"{xcol}:Q", title=xtitle, scale=alt.Scale(domain=[lo, hi], nice=False),
                 axis=alt.Axis(values=list(np.arange(np.ceil(lo * 4), np.floor(hi * 4) + 1) / 4))),
-        y=alt.Y("log10_loss:Q", title="log10 loss (training sample)"),
-        color=alt.Color("net:N", scale=alt.Scale(domain=nets, range=colors), title=None,
-                        legend=alt.Legend(orient="top", labelLimit=400)),
+        y=alt.Y("log10_loss:Q", title=fit_title("log10 loss (training sample)", height)),
+        color=alt.Color("net:N", scale=alt.Scale(domain=nets, range=colors), title=None, legend=legend()),
         tooltip=tip)
     layers = [line]
     if marks:
