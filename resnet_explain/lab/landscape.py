@@ -230,7 +230,7 @@ def evaluate_points(model: nn.Module, base: dict, dirs: list[dict], coeffs: np.n
     if chunk is None:
         chunk = points_per_chunk(model, x[:1], image_batch) if batched else 1
     try:
-        with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             for p0 in range(0, n_pts, chunk):
                 if should_stop is not None and should_stop():
                     raise Stopped()
