@@ -1,0 +1,69 @@
+"""Benchmark: K seeds of one network trained one after another (train) vs all at once
+(train_seeds: stacked weights under vmap), in the same process; prints seconds and the ratio.
+
+    python scripts/bench_many.py                               # CPU, ResNet-20 w8 16x16, 3 seeds
+    python scripts/bench_many.py --device cuda --width 16 --size 32 --seeds 6 --n-train 20000
+
+The recipe is the degradation experiments' (batch, schedule, epochs): only the concurrency
+differs. Results are the same up to float rounding (tests/unit/test_many.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--depth", type=int, default=20)
+    ap.add_argument("--width", type=int, default=8)
+    ap.add_argument("--size", type=int, default=16)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--n-train", type=int, default=1024)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=1)
+    a = ap.parse_args(argv)
+    import torch
+
+    from resnet_explain.data import shapes_train_test
+    from resnet_explain.device import describe, synchronize
+    from resnet_explain.spec import cifar_resnet
+    from resnet_explain.train.config import TrainConfig
+    from resnet_explain.train.many import train_seeds
+    from resnet_explain.train.trainer import train
+
+    torch.set_num_threads(a.threads)
+    spec = cifar_resnet(a.depth, width=a.width, in_size=a.size)
+    tr, _ = shapes_train_test(a.n_train, 16, seed=0, size=a.size, difficulty=0.1)
+    cfg = TrainConfig(epochs=a.epochs, batch_size=a.batch, lr=0.1, device=a.device, amp="auto")
+    seeds = list(range(a.seeds))
+    print(f"ResNet-{a.depth} width {a.width} {a.size}x{a.size}, {a.seeds} seeds x {a.n_train} images x "
+          f"{a.epochs} epoch(s), batch {a.batch}, {describe(torch.device(a.device))['detail']}, torch {torch.__version__}")
+    train_seeds(spec, tr, None, replace(cfg, epochs=1), seeds[:1])  # warm-up (allocator, cuDNN)
+    synchronize(a.device)
+    t = time.perf_counter()
+    for s in seeds:
+        train(spec, tr, None, replace(cfg, seed=s))
+    synchronize(a.device)
+    one = time.perf_counter() - t
+    t = time.perf_counter()
+    train_seeds(spec, tr, None, cfg, seeds)
+    synchronize(a.device)
+    many = time.perf_counter() - t
+    images = a.seeds * a.n_train * a.epochs
+    print(f"  one after another (train)   {one:7.1f} s  {images / one:8.0f} images/s")
+    print(f"  all at once (train_seeds)   {many:7.1f} s  {images / many:8.0f} images/s")
+    print(f"  ratio one-after-another / all-at-once: {one / many:.2f}x (> 1: at once is faster)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""Many seeds at once (train/many.py) learn exactly what one-at-a-time training learns."""
+
+import numpy as np
+import pytest
+import torch
+
+from resnet_explain.data import shapes_train_test
+from resnet_explain.spec import cifar_resnet
+from resnet_explain.train.config import TrainConfig, TrainError
+from resnet_explain.train.many import train_seeds
+from resnet_explain.train.trainer import train
+
+
+@pytest.mark.parametrize("augment,skip", [(False, True), (True, False)])
+def test_the_same_seeds_give_the_same_curves_and_weights_as_train(augment, skip):
+    spec = cifar_resnet(8, skip=skip, width=4, in_size=8)
+    tr, te = shapes_train_test(96, 32, seed=0, size=8, difficulty=0.0)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05, augment=augment, device="cpu", amp="off",
+                      channels_last="off")
+    seeds = [0, 3, 7]
+    many = train_seeds(spec, tr, te, cfg, seeds)
+    for s, got in zip(seeds, many):
+        from dataclasses import replace
+
+        alone = train(spec, tr, te, replace(cfg, seed=s))
+        cols = ["train_loss", "train_error", "test_error", "lr"]
+        np.testing.assert_allclose(got.history[cols].to_numpy(), alone.history[cols].to_numpy(),
+                                   rtol=2e-4, atol=2e-5)
+        for (name, a), b in zip(alone.model.state_dict().items(), got.model.state_dict().values()):
+            if a.is_floating_point():
+                torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4, msg=name)
+            else:
+                assert torch.equal(a, b), name
+        assert got.meta["config"]["seed"] == s
+    # different seeds learned different networks
+    w = [m.model.state_dict()["stem.conv.weight"] if "stem.conv.weight" in m.model.state_dict()
+         else next(iter(m.model.parameters())) for m in many]
+    assert not torch.equal(w[0], w[1])
+
+
+def test_progress_stop_and_refusals():
+    spec = cifar_resnet(8, width=2, in_size=8)
+    tr, te = shapes_train_test(64, 16, seed=0, size=8, difficulty=0.0)
+    cfg = TrainConfig(epochs=3, batch_size=16, device="cpu", amp="off", channels_last="off")
+    seen = []
+    res = train_seeds(spec, tr, None, cfg, [1, 2], progress=lambda k, r: seen.append((k, r["epoch"])))
+    assert seen == [(0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (1, 3)]
+    assert len(res) == 2 and len(res[0].history) == 3
+    stopped = train_seeds(spec, tr, None, cfg, [1, 2], should_stop=lambda: True)
+    assert all(r.meta["stopped"] and r.history.empty for r in stopped)
+    with pytest.raises(TrainError):
+        train_seeds(spec, tr, None, cfg, [])
+    from dataclasses import replace
+
+    with pytest.raises(TrainError):
+        train_seeds(spec, tr, None, replace(cfg, snapshot_every=4), [0])
