@@ -7,6 +7,7 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import landscape as charts
+from resnet_explain.job_status import job_status
 from resnet_explain.lab import landscape as L
 from resnet_explain.train.runs import RunStore
 from resnet_explain.train.your_network import cap_seconds
@@ -99,10 +100,12 @@ b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["ll_job"].stop.set
 
 def status(j) -> None:
     rec = j.records[-1] if j.records else {"done": 0, "total": 1, "phase": "starting"}
-    state = "error" if j.error else ("running" if j.running else "complete")
-    text = j.error or (f"{j.meta.get('now', '')}: {rec['phase']} — {rec['done']} of {rec['total']} "
-                       f"passes, {j.elapsed:.0f} s" + (" · stopping…" if j.stop.is_set() else ""))
-    ui.show_job(j, "Computing the landscapes", state, rec["done"] / max(1, rec["total"]), text)
+    label, state = job_status(state=j.state, elapsed=j.elapsed, error=j.error, stopping=j.stop.is_set(),
+                              abandoned=j.abandoned, finished=j.result is not None,
+                              running="Computing the landscapes", done="Computed the landscapes",
+                              stopping_text="Stopping after the current chunk of grid points…")
+    text = f"{j.meta.get('now', '')}: {rec['phase']} — {rec['done']} of {rec['total']} passes, {j.elapsed:.0f} s"
+    ui.show_job(j, label, state, rec["done"] / max(1, rec["total"]), text)
 
 
 if running:

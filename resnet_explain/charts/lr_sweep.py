@@ -117,16 +117,11 @@ def live_status(records: list[dict], runs: int, elapsed: float, *, state: str,
     from ..train.lr_sweep import sweep_progress
 
     frac, text = sweep_progress(records, runs)
-    if error:
-        return f"Failed: {error}", "error", frac, text
-    if state == "done":
-        n = finished or 0
-        if n < runs:
-            why = " (nobody was watching)" if abandoned else ""
-            return f"Stopped{why} after {n} of {runs} runs, {elapsed:.0f} s", "complete", frac, text
-        return f"Finished: {runs} runs in {elapsed:.0f} s", "complete", frac, text
-    if stopping:
-        return "Stopping at the next training step…", "running", frac, text
-    if state == "queued":
-        return "Queued: waiting for the server…", "running", frac, text
-    return f"Sweeping… {elapsed:.0f} s", "running", frac, text
+    from ..job_status import job_status
+
+    n = finished or 0
+    label, st = job_status(state=state, elapsed=elapsed, error=error, stopping=stopping,
+                           abandoned=abandoned, finished=state == "done" and n >= runs,
+                           running="Sweeping", done=f"Finished: {runs} runs", got=f"{n} of {runs} runs, ",
+                           stopping_text="Stopping at the next training step…")
+    return label, st, frac, text

@@ -152,18 +152,13 @@ def live_status(done: int, planned: int, elapsed: float, n: int, *, state: str, 
     text = f"{done} of {planned} forward passes over {n} images · {elapsed:.0f} s"
     if 0 < done < planned:
         text += f" · about {elapsed / done * (planned - done):.0f} s left"
-    if error:
-        return f"Failed: {error}", "error", frac, text
-    if state == "done":
-        if finished:
-            return f"Finished in {elapsed:.0f} s", "complete", frac, text
-        why = " (nobody was watching)" if abandoned else ""
-        return f"Stopped{why} after {elapsed:.0f} s", "complete", frac, text
-    if stopping:
-        return "Stopping after the current forward pass…", "running", frac, text
-    if state == "queued":
-        return "Queued: waiting for the server…", "running", frac, text
-    return f"Deleting each block, {n} test images… {elapsed:.0f} s", "running", frac, text
+    from ..job_status import job_status
+
+    label, st = job_status(state=state, elapsed=elapsed, error=error, stopping=stopping,
+                           abandoned=abandoned, finished=finished,
+                           running=f"Deleting each block, {n} test images",
+                           stopping_text="Stopping after the current forward pass…")
+    return label, st, frac, text
 
 
 def study_twins(twins: dict, progress=None, should_stop=None) -> tuple[dict, dict, dict]:

@@ -13,18 +13,10 @@ from resnet_explain.lab import landscape as L
 from resnet_explain.train import shipped
 
 from .chartdata import chart_frames
-from .jobs import REMEMBERED_PAIR_SCRIPT, train_tiny_pair, wait_for_job
+from .jobs import REMEMBERED_PAIR_SCRIPT, wait_for_job
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "landscape.py")
-
-
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / "tiny-pair-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RESNET_EXPLAIN_CACHE", str(cache))  # the page finds the pair in this cache
-        yield train_tiny_pair(cache)
 
 
 @pytest.fixture

@@ -4,28 +4,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from .jobs import REMEMBERED_PAIR_SCRIPT, train_tiny_pair, wait_for_job
-
-from resnet_explain.train.degradation import near_chance
 from resnet_explain.lab import lesion
+from resnet_explain.train.degradation import near_chance
 from resnet_explain.ui import run_picker
 
 from .chartdata import chart_frames
+from .jobs import REMEMBERED_PAIR_SCRIPT, wait_for_job
 
 ROOT = Path(__file__).resolve().parents[2]
 LESION = str(ROOT / "app_pages" / "lesion.py")
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / "tiny-pair-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RESNET_EXPLAIN_CACHE", str(cache))  # the pages find the pair in this cache
-        yield train_tiny_pair(cache)
-
-
 def session_page(page: str, yours, twin) -> AppTest:
     return AppTest.from_string(REMEMBERED_PAIR_SCRIPT.format(yours=yours.run_id, twin=twin.run_id, page=page),
                                default_timeout=120)

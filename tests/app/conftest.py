@@ -1,0 +1,14 @@
+"""Fixtures the page tests share."""
+
+import pytest
+
+from .jobs import train_tiny_pair
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """(yours, twin): the tiny trained pair, in a run cache the pages read for the module's tests."""
+    cache = tmp_path_factory.getbasetemp() / "tiny-pair-cache"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RESNET_EXPLAIN_CACHE", str(cache))  # the pages find the pair in this cache
+        yield train_tiny_pair(cache)
