@@ -197,13 +197,17 @@ def check_hypothesis(table: pd.DataFrame) -> list[dict]:
 def run_degradation(exp: Experiment | str = "cpu-live", depths=None, seeds=None, epochs=None,
                     device=None, progress: Callable[[dict], None] | None = None,
                     should_stop: Callable[[], bool] | None = None, keep_models: bool = False,
-                    archs=("plain", "residual")) -> DegradationResult:
+                    archs=("plain", "residual"), together: bool | None = None) -> DegradationResult:
     """Train plain and residual nets at each depth and seed with the same budget.
 
     ``progress(record)`` gets every epoch record plus ``arch``, ``depth``, ``seed``, ``run`` and
     ``runs``. ``should_stop()`` ends the experiment cooperatively (finished runs are kept;
     ``meta["stopped"]``). The final ``train_error`` in ``runs``/``table`` is measured in eval mode
     on the whole training set after training (the curves keep the running train-mode error).
+
+    ``together``: train the seeds of each network at once (:func:`.many.train_seeds`, the same
+    curves up to float rounding); None = on CUDA when there are several seeds (on a CPU it is
+    slower: ``scripts/bench_many.py``).
     """
     if isinstance(exp, str):
         if exp not in EXPERIMENTS:
@@ -217,33 +221,54 @@ def run_degradation(exp: Experiment | str = "cpu-live", depths=None, seeds=None,
     t0 = time.perf_counter()
     train_set, test_set = exp.data()
     data_s = time.perf_counter() - t0
-    jobs = [(a, d, s) for s in exp.seeds for d in exp.depths for a in archs]
+    if together is None:
+        from ..device import choose_device
+
+        together = len(exp.seeds) > 1 and choose_device(exp.train.device).device.type == "cuda"
+    if together:  # one group per network, all its seeds at once
+        groups = [(a, d, tuple(exp.seeds)) for d in exp.depths for a in archs]
+    else:
+        groups = [(a, d, (s,)) for s in exp.seeds for d in exp.depths for a in archs]
+    n_runs = len(exp.seeds) * len(exp.depths) * len(archs)
     curves, runs, models = [], [], {}
     stopped = False
     dev_info: dict = {}
-    for k, (arch, depth, seed) in enumerate(jobs):
+    done = 0
+    for arch, depth, seeds in groups:
         if should_stop is not None and should_stop():
             stopped = True
             break
-        tag = {"arch": arch, "depth": depth, "seed": seed, "run": k + 1, "runs": len(jobs)}
-        cb = (lambda rec, tag=tag: progress({**tag, **rec})) if progress else None
-        cfg = replace(exp.train, seed=seed)
-        res = train(exp.spec(arch, depth), train_set, test_set, cfg, progress=cb,
-                    should_stop=should_stop)
-        dev_info = {k2: res.meta[k2] for k2 in ("device", "name", "detail", "torch", "amp",
-                                                "device_note")}
-        if res.meta["stopped"]:
-            stopped = True
+        tags = [{"arch": arch, "depth": depth, "seed": s, "run": done + i + 1, "runs": n_runs}
+                for i, s in enumerate(seeds)]
+        if len(seeds) == 1:
+            cb = (lambda rec, tag=tags[0]: progress({**tag, **rec})) if progress else None
+            results = [train(exp.spec(arch, depth), train_set, test_set, replace(exp.train, seed=seeds[0]),
+                             progress=cb, should_stop=should_stop)]
+        else:
+            from .many import train_seeds
+
+            cb = (lambda i, rec, tags=tags: progress({**tags[i], **rec})) if progress else None
+            results = train_seeds(exp.spec(arch, depth), train_set, test_set, exp.train, seeds,
+                                  progress=cb, should_stop=should_stop)
+        for seed, res in zip(seeds, results):
+            dev_info = {k2: res.meta[k2] for k2 in ("device", "name", "detail", "torch", "amp",
+                                                    "device_note") if k2 in res.meta}
+            if res.meta["stopped"]:
+                stopped = True
+                break
+            for rec in res.history.to_dict("records"):
+                curves.append({"arch": arch, "depth": depth, "seed": seed, **rec})
+            tr_err, tr_loss = evaluate(res.model, train_set, res.normalizer)
+            te_err = float(res.history["test_error"].iloc[-1])
+            runs.append({"arch": arch, "depth": depth, "seed": seed, "train_error": tr_err,
+                         "train_loss": tr_loss, "test_error": te_err, "seconds": res.meta["seconds"],
+                         "params": res.meta["params"],
+                         "images_per_s": float(res.history["images_per_s"].mean())})
+            if keep_models:
+                models[(arch, depth, seed)] = (res.model, res.normalizer)
+        done += len(seeds)
+        if stopped:
             break
-        for rec in res.history.to_dict("records"):
-            curves.append({"arch": arch, "depth": depth, "seed": seed, **rec})
-        tr_err, tr_loss = evaluate(res.model, train_set, res.normalizer)
-        te_err = float(res.history["test_error"].iloc[-1])
-        runs.append({"arch": arch, "depth": depth, "seed": seed, "train_error": tr_err,
-                     "train_loss": tr_loss, "test_error": te_err, "seconds": res.meta["seconds"],
-                     "params": res.meta["params"], "images_per_s": float(res.history["images_per_s"].mean())})
-        if keep_models:
-            models[(arch, depth, seed)] = (res.model, res.normalizer)
     curves_df = pd.DataFrame(curves, columns=["arch", "depth", "seed"] + HISTORY_COLUMNS)
     runs_df = pd.DataFrame(runs, columns=["arch", "depth", "seed", "train_error", "train_loss",
                                           "test_error", "seconds", "params", "images_per_s"])
@@ -253,6 +278,7 @@ def run_degradation(exp: Experiment | str = "cpu-live", depths=None, seeds=None,
             "n_train": exp.n_train, "n_test": exp.n_test, "size": exp.size,
             "difficulty": exp.difficulty, "width": exp.width, "data_seed": exp.data_seed,
             "wall_seconds": time.perf_counter() - t0, "data_seconds": data_s, "stopped": stopped,
+            "seeds_together": bool(together),
             "threads": torch.get_num_threads(), "train_config": asdict(exp.train),
             "train_error_is": "eval mode, whole training set, after the last epoch",
             "source": "He et al. 2015, arXiv 1512.03385, fig. 6 / table 6 (degradation)",

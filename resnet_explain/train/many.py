@@ -54,7 +54,8 @@ def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, c
         raise TrainError("train_seeds needs at least one seed")
     if config.snapshot_every or config.compile:
         raise TrainError("train_seeds does not record gradient snapshots or compile; use train()")
-    dev = choose_device(config.device).device
+    choice = choose_device(config.device)
+    dev = choice.device
     use_amp, _ = precision(config, dev)
     t_all = time.perf_counter()
     models = [build_model(spec, seed=s).to(dev).train() for s in seeds]
@@ -132,7 +133,7 @@ def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, c
     out = []
     for k, (s, m) in enumerate(zip(seeds, models)):
         cfg = replace(config, seed=s)
-        meta = {**describe(dev), "seconds": time.perf_counter() - t_all, "stopped": stopped,
+        meta = {**describe(dev), "device_note": choice.note, "seconds": time.perf_counter() - t_all, "stopped": stopped,
                 "steps": step, "params": sum(p.numel() for p in m.parameters()),
                 "spec": spec.to_query(), "n_train": n, "n_test": len(test_set) if test_set is not None else 0,
                 "amp": "bf16" if use_amp else "off", "channels_last": False, "config": asdict(cfg),

@@ -54,3 +54,19 @@ def test_progress_stop_and_refusals():
 
     with pytest.raises(TrainError):
         train_seeds(spec, tr, None, replace(cfg, snapshot_every=4), [0])
+
+
+def test_the_degradation_experiment_with_seeds_together_matches_one_at_a_time():
+    from resnet_explain.train.degradation import EXPERIMENTS, run_degradation
+
+    exp = EXPERIMENTS["cpu-live"].with_(depths=(8,), seeds=(0, 1), epochs=1, n_train=64, n_test=32,
+                                        device="cpu")
+    seen = []
+    apart = run_degradation(exp, together=False)
+    both = run_degradation(exp, together=True, progress=lambda r: seen.append((r["arch"], r["seed"], r["run"])))
+    cols = ["train_error", "train_loss", "test_error"]
+    a = apart.runs.sort_values(["arch", "seed"])[cols].to_numpy()
+    b = both.runs.sort_values(["arch", "seed"])[cols].to_numpy()
+    np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4)
+    assert both.meta["seeds_together"] and not apart.meta["seeds_together"]
+    assert sorted(seen) == [("plain", 0, 1), ("plain", 1, 2), ("residual", 0, 3), ("residual", 1, 4)]
