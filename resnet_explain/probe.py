@@ -26,9 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .block_select import select_blocks
 from .device import timed
 from .magnitude import log10
-from .model import build_model, find_blocks, make_batch
+from .model import build_model, make_batch
 
 _F64 = torch.float64
 
@@ -105,9 +106,15 @@ def _stage_of(name: str) -> str:
 
 
 def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
-          loss_fn=None, train: bool = True, blocks: list[tuple[str, nn.Module]] | None = None,
+          loss_fn=None, train: bool = True, blocks=None,
           dtype: torch.dtype | None = None) -> ProbeResult:
     """Run one forward + backward pass and measure every block.
+
+    ``blocks`` chooses the block boundaries (:func:`resnet_explain.block_select.select_blocks`):
+    None for :func:`~resnet_explain.model.find_blocks` (our models, and ``*Block`` modules of
+    others), a module type or tuple of types, a name glob (``"layer*.*"``) or ``"re:"`` regex, a
+    nesting depth (int), a predicate, or a list of ``(name, module)`` pairs. A selection that
+    matches nothing raises :class:`~resnet_explain.block_select.NoBlocksFound` (a UserError).
 
     ``train=True`` uses batch statistics in BatchNorm, as during training (running statistics are
     updated, as a training step would). Parameter ``.grad`` is reset first and left filled.
@@ -119,7 +126,7 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
     device = next(model.parameters()).device
     inputs, targets = inputs.to(device), targets.to(device)
     loss_fn = loss_fn or F.cross_entropy
-    blocks = blocks if blocks is not None else find_blocks(model)
+    blocks = select_blocks(model, blocks)
     names = [n for n, _ in blocks]
 
     grad: dict[str, torch.Tensor] = {}  # name -> the gradient at the block output (kept to the end)

@@ -38,6 +38,10 @@ STEPS: tuple[Step, ...] = (
          "gradient-flow",
          "Run a real forward and backward pass on your network and on its twin with the skips "
          "toggled, and see how the gradient's size changes from the output back to the input."),
+    Step("app_pages/real_models.py", "Real Architectures", ":material/account_tree:", "Experiment",
+         "real-models",
+         "The same probe on torchvision's ResNets, VGG with and without BatchNorm, DenseNet, ResNeXt, "
+         "Wide ResNet, ConvNeXt and ViT at initialisation: random weights, nothing downloaded."),
     Step("app_pages/your_network.py", "Train Your Network", ":material/fitness_center:", "Experiment",
          "your-network",
          "Train the network you built and its twin with one budget, side by side: live curves, "
