@@ -96,7 +96,8 @@ PAGE_KEYS = {"gf_batch", "gf_f64",                                      # Gradie
              "tr_depths", "tr_archs", "tr_epochs", "tr_ntrain", "tr_ntest",  # Training
              "lrs_lrs", "lrs_epochs", "lrs_ntrain",                     # Learning Rates
              "yn_budget", "yn_q",                                       # Your Network
-             "ll_grid", "ll_span", "ll_images"}                         # Loss Landscape
+             "ll_grid", "ll_span", "ll_images",                         # Loss Landscape
+             "rm_model", "rm_batch"}                                    # Real Architectures
 NON_SPEC_KEYS = {"seed", "device", "batch", "presenter", "controls", "preset", "view", "block",
                  "dtype", "depth", "page", "embed", "embed_options", "run"} | PAGE_KEYS
 

@@ -57,6 +57,8 @@ ROWS = [
     ("landscape", "ll_grid", "11", 11),
     ("landscape", "ll_span", "0.5", 0.5),
     ("landscape", "ll_images", "128", 128),
+    ("real_models", "rm_model", "vgg11", "vgg11"),
+    ("real_models", "rm_batch", "4", 4),
 ]
 PAGE_FILE = {"attribution_gradcam": "attribution", "attribution_upload": "attribution"}
 # yn_q (Your Network's heatmap quantity) shows only once a pair is trained: tested below with one.
