@@ -3,6 +3,7 @@
 import streamlit as st
 
 from resnet_explain import ui
+from resnet_explain.content import claims
 from resnet_explain.content.story import SECTIONS, STEPS, talk
 from resnet_explain.ui.share import share_hint
 
@@ -26,6 +27,9 @@ st.markdown(
     "(Yang et al. 2019, arXiv [1902.08129](https://arxiv.org/abs/1902.08129)), and He et al. "
     "called degradation an *optimisation* difficulty. The pages show whichever the numbers say."
 )
+with st.expander("Common claims, checked: where popular accounts of ResNets go wrong",
+                 icon=":material/fact_check:"):
+    st.markdown(claims.markdown())
 
 st.subheader("The story, step by step")
 n = 0
@@ -51,9 +55,9 @@ files = {s.file for s in STEPS}
 for act in talk():
     if act.file not in files:
         continue
-    c1, c2 = st.columns([1, 2], vertical_alignment="center")
-    c1.page_link(act.file, label=act.title, icon=":material/slideshow:", query_params=dict(act.query))
-    c2.caption(act.say)
+    with st.container(gap=None):  # the link on its own line (never cut off), what it shows beneath
+        st.page_link(act.file, label=act.title, icon=":material/slideshow:", query_params=dict(act.query))
+        st.caption(act.say)
 
 st.divider()
 st.caption(

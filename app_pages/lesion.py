@@ -8,6 +8,7 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import lesion as lesion_charts
+from resnet_explain.content import papers
 from resnet_explain.lab import lesion
 
 settings = ui.settings()
@@ -17,24 +18,22 @@ AUTO_START_SECONDS = float(os.environ.get("RESNET_EXPLAIN_LESION_AUTO_S", "10"))
 
 st.title("Lesion study: delete a block")
 st.markdown(
-    "Veit et al. (2016, arXiv 1605.06431, sec. 4) deleted single blocks from a *trained* ResNet at "
-    "test time: the error barely moved, except at some downsampling blocks, while deleting one "
-    "layer of a plain (VGG-like) network destroyed it. They read this as residual networks "
-    "behaving like **ensembles of many shallower paths**. Here we repeat the measurement on a "
-    "pair of trained twins (same data, same budget): a shipped pair, or your network and its "
-    "twin from the Train page."
-)
+    "Veit et al. (2016, arXiv 1605.06431, sec. 4) deleted single blocks from a *trained* ResNet at test "
+    "time: the error barely moved, except at some downsampling blocks, while deleting one layer of a plain "
+    "(VGG-like) network destroyed it. They read this as residual networks behaving like **ensembles of many "
+    "shallower paths**. Here we repeat the measurement on a pair of trained twins (same data, same budget): "
+    "a shipped pair, or your network and its twin from the Train page.")
 with st.expander("What “delete a block” means here"):
     st.markdown(
-        f"- **Residual block** `y = act(F(x) + S(x))`: {lesion.HOW_RESIDUAL}. With an identity "
-        "shortcut that is `y = x` (after the ReLU, which leaves a ReLU output unchanged); at a "
-        "downsampling block S subsamples and zero-pads the channels (He et al.'s option A).\n"
-        f"- **Plain block** `y = act(F(x))`: {lesion.HOW_IDENTITY} — a path the network never "
-        "trained with, which is the point of the comparison.\n"
-        f"- A plain block that changes the shape (stride 2, more channels) is **{lesion.HOW_NONE}**; "
-        "its row is kept and marked ✕, with no accuracy.\n\n"
-        "Hooks only: no weight changes, the hooks are removed afterwards, and each study runs on "
-        "its own copy of the run's model.")
+        f"- **Residual block** `y = act(F(x) + S(x))`: {lesion.HOW_RESIDUAL}. With an identity shortcut that "
+        "is `y = x` (after the ReLU, which leaves a ReLU output unchanged); at a downsampling block S "
+        "subsamples and zero-pads the channels (He et al.'s option A).\n"
+        f"- **Plain block** `y = act(F(x))`: {lesion.HOW_IDENTITY} — a path the network never trained "
+        "with, which is the point of the comparison.\n"
+        f"- A plain block that changes the shape (stride 2, more channels) is **{lesion.HOW_NONE}**; its row "
+        "is kept and marked ✕, with no accuracy.\n\n"
+        "Hooks only: no weight changes, the hooks are removed afterwards, and each study runs on its own "
+        "copy of the run's model.")
 
 
 @st.cache_resource(show_spinner=False)
@@ -75,10 +74,9 @@ running = job is not None and job.running
 if key not in done:  # estimate first; a long study waits for Start; all run with progress and Stop
     planned = sum(lesion.lesion_passes(r.spec) for r in runs)
     est = sum(lesion.lesion_passes(r.spec) * n * per_image(r.run_id, device.type) for r in runs)
-    st.caption(f"Not yet computed on this server: {planned} forward passes over {n} test images "
-               f"(each network whole, then without each deletable block), about **{est:.0f} s** on "
-               f"{settings['device_info']['detail']}, from a forward pass of each network timed here "
-               "just now (rough: a busy server is slower).")
+    st.caption(f"Not yet computed on this server: {planned} forward passes over {n} test images (each "
+               f"network whole, then without each deletable block), about **{est:.0f} s** on "
+               f"{settings['device_info']['detail']}, from a forward pass of each net timed here just now.")
 
     def start() -> None:
         ss["ls_job"] = ui.start_job(lambda j: study(j, runs, device.type, n, key, done),
@@ -89,8 +87,8 @@ if key not in done:  # estimate first; a long study waits for Start; all run wit
         job, running = ss["ls_job"], True
     b1, b2, _ = st.columns([1, 1, 4])
     b1.button("Start", type="primary", icon=":material/play_arrow:", on_click=start, disabled=running)
-    b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["ls_job"].stop.set(),
-              disabled=not running, help="Ends the study after the current forward pass.")
+    b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["ls_job"].stop.set(), disabled=not running,
+              help="Ends the study after the current forward pass.")
 
 
 def status(j) -> None:
@@ -114,9 +112,9 @@ chance = 1.0 / len(ui.run_test_images(runs[0].run_id).classes)
 long = lesion_charts.lesion_long(frames, ds_map, depth)
 f = lesion_charts.lesion_findings(long)
 st.caption(" · ".join(ui.describe_run(r) for r in runs) +
-           f" Tested on {int(n)} test images on **{settings['device_info']['detail']}**: "
-           f"the studies took {secs['plain']:.1f} s (plain-{depth}) and {secs['residual']:.1f} s "
-           f"(residual-{depth}) when first computed; results are kept per run, device and image count.")
+           f" Tested on {int(n)} test images on **{settings['device_info']['detail']}**: the studies took "
+           f"{secs['plain']:.1f} s (plain-{depth}) and {secs['residual']:.1f} s (residual-{depth}) when "
+           "first computed; results are kept per run, device and image count.")
 
 k1, k2, k3, k4 = st.columns(4)
 k1.metric(f"plain-{depth}: accuracy", f"{f['plain']['base_accuracy_pct']:.1f} %")
@@ -133,17 +131,17 @@ for warning in lesion_charts.barely_learned(f, depth, chance):
     st.warning(warning, icon=":material/warning:")
 if verdict := lesion_charts.lesion_verdict(f, chance):
     st.markdown(verdict)
+st.table(papers.veit_beside_ours(f, depth, chance))
+st.caption(papers.veit_caption())
 ui.chart_with_export(lesion_charts.lesion_drop_chart(long, int(340 * H)), long, f"lesion_drop_{depth}", "ls_drop")
-st.caption(f"Bars: accuracy of the whole network minus accuracy with that one block deleted, on "
-           f"{int(n)} test images (percentage points). ✕: cannot be deleted. Grey bands: "
-           "downsampling blocks (stride 2, more channels).")
+st.caption(f"Bars: accuracy of the whole network minus accuracy with that one block deleted, on {int(n)} "
+           "test images (percentage points). ✕: cannot be deleted. Grey bands: downsampling blocks.")
 
 st.subheader("How close is each residual block to the identity?")
 st.markdown(
-    "For each residual block, ‖F(x)‖ / ‖x‖: the size of what the branch adds relative to what "
-    "flows past it on the shortcut (mean over the test images). Near 0 the block is almost the "
-    "identity — and deleting it should cost little. Light bars: downsampling blocks, whose "
-    "shortcut subsamples and zero-pads.")
+    "For each residual block, ‖F(x)‖ / ‖x‖: the size of what the branch adds relative to what flows past "
+    "it on the shortcut (mean over the test images). Near 0 the block is almost the identity — and deleting "
+    "it should cost little. Light bars: downsampling blocks, whose shortcut subsamples and zero-pads.")
 ui.chart_with_export(lesion_charts.residual_ratio_chart(long, int(260 * H)), long[long["arch"] == "residual"],
                      f"residual_ratio_{depth}", "ls_ratio")
 if ratio_text := lesion_charts.ratio_sentence(long, f):

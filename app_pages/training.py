@@ -1,18 +1,15 @@
-"""Training: He et al.'s degradation experiment. Stored runs at once, live runs on demand.
-
-A live run is a ``ui.BackgroundJob`` of this session (never shared, models dropped at the end):
-the script stays free, so the Stop button's callback can set the job's threading.Event, which
-the trainer polls (``should_stop``) before every step. A fragment re-renders the progress once a
-second while the run lasts, then reruns the page to show the final table.
-"""
+"""Training: He et al.'s degradation experiment, stored runs at once (beside the paper's numbers),
+live runs on demand. A live run is a ``ui.BackgroundJob`` of this session (never shared, models
+dropped at the end): Stop's callback sets the job's Event, which the trainer polls before every
+step; a fragment redraws the progress each second, then the page reruns to show the final table."""
 
 import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import training as training_charts
-from resnet_explain.train import (EXPERIMENTS, chance_error, load_stored,
-                                  planned_epochs, run_degradation)
-from resnet_explain.train.degradation import summarise
+from resnet_explain.content import papers
+from resnet_explain.train import EXPERIMENTS, chance_error, load_stored, planned_epochs, run_degradation
+from resnet_explain.train.degradation import check_hypothesis, summarise
 from resnet_explain.train.estimate import estimate_experiment_seconds
 from resnet_explain.ui import training_panel as panel
 
@@ -29,14 +26,12 @@ chance = chance_error()
 
 st.title("Training: does depth help?")
 st.markdown(
-    "He et al. (2015, arXiv 1512.03385, sec. 4.2) trained *plain* networks of 20 to 56 layers on "
-    "CIFAR-10: the deeper ones had the **higher training error** (their training curves: fig. 1, "
-    "and fig. 6 left) — not overfitting, an optimisation difficulty; they called it *degradation*. "
-    "With identity shortcuts the deeper ResNets trained at least as well (fig. 6 middle). Their "
-    "table 6 lists only test errors, of ResNets and other methods, no plain nets. Here the same "
-    "comparison runs on our generated shapes with one budget for every network, and the page "
-    "checks, from the numbers, whether the data agree."
-)
+    "He et al. (2015, arXiv 1512.03385, sec. 4.2) trained *plain* networks of 20 to 56 layers on CIFAR-10: "
+    "the deeper ones had the **higher training error** (their training curves: fig. 1, and fig. 6 left) — "
+    "not overfitting, an optimisation difficulty; they called it *degradation*. With identity shortcuts the "
+    "deeper ResNets trained at least as well (fig. 6 middle). Their table 6 lists only test errors, of "
+    "ResNets and other methods, no plain nets. Here the same comparison runs on our generated shapes with "
+    "one budget for every network, and the page checks, from the numbers, whether the data agree.")
 st.info(
     "**Hypothesis (He et al. 2015, fig. 6, training-error curves):** (1) plain-56 has a higher "
     "training error than plain-20; (2) ResNet-56's training error is at most ResNet-20's; "
@@ -49,6 +44,16 @@ panel.curves(stored.curves, chance, "", "stored", ("tr_s_train", "tr_s_test"))
 st.caption(training_charts.curves_caption(stored.n_seeds, chance))
 st.subheader(f"Final errors (mean ± std over {stored.n_seeds} seeds), plain and residual, by depth")
 panel.results(stored.table, stored.n_seeds, chance)
+st.subheader("Beside the paper: He et al. 2015 (arXiv 1512.03385)")
+st.markdown("**Published (He et al. 2015, table 6; fig. 6 for the plain nets)**, at their full budget")
+st.table(papers.cifar10_table())
+hyp = check_hypothesis(stored.table)
+st.markdown(f"**The paper's orderings, and ours.** {papers.ordering_sentence(hyp)}")
+st.table(papers.ordering_table(hyp, stored.n_seeds))
+st.caption(papers.budgets_caption(stored.meta))
+with st.expander(papers.more_numbers_label()):
+    st.table(papers.imagenet_table())
+    st.table(papers.shortcut_table())
 
 # ---- 2. live ------------------------------------------------------------------------------------
 st.header("2 · Run it live")
@@ -138,9 +143,8 @@ if kept and not running:
     parts = [(stored.table, f"stored ({stored.n_seeds} seeds, {stored.meta['epochs']} epochs)")] + [
         (summarise(k["runs"]), f"live #{k['n']} ({k['meta']['epochs']} epochs)") for k in kept]
     st.dataframe(training_charts.he_tables(parts), hide_index=True, width="stretch")
-    st.caption("Each live run uses its own budget; compare within a source first. Live results live "
-               f"in this browser session only (the last {MAX_KEPT_RUNS} runs); trained models are "
-               "discarded after each run.")
+    st.caption("Each live run uses its own budget; compare within a source first. Live results live in this "
+               f"browser session only (the last {MAX_KEPT_RUNS} runs); models are discarded after each run.")
 elif not kept and job is None:
     st.caption("Press **Start** to train the networks here. The curves draw as each epoch finishes.")
 
