@@ -4,6 +4,7 @@ import streamlit as st
 
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
+from resnet_explain.charts.diagram import to_dot
 from resnet_explain.lab.highway import identity_share
 from resnet_explain.lab.theory import sigmoid_bound_from_last
 from resnet_explain.probe import ratio_of
@@ -63,12 +64,21 @@ bound = None
 if spec.act == "sigmoid" and spec.norm == "none":
     bound = sigmoid_bound_from_last(blocks["plain"])
 st.subheader("Gradient size at each block's output")
-st.caption("log10 ‖∂L/∂x‖; solid: your network, dashed: its twin; hover for exact values. Points marked "
+st.caption("log10 ‖∂L/∂x‖; solid: your network, dashed: its twin; hover for exact values, click a point "
+           "for its block's numbers and place in the network (double-click clears). Points marked "
            f"▼ are {magnitude.UNDERFLOW} or not finite; they keep their place at the bottom."
            + (" Dashed: 0.25 per sigmoid layer from the last block, the most σ′ alone allows "
               "(σ′(0) = 1/4)." if bound is not None else ""))
-ui.chart_with_export(flow_charts.grad_norm_chart(long, bound, height=460 if settings["presenter"] else 340),
-                     long, "gradient_norms", "gf_norms")
+picked = flow_charts.picked_block(ui.chart_with_export(
+    flow_charts.grad_norm_chart(long, bound, height=460 if settings["presenter"] else 340, pickable=True),
+    long, "gradient_norms", "gf_norms", select=flow_charts.PICK), long["block"])
+if picked:
+    rows, text = flow_charts.block_numbers(blocks, picked, variant)
+    st.markdown(text)
+    st.dataframe(rows, hide_index=True, width="stretch")
+with st.expander(f"Where {picked} is in your network" if picked else "Your network's architecture",
+                 expanded=picked is not None):
+    st.graphviz_chart(to_dot(spec, collapse=spec.n_blocks > 12, highlight=picked), width="stretch")
 
 st.subheader("The gradient highway: identity term vs residual-branch term")
 st.markdown(

@@ -24,6 +24,10 @@ IDENTITY_TERM_COLOR, BRANCH_TERM_COLOR, TOTAL_GRAD_COLOR = RESIDUAL_COLOR, "#ff7
 # Lighter and darker shades of a residual net's blue, for several residual variants on one chart.
 RESIDUAL_SHADES = ("#74a9cf", "#08306b", "#9ecae1", "#3182bd")
 NEUTRAL_COLORS = ("#555555", "#e377c2", "#bcbd22", "#999999")
+# A grey for lines that are no concept's colour (legend dashes, reference lines, the picked block's
+# rule) that reads on the light theme's white and the dark theme's near-black alike (contrast
+# 3.5:1 on #ffffff, 5.7:1 on #0e1014; tests/unit/test_stage.py checks both).
+MID_GREY = "#8a8a8a"
 
 # Legends: long labels are shown whole (Vega's default cuts them at 160 px with "…").
 LEGEND_LABEL_LIMIT = 420
@@ -41,10 +45,10 @@ def legend(**kw) -> alt.Legend:
 
 
 def dash_legend(**kw) -> alt.Legend:
-    """A legend for a strokeDash channel that draws each dash as a dark line. (With a colour
+    """A legend for a strokeDash channel that draws each dash as a grey line. (With a colour
     legend beside it and points on the lines, Vega-Lite would draw its symbols as identical
     dots: the fill colour set here stops that.)"""
-    for k, v in dict(symbolType="stroke", symbolStrokeColor="#333333", symbolFillColor="transparent",
+    for k, v in dict(symbolType="stroke", symbolStrokeColor=MID_GREY, symbolFillColor="transparent",
                      symbolStrokeWidth=2.5, symbolSize=400, symbolOpacity=1).items():
         kw.setdefault(k, v)
     return legend(**kw)

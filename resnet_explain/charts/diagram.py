@@ -8,9 +8,14 @@ consecutive blocks are drawn once with "x N" so ResNet-110 stays readable.
 from __future__ import annotations
 
 from ..spec import NetSpec, parse_block_name
+from ..spec.netspec import SpecError
 
 _SKIP = 'color="#1f77b4", style=dashed, penwidth=2'
 _MAIN = 'color="#333333", penwidth=1.6'
+# The picked block (a click in a chart, the builder's block picker): a thick near-black frame, bold,
+# with a marker. Not red or blue, which say plain and residual; its fill still says which it is.
+HIGHLIGHT = 'penwidth=4, color="#111111", fontname="Helvetica-Bold"'
+HIGHLIGHT_MARK = "  ◀"
 
 
 def skip_label(text: str) -> str:
@@ -35,8 +40,22 @@ def _runs(spec: NetSpec, collapse: bool):
     return out
 
 
+def _highlighted(highlight: str | None) -> tuple[int, int] | None:
+    """(stage number, block index) of ``highlight``; None when there is none or it is no name."""
+    if not highlight:
+        return None
+    try:
+        i, j = parse_block_name(highlight)
+    except SpecError:
+        return None
+    return i + 1, j
+
+
 def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -> str:
+    """The network as DOT. ``highlight`` (a block name such as ``stage2.block1``) draws that block,
+    or the collapsed run that holds it, with HIGHLIGHT."""
     cnn = spec.family == "cnn"
+    picked = _highlighted(highlight)
     lines = ["digraph G {", "  rankdir=TB; nodesep=0.25; ranksep=0.22;",
              '  node [shape=box, style="rounded,filled", fillcolor="#f4f4f4", fontname="Helvetica",'
              ' fontsize=11, height=0.3];', '  edge [arrowsize=0.6];']
@@ -62,7 +81,11 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
         if not b.skip:
             label += "  (no skip)"
         fill = "#fde0dd" if not b.skip else "#deebf7"
-        pen = ', penwidth=3, color="#d62728"' if highlight and highlight in (name,) else ""
+        if picked is not None and picked[0] == stage and j <= picked[1] <= k:
+            label += HIGHLIGHT_MARK
+            pen = f", {HIGHLIGHT}"
+        else:
+            pen = ""
         lines.append(f'    {nid} [label="{label}", fillcolor="{fill}"{pen}];')
         lines.append(f"    {prev} -> {nid} [{_MAIN}];")
         if b.skip:

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 from .. import magnitude
-from .axes import (BRANCH_TERM_COLOR, IDENTITY_TERM_COLOR, VARIANT_COLORS, W, block_order, fit_title,
-                   dash_legend, flagged_markers, legend, xblock)
+from .axes import (BRANCH_TERM_COLOR, IDENTITY_TERM_COLOR, MID_GREY, VARIANT_COLORS, W, block_order,
+                   fit_title, dash_legend, flagged_markers, legend, xblock)
+
+PICK = "pick"  # the name of the per-block chart's click selection (Streamlit returns it by this name)
 
 
 def gradflow_long(frames: dict[str, pd.DataFrame], yours: str | None = None) -> pd.DataFrame:
@@ -43,8 +45,10 @@ def numbers_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
-                    height: int = 340) -> alt.Chart:
-    """Per-block ||dL/dx_l|| (log10), plain vs residual overlaid; optional dashed theory line."""
+                    height: int = 340, pickable: bool = False) -> alt.Chart:
+    """Per-block ||dL/dx_l|| (log10), plain vs residual overlaid; optional dashed theory line.
+    ``pickable``: a click on a point selects its block (the selection PICK, on the field
+    ``block``), marked by a grey rule."""
     x = xblock(block_order(long))
     base = alt.Chart(long)
     tooltip = [alt.Tooltip("variant:N"), alt.Tooltip("network:N"), alt.Tooltip("block:O"),
@@ -65,12 +69,46 @@ def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
         x=x, y=alt.Y("y:Q", title=fit_title("log10 ‖∂L/∂x‖ at block output", height)), color=color,
         strokeDash=dash, strokeWidth=width, detail="variant:N", tooltip=tooltip)
     layers = [line]
+    if pickable:
+        pick = alt.selection_point(name=PICK, fields=["block"], on="click", clear="dblclick", empty=False)
+        layers = [line.add_params(pick),
+                  base.mark_rule(color=MID_GREY, strokeWidth=2, strokeDash=[2, 2]).encode(x=x).transform_filter(pick)]
     layers += flagged_markers(long, x, color, tooltip, label=True)
     if theory is not None and len(theory):
-        layers.append(alt.Chart(theory).mark_line(strokeDash=[6, 4], color="#555").encode(
+        layers.append(alt.Chart(theory).mark_line(strokeDash=[6, 4], color=MID_GREY).encode(
             x=x, y="log10:Q", detail="curve:N",
             tooltip=[alt.Tooltip("curve:N"), alt.Tooltip("log10:Q", format=".2f")]))
     return alt.layer(*layers).properties(height=height, width=W)
+
+
+def picked_block(event, blocks) -> str | None:
+    """The block a click on the per-block chart picked: Streamlit's selection ``event`` (its
+    ``selection`` holds PICK as a list of ``{"block": name}``) -> that name when it is one of
+    ``blocks``; else None (no click yet, a cleared click, or a stale one from another network)."""
+    try:
+        points = event["selection"][PICK]
+    except (KeyError, TypeError):
+        return None
+    names = [p.get("block") for p in points if isinstance(p, dict)] if isinstance(points, list) else []
+    return names[0] if names and names[0] in set(blocks) else None
+
+
+def block_numbers(frames: dict[str, pd.DataFrame], block: str, yours: str) -> tuple[pd.DataFrame, str]:
+    """One block's row of the numbers table for your network and its twin, and a sentence with
+    its gradient norm in each and their ratio (yours / twin)."""
+    rows = numbers_table(frames)
+    rows = rows[rows["block"] == block].copy()
+    rows.insert(1, "network", np.where(rows["variant"] == yours, "yours", "twin"))
+    rows = rows.sort_values("network", key=lambda s: s != "yours")
+    g = dict(zip(rows["network"], rows["grad_norm"]))
+    mine, twin = g.get("yours"), g.get("twin")
+    text = f"**{block}**: ‖∂L/∂x‖ = {magnitude.value_text(mine)} in your network ({yours})"
+    if twin is not None:
+        other = rows.loc[rows["network"] == "twin", "variant"].iloc[0]
+        text += f", {magnitude.value_text(twin)} in its twin ({other})"
+        if twin != 0 and np.isfinite(twin) and np.isfinite(mine):
+            text += f": yours is {magnitude.fmt_ratio(mine / twin)}× the twin's"
+    return rows, text + "."
 
 
 _TERMS = ["identity (shortcut) term", "residual-branch term J_Fᵀg"]

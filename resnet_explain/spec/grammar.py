@@ -98,7 +98,7 @@ PAGE_KEYS = {"gf_batch", "gf_f64",                                      # Gradie
              "yn_budget", "yn_q",                                       # Your Network
              "ll_grid", "ll_span", "ll_images",                         # Loss Landscape
              "rm_model", "rm_batch"}                                    # Real Architectures
-NON_SPEC_KEYS = {"seed", "device", "batch", "presenter", "controls", "preset", "view", "block",
+NON_SPEC_KEYS = {"seed", "device", "batch", "presenter", "theme", "controls", "preset", "view", "block",
                  "dtype", "depth", "page", "embed", "embed_options", "run"} | PAGE_KEYS
 
 

@@ -1,5 +1,5 @@
-"""The sidebar on every page (device, seed, presenter mode, controls), bound to the URL, and the
-torch thread count for a shared host."""
+"""The sidebar on every page (device, seed, presenter mode, theme, controls), bound to the URL, and
+the torch thread count for a shared host."""
 
 from __future__ import annotations
 
@@ -22,13 +22,47 @@ section[data-testid="stSidebar"][data-collapsed="false"] { width: 240px !importa
 /* captions: larger and dark, readable from the back of the room */
 [data-testid="stMain"] [data-testid="stCaptionContainer"],
 [data-testid="stMain"] [data-testid="stCaptionContainer"] p {
-  font-size: 1.1rem !important; color: #2f2d2b !important; opacity: 1 !important; }
+  font-size: 1.1rem !important; color: inherit !important; opacity: 1 !important; }
 /* page links (Home's story and acts) wrap instead of being cut */
 [data-testid="stMain"] [data-testid="stPageLink"] p, [data-testid="stMain"] [data-testid="stPageLink"] span {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
 [data-testid="stMain"] [data-testid="stPageLink"] a { height: auto !important; max-width: 100% !important; }
 </style>
 """
+
+# The theme (light and dark are .streamlit/config.toml's [theme.light] and [theme.dark]). Streamlit
+# 1.67 has no Python call that switches it: its own switch is the settings menu (hidden here, by
+# client.toolbarMode = "minimal") and its URL option `embed_options=light_theme|dark_theme`, read
+# once, when the page loads. So the Theme control rides in the URL as `theme`, and THEME_SYNC_JS
+# reloads the page with Streamlit's option set to match (every setting is in the URL, so the view
+# comes back as it was): when the control has just changed, or when the page is drawn in the other
+# theme and the URL does not carry the option yet (a link with `theme=dark`). After that reload the
+# URL carries it, so it cannot reload again.
+THEMES = ("auto", "light", "dark")
+EMBED_THEME = {"auto": "", "light": "light_theme", "dark": "dark_theme"}
+
+THEME_SYNC_JS = """<script>
+(() => {
+  const theme = "%(theme)s", want = "%(want)s", changed = %(changed)s;
+  const url = new URL(window.location.href), q = url.searchParams;
+  const opts = q.getAll("embed_options"), now = opts.filter((v) => v.endsWith("_theme"));
+  const bg = getComputedStyle(document.querySelector(".stApp") || document.body).backgroundColor;
+  const rgb = (bg.match(/\\d+/g) || [255, 255, 255]).slice(0, 3).map(Number);
+  const drawnDark = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 128;
+  const wrong = want !== "" && drawnDark !== (want === "dark_theme") && now.join() !== want;
+  if (!changed && !wrong) return;
+  q.delete("embed_options");
+  opts.filter((v) => !v.endsWith("_theme")).concat(want ? [want] : []).forEach((v) => q.append("embed_options", v));
+  if (theme === "auto") q.delete("theme"); else q.set("theme", theme);
+  window.location.replace(url.toString());
+})();
+</script>"""
+
+
+def theme_sync_js(theme: str, changed: bool) -> str:
+    """The constant script for one of THEMES (no user text reaches it: an unknown value is "auto")."""
+    theme = theme if theme in EMBED_THEME else "auto"
+    return THEME_SYNC_JS % {"theme": theme, "want": EMBED_THEME[theme], "changed": str(bool(changed)).lower()}
 
 
 def sidebar() -> dict:
@@ -51,6 +85,9 @@ def sidebar() -> dict:
                         bind="query-params", help="Every random thing (weights, data) uses this seed.")
         st.toggle("Presenter mode", key="presenter", bind="query-params",
                   help="Larger type and full-width charts for a projector.")
+        st.selectbox("Theme", THEMES, key="theme", bind="query-params",
+                     help="dark reads best on a projector; auto follows your system. Kept in the URL "
+                          "(changing it reloads the page, which keeps every setting).")
         st.selectbox("Controls", ("show", "hide"), key="controls", bind="query-params",
                      help="'hide' folds these settings away (and rides in the URL).")
     choice = choose_device(st.session_state.get("device", "auto"))
@@ -61,8 +98,13 @@ def sidebar() -> dict:
     presenter = bool(st.session_state.get("presenter", False))
     if presenter:
         st.html(_PRESENTER_CSS)  # a constant stylesheet; no user text reaches it
+    theme = st.session_state.get("theme", "auto")
+    changed = st.session_state.get("_theme_was", theme) != theme
+    st.session_state["_theme_was"] = theme
+    if theme != "auto" or changed:
+        st.html(theme_sync_js(theme, changed), unsafe_allow_javascript=True)  # constant: THEME_SYNC_JS
     return {"device": choice.device, "device_info": info, "seed": int(st.session_state.get("seed", 0)),
-            "presenter": presenter, "show_controls": show}
+            "presenter": presenter, "theme": theme, "show_controls": show}
 
 
 def _torch_threads() -> int:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-def chart_with_export(chart, data, name: str, key: str, title: str | None = None) -> None:
+def chart_with_export(chart, data, name: str, key: str, title: str | None = None,
+                      select: str | None = None):
     """Show an Altair chart full width, with PNG/SVG (rendered on click) and CSV downloads.
+
+    ``select`` names a point selection in the chart: a click on the chart then reruns the page
+    and this returns Streamlit's selection event (``event["selection"][select]``); else None.
 
     The exported images carry a title (``title``, else what the chart's axes say) and, where the
     data has a network and its twin, a subtitle saying which line is which. The buttons sit in a
@@ -16,7 +20,12 @@ def chart_with_export(chart, data, name: str, key: str, title: str | None = None
     if st.session_state.get("presenter"):  # readable from the back of the room
         chart = chart.configure_axis(labelFontSize=15, titleFontSize=17).configure_legend(
             labelFontSize=15, titleFontSize=16).configure_title(fontSize=20, subtitleFontSize=15)
-    st.altair_chart(chart, width="stretch")
+    if select:
+        event = st.altair_chart(chart, width="stretch", on_select="rerun", selection_mode=[select],
+                                key=f"{key}_chart")
+    else:
+        event = None
+        st.altair_chart(chart, width="stretch")
     heading, sub = title or chart_title(chart, name), networks_subtitle(data)
     with st.container(horizontal=True, gap="small", key=f"{key}_export"):
         st.download_button("PNG", data=lambda: to_image(chart, "png", title=heading, subtitle=sub),
@@ -28,6 +37,7 @@ def chart_with_export(chart, data, name: str, key: str, title: str | None = None
         st.download_button("CSV", data=to_csv(data), file_name=f"{name}.csv", mime="text/csv",
                            key=f"{key}_csv", icon=":material/table:", on_click="ignore",
                            help="The numbers behind the chart")
+    return event
 
 
 def show_code(obj, label: str = "Show the code") -> None:

@@ -102,7 +102,7 @@ def test_every_bound_key_is_a_page_key_unique_across_pages_and_in_the_table():
     everywhere = [k for keys in pages.values() for k in keys]
     assert len(everywhere) == len(set(everywhere)), "one query string is shared by every page"
     assert set(everywhere) == PAGE_KEYS  # so url_state never reads a page control as part of the network
-    assert found["sidebar.py"] == {"device", "seed", "presenter", "controls"} <= NON_SPEC_KEYS
+    assert found["sidebar.py"] == {"device", "seed", "presenter", "theme", "controls"} <= NON_SPEC_KEYS
     assert not PAGE_KEYS & set(SPEC_KEYS)
     assert {k for _, k, _, _ in ROWS} | {"yn_q"} == PAGE_KEYS  # every bound control is round-tripped
 
@@ -209,7 +209,7 @@ def test_controls_hide_folds_the_settings_away_on_the_first_run():
     assert not at.exception
     folded = at.sidebar.expander
     assert [e.label for e in folded] == ["Settings"]
-    assert {w.label for w in folded[0].selectbox} == {"Device", "Controls"}
+    assert {w.label for w in folded[0].selectbox} == {"Device", "Theme", "Controls"}
     assert {w.label for w in folded[0].toggle} == {"Presenter mode"}
     assert at.selectbox(key="controls").value == "hide"
     shown = app({}).run()
