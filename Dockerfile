@@ -8,9 +8,10 @@ ENV HOME=/home/user PATH=/home/user/.local/bin:$PATH \
 WORKDIR /home/user/app
 
 COPY --chown=user requirements.txt .
-# The CPU build of the pinned torch first (the default wheel carries several GB of CUDA), then the
-# README's install command.
-RUN pip install --no-cache-dir --user --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+# The CPU builds of the pinned torch and torchvision first (the default wheels carry several GB of
+# CUDA, and PyPI's torchvision registers CUDA-only ops a CPU torch lacks), then the README's
+# install command, which finds both already satisfied.
+RUN pip install --no-cache-dir --user --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 torchvision==0.28.0 \
  && pip install --no-cache-dir --user -r requirements.txt
 
 COPY --chown=user . .
