@@ -6,6 +6,7 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.content.story import SECTIONS, STEPS
+from resnet_explain.ui import warmup
 
 st.set_page_config(page_title="resnet-explain", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"), layout="wide")
 
@@ -18,6 +19,8 @@ for section in SECTIONS:
         pages[section] = in_section
 
 nav = st.navigation(pages, expanded=True)  # every step of the story visible, no "View more"
-ui.remember_settings(ui.sidebar())
-nav.run()
-ui.next_step_footer(nav.url_path)
+with warmup.visitor_run():  # the background warm-up holds back while a visitor's page runs
+    ui.remember_settings(ui.sidebar())
+    warmup.start()  # once per server: the pages' default views, in the background, while idle
+    nav.run()
+    ui.next_step_footer(nav.url_path)

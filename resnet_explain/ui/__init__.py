@@ -1,7 +1,8 @@
 """The only streamlit-aware code: the sidebar (:mod:`.sidebar`), the network in the URL
 (:mod:`.url_state`), compute slots and background jobs (:mod:`.jobs`), the cached probe
 (:mod:`.probing`), the pair of trained runs a page studies (:mod:`.run_picker`) and output helpers
-(:mod:`.widgets`). Pages use ``from resnet_explain import ui``.
+(:mod:`.widgets`). Pages use ``from resnet_explain import ui``; the run picker's names are
+imported on first use (it loads the training modules, which most pages never need).
 
 Results are cached as DataFrames (copied per session by st.cache_data); models are built inside
 the cached function and never shared between sessions.
@@ -10,11 +11,28 @@ the cached function and never shared between sessions.
 from .jobs import (BackgroundJob, ServerBusy, compute_slot, queued_note, show_job, start_job,
                    watch_job)
 from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
-from .run_picker import (describe_run, pick_pair, private_model, remember_pair, run_test_images,
-                         run_title, run_variant, shared_model)
 from .sidebar import remember_settings, settings, sidebar
 from .url_state import DEFAULT_PRESET, apply_edit, current_spec, edit_error, editor_version, set_spec
 from .widgets import chart_with_export, cost_metrics, image_picker, next_step_footer, show_code
+
+# The run picker reads trained runs (resnet_explain.train: trainer, checkpoints, runs); only the
+# pages that study trained twins need it, so it is imported on first use, not with every page.
+_LAZY = {name: "run_picker" for name in ("describe_run", "pick_pair", "private_model", "remember_pair",
+                                         "run_test_images", "run_title", "run_variant", "shared_model")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = ["apply_edit", "BackgroundJob", "chart_with_export", "compute_slot", "cost_metrics",
            "current_spec", "DEFAULT_PRESET", "describe_run", "edit_error", "editor_version",
