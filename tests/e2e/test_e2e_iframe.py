@@ -12,7 +12,6 @@ The control: a server started with "lax" refuses the same upload with 403 — th
 
 import io
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -71,21 +70,16 @@ def _start(script, cwd, same_site=None):
 
 
 @pytest.fixture(scope="module")
-def chrome_profile(tmp_path_factory):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
+def chrome_profile(playwright, tmp_path_factory):
     prof = tmp_path_factory.mktemp("profile")
     (prof / "Default").mkdir()
     # Chrome's default outside incognito: third-party cookies allowed (cookie_controls_mode 0)
     (prof / "Default" / "Preferences").write_text(json.dumps(
         {"profile": {"cookie_controls_mode": 0, "block_third_party_cookies": False}}))
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(str(prof), executable_path=CHROMIUM, headless=True,
-                                                   args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1100})
-        yield ctx
-        ctx.close()
+    ctx = playwright.chromium.launch_persistent_context(str(prof), executable_path=CHROMIUM, headless=True,
+                                                        args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1100})
+    yield ctx
+    ctx.close()
 
 
 def _upload_in_iframe(ctx, parent_url, app_url, png_path, choose_upload=None):
