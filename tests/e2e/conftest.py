@@ -23,33 +23,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server():
+def start_server(script: Path, log_name: str, *, cwd: Path = ROOT, env: dict | None = None,
+                 args: tuple[str, ...] = ("--server.address", "127.0.0.1")) -> tuple[subprocess.Popen, int]:
+    """``streamlit run script`` on a free port, logging to test-output/e2e/``log_name``; returns
+    once its health check answers (the test fails if it does not within 90 s)."""
     port = _free_port()
     OUT.mkdir(parents=True, exist_ok=True)
-    log = open(OUT / "streamlit-server.log", "w")
+    log = open(OUT / log_name, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+         "--server.headless", "true", *args],
+        cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, port
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start; see test-output/e2e/streamlit-server.log")
-    yield url
+    proc.kill()
+    pytest.fail(f"streamlit did not start; see test-output/e2e/{log_name}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def server():
+    proc, port = start_server(ROOT / "app.py", "streamlit-server.log")
+    yield f"http://127.0.0.1:{port}"
+    stop_server(proc)
 
 
 @pytest.fixture(scope="session")

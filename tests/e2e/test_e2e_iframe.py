@@ -12,17 +12,14 @@ The control: a server started with "lax" refuses the same upload with 403 — th
 
 import io
 import json
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, OUT, ROOT, _free_port
+from .conftest import CHROMIUM, CHROMIUM_ARGS, OUT, ROOT, _free_port, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 
@@ -51,22 +48,10 @@ def parent_site(tmp_path_factory):
 
 
 def _start(script, cwd, same_site=None):
-    port = _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.headless", "true"]
-    if same_site:
-        cmd += ["--server.xsrfCookieSameSite", same_site]
-    log = open(OUT / f"iframe-server-{port}.log", "w")
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, f"http://localhost:{port}"
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    pytest.fail("streamlit did not start for the iframe test")
+    """The server on every interface (the iframe loads it as localhost, the parent is 127.0.0.1)."""
+    args = ("--server.xsrfCookieSameSite", same_site) if same_site else ()
+    proc, port = start_server(script, f"iframe-server-{script.stem}.log", cwd=cwd, args=args)
+    return proc, f"http://localhost:{port}"
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +99,7 @@ def test_an_upload_works_inside_a_cross_site_iframe(parent_site, chrome_profile,
         frame.get_by_text("PNG 40×30 resized to").wait_for(timeout=120_000)
         page.screenshot(path=str(OUT / "iframe_upload.png"))
     finally:
-        proc.terminate()
+        stop_server(proc)
 
 
 def test_with_a_lax_cookie_the_same_upload_is_refused(parent_site, chrome_profile, tmp_path):
@@ -129,4 +114,4 @@ def test_with_a_lax_cookie_the_same_upload_is_refused(parent_site, chrome_profil
         _, _, statuses = _upload_in_iframe(chrome_profile, parent_site, app, png)
         assert statuses == [403], statuses
     finally:
-        proc.terminate()
+        stop_server(proc)

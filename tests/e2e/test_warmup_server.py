@@ -1,48 +1,23 @@
 """The warm-up on a real server: started by the first visitor's run, it opens the pages it was given
 in headless sessions of the same server, once per process, and says so in the server's log."""
 
+import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, OUT, ROOT, _free_port, wait_for_app
+from .conftest import OUT, ROOT, start_server, stop_server, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture()
 def warm_server(browser):
-    port = _free_port()
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "warmup-server.log"
-    log = open(path, "w")
-    env = {**__import__("os").environ, "RESNET_EXPLAIN_WARMUP": "builder,gradient-flow"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start; see test-output/e2e/warmup-server.log")
-    yield url, path
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    env = {**os.environ, "RESNET_EXPLAIN_WARMUP": "builder,gradient-flow"}
+    proc, port = start_server(ROOT / "app.py", "warmup-server.log", env=env)
+    yield f"http://127.0.0.1:{port}", OUT / "warmup-server.log"
+    stop_server(proc)
 
 
 def _wait_for(path, pattern, limit=240):
