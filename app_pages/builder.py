@@ -62,7 +62,7 @@ with left:
         ui.apply_edit(lambda: spec.with_skips(True), "blocks")
     if b[1].button("All skips off", icon=":material/arrow_downward:", width="stretch"):
         ui.apply_edit(lambda: spec.with_skips(False), "blocks")
-    b[2].metric("Depth (weighted layers)", spec.depth)
+    b[2].metric("Depth", spec.depth, help="Weighted layers on the longest path (He et al.'s count).")
     bulk = st.columns([2, 2, 1], vertical_alignment="bottom")
     bulk_kind = bulk[0].selectbox("Set the kind of", BLOCK_KINDS, key="bulk_kind",
                                   format_func=lambda k: KIND_LABELS[k].split(":")[0])
@@ -100,9 +100,10 @@ with left:
     if a[1].button("Remove", icon=":material/delete:", width="stretch", disabled=spec.n_blocks == 1):
         ui.apply_edit(lambda: spec.remove_block(sel), "block")
     pos = parse_block_name(sel)
-    if a[2].button("Move up", icon=":material/arrow_upward:", width="stretch", disabled=pos[1] == 0):
+    if a[2].button("Up", icon=":material/arrow_upward:", width="stretch", disabled=pos[1] == 0,
+                   help="Move the block one place up in its stage."):
         ui.apply_edit(lambda: spec.move_block(sel, -1), "block")
-    if a[3].button("Move down", icon=":material/arrow_downward:", width="stretch",
+    if a[3].button("Down", icon=":material/arrow_downward:", width="stretch", help="Move the block one place down.",
                    disabled=pos[1] == len(spec.stages[pos[0]]) - 1):
         ui.apply_edit(lambda: spec.move_block(sel, 1), "block")
     blk = spec.block(sel)
