@@ -355,3 +355,15 @@ def test_relu_mlp_residual_grows_without_norm():
     assert plain.ratio < 1.0
     assert res.ratio > 1.0
     assert skipinit.ratio == pytest.approx(1.0, rel=1e-5)  # every block starts as the identity
+
+
+def test_batched_safe_norms_equal_safe_norm_one_by_one():
+    from resnet_explain.probe import _safe_norms, safe_norm
+
+    ts = [torch.tensor([3e-30, -4e-30]), torch.zeros(5), torch.tensor([1e30, 1e30]),
+          torch.tensor([float("nan"), 1.0]), torch.tensor([float("inf"), 2.0]),
+          torch.randn(3, 4), torch.tensor([1e-300, -1e-300], dtype=torch.float64)]
+    got = _safe_norms(ts).numpy()
+    want = np.array([float(safe_norm(t)) for t in ts])
+    np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
+    assert got[0] == pytest.approx(5e-30, rel=1e-6) and got[1] == 0.0 and np.isnan(got[3]) and np.isinf(got[4])
