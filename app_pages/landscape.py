@@ -73,7 +73,8 @@ def start() -> None:
                 return None
         return out
 
-    ss["ll_job"] = ui.start_job(work, "the loss landscapes", meta={"runs": len(runs), "now": ""})
+    key = ("landscape", tuple(r.run_id for r in runs.values()), s, dtype)
+    ss["ll_job"] = ui.start_shared_job(key, work, "the loss landscapes", meta={"runs": len(runs), "now": ""})
 
 
 job = ss.get("ll_job")

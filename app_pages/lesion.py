@@ -79,8 +79,8 @@ if key not in done:  # estimate first; a long study waits for Start; all run wit
                f"{settings['device_info']['detail']}, from a forward pass of each net timed here just now.")
 
     def start() -> None:
-        ss["ls_job"] = ui.start_job(lambda j: study(j, runs, device.type, n, key, done),
-                                    "this lesion study", meta={"key": key, "planned": planned, "n": n})
+        ss["ls_job"] = ui.start_shared_job(key, lambda j: study(j, runs, device.type, n, key, done),
+                                           "this lesion study", meta={"key": key, "planned": planned, "n": n})
 
     if not running and est <= AUTO_START_SECONDS and (job is None or job.meta["key"] != key):
         start()

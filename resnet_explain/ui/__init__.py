@@ -9,7 +9,7 @@ the cached function and never shared between sessions.
 """
 
 from .jobs import (BackgroundJob, ServerBusy, compute_slot, queued_note, show_job, start_job,
-                   watch_job)
+                   start_shared_job, watch_job)
 from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
 from .sidebar import remember_settings, settings, sidebar
 from .url_state import DEFAULT_PRESET, apply_edit, current_spec, edit_error, editor_version, set_spec
@@ -39,4 +39,5 @@ __all__ = ["apply_edit", "BackgroundJob", "chart_with_export", "compute_slot", "
            "image_picker", "MAX_PROBE_MEMORY", "next_step_footer", "pick_pair", "private_model",
            "PROBE_BATCH", "probe_cached", "queued_note", "remember_pair", "remember_settings",
            "run_probe", "run_test_images", "run_title", "run_variant", "ServerBusy", "set_spec",
-           "settings", "shared_model", "show_code", "show_job", "sidebar", "start_job", "watch_job"]
+           "settings", "shared_model", "show_code", "show_job", "sidebar", "start_job", "start_shared_job",
+           "watch_job"]

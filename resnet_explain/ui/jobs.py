@@ -145,6 +145,28 @@ def start_job(work: Callable[[BackgroundJob], Any], label: str = "this job",
     return job
 
 
+@st.cache_resource(show_spinner=False)
+def _shared_jobs() -> tuple[dict, threading.Lock]:
+    return {}, threading.Lock()
+
+
+def start_shared_job(key, work: Callable[[BackgroundJob], Any], label: str = "this job",
+                     meta: dict | None = None) -> BackgroundJob:
+    """:func:`start_job`, unless a job with the same ``key`` is already running in this process
+    (another visitor asked for exactly the same work): then that job, to watch. For work whose
+    result is shared anyway (kept per process or on disk by ``key``), so ten visitors asking at
+    once cost one computation, not ten in a row through the compute slot. Its Stop stops it for
+    every visitor watching it; each can start it again."""
+    jobs, lock = _shared_jobs()
+    with lock:
+        for k in [k for k, j in jobs.items() if not j.running]:
+            del jobs[k]
+        job = jobs.get(key)
+        if job is None:
+            job = jobs[key] = start_job(work, label, meta)
+        return job
+
+
 def show_job(job: BackgroundJob, label: str, state: str, fraction: float, text: str,
              lines=()) -> None:
     """A job's status box: a note while it waits for a compute slot, then ``label`` with
