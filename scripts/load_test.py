@@ -77,11 +77,14 @@ async def _visit(browser, base: str, spec_query: str, seed: int, wave: int, time
             await page.goto(url)
             if name == "lesion":
                 # A study estimated over the page's auto-start limit (a busy server measures a
-                # slower pass) waits for Start, as a visitor would press it.
+                # slower pass) waits for Start, as a visitor would press it — again if a click made
+                # while the page was still rerunning was lost (Start still enabled, no chart).
                 start = "button:has-text('Start'):not([disabled])"
-                await page.wait_for_selector(f"{ready}, {start}", timeout=timeout_ms)
-                if not await page.locator(ready).count():
-                    await page.locator(start).first.click()
+                deadline = time.perf_counter() + timeout_ms / 1000
+                while time.perf_counter() < deadline and not await page.locator(ready).count():
+                    if await page.locator(start).count():
+                        await page.locator(start).first.click()
+                    await page.wait_for_timeout(3000)
             await page.wait_for_selector(ready, timeout=timeout_ms)
             # wait for the run to finish (no running-man status widget)
             await page.wait_for_function(

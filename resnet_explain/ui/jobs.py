@@ -116,14 +116,20 @@ class BackgroundJob:
 
     def run(self) -> None:
         """The thread's body: take a compute slot (one heavy job at a time across all visitors),
-        run ``work``, and keep any error as a message (the app keeps running)."""
+        run ``work``, and keep any error as a message (the app keeps running). A queued job waits
+        for its slot as long as someone watches it (its page shows "queued"); Stop, or nobody
+        polling for ABANDON_SECONDS, ends the wait."""
+        slots = _job_slots()
         try:
-            with compute_slot():
+            while not slots.acquire(timeout=0.5):
+                if self.should_stop():
+                    return
+            try:
                 self.state, self.started = "running", time.monotonic()
                 if not self.should_stop():
                     self.result = self.work(self)
-        except ServerBusy as exc:
-            self.error = str(exc).capitalize()
+            finally:
+                slots.release()
         except Exception as exc:  # shown on the page; the app keeps running
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
