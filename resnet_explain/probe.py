@@ -7,6 +7,11 @@ the backward signal reaching x:
     dL/dx = S'(x)^T g  +  J_F(x)^T g,     g = dL/ds
             identity term   residual-branch term
 
+In a gated block, s = (1 - g(x)) S(x) + g(x) F(x) (Highway's carry and transform), the identity
+term is the carry path's share, the residual term the transform path's, and ``gate_norm`` the share
+that flows back through the gate g(x) itself. In a dense block (s = concat(x, F(x))) the identity
+term is the gradient the concatenation hands straight to x.
+
 Everything is reduced on the device in one fused call and copied to the host once, at the end (one
 sync per probe, no per-layer ``.item()``). A norm small enough that its squares may have
 underflowed (or one that overflowed) is measured again with scaling by the largest entry
@@ -197,6 +202,9 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
         if isinstance(body, nn.Module) and isinstance(sc, nn.Module):
             handles.append(body.register_forward_pre_hook(_alias_hook(name, "residual")))
             handles.append(sc.register_forward_pre_hook(_alias_hook(name, "identity")))
+            gate = getattr(mod, "gate", None)
+            if isinstance(gate, nn.Module):  # a gated block's third path back to x: through g(x)
+                handles.append(gate.register_forward_pre_hook(_alias_hook(name, "gate")))
 
     was_training = model.training
     model.train(train)
@@ -217,7 +225,8 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
             for n in names:
                 for key, tensor in ((("grad", n), grad.get(n)),
                                     (("identity", n), term.get((n, "identity"))),
-                                    (("residual", n), term.get((n, "residual")))):
+                                    (("residual", n), term.get((n, "residual"))),
+                                    (("gate", n), term.get((n, "gate")))):
                     if tensor is not None:
                         keys.append(key)
                         tensors.append(tensor)
@@ -269,6 +278,7 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
             "underflow": bool(g == 0.0), "has_nan": bool(math.isnan(g)) and ("grad", n) in index,
             "has_inf": bool(math.isinf(g)),
             "identity_norm": get(("identity", n)), "residual_norm": get(("residual", n)),
+            "gate_norm": get(("gate", n)),
             "act_mean": get(("mean", n)), "act_std": get(("std", n)),
         })
     bdf = pd.DataFrame(rows)

@@ -32,12 +32,16 @@ class Net(nn.Module):
             _init(self.stem, spec.init)
             width = spec.stem_width
             self.stage_names: list[str] = []
+            survival = iter(spec.block_survival())
+            fixup = spec.init == "fixup"
             for i, stage in enumerate(spec.stages, start=1):
                 seq = nn.Sequential()
                 for j, b in enumerate(stage):
                     name = f"stage{i}.block{j}"
                     torch.manual_seed(sub_seed(seed, name))
-                    blk = Block(b, fam, spec.act, spec.norm, width, spec.res_scale)
+                    blk = Block(b, fam, spec.act, spec.norm, width, spec.res_scale,
+                                survival=next(survival), gate_bias=spec.gate_bias,
+                                cardinality=spec.cardinality, scalar=fixup)
                     # Body and shortcut re-initialised from their own seeds, so the body's weights
                     # do not depend on whether a projection shortcut exists (the plain twin).
                     torch.manual_seed(sub_seed(seed, name + ".body"))
@@ -45,6 +49,8 @@ class Net(nn.Module):
                     if blk.shortcut is not None:
                         torch.manual_seed(sub_seed(seed, name + ".shortcut"))
                         _init(blk.shortcut, spec.init)
+                    if fixup:
+                        _fixup(blk, spec.residual_branches)
                     if spec.zero_init_last:
                         blk.zero_init_last()
                     seq.add_module(f"block{j}", blk)
@@ -53,8 +59,9 @@ class Net(nn.Module):
                 self.stage_names.append(f"stage{i}")
             torch.manual_seed(sub_seed(seed, "head"))
             self.head = nn.Sequential()
-            if spec.blocks[-1].kind == "preact":
-                # He et al. 2016: pre-activation nets end with norm + act before pooling.
+            if spec.blocks[-1].kind in ("preact", "dense"):
+                # He et al. 2016: pre-activation nets end with norm + act before pooling (so do
+                # DenseNets, whose layers also start with norm + act).
                 self.head.add_module("norm", make_norm(spec.norm, fam, width))
                 self.head.add_module("act", make_act(spec.act))
             if fam == "cnn":
@@ -62,6 +69,9 @@ class Net(nn.Module):
                 self.head.add_module("flatten", nn.Flatten())
             self.head.add_module("fc", nn.Linear(width, spec.classes))
             _init(self.head, spec.init)
+            if fixup:  # Zhang et al. 2019, rule 1: the classification layer starts at 0
+                nn.init.zeros_(self.head.fc.weight)
+                nn.init.zeros_(self.head.fc.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
@@ -75,18 +85,38 @@ class Net(nn.Module):
 
 
 def _init(module: nn.Module, how: str) -> None:
-    """``default`` keeps PyTorch's own initialisation (kaiming_uniform with a=sqrt(5))."""
+    """``default`` keeps PyTorch's own initialisation (kaiming_uniform with a=sqrt(5)); ``fixup``
+    starts from kaiming (:func:`_fixup` then rescales the residual branches)."""
     if how == "default":
         return
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            if how == "kaiming":  # He et al. 2015b (arXiv 1502.01852), as torchvision's ResNet
+            if how in ("kaiming", "fixup"):  # He et al. 2015b (arXiv 1502.01852), as torchvision's ResNet
                 nn.init.kaiming_normal_(m.weight, mode="fan_out" if isinstance(m, nn.Conv2d) else "fan_in",
                                         nonlinearity="relu")
             else:  # Glorot & Bengio 2010
                 nn.init.xavier_normal_(m.weight)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+def _fixup(blk: Block, n_branches: int) -> None:
+    """Fixup initialisation (Zhang, Dauphin, Ma 2019, arXiv 1901.09321, sec. 3), rules 1-2 on
+    one block: the last weight layer of the residual branch starts at 0 and the branch's other
+    weight layers are scaled by L^(-1/(2m-2)) (L residual branches, m layers per branch). Rule 3's
+    scalar multiplier is the block's ``res_scale`` (made learnable, from 1); its scalar biases are
+    not added. Plain and dense blocks have no branch that is added, so they keep kaiming."""
+    if blk.combine is None:
+        return
+    layers = blk.weight_layers()
+    m = len(layers)
+    with torch.no_grad():
+        if m > 1:
+            for layer in layers[:-1]:
+                layer.weight.mul_(n_branches ** (-1.0 / (2 * m - 2)))
+        layers[-1].weight.zero_()
+        if layers[-1].bias is not None:
+            layers[-1].bias.zero_()
 
 
 def build_model(spec: NetSpec, seed: int = 0, device: torch.device | str | None = None,

@@ -31,14 +31,14 @@ def estimate_cost(spec: NetSpec) -> Cost:
     side = spec.in_size if cnn else 1
     area = side * side
 
-    def layer(cin, cout, k, stride, bias):
+    def layer(cin, cout, k, stride, bias, groups=1):
         nonlocal params, flops, acts, side, area
         if cnn:
             side = (side - 1) // stride + 1
             area = side * side
         kk = k * k if cnn else 1
-        params += kk * cin * cout + (cout if bias else 0)
-        flops += 2 * kk * cin * cout * area
+        params += kk * cin * cout // groups + (cout if bias else 0)
+        flops += 2 * kk * cin * cout * area // groups
         acts += cout * area
 
     def elementwise(width, n=1):  # norm / activation / add outputs kept for backward
@@ -56,7 +56,7 @@ def estimate_cost(spec: NetSpec) -> Cost:
     layer(c_in, spec.stem_width, 3, 1, not bn)
     norm(spec.stem_width)
     elementwise(spec.stem_width)
-    for b, width in zip(spec.blocks, spec.in_widths()):
+    for b, width, survival in zip(spec.blocks, spec.in_widths(), spec.block_survival()):
         w, s = b.width, b.stride
         in_side, in_area = side, area
         if b.kind == "basic":
@@ -66,25 +66,39 @@ def estimate_cost(spec: NetSpec) -> Cost:
             norm(width); elementwise(width)
             layer(width, w, 3, s, not bn); norm(w); elementwise(w)
             layer(w, w, 3, 1, not bn)
+        elif b.kind == "dense":
+            norm(width); elementwise(width)
+            layer(width, w - width if b.skip else w, 3, s, not bn)
+            if b.skip:
+                elementwise(w)  # the concatenation
+            continue  # nothing added, no activation after
         else:
-            m = max(1, w // 4)
+            m, groups = (max(1, w // 4), 1) if b.kind == "bottleneck" else (w // 2, spec.cardinality)
             layer(width, m, 1, 1, not bn); norm(m); elementwise(m)
-            layer(m, m, 3, s, not bn); norm(m); elementwise(m)
+            layer(m, m, 3, s, not bn, groups); norm(m); elementwise(m)
             layer(m, w, 1, 1, not bn); norm(w)
         if b.skip:
+            out_side, out_area = side, area
             if b.projects(width):
-                out_side, out_area = side, area
                 side, area = in_side, in_area
                 layer(width, w, 1, s, not bn); norm(w)
                 side, area = out_side, out_area
-            if spec.res_scale != 1.0:
+            if b.combine in ("gate", "sgate"):  # a 1x1 layer with a bias, its sigmoid, 1 - g
+                side, area = in_side, in_area
+                layer(width, w, 1, s, True)
+                side, area = out_side, out_area
+                elementwise(w, 2)
+            elementwise(w, {"add": 0, "scale": 2, "gate": 2, "sgate": 1, "drop": 2}[b.combine])
+            if survival < 1.0:
+                elementwise(w)  # the branch times its kept-or-not mask
+            if spec.res_scale != 1.0 or spec.init == "fixup":
                 params += 1
                 elementwise(w)  # res_scale * branch keeps the branch for res_scale's gradient
             elementwise(w)  # the sum
         if b.kind != "preact":
             elementwise(w)  # activation after the add
     width = spec.blocks[-1].width
-    if spec.blocks[-1].kind == "preact":
+    if spec.blocks[-1].kind in ("preact", "dense"):
         norm(width); elementwise(width)
     if cnn:
         acts += width  # the pooled features the head's layer keeps

@@ -1,7 +1,10 @@
 """The URL grammar of a NetSpec: compact enough for a URL, readable by a person.
 
-    block token  = KIND WIDTH ['/' STRIDE] [':' SHORTCUT] ['!' = no skip] ['*' REPEAT]
-    kinds: b=basic r=preact (pre-activation) k=bottleneck; p (plain) is read as b...! (old links)
+    block token  = KIND WIDTH ['/' STRIDE] [':' SHORTCUT] ['@' COMBINE] ['!' = no skip] ['*' REPEAT]
+    kinds: b=basic r=preact (pre-activation) k=bottleneck x=ResNeXt d=dense;
+           p (plain) is read as b...! (old links)
+    combines (He et al. 2016's shortcut variants; none = add): s=constant scaling g=exclusive
+           gating (Highway) o=shortcut-only gating d=dropout shortcut
     blocks are separated by ',' and stages by '~'.
     ResNet-20: net=b16*3~b32/2,b32*2~b64/2,b64*2
 """
@@ -12,14 +15,18 @@ import math
 import re
 from urllib.parse import parse_qs, urlencode
 
-from .netspec import (ACTIVATIONS, FAMILIES, INITS, MAX_BLOCKS, MAX_CLASSES, MAX_IN_CHANNELS,
-                      MAX_IN_FEATURES, MAX_IN_SIDE, MAX_RES_SCALE, MAX_WIDTH, MIN_IN_SIDE, MIN_WIDTH,
-                      NORMS, BlockSpec, NetSpec, SpecError)
+from .netspec import (ACTIVATIONS, FAMILIES, INITS, MAX_BLOCKS, MAX_CARDINALITY, MAX_CLASSES,
+                      MAX_GATE_BIAS, MAX_IN_CHANNELS, MAX_IN_FEATURES, MAX_IN_SIDE, MAX_RES_SCALE,
+                      MAX_WIDTH, MIN_IN_SIDE, MIN_SURVIVAL, MIN_WIDTH, NORMS, BlockSpec, NetSpec,
+                      SpecError)
 
-_KIND_CODE = {"basic": "b", "preact": "r", "bottleneck": "k"}
+_KIND_CODE = {"basic": "b", "preact": "r", "bottleneck": "k", "resnext": "x", "dense": "d"}
 _CODE_KIND = {v: k for k, v in _KIND_CODE.items()}
 _CODE_KIND["p"] = "basic"  # links from before plain was a switch: p16 reads as b16! (no skip)
-_TOKEN = re.compile(r"^([pbrk])(\d{1,5})(?:/(\d{1,2}))?(?::([ABC]))?(!)?(?:\*(\d{1,5}))?$", re.ASCII)
+_COMBINE_CODE = {"scale": "s", "gate": "g", "sgate": "o", "drop": "d"}
+_CODE_COMBINE = {v: k for k, v in _COMBINE_CODE.items()}
+_TOKEN = re.compile(r"^([pbrkxd])(\d{1,5})(?:/(\d{1,2}))?(?::([ABC]))?(?:@([sgod]))?(!)?(?:\*(\d{1,5}))?$",
+                    re.ASCII)
 
 
 def encode_block(b: BlockSpec) -> str:
@@ -28,6 +35,8 @@ def encode_block(b: BlockSpec) -> str:
         s += f"/{b.stride}"
     if b.shortcut != "A":
         s += f":{b.shortcut}"
+    if b.combine != "add":
+        s += f"@{_COMBINE_CODE[b.combine]}"
     if not b.skip:
         s += "!"
     return s
@@ -61,15 +70,16 @@ def decode_stages(text: str) -> tuple[tuple[BlockSpec, ...], ...]:
             m = _TOKEN.match(tok.strip())
             if not m:
                 raise SpecError("net", f"cannot read block {tok[:20]!r}; expected e.g. b16, "
-                                       "b32/2:B, b16! (no skip), b16*3 (repeat)")
-            code, width, stride, sc, noskip, rep = m.groups()
+                                       "b32/2:B, b16! (no skip), b16*3 (repeat), b16@g (gated)")
+            code, width, stride, sc, comb, noskip, rep = m.groups()
             kind = _CODE_KIND[code]
             n = int(rep) if rep else 1
             total += n
             if n < 1 or total > MAX_BLOCKS:
                 raise SpecError("net", f"block count must be between 1 and {MAX_BLOCKS}")
             b = BlockSpec(kind=kind, width=int(width), stride=int(stride or 1),
-                          skip=(code != "p" and not noskip), shortcut=sc or "A")
+                          skip=(code != "p" and not noskip), shortcut=sc or "A",
+                          combine=_CODE_COMBINE[comb] if comb else "add")
             blocks.extend([b] * n)
         stages.append(tuple(blocks))
     return tuple(stages)
@@ -78,7 +88,7 @@ def decode_stages(text: str) -> tuple[tuple[BlockSpec, ...], ...]:
 _GLOBAL_KEYS = {  # query key -> NetSpec attribute
     "fam": "family", "act": "act", "norm": "norm", "init": "init", "zil": "zero_init_last",
     "alpha": "res_scale", "inc": "in_channels", "ins": "in_size", "inf": "in_features",
-    "stem": "stem_width", "cls": "classes",
+    "stem": "stem_width", "cls": "classes", "pl": "survival", "gb": "gate_bias", "card": "cardinality",
 }
 _KNOWN_KEYS = set(_GLOBAL_KEYS) | {"net"}
 SPEC_KEYS = tuple(sorted(_KNOWN_KEYS))  # the URL keys that belong to the network
@@ -117,7 +127,7 @@ def to_params(spec: NetSpec) -> dict[str, str]:
 
 
 def to_query(spec: NetSpec) -> str:
-    return urlencode(to_params(spec), safe="*/:!,~")
+    return urlencode(to_params(spec), safe="*/:!,~@")
 
 
 def _fmt(v) -> str:
@@ -194,8 +204,13 @@ def spec_from_params(p: dict[str, str]) -> NetSpec:
         kw["zero_init_last"] = _parse_bool("zil", p["zil"])
     if "alpha" in p:
         kw["res_scale"] = _parse_float("alpha", p["alpha"], 0.0, MAX_RES_SCALE)
+    if "pl" in p:
+        kw["survival"] = _parse_float("pl", p["pl"], MIN_SURVIVAL, 1.0)
+    if "gb" in p:
+        kw["gate_bias"] = _parse_float("gb", p["gb"], -MAX_GATE_BIAS, MAX_GATE_BIAS)
     ints = {"inc": (1, MAX_IN_CHANNELS), "ins": (MIN_IN_SIDE, MAX_IN_SIDE),
-            "inf": (1, MAX_IN_FEATURES), "stem": (MIN_WIDTH, MAX_WIDTH), "cls": (2, MAX_CLASSES)}
+            "inf": (1, MAX_IN_FEATURES), "stem": (MIN_WIDTH, MAX_WIDTH), "cls": (2, MAX_CLASSES),
+            "card": (1, MAX_CARDINALITY)}
     for key, (lo, hi) in ints.items():
         if key in p:
             kw[_GLOBAL_KEYS[key]] = _parse_int(key, p[key], lo, hi)
@@ -207,7 +222,9 @@ def spec_from_params(p: dict[str, str]) -> NetSpec:
 
 DEFAULT_GLOBALS = {
     "cnn": dict(act="relu", norm="batch", init="default", zero_init_last=False, res_scale=1.0,
-                in_channels=3, in_size=32, in_features=64, stem_width=16, classes=10),
+                in_channels=3, in_size=32, in_features=64, stem_width=16, classes=10,
+                survival=1.0, gate_bias=-6.0, cardinality=8),
     "mlp": dict(act="relu", norm="none", init="default", zero_init_last=False, res_scale=1.0,
-                in_channels=3, in_size=32, in_features=64, stem_width=64, classes=10),
+                in_channels=3, in_size=32, in_features=64, stem_width=64, classes=10,
+                survival=1.0, gate_bias=-6.0, cardinality=8),
 }

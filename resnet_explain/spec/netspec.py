@@ -27,10 +27,24 @@ from typing import Iterator
 from ..errors import UserError
 
 FAMILIES = ("mlp", "cnn")
-BLOCK_KINDS = ("basic", "preact", "bottleneck")
+BLOCK_KINDS = ("basic", "preact", "bottleneck", "resnext", "dense")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu")
 NORMS = ("batch", "none")
-INITS = ("default", "kaiming", "xavier")
+INITS = ("default", "kaiming", "xavier", "fixup")
+# How a residual block joins its shortcut S(x) and its branch F(x) (He et al. 2016, arXiv
+# 1603.05027, fig. 2 and table 1). "add" is the original; the others are that paper's variants
+# (their 1x1-conv shortcut is shortcut option C).
+COMBINES = ("add", "scale", "gate", "sgate", "drop")
+COMBINE_LABELS = {
+    "add": "add: S(x) + F(x), the original",
+    "scale": "constant scaling: 0.5·S(x) + 0.5·F(x) (He et al. 2016 fig. 2b)",
+    "gate": "exclusive gating: (1−g(x))·S(x) + g(x)·F(x), g = sigmoid(1×1 layer) — the Highway "
+            "form (He et al. 2016 fig. 2c; Srivastava et al. 2015)",
+    "sgate": "shortcut-only gating: (1−g(x))·S(x) + F(x) (He et al. 2016 fig. 2d)",
+    "drop": "dropout shortcut: dropout(S(x), 0.5) + F(x), training only (He et al. 2016 fig. 2f)",
+}
+COMBINE_SHORT = {"add": "add", "scale": "×0.5 both", "gate": "gate (Highway)", "sgate": "gate shortcut",
+                 "drop": "dropout shortcut"}
 # He et al. 2015, section 4.1 ("Identity vs. Projection Shortcuts").
 SHORTCUTS = ("A", "B", "C")
 SHORTCUT_LABELS = {
@@ -42,12 +56,17 @@ KIND_LABELS = {
     "basic": "basic: two 3x3 layers, activation after the add (He et al. 2015 fig. 2)",
     "preact": "pre-activation: norm-act-layer twice, clean identity path (He et al. 2016)",
     "bottleneck": "bottleneck: 1x1 down, 3x3, 1x1 up (inner width = width/4) (He et al. 2015 fig. 5)",
+    "resnext": "ResNeXt: 1x1 down to width/2, grouped 3x3 (cardinality groups), 1x1 up (Xie et al. 2017)",
+    "dense": "dense: norm-act-3x3 makes (width − input width) new channels, concatenated to the "
+             "input (Huang et al. 2017)",
 }
 # The same kinds with their skip off (the plain block): no add, so nothing comes "after the add".
 PLAIN_KIND_LABELS = {
     "basic": "basic, plain: two 3x3 layers, each followed by its activation",
     "preact": "pre-activation, plain: norm-act-layer twice",
     "bottleneck": "bottleneck, plain: 1x1 down, 3x3, 1x1 up (inner width = width/4)",
+    "resnext": "ResNeXt, plain: 1x1 down, grouped 3x3, 1x1 up",
+    "dense": "dense, plain: norm-act-3x3 makes all width channels, nothing concatenated",
 }
 # A shortcut option in a narrow select box; SHORTCUT_LABELS says it in full.
 SHORTCUT_SHORT = {"A": "A: zero-pad", "B": "B: 1×1 if needed", "C": "C: 1×1 always"}
@@ -57,11 +76,13 @@ def describe_block(kind: str, skip: bool) -> str:
     """A block in words, as the builder shows it: with its skip, or as the plain block it is
     without one (no shortcut and no add)."""
     if skip:
+        if kind == "dense":
+            return f"{KIND_LABELS[kind]}."
         return f"{KIND_LABELS[kind]}, with a skip."
     return f"{PLAIN_KIND_LABELS[kind]}; no skip (a plain block, no shortcut)."
 
 
-LAYERS_PER_BLOCK = {"basic": 2, "preact": 2, "bottleneck": 3}  # weighted layers on the main path
+LAYERS_PER_BLOCK = {"basic": 2, "preact": 2, "bottleneck": 3, "resnext": 3, "dense": 1}  # weighted layers on the main path
 
 # Hard caps. They bound what a request may even ask for; the cost budget (estimate_cost) bounds
 # what it may allocate, and both are checked before any tensor exists.
@@ -76,6 +97,9 @@ MAX_IN_SIDE = 256
 MIN_IN_SIDE = 4
 MAX_PARAMS = 100_000_000
 MAX_RES_SCALE = 10.0
+MAX_GATE_BIAS = 20.0
+MIN_SURVIVAL = 0.05
+MAX_CARDINALITY = 64
 
 
 class SpecError(UserError):
@@ -95,6 +119,7 @@ class BlockSpec:
     stride: int = 1  # spatial stride of the block's first conv (cnn only; mlp must use 1)
     skip: bool = True  # add the shortcut to the body's output; False = the plain block
     shortcut: str = "A"  # one of SHORTCUTS; matters where the shape changes (or always, for C)
+    combine: str = "add"  # one of COMBINES: how the shortcut joins the branch (with a skip)
 
     def changes_shape(self, c_in: int) -> bool:
         """Whether the block's output shape differs from its input's (more or fewer channels, or
@@ -103,8 +128,9 @@ class BlockSpec:
         return c_in != self.width or self.stride != 1
 
     def projects(self, c_in: int) -> bool:
-        """Whether the shortcut is a projection: option C always, option B where the shape changes."""
-        return self.skip and (self.shortcut == "C" or (self.shortcut == "B" and self.changes_shape(c_in)))
+        """Whether the shortcut is a projection: option C always, option B where the shape changes.
+        Never for a dense block: its input is concatenated as it is (pooled where it strides)."""
+        return self.skip and self.kind != "dense" and (self.shortcut == "C" or (self.shortcut == "B" and self.changes_shape(c_in)))
 
 
 _BLOCK_NAME = re.compile(r"^stage(\d+)\.block(\d+)$")
@@ -135,6 +161,9 @@ class NetSpec:
     init: str = "default"  # PyTorch's default, kaiming (He et al. 2015b) or xavier (Glorot 2010)
     zero_init_last: bool = False  # last norm (or layer) of each residual branch starts at 0
     res_scale: float = 1.0  # SkipInit/ReZero: learnable scalar on the branch, initialised here
+    survival: float = 1.0  # stochastic depth: the last block's survival probability p_L (1 = off)
+    gate_bias: float = -6.0  # initial bias of the gates (combine gate/sgate): He et al. 2016's best
+    cardinality: int = 8  # groups of a ResNeXt block's 3x3 convolution (Xie et al. 2017)
     in_channels: int = 3  # cnn input channels
     in_size: int = 32  # cnn input side (square images)
     in_features: int = 64  # mlp input features
@@ -182,6 +211,20 @@ class NetSpec:
     @property
     def any_skip(self) -> bool:
         return any(b.skip for b in self.blocks)
+
+    def block_survival(self) -> list[float]:
+        """Stochastic depth's survival probability of every block, input to output: the linear
+        decay rule p_l = 1 − (l/L)(1 − p_L) of Huang et al. 2016 (arXiv 1603.09382, eq. 4), with
+        l = 1..L over the blocks and p_L = ``survival``. Plain blocks are never dropped (without a
+        skip, dropping the branch would cut the network)."""
+        L = self.n_blocks
+        return [1.0 - (i / L) * (1.0 - self.survival) if b.skip else 1.0
+                for i, b in enumerate(self.blocks, start=1)]
+
+    @property
+    def residual_branches(self) -> int:
+        """Blocks whose branch is added to a shortcut (Fixup's L): a skip, and not a dense block."""
+        return sum(b.skip and b.kind != "dense" for b in self.blocks)
 
     def input_shape(self, batch: int = 1) -> tuple[int, ...]:
         if self.family == "cnn":
@@ -262,6 +305,14 @@ class NetSpec:
         stages[stage - 1] = tuple(blocks)
         return replace(self, stages=tuple(stages))
 
+    def widen(self, factor: int) -> "NetSpec":
+        """Every block ``factor`` times wider (Zagoruyko & Komodakis 2016's width factor k; the
+        stem keeps its width, as in their WRN-d-k)."""
+        factor = int(factor)
+        if not 1 <= factor <= MAX_WIDTH:
+            raise SpecError("widen", f"the width factor must be a whole number from 1 to {MAX_WIDTH}")
+        return self.map_blocks(lambda b: replace(b, width=b.width * factor))
+
     def add_stage(self) -> "NetSpec":
         """Append a stage of one block copying the last, at double width (at most MAX_WIDTH) and,
         for a cnn, stride 2 (He et al.'s stage transition)."""
@@ -278,7 +329,7 @@ class NetSpec:
         """One dict per block (name, stage, kind, width, stride, skip, shortcut): the builder's
         table. :meth:`from_rows` reads it back."""
         return [{"block": n, "stage": parse_block_name(n)[0] + 1, "kind": b.kind, "width": b.width,
-                 "stride": b.stride, "skip": b.skip, "shortcut": b.shortcut}
+                 "stride": b.stride, "skip": b.skip, "shortcut": b.shortcut, "combine": b.combine}
                 for n, b in self.named_blocks()]
 
     def from_rows(self, rows: list[dict]) -> "NetSpec":
@@ -286,15 +337,16 @@ class NetSpec:
         ``block`` key is ignored). A missing value (None or NaN, e.g. a row just added in a table)
         is taken from the row above, or from this network's last block for the first row. Blocks
         are grouped by ``stage`` in stage order. Raises SpecError for anything that is not valid."""
-        fields = ("stage", "kind", "width", "stride", "skip", "shortcut")
-        prev = {**self.to_rows()[-1]}
+        fields = ("stage", "kind", "width", "stride", "skip", "shortcut", "combine")
+        prev = {"combine": "add", **self.to_rows()[-1]}
         stages: dict[int, list[BlockSpec]] = {}
         for r in rows:
             r = {k: (prev[k] if _missing(r.get(k)) else r[k]) for k in fields}
             try:
                 stage = int(r["stage"])
                 b = BlockSpec(kind=str(r["kind"]), width=int(r["width"]), stride=int(r["stride"]),
-                              skip=bool(r["skip"]), shortcut=str(r["shortcut"]))
+                              skip=bool(r["skip"]), shortcut=str(r["shortcut"]),
+                              combine=str(r["combine"]))
             except (TypeError, ValueError) as exc:
                 raise SpecError("stages", f"cannot read a block from {r}: {exc}") from None
             stages.setdefault(stage, []).append(b)
@@ -373,6 +425,12 @@ def validate(spec: NetSpec) -> None:
     if (not isinstance(spec.res_scale, (int, float)) or isinstance(spec.res_scale, bool)
             or not math.isfinite(spec.res_scale) or not 0.0 <= spec.res_scale <= MAX_RES_SCALE):
         raise SpecError("res_scale", f"must be a finite number from 0 to {MAX_RES_SCALE}")
+    for name, lo, hi in (("survival", MIN_SURVIVAL, 1.0), ("gate_bias", -MAX_GATE_BIAS, MAX_GATE_BIAS)):
+        v = getattr(spec, name)
+        if (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)
+                or not lo <= v <= hi):
+            raise SpecError(name, f"must be a finite number from {lo} to {hi}, got {v!r}")
+    _check_int("cardinality", spec.cardinality, 1, MAX_CARDINALITY)
     _check_int("in_channels", spec.in_channels, 1, MAX_IN_CHANNELS)
     _check_int("in_size", spec.in_size, MIN_IN_SIDE, MAX_IN_SIDE)
     _check_int("in_features", spec.in_features, 1, MAX_IN_FEATURES)
@@ -391,6 +449,21 @@ def validate(spec: NetSpec) -> None:
         _check_int(f"{name}.width", b.width, MIN_WIDTH, MAX_WIDTH)
         if b.kind == "bottleneck" and b.width < 4:
             raise SpecError(f"{name}.width", "a bottleneck needs width >= 4 (inner width = width/4)")
+        if b.kind == "resnext":
+            if spec.family != "cnn":
+                raise SpecError(f"{name}.kind", "a ResNeXt block is convolutional (grouped 3x3); use the cnn family")
+            inner = b.width // 2
+            if inner < spec.cardinality or inner % spec.cardinality:
+                raise SpecError(f"{name}.width", f"a ResNeXt block's inner width (width/2 = {inner}) must be "
+                                                 f"a multiple of the cardinality {spec.cardinality}")
+        if b.combine not in COMBINES:
+            raise SpecError(f"{name}.combine", f"must be one of {COMBINES}, got {b.combine!r}")
+        if b.kind == "dense":
+            if b.width <= width:  # with or without its skip, so the twin is valid too
+                raise SpecError(f"{name}.width", f"a dense block concatenates new channels to its {width} "
+                                                 f"inputs: its width must exceed {width}")
+            if b.combine != "add":
+                raise SpecError(f"{name}.combine", "a dense block concatenates; it has no other combine")
         _check_int(f"{name}.stride", b.stride, 1, MAX_STRIDE)
         if not isinstance(b.skip, bool):
             raise SpecError(f"{name}.skip", "must be True or False")
@@ -398,7 +471,7 @@ def validate(spec: NetSpec) -> None:
             raise SpecError(f"{name}.shortcut", f"must be one of {SHORTCUTS}, got {b.shortcut!r}")
         if spec.family == "mlp" and b.stride != 1:
             raise SpecError(f"{name}.stride", "an mlp block has no spatial stride; use 1")
-        if b.skip and b.shortcut == "A" and b.width < width:
+        if b.skip and b.kind != "dense" and b.shortcut == "A" and b.width < width:
             raise SpecError(f"{name}.shortcut",
                             f"zero-padding (A) cannot shrink {width} to {b.width} channels; "
                             "use a projection (B or C)")

@@ -16,7 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from resnet_explain.model import build_model
-from resnet_explain.spec import (ACTIVATIONS, BLOCK_KINDS, FAMILIES, INITS, NON_SPEC_KEYS, NORMS,
+from resnet_explain.spec import (ACTIVATIONS, BLOCK_KINDS, COMBINES, FAMILIES, INITS, NON_SPEC_KEYS, NORMS,
                                  PRESETS, SHORTCUTS, BlockSpec, NetSpec, SpecError,
                                  check_budget, cifar_resnet, estimate_cost, mlp, preset)
 from resnet_explain.spec.grammar import decode_stages, encode_stages
@@ -32,20 +32,29 @@ def valid_specs(draw, families=FAMILIES, max_stages=3, max_blocks_per_stage=2, m
     """A random VALID NetSpec, tiny (widths <= max_width, in_size 4..8, in_features <= 8)."""
     fam = draw(st.sampled_from(families))
     stem = draw(st.integers(1, max_width))
+    card = draw(st.sampled_from((1, 2)))
     prev = stem
     stages = []
+    kinds = [k for k in kinds if fam == "cnn" or k != "resnext"]  # grouped 3x3: cnn only
     for _ in range(draw(st.integers(1, max_stages))):
         blocks = []
         for _ in range(draw(st.integers(1, max_blocks_per_stage))):
-            kind = draw(st.sampled_from(kinds))
-            width = draw(st.integers(4 if kind == "bottleneck" else 1, max(max_width, 4)))
+            kind = draw(st.sampled_from([k for k in kinds if k != "dense" or prev < MAX_WIDTH]))
+            top = max(max_width, 4)
+            if kind == "resnext":  # the inner width (width // 2) is a multiple of the groups
+                width = draw(st.sampled_from([w for w in range(2, top + 1) if (w // 2) % card == 0]))
+            elif kind == "dense":  # concatenates: wider than its input
+                width = draw(st.integers(prev + 1, min(MAX_WIDTH, prev + max_width)))
+            else:
+                width = draw(st.integers(4 if kind == "bottleneck" else 1, top))
             stride = draw(st.sampled_from((1, 2))) if fam == "cnn" else 1
             skip = draw(st.booleans())
             shortcut = draw(st.sampled_from(SHORTCUTS))
             if skip and shortcut == "A" and width < prev:  # pad (A) cannot shrink the width
                 shortcut = draw(st.sampled_from(("B", "C")))
+            combine = "add" if kind == "dense" else draw(st.sampled_from(COMBINES))
             blocks.append(BlockSpec(kind=kind, width=width, stride=stride, skip=skip,
-                                    shortcut=shortcut))
+                                    shortcut=shortcut, combine=combine))
             prev = width
         stages.append(tuple(blocks))
     res_scale = draw(st.sampled_from((0.0, 0.5, 1.0, 2.0))
@@ -55,7 +64,8 @@ def valid_specs(draw, families=FAMILIES, max_stages=3, max_blocks_per_stage=2, m
                    zero_init_last=draw(st.booleans()), res_scale=res_scale,
                    in_channels=draw(st.integers(1, 3)), in_size=draw(st.integers(4, 8)),
                    in_features=draw(st.integers(1, 8)), stem_width=stem,
-                   classes=draw(st.integers(2, 5)))
+                   classes=draw(st.integers(2, 5)), cardinality=card,
+                   survival=draw(st.sampled_from((1.0, 0.5))), gate_bias=draw(st.sampled_from((-6.0, 0.0, 2.5))))
 
 
 def _kw(spec: NetSpec) -> dict:
@@ -76,8 +86,10 @@ def _with_block(spec: NetSpec, index: int, **changes) -> tuple[dict, str]:
 
 @st.composite
 def invalid_specs(draw):
-    """(keyword arguments for NetSpec with exactly one field out of range, expected exc.field)."""
-    spec = draw(valid_specs())
+    """(keyword arguments for NetSpec with exactly one field out of range, expected exc.field).
+    The blocks are of the kinds whose validity does not depend on their neighbours' widths (a
+    dense or ResNeXt block's own rules are tested in test_zoo_blocks.py)."""
+    spec = draw(valid_specs(kinds=("basic", "preact", "bottleneck")))
     kw = _kw(spec)
     k = draw(st.integers(0, spec.n_blocks - 1))
     widths = [spec.stem_width] + [b.width for b in spec.blocks]
@@ -105,7 +117,7 @@ def invalid_specs(draw):
                                skip=False)
         return kw, name + ".width"
     if what == "kind":
-        kw, name = _with_block(spec, k, kind=draw(st.sampled_from(["dense", "", "Basic", "p"])))
+        kw, name = _with_block(spec, k, kind=draw(st.sampled_from(["densenet", "", "Basic", "p"])))
         return kw, name + ".kind"
     if what in ("stride0", "stride3"):
         kw, name = _with_block(spec, k, stride=0 if what == "stride0" else 3)
@@ -295,7 +307,7 @@ def test_non_spec_keys_are_ignored(spec, extra):
 
 HOSTILE = [
     "", "?", "&&&", "=", "==", "net", "net=", "bogus=1", "fam=cnn&bogus=1&net=b16",
-    "net=b16&net=b16", "act=relu&act=tanh&net=b16", "net=x16", "net=b16,,b16", "net=b16~",
+    "net=b16&net=b16", "act=relu&act=tanh&net=b16", "net=q16", "net=b16,,b16", "net=b16~",
     "net=~b16", "net=b16;b16", "net=b16*99999", f"net=b16*{MAX_BLOCKS + 1}", "net=b16*0",
     "net=b16*3~b16*998", "net=b99999", "net=b0", "net=b16/0", "net=b16/3", "net=b16/99",
     "net=b16:D", "net=b16!!", "net=p16:A*2*2", "net=b" + "9" * 50,
@@ -339,7 +351,7 @@ def test_hostile_field_names():
 
     assert field("bogus=1&net=b16") == "bogus"
     assert field("net=b16&net=b16") == "net"
-    assert field("net=x16") == "net"
+    assert field("net=q16") == "net"
     assert field("net=b16*99999") == "net"
     assert field("") == "net"
     assert field("net=b16&act=foo") == "act"

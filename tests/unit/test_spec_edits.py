@@ -135,7 +135,7 @@ def test_rows_round_trip_and_missing_values_come_from_the_row_above():
     spec = cifar_resnet(20)
     rows = spec.to_rows()
     assert rows[0] == {"block": "stage1.block0", "stage": 1, "kind": "basic", "width": 16,
-                       "stride": 1, "skip": True, "shortcut": "A"}
+                       "stride": 1, "skip": True, "shortcut": "A", "combine": "add"}
     assert spec.from_rows(rows) == spec
     added = rows + [{"block": None, "stage": None, "kind": None, "width": float("nan"),
                      "stride": None, "skip": None, "shortcut": None}]
