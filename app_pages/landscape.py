@@ -9,6 +9,7 @@ from resnet_explain import ui
 from resnet_explain.charts import landscape as charts
 from resnet_explain.job_status import job_status
 from resnet_explain.lab import landscape as L
+from resnet_explain.lab import landscape_store as store
 from resnet_explain.train.runs import RunStore
 from resnet_explain.train.your_network import cap_seconds
 
@@ -52,7 +53,7 @@ images = c3.select_slider("Training images in the sample", (128, 256, 512, 1024,
                           value=D.images, key="ll_images", bind="query-params")
 s = L.LandscapeSettings(grid=int(grid), span=float(span), images=int(images), seed=seed)
 dtype = "bf16" if device.type == "cuda" else "float32"
-found = {k: L.find(r.run_id, s, dtype) for k, r in runs.items()}
+found = {k: store.find(r.run_id, s, dtype) for k, r in runs.items()}
 
 
 @st.cache_data(max_entries=32, ttl=600, show_spinner="Timing one pass over the sample here…")
@@ -67,7 +68,7 @@ def start() -> None:
         for label, r in runs.items():
             job.meta["now"] = label
             try:
-                out[label] = L.cached_landscape(r, s, device=device, progress=job.records.append,
+                out[label] = store.cached_landscape(r, s, device=device, progress=job.records.append,
                                                 should_stop=job.should_stop)
             except L.Stopped:
                 return None
@@ -114,7 +115,7 @@ if running:
 elif job is not None:
     status(job)
     if (res := job.take()) is not None:
-        found = {k: L.find(r.run_id, s, dtype) for k, r in runs.items()}
+        found = {k: store.find(r.run_id, s, dtype) for k, r in runs.items()}
 if any(v is None for v in found.values()):
     st.caption("Press **Compute** for these settings; the shipped twins' default view is stored.")
     st.stop()

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 import torch
 
 from resnet_explain.lab import landscape as L
+from resnet_explain.lab import landscape_store as store
 from resnet_explain.train import shipped
 
 
@@ -34,7 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--grid", type=int, default=d.grid)
     p.add_argument("--images", type=int, default=d.images)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=str(L.STORED_DIR))
+    p.add_argument("--out", default=str(store.STORED_DIR))
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     s = replace(d, grid=a.grid, images=a.images).validate()
@@ -44,10 +45,10 @@ def main(argv=None) -> int:
         pair = {}
         for name in shipped.pairs()[depth]:
             run = shipped.run(name)
-            res = L.find(run.run_id, s, "float32", roots=(out,))
+            res = store.find(run.run_id, s, "float32", roots=(out,))
             if res is None:
                 res = L.landscape(run, s, device="cpu", progress=None)
-                L.save(res, out / L.result_key(run.run_id, s, "float32"))
+                store.save(res, out / store.result_key(run.run_id, s, "float32"))
             pair[name] = res
             n, m = res.numbers, res.meta
             lines.append(f"| {name} | `{run.run_id}` | {n['lambda_max']:.3g} | "

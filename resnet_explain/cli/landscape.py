@@ -51,6 +51,7 @@ def _rows(df) -> list[dict]:
 def cmd_landscape(a) -> int:
     from ..device import choose_device
     from ..lab import landscape as L
+    from ..lab import landscape_store as store
 
     s = L.LandscapeSettings(grid=a.grid, span=a.span, images=a.images, seed=a.seed,
                             hessian_iters=a.hessian_iters).validate()
@@ -62,7 +63,7 @@ def cmd_landscape(a) -> int:
     if a.fresh:
         res = L.landscape(run, s, device=dev.device, batched=batched)
     else:
-        res = L.cached_landscape(run, s, device=dev.device, batched=batched)
+        res = store.cached_landscape(run, s, device=dev.device, batched=batched)
     numbers = {k: _clean(v) for k, v in res.numbers.items()}
     meta = {**run_meta(run), **{k: _clean(v) for k, v in res.meta.items() if k not in ("run_id", "name")}}
     if a.json:

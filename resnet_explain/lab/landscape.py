@@ -37,13 +37,10 @@ measures both), so ``batched=None`` picks vmap on CUDA and the loop elsewhere.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -57,13 +54,11 @@ from ..errors import UserError
 from ..seeding import sub_seed
 
 VERSION = 1  # bump when a change alters stored results; part of every result's key
-STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "landscapes"
 
 # A grid point counts as non-convex when the slice's 2x2 finite-difference Hessian has an
 # eigenvalue below -NONCONVEX_TOL x its largest |eigenvalue| there (and above the float noise
 # floor): it curves clearly downward in some direction of the plane, not by rounding.
 NONCONVEX_TOL = 0.05
-CACHE_KEEP = 200  # results kept in the user's cache (oldest go first; one is ~20-200 kB)
 MEMORY_BUDGET_BYTES = 2 * 2**30  # a chunk of grid points under vmap holds at most about this much
 
 
@@ -453,7 +448,7 @@ def work_units(settings: LandscapeSettings) -> dict[str, int]:
 def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=None,
               batched: bool | None = None, progress: Callable[[dict], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> Landscape:
-    """Compute ``run``'s landscape (no cache: see :func:`cached_landscape`).
+    """Compute ``run``'s landscape (no cache: see :func:`~resnet_explain.lab.landscape_store.cached_landscape`).
 
     ``progress(record)`` gets {"phase", "done", "total"} (work units of :func:`work_units`) after
     every chunk; ``should_stop()`` raises :class:`Stopped` between chunks."""
@@ -566,85 +561,6 @@ def compare(plain: Landscape, residual: Landscape) -> str:
         "where training stopped, not a minimum, so its picture is not the landscape around a "
         "solution." for name, res in stuck)
     return chance.strip() + (" " if chance else "") + curv + rough + conv + line
-
-
-# ---------------------------------------------------------------------------------------------
-# Cache: stored results (assets/landscapes, read-only) and the user's cache
-# ---------------------------------------------------------------------------------------------
-def result_key(run_id: str, settings: LandscapeSettings, dtype: str) -> str:
-    """One folder name per (run, settings, precision, version)."""
-    blob = json.dumps({"run": run_id, "settings": asdict(settings), "dtype": dtype, "v": VERSION},
-                      sort_keys=True)
-    return f"{run_id}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
-
-
-def cache_root() -> Path:
-    from ..data.cifar import cache_dir
-
-    return cache_dir() / "landscapes"
-
-
-def _dtype_for(device) -> str:
-    from ..device import choose_device
-
-    dev = torch.device(device) if device is not None else choose_device("auto").device
-    return "bf16" if dev.type == "cuda" else "float32"
-
-
-def save(result: Landscape, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("surface", "line", "path"):
-        getattr(result, name).to_csv(folder / f"{name}.csv", index=False)
-    (folder / "result.json").write_text(json.dumps({"numbers": result.numbers, "meta": result.meta},
-                                                   indent=1, default=float))
-    return folder
-
-
-def load(folder: Path) -> Landscape:
-    d = json.loads((folder / "result.json").read_text())
-    tables = {n: pd.read_csv(folder / f"{n}.csv") for n in ("surface", "line", "path")}
-    d["numbers"].setdefault("path_barrier", path_barrier(tables["path"]))  # results made before it
-    return Landscape(tables["surface"], tables["line"], tables["path"], d["numbers"], d["meta"])
-
-
-def find(run_id: str, settings: LandscapeSettings, dtype: str = "float32",
-         roots: tuple[Path, ...] | None = None) -> Landscape | None:
-    """A stored or cached result for exactly these inputs, else None."""
-    key = result_key(run_id, settings, dtype)
-    for root in roots if roots is not None else (STORED_DIR, cache_root()):
-        if (root / key / "result.json").exists():
-            out = load(root / key)
-            out.meta["loaded_from"] = "stored with the app" if root == STORED_DIR else "this server's cache"
-            return out
-    return None
-
-
-def cached_landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=None,
-                     root: Path | None = None, **kw) -> Landscape:
-    """:func:`landscape`, loaded instead when the same run, settings and precision were computed
-    before (the shipped twins' default views are stored in ``assets/landscapes``); new results
-    are written to ``root`` (default: the user's cache)."""
-    dtype = _dtype_for(device)
-    hit = find(run.run_id, settings, dtype)
-    if hit is not None:
-        return hit
-    result = landscape(run, settings, device=device, **kw)
-    root = root or cache_root()
-    save(result, root / result_key(run.run_id, settings, result.meta["dtype"]))
-    if root == cache_root():
-        prune(root)
-    return result
-
-
-def prune(root: Path, keep: int = CACHE_KEEP) -> list[str]:
-    """Delete all but the ``keep`` newest results under ``root``; returns the deleted names."""
-    import shutil
-
-    folders = sorted((p for p in root.iterdir() if (p / "result.json").exists()),
-                     key=lambda p: (p / "result.json").stat().st_mtime, reverse=True)
-    for p in folders[keep:]:
-        shutil.rmtree(p, ignore_errors=True)
-    return [p.name for p in folders[keep:]]
 
 
 def estimate_seconds(run, settings: LandscapeSettings, forward_seconds: float) -> float:

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnet_explain.lab import landscape as L
+from resnet_explain.lab import landscape_store as store
 from resnet_explain.train import shipped
 
 from .chartdata import chart_frames
@@ -22,7 +23,7 @@ PAGE = str(ROOT / "app_pages" / "landscape.py")
 @pytest.fixture
 def no_landscapes(pair):
     """Each test starts with no cached landscapes (the runs stay)."""
-    shutil.rmtree(L.cache_root(), ignore_errors=True)
+    shutil.rmtree(store.cache_root(), ignore_errors=True)
 
 
 def session_page(yours, twin, **params) -> AppTest:
@@ -48,7 +49,7 @@ def test_a_session_pair_is_computed_live_and_shows_the_librarys_numbers(pair, no
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["ll_job"].error is None, at.session_state["ll_job"].error
     s = L.LandscapeSettings(grid=11, span=0.5, images=128, seed=0)
-    want = {r.run_id: L.find(r.run_id, s) for r in (yours, twin)}
+    want = {r.run_id: store.find(r.run_id, s) for r in (yours, twin)}
     assert all(v is not None for v in want.values()), "both results are in the cache"
     table = at.dataframe[0].value.set_index("measure")
     assert len(table.columns) == 2
@@ -78,7 +79,7 @@ def test_stop_ends_the_job_and_stores_nothing(pair, no_landscapes):
     at = wait_for_job(at, "ll_job", 120)
     assert not at.exception
     s = L.LandscapeSettings(grid=51, span=0.5, images=128, seed=0)
-    assert L.find(yours.run_id, s) is None or L.find(twin.run_id, s) is None
+    assert store.find(yours.run_id, s) is None or store.find(twin.run_id, s) is None
     assert not at.dataframe
 
 
@@ -92,7 +93,7 @@ def test_work_over_the_cpu_cap_is_refused(pair, no_landscapes, monkeypatch):
 
 def test_the_shipped_twins_default_view_is_stored_and_instant():
     runs = [shipped.run(n) for n in shipped.pairs()[20]]
-    if any(L.find(r.run_id, L.LandscapeSettings(), roots=(L.STORED_DIR,)) is None for r in runs):
+    if any(store.find(r.run_id, L.LandscapeSettings(), roots=(store.STORED_DIR,)) is None for r in runs):
         pytest.skip("assets/landscapes not made yet (scripts/make_landscapes.py)")
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]

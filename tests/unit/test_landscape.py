@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from resnet_explain.lab import landscape as L
+from resnet_explain.lab import landscape_store as store
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ def test_a_run_landscape_end_to_end_and_cached(tiny_run, tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path))
     s = L.LandscapeSettings(grid=5, images=64, hessian_iters=5, span=0.5)
     seen = []
-    res = L.cached_landscape(tiny_run, s, device="cpu", progress=seen.append)
+    res = store.cached_landscape(tiny_run, s, device="cpu", progress=seen.append)
     assert len(res.surface) == 25 and len(res.line) == 11 and len(res.path) == 13
     assert seen and seen[-1]["done"] == seen[-1]["total"] == sum(L.work_units(s).values())
     centre = res.surface.query("alpha == 0 and beta == 0")["loss"].item()
@@ -224,10 +225,10 @@ def test_a_run_landscape_end_to_end_and_cached(tiny_run, tmp_path, monkeypatch):
         assert np.isfinite(res.numbers[k]), k
     assert res.numbers["lambda_max"] > 0
     assert res.meta["dtype"] == "float32" and res.meta["method"] == "loop"
-    again = L.cached_landscape(tiny_run, s, device="cpu")
+    again = store.cached_landscape(tiny_run, s, device="cpu")
     assert again.meta.get("loaded_from") == "this server's cache" and again.numbers == pytest.approx(res.numbers)
     pd.testing.assert_frame_equal(again.surface, res.surface, check_dtype=False)
-    other = L.find(tiny_run.run_id, L.LandscapeSettings(grid=5, images=64, hessian_iters=5, span=0.6))
+    other = store.find(tiny_run.run_id, L.LandscapeSettings(grid=5, images=64, hessian_iters=5, span=0.6))
     assert other is None
 
 
