@@ -197,10 +197,31 @@ HIGHWAY = Published("Srivastava et al. 2015", "1505.00387", "abstract", "Highway
                     "https://papers.nips.cc/paper_files/paper/2015/file/"
                     "215a71a12769b056c3c32e7299f1c5ed-Metadata.json)")
 
+# ---------------------------------------------------------------------------------------------
+# The family around ResNet: each paper's own CIFAR-10 figure for the idea the Architectures page
+# builds (their nets, depths and budgets, not ours). Read in the search tool's copies, named per
+# record: paper text copied verbatim by third parties (ids), cross-checked against the authors'
+# official repositories where those are stored. Not the arXiv PDFs themselves. Wide ResNets have
+# none: their paper's text was not in the stored copies (only the authors' README).
+# ---------------------------------------------------------------------------------------------
+C10_AUG = "CIFAR-10 test error (%), with augmentation"
+ZOO_PUBLISHED: dict[str, Published] = {
+    "dense": Published("Huang et al. 2017", "1608.06993", "table 2", "DenseNet (L=40, k=12)", C10_AUG, "5.24",
+                       "paper text, search-index copy 23314996494; the official README "
+                       "(liuzhuang13/DenseNet, copy 1744593830) prints the same",
+                       "1.0M parameters; with the transition's 1×1 convolution, which ours omits"),
+    "resnext": Published("Xie et al. 2017", "1611.05431", "table 7", "ResNeXt-29, 8×64d", C10_AUG, "3.65",
+                         "paper text, search-index copy 38159730226",
+                         "34.4M parameters; average of 10 runs"),
+    "stochastic": Published("Huang et al. 2016", "1603.09382", "table 1", "110-layer ResNet, stochastic depth",
+                            C10_AUG, "5.25", "paper text, search-index copy 66828136182",
+                            "p_L = 0.5; the same net with constant depth: 6.41"),
+}
+
 ALL: tuple[Published, ...] = (
     *HE15_TABLE6, HE15_FIG6_PLAIN110, HE15_CIFAR_BUDGET, *HE15_TABLE2, HE15_SINGLE_152, HE15_ENSEMBLE,
     *HE15_FLOPS, HE15_NOT_VANISHING, HE15_ON_HIGHWAY, *HIGHWAY_CIFAR, *HE16_TABLE1,
-    VEIT_RESIDUAL, VEIT_VGG, VEIT_PATHS, HIGHWAY,
+    VEIT_RESIDUAL, VEIT_VGG, VEIT_PATHS, HIGHWAY, *ZOO_PUBLISHED.values(),
 )
 
 
