@@ -35,6 +35,7 @@ from .block_select import select_blocks
 from .device import timed
 from .magnitude import log10
 from .model import build_model, make_batch
+from .seeding import sub_seed
 
 _F64 = torch.float64
 
@@ -330,7 +331,13 @@ def probe_spec(spec, seed: int = 0, batch: int = 32, device=None, dtype=None,
     """Build ``spec`` with ``seed``, make a seeded batch and probe it (the CLI's and pages' path)."""
     model = build_model(spec, seed=seed, device=device, dtype=dtype)
     x, y = make_batch(spec, batch=batch, seed=seed, device=device, dtype=dtype)
-    res = probe(model, x, y, train=train)
+    # Stochastic depth and a dropout shortcut draw masks in a training step: from a generator
+    # seeded here, so the same spec and seed give the same numbers (the caller's RNG is restored).
+    dev = x.device
+    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(sub_seed(seed, "probe"))
+        res = probe(model, x, y, train=train)
     res.meta["seed"] = seed
     res.meta["spec"] = spec.to_query()
     return res
