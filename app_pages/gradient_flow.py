@@ -1,11 +1,13 @@
 """Gradient Flow: a real forward + backward pass on the network and its twin (skips toggled)."""
 
+import math
+
 import streamlit as st
 
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
 from resnet_explain.charts.diagram import to_dot
-from resnet_explain.lab.highway import identity_share
+from resnet_explain.lab.highway import gate_share, identity_share
 from resnet_explain.lab.theory import sigmoid_bound_from_last
 from resnet_explain.probe import ratio_of
 from resnet_explain.verdict import twin_sentence
@@ -80,18 +82,42 @@ with st.expander(f"Where {picked} is in your network" if picked else "Your netwo
                  expanded=picked is not None):
     st.graphviz_chart(to_dot(spec, collapse=spec.n_blocks > 12, highlight=picked), width="stretch")
 
-st.subheader("The gradient highway: identity term vs residual-branch term")
-st.markdown(
-    r"For a residual block $s = S(x) + F(x)$, the gradient reaching $x$ is the sum of two terms: "
-    r"$\frac{\partial L}{\partial x} = S'(x)^\top g + J_F(x)^\top g$, $g = \partial L/\partial s$. "
-    "With an identity shortcut the first term is $g$ itself: it passes back untouched, however "
-    "small the branch's term (He et al. 2016, arXiv 1603.05027, eq. 5)."
-)
-split = flow_charts.split_long(blocks["residual"])
+res_blocks = blocks["residual"]
+terms = flow_charts.split_terms(res_blocks)
+n_id, n_res = identity_share(res_blocks)
+if terms is flow_charts.GATED_TERMS:
+    n_small, n_gated = gate_share(res_blocks)
+    g0 = 1 / (1 + math.exp(-spec.gate_bias))
+    st.subheader("The gradient highway: carry, transform and gate")
+    st.markdown(
+        r"A gated block $s = (1-g(x))\,S(x) + g(x)\,F(x)$ (the Highway form: Srivastava et al. 2015; "
+        r"He et al. 2016 fig. 2c) sends the gradient back to $x$ three ways: **carry** (through the "
+        r"shortcut, times $1-g$), **transform** (through the branch, times $g$; shortcut-only gating "
+        r"leaves the branch unscaled) and **through the gate** $g(x)$ itself. The gate bias is "
+        f"{spec.gate_bias:g}: for a zero input $g = \\sigma({spec.gate_bias:g}) = {g0:.2g}$, so the carry "
+        f"starts near ${1 - g0:.2g}\\,S(x)$, not a clean identity.")
+    sentence = (f"In **{n_id} of {n_res}** residual blocks the carry term is larger than the transform "
+                f"term; the gate's term is the smallest of the three in **{n_small} of {n_gated}** gated blocks.")
+elif terms is flow_charts.DENSE_TERMS:
+    st.subheader("The gradient highway: through the concatenation")
+    st.markdown(
+        r"A dense block $s = [x, F(x)]$ (Huang et al. 2017, arXiv 1608.06993) adds nothing: $x$'s "
+        r"part of $g = \partial L/\partial s$ goes back **through the concatenation** untouched "
+        r"(average-pooled where the block strides), and the new channels' part goes back through the "
+        r"branch, $J_F(x)^\top g$.")
+    sentence = f"In **{n_id} of {n_res}** dense blocks the term through the concatenation is the larger one."
+else:
+    st.subheader("The gradient highway: identity term vs residual-branch term")
+    st.markdown(
+        r"For a residual block $s = S(x) + F(x)$, the gradient reaching $x$ is the sum of two terms: "
+        r"$\frac{\partial L}{\partial x} = S'(x)^\top g + J_F(x)^\top g$, $g = \partial L/\partial s$. "
+        "With an identity shortcut the first term is $g$ itself: it passes back untouched, however "
+        "small the branch's term (He et al. 2016, arXiv 1603.05027, eq. 5).")
+    sentence = f"In **{n_id} of {n_res}** residual blocks the identity term is the larger one."
+split = flow_charts.split_long(res_blocks)
 if len(split):
     ui.chart_with_export(flow_charts.split_chart(split), split, "identity_vs_residual", "gf_split")
-    n_id, n_res = identity_share(blocks["residual"])
-    st.markdown(f"In **{n_id} of {n_res}** residual blocks the identity term is the larger one.")
+    st.markdown(sentence)
 
 st.subheader("Weight gradients per layer")
 wl = flow_charts.weight_grad_long(params)

@@ -1,8 +1,11 @@
 """Architecture diagram as a Graphviz DOT string (rendered by st.graphviz_chart in the browser).
 
-The main path is solid and dark; skip paths are dashed, blue and end at an explicit "+" node, so a
-plain and a residual network look different exactly where they are different. Runs of identical
-consecutive blocks are drawn once with "x N" so ResNet-110 stays readable.
+The main path is solid and dark; skip paths are dashed, blue and end at an explicit join node, so a
+plain and a residual network look different exactly where they are different. The join says how
+the shortcut S and the branch F meet: "+" (added), "½·S + ½·F" (constant scaling), "(1−g)·S + g·F"
+(a gate, the Highway form), "(1−g)·S + F" (a gate on the shortcut only), "concat" (a dense block);
+a dropout shortcut says so on its dashed edge. Runs of identical consecutive blocks are drawn once
+with "x N" so ResNet-110 stays readable.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from ..spec import NetSpec, parse_block_name
 from ..spec.netspec import SpecError
 
 _SKIP = 'color="#1f77b4", style=dashed, penwidth=2'
+_JOIN_FILL = "#1f77b4"  # the skip's colour: the join is where the skip path ends
 _MAIN = 'color="#333333", penwidth=1.6'
 # The picked block (a click in a chart, the builder's block picker): a thick near-black frame, bold,
 # with a marker. Not red or blue, which say plain and residual; its fill still says which it is.
@@ -24,6 +28,38 @@ def skip_label(text: str) -> str:
     Centred text that comes out wider spreads left over the dashed edge, and its first letter is
     hidden ("dentity"); left-justified text starts clear of the edge and grows to the right."""
     return f"  {text}\\l"
+
+
+# The join node of a block with a skip: how S(x) and F(x) meet (COMBINES, and a dense block's concat).
+JOIN_LABELS = {"add": "+", "drop": "+", "scale": "½·S + ½·F", "gate": "gate: (1−g)·S + g·F",
+               "sgate": "gate: (1−g)·S + F", "dense": "concat [x, F(x)]"}
+
+
+def join_label(kind: str, combine: str) -> str:
+    """The text of a block's join node: "+" for an add, else the formula (or "concat")."""
+    return JOIN_LABELS["dense" if kind == "dense" else combine]
+
+
+def _join_node(nid: str, text: str) -> str:
+    if text == "+":
+        return (f'    {nid} [label="+", shape=circle, width=0.3, fixedsize=true, '
+                f'fillcolor="{_JOIN_FILL}", fontcolor=white];')
+    # A box sized to its text, with a space of padding on each side: the browser's font may draw
+    # it a little wider than Graphviz measured it.
+    return (f'    {nid} [label="  {text}  ", shape=box, style="rounded,filled", height=0.26, margin="0.06,0.02", '
+            f'fontsize=10, fillcolor="{_JOIN_FILL}", fontcolor=white];')
+
+
+def _skip_text(b, c_in: int) -> str:
+    if b.kind == "dense":
+        return "avg-pool 2×2" if b.stride > 1 else "identity"
+    if b.projects(c_in):
+        sc = "1×1 projection"
+    elif b.changes_shape(c_in):
+        sc = "zero-pad"
+    else:
+        sc = "identity"
+    return f"dropout 0.5 · {sc}" if b.combine == "drop" else sc
 
 
 def _runs(spec: NetSpec, collapse: bool):
@@ -75,7 +111,8 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
             current_stage = stage
         nid = f"b{idx}"
         span = f"block{j}" if j == k else f"block{j}–{k}"
-        label = f"{span}: {b.kind} {b.width}" + (f", stride {b.stride}" if b.stride != 1 else "")
+        what = f"{b.kind} {b.width}" + (f" (+{b.width - c_in} new)" if b.kind == "dense" and b.skip else "")
+        label = f"{span}: {what}" + (f", stride {b.stride}" if b.stride != 1 else "")
         if count > 1:
             label += f"  × {count}"
         if not b.skip:
@@ -90,15 +127,9 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
         lines.append(f"    {prev} -> {nid} [{_MAIN}];")
         if b.skip:
             add = f"add{idx}"
-            lines.append(f'    {add} [label="+", shape=circle, width=0.3, fixedsize=true, '
-                         f'fillcolor="#1f77b4", fontcolor=white];')
+            lines.append(_join_node(add, join_label(b.kind, b.combine)))
             lines.append(f"    {nid} -> {add} [{_MAIN}];")
-            if b.projects(c_in):
-                sc = "1×1 projection"
-            elif b.changes_shape(c_in):
-                sc = "zero-pad"
-            else:
-                sc = "identity"
+            sc = _skip_text(b, c_in)
             lines.append(f'    {prev} -> {add} [{_SKIP}, label="{skip_label(sc)}", fontcolor="#1f77b4", '
                          f'fontsize=9, constraint=false];')
             prev = add

@@ -36,12 +36,15 @@ def gradflow_long(frames: dict[str, pd.DataFrame], yours: str | None = None) -> 
 
 
 NUMBERS_COLUMNS = ["variant", "block", "kind", "skip", "grad_norm", "log10_grad_norm", "underflow",
-                   "identity_norm", "residual_norm", "act_mean", "act_std"]
+                   "identity_norm", "residual_norm", "gate_norm", "act_mean", "act_std"]
 
 
 def numbers_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The per-block numbers of every variant in one table (the page's "numbers" expander)."""
-    return pd.concat([d.assign(variant=k) for k, d in frames.items()], ignore_index=True)[NUMBERS_COLUMNS]
+    """The per-block numbers of every variant in one table (the page's "numbers" expander);
+    ``gate_norm`` only where some block has a gate."""
+    table = pd.concat([d.assign(variant=k) for k, d in frames.items()], ignore_index=True)
+    cols = [c for c in NUMBERS_COLUMNS if c != "gate_norm" or any(has_gates(d) for d in frames.values())]
+    return table[cols]
 
 
 def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
@@ -112,27 +115,59 @@ def block_numbers(frames: dict[str, pd.DataFrame], block: str, yours: str) -> tu
 
 
 _TERMS = ["identity (shortcut) term", "residual-branch term J_Fᵀg"]
+# A gated block (Highway's carry and transform): s = (1 − g(x))·S(x) + g(x)·F(x) has three paths
+# back to x: the carry (shortcut), the transform (branch) and the gate g(x) itself.
+GATED_TERMS = ["carry (shortcut) term", "transform (branch) term", "through the gate g(x)"]
+# A dense block: s = concat(x, F(x)) hands x's part of g straight back (the concatenation).
+DENSE_TERMS = ["through the concatenation (x as it is)", "new channels' branch term J_Fᵀg"]
+GATE_TERM_COLOR = "#9467bd"  # the gate is a sigmoid: its own colour, apart from the two paths'
+
+
+def has_gates(df: pd.DataFrame) -> bool:
+    """Whether a probe's blocks include a gated one (a finite ``gate_norm``: NaN where no gate)."""
+    return "gate_norm" in df and bool(np.isfinite(df.loc[df["skip"].astype(bool), "gate_norm"]).any())
+
+
+def split_terms(df: pd.DataFrame) -> list[str]:
+    """The names of the terms for a probe's residual blocks: carry / transform / gate where some
+    block gates, the concatenation's where every block with a skip is dense, else identity / branch."""
+    d = df[df["skip"].astype(bool)]
+    if has_gates(df):
+        return GATED_TERMS
+    if len(d) and "kind" in d and (d["kind"] == "dense").all():
+        return DENSE_TERMS
+    return _TERMS
 
 
 def split_long(df: pd.DataFrame) -> pd.DataFrame:
-    """Identity term vs residual-branch term per residual block, long form (log10)."""
-    d = df[df["skip"]]
+    """Identity (carry) term vs residual-branch (transform) term per residual block, and the gate's
+    term where a block has one, long form (log10)."""
+    d = df[df["skip"].astype(bool)]
+    names = split_terms(df)
+    gated = names is GATED_TERMS
     rows = []
     for r in d.itertuples():
-        for term, v in ((_TERMS[0], r.identity_norm), (_TERMS[1], r.residual_norm)):
+        terms = [(names[0], r.identity_norm), (names[1], r.residual_norm)]
+        gate = getattr(r, "gate_norm", np.nan)
+        if gated and np.isfinite(gate):
+            terms.append((names[2], gate))
+        for term, v in terms:
             rows.append({"block": r.block, "position": r.position, "term": term, "norm": v,
                          "log10": magnitude.log10(v)})
     return pd.DataFrame(rows, columns=["block", "position", "term", "norm", "log10"])
 
 
 def split_chart(split: pd.DataFrame, height: int = 300) -> alt.Chart:
-    """Both terms per residual block as points on a log10 axis (bars would make the smaller,
-    more negative log look longer)."""
+    """The terms per residual block as points on a log10 axis (bars would make the smaller,
+    more negative log look longer). The shortcut's term is blue, the branch's orange, the gate's
+    purple, whatever the block calls them."""
+    present = set(split["term"])
+    names = next((t for t in (GATED_TERMS, DENSE_TERMS) if present & set(t)), _TERMS)
+    colors = [IDENTITY_TERM_COLOR, BRANCH_TERM_COLOR, GATE_TERM_COLOR][:len(names)]
     return alt.Chart(split).mark_line(point=alt.OverlayMarkDef(size=60)).encode(
         x=xblock(block_order(split), "residual block (input → output)"),
         y=alt.Y("log10:Q", title=fit_title("log10 norm of the term", height)),
-        color=alt.Color("term:N", title=None, legend=legend(), scale=alt.Scale(
-            domain=_TERMS, range=[IDENTITY_TERM_COLOR, BRANCH_TERM_COLOR])),
+        color=alt.Color("term:N", title=None, legend=legend(), scale=alt.Scale(domain=names, range=colors)),
         tooltip=["block:O", "term:N", alt.Tooltip("norm:Q", format=".3e"),
                  alt.Tooltip("log10:Q", format=".2f")],
     ).properties(height=height, width=W)

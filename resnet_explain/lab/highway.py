@@ -49,6 +49,16 @@ def identity_share(blocks: pd.DataFrame) -> tuple[int, int]:
     return int((res["identity_norm"] > res["residual_norm"]).sum()), int(len(res))
 
 
+def gate_share(blocks: pd.DataFrame) -> tuple[int, int]:
+    """(gated blocks whose gate term ``gate_norm`` is smaller than both their carry and transform
+    terms, gated blocks), from a probe's ``.blocks``; (0, 0) where no block has a gate."""
+    if "gate_norm" not in blocks:
+        return 0, 0
+    g = blocks[blocks["skip"].astype(bool) & np.isfinite(blocks["gate_norm"])]
+    smallest = (g["gate_norm"] < g["identity_norm"]) & (g["gate_norm"] < g["residual_norm"])
+    return int(smallest.sum()), int(len(g))
+
+
 def highway_long(table: pd.DataFrame) -> pd.DataFrame:
     """Long form of the three per-block curves for the highway chart."""
     rows = []

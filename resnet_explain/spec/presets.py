@@ -1,4 +1,5 @@
-"""Named networks: He et al.'s CIFAR ResNets and their plain twins, and the theory pages' MLPs."""
+"""Named networks: He et al.'s CIFAR ResNets and their plain twins, the theory pages' MLPs, and the
+family around ResNet (:mod:`.zoo`) at depth 20."""
 
 from __future__ import annotations
 
@@ -63,6 +64,25 @@ def _presets() -> dict[str, tuple[str, NetSpec]]:
     out["mlp-relu20-skipinit"] = ("ReLU MLP with skips and a zero-initialised residual scale "
                                   "(SkipInit, De & Smith 2020)",
                                   mlp(20, skip=True, act="relu", res_scale=0.0))
+    out.update(_zoo_presets(ZOO_DEPTH))
+    return out
+
+
+ZOO_DEPTH = 20  # the zoo's variants as presets at He et al.'s smallest CIFAR depth (6n+2, n = 3)
+
+
+def _zoo_presets(depth: int) -> dict[str, tuple[str, NetSpec]]:
+    """``zoo-<variant><layers>``: every zoo variant built at ``depth`` (three blocks per stage). The
+    name carries the network's own layer count, which is the depth's only where a block has two
+    weighted layers (ResNeXt's three-layer blocks make zoo-resnext29, Xie et al.'s ResNeXt-29)."""
+    # zoo imports cifar_resnet from this module, so it is imported here, once this module's
+    # functions exist (PRESETS is built at the end of the module).
+    from .zoo import VARIANTS
+
+    out = {}
+    for v in VARIANTS.values():
+        spec = v.build(depth)
+        out[f"zoo-{v.name}{spec.depth}"] = (f"{v.label}: {v.idea} ({v.cite})", spec)
     return out
 
 

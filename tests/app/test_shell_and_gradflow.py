@@ -184,3 +184,26 @@ def test_old_plain_link_gets_a_real_residual_twin_and_the_switch_changes_the_url
     assert not at.exception
     assert at.session_state["spec"].n_skips == 6
     assert at.query_params["net"] == "b16*3~b32/2,b32*2"
+
+
+def test_gradient_flow_shows_the_gate_term_on_a_highway_net():
+    spec = preset("zoo-highway20")
+    at = app(spec.to_params()).run()
+    at.switch_page("app_pages/gradient_flow.py").run()
+    assert not at.exception
+    frames = [f for chart in chart_frames(at) for f in chart if "term" in f]
+    assert frames and set(frames[0]["term"]) == {"carry (shortcut) term", "transform (branch) term",
+                                                 "through the gate g(x)"}
+    expected = probe_spec(spec, seed=0, batch=32).blocks["gate_norm"].to_numpy()
+    gate = frames[0][frames[0]["term"] == "through the gate g(x)"].sort_values("position")["norm"]
+    np.testing.assert_allclose(gate.to_numpy(), expected, rtol=1e-6)
+    text = " ".join(m.value for m in at.markdown)
+    assert "**through the gate**" in text and r"g = \sigma(-2) = 0.12$" in text
+
+
+def test_gradient_flow_says_through_the_concatenation_on_a_dense_net():
+    at = app(preset("zoo-dense20").to_params()).run()
+    at.switch_page("app_pages/gradient_flow.py").run()
+    assert not at.exception
+    assert any("through the concatenation" in m.value for m in at.markdown)
+    assert not any("gate" in m.value for m in at.markdown)

@@ -57,3 +57,33 @@ def test_chart_export_png_svg_csv():
     assert len(wl) == 8 and list(wl["layer"]) == list(range(8))
     assert wl["param"].iloc[0] == "stem.conv.weight" and wl["param"].iloc[-1] == "head.fc.weight"
     assert not wl["param"].str.contains("norm").any()
+
+
+def test_diagram_labels_gates_scaling_dropout_and_concatenation():
+    gated = to_dot(preset("zoo-highway20"), collapse=False)
+    assert gated.count("gate: (1−g)·S + g·F") == 9 and 'label="+"' not in gated
+    assert to_dot(preset("zoo-sgate20")).count("gate: (1−g)·S + F") == 5
+    assert "½·S + ½·F" in to_dot(preset("zoo-scale20"))
+    drop = to_dot(preset("zoo-drop20"), collapse=False)
+    assert drop.count("dropout 0.5 · identity") == 7 and drop.count("dropout 0.5 · zero-pad") == 2
+    dense = to_dot(preset("zoo-dense20"), collapse=True)
+    # Every dense layer widens (+12 channels), so none collapse: 18 concatenations.
+    assert dense.count("concat [x, F(x)]") == 18 and dense.count("(+12 new)") == 18
+    assert dense.count("avg-pool 2×2") == 2 and "zero-pad" not in dense and 'label="+"' not in dense
+    plain = to_dot(preset("zoo-dense20").twin())
+    assert "concat" not in plain and "new)" not in plain and plain.count("(no skip)") == 18
+    # Plain add stays a "+".
+    assert to_dot(preset("resnet20")).count('label="+"') == 5
+
+
+def test_split_names_gate_and_concatenation_terms():
+    gated = charts.split_long(probe_spec(preset("zoo-highway20"), batch=4).blocks)
+    assert list(gated["term"].unique()) == charts.GATED_TERMS
+    assert (gated.groupby("term").size() == 9).all()  # every block: carry, transform, gate
+    assert np.isfinite(gated["log10"]).all()
+    charts.split_chart(gated).to_dict()
+    dense = charts.split_long(probe_spec(preset("zoo-dense20"), batch=4).blocks)
+    assert list(dense["term"].unique()) == charts.DENSE_TERMS
+    charts.split_chart(dense).to_dict()
+    table = charts.numbers_table({"residual": probe_spec(preset("zoo-dense20"), batch=4).blocks})
+    assert "gate_norm" not in table  # no gate, no gate column
