@@ -77,7 +77,7 @@ def describe_block(kind: str, skip: bool) -> str:
     without one (no shortcut and no add)."""
     if skip:
         if kind == "dense":
-            return f"{KIND_LABELS[kind]}."
+            return f"{KIND_LABELS[kind]}, with a skip (the concatenation)."
         return f"{KIND_LABELS[kind]}, with a skip."
     return f"{PLAIN_KIND_LABELS[kind]}; no skip (a plain block, no shortcut)."
 

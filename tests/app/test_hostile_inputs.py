@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GOOD = preset("resnet20").to_params()
 
 SPEC_CORPUS = [
-    {"net": "b16*1000000"}, {"net": "b99999"}, {"net": "b0"}, {"net": "b16/9"}, {"net": "x16"},
+    {"net": "b16*1000000"}, {"net": "b99999"}, {"net": "b0"}, {"net": "b16/9"}, {"net": "q16"}, {"net": "x20"},
     {"net": "b16:Z"}, {"net": ""}, {"net": "~~~"}, {"net": ",,,"}, {"net": "b16" * 2000},
     {"net": "<script>alert(1)</script>"}, {"net": "'; DROP TABLE nets; --"}, {"net": "b16\x00"},
     {"net": "b１６"}, {"net": "🙂"}, {"net": "b16", "fam": "transformer"}, {"net": "b16", "act": "swish"},

@@ -246,7 +246,7 @@ def test_builder_words_for_a_plain_block_and_the_shortcut_options():
         plain, residual = describe_block(kind, False), describe_block(kind, True)
         assert "no skip" in plain and "with a skip" not in plain and "+ skip" not in plain
         assert "add" not in plain.replace("no shortcut", "")  # no add without a skip
-        assert residual.endswith("with a skip.")
+        assert residual.endswith(("with a skip.", "with a skip (the concatenation)."))
     assert set(SHORTCUT_SHORT) == set(SHORTCUTS)
     for k, label in SHORTCUT_SHORT.items():
         assert label.startswith(f"{k}:") and f"({k})" not in label and len(label) <= 18
