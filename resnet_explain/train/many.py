@@ -17,7 +17,8 @@ Where it pays: on a GPU, where one small network cannot fill the device. On a CP
 convolution into a grouped one, which is slower than K separate ones (``scripts/bench_landscape.py``
 measured vmapped evaluation at 0.3x a loop on this project's 2-core CPU), so callers use it on
 CUDA. Not supported here (use :func:`~.trainer.train`): gradient snapshots, channels_last,
-torch.compile.
+torch.compile. A network that draws random numbers in training (dropout shortcut, stochastic depth)
+is trained one seed at a time by :func:`~.trainer.train` instead (:func:`draws_random_numbers`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ..seeding import sub_seed
 from ..spec import NetSpec
 from .config import HISTORY_COLUMNS, TrainConfig, TrainError, lr_at
 from .snapshots import empty_grads
-from .trainer import TrainResult, _augment, evaluate, precision
+from .trainer import TrainResult, _augment, evaluate, precision, train
 
 
 def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, config: TrainConfig,
@@ -54,6 +55,8 @@ def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, c
         raise TrainError("train_seeds needs at least one seed")
     if config.snapshot_every or config.compile:
         raise TrainError("train_seeds does not record gradient snapshots or compile; use train()")
+    if draws_random_numbers(spec):
+        return _one_at_a_time(spec, train_set, test_set, config, seeds, progress, should_stop)
     choice = choose_device(config.device)
     dev = choice.device
     use_amp, _ = precision(config, dev)
@@ -140,6 +143,30 @@ def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, c
                 "trained_with": f"train_seeds ({K} models at once, vmap)"}
         out.append(TrainResult(pd.DataFrame(records[k], columns=HISTORY_COLUMNS), m.train(), normalizer,
                                meta, empty_grads()))
+    return out
+
+
+def draws_random_numbers(spec: NetSpec) -> bool:
+    """Whether the network draws random numbers in training: stochastic depth (a block that adds
+    its branch with survival < 1: DropPath) or a dropout shortcut. Under ``vmap`` those would need
+    ``randomness="different"``, and even then model k's masks would not be the ones
+    :func:`~.trainer.train` draws for seed k; so such specs are trained one at a time."""
+    return any(b.skip and b.kind != "dense" and (b.combine == "drop" or p < 1.0)
+               for b, p in zip(spec.blocks, spec.block_survival()))
+
+
+def _one_at_a_time(spec, train_set, test_set, config, seeds, progress, should_stop) -> list[TrainResult]:
+    """:func:`~.trainer.train` once per seed (the fallback for specs that draw random numbers);
+    after a stopped run the remaining seeds are not started."""
+    out: list[TrainResult] = []
+    for k, s in enumerate(seeds):
+        cb = (lambda rec, k=k: progress(k, rec)) if progress is not None else None
+        res = train(spec, train_set, test_set, replace(config, seed=s), progress=cb, should_stop=should_stop)
+        res.meta["trained_with"] = ("train (one at a time: the network draws random numbers in "
+                                    "training, dropout or stochastic depth)")
+        out.append(res)
+        if res.meta["stopped"]:
+            break
     return out
 
 

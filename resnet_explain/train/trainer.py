@@ -8,6 +8,7 @@ optionally, ``torch.compile``. Schedules and options: :mod:`resnet_explain.train
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -100,6 +101,17 @@ def evaluate(model: nn.Module, data: ImageSet, normalizer: Normalizer, device=No
     return float(wrong) / n, float(loss) / n
 
 
+@contextmanager
+def _noise_rng(seed: int, dev: torch.device):
+    """The global generator (and the CUDA device's), forked and seeded from ``seed``: the random
+    numbers the model itself draws in training (DropPath's masks, the dropout shortcut) are then
+    the same for the same seed, whatever the caller drew before."""
+    devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(sub_seed(seed, "noise"))
+        yield
+
+
 def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
           config: TrainConfig = TrainConfig(),
           progress: Callable[[dict], None] | None = None,
@@ -118,6 +130,9 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
     With ``config.snapshot_every`` = K > 0 every K-th step (0, K, 2K, ...) also records per-block
     gradient, weight and update norms from that step's own forward and backward
     (:mod:`.snapshots`, in ``TrainResult.grads``; the snapshots of a stopped epoch are kept).
+
+    The random numbers the network draws in training (stochastic depth, the dropout shortcut) come
+    from a generator seeded by ``config.seed`` too: a run is reproducible for its seed.
     """
     config.validate()
     if spec.family != "cnn":
@@ -177,61 +192,64 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
     step = 0
     setup_s = time.perf_counter() - t_setup
     t_all = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        synchronize(dev)
-        t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=g)[: steps_per_epoch * bs].to(dev)
-        loss_sum = torch.zeros((), device=dev)
-        wrong = torch.zeros((), device=dev)
-        for i in range(steps_per_epoch):
-            if should_stop is not None and step % config.check_every == 0 and should_stop():
-                stopped = True
+    # Dropout and stochastic depth draw from the global generator: seed it from config.seed
+    # (a fork, so the caller's generator is left as it was), so a run is reproducible.
+    with _noise_rng(config.seed, dev):
+        for epoch in range(1, config.epochs + 1):
+            synchronize(dev)
+            t0 = time.perf_counter()
+            perm = torch.randperm(n, generator=g)[: steps_per_epoch * bs].to(dev)
+            loss_sum = torch.zeros((), device=dev)
+            wrong = torch.zeros((), device=dev)
+            for i in range(steps_per_epoch):
+                if should_stop is not None and step % config.check_every == 0 and should_stop():
+                    stopped = True
+                    break
+                idx = perm[i * bs:(i + 1) * bs]
+                xb = x_all.index_select(0, idx).float() * scale - shift
+                yb = y_all.index_select(0, idx)
+                if config.augment:
+                    xb = _augment(xb, g)
+                if use_cl:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                lr = lr_at(config, step, total)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                # A snapshot step hooks the block outputs; a compiled graph would not see the hooks,
+                # so that step runs the eager module (same weights).
+                snap = snaps is not None and snaps.start(step, epoch)
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+                    out = (net if snap else fwd)(xb)
+                    loss = F.cross_entropy(out.float(), yb, label_smoothing=config.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if snap:
+                    snaps.before_update()
+                opt.step()
+                if snap:
+                    snaps.after_update()
+                # Accumulate on the device: no host sync per step.
+                loss_sum = loss_sum + loss.detach()
+                wrong = wrong + (out.detach().argmax(1) != yb).sum()
+                step += 1
+                if step_progress is not None:
+                    step_progress(step, total)
+            if stopped:
                 break
-            idx = perm[i * bs:(i + 1) * bs]
-            xb = x_all.index_select(0, idx).float() * scale - shift
-            yb = y_all.index_select(0, idx)
-            if config.augment:
-                xb = _augment(xb, g)
-            if use_cl:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            lr = lr_at(config, step, total)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            # A snapshot step hooks the block outputs; a compiled graph would not see the hooks,
-            # so that step runs the eager module (same weights).
-            snap = snaps is not None and snaps.start(step, epoch)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-                out = (net if snap else fwd)(xb)
-                loss = F.cross_entropy(out.float(), yb, label_smoothing=config.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if snap:
-                snaps.before_update()
-            opt.step()
-            if snap:
-                snaps.after_update()
-            # Accumulate on the device: no host sync per step.
-            loss_sum = loss_sum + loss.detach()
-            wrong = wrong + (out.detach().argmax(1) != yb).sum()
-            step += 1
-            if step_progress is not None:
-                step_progress(step, total)
-        if stopped:
-            break
-        if snaps is not None:
-            snaps.end_epoch()  # one host copy of the epoch's snapshots (counted in train_s)
-        synchronize(dev)
-        train_s = time.perf_counter() - t0
-        test_err = float("nan")
-        if test_set is not None and len(test_set):
-            test_err, _ = evaluate(net, test_set, normalizer, dev, config.eval_batch_size, use_amp)
-        rec = {"epoch": epoch, "train_loss": float(loss_sum) / steps_per_epoch,
-               "train_error": float(wrong) / (steps_per_epoch * bs), "test_error": test_err,
-               "seconds": time.perf_counter() - t0, "images_per_s": steps_per_epoch * bs / train_s,
-               "lr": lr_at(config, step - 1, total)}
-        records.append(rec)
-        if progress is not None:
-            progress(dict(rec))
+            if snaps is not None:
+                snaps.end_epoch()  # one host copy of the epoch's snapshots (counted in train_s)
+            synchronize(dev)
+            train_s = time.perf_counter() - t0
+            test_err = float("nan")
+            if test_set is not None and len(test_set):
+                test_err, _ = evaluate(net, test_set, normalizer, dev, config.eval_batch_size, use_amp)
+            rec = {"epoch": epoch, "train_loss": float(loss_sum) / steps_per_epoch,
+                   "train_error": float(wrong) / (steps_per_epoch * bs), "test_error": test_err,
+                   "seconds": time.perf_counter() - t0, "images_per_s": steps_per_epoch * bs / train_s,
+                   "lr": lr_at(config, step - 1, total)}
+            records.append(rec)
+            if progress is not None:
+                progress(dict(rec))
     history = pd.DataFrame(records, columns=HISTORY_COLUMNS)
     meta = {**describe(dev), "device_note": choice.note, "seconds": time.perf_counter() - t_all,
             "setup_seconds": setup_s, "stopped": stopped, "steps": step,

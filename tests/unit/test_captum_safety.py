@@ -24,10 +24,16 @@ CASES = [(k, s, sc) for k in BLOCK_KINDS for s in (False, True) for sc in ("A", 
          if not (k == "plain" and s) and not (not s and sc == "B")]
 
 
+# Widths every kind accepts (stem 4): a dense layer must be wider than its input; a ResNeXt
+# block's inner widths (2 and 4) are multiples of the cardinality (2).
+WIDTHS = {"dense": (6, 10)}
+
+
 def _net(kind: str, skip: bool, shortcut: str, act: str = "relu"):
+    w1, w2 = WIDTHS.get(kind, (4, 8))
     spec = NetSpec(family="cnn", act=act, in_channels=3, in_size=8, stem_width=4, classes=3,
-                   stages=((BlockSpec(kind, 4, 1, skip, shortcut),
-                            BlockSpec(kind, 8, 2, skip, shortcut)),))
+                   cardinality=2, stages=((BlockSpec(kind, w1, 1, skip, shortcut),
+                                           BlockSpec(kind, w2, 2, skip, shortcut)),))
     model = build_model(spec, seed=0).eval()
     x, _ = make_batch(spec, batch=2, seed=0)
     return spec, model, x.requires_grad_(True)

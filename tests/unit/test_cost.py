@@ -15,6 +15,8 @@ layers only"). ``test_only_weighted_layers_are_counted`` checks that this stays 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -22,7 +24,7 @@ from hypothesis import given, settings
 from torch.utils.flop_counter import FlopCounterMode
 
 from resnet_explain.model import build_model, make_batch
-from resnet_explain.spec import BLOCK_KINDS, BlockSpec, NetSpec, cifar_resnet, estimate_cost
+from resnet_explain.spec import BlockSpec, NetSpec, cifar_resnet, estimate_cost
 
 try:  # tests/ is a package; fall back to rootdir-style imports without it
     from tests.unit.test_spec import valid_specs
@@ -106,6 +108,83 @@ def _check(spec: NetSpec) -> None:
 @pytest.mark.parametrize("spec", list(_grid()))
 def test_estimate_matches_model_for_every_kind_shortcut_family_norm(spec):
     _check(spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# The zoo's blocks and options (spec/zoo.py): ResNeXt, dense layers, every combine, stochastic
+# depth, Fixup
+# ---------------------------------------------------------------------------------------------
+def _resnext(card: int, skip: bool, shortcut: str, norm: str) -> NetSpec:
+    # Inner widths 4, 4, 8 (width / 2): multiples of every cardinality tested (1, 2, 4).
+    return NetSpec(family="cnn", norm=norm, cardinality=card, in_channels=2, in_size=7, stem_width=4,
+                   classes=3, stages=((BlockSpec("resnext", 8, 1, skip, shortcut),),
+                                      (BlockSpec("resnext", 8, 2, skip, shortcut),
+                                       BlockSpec("resnext", 16, 2, skip, shortcut))))
+
+
+def _dense(family: str, stride: int, skip: bool, norm: str) -> NetSpec:
+    # Each layer wider than its input (4 -> 6 -> 9 -> 12); the second strides (7 -> 4, pooled
+    # with ceil_mode to 4 as well) where ``stride`` is 2; a plain twin makes every channel itself.
+    return NetSpec(family=family, norm=norm, in_channels=2, in_size=7, in_features=5, stem_width=4,
+                   classes=3, stages=((BlockSpec("dense", 6, 1, skip),
+                                       BlockSpec("dense", 9, stride if family == "cnn" else 1, skip)),
+                                      (BlockSpec("dense", 12, 1, skip),)))
+
+
+def _zoo_grid():
+    for card in (1, 2, 4):
+        for skip, shortcut in ((True, "A"), (True, "B"), (True, "C"), (False, "A")):
+            for norm in ("batch", "none"):
+                yield pytest.param(_resnext(card, skip, shortcut, norm),
+                                   id=f"resnext-card{card}-{shortcut if skip else 'noskip'}-{norm}")
+    for family in ("cnn", "mlp"):
+        for stride in ((1, 2) if family == "cnn" else (1,)):
+            for skip in (True, False):
+                for norm in ("batch", "none"):
+                    yield pytest.param(_dense(family, stride, skip, norm),
+                                       id=f"dense-{family}-s{stride}-{'skip' if skip else 'noskip'}-{norm}")
+    for combine in ("scale", "gate", "sgate", "drop"):
+        for kind in ("basic", "preact", "bottleneck"):
+            for shortcut in ("A", "B", "C"):
+                spec = _spec("cnn", kind, True, shortcut, "batch", 1.0).map_blocks(
+                    lambda b, c=combine: replace(b, combine=c))
+                yield pytest.param(spec, id=f"{combine}-{kind}-{shortcut}")
+        # The same combine without BatchNorm and with a learnable branch scale, in the mlp family.
+        yield pytest.param(_spec("mlp", "basic", True, "B", "none", 0.5).map_blocks(
+            lambda b, c=combine: replace(b, combine=c)), id=f"{combine}-mlp-basic-B-none-0.5")
+    for kind in ("basic", "preact", "bottleneck"):
+        yield pytest.param(replace(_spec("cnn", kind, True, "A", "batch", 1.0), survival=0.5),
+                           id=f"survival-{kind}")
+        yield pytest.param(replace(_spec("cnn", kind, True, "B", "none", 1.0), init="fixup"),
+                           id=f"fixup-{kind}")
+    # Stochastic depth with a dropout shortcut and gates; Fixup with a plain block in between.
+    yield pytest.param(replace(_spec("cnn", "basic", True, "C", "batch", 1.0), survival=0.2).map_blocks(
+        lambda b: replace(b, combine="gate" if b.width == 8 else "drop")), id="survival-gate-drop")
+    mixed = _spec("cnn", "basic", True, "B", "none", 1.0)
+    yield pytest.param(replace(mixed.set_block("stage2.block1", skip=False), init="fixup"),
+                       id="fixup-with-a-plain-block")
+
+
+@pytest.mark.parametrize("spec", list(_zoo_grid()))
+def test_estimate_matches_model_for_the_zoo_blocks(spec):
+    _check(spec)
+
+
+def test_zoo_grid_covers_what_it_says():
+    specs = [p.values[0] for p in _zoo_grid()]
+    assert {s.cardinality for s in specs if s.blocks[0].kind == "resnext"} == {1, 2, 4}
+    dense = [s for s in specs if s.blocks[0].kind == "dense"]
+    assert {b.stride for s in dense for b in s.blocks} == {1, 2}
+    assert {b.skip for s in dense for b in s.blocks} == {True, False}
+    assert {(b.combine, b.kind, b.shortcut) for s in specs for b in s.blocks
+            if b.combine != "add"} >= {(c, k, sc) for c in ("scale", "gate", "sgate", "drop")
+                                       for k in ("basic", "preact", "bottleneck") for sc in "ABC"}
+    assert any(s.survival < 1 for s in specs) and any(s.init == "fixup" for s in specs)
+    # The options are really in the built models being counted.
+    from resnet_explain.model.blocks import DropPath, Gate, Pool
+
+    kinds = {type(m) for s in specs for m in build_model(s).modules()}
+    assert {DropPath, Gate, Pool, torch.nn.Dropout} <= kinds
 
 
 @settings(max_examples=40, deadline=None)

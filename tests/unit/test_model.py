@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from resnet_explain.model.blocks import Block, PadShortcut, Projection, make_act
+from resnet_explain.model.blocks import Block, PadShortcut, Pool, Projection, make_act
 from resnet_explain.model import build_model, make_batch
-from resnet_explain.spec import BLOCK_KINDS, BlockSpec, NetSpec, cifar_resnet, mlp
+from resnet_explain.spec import BLOCK_KINDS, BlockSpec, NetSpec, SpecError, cifar_resnet, mlp
 
 try:  # tests/ is a package (tests/__init__.py); fall back to rootdir-style imports without it
     from tests.unit.test_spec import valid_specs
@@ -23,11 +23,18 @@ except ImportError:  # pragma: no cover
     from test_spec import valid_specs
 
 
+# Widths (stem 4) that every kind accepts: a dense block must be wider than its input, so its
+# widths grow by 2 per block; a ResNeXt block's inner width (width / 2) is a multiple of the
+# cardinality, 2 here (inner widths 2 and 4).
+_WIDTHS = {"dense": (6, 8, 10, 12)}
+
+
 def _tiny_cnn(kind="basic", skip=True, shortcut="B", **kw) -> NetSpec:
-    kw = {"in_channels": 3, "in_size": 8, "stem_width": 4, "classes": 3, **kw}
+    kw = {"in_channels": 3, "in_size": 8, "stem_width": 4, "classes": 3, "cardinality": 2, **kw}
+    w = _WIDTHS.get(kind, (4, 4, 8, 8))
     return NetSpec(family="cnn", stages=(
-        (BlockSpec(kind, 4, 1, skip, shortcut), BlockSpec(kind, 4, 1, skip, shortcut)),
-        (BlockSpec(kind, 8, 2, skip, shortcut), BlockSpec(kind, 8, 1, skip, shortcut)),
+        (BlockSpec(kind, w[0], 1, skip, shortcut), BlockSpec(kind, w[1], 1, skip, shortcut)),
+        (BlockSpec(kind, w[2], 2, skip, shortcut), BlockSpec(kind, w[3], 1, skip, shortcut)),
     ), **kw)
 
 
@@ -64,6 +71,17 @@ def test_every_kind_and_shortcut_cnn_with_stride(kind, shortcut):
     F.cross_entropy(model(x), y).backward()
     blk = model.stage2.block0
     sc = blk.shortcut
+    if kind == "dense":  # concatenates its input as it is, pooled where it strides; no option
+        assert isinstance(sc, Pool) and not any(True for _ in sc.parameters())
+        assert isinstance(model.stage1.block1.shortcut, nn.Identity)
+        assert blk.combine is None
+        x8 = torch.randn(2, 8, 8, 8)  # stage2.block0: 8 -> 10 channels, 8x8 -> 4x4
+        out = blk(x8)
+        assert out.shape == (2, 10, 4, 4)
+        assert torch.equal(out[:, :8], F.avg_pool2d(x8, 2))  # the input's channels, pooled
+        plain = build_model(spec.with_skips(False)).stage2.block0
+        assert plain.shortcut is None and not plain.skip and plain(x8).shape == (2, 10, 4, 4)
+        return
     if shortcut == "A":
         assert isinstance(sc, PadShortcut)
         assert not any(True for _ in sc.parameters())  # option A has no parameters
@@ -205,11 +223,36 @@ def test_plain_twin_has_identical_body_weights(spec):
 
 @given(valid_specs(), st.integers(0, 2**31 - 1))
 def test_random_twins_share_body_weights(spec, seed):
+    """Every block of the twin has its residual twin's body weights, with two differences that
+    are by design: a dense block's plain twin makes all ``width`` channels itself (its layer has
+    ``width`` outputs, not ``width - c_in``), and Fixup rescales a residual branch (its first
+    layers by L^(-1/(2m-2)), its last to 0) but leaves a plain block at kaiming."""
     # zero_init_last zeroes residual branches only, by design.
     spec = dataclasses.replace(spec, zero_init_last=False)
     twin = spec.twin()  # where a pad (A) shortcut would have to shrink, with_skips uses B
-    sr, sp = build_model(spec, seed=seed).state_dict(), build_model(twin, seed=seed).state_dict()
-    for k in set(sr) & set(sp):
+    a, b = build_model(spec, seed=seed), build_model(twin, seed=seed)
+    sr, sp = a.state_dict(), b.state_dict()
+    checked = set()
+    for (name, x), (_, y), c_in in zip(a.named_blocks(), b.named_blocks(), spec.in_widths()):
+        res, plain = (x, y) if x.skip else (y, x)
+        if x.skip == y.skip:
+            continue  # the same block in both (plain in both): checked with the rest below
+        if x.spec.kind == "dense":
+            assert res.body.conv1.weight.shape[0] == x.spec.width - c_in
+            assert plain.body.conv1.weight.shape[0] == x.spec.width
+            checked |= {k for k in sr if k.startswith(f"{name}.body.conv1.")}
+        elif spec.init == "fixup":
+            layers_r, layers_p = res.weight_layers(), plain.weight_layers()
+            L = (spec if spec.any_skip else twin).residual_branches  # of the residual one
+            factor = L ** (-1.0 / (2 * len(layers_r) - 2)) \
+                if len(layers_r) > 1 else 1.0
+            for lr_, lp in zip(layers_r[:-1], layers_p[:-1]):
+                torch.testing.assert_close(lr_.weight, lp.weight * factor, rtol=1e-6, atol=0)
+            assert not layers_r[-1].weight.any() and layers_p[-1].weight.any()
+            checked |= {f"{name}.body.{n}" for n, _ in res.body.named_parameters()
+                        if n.split(".")[0] in {m for m, mod in res.body.named_children()
+                                               if isinstance(mod, (nn.Conv2d, nn.Linear))}}
+    for k in set(sr) & set(sp) - checked:
         assert torch.equal(sr[k], sp[k]), k
 
 
@@ -258,9 +301,15 @@ def test_adding_a_block_leaves_other_weights_unchanged():
 def test_no_module_used_twice_and_nothing_in_place(kind, family):
     if family == "cnn":
         spec = _tiny_cnn(kind, shortcut="A", norm="batch")
+    elif kind == "resnext":  # a grouped 3x3 convolution has no fully connected form
+        with pytest.raises(SpecError, match="cnn family"):
+            NetSpec(family="mlp", in_features=4, stem_width=4, classes=3, cardinality=2,
+                    stages=((BlockSpec(kind, 4), BlockSpec(kind, 8, shortcut="B")),))
+        return
     else:
+        w = _WIDTHS.get(kind, (4, 4, 8, 8))
         spec = NetSpec(family="mlp", in_features=4, stem_width=4, classes=3, stages=(
-            (BlockSpec(kind, 4), BlockSpec(kind, 8, shortcut="B")),))
+            (BlockSpec(kind, w[0]), BlockSpec(kind, w[2], shortcut="B")),))
     model = build_model(spec)
     seen: dict[int, str] = {}
     for name, m in model.named_modules(remove_duplicate=False):
@@ -269,10 +318,11 @@ def test_no_module_used_twice_and_nothing_in_place(kind, family):
         assert not getattr(m, "inplace", False), name
     acts = [n for n, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.Sigmoid,
                                                                     nn.Tanh, nn.GELU))]
-    # One module per call site: the stem's, 2 per basic/preact block (+1 in the preact head),
-    # 3 per bottleneck (act1, act2 and the one after the add).
-    per_block = {"basic": 2, "preact": 2, "bottleneck": 3}[kind]
-    assert len(acts) == 1 + per_block * spec.n_blocks + (kind == "preact")
+    # One module per call site: the stem's, 2 per basic/preact block (+1 in the preact and dense
+    # heads), 3 per bottleneck / ResNeXt block (act1, act2 and the one after the add), 1 per dense
+    # layer (its norm-act before the conv).
+    per_block = {"basic": 2, "preact": 2, "bottleneck": 3, "resnext": 3, "dense": 1}[kind]
+    assert len(acts) == 1 + per_block * spec.n_blocks + (kind in ("preact", "dense"))
 
 
 def test_forward_does_not_modify_its_input():
