@@ -107,7 +107,8 @@ PAGE_KEYS = {"gf_batch", "gf_f64",                                      # Gradie
              "lrs_lrs", "lrs_epochs", "lrs_ntrain",                     # Learning Rates
              "yn_budget", "yn_q",                                       # Your Network
              "ll_grid", "ll_span", "ll_images",                         # Loss Landscape
-             "rm_model", "rm_batch"}                                    # Real Architectures
+             "rm_model", "rm_batch",                                    # Real Architectures
+             "ar_depth", "ar_variants", "ar_batch"}                     # Architectures
 NON_SPEC_KEYS = {"seed", "device", "batch", "presenter", "theme", "controls", "preset", "view", "block",
                  "dtype", "depth", "page", "embed", "embed_options", "run"} | PAGE_KEYS
 

@@ -1,0 +1,170 @@
+"""Architectures: the family around ResNet at one depth, one row each — size, the gradient at
+initialisation (network and twin), the published error where He et al. 2016 has one, and the
+training error after one budget. Stored results at once; the rest in background jobs with Stop."""
+
+import streamlit as st
+
+from resnet_explain import ui
+from resnet_explain.charts import architectures as charts
+from resnet_explain.errors import UserError
+from resnet_explain.lab import architectures as A
+from resnet_explain.spec.zoo import DEFAULT_VARIANTS, VARIANTS
+from resnet_explain.train.estimate import estimate_run_seconds
+from resnet_explain.train.runs import RunStore
+from resnet_explain.train.your_network import cap_seconds
+
+settings = ui.settings()
+seed, device, ss = settings["seed"], settings["device"], st.session_state
+store = RunStore()
+
+st.title("Architectures: the family around ResNet")
+st.markdown(
+    "Each row is He et al.'s CIFAR ResNet with **one idea changed** — the shortcut variants of He "
+    "et al. 2016 (fig. 2), pre-activation, Highway, ResNeXt, Wide ResNet, DenseNet, stochastic "
+    "depth, and two ways to train without BatchNorm. For each: its size, counted from the spec; the "
+    "**first/last block gradient ratio** at initialisation for the network and its **twin** (every "
+    "skip off), measured on one seeded batch; and its training error after one budget.")
+c1, c2, c3 = st.columns([1.2, 4, 1])
+depth = c1.select_slider("Depth (6n + 2)", A.DEPTHS, value=A.DEFAULT_DEPTH, key="ar_depth", bind="query-params")
+names = c2.multiselect("Variants", list(VARIANTS), default=list(DEFAULT_VARIANTS), key="ar_variants",
+                       bind="query-params", help="Short names, as in the URL: " + "; ".join(
+                           f"{n} = {v.label}" for n, v in VARIANTS.items()))
+batch = c3.selectbox("Probe batch", (4, 8, 16, 32), index=3, key="ar_batch", bind="query-params")
+names = [n for n in VARIANTS if n in names]
+if not names:
+    st.info("Pick at least one variant.")
+    st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def known() -> dict:
+    """Probe rows by (spec query, seed, batch): the stored default view's, then each one this
+    process computes (a row is a few numbers; a background job fills it without a script run)."""
+    return dict(A.stored_probes())
+
+
+@st.cache_data(max_entries=64, ttl=600, show_spinner="Timing small probes here…")
+def seconds_per_flop(batch: int, name: str) -> float:
+    with ui.compute_slot():
+        return A.measure_seconds_per_flop(batch, name=name)
+
+
+keys = {n: A.probe_key(n, depth, seed, int(batch)) for n in names}
+missing = [n for n in names if keys[n] not in known()]
+
+
+def probe_all(todo, job=None):  # in a job, the job holds the compute slot
+    for i, n in enumerate(todo):
+        if job is not None and job.should_stop():
+            return
+        known()[keys[n]] = A.probe_query(*keys[n])
+        if job is not None:
+            job.records.append({"done": i + 1, "total": len(todo), "variant": VARIANTS[n].label})
+
+
+def probe_status(j):
+    rec = j.records[-1] if j.records else {"done": 0, "total": j.meta["n"], "variant": "…"}
+    label = (f"Failed: {j.error}" if j.error else "Probing" if j.running
+             else "Stopped" if j.stop.is_set() else "Probed")
+    ui.show_job(j, label, "error" if j.error else "running" if j.running else "complete",
+                rec["done"] / max(1, rec["total"]),
+                f"{rec['done']} of {rec['total']} probed (with twins) · last: {rec['variant']}")
+
+
+if missing:
+    est = A.probe_seconds_estimate(depth, missing, int(batch), lambda n: seconds_per_flop(int(batch), n))
+    job = ss.get("ar_probe_job")
+    if est <= A.inline_seconds():
+        try:
+            with st.spinner(f"Probing {len(missing)} networks and their twins (about {est:.0f} s)…"), \
+                    ui.compute_slot():
+                probe_all(missing)
+        except ui.ServerBusy as exc:
+            st.warning(str(exc).capitalize())
+            st.stop()
+    elif job is None or not job.running:
+        if job is not None and job.meta["keys"] == keys:
+            probe_status(job)
+        st.caption(f"{len(missing)} of these networks and their twins are not probed yet: about **{est:.0f} s** "
+                   f"on {settings['device_info']['detail']}, at the speed of each variant's depth-8 probe timed here just now.")
+        st.button("Probe them", type="primary", icon=":material/play_arrow:", key="ar_probe",
+                  on_click=lambda: ss.update(ar_probe_job=ui.start_shared_job(
+                      ("architectures-probe", tuple(keys.values())), lambda j: probe_all(missing, j),
+                      "the probes", meta={"keys": keys, "n": len(missing)})))
+        st.stop()
+    else:
+        st.button("Stop", icon=":material/stop:", key="ar_probe_stop", on_click=job.stop.set)
+        ui.watch_job(job, probe_status)
+        st.stop()
+
+df = A.compare(depth, names, seed, int(batch), store=store, probes=lambda n, d, s, b: known()[keys[n]])
+view = charts.table(df)
+st.subheader(f"{len(df)} variant{'s' * (len(df) != 1)} at depth {depth} (6n + 2 with n = {(depth - 2) // 6})")
+st.dataframe(view, hide_index=True, width="stretch", height=35 * (len(view) + 1) + 3, column_config={
+    "open in builder": st.column_config.LinkColumn("open in builder", display_text="open ↗",
+                                                   help="This variant's network in the Network Builder"),
+    "published error (%)": st.column_config.NumberColumn(help=charts.COLUMN_HELP["published error (%)"]),
+    **{c: st.column_config.Column(help=h, width="medium" if "first" in c else None)
+       for c, h in charts.COLUMN_HELP.items() if c != "published error (%)"}})
+st.caption(charts.caption(seed, int(batch)))
+for s in A.sentences(df):
+    st.markdown(f"- {s}")
+ui.chart_with_export(charts.chart(df), charts.chart_data(df), f"architectures_{depth}", "ar_chart")
+
+
+@st.cache_data(max_entries=64, ttl=600, show_spinner="Timing a few training steps here…")
+def measured_estimate(request) -> float:
+    with ui.compute_slot():
+        return estimate_run_seconds(request)
+
+
+st.subheader("Training results")
+tjob = ss.get("ar_train_job")
+training = tjob is not None and tjob.running
+try:
+    plan = [] if training else A.plan_training(depth, names, seed, store, reference_seconds=measured_estimate)
+    cap = cap_seconds(device.type)
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+total = sum(p.estimate for p in plan)
+refused = cap is not None and total > cap
+if plan:
+    st.caption(f"Not stored yet: {', '.join(VARIANTS[p.name].label for p in plan)} — roughly "
+               f"**{total:.0f} s** "
+               "to train here with the quick budget (a few training steps timed just now, scaled by FLOPs).")
+if refused:
+    st.warning(f"Refused: {total:.0f} s is over this host's {cap:.0f} s cap for live training on a "
+               "CPU; pick fewer variants or a smaller depth.", icon=":material/timer_off:")
+
+
+def start_training(p):
+    ss["ar_train_job"] = ui.start_job(lambda j: A.train_missing(p, store, j.records.append, j.should_stop),
+                                      "the training runs", meta={"runs": len(p), "epochs": sum(
+                                          r.request.config.epochs for r in p)})
+
+
+b1, b2, _ = st.columns([1, 1, 4])
+b1.button("Train", type="primary", icon=":material/play_arrow:", key="ar_train", on_click=start_training,
+          args=(plan,), disabled=training or not plan or refused)
+b2.button("Stop", icon=":material/stop:", key="ar_train_stop", disabled=not training,
+          on_click=lambda: ss["ar_train_job"].stop.set(), help="A stopped run is not stored.")
+
+
+def train_status(j):
+    recs, n = list(j.records), j.meta["epochs"]
+    last = recs[-1] if recs else None
+    text = (f"{last['variant']}: epoch {last['epoch']}, training error {last['train_error']:.1%}"
+            if last else "starting…")
+    label = (f"Failed: {j.error}" if j.error else f"Training, {j.elapsed:.0f} s" if j.running
+             else f"Done in {j.elapsed:.0f} s" + (" (stopped)" if j.stop.is_set() else ""))
+    ui.show_job(j, label, "error" if j.error else "running" if j.running else "complete",
+                len(recs) / max(1, n), f"{len(recs)} of {n} epochs · {text}")
+
+
+if training:
+    ui.watch_job(tjob, train_status)
+elif tjob is not None:
+    train_status(tjob)
+if not plan and not training:
+    st.caption("Every chosen variant has a stored training result at this depth and seed.")

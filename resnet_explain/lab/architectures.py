@@ -1,0 +1,311 @@
+"""The Architectures page's numbers: every variant of :mod:`..spec.zoo` at one depth, one row each.
+
+A row: what the variant changes (label, idea, citation), its size (weighted layers, parameters and
+forward FLOPs per image, counted from the spec by :func:`~..spec.cost.estimate_cost`: exact, the
+built model's count), the first/last block gradient ratio at initialisation of the network and of
+its twin (every skip off; :func:`~..probe.probe_spec`, one seeded batch, train mode), He et al.
+2016's published CIFAR-10 error of the same idea where table 1 has it (ResNet-110: the depth
+differs from ours), and the training error after one budget (``quick``, the Train-your-network
+page's: :data:`~..train.runs.BUDGETS`).
+
+Training results come from the run store (runs the visitor trained) or from
+``assets/architectures/runs.csv``: the default view's results made by
+``scripts/make_architectures.py``, the run's meta without its weights (a few kB instead of a few
+MB of checkpoints). A stored row is found by the run's id; failing that, by the id of the same
+request with the host-resolved precision left out (``base_id``): a host without bf16 then still
+shows the stored bf16 run, marked as such in ``train_source``.
+
+Fixup zeroes its classifier (Zhang et al. 2019, rule 1), so at initialisation no gradient reaches
+any block: its ratio is 0/0, NaN by design, and ``ratio_note`` says so in words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..content.papers import HE16_TABLE1, Published
+from ..spec import estimate_cost
+from ..spec.zoo import DEFAULT_VARIANTS, VARIANTS, Variant, variant
+
+DEPTHS = (8, 14, 20, 32, 44, 56)
+DEFAULT_DEPTH = 20
+PROBE_BATCH = 32
+BUDGET = "quick"
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "architectures"
+STORED_RUNS = ASSETS / "runs.csv"
+STORED_PROBES = ASSETS / "probes.csv"
+# Where table 1 has several rows for one idea, the one whose setting matches the variant's.
+_ROW_DETAIL = {"scale": "F ×0.5 (", "gate": "initialised −6", "sgate": "initialised −6"}
+PUBLISHED_NOTE = "He et al. 2016 table 1, ResNet-110"
+FIXUP_NOTE = ("no gradient reaches any block at initialisation: Fixup starts its classifier at 0 "
+              "(Zhang et al. 2019, rule 1), so the ratio is 0/0 by design")
+
+COLUMNS = ["variant", "label", "idea", "cite", "layers", "params", "flops", "ratio", "twin_ratio",
+           "log10_ratio", "log10_twin_ratio", "ratio_note", "twin_note", "published_error", "published_value",
+           "published_source", "published_detail", "train_error", "test_error", "train_source",
+           "run_id", "spec", "twin_spec", "depth", "seed", "batch"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Published numbers
+# ---------------------------------------------------------------------------------------------
+def published(v: Variant) -> Published | None:
+    """The row of He et al. 2016 table 1 that ``v.published`` names; where the label repeats
+    (constant scaling, the gatings), the one with the variant's own setting."""
+    if not v.published:
+        return None
+    rows = [p for p in HE16_TABLE1 if p.label == v.published]
+    if len(rows) > 1:
+        rows = [p for p in rows if _ROW_DETAIL.get(v.name, "\0") in p.detail]
+    return rows[0] if len(rows) == 1 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Probe rows (network and twin at initialisation)
+# ---------------------------------------------------------------------------------------------
+def probe_key(name: str, depth: int, seed: int, batch: int) -> tuple[str, int, int]:
+    """What a probe row is cached by: the spec's query string, the seed, the batch."""
+    return variant(name, depth).to_query(), int(seed), int(batch)
+
+
+def probe_row(name: str, depth: int, seed: int = 0, batch: int = PROBE_BATCH, device=None) -> dict:
+    """First/last gradient ratio of the variant and of its twin: :func:`~..probe.probe_spec`."""
+    return probe_query(variant(name, depth).to_query(), seed, batch, device)
+
+
+def probe_query(query: str, seed: int = 0, batch: int = PROBE_BATCH, device=None) -> dict:
+    """:func:`probe_row` for a network given by its spec query string (the page's cache key)."""
+    from ..probe import probe_spec
+    from ..spec import NetSpec
+
+    spec = NetSpec.from_query(query)
+    t0 = time.perf_counter()
+    net = probe_spec(spec, seed=seed, batch=batch, device=device)
+    twin = probe_spec(spec.twin(), seed=seed, batch=batch, device=device)
+    return {"spec": spec.to_query(), "seed": int(seed), "batch": int(batch), "ratio": net.ratio,
+            "twin_ratio": twin.ratio, "log10_ratio": net.log10_ratio,
+            "log10_twin_ratio": twin.log10_ratio, "probe_seconds": time.perf_counter() - t0}
+
+
+def stored_probes(path: Path = STORED_PROBES) -> dict[tuple[str, int, int], dict]:
+    """The probe rows made by scripts/make_architectures.py, by :func:`probe_key`."""
+    if not Path(path).is_file():
+        return {}
+    df = pd.read_csv(path)
+    return {(r["spec"], int(r["seed"]), int(r["batch"])): dict(r) for r in df.to_dict("records")}
+
+
+def probe_seconds_estimate(depth: int, names: Iterable[str], batch: int,
+                           seconds_per_flop: float | Callable[[str], float]) -> float:
+    """Rough time to probe ``names`` and their twins: forward FLOPs x batch x 3 (forward and
+    backward) x 2 (network and twin) at ``seconds_per_flop`` (one number, or one per variant:
+    :func:`measure_seconds_per_flop` of its depth-8 network here)."""
+    spf = seconds_per_flop if callable(seconds_per_flop) else (lambda n: seconds_per_flop)
+    return float(sum(6 * estimate_cost(variant(n, depth)).flops * batch * spf(n) for n in names))
+
+
+def measure_seconds_per_flop(batch: int = PROBE_BATCH, seed: int = 0, name: str = "resnet") -> float:
+    """Seconds per forward FLOP of a probe here and now: variant ``name`` at depth 8 timed once
+    (a dense net's concatenations cost more time per FLOP than a ResNet's convolutions)."""
+    row = probe_row(name, 8, seed=seed, batch=batch)
+    return row["probe_seconds"] / (6 * estimate_cost(variant(name, 8)).flops * batch)
+
+
+def inline_seconds() -> float:
+    """Probes estimated under this many seconds run in the page's script run; longer ones in a
+    background job (``RESNET_EXPLAIN_INLINE_PROBE_SECONDS``, default 15)."""
+    import os
+
+    return float(os.environ.get("RESNET_EXPLAIN_INLINE_PROBE_SECONDS", "15"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training rows (one budget, the run machinery)
+# ---------------------------------------------------------------------------------------------
+def request(name: str, depth: int, seed: int = 0, budget: str = BUDGET):
+    """The run of the variant under ``budget`` (:meth:`~..train.runs.Budget.request`)."""
+    from ..train.runs import BUDGETS
+
+    return BUDGETS[budget].request(variant(name, depth), seed)
+
+
+def base_id(req) -> str:
+    """The run id of ``req`` with the host-resolved precision (amp, channels_last) left out."""
+    ident = req.identity()
+    cfg = {k: v for k, v in ident["config"].items() if k not in ("amp", "channels_last")}
+    blob = json.dumps({**ident, "config": cfg}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def stored_runs(path: Path = STORED_RUNS) -> pd.DataFrame:
+    """The training results shipped in assets (one row per run, no weights)."""
+    return pd.read_csv(path, dtype={"run_id": str, "base_id": str}) if Path(path).is_file() else pd.DataFrame()
+
+
+def run_result(req, store=None, shipped: pd.DataFrame | None = None) -> dict | None:
+    """{train_error, test_error, train_source, run_id} of ``req`` when it is stored (the run
+    store first, then the shipped table by run id, then by :func:`base_id`), else None."""
+    if store is not None and store.has(req.run_id):
+        m = store.get(req.run_id).meta
+        return {"train_error": float(m["train_error"]), "test_error": float(m["test_error"]),
+                "train_source": "stored run", "run_id": req.run_id}
+    shipped = stored_runs() if shipped is None else shipped
+    if len(shipped):
+        for col, how in (("run_id", req.run_id), ("base_id", base_id(req))):
+            hit = shipped[shipped[col] == how]
+            if len(hit):
+                r = hit.iloc[0]
+                src = "shipped result" + ("" if col == "run_id" else f" ({r['amp']} run)")
+                return {"train_error": float(r["train_error"]), "test_error": float(r["test_error"]),
+                        "train_source": src, "run_id": str(r["run_id"])}
+    return None
+
+
+@dataclass(frozen=True)
+class PlannedTraining:
+    name: str
+    request: object  # RunRequest
+    estimate: float  # seconds
+
+
+def plan_training(depth: int, names: Sequence[str], seed: int, store=None,
+                  reference_seconds: Callable[[object], float] | None = None) -> list[PlannedTraining]:
+    """The variants with no stored result, each with a rough time: ``reference_seconds`` (default
+    :func:`~..train.estimate.estimate_run_seconds`, a few real steps timed here) of the first
+    one, scaled to each by forward FLOPs."""
+    if reference_seconds is None:
+        from ..train.estimate import estimate_run_seconds as reference_seconds
+    shipped = stored_runs()
+    todo = [(n, request(n, depth, seed)) for n in names]
+    todo = [(n, r) for n, r in todo if run_result(r, store, shipped) is None]
+    if not todo:
+        return []
+    ref_flops = estimate_cost(todo[0][1].netspec).flops
+    ref = float(reference_seconds(todo[0][1]))
+    return [PlannedTraining(n, r, ref * estimate_cost(r.netspec).flops / ref_flops) for n, r in todo]
+
+
+def train_missing(plan: Sequence[PlannedTraining], store, progress: Callable[[dict], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> list[str]:
+    """Train the planned runs in turn (:func:`~..train.runs.train_run`; each is stored when it
+    finishes). Epoch records reach ``progress`` tagged with the variant; a stop ends it (the
+    stopped run is not stored). Returns the names trained."""
+    from ..train.runs import train_run
+
+    done = []
+    for i, p in enumerate(plan, 1):
+        tag = {"variant": p.name, "run": i, "runs": len(plan)}
+        report = (lambda rec, tag=tag: progress({**rec, **tag})) if progress else None
+        run, _ = train_run(p.request, store, progress=report, should_stop=should_stop,
+                           name=f"{p.name}-{p.request.netspec.depth}", label="architectures page")
+        if run is None:
+            break
+        done.append(p.name)
+    return done
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+# ---------------------------------------------------------------------------------------------
+def compare(depth: int = DEFAULT_DEPTH, names: Sequence[str] = DEFAULT_VARIANTS, seed: int = 0,
+            batch: int = PROBE_BATCH, store=None, train: bool = False,
+            probes: Callable[[str, int, int, int], dict] | None = None) -> pd.DataFrame:
+    """One row per variant (columns :data:`COLUMNS`). ``probes(name, depth, seed, batch)`` gives
+    the probe row (default :func:`probe_row`; the page passes its cache). Training errors come
+    from ``store`` and the shipped table; ``train=True`` trains the missing runs first (into
+    ``store``, default the user's RunStore)."""
+    from ..train.runs import RunStore
+
+    probes = probes or probe_row
+    if train:
+        store = store or RunStore()
+        train_missing(plan_training(depth, names, seed, store, reference_seconds=lambda r: 0.0), store)
+    shipped = stored_runs()
+    rows = []
+    for n in names:
+        v, spec = VARIANTS[n], variant(n, depth)
+        cost, p = estimate_cost(spec), probes(n, depth, seed, batch)
+        pub = published(v)
+        res = run_result(request(n, depth, seed), store, shipped) or {}
+        no_grad = not math.isfinite(p["ratio"]) and spec.init == "fixup"
+        twin_no_grad = not math.isfinite(p["twin_ratio"]) and spec.twin().init == "fixup"
+        rows.append({
+            "variant": n, "label": v.label, "idea": v.idea, "cite": v.cite, "layers": spec.depth,
+            "params": cost.params, "flops": cost.flops, "ratio": p["ratio"], "twin_ratio": p["twin_ratio"],
+            "log10_ratio": p["log10_ratio"], "log10_twin_ratio": p["log10_twin_ratio"],
+            "ratio_note": FIXUP_NOTE if no_grad else "", "twin_note": FIXUP_NOTE if twin_no_grad else "",
+            "published_error": pub.number if pub else math.nan,
+            "published_value": pub.value if pub else "",
+            "published_source": PUBLISHED_NOTE if pub else "", "published_detail": pub.detail if pub else "",
+            "train_error": res.get("train_error", math.nan), "test_error": res.get("test_error", math.nan),
+            "train_source": res.get("train_source", "not trained"), "run_id": res.get("run_id", ""),
+            "spec": spec.to_query(), "twin_spec": spec.twin().to_query(), "depth": int(depth),
+            "seed": int(seed), "batch": int(batch)})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def ratio_text(ratio: float, note: str) -> str:
+    """A ratio as the table shows it: the number, or the reason in words where there is none."""
+    from ..magnitude import fmt_ratio
+
+    if note:
+        return "none (classifier = 0)"
+    return fmt_ratio(ratio) if math.isfinite(ratio) else "not finite"
+
+
+def sentences(df: pd.DataFrame) -> list[str]:
+    """Sentences read off the table: which variants keep the first/last ratio within 2× of 1,
+    which shrink it, which grow it (largest first), how the twins compare; then training."""
+    from ..magnitude import SAME_FACTOR, fmt_ratio
+
+    def listed(rows) -> str:
+        return ", ".join(f"{r.label} ({fmt_ratio(r.ratio)})" for r in rows.itertuples())
+
+    fin = df[df["ratio"].map(lambda r: math.isfinite(r) and r > 0)]
+    near = fin[(fin["ratio"] < SAME_FACTOR) & (fin["ratio"] > 1 / SAME_FACTOR)]
+    low = fin[fin["ratio"] <= 1 / SAME_FACTOR].sort_values("ratio")
+    high = fin[fin["ratio"] >= SAME_FACTOR].sort_values("ratio", ascending=False)
+    out = []
+    if len(near):
+        out.append(f"Within {SAME_FACTOR:g}× of 1 — the gradient reaches the first block about as large "
+                   f"as the last: {listed(near)}.")
+    elif len(fin):
+        best = fin.loc[fin["log10_ratio"].abs().idxmin()]
+        out.append(f"No variant keeps the ratio within {SAME_FACTOR:g}× of 1 at this depth; the closest "
+                   f"is {best['label']}.")
+    if len(low):
+        out.append(f"Shrinks toward the input (ratio at most 1/{SAME_FACTOR:g}): {listed(low)}.")
+    if len(high):
+        out.append(f"Grows toward the input, as a plain net's does (ratio at least {SAME_FACTOR:g}): "
+                   f"{listed(high)}.")
+    tw = df[df["twin_ratio"].map(lambda r: math.isfinite(r) and r > 0) & df["log10_ratio"].notna()]
+    if len(tw):
+        closer = tw[tw["log10_ratio"].abs() < tw["log10_twin_ratio"].abs()]
+        out.append(f"With its skips on, {len(closer)} of {len(tw)} variants keep the ratio closer to 1 "
+                   "than their twin does (the same network, every skip off).")
+    tr = df[df["train_error"].notna()]
+    if len(tr) >= 2:
+        best, worst = tr.loc[tr["train_error"].idxmin()], tr.loc[tr["train_error"].idxmax()]
+        out.append(f"After the same training budget ({len(tr)} of {len(df)} variants trained), "
+                   f"{best['label']} has the lowest training error ({best['train_error']:.1%}) and "
+                   f"{worst['label']} the highest ({worst['train_error']:.1%}).")
+    if len(tr):
+        from ..train.degradation import NEAR_CHANCE, chance_error, near_chance
+
+        guess = chance_error()
+        stuck = tr[[near_chance(1 - e, 1 - guess) for e in tr["train_error"]]]
+        if len(stuck):
+            out.append(f"Barely left chance in this short budget (less than {NEAR_CHANCE:.0%} of the way "
+                       f"from guessing, {guess:.0%} error, to 0 %): "
+                       + ", ".join(f"{r.label} ({r.train_error:.1%})" for r in stuck.itertuples()) + ".")
+    if df["ratio_note"].astype(bool).any():
+        out.append("Fixup has no ratio (nor has its twin): " + FIXUP_NOTE + ".")
+    return out

@@ -1,0 +1,120 @@
+"""lab/architectures: the Architectures page's rows equal probe_spec and estimate_cost computed
+independently; the published row is the one with the variant's setting; Fixup's missing ratio is
+said in words; stored training results are found by run id and by the precision-free id."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from resnet_explain.charts import architectures as charts
+from resnet_explain.content.papers import HE16_TABLE1
+from resnet_explain.lab import architectures as A
+from resnet_explain.magnitude import fmt_ratio
+from resnet_explain.probe import probe_spec
+from resnet_explain.spec import estimate_cost
+from resnet_explain.spec.zoo import VARIANTS, variant
+
+NAMES = ["resnet", "fixup", "dense"]
+
+
+@pytest.fixture(scope="module")
+def table():
+    return A.compare(8, NAMES, seed=1, batch=4)
+
+
+def test_rows_equal_probe_spec_and_estimate_cost(table):
+    assert list(table["variant"]) == NAMES
+    for r in table.itertuples():
+        spec = variant(r.variant, 8)
+        cost = estimate_cost(spec)
+        assert (r.layers, r.params, r.flops) == (spec.depth, cost.params, cost.flops)
+        assert r.spec == spec.to_query() and r.twin_spec == spec.twin().to_query()
+        net, twin = probe_spec(spec, seed=1, batch=4), probe_spec(spec.twin(), seed=1, batch=4)
+        np.testing.assert_allclose(r.twin_ratio, twin.ratio, rtol=1e-9)
+        if r.variant == "fixup":
+            assert math.isnan(net.ratio) and math.isnan(r.ratio)
+        else:
+            np.testing.assert_allclose(r.ratio, net.ratio, rtol=1e-9)
+            np.testing.assert_allclose(r.log10_ratio, math.log10(net.ratio), rtol=1e-9)
+
+
+def test_fixup_says_why_it_has_no_ratio(table):
+    fix = table.set_index("variant").loc["fixup"]
+    assert fix["ratio_note"] == A.FIXUP_NOTE
+    assert A.ratio_text(fix["ratio"], fix["ratio_note"]) == "none (classifier = 0)"
+    shown = charts.table(table).set_index("variant")
+    assert shown.loc[VARIANTS["fixup"].label, "first/last gradient"] == "none (classifier = 0)"
+    assert shown.loc[VARIANTS["fixup"].label, "twin: first/last"] == "none (classifier = 0)"
+    assert "nan" not in " ".join(shown["first/last gradient"] + shown["twin: first/last"]).lower()
+    assert any("Fixup has no ratio" in s for s in A.sentences(table))
+
+
+def test_published_rows_match_the_variant_setting():
+    want = {"resnet": "6.61", "scale": "12.35", "gate": "8.70", "sgate": "6.91", "conv": "12.22",
+            "drop": "fail"}
+    for name, v in VARIANTS.items():
+        p = A.published(v)
+        if name in want:
+            assert p in HE16_TABLE1 and p.value == want[name] and p.label == v.published
+        else:
+            assert p is None and v.published is None
+
+
+def test_published_columns_and_builder_links(table):
+    r = table.set_index("variant").loc["resnet"]
+    assert r["published_error"] == 6.61 and r["published_source"] == A.PUBLISHED_NOTE
+    assert math.isnan(table.set_index("variant").loc["dense", "published_error"])
+    links = charts.table(table)["open in builder"]
+    assert list(links) == [f"builder?{q}" for q in table["spec"]]
+
+
+def test_stored_training_results_by_run_id_then_without_precision():
+    req = A.request("resnet", 8, seed=0)
+    row = {"run_id": "0" * 16, "base_id": A.base_id(req), "amp": "bf16", "train_error": 0.25,
+           "test_error": 0.5}
+    got = A.run_result(req, None, pd.DataFrame([row]))
+    assert got["train_error"] == 0.25 and got["train_source"] == "shipped result (bf16 run)"
+    got = A.run_result(req, None, pd.DataFrame([{**row, "run_id": req.run_id}]))
+    assert got["train_source"] == "shipped result" and got["run_id"] == req.run_id
+    assert A.run_result(A.request("dense", 8), None, pd.DataFrame([row])) is None
+
+
+def test_plan_scales_one_timing_by_flops(tmp_path):
+    from resnet_explain.train.runs import RunStore
+
+    store = RunStore(root=tmp_path, shipped_root=tmp_path)
+    plan = A.plan_training(8, ["resnet", "dense"], 3, store, reference_seconds=lambda r: 10.0)
+    assert [p.name for p in plan] == ["resnet", "dense"]
+    f = [estimate_cost(p.request.netspec).flops for p in plan]
+    assert plan[0].estimate == 10.0 and plan[1].estimate == pytest.approx(10.0 * f[1] / f[0])
+
+
+def test_sentences_are_read_off_the_numbers(table):
+    s = " ".join(A.sentences(table))
+    for r in table[table["ratio"].map(math.isfinite)].itertuples():
+        said = f"{r.label} ({fmt_ratio(r.ratio)})"
+        assert s.count(said) == 1, said  # every finite ratio in exactly one group
+        group = ("Within" if 0.5 < r.ratio < 2 else "Shrinks" if r.ratio <= 0.5 else "Grows")
+        assert s.index(group) < s.index(said)
+
+
+def test_chart_keeps_every_variant(table):
+    long = charts.ratio_long(table)
+    assert len(long) == 2 * len(table)
+    assert set(long.loc[~long["measured"], "variant"]) >= {VARIANTS["fixup"].label}
+    charts.chart(table).to_dict()
+
+
+def test_train_stores_the_run_and_the_next_table_loads_it(tmp_path):
+    from resnet_explain.train.runs import RunStore
+
+    store = RunStore(root=tmp_path, shipped_root=tmp_path)
+    first = A.compare(8, ["fixup"], seed=2, batch=4, store=store, train=True).iloc[0]
+    req = A.request("fixup", 8, seed=2)
+    assert first["run_id"] == req.run_id and first["train_source"] == "stored run"
+    assert first["train_error"] == store.get(req.run_id).meta["train_error"]
+    again = A.compare(8, ["fixup"], seed=2, batch=4, store=store).iloc[0]
+    assert again["train_error"] == first["train_error"]
+    assert A.plan_training(8, ["fixup"], 2, store, reference_seconds=lambda r: 1.0) == []
