@@ -17,15 +17,10 @@ for section in SECTIONS:
                   for s in STEPS if s.section == section]
     if in_section:
         pages[section] = in_section
-# The variants of ResNet, one row each: next to Real Architectures in the Experiment section.
-_after = next(i for i, p in enumerate(pages["Experiment"]) if p.url_path == "real-models") + 1
-pages["Experiment"].insert(_after, st.Page("app_pages/architectures.py", title="Architectures",
-                                           icon=":material/table_chart:", url_path="architectures"))
 
 nav = st.navigation(pages, expanded=True)  # every step of the story visible, no "View more"
 with warmup.visitor_run():  # the background warm-up holds back while a visitor's page runs
     ui.remember_settings(ui.sidebar())
     warmup.start()  # once per server: the pages' default views, in the background, while idle
     nav.run()
-    # Architectures is not a story step (content/story.py): its next step is Real Architectures'.
-    ui.next_step_footer("real-models" if nav.url_path == "architectures" else nav.url_path)
+    ui.next_step_footer(nav.url_path)

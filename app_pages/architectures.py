@@ -6,12 +6,10 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import architectures as charts
-from resnet_explain.errors import UserError
 from resnet_explain.lab import architectures as A
 from resnet_explain.spec.zoo import DEFAULT_VARIANTS, VARIANTS
-from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import RunStore
-from resnet_explain.train.your_network import cap_seconds
+from resnet_explain.ui import architectures_panel as ui_panel
 
 settings = ui.settings()
 seed, device, ss = settings["seed"], settings["device"], st.session_state
@@ -112,59 +110,4 @@ for s in A.sentences(df):
 ui.chart_with_export(charts.chart(df), charts.chart_data(df), f"architectures_{depth}", "ar_chart")
 
 
-@st.cache_data(max_entries=64, ttl=600, show_spinner="Timing a few training steps here…")
-def measured_estimate(request) -> float:
-    with ui.compute_slot():
-        return estimate_run_seconds(request)
-
-
-st.subheader("Training results")
-tjob = ss.get("ar_train_job")
-training = tjob is not None and tjob.running
-try:
-    plan = [] if training else A.plan_training(depth, names, seed, store, reference_seconds=measured_estimate)
-    cap = cap_seconds(device.type)
-except UserError as exc:
-    st.error(str(exc))
-    st.stop()
-total = sum(p.estimate for p in plan)
-refused = cap is not None and total > cap
-if plan:
-    st.caption(f"Not stored yet: {', '.join(VARIANTS[p.name].label for p in plan)} — roughly "
-               f"**{total:.0f} s** "
-               "to train here with the quick budget (a few training steps timed just now, scaled by FLOPs).")
-if refused:
-    st.warning(f"Refused: {total:.0f} s is over this host's {cap:.0f} s cap for live training on a "
-               "CPU; pick fewer variants or a smaller depth.", icon=":material/timer_off:")
-
-
-def start_training(p):
-    ss["ar_train_job"] = ui.start_job(lambda j: A.train_missing(p, store, j.records.append, j.should_stop),
-                                      "the training runs", meta={"runs": len(p), "epochs": sum(
-                                          r.request.config.epochs for r in p)})
-
-
-b1, b2, _ = st.columns([1, 1, 4])
-b1.button("Train", type="primary", icon=":material/play_arrow:", key="ar_train", on_click=start_training,
-          args=(plan,), disabled=training or not plan or refused)
-b2.button("Stop", icon=":material/stop:", key="ar_train_stop", disabled=not training,
-          on_click=lambda: ss["ar_train_job"].stop.set(), help="A stopped run is not stored.")
-
-
-def train_status(j):
-    recs, n = list(j.records), j.meta["epochs"]
-    last = recs[-1] if recs else None
-    text = (f"{last['variant']}: epoch {last['epoch']}, training error {last['train_error']:.1%}"
-            if last else "starting…")
-    label = (f"Failed: {j.error}" if j.error else f"Training, {j.elapsed:.0f} s" if j.running
-             else f"Done in {j.elapsed:.0f} s" + (" (stopped)" if j.stop.is_set() else ""))
-    ui.show_job(j, label, "error" if j.error else "running" if j.running else "complete",
-                len(recs) / max(1, n), f"{len(recs)} of {n} epochs · {text}")
-
-
-if training:
-    ui.watch_job(tjob, train_status)
-elif tjob is not None:
-    train_status(tjob)
-if not plan and not training:
-    st.caption("Every chosen variant has a stored training result at this depth and seed.")
+ui_panel.training_section(depth, names, seed, store, device)

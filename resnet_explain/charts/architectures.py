@@ -52,8 +52,10 @@ COLUMN_HELP = {
                            "batch, train mode).",
     "twin: first/last": "The same ratio for the twin: the same network with every skip off.",
     "training error (%)": "Eval mode, whole training set, after the last epoch of the quick budget.",
-    "published error (%)": "He et al. 2016 (arXiv 1603.05027) table 1: ResNet-110 on CIFAR-10, test "
-                           "error, median of 5 runs; 110 layers and CIFAR-10, not this depth and data.",
+    "published error (%)": "CIFAR-10 test error as printed: He et al. 2016 (arXiv 1603.05027) table 1 "
+                           "for the shortcut variants (ResNet-110, median of 5 runs); DenseNet, ResNeXt "
+                           "and stochastic depth from their own papers (their nets; see 'published'). "
+                           "Their depth, data and budget, not this page's.",
 }
 
 

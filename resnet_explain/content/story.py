@@ -42,6 +42,11 @@ STEPS: tuple[Step, ...] = (
          "real-models",
          "The same probe on torchvision's ResNets, VGG with and without BatchNorm, DenseNet, ResNeXt, "
          "Wide ResNet, ConvNeXt and ViT at initialisation: random weights, nothing downloaded."),
+    Step("app_pages/architectures.py", "Architectures", ":material/table_chart:", "Experiment",
+         "architectures",
+         "The family around ResNet at one depth, one row each: He et al. 2016's shortcut variants, "
+         "Highway, ResNeXt, Wide ResNet, DenseNet, stochastic depth, SkipInit, Fixup — size, gradient "
+         "ratio for the network and its twin, published error, training error after one budget."),
     Step("app_pages/your_network.py", "Train Your Network", ":material/fitness_center:", "Experiment",
          "your-network",
          "Train the network you built and its twin with one budget, side by side: live curves, "

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..content.papers import HE16_TABLE1, Published
+from ..content.papers import HE16_TABLE1, ZOO_PUBLISHED, Published
 from ..spec import estimate_cost
 from ..spec.zoo import DEFAULT_VARIANTS, VARIANTS, Variant, variant
 
@@ -59,9 +59,10 @@ COLUMNS = ["variant", "label", "idea", "cite", "layers", "params", "flops", "rat
 # ---------------------------------------------------------------------------------------------
 def published(v: Variant) -> Published | None:
     """The row of He et al. 2016 table 1 that ``v.published`` names; where the label repeats
-    (constant scaling, the gatings), the one with the variant's own setting."""
+    (constant scaling, the gatings), the one with the variant's own setting. For an idea from
+    another paper, that paper's own CIFAR-10 figure (``content.papers.ZOO_PUBLISHED``)."""
     if not v.published:
-        return None
+        return ZOO_PUBLISHED.get(v.name)
     rows = [p for p in HE16_TABLE1 if p.label == v.published]
     if len(rows) > 1:
         rows = [p for p in rows if _ROW_DETAIL.get(v.name, "\0") in p.detail]
@@ -244,7 +245,8 @@ def compare(depth: int = DEFAULT_DEPTH, names: Sequence[str] = DEFAULT_VARIANTS,
             "ratio_note": FIXUP_NOTE if no_grad else "", "twin_note": FIXUP_NOTE if twin_no_grad else "",
             "published_error": pub.number if pub else math.nan,
             "published_value": pub.value if pub else "",
-            "published_source": PUBLISHED_NOTE if pub else "", "published_detail": pub.detail if pub else "",
+            "published_source": (PUBLISHED_NOTE if pub in HE16_TABLE1 else
+                                 f"{pub.paper} {pub.where}, {pub.label}") if pub else "", "published_detail": pub.detail if pub else "",
             "train_error": res.get("train_error", math.nan), "test_error": res.get("test_error", math.nan),
             "train_source": res.get("train_source", "not trained"), "run_id": res.get("run_id", ""),
             "spec": spec.to_query(), "twin_spec": spec.twin().to_query(), "depth": int(depth),

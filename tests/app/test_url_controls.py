@@ -59,6 +59,9 @@ ROWS = [
     ("landscape", "ll_images", "128", 128),
     ("real_models", "rm_model", "vgg11", "vgg11"),
     ("real_models", "rm_batch", "4", 4),
+    ("architectures", "ar_depth", "8", 8),
+    ("architectures", "ar_variants", ["resnet", "gate"], ["resnet", "gate"]),
+    ("architectures", "ar_batch", "4", 4),
 ]
 PAGE_FILE = {"attribution_gradcam": "attribution", "attribution_upload": "attribution"}
 # yn_q (Your Network's heatmap quantity) shows only once a pair is trained: tested below with one.

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from resnet_explain.charts import architectures as charts
-from resnet_explain.content.papers import HE16_TABLE1
+from resnet_explain.content.papers import HE16_TABLE1, ZOO_PUBLISHED
 from resnet_explain.lab import architectures as A
 from resnet_explain.magnitude import fmt_ratio
 from resnet_explain.probe import probe_spec
@@ -58,14 +58,20 @@ def test_published_rows_match_the_variant_setting():
         p = A.published(v)
         if name in want:
             assert p in HE16_TABLE1 and p.value == want[name] and p.label == v.published
+        elif name in ZOO_PUBLISHED:  # an idea from another paper: that paper's own figure
+            assert p is ZOO_PUBLISHED[name] and v.published is None and p.number is not None
         else:
             assert p is None and v.published is None
+    assert {"dense": "5.24", "resnext": "3.65", "stochastic": "5.25"} == {
+        n: p.value for n, p in ZOO_PUBLISHED.items()}
 
 
 def test_published_columns_and_builder_links(table):
     r = table.set_index("variant").loc["resnet"]
     assert r["published_error"] == 6.61 and r["published_source"] == A.PUBLISHED_NOTE
-    assert math.isnan(table.set_index("variant").loc["dense", "published_error"])
+    dense = table.set_index("variant").loc["dense"]
+    assert dense["published_error"] == 5.24 and dense["published_source"].startswith("Huang et al. 2017 table 2")
+    assert math.isnan(table.set_index("variant").loc["fixup", "published_error"])
     links = charts.table(table)["open in builder"]
     assert list(links) == [f"builder?{q}" for q in table["spec"]]
 
