@@ -30,16 +30,16 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "variant": df["label"],
         "open in builder": [builder_link(q) for q in df["spec"]],
-        "layers": df["layers"],
-        "parameters": df["params"],
-        "MFLOPs / image": (df["flops"] / 1e6).round(2),
         "first/last gradient": [ratio_text(r, n) for r, n in zip(df["ratio"], df["ratio_note"])],
-        "log10 ratio": df["log10_ratio"].round(2),
         "twin: first/last": [ratio_text(r, n) for r, n in zip(df["twin_ratio"], df["twin_note"])],
-        "twin: log10 ratio": df["log10_twin_ratio"].round(2),
         "training error (%)": (100 * df["train_error"]).round(1),
         "published error (%)": df["published_error"],
         "published": [f"{v} — {s}" if v else "" for v, s in zip(df["published_value"], df["published_source"])],
+        "parameters": df["params"],
+        "MFLOPs / image": (df["flops"] / 1e6).round(2),
+        "layers": df["layers"],
+        "log10 ratio": df["log10_ratio"].round(2),
+        "twin: log10 ratio": df["log10_twin_ratio"].round(2),
         "test error (%)": (100 * df["test_error"]).round(1),
         "training result": df["train_source"],
         "idea": df["idea"],
@@ -65,9 +65,10 @@ def caption(seed: int, batch: int) -> str:
             "layer one). Parameters and FLOPs counted from the spec at 32×32 inputs (CIFAR's; the probe "
             f"and the builder link use the same network). Ratios: seed {seed}, batch {batch}, train "
             "mode; Fixup's is none: its classifier starts at 0, so no gradient reaches any block at "
-            "initialisation. **Published** errors are He et al. 2016 table 1 (arXiv 1603.05027): "
-            "ResNet-110 on CIFAR-10 — 110 layers and another data set, so compare them with each "
-            "other, not with our rows; \"fail\" means a test error above 20 %. Training error: the "
+            "initialisation. **Published** errors are CIFAR-10 test errors as printed: He et al. 2016 "
+            "table 1 (arXiv 1603.05027, ResNet-110; \"fail\" means above 20 %) for the shortcut "
+            "variants, each other paper's own net for DenseNet, ResNeXt and stochastic depth — "
+            "their depths, data and budgets, so compare them with each other, not with our rows. Training error: the "
             "quick budget (the Train-your-network page's: its 16×16 images are the only change to the "
             "network), one run per variant, eval mode on its whole training set.")
 
