@@ -13,8 +13,8 @@ layers as the ResNet); the table shows each variant's own layer count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from .netspec import BlockSpec, NetSpec, SpecError
 from .presets import cifar_resnet

@@ -14,8 +14,22 @@ import math
 import pandas as pd
 import streamlit as st
 
-from ..spec import (ACTIVATIONS, BLOCK_KINDS, COMBINE_LABELS, COMBINE_SHORT, COMBINES, FAMILIES, INITS,
-                    KIND_LABELS, NORMS, PRESETS, SHORTCUT_LABELS, SHORTCUTS, BlockSpec, NetSpec)
+from ..spec import (
+    ACTIVATIONS,
+    BLOCK_KINDS,
+    COMBINE_LABELS,
+    COMBINE_SHORT,
+    COMBINES,
+    FAMILIES,
+    INITS,
+    KIND_LABELS,
+    NORMS,
+    PRESETS,
+    SHORTCUT_LABELS,
+    SHORTCUTS,
+    BlockSpec,
+    NetSpec,
+)
 from ..spec.netspec import MAX_CARDINALITY, MAX_GATE_BIAS, MIN_SURVIVAL, SHORTCUT_SHORT
 from .url_state import apply_edit, edit_error
 
