@@ -1,5 +1,5 @@
 """Architectures: the family around ResNet at one depth, one row each — size, the gradient at
-initialisation (network and twin), the published error where He et al. 2016 has one, and the
+initialisation (network and twin), the published error where a paper has one, and the
 training error after one budget. Stored results at once; the rest in background jobs with Stop."""
 
 import streamlit as st

@@ -5,7 +5,8 @@ forward FLOPs per image, counted from the spec by :func:`~..spec.cost.estimate_c
 built model's count), the first/last block gradient ratio at initialisation of the network and of
 its twin (every skip off; :func:`~..probe.probe_spec`, one seeded batch, train mode), He et al.
 2016's published CIFAR-10 error of the same idea where table 1 has it (ResNet-110: the depth
-differs from ours), and the training error after one budget (``quick``, the Train-your-network
+differs from ours) or, for DenseNet, ResNeXt and stochastic depth, their own paper's figure
+(``content.papers.ZOO_PUBLISHED``: their nets), and the training error after one budget (``quick``, the Train-your-network
 page's: :data:`~..train.runs.BUDGETS`).
 
 Training results come from the run store (runs the visitor trained) or from

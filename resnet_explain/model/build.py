@@ -104,7 +104,8 @@ def _fixup(blk: Block, n_branches: int) -> None:
     """Fixup initialisation (Zhang, Dauphin, Ma 2019, arXiv 1901.09321, sec. 3), rules 1-2 on
     one block: the last weight layer of the residual branch starts at 0 and the branch's other
     weight layers are scaled by L^(-1/(2m-2)) (L residual branches, m layers per branch). Rule 3's
-    scalar multiplier is the block's ``res_scale`` (made learnable, from 1); its scalar biases are
+    scalar multiplier is the block's ``res_scale`` (made learnable, from the spec's res_scale: 1
+    by default); its scalar biases are
     not added. Plain and dense blocks have no branch that is added, so they keep kaiming."""
     if blk.combine is None:
         return

@@ -215,11 +215,17 @@ class NetSpec:
     def block_survival(self) -> list[float]:
         """Stochastic depth's survival probability of every block, input to output: the linear
         decay rule p_l = 1 − (l/L)(1 − p_L) of Huang et al. 2016 (arXiv 1603.09382, eq. 4), with
-        l = 1..L over the blocks and p_L = ``survival``. Plain blocks are never dropped (without a
-        skip, dropping the branch would cut the network)."""
-        L = self.n_blocks
-        return [1.0 - (i / L) * (1.0 - self.survival) if b.skip else 1.0
-                for i, b in enumerate(self.blocks, start=1)]
+        l = 1..L over the residual branches (blocks whose branch is added to a shortcut) and p_L =
+        ``survival``. Plain and dense blocks are never dropped (1.0): without a skip dropping the
+        branch would cut the network, and a dense block's new channels are its output."""
+        L, out, l = max(1, self.residual_branches), [], 0
+        for b in self.blocks:
+            if b.skip and b.kind != "dense":
+                l += 1
+                out.append(1.0 - (l / L) * (1.0 - self.survival))
+            else:
+                out.append(1.0)
+        return out
 
     @property
     def residual_branches(self) -> int:
@@ -341,6 +347,9 @@ class NetSpec:
         prev = {"combine": "add", **self.to_rows()[-1]}
         stages: dict[int, list[BlockSpec]] = {}
         for r in rows:
+            # A row without a combine at all (a table from before combines) adds; an empty one
+            # (a row just added in the table) copies the row above, as every other field does.
+            r = {**r, "combine": r.get("combine", "add")}
             r = {k: (prev[k] if _missing(r.get(k)) else r[k]) for k in fields}
             try:
                 stage = int(r["stage"])

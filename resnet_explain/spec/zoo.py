@@ -26,7 +26,7 @@ SURVIVAL = 0.5  # stochastic depth's p_L (Huang et al. 2016: "p_L = 0.5 througho
 
 
 def highway_gate_bias(depth: int) -> float:
-    """Srivastava et al. 2015 sec. 2.2: "as a general guideline we suggest values of -1, -2 and
+    """Srivastava et al. 2015 ("Training Very Deep Networks", arXiv 1507.06228) sec. 2.2: "as a general guideline we suggest values of -1, -2 and
     -3 for convolutional highway networks of depth approximately 10, 20 and 30"; -3 beyond."""
     return -1.0 if depth <= 15 else -2.0 if depth <= 25 else -3.0
 
@@ -57,8 +57,9 @@ def densenet(depth: int, growth: int = GROWTH, stem: int = 16) -> NetSpec:
 
 
 def resnext(depth: int) -> NetSpec:
-    """ResNeXt blocks (1x1 to width/2, a 3x3 in 8 groups, 1x1 up) at widths 64, 128, 256 with
-    projection shortcuts where the shape changes (option B), Xie et al. 2017's CIFAR widths."""
+    """ResNeXt blocks (1x1 to width/2, a 3x3 in 8 groups, 1x1 up) with projection shortcuts where
+    the shape changes (option B), at reduced widths: outputs 64, 128, 256 (Xie et al. 2017's
+    ResNeXt-29 uses a 64-channel stem and block outputs 256, 512, 1024: 34.4M parameters)."""
     return cifar_resnet(depth, width=64, kind="resnext", shortcut="B", cardinality=CARDINALITY)
 
 
@@ -91,7 +92,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
             "Srivastava et al.'s depth guideline", "Srivastava et al. 2015, arXiv 1507.06228",
             lambda d: cifar_resnet(d, kind="preact", gate_bias=highway_gate_bias(d)).map_blocks(
                 lambda b: replace(b, combine="gate"))),
-    Variant("resnext", "ResNeXt", f"bottleneck blocks with a 3×3 in {CARDINALITY} groups, widths 64/128/256",
+    Variant("resnext", "ResNeXt", f"bottleneck blocks with a 3×3 in {CARDINALITY} groups, outputs 64/128/256 (reduced)",
             "Xie et al. 2017, arXiv 1611.05431", resnext),
     Variant("wide", f"Wide ResNet (k={WIDE_FACTOR})", f"pre-activation blocks {WIDE_FACTOR}× wider",
             "Zagoruyko & Komodakis 2016, arXiv 1605.07146",

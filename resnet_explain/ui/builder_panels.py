@@ -92,7 +92,7 @@ def network_settings(spec: NetSpec) -> None:
         "Stochastic depth p_L", MIN_SURVIVAL, 1.0, float(spec.survival), 0.05, format="%.2f",
         help="Huang et al. 2016 (arXiv 1603.09382): while training, block l's branch is kept with "
              "probability p_l = 1 − (l/L)(1 − p_L), linearly less often toward the output; they use "
-             "p_L = 0.5. 1 = off. Plain blocks are never dropped."))
+             "p_L = 0.5. 1 = off. Plain and dense blocks are never dropped."))
     if gates(spec):
         changes["gate_bias"] = float(k[1].number_input(
             "Gate bias (init)", -MAX_GATE_BIAS, MAX_GATE_BIAS, float(spec.gate_bias), 0.5,
@@ -196,6 +196,7 @@ def block_notes(spec: NetSpec, sel: str) -> None:
     if spec.survival < 1.0:
         p = spec.block_survival()[[n for n, _ in spec.named_blocks()].index(sel)]
         notes.append(f"Stochastic depth: kept with probability {p:.3g} while training."
-                     if blk.skip else "Stochastic depth: a plain block is never dropped.")
+                     if blk.skip and blk.kind != "dense" else
+                     "Stochastic depth: a plain or dense block is never dropped.")
     if notes:
         st.markdown(" ".join(notes))

@@ -147,3 +147,12 @@ def test_rows_round_trip_and_missing_values_come_from_the_row_above():
         spec.from_rows([])
     with pytest.raises(SpecError):
         spec.from_rows([dict(rows[0], width="wide")])
+
+
+def test_rows_without_a_combine_column_add_and_an_empty_combine_copies_the_row_above():
+    spec = NetSpec.from_query("net=b16@g,b16@s,b16")
+    rows = [{k: v for k, v in r.items() if k != "combine"} for r in spec.to_rows()]
+    assert [b.combine for b in spec.from_rows(rows).blocks] == ["add", "add", "add"]
+    rows = spec.to_rows()
+    rows[2]["combine"] = None  # a row just added in the table
+    assert [b.combine for b in spec.from_rows(rows).blocks] == ["gate", "scale", "scale"]

@@ -295,10 +295,13 @@ def test_drop_path_in_eval_and_at_survival_one_is_identity():
 
 
 def test_stochastic_depth_survival_decays_linearly():
-    # Huang et al. 2016 eq. 4: p_l = 1 - (l / L)(1 - p_L); the last block at p_L.
+    # Huang et al. 2016 eq. 4: p_l = 1 - (l / L)(1 - p_L) over the L residual blocks; the last
+    # residual block at p_L; plain and dense blocks never dropped (and not counted in L).
     spec = NetSpec(family="cnn", survival=0.5, in_size=4, stem_width=4, stages=(
-        tuple(BlockSpec("basic", 4) for _ in range(3)) + (BlockSpec("basic", 4, skip=False),),))
-    assert spec.block_survival() == [1 - 1 / 4 * 0.5, 1 - 2 / 4 * 0.5, 1 - 3 / 4 * 0.5, 1.0]
+        tuple(BlockSpec("basic", 4) for _ in range(3)) + (BlockSpec("basic", 4, skip=False),
+                                                          BlockSpec("dense", 6)),))
+    assert spec.block_survival() == [1 - 1 / 3 * 0.5, 1 - 2 / 3 * 0.5, 0.5, 1.0, 1.0]
+    assert build_model(spec).stage1.block4.drop_path is None
     model = build_model(spec)
     assert [blk.drop_path.survival if blk.drop_path else 1.0
             for _, blk in model.named_blocks()] == spec.block_survival()
