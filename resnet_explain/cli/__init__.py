@@ -10,6 +10,7 @@ unknown model, ...) becomes one line on stderr and exit code 2. Commands:
 * :mod:`.attribution` — ``attribute``, ``attribution-scores``
 * :mod:`.lesion` — ``lesion``
 * :mod:`.landscape` — ``landscape``
+* :mod:`.architectures` — ``architectures``
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import attribution, landscape, lesion, probe, runs, training
+    from . import architectures, attribution, landscape, lesion, probe, runs, training
 
     p = _Parser(prog=PROG, description="Measure gradient flow in plain and residual networks.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    for module in (probe, training, runs, attribution, lesion, landscape):
+    for module in (probe, training, runs, attribution, lesion, landscape, architectures):
         module.add_parsers(sub)
     return p
 

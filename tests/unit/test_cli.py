@@ -227,3 +227,24 @@ def test_presets_text_and_json(capsys):
         assert NetSpec.from_query(r["spec"]) == spec
         assert r["params"] == estimate_cost(spec).params and r["depth"] == spec.depth
         assert r["description"]
+
+
+def test_architectures_rows_equal_the_library_and_errors_are_one_line(capsys):
+    from resnet_explain.lab import architectures as A
+
+    assert cli.main(["architectures", "--depth", "8", "--variants", "resnet,dense,fixup", "--batch", "4",
+                     "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    want = A.compare(8, ["resnet", "dense", "fixup"], 0, 4)
+    assert [r["variant"] for r in out["rows"]] == ["resnet", "dense", "fixup"]
+    for got, (_, row) in zip(out["rows"], want.iterrows()):
+        assert got["params"] == row["params"] and got["flops"] == row["flops"]
+        if got["ratio"] is not None:
+            assert got["ratio"] == pytest.approx(row["ratio"], rel=1e-12)
+    assert out["rows"][2]["ratio"] is None and out["rows"][2]["ratio_note"]  # Fixup: 0/0 by design
+    assert out["rows"][0]["published_value"] == "6.61" and out["rows"][1]["published_value"] == "5.24"
+    assert any("Fixup" in s for s in out["sentences"])
+    assert cli.main(["architectures", "--depth", "21"]) == 2
+    assert "6n+2" in capsys.readouterr().err
+    assert cli.main(["architectures", "--variants", "resnet,nope"]) == 2
+    assert "nope" in capsys.readouterr().err
