@@ -59,6 +59,8 @@ class Sampler(threading.Thread):
 
 async def _visit(browser, base: str, spec_query: str, seed: int, wave: int, timeout_ms: int,
                  pages: list[str]) -> dict:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
     ctx = await browser.new_context(viewport={"width": 1300, "height": 1000})
     page = await ctx.new_page()
     out = {"seed": seed, "wave": wave, "ok": True, "exceptions": 0, "latency": {}, "error": None}
@@ -83,7 +85,10 @@ async def _visit(browser, base: str, spec_query: str, seed: int, wave: int, time
                 deadline = time.perf_counter() + timeout_ms / 1000
                 while time.perf_counter() < deadline and not await page.locator(ready).count():
                     if await page.locator(start).count():
-                        await page.locator(start).first.click()
+                        try:  # a busy server may rerun the page under the click: look again
+                            await page.locator(start).first.click(timeout=5000)
+                        except PlaywrightTimeout:
+                            pass
                     await page.wait_for_timeout(3000)
             await page.wait_for_selector(ready, timeout=timeout_ms)
             # wait for the run to finish (no running-man status widget)
