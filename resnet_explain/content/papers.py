@@ -209,7 +209,7 @@ ZOO_PUBLISHED: dict[str, Published] = {
     "dense": Published("Huang et al. 2017", "1608.06993", "table 2", "DenseNet (L=40, k=12)", C10_AUG, "5.24",
                        "paper text, search-index copy 23314996494; the official README "
                        "(liuzhuang13/DenseNet, copy 1744593830) prints the same",
-                       "1.0M parameters; with the transition's 1×1 convolution, which ours omits"),
+                       "1.0M parameters; 40 layers (ours: 6n + 4 at the page's depth)"),
     "resnext": Published("Xie et al. 2017", "1611.05431", "table 7", "ResNeXt-29, 8×64d", C10_AUG, "3.65",
                          "paper text, search-index copy 38159730226",
                          "34.4M parameters; average of 10 runs"),

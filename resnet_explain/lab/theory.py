@@ -69,7 +69,7 @@ def residual_product(slopes) -> pd.DataFrame:
                          "log10_plain": plain})
 
 
-ACTS_PER_BLOCK = {"basic": 2, "preact": 2, "bottleneck": 3, "resnext": 3, "dense": 1}  # activations a gradient crosses
+ACTS_PER_BLOCK = {"basic": 2, "preact": 2, "bottleneck": 3, "resnext": 3, "dense": 1, "transition": 1}  # activations a gradient crosses
 
 
 def sigmoid_bound_from_last(blocks: pd.DataFrame) -> pd.DataFrame:

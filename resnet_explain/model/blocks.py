@@ -123,7 +123,7 @@ class Pool(nn.Module):
 def make_shortcut(b: BlockSpec, family: str, norm: str, c_in: int) -> nn.Module | None:
     """None when the block has no skip. Identity, pad (A) or projection (B, C) otherwise; a dense
     block's input is concatenated as it is (pooled where the block strides)."""
-    if not b.skip:
+    if not b.skip or b.kind == "transition":
         return None
     if b.kind == "dense":
         return Pool(b.stride) if b.stride > 1 else nn.Identity()
@@ -150,6 +150,12 @@ def _body(b: BlockSpec, family: str, act: str, norm: str, c_in: int,
               ("conv1", make_layer(family, c_in, w, 3, s, bias)),
               ("norm2", make_norm(norm, family, w)), ("act2", make_act(act)),
               ("conv2", make_layer(family, w, w, 3, 1, bias))]
+        out_act = nn.Identity()
+    elif b.kind == "transition":  # Huang et al. 2017 sec. 3: BN, 1x1 conv, 2x2 average pooling
+        L += [("norm1", make_norm(norm, family, c_in)), ("act1", make_act(act)),
+              ("conv1", make_layer(family, c_in, w, 1, 1, bias))]
+        if s > 1:
+            L.append(("pool", Pool(s)))
         out_act = nn.Identity()
     elif b.kind == "dense":  # Huang et al. 2017 sec. 3: H = BN-ReLU-Conv3x3 making k new channels
         new = w - c_in if b.skip else w  # the plain twin makes every channel itself

@@ -66,6 +66,14 @@ def estimate_cost(spec: NetSpec) -> Cost:
             norm(width); elementwise(width)
             layer(width, w, 3, s, not bn); norm(w); elementwise(w)
             layer(w, w, 3, 1, not bn)
+        elif b.kind == "transition":  # norm-act-1x1 at the input's size, then the pooling
+            norm(width); elementwise(width)
+            layer(width, w, 1, 1, not bn)
+            if s > 1 and cnn:
+                side = (side - 1) // s + 1
+                area = side * side
+                elementwise(w)  # the pooled output
+            continue
         elif b.kind == "dense":
             norm(width); elementwise(width)
             layer(width, w - width if b.skip else w, 3, s, not bn)

@@ -1,7 +1,8 @@
 """The URL grammar of a NetSpec: compact enough for a URL, readable by a person.
 
     block token  = KIND WIDTH ['/' STRIDE] [':' SHORTCUT] ['@' COMBINE] ['!' = no skip] ['*' REPEAT]
-    kinds: b=basic r=preact (pre-activation) k=bottleneck x=ResNeXt d=dense;
+    kinds: b=basic r=preact (pre-activation) k=bottleneck x=ResNeXt d=dense t=transition
+           (DenseNet's, never a skip: written t16/2!);
            p (plain) is read as b...! (old links)
     combines (He et al. 2016's shortcut variants; none = add): s=constant scaling g=exclusive
            gating (Highway) o=shortcut-only gating d=dropout shortcut
@@ -20,12 +21,12 @@ from .netspec import (ACTIVATIONS, FAMILIES, INITS, MAX_BLOCKS, MAX_CARDINALITY,
                       MAX_WIDTH, MIN_IN_SIDE, MIN_SURVIVAL, MIN_WIDTH, NORMS, BlockSpec, NetSpec,
                       SpecError)
 
-_KIND_CODE = {"basic": "b", "preact": "r", "bottleneck": "k", "resnext": "x", "dense": "d"}
+_KIND_CODE = {"basic": "b", "preact": "r", "bottleneck": "k", "resnext": "x", "dense": "d", "transition": "t"}
 _CODE_KIND = {v: k for k, v in _KIND_CODE.items()}
 _CODE_KIND["p"] = "basic"  # links from before plain was a switch: p16 reads as b16! (no skip)
 _COMBINE_CODE = {"scale": "s", "gate": "g", "sgate": "o", "drop": "d"}
 _CODE_COMBINE = {v: k for k, v in _COMBINE_CODE.items()}
-_TOKEN = re.compile(r"^([pbrkxd])(\d{1,5})(?:/(\d{1,2}))?(?::([ABC]))?(?:@([sgod]))?(!)?(?:\*(\d{1,5}))?$",
+_TOKEN = re.compile(r"^([pbrkxdt])(\d{1,5})(?:/(\d{1,2}))?(?::([ABC]))?(?:@([sgod]))?(!)?(?:\*(\d{1,5}))?$",
                     re.ASCII)
 
 

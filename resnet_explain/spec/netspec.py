@@ -27,7 +27,7 @@ from typing import Iterator
 from ..errors import UserError
 
 FAMILIES = ("mlp", "cnn")
-BLOCK_KINDS = ("basic", "preact", "bottleneck", "resnext", "dense")
+BLOCK_KINDS = ("basic", "preact", "bottleneck", "resnext", "dense", "transition")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu")
 NORMS = ("batch", "none")
 INITS = ("default", "kaiming", "xavier", "fixup")
@@ -59,6 +59,8 @@ KIND_LABELS = {
     "resnext": "ResNeXt: 1x1 down to width/2, grouped 3x3 (cardinality groups), 1x1 up (Xie et al. 2017)",
     "dense": "dense: norm-act-3x3 makes (width − input width) new channels, concatenated to the "
              "input (Huang et al. 2017)",
+    "transition": "transition: norm-act-1x1 to width, then 2x2 average pooling where it strides; no "
+                  "skip (DenseNet's layer between dense blocks, Huang et al. 2017)",
 }
 # The same kinds with their skip off (the plain block): no add, so nothing comes "after the add".
 PLAIN_KIND_LABELS = {
@@ -67,6 +69,7 @@ PLAIN_KIND_LABELS = {
     "bottleneck": "bottleneck, plain: 1x1 down, 3x3, 1x1 up (inner width = width/4)",
     "resnext": "ResNeXt, plain: 1x1 down, grouped 3x3, 1x1 up",
     "dense": "dense, plain: norm-act-3x3 makes all width channels, nothing concatenated",
+    "transition": "transition: norm-act-1x1 to width, then 2x2 average pooling where it strides",
 }
 # A shortcut option in a narrow select box; SHORTCUT_LABELS says it in full.
 SHORTCUT_SHORT = {"A": "A: zero-pad", "B": "B: 1×1 if needed", "C": "C: 1×1 always"}
@@ -75,6 +78,8 @@ SHORTCUT_SHORT = {"A": "A: zero-pad", "B": "B: 1×1 if needed", "C": "C: 1×1 al
 def describe_block(kind: str, skip: bool) -> str:
     """A block in words, as the builder shows it: with its skip, or as the plain block it is
     without one (no shortcut and no add)."""
+    if kind == "transition":  # never a skip: the words are the same either way
+        return f"{PLAIN_KIND_LABELS[kind]}; no skip (a transition has no shortcut)."
     if skip:
         if kind == "dense":
             return f"{KIND_LABELS[kind]}, with a skip (the concatenation)."
@@ -82,7 +87,7 @@ def describe_block(kind: str, skip: bool) -> str:
     return f"{PLAIN_KIND_LABELS[kind]}; no skip (a plain block, no shortcut)."
 
 
-LAYERS_PER_BLOCK = {"basic": 2, "preact": 2, "bottleneck": 3, "resnext": 3, "dense": 1}  # weighted layers on the main path
+LAYERS_PER_BLOCK = {"basic": 2, "preact": 2, "bottleneck": 3, "resnext": 3, "dense": 1, "transition": 1}  # weighted layers on the main path
 
 # Hard caps. They bound what a request may even ask for; the cost budget (estimate_cost) bounds
 # what it may allocate, and both are checked before any tensor exists.
@@ -243,13 +248,15 @@ class NetSpec:
         width, the block gets a projection (B): zero-padding cannot remove channels."""
         if not on:
             return self.map_blocks(lambda b: replace(b, skip=False))
-        blocks = [replace(b, skip=True, shortcut="B" if (b.shortcut == "A" and b.width < w) else b.shortcut)
+        blocks = [b if b.kind == "transition" else  # a transition never has a skip
+                  replace(b, skip=True, shortcut="B" if (b.shortcut == "A" and b.width < w) else b.shortcut)
                   for b, w in zip(self.blocks, self.in_widths())]
         return self._restage(blocks)
 
     def twin(self) -> "NetSpec":
         """The same network with every skip toggled: residual (any skip) -> plain, plain ->
-        residual. Every block can take a skip, so the twin always differs in its skips."""
+        residual. Every block but a transition (which never has one) can take a skip, so the twin
+        differs in its skips unless the network is transitions only."""
         return self.with_skips(not self.any_skip)
 
     def map_blocks(self, fn) -> "NetSpec":
@@ -264,14 +271,17 @@ class NetSpec:
         return replace(s, **changes)
 
     def set_block(self, name: str, **changes) -> "NetSpec":
-        """Change fields of one block (kind, width, stride, skip, shortcut)."""
+        """Change fields of one block (kind, width, stride, skip, shortcut, combine). Making it a
+        transition also turns its skip off and its combine to add (a transition has neither)."""
         i, j = self._locate(name)
+        changes = _as_transition(changes)
         return self._edit(lambda S: S[i].__setitem__(j, replace(S[i][j], **changes)))
 
     def set_blocks(self, stage: int | None = None, **changes) -> "NetSpec":
         """Change fields of every block of one stage (1-based), or of the whole network."""
         if stage is not None:
             self._check_stage(stage)
+        changes = _as_transition(changes)
         return replace(self, stages=tuple(
             tuple(replace(b, **changes) for b in s) if stage in (None, k + 1) else s
             for k, s in enumerate(self.stages)))
@@ -417,6 +427,13 @@ class NetSpec:
                 f"{self.n_skips} skips, {self.act}, norm={self.norm}")
 
 
+def _as_transition(changes: dict) -> dict:
+    """An edit that makes a block a transition also switches off what a transition cannot have."""
+    if changes.get("kind") == "transition":
+        return {**changes, "skip": False, "combine": "add"}
+    return changes
+
+
 def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
@@ -467,6 +484,12 @@ def validate(spec: NetSpec) -> None:
                                                  f"a multiple of the cardinality {spec.cardinality}")
         if b.combine not in COMBINES:
             raise SpecError(f"{name}.combine", f"must be one of {COMBINES}, got {b.combine!r}")
+        if b.kind == "transition":
+            if b.skip:
+                raise SpecError(f"{name}.skip", "a transition layer has no skip (DenseNet's layer between "
+                                                "dense blocks); turn its skip off")
+            if b.combine != "add":
+                raise SpecError(f"{name}.combine", "a transition layer has no shortcut to combine")
         if b.kind == "dense":
             if b.width <= width:  # with or without its skip, so the twin is valid too
                 raise SpecError(f"{name}.width", f"a dense block concatenates new channels to its {width} "

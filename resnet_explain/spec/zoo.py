@@ -7,8 +7,8 @@ that idea only. Every variant has a twin (``spec.twin()``: every skip off), and 
 reports a CIFAR-10 error for the idea, ``published`` names its row in :mod:`..content.papers`.
 
 Same depth means the same number of blocks per stage (n): a bottleneck or ResNeXt block has three
-weighted layers, a dense layer one (so a DenseNet row gets 2n layers per stage, the same 6n + 2
-layers as the ResNet); the table shows each variant's own layer count.
+weighted layers, a dense layer one (so a DenseNet row gets 2n layers per stage, plus its two
+transitions: 6n + 4 layers); the table shows each variant's own layer count.
 """
 
 from __future__ import annotations
@@ -42,16 +42,17 @@ def _combine(combine: str, **globals_) -> Callable[[int], NetSpec]:
 
 
 def densenet(depth: int, growth: int = GROWTH, stem: int = 16) -> NetSpec:
-    """A DenseNet with three stages of 2n dense layers (each BN-ReLU-3x3 adding ``growth``
-    channels). Between stages the first layer strides and its shortcut average-pools: the
-    transition's 2x2 pooling, without the transition's 1x1 convolution (our simplification)."""
+    """A DenseNet (Huang et al. 2017, sec. 3): a 16-channel stem, three dense blocks of 2n layers
+    (each BN-ReLU-3x3 adding ``growth`` channels) and, between them, transition layers (BN, 1x1
+    convolution keeping the channels — the basic DenseNet's, without compression — and 2x2 average
+    pooling). 6n + 4 weighted layers: their L = 40 net is n = 6 at k = 12."""
     per_stage = 2 * _n(depth)
     width, stages = stem, []
     for i in range(3):
-        blocks = []
-        for j in range(per_stage):
+        blocks = [BlockSpec("transition", width, 2, skip=False)] if i else []
+        for _ in range(per_stage):
             width += growth
-            blocks.append(BlockSpec("dense", width, 2 if (i and j == 0) else 1))
+            blocks.append(BlockSpec("dense", width))
         stages.append(tuple(blocks))
     return NetSpec(family="cnn", stages=tuple(stages), stem_width=stem)
 
@@ -97,7 +98,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("wide", f"Wide ResNet (k={WIDE_FACTOR})", f"pre-activation blocks {WIDE_FACTOR}× wider",
             "Zagoruyko & Komodakis 2016, arXiv 1605.07146",
             lambda d: cifar_resnet(d, kind="preact").widen(WIDE_FACTOR)),
-    Variant("dense", f"DenseNet (k={GROWTH})", "each layer's output concatenated to its input",
+    Variant("dense", f"DenseNet (k={GROWTH})", "each layer's output concatenated to its input; "
+            "transition layers between the dense blocks",
             "Huang et al. 2017, arXiv 1608.06993", densenet),
     Variant("stochastic", f"stochastic depth (p_L={SURVIVAL})",
             "branches dropped at random while training, linearly more often with depth",

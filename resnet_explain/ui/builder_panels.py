@@ -130,8 +130,8 @@ def bulk_edit(spec: NetSpec) -> None:
     scope = bulk[2].selectbox("of", ["every block"] + [f"stage {i}" for i in range(1, len(spec.stages) + 1)],
                               key="bulk_scope")
     changes = {f: v for f, v in (("kind", kind), ("combine", combine)) if v != KEEP}
-    if kind == "dense" and combine == KEEP:
-        changes["combine"] = "add"  # a dense block concatenates: it has no other combine
+    if kind in ("dense", "transition") and combine == KEEP:
+        changes["combine"] = "add"  # a dense block concatenates, a transition has no shortcut
     if bulk[3].button("Apply", key="bulk_apply", width="stretch", disabled=not changes):
         stage = None if scope == "every block" else int(scope.split()[1])
         apply_edit(lambda: spec.set_blocks(stage, **changes), "blocks")
@@ -167,16 +167,17 @@ def block_editor(spec: NetSpec, sel: str, version: int) -> None:
     e = st.columns(4)
     new = {"kind": e[0].selectbox("Kind of this block", BLOCK_KINDS, BLOCK_KINDS.index(blk.kind),
                                   key=f"kind_{sel}_{version}"),
-           "skip": e[1].toggle("Skip", blk.skip, key=f"skip_{sel}_{version}",
-                             help="On: a residual block. Off: the plain block, no shortcut."),
+           "skip": e[1].toggle("Skip", blk.skip, key=f"skip_{sel}_{version}", disabled=blk.kind == "transition",
+                             help="On: a residual block. Off: the plain block, no shortcut. A transition "
+                                  "(DenseNet's layer between dense blocks) never has one."),
            "shortcut": e[2].selectbox("Shortcut", SHORTCUTS, SHORTCUTS.index(blk.shortcut),
                                       key=f"sc_{sel}_{version}", format_func=SHORTCUT_SHORT.get,
                                       help="; ".join(SHORTCUT_LABELS.values()))}
-    dense = new["kind"] == "dense"
+    dense = new["kind"] in ("dense", "transition")
     new["combine"] = e[3].selectbox("Combine", COMBINES, COMBINES.index(blk.combine), key=f"comb_{sel}_{version}",
                                     format_func=COMBINE_SHORT.get, disabled=dense,
-                                    help=("A dense block concatenates; it has no other combine. "
-                                          if dense else "") + COMBINE_HELP)
+                                    help=("A dense block concatenates and a transition has no shortcut: "
+                                          "neither has another combine. " if dense else "") + COMBINE_HELP)
     if dense:
         new["combine"] = "add"
     if any(getattr(blk, f) != v for f, v in new.items()):

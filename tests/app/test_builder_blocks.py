@@ -113,7 +113,7 @@ def test_bulk_combine_and_width_factor():
     assert at.query_params["net"] == "b32@g*3~b64/2@g,b64@g*2~b128/2@g,b128@g*2"
 
 
-@pytest.mark.parametrize("name", ["zoo-highway20", "zoo-dense20"])
+@pytest.mark.parametrize("name", ["zoo-highway20", "zoo-dense22"])
 def test_zoo_preset_loads(name):
     at = builder(preset("resnet20").to_params())
     widget(at, "selectbox", "Start from a preset").set_value(name).run()

@@ -202,7 +202,7 @@ def test_gradient_flow_shows_the_gate_term_on_a_highway_net():
 
 
 def test_gradient_flow_says_through_the_concatenation_on_a_dense_net():
-    at = app(preset("zoo-dense20").to_params()).run()
+    at = app(preset("zoo-dense22").to_params()).run()
     at.switch_page("app_pages/gradient_flow.py").run()
     assert not at.exception
     assert any("through the concatenation" in m.value for m in at.markdown)

@@ -9,6 +9,7 @@ from resnet_explain import preset, probe_spec
 from resnet_explain.charts import export
 from resnet_explain.charts import gradflow as charts
 from resnet_explain.charts.diagram import to_dot
+from resnet_explain.spec import NetSpec
 
 
 def test_diagram_draws_skips_only_where_they_are():
@@ -66,12 +67,16 @@ def test_diagram_labels_gates_scaling_dropout_and_concatenation():
     assert "½·S + ½·F" in to_dot(preset("zoo-scale20"))
     drop = to_dot(preset("zoo-drop20"), collapse=False)
     assert drop.count("dropout 0.5 · identity") == 7 and drop.count("dropout 0.5 · zero-pad") == 2
-    dense = to_dot(preset("zoo-dense20"), collapse=True)
+    dense = to_dot(preset("zoo-dense22"), collapse=True)
     # Every dense layer widens (+12 channels), so none collapse: 18 concatenations.
     assert dense.count("concat [x, F(x)]") == 18 and dense.count("(+12 new)") == 18
-    assert dense.count("avg-pool 2×2") == 2 and "zero-pad" not in dense and 'label="+"' not in dense
-    plain = to_dot(preset("zoo-dense20").twin())
-    assert "concat" not in plain and "new)" not in plain and plain.count("(no skip)") == 18
+    assert "zero-pad" not in dense and 'label="+"' not in dense
+    # between the dense blocks, transitions (no skip; they pool in their own body)
+    assert dense.count("transition") == 2 and dense.count("stride 2  (no skip)") == 2
+    assert "avg-pool 2×2" not in dense
+    assert to_dot(NetSpec.from_query("net=d28~d40/2&stem=16")).count("avg-pool 2×2") == 1  # a strided dense layer
+    plain = to_dot(preset("zoo-dense22").twin())
+    assert "concat" not in plain and "new)" not in plain and plain.count("(no skip)") == 20
     # Plain add stays a "+".
     assert to_dot(preset("resnet20")).count('label="+"') == 5
 
@@ -82,8 +87,8 @@ def test_split_names_gate_and_concatenation_terms():
     assert (gated.groupby("term").size() == 9).all()  # every block: carry, transform, gate
     assert np.isfinite(gated["log10"]).all()
     charts.split_chart(gated).to_dict()
-    dense = charts.split_long(probe_spec(preset("zoo-dense20"), batch=4).blocks)
+    dense = charts.split_long(probe_spec(preset("zoo-dense22"), batch=4).blocks)
     assert list(dense["term"].unique()) == charts.DENSE_TERMS
     charts.split_chart(dense).to_dict()
-    table = charts.numbers_table({"residual": probe_spec(preset("zoo-dense20"), batch=4).blocks})
+    table = charts.numbers_table({"residual": probe_spec(preset("zoo-dense22"), batch=4).blocks})
     assert "gate_norm" not in table  # no gate, no gate column

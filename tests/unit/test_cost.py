@@ -131,7 +131,17 @@ def _dense(family: str, stride: int, skip: bool, norm: str) -> NetSpec:
                                       (BlockSpec("dense", 12, 1, skip),)))
 
 
+def _transition(family: str, stride: int, norm: str) -> NetSpec:
+    # dense, a transition (norm-act-1x1 to 5 channels, pooled 7 -> 4 where it strides), dense
+    return NetSpec(family=family, norm=norm, in_channels=2, in_size=7, in_features=5, stem_width=4,
+                   classes=3, stages=((BlockSpec("dense", 6),),
+                                      (BlockSpec("transition", 5, stride, skip=False), BlockSpec("dense", 8))))
+
+
 def _zoo_grid():
+    for family, stride in (("cnn", 1), ("cnn", 2), ("mlp", 1)):
+        for norm in ("batch", "none"):
+            yield pytest.param(_transition(family, stride, norm), id=f"transition-{family}-s{stride}-{norm}")
     for card in (1, 2, 4):
         for skip, shortcut in ((True, "A"), (True, "B"), (True, "C"), (False, "A")):
             for norm in ("batch", "none"):

@@ -32,6 +32,7 @@ _WIDTHS = {"dense": (6, 8, 10, 12)}
 def _tiny_cnn(kind="basic", skip=True, shortcut="B", **kw) -> NetSpec:
     kw = {"in_channels": 3, "in_size": 8, "stem_width": 4, "classes": 3, "cardinality": 2, **kw}
     w = _WIDTHS.get(kind, (4, 4, 8, 8))
+    skip = skip and kind != "transition"  # a transition never has a skip
     return NetSpec(family="cnn", stages=(
         (BlockSpec(kind, w[0], 1, skip, shortcut), BlockSpec(kind, w[1], 1, skip, shortcut)),
         (BlockSpec(kind, w[2], 2, skip, shortcut), BlockSpec(kind, w[3], 1, skip, shortcut)),
@@ -71,6 +72,11 @@ def test_every_kind_and_shortcut_cnn_with_stride(kind, shortcut):
     F.cross_entropy(model(x), y).backward()
     blk = model.stage2.block0
     sc = blk.shortcut
+    if kind == "transition":  # no shortcut at all: norm-act-1x1, then 2x2 average pooling
+        assert sc is None and not blk.skip and isinstance(blk.body.pool, Pool)
+        assert blk(torch.randn(2, 4, 8, 8)).shape == (2, 8, 4, 4)
+        assert spec.twin() == spec.with_skips(True) and not spec.any_skip
+        return
     if kind == "dense":  # concatenates its input as it is, pooled where it strides; no option
         assert isinstance(sc, Pool) and not any(True for _ in sc.parameters())
         assert isinstance(model.stage1.block1.shortcut, nn.Identity)
@@ -308,8 +314,9 @@ def test_no_module_used_twice_and_nothing_in_place(kind, family):
         return
     else:
         w = _WIDTHS.get(kind, (4, 4, 8, 8))
+        skip = kind != "transition"
         spec = NetSpec(family="mlp", in_features=4, stem_width=4, classes=3, stages=(
-            (BlockSpec(kind, w[0]), BlockSpec(kind, w[2], shortcut="B")),))
+            (BlockSpec(kind, w[0], skip=skip), BlockSpec(kind, w[2], shortcut="B", skip=skip)),))
     model = build_model(spec)
     seen: dict[int, str] = {}
     for name, m in model.named_modules(remove_duplicate=False):
@@ -321,7 +328,8 @@ def test_no_module_used_twice_and_nothing_in_place(kind, family):
     # One module per call site: the stem's, 2 per basic/preact block (+1 in the preact and dense
     # heads), 3 per bottleneck / ResNeXt block (act1, act2 and the one after the add), 1 per dense
     # layer (its norm-act before the conv).
-    per_block = {"basic": 2, "preact": 2, "bottleneck": 3, "resnext": 3, "dense": 1}[kind]
+    # A transition: 1 (its norm-act before the 1x1).
+    per_block = {"basic": 2, "preact": 2, "bottleneck": 3, "resnext": 3, "dense": 1, "transition": 1}[kind]
     assert len(acts) == 1 + per_block * spec.n_blocks + (kind in ("preact", "dense"))
 
 

@@ -48,15 +48,17 @@ def valid_specs(draw, families=FAMILIES, max_stages=3, max_blocks_per_stage=2, m
             else:
                 width = draw(st.integers(4 if kind == "bottleneck" else 1, top))
             stride = draw(st.sampled_from((1, 2))) if fam == "cnn" else 1
-            skip = draw(st.booleans())
+            skip = False if kind == "transition" else draw(st.booleans())  # never a skip
             shortcut = draw(st.sampled_from(SHORTCUTS))
             if skip and shortcut == "A" and width < prev:  # pad (A) cannot shrink the width
                 shortcut = draw(st.sampled_from(("B", "C")))
-            combine = "add" if kind == "dense" else draw(st.sampled_from(COMBINES))
+            combine = "add" if kind in ("dense", "transition") else draw(st.sampled_from(COMBINES))
             blocks.append(BlockSpec(kind=kind, width=width, stride=stride, skip=skip,
                                     shortcut=shortcut, combine=combine))
             prev = width
         stages.append(tuple(blocks))
+    # a network of transitions only has no twin (a transition never has a skip)
+    assume(any(b.kind != "transition" for s in stages for b in s))
     res_scale = draw(st.sampled_from((0.0, 0.5, 1.0, 2.0))
                      | st.floats(0.0, 10.0, allow_nan=False, allow_infinity=False))
     return NetSpec(family=fam, stages=tuple(stages), act=draw(st.sampled_from(acts)),

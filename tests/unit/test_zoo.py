@@ -37,9 +37,10 @@ def test_every_variant_builds_costs_what_it_has_and_has_a_valid_twin(name, depth
     spec = variant(name, depth)
     n = (depth - 2) // 6
     assert isinstance(spec, NetSpec) and spec.family == "cnn" and len(spec.stages) == 3
-    # n blocks a stage (a dense row 2n one-layer blocks), so 6n + 2 layers; a ResNeXt block has 3.
-    assert spec.n_blocks == 3 * n * (2 if name == "dense" else 1)
-    assert spec.depth == (9 * n + 2 if name == "resnext" else depth)
+    # n blocks a stage, so 6n + 2 layers; a ResNeXt block has 3; a DenseNet row has 2n one-layer
+    # dense layers a stage and a transition between stages (6n + 4 layers, their L = 40 at n = 6).
+    assert spec.n_blocks == (6 * n + 2 if name == "dense" else 3 * n)
+    assert spec.depth == {"resnext": 9 * n + 2, "dense": depth + 2}.get(name, depth)
     for s in (spec, spec.twin()):  # the twin is validated when it is made, and builds too
         model = build_model(s)
         assert estimate_cost(s).params == sum(p.numel() for p in model.parameters())
@@ -105,9 +106,14 @@ def test_each_variant_changes_its_own_idea():
     assert rx.cardinality == CARDINALITY and {b.kind for b in rx.blocks} == {"resnext"}
     assert [b.width for b in rx.blocks][:: (d - 2) // 6] == [64, 128, 256]
     dense = variant("dense", d)
-    widths = [dense.stem_width] + [b.width for b in dense.blocks]
+    layers = [b for b in dense.blocks if b.kind == "dense"]
+    widths = [dense.stem_width] + [b.width for b in layers]
     assert {b - a for a, b in pairwise(widths)} == {GROWTH}
-    assert dense.n_blocks == 2 * base.n_blocks and dense.depth == base.depth  # 2n layers a stage
+    assert len(layers) == 2 * base.n_blocks and all(b.stride == 1 for b in layers)  # 2n layers a stage
+    # transitions between the dense blocks: keep the channels (no compression), pool by 2, no skip
+    assert [(b.kind, b.stride, b.skip) for s in dense.stages[1:] for b in s[:1]] == [("transition", 2, False)] * 2
+    assert all(s[0].width == p[-1].width for p, s in pairwise(dense.stages))
+    assert variant("dense", 38).depth == 40  # Huang et al.'s L = 40 (k = 12) layer count
 
 
 # ---------------------------------------------------------------------------------------------

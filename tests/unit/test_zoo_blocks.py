@@ -455,3 +455,23 @@ def test_dense_and_resnext_spec_rules():
     assert e.value.field == "stage1.block0.kind"
     with pytest.raises(SpecError):
         NetSpec(stages=((BlockSpec("basic", 4, combine="mean"),),), **ok)
+
+
+def test_a_transition_is_norm_act_1x1_then_pooling_never_a_skip_and_gradchecks():
+    # Huang et al. 2017 sec. 3: "a batch normalization layer and an 1x1 convolutional layer
+    # followed by a 2x2 average pooling layer"; no shortcut, so the twin leaves it as it is.
+    spec = NetSpec(family="cnn", in_size=6, stem_width=4, classes=3, stages=(
+        (BlockSpec("dense", 6),), (BlockSpec("transition", 6, 2, skip=False), BlockSpec("dense", 8))))
+    model = build_model(spec, dtype=F64).eval()
+    t = model.stage2.block0
+    assert t.shortcut is None and [n for n, _ in t.body.named_children()] == ["norm1", "act1", "conv1", "pool"]
+    x = torch.randn(2, 6, 6, 6, dtype=F64)
+    ref = F.avg_pool2d(t.body.conv1(t.body.act1(t.body.norm1(x))), 2, ceil_mode=True)
+    assert torch.equal(t(x), ref) and t(x).shape == (2, 6, 3, 3)
+    assert [b.skip for b in spec.twin().blocks] == [False, False, False]
+    assert [b.skip for b in spec.twin().twin().blocks] == [True, False, True]
+    with pytest.raises(SpecError, match="no skip"):
+        spec.set_block("stage2.block0", skip=True)
+    assert spec.set_block("stage1.block0", kind="transition").blocks[0].skip is False  # turned off
+    xs = torch.randn(2, 3, 6, 6, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: model(v), (xs,))
