@@ -49,8 +49,10 @@ def main(argv=None) -> int:
             print(f"probe {n}: ratio {r['ratio']:.3g} twin {r['twin_ratio']:.3g} ({r['probe_seconds']:.1f} s)",
                   flush=True)
         new = pd.DataFrame(rows)
-        if len(old):
-            old = old[~old["spec"].isin(new["spec"]) | (old["seed"] != args.seed) | (old["batch"] != args.batch)]
+        if len(old):  # a variant's row at this depth, seed and batch is replaced (its recipe may have changed)
+            same = (old["variant"].isin(new["variant"]) & (old["depth"] == args.depth) & (old["seed"] == args.seed)
+                    & (old["batch"] == args.batch))
+            old = old[~same]
         pd.concat([old, new], ignore_index=True).to_csv(A.STORED_PROBES, index=False, float_format="%.6g")
         print(f"probes: {time.perf_counter() - t0:.0f} s", flush=True)
 
@@ -69,8 +71,9 @@ def main(argv=None) -> int:
                "amp": req.identity()["config"]["amp"], "train_error": m["train_error"],
                "test_error": m["test_error"], "seconds": m.get("seconds"), "device": m.get("detail", m.get("device")),
                "torch": m.get("torch")}
-        if len(runs):
-            runs = runs[runs["run_id"] != req.run_id]
+        if len(runs):  # this variant's row at this depth and seed is replaced
+            runs = runs[(runs["run_id"] != req.run_id)
+                        & ~((runs["variant"] == n) & (runs["depth"] == args.depth) & (runs["seed"] == args.seed))]
         runs = pd.concat([runs, pd.DataFrame([row])], ignore_index=True)
         runs.to_csv(A.STORED_RUNS, index=False, float_format="%.6g")
         print(f"train {n}: error {m['train_error']:.3f} ({'loaded' if loaded else 'trained'}, "

@@ -124,3 +124,16 @@ def test_train_stores_the_run_and_the_next_table_loads_it(tmp_path):
     again = A.compare(8, ["fixup"], seed=2, batch=4, store=store).iloc[0]
     assert again["train_error"] == first["train_error"]
     assert A.plan_training(8, ["fixup"], 2, store, reference_seconds=lambda r: 1.0) == []
+
+
+def test_every_stored_row_is_of_the_current_recipe():
+    """A variant whose recipe changed (its spec, its budget) must have its stored rows redone:
+    a stale row would never be found and would only sit in the assets."""
+    from resnet_explain.spec.zoo import variant
+
+    probes = pd.read_csv(A.STORED_PROBES)
+    assert len(probes) and all(r["spec"] == variant(r["variant"], int(r["depth"])).to_query()
+                               for _, r in probes.iterrows())
+    runs = A.stored_runs()
+    assert len(runs) and all(r["base_id"] == A.base_id(A.request(r["variant"], int(r["depth"]), int(r["seed"])))
+                             for _, r in runs.iterrows())
