@@ -127,7 +127,7 @@ async def _run(base: str, sessions: int, waves: int, spec_query: str, timeout_ms
 
 
 def run_load_test(sessions: int = 10, waves: int = 3, preset_name: str = "plain56",
-                  timeout_s: float = 240, pages=None, port: int | None = None) -> dict:
+                  timeout_s: float = 480, pages=None, port: int | None = None) -> dict:
     from resnet_explain import preset
 
     pages = pages or [p for p in ("gradient-flow", "attribution", "lesion")

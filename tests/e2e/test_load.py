@@ -2,7 +2,10 @@
 
 Runs scripts/load_test.py in its own process (it drives Chromium with Playwright's async API, which
 cannot share this process's event loop with the sync fixtures) and prints its figures. It asserts
-no failed session, no exception shown, and server memory that levels off.
+no failed session, no exception shown, and server memory that levels off. A session fails when a
+page is not ready within the script's bound (480 s per page): on this project's 2-core machines ten
+visitors queue through one compute slot, and the p95 latency measured 284-370 s (it is printed,
+not asserted; with a 240 s bound 1 of 20 visitors failed in 3 of 5 runs).
 """
 
 import json
@@ -24,7 +27,7 @@ def test_ten_concurrent_visitors():
         pytest.skip("needs Debian chromium")
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "load_test.py"), "--sessions", "10",
                           "--waves", "2", "--preset", "plain56", "--json"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+                         cwd=ROOT, capture_output=True, text=True, timeout=1500)
     assert out.returncode == 0, out.stderr[-2000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"\n{r['sessions']} sessions x {r['waves']} waves: failed {r['failed_sessions']}, exceptions "
