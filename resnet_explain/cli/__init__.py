@@ -16,6 +16,7 @@ unknown model, ...) becomes one line on stderr and exit code 2. Commands:
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ..errors import UserError
@@ -38,6 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (probe, training, runs, attribution, lesion, landscape, architectures):
         module.add_parsers(sub)
     return p
+
+
+def json_value(v):
+    """A value for ``--json``: a non-finite float (NaN, inf) becomes null (JSON has no NaN)."""
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def json_rows(df) -> list[dict]:
+    """A DataFrame's rows for ``--json``, with :func:`json_value` applied to every cell."""
+    return [{k: json_value(v) for k, v in r.items()} for r in df.to_dict("records")]
 
 
 def main(argv=None) -> int:

@@ -16,6 +16,8 @@ import json
 import math
 import sys
 
+from . import json_rows
+
 
 def add_parsers(sub) -> None:
     from ..lab.architectures import DEFAULT_DEPTH, PROBE_BATCH
@@ -31,10 +33,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_architectures)
-
-
-def _clean(v):
-    return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 def cmd_architectures(a) -> int:
@@ -57,8 +55,7 @@ def cmd_architectures(a) -> int:
 
     df = A.compare(a.depth, names, a.seed, a.batch, probes=probes)
     if a.json:
-        rows = [{k: _clean(v) for k, v in r.items()} for r in df.to_dict("records")]
-        json.dump({"rows": rows, "sentences": A.sentences(df)}, sys.stdout, indent=1)
+        json.dump({"rows": json_rows(df), "sentences": A.sentences(df)}, sys.stdout, indent=1)
         print()
         return 0
     print(f"depth {a.depth}, seed {a.seed}, probe batch {a.batch}, device {dev}")

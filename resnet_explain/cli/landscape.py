@@ -12,9 +12,9 @@ A result computed before with the same inputs is loaded (``meta.loaded_from`` sa
 from __future__ import annotations
 
 import json
-import math
 import sys
 
+from . import json_rows, json_value
 from .attribution import add_run_flags, resolve_run, run_meta
 
 
@@ -40,14 +40,6 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_landscape)
 
 
-def _clean(v):
-    return None if isinstance(v, float) and not math.isfinite(v) else v
-
-
-def _rows(df) -> list[dict]:
-    return [{k: _clean(v) for k, v in r.items()} for r in df.to_dict("records")]
-
-
 def cmd_landscape(a) -> int:
     from ..device import choose_device
     from ..lab import landscape as L
@@ -64,10 +56,10 @@ def cmd_landscape(a) -> int:
         res = L.landscape(run, s, device=dev.device, batched=batched)
     else:
         res = store.cached_landscape(run, s, device=dev.device, batched=batched)
-    numbers = {k: _clean(v) for k, v in res.numbers.items()}
-    meta = {**run_meta(run), **{k: _clean(v) for k, v in res.meta.items() if k not in ("run_id", "name")}}
+    numbers = {k: json_value(v) for k, v in res.numbers.items()}
+    meta = {**run_meta(run), **{k: json_value(v) for k, v in res.meta.items() if k not in ("run_id", "name")}}
     if a.json:
-        print(json.dumps({"grid": _rows(res.surface), "line": _rows(res.line), "path": _rows(res.path),
+        print(json.dumps({"grid": json_rows(res.surface), "line": json_rows(res.line), "path": json_rows(res.path),
                           "numbers": numbers, "meta": meta}))
     else:
         print(f"{run.name} ({run.run_id}): {s.grid}x{s.grid} slice, span {s.span:g}, {s.images} "
