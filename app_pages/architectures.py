@@ -6,7 +6,7 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import architectures as charts
-from resnet_explain.lab import architectures as A
+from resnet_explain.experiments import architectures as A
 from resnet_explain.spec.zoo import DEFAULT_VARIANTS, VARIANTS
 from resnet_explain.train.runs import RunStore
 from resnet_explain.ui import architectures_panel as ui_panel

@@ -7,7 +7,7 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts import gradflow as flow_charts
 from resnet_explain.charts import theory as theory_charts
-from resnet_explain.lab import highway
+from resnet_explain.experiments import highway
 from resnet_explain.model.blocks import Block
 
 settings = ui.settings()

@@ -9,7 +9,7 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts import lesion as lesion_charts
 from resnet_explain.content import papers
-from resnet_explain.lab import lesion
+from resnet_explain.experiments import lesion
 
 settings = ui.settings()
 device = settings["device"]

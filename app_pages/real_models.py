@@ -8,7 +8,7 @@ import streamlit as st
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import real_models as charts
 from resnet_explain.errors import UserError
-from resnet_explain.lab import real_models as R
+from resnet_explain.experiments import real_models as R
 from resnet_explain.probe import ratio_of
 
 settings = ui.settings()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import theory as theory_charts
-from resnet_explain.lab import shattered
+from resnet_explain.experiments import shattered
 
 settings = ui.settings()
 seed = settings["seed"]

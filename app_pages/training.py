@@ -8,8 +8,9 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts import training as training_charts
 from resnet_explain.content import papers
-from resnet_explain.train import EXPERIMENTS, chance_error, load_stored, planned_epochs, run_degradation
-from resnet_explain.train.degradation import check_hypothesis, summarise
+from resnet_explain.train import planned_epochs
+from resnet_explain.experiments.degradation import EXPERIMENTS, chance_error, load_stored, run_degradation
+from resnet_explain.experiments.degradation import check_hypothesis, summarise
 from resnet_explain.train.estimate import estimate_experiment_seconds
 from resnet_explain.ui import training_panel as panel
 

@@ -9,7 +9,7 @@ import streamlit as st
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
 from resnet_explain.charts import theory as theory_charts
-from resnet_explain.lab import theory, vanishing
+from resnet_explain.experiments import theory, vanishing
 from resnet_explain.spec import cifar_resnet
 
 settings = ui.settings()

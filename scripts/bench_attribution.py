@@ -29,7 +29,7 @@ def main():
     import torch
 
     from resnet_explain import build_model, preset
-    from resnet_explain.lab.attribution import attribute
+    from resnet_explain.experiments.attribution import attribute
     from resnet_explain.device import choose_device, describe, synchronize
 
     if a.threads:

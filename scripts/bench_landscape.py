@@ -2,7 +2,7 @@
 
 The plain loop is what the reference code does (tomgoldstein/loss-landscape, one grid point at a
 time): load the point's weights into the model (``load_state_dict``), run the same forward passes
-over the sample. Ours: ``resnet_explain.lab.landscape.evaluate_points`` with the method it picks
+over the sample. Ours: ``resnet_explain.experiments.landscape.evaluate_points`` with the method it picks
 (vmap over stacked weights on CUDA, a loop of ``functional_call`` on CPU) and, for the record, the
 other method. Prints the seconds of each and the ratios plain / ours (> 1: ours is faster).
 
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     import torch
 
     from resnet_explain.device import describe, synchronize
-    from resnet_explain.lab import landscape as L
+    from resnet_explain.experiments import landscape as L
     from resnet_explain.train import shipped
 
     torch.set_num_threads(a.threads)

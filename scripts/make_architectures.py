@@ -4,7 +4,7 @@
                                          [--max-minutes 12]
 
 probes.csv: first/last gradient ratio of every variant and its twin at initialisation
-(lab/architectures.probe_row, batch 32). runs.csv: each variant trained once with the quick budget
+(experiments/architectures.probe_row, batch 32). runs.csv: each variant trained once with the quick budget
 (train/runs.train_run, stored in the user's run cache as usual); the table keeps each run's id,
 the id without the host-resolved precision, its errors, seconds, device and torch, not the
 weights. Both files are rewritten after every row, so a run cut short still leaves what finished.
@@ -22,7 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from resnet_explain.lab import architectures as A
+from resnet_explain.experiments import architectures as A
 from resnet_explain.spec.zoo import DEFAULT_VARIANTS
 from resnet_explain.train.runs import RunStore, train_run
 

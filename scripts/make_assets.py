@@ -29,7 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from resnet_explain.train import EXPERIMENTS, run_degradation, shipped  # noqa: E402
+from resnet_explain.train import shipped  # noqa: E402
+
+from resnet_explain.experiments.degradation import EXPERIMENTS, run_degradation
 
 
 def _ints(text):

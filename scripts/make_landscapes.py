@@ -4,7 +4,7 @@
     python scripts/make_landscapes.py --depths 20 --grid 11
 
 For each shipped pair (assets/runs: plainD, residualD) computes the landscape at the page's
-default settings (resnet_explain/lab/landscape.py LandscapeSettings: grid, span, images, seed) in
+default settings (resnet_explain/experiments/landscape.py LandscapeSettings: grid, span, images, seed) in
 float32 on the CPU and stores it under the folder name the page and the CLI look up, plus a
 README.md saying how it was made and what it shows. Results already there are kept.
 """
@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch
 
-from resnet_explain.lab import landscape as L
-from resnet_explain.lab import landscape_store as store
+from resnet_explain.experiments import landscape as L
+from resnet_explain.experiments import landscape_store as store
 from resnet_explain.train import shipped
 
 
@@ -76,11 +76,11 @@ mode, the first {s.images} images of each run's training split; directions filte
 `surface.csv` (alpha, beta, loss, accuracy), `line.csv` (1-D slice along direction 1),
 `path.csv` (t = 0 initial weights ... t = 1 trained weights) and `result.json` (numbers + meta).
 The folder name is `<run id>-<hash of the settings, precision and format version>`
-(`resnet_explain.lab.landscape.result_key`).
+(`resnet_explain.experiments.landscape.result_key`).
 
 | run | id | λmax | λmin | non-convex share of the slice | loss at the trained weights | highest loss in the slice | seconds |
 |---|---|---|---|---|---|---|---|
-""" + "\n".join(lines) + "\n\nWhat the numbers say (`resnet_explain.lab.landscape.compare`):\n\n" + "\n\n".join(says) + "\n"
+""" + "\n".join(lines) + "\n\nWhat the numbers say (`resnet_explain.experiments.landscape.compare`):\n\n" + "\n\n".join(says) + "\n"
     (out / "README.md").write_text(readme)
     print(f"wrote {out} in {wall:.0f} s")
     return 0

@@ -5,7 +5,7 @@
     python scripts/make_lr_sweep.py --lrs 0.025,0.05,0.1,0.2,0.4,0.8,1.6,3.2
 
 Trains ResNet-<depth> and its plain twin with the experiment's exact data recipe and training
-config (train/degradation.py EXPERIMENTS), at each learning rate, through the run store: the runs
+config (experiments/degradation.py EXPERIMENTS), at each learning rate, through the run store: the runs
 go to ``--store`` (a temporary folder by default, kept between calls so a rerun or a longer grid
 only trains what is new); only the tables are written to ``--out`` (no models).
 Writes table.csv, curves.csv, results.json (rows + meta) and README.md.
@@ -28,9 +28,9 @@ import pandas as pd
 import torch
 
 from resnet_explain.device import describe
-from resnet_explain.train import lr_sweep as sw
+from resnet_explain.experiments import lr_sweep as sw
 from resnet_explain.train.checkpoints import to_plain
-from resnet_explain.train.degradation import EXPERIMENTS
+from resnet_explain.experiments.degradation import EXPERIMENTS
 from resnet_explain.train.runs import RunStore
 
 
@@ -133,7 +133,7 @@ Machine: {meta.get('detail', meta.get('device'))}, torch {meta['torch']}, Python
 training time of all runs {meta['train_seconds']:.0f} s. The per-run seconds in `table.csv` are wall
 times on a shared 2-core machine where other jobs ran too: they are not a speed benchmark.
 
-**Recipe** — exactly the `{meta['experiment']}` experiment of `resnet_explain/train/degradation.py`
+**Recipe** — exactly the `{meta['experiment']}` experiment of `resnet_explain/experiments/degradation.py`
 (seed {meta['seed']}): He et al.'s CIFAR ResNet-{'/'.join(map(str, meta['depths']))} (option A
 shortcuts, first-stage width 8) and its plain twin (the same network, every skip removed), on
 {data['n_train']} generated 16×16 shapes (difficulty {data['difficulty']}, {data['n_test']} test
@@ -152,7 +152,7 @@ lowest running (train-mode) training error.
 
 {chr(10).join(rows)}
 
-**What it shows** (computed by `resnet_explain.train.lr_sweep.state_result` from the table):
+**What it shows** (computed by `resnet_explain.experiments.lr_sweep.state_result` from the table):
 {meta['statement']}
 {cross_check(table, meta)}
 Caveats: one seed, one recipe, a small synthetic data set and short training; batch norm and the

@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 
 from .. import magnitude
-from ..lab.architectures import ratio_text
+from ..experiments.architectures import ratio_text
 from .axes import MID_GREY, NEUTRAL_COLORS, PLAIN_COLOR, RESIDUAL_COLOR, legend
 
 NET, TWIN = "network (skips on)", "its twin (every skip off)"

@@ -114,7 +114,7 @@ def live_status(records: list[dict], runs: int, elapsed: float, *, state: str,
                 abandoned: bool = False) -> tuple[str, str, float, str]:
     """(label, status state, fraction, text) of a live sweep for ``ui.show_job``; ``finished``:
     the runs in the result once the job is done (None while it runs)."""
-    from ..train.lr_sweep import sweep_progress
+    from ..experiments.lr_sweep import sweep_progress
 
     frac, text = sweep_progress(records, runs)
     from ..job_status import job_status

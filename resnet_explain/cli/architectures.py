@@ -20,7 +20,7 @@ from . import json_rows
 
 
 def add_parsers(sub) -> None:
-    from ..lab.architectures import DEFAULT_DEPTH, PROBE_BATCH
+    from ..experiments.architectures import DEFAULT_DEPTH, PROBE_BATCH
     from ..spec.zoo import DEFAULT_VARIANTS
 
     p = sub.add_parser("architectures", help="every variant of ResNet at one depth: size, gradient "
@@ -37,7 +37,7 @@ def add_parsers(sub) -> None:
 
 def cmd_architectures(a) -> int:
     from ..device import choose_device
-    from ..lab import architectures as A
+    from ..experiments import architectures as A
     from ..spec import SpecError
     from ..spec.zoo import VARIANTS, variant
 

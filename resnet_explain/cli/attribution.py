@@ -66,7 +66,7 @@ def run_meta(run) -> dict:
 
 
 def add_parsers(sub) -> None:
-    from ..lab.attribution import BASELINES, METHODS
+    from ..experiments.attribution import BASELINES, METHODS
 
     a = sub.add_parser("attribute", help="explain one test image with one Captum method")
     add_run_flags(a)
@@ -99,7 +99,7 @@ def cmd_attribute(a) -> int:
     import torch
 
     from ..device import choose_device
-    from ..lab.explain import explain
+    from ..experiments.explain import explain
 
     dev = choose_device(a.device)
     if dev.note:
@@ -158,8 +158,8 @@ def cmd_scores(a) -> int:
     import torch
 
     from ..device import choose_device
-    from ..lab.attribution import METHODS
-    from ..lab.explain import chance_note, score_models
+    from ..experiments.attribution import METHODS
+    from ..experiments.explain import chance_note, score_models
 
     if not 1 <= a.n <= 2000:
         raise UserError("--n must be from 1 to 2000")

@@ -19,7 +19,7 @@ from .attribution import add_run_flags, resolve_run, run_meta
 
 
 def add_parsers(sub) -> None:
-    from ..lab.landscape import LandscapeSettings
+    from ..experiments.landscape import LandscapeSettings
 
     d = LandscapeSettings()
     p = sub.add_parser("landscape", help="loss landscape of a trained run: 2-D/1-D slices, the "
@@ -42,8 +42,8 @@ def add_parsers(sub) -> None:
 
 def cmd_landscape(a) -> int:
     from ..device import choose_device
-    from ..lab import landscape as L
-    from ..lab import landscape_store as store
+    from ..experiments import landscape as L
+    from ..experiments import landscape_store as store
 
     s = L.LandscapeSettings(grid=a.grid, span=a.span, images=a.images, seed=a.seed,
                             hessian_iters=a.hessian_iters).validate()

@@ -3,7 +3,7 @@
     python -m resnet_explain lesion --model residual20 --n 500 --json
     python -m resnet_explain lesion --run 506ac7f8dea3b9cf --json
 
-One row per block (:func:`resnet_explain.lab.lesion.lesion_study`), input to output, and the
+One row per block (:func:`resnet_explain.experiments.lesion.lesion_study`), input to output, and the
 run's meta: which run, its data recipe and budget, the accuracy measured, the time it took.
 """
 
@@ -31,8 +31,8 @@ def cmd_lesion(a) -> int:
     import torch
 
     from ..device import choose_device
-    from ..train.degradation import near_chance
-    from ..lab.lesion import lesion_study
+    from ..experiments.degradation import near_chance
+    from ..experiments.lesion import lesion_study
 
     if not 1 <= a.n <= 100_000:
         raise UserError("--n must be from 1 to 100000")

@@ -81,7 +81,7 @@ def _print_table(b) -> None:
 
 
 def cmd_list_torchvision(a) -> int:
-    from ..lab.real_models import REAL_MODELS
+    from ..experiments.real_models import REAL_MODELS
 
     rows = [{"name": m.name, "title": m.title, "input_size": m.size,
              "block_types": [p.rpartition(".")[2] for p in m.blocks], "unit": m.unit,
@@ -97,7 +97,7 @@ def cmd_list_torchvision(a) -> int:
 
 def cmd_probe_torchvision(a, choice) -> int:
     from ..device import describe
-    from ..lab.real_models import probe_real
+    from ..experiments.real_models import probe_real
 
     batch = 2 if a.batch is None else a.batch
     if a.dtype != "float32":

@@ -38,7 +38,7 @@ def _ints(values, flag):
 
 
 def add_parsers(sub) -> None:
-    from ..train import EXPERIMENTS
+    from ..experiments.degradation import EXPERIMENTS
 
     d = sub.add_parser("degradation", help="plain vs residual at two depths (He et al. 2015): "
                                            "the stored results, or --run to measure again")
@@ -125,7 +125,7 @@ def cmd_degradation(a) -> int:
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot read {path}: {exc}") from None
     else:
-        from ..train import run_degradation
+        from ..experiments.degradation import run_degradation
 
         depths = _ints(a.depths, "--depths") or None
         seeds = _ints(a.seeds, "--seeds") or None
@@ -176,7 +176,7 @@ def cmd_bench_train(a) -> int:
 
 def cmd_lr_sweep(a) -> int:
     """Print the stored learning-rate sweep, or train one (--spec) and print it."""
-    from ..train import lr_sweep as sw
+    from ..experiments import lr_sweep as sw
     from ..train.checkpoints import to_plain
 
     run_flags = {"--lrs": a.lrs, "--epochs": a.epochs, "--n-train": a.n_train}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..lab.vanishing import SWEEP_BATCH
+from ..experiments.vanishing import SWEEP_BATCH
 from ..probe import probe_spec
 from ..seeding import sub_seed
 from ..spec import preset

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from .degradation import Experiment
+    from ..experiments.degradation import Experiment
 
 MIN_SECONDS_PER_IMAGE = 1e-6  # a line extrapolated below the shallowest depth never goes to 0
 
@@ -86,7 +86,7 @@ def flop_estimate_seconds(request, runs: pd.DataFrame | None = None) -> float:
     seconds per FLOP measured on the stored runs (``runs``; default: the stored degradation runs,
     one CPU thread). Evaluation and data generation are left out; a busy server is slower."""
     from ..spec import estimate_cost
-    from .degradation import load_stored
+    from ..experiments.degradation import load_stored
 
     runs = runs if runs is not None else load_stored().runs
     flops = estimate_cost(request.netspec).flops

@@ -173,7 +173,7 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     # About a minute for a ResNet-20 of width 8 and its twin on one CPU thread (the cpu-live
-    # experiment's recipe; train/degradation.py).
+    # experiment's recipe; experiments/degradation.py).
     "quick": Budget("quick", "quick (CPU): 16×16 images, 1,500 training images, 8 epochs",
                     DataRecipe(n_train=1500, n_test=500, size=16, difficulty=0.05),
                     TrainConfig(epochs=8, batch_size=32, lr=0.05)),

@@ -63,7 +63,7 @@ def load(name: str, device=None):
 
 
 def package(model, normalizer, meta: dict, history: pd.DataFrame, experiment) -> Run:
-    """Store a network trained by a degradation ``experiment`` (train/degradation.py) as a
+    """Store a network trained by a degradation ``experiment`` (experiments/degradation.py) as a
     shipped run, named ``{arch}{depth}`` (scripts/make_assets.py calls this)."""
     d = meta["data"]
     recipe = DataRecipe(n_train=int(d["n_train"]), n_test=int(d["n_test"]), size=int(d["size"]),

@@ -1,16 +1,16 @@
 """The Architectures page's training section: what is not stored yet, its estimate (a few
 training steps timed here, scaled by FLOPs), the host's cap, Train / Stop and the job's status.
-The numbers come from :mod:`resnet_explain.lab.architectures`; here they are only laid out."""
+The numbers come from :mod:`resnet_explain.experiments.architectures`; here they are only laid out."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from ..errors import UserError
-from ..lab import architectures as A
+from ..experiments import architectures as A
 from ..spec.zoo import VARIANTS
 from ..train.estimate import estimate_run_seconds
-from ..train.your_network import cap_seconds
+from ..experiments.your_network import cap_seconds
 from .jobs import compute_slot, show_job, start_job, watch_job
 
 

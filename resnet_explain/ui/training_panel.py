@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from ..charts import training as ct
-from ..train.degradation import check_hypothesis
+from ..experiments.degradation import check_hypothesis
 from .jobs import BackgroundJob, show_job
 from .widgets import chart_with_export
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain.lab import architectures as A
+from resnet_explain.experiments import architectures as A
 from resnet_explain.spec import NetSpec
 from resnet_explain.spec.zoo import VARIANTS, variant
 

@@ -8,8 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from .jobs import REMEMBERED_PAIR_SCRIPT, train_tiny_pair
 
-from resnet_explain.lab import explain as lab
-from resnet_explain.lab.attribution import METHODS, attribute
+from resnet_explain.experiments import explain as lab
+from resnet_explain.experiments.attribution import METHODS, attribute
 from resnet_explain.train import shipped as zoo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,7 +173,7 @@ def test_session_pair_scores_only_the_twins_that_left_chance(pair):
     assert list(dict.fromkeys(table["model"])) == [r.name for r in working]
     assert len(table) == len(METHODS) * len(working)
     test = yours.test_images(16)
-    from resnet_explain.lab.attribution import score_methods
+    from resnet_explain.experiments.attribution import score_methods
 
     want = score_methods({r.name: r.load_model()[:2] for r in working}, test.x, test.mask, test.y,
                          methods=["Saliency", "DeepLift"])

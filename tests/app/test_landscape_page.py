@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain.lab import landscape as L
-from resnet_explain.lab import landscape_store as store
+from resnet_explain.experiments import landscape as L
+from resnet_explain.experiments import landscape_store as store
 from resnet_explain.train import shipped
 
 from .chartdata import chart_frames

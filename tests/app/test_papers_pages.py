@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from resnet_explain import magnitude
 from resnet_explain.content import claims, papers
 from resnet_explain.content.story import ACT_RATIOS, STEPS, talk
-from resnet_explain.train.degradation import check_hypothesis, load_stored
+from resnet_explain.experiments.degradation import check_hypothesis, load_stored
 
 from .jobs import REMEMBERED_PAIR_SCRIPT, train_tiny_pair, wait_for_job
 

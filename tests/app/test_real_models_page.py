@@ -8,7 +8,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from resnet_explain import magnitude
-from resnet_explain.lab import real_models as R
+from resnet_explain.experiments import real_models as R
 
 from .chartdata import chart_frames
 

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_explain import magnitude
 from resnet_explain.content import quiz
-from resnet_explain.lab import highway, shattered
+from resnet_explain.experiments import highway, shattered
 from resnet_explain.probe import probe_spec
 from resnet_explain.spec import cifar_resnet, preset
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain.lab import lesion
+from resnet_explain.experiments import lesion
 from resnet_explain.train import shipped as zoo
 
 from .chartdata import chart_frames

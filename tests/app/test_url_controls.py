@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from resnet_explain.spec import NON_SPEC_KEYS, SPEC_KEYS, NetSpec, preset
 from resnet_explain.spec.grammar import PAGE_KEYS
 from resnet_explain.train import shipped
-from resnet_explain.train.your_network import budgets
+from resnet_explain.experiments.your_network import budgets
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
@@ -149,7 +149,7 @@ def test_the_twins_a_page_studies_ride_in_the_url(monkeypatch):
 def test_heatmap_quantity_rides_in_the_url_once_a_pair_is_trained(tmp_path, monkeypatch):
     import json
 
-    from resnet_explain.train import your_network as yn
+    from resnet_explain.experiments import your_network as yn
 
     from .jobs import wait_for_job
 

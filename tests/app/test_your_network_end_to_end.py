@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain.train import your_network as yn
+from resnet_explain.experiments import your_network as yn
 from resnet_explain.train.runs import RunStore
 
 from .jobs import wait_for_job

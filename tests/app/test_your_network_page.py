@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_explain.charts.grad_history import HISTORY_LONG_COLUMNS
 from resnet_explain.spec import NetSpec
-from resnet_explain.train import your_network as yn
+from resnet_explain.experiments import your_network as yn
 from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import BUDGETS, RunStore
 

@@ -1,4 +1,4 @@
-"""lab/architectures: the Architectures page's rows equal probe_spec and estimate_cost computed
+"""experiments/architectures: the Architectures page's rows equal probe_spec and estimate_cost computed
 independently; the published row is the one with the variant's setting; Fixup's missing ratio is
 said in words; stored training results are found by run id and by the precision-free id."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from resnet_explain.charts import architectures as charts
 from resnet_explain.content.papers import HE16_TABLE1, ZOO_PUBLISHED
-from resnet_explain.lab import architectures as A
+from resnet_explain.experiments import architectures as A
 from resnet_explain.magnitude import fmt_ratio
 from resnet_explain.probe import probe_spec
 from resnet_explain.spec import estimate_cost

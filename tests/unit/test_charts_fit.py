@@ -15,7 +15,7 @@ from resnet_explain.charts import axes, export
 from resnet_explain.charts import gradflow as cg
 from resnet_explain.charts import theory as ct
 from resnet_explain.charts.diagram import skip_label, to_dot
-from resnet_explain.lab import theory
+from resnet_explain.experiments import theory
 from resnet_explain.spec import BLOCK_KINDS, preset
 from resnet_explain.spec.netspec import SHORTCUT_SHORT, SHORTCUTS, describe_block
 

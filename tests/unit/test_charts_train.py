@@ -9,8 +9,8 @@ import pandas as pd
 
 from resnet_explain.charts import training as ct
 from resnet_explain.charts import lesion as cl
-from resnet_explain.train import EXPERIMENTS
-from resnet_explain.train.degradation import (STORED_DIR, chance_error, check_hypothesis, load_stored,
+from resnet_explain.experiments.degradation import EXPERIMENTS
+from resnet_explain.experiments.degradation import (STORED_DIR, chance_error, check_hypothesis, load_stored,
                                               summarise)
 
 

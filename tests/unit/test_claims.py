@@ -9,7 +9,7 @@ import torch
 from resnet_explain import magnitude
 from resnet_explain.content import quiz
 from resnet_explain.content.story import ACT_RATIOS, talk
-from resnet_explain.lab import vanishing
+from resnet_explain.experiments import vanishing
 from resnet_explain.model import build_model, make_batch
 from resnet_explain.probe import probe, probe_spec
 from resnet_explain.spec import preset

@@ -230,7 +230,7 @@ def test_presets_text_and_json(capsys):
 
 
 def test_architectures_rows_equal_the_library_and_errors_are_one_line(capsys):
-    from resnet_explain.lab import architectures as A
+    from resnet_explain.experiments import architectures as A
 
     assert cli.main(["architectures", "--depth", "8", "--variants", "resnet,dense,fixup", "--batch", "4",
                      "--json"]) == 0

@@ -6,7 +6,8 @@ import pytest
 
 from resnet_explain import cli
 from resnet_explain.cli import training as cli_train
-from resnet_explain.train import config, degradation
+from resnet_explain.train import config
+from resnet_explain.experiments import degradation
 
 
 def run(argv, capsys):
@@ -110,7 +111,7 @@ def test_lr_sweep_trains_then_loads_and_prints_json(capsys, tmp_path, monkeypatc
 
 
 def _fake_stored(folder):
-    from resnet_explain.train import lr_sweep as sw
+    from resnet_explain.experiments import lr_sweep as sw
 
     rows = [{"variant": v, "depth": 20, "lr": lr, "run_id": f"{v[0]}{lr}", "train_error": e,
              "test_error": e + 0.01, "best_epoch": 3, "best_epoch_train_error": e,

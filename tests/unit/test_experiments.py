@@ -8,7 +8,7 @@ import pytest
 from resnet_explain import magnitude
 from resnet_explain.charts import theory as charts_theory
 from resnet_explain.content import quiz
-from resnet_explain.lab import highway, misconceptions, shattered, vanishing
+from resnet_explain.experiments import highway, misconceptions, shattered, vanishing
 from resnet_explain.probe import probe_spec
 from resnet_explain.spec import cifar_resnet, mlp, preset
 from resnet_explain.content.story import STEPS
@@ -238,7 +238,7 @@ def test_measure_prediction_equals_probe():
 # ---- chart helpers the theory pages use -------------------------------------------------------------
 def test_flagged_rows_are_marked_in_the_theory_charts():
     from resnet_explain.charts import gradflow as flow_charts
-    from resnet_explain.lab import theory
+    from resnet_explain.experiments import theory
 
     deep = probe_spec(mlp(64, skip=False, act="sigmoid"), seed=0).blocks  # first block: 0 in float32
     long = flow_charts.gradflow_long({"plain": deep})

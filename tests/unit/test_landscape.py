@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from resnet_explain.lab import landscape as L
-from resnet_explain.lab import landscape_store as store
+from resnet_explain.experiments import landscape as L
+from resnet_explain.experiments import landscape_store as store
 
 
 # ---------------------------------------------------------------------------------------------

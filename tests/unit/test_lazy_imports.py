@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("captum", "vl_convert", "resnet_explain.train", "resnet_explain.train.trainer",
-         "resnet_explain.train.runs", "resnet_explain.lab.attribution")
+         "resnet_explain.train.runs", "resnet_explain.experiments.attribution")
 
 
 def _imports_of(path: Path) -> str:

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from resnet_explain.lab.lesion import (HOW_IDENTITY, HOW_NONE, HOW_RESIDUAL, LesionError, accuracy,
+from resnet_explain.experiments.lesion import (HOW_IDENTITY, HOW_NONE, HOW_RESIDUAL, LesionError, accuracy,
                                        lesion_study, lesioned)
 from resnet_explain.model import build_model, find_blocks
 from resnet_explain.spec import cifar_resnet
@@ -111,7 +111,7 @@ def _frames(plain_drops, res_drops, plain_base=0.8, res_base=0.85, ratios=None):
 
 
 def test_downsampling_blocks_follow_the_shape_rule():
-    from resnet_explain.lab.lesion import downsampling_blocks
+    from resnet_explain.experiments.lesion import downsampling_blocks
 
     spec = cifar_resnet(14, width=4, in_size=8, skip=False)
     ds = downsampling_blocks(spec)

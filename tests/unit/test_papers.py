@@ -13,7 +13,7 @@ import pytest
 from resnet_explain import magnitude
 from resnet_explain.charts import lesion as lesion_charts
 from resnet_explain.content import claims, papers, story
-from resnet_explain.train.degradation import check_hypothesis, load_stored
+from resnet_explain.experiments.degradation import check_hypothesis, load_stored
 
 WHERE = re.compile(r"^(table \d+|fig\. \d+( caption)?|sec\. \d+(\.\d+)?( \(fig\. \d+ left\))?"
                    r"(, fig\. \d+)?|abstract)$")

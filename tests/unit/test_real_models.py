@@ -18,7 +18,7 @@ from torch import nn
 from resnet_explain import cli
 from resnet_explain.block_select import NoBlocksFound, glob_regex, select_blocks
 from resnet_explain.errors import UserError
-from resnet_explain.lab import real_models as R
+from resnet_explain.experiments import real_models as R
 from resnet_explain.model import Block, build_model, make_batch
 from resnet_explain.probe import probe
 from resnet_explain.spec import cifar_resnet

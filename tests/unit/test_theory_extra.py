@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_explain.lab import theory
+from resnet_explain.experiments import theory
 
 
 def test_sigmoid_prime_peaks_at_quarter():

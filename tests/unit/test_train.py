@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from resnet_explain.train import benchmark, checkpoints, config, degradation, trainer
+from resnet_explain.train import benchmark, checkpoints, config, trainer
+
+from resnet_explain.experiments import degradation
 from resnet_explain.data import Normalizer
 from resnet_explain.model import build_model
 from resnet_explain.data import make_shapes

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resnet_explain.train import EXPERIMENTS, load_stored
+from resnet_explain.experiments.degradation import EXPERIMENTS, load_stored
 from resnet_explain.train.estimate import Throughput, estimate_seconds, planned_epochs
 
 LIVE = EXPERIMENTS["cpu-live"]
@@ -81,7 +81,7 @@ def test_run_estimate_scales_with_flops_images_and_epochs_and_matches_the_stored
     from dataclasses import replace
 
     from resnet_explain.spec import cifar_resnet
-    from resnet_explain.train.degradation import EXPERIMENTS, load_stored
+    from resnet_explain.experiments.degradation import EXPERIMENTS, load_stored
     from resnet_explain.train.estimate import flop_estimate_seconds as estimate_run_seconds
     from resnet_explain.train.runs import DataRecipe, RunRequest
 

@@ -1,6 +1,6 @@
 """Where landscapes are kept: the stored default views (``assets/landscapes``, read-only) and the
 user's cache (capped at ``CACHE_KEEP`` results), one folder per (run, settings, precision,
-version). :func:`cached_landscape` is :func:`~resnet_explain.lab.landscape.landscape` that loads
+version). :func:`cached_landscape` is :func:`~resnet_explain.experiments.landscape.landscape` that loads
 instead of recomputing when the same inputs come again."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..model import find_blocks
-from ..train.degradation import NEAR_CHANCE, near_chance
+from ..experiments.degradation import NEAR_CHANCE, near_chance
 from .attribution import (IG_STEPS, IG_TOLERANCE, METHODS, AttributionError, IGCompleteness,
                           attribute, block_attribution, completeness, integrated_gradients_complete,
                           pointing_game, positive_share_in_mask, score_methods)

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from ..spec import NetSpec
-from .config import TrainError
+from ..train.config import TrainError
 from .degradation import EXPERIMENTS, chance_error
-from .runs import BUDGETS, Budget, DataRecipe, RunRequest, RunStore, train_run
+from ..train.runs import BUDGETS, Budget, DataRecipe, RunRequest, RunStore, train_run
 from .your_network import why_untrainable
 
 DEFAULT_LRS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # factor 2

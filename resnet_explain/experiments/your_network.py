@@ -27,8 +27,8 @@ import pandas as pd
 
 from ..errors import UserError
 from ..spec import NetSpec
-from .config import SNAPSHOT_EVERY, TrainConfig
-from .runs import BUDGETS, Budget, DataRecipe, Run, RunRequest, RunStore, train_run
+from ..train.config import SNAPSHOT_EVERY, TrainConfig
+from ..train.runs import BUDGETS, Budget, DataRecipe, Run, RunRequest, RunStore, train_run
 
 BUDGET_ENV = "RESNET_EXPLAIN_TRAIN_BUDGET"
 CAP_ENV = "RESNET_EXPLAIN_MAX_TRAIN_SECONDS"
@@ -178,7 +178,7 @@ def plan(spec: NetSpec, budget: Budget, seed: int, device: str, store: RunStore,
     of the others (``estimate``, default :func:`~resnet_explain.train.estimate.estimate_run_seconds`).
     Raises SpecError/RunError when the network cannot take the budget's images."""
     if estimate is None:
-        from .estimate import estimate_run_seconds as estimate
+        from ..train.estimate import estimate_run_seconds as estimate
     base = budget.request(spec, seed, device)
     mine = replace(base, config=replace(base.config, snapshot_every=SNAPSHOT_EVERY))
     runs = []
@@ -316,8 +316,8 @@ def pace_sentences(pair: list[tuple[PlannedRun, Run]]) -> list[str]:
     """Per run (plain first), :func:`~resnet_explain.train.snapshots.learning_pace`: does its
     first block learn, next to its last? Then the two first blocks side by side, measured."""
     from ..magnitude import fmt_ratio
-    from .snapshots import _times as times  # the factor format of learning_pace's sentences
-    from .snapshots import learning_pace
+    from ..train.snapshots import _times as times  # the factor format of learning_pace's sentences
+    from ..train.snapshots import learning_pace
 
     out, first = [], {}
     for r, run in sorted(pair, key=lambda t: t[0].arch != "plain"):

@@ -21,9 +21,9 @@ import torch
 
 from ..data import SHAPE_CLASSES, ImageSet, shapes_train_test
 from ..spec import NetSpec, cifar_resnet
-from .checkpoints import to_plain
-from .config import HISTORY_COLUMNS, TrainConfig, TrainError
-from .trainer import evaluate, train
+from ..train.checkpoints import to_plain
+from ..train.config import HISTORY_COLUMNS, TrainConfig, TrainError
+from ..train.trainer import evaluate, train
 
 STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "degradation"
 
@@ -245,7 +245,7 @@ def run_degradation(exp: Experiment | str = "cpu-live", depths=None, seeds=None,
             results = [train(exp.spec(arch, depth), train_set, test_set, replace(exp.train, seed=seeds[0]),
                              progress=cb, should_stop=should_stop)]
         else:
-            from .many import train_seeds
+            from ..train.many import train_seeds
 
             cb = (lambda i, rec, tags=tags: progress({**tags[i], **rec})) if progress else None
             results = train_seeds(exp.spec(arch, depth), train_set, test_set, exp.train, seeds,

@@ -448,7 +448,7 @@ def work_units(settings: LandscapeSettings) -> dict[str, int]:
 def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=None,
               batched: bool | None = None, progress: Callable[[dict], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> Landscape:
-    """Compute ``run``'s landscape (no cache: see :func:`~resnet_explain.lab.landscape_store.cached_landscape`).
+    """Compute ``run``'s landscape (no cache: see :func:`~resnet_explain.experiments.landscape_store.cached_landscape`).
 
     ``progress(record)`` gets {"phase", "done", "total"} (work units of :func:`work_units`) after
     every chunk; ``should_stop()`` raises :class:`Stopped` between chunks."""
@@ -525,7 +525,7 @@ def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=
 
 def compare(plain: Landscape, residual: Landscape) -> str:
     """The twins' numbers in one paragraph, each claim a measured number (markdown)."""
-    from ..train.degradation import near_chance
+    from ..experiments.degradation import near_chance
 
     p, r = plain.numbers, residual.numbers
     lp, lr = p["lambda_max"], r["lambda_max"]
