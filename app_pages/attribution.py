@@ -6,8 +6,7 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts import attribution as attribution_charts
 from resnet_explain.charts import overlay
-from resnet_explain.experiments import attribution
-from resnet_explain.experiments import explain
+from resnet_explain.experiments import attribution, explain
 
 settings = ui.settings()
 dev = settings["device"].type

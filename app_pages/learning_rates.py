@@ -8,9 +8,9 @@ from resnet_explain import ui
 from resnet_explain.charts import lr_sweep as charts
 from resnet_explain.errors import UserError
 from resnet_explain.experiments import lr_sweep as sw
+from resnet_explain.experiments.your_network import cap_seconds
 from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import BUDGETS, RunStore
-from resnet_explain.experiments.your_network import cap_seconds
 
 BUDGET = BUDGETS["quick"]
 LR_CHOICES = sw.log_grid(0.0125, 6.4)  # factor 2

@@ -6,11 +6,17 @@ step; a fragment redraws the progress each second, then the page reruns to show 
 import streamlit as st
 
 from resnet_explain import ui
+from resnet_explain.chance import chance_error
 from resnet_explain.charts import training as training_charts
 from resnet_explain.content import papers
+from resnet_explain.experiments.degradation import (
+    EXPERIMENTS,
+    check_hypothesis,
+    load_stored,
+    run_degradation,
+    summarise,
+)
 from resnet_explain.train import planned_epochs
-from resnet_explain.experiments.degradation import EXPERIMENTS, chance_error, load_stored, run_degradation
-from resnet_explain.experiments.degradation import check_hypothesis, summarise
 from resnet_explain.train.estimate import estimate_experiment_seconds
 from resnet_explain.ui import training_panel as panel
 

@@ -9,9 +9,9 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from resnet_explain import ui
+from resnet_explain.chance import chance_error
 from resnet_explain.charts import grad_history as gh
 from resnet_explain.errors import UserError
-from resnet_explain.experiments.degradation import chance_error
 from resnet_explain.experiments import your_network as yn
 from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import RunStore, train_run

@@ -11,3 +11,9 @@ from __future__ import annotations
 
 class UserError(ValueError):
     """A request that cannot be honoured, with a message that says why in one line."""
+
+
+class Stopped(Exception):
+    """A long job ended early because someone asked it to (a Stop button, a cancelled request):
+    the one cancellation signal of the library. What was finished before it may be kept by the
+    caller; nothing half-made is returned."""

@@ -29,8 +29,8 @@ def main():
     import torch
 
     from resnet_explain import build_model, preset
-    from resnet_explain.experiments.attribution import attribute
     from resnet_explain.device import choose_device, describe, synchronize
+    from resnet_explain.experiments.attribution import attribute
 
     if a.threads:
         torch.set_num_threads(a.threads)

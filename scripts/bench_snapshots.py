@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from resnet_explain.device import choose_device, synchronize  # noqa: E402
-from resnet_explain.train import train  # noqa: E402
 from resnet_explain.experiments.degradation import EXPERIMENTS
+from resnet_explain.train import train  # noqa: E402
 from resnet_explain.train.config import SNAPSHOT_EVERY  # noqa: E402
 
 

@@ -29,9 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from resnet_explain.train import shipped  # noqa: E402
-
 from resnet_explain.experiments.degradation import EXPERIMENTS, run_degradation
+from resnet_explain.train import shipped  # noqa: E402
 
 
 def _ints(text):

@@ -29,8 +29,8 @@ import torch
 
 from resnet_explain.device import describe
 from resnet_explain.experiments import lr_sweep as sw
-from resnet_explain.train.checkpoints import to_plain
 from resnet_explain.experiments.degradation import EXPERIMENTS
+from resnet_explain.train.checkpoints import to_plain
 from resnet_explain.train.runs import RunStore
 
 

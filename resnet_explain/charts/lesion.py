@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from ..experiments.degradation import NEAR_CHANCE, near_chance
+from ..chance import NEAR_CHANCE, near_chance
 from .axes import VARIANT_COLORS, W, block_order, legend, xblock
 from .training import net_label
 

@@ -170,8 +170,8 @@ def verdict_line(v: dict) -> str:
 
 def near_chance(table: pd.DataFrame, chance: float) -> list[str]:
     """The networks whose final training error says they never left chance (``chance`` is the
-    error of guessing): the one rule, :func:`resnet_explain.experiments.degradation.near_chance`."""
-    from ..experiments.degradation import near_chance as barely_learned
+    error of guessing): the one rule, :func:`resnet_explain.chance.near_chance`."""
+    from ..chance import near_chance as barely_learned
 
     if not len(table):
         return []
@@ -181,7 +181,7 @@ def near_chance(table: pd.DataFrame, chance: float) -> list[str]:
 
 def chance_warning(table: pd.DataFrame, chance: float) -> str | None:
     """Say which networks ended at or near chance: they have not learned at this budget."""
-    from ..experiments.degradation import NEAR_CHANCE
+    from ..chance import NEAR_CHANCE
 
     names = near_chance(table, chance)
     if not names:

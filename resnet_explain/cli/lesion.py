@@ -30,8 +30,8 @@ def add_parsers(sub) -> None:
 def cmd_lesion(a) -> int:
     import torch
 
+    from ..chance import near_chance
     from ..device import choose_device
-    from ..experiments.degradation import near_chance
     from ..experiments.lesion import lesion_study
 
     if not 1 <= a.n <= 100_000:

@@ -10,8 +10,18 @@ import sys
 
 from ..errors import UserError
 from ..magnitude import value_text
-from ..spec import (ACTIVATIONS, NORMS, PRESETS, check_budget, cifar_resnet, estimate_cost,
-                    mlp, params_from_query, preset, spec_from_params)
+from ..spec import (
+    ACTIVATIONS,
+    NORMS,
+    PRESETS,
+    check_budget,
+    cifar_resnet,
+    estimate_cost,
+    mlp,
+    params_from_query,
+    preset,
+    spec_from_params,
+)
 
 
 def add_parsers(sub) -> None:

@@ -15,6 +15,7 @@ from ..probe import probe_spec
 from ..seeding import sub_seed
 from ..spec import preset
 
+
 @dataclass(frozen=True)
 class Question:
     key: str

@@ -301,7 +301,7 @@ def sentences(df: pd.DataFrame) -> list[str]:
                    f"{best['label']} has the lowest training error ({best['train_error']:.1%}) and "
                    f"{worst['label']} the highest ({worst['train_error']:.1%}).")
     if len(tr):
-        from ..experiments.degradation import NEAR_CHANCE, chance_error, near_chance
+        from ..chance import NEAR_CHANCE, chance_error, near_chance
 
         guess = chance_error()
         stuck = tr[[near_chance(1 - e, 1 - guess) for e in tr["train_error"]]]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data import SHAPE_CLASSES, ImageSet, shapes_train_test
+from ..data import ImageSet, shapes_train_test
 from ..spec import NetSpec, cifar_resnet
 from ..train.checkpoints import to_plain
 from ..train.config import HISTORY_COLUMNS, TrainConfig, TrainError
@@ -118,26 +118,6 @@ def load_stored(folder: str | Path = STORED_DIR) -> StoredRuns:
     folder = Path(folder)
     return StoredRuns(pd.read_csv(folder / "curves.csv"), pd.read_csv(folder / "runs.csv"),
                       json.loads((folder / "results.json").read_text())["meta"])
-
-
-def chance_error(classes: int = len(SHAPE_CLASSES)) -> float:
-    """Training error of guessing, 1 - 1/classes (the shapes' labels are balanced). The
-    experiments train on every class of the generated shapes (make_shapes' default)."""
-    if classes < 2:
-        raise ValueError(f"a classification needs 2 or more classes, got {classes}")
-    return 1.0 - 1.0 / classes
-
-
-# A trained model whose accuracy got less than this share of the way from chance (1 / classes)
-# to 100 % never left chance: its maps and scores are not those of a working model. (Plain-56:
-# 15.4 % test accuracy on 10 classes, 0.06 of the way; the working twins are above 0.9.)
-NEAR_CHANCE = 0.10
-
-
-def near_chance(accuracy: float, chance: float, margin: float = NEAR_CHANCE) -> bool:
-    """Is ``accuracy`` less than ``margin`` of the way from ``chance`` to 100 %? The one rule for
-    "this model barely learned" (Training, Attribution Lab, Lesion Study, CLI)."""
-    return float(accuracy) < chance + margin * (1.0 - chance)
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:

@@ -18,11 +18,22 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..chance import NEAR_CHANCE, near_chance
 from ..model import find_blocks
-from ..experiments.degradation import NEAR_CHANCE, near_chance
-from .attribution import (IG_STEPS, IG_TOLERANCE, METHODS, AttributionError, IGCompleteness,
-                          attribute, block_attribution, completeness, integrated_gradients_complete,
-                          pointing_game, positive_share_in_mask, score_methods)
+from .attribution import (
+    IG_STEPS,
+    IG_TOLERANCE,
+    METHODS,
+    AttributionError,
+    IGCompleteness,
+    attribute,
+    block_attribution,
+    completeness,
+    integrated_gradients_complete,
+    pointing_game,
+    positive_share_in_mask,
+    score_methods,
+)
 
 # f(x) − f(baseline) below this (logit units) means the score does not depend on the input: a
 # collapsed model (our plain-56 twin after training). A share of ~0 is noise, not a finding.

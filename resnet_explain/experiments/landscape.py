@@ -525,7 +525,7 @@ def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=
 
 def compare(plain: Landscape, residual: Landscape) -> str:
     """The twins' numbers in one paragraph, each claim a measured number (markdown)."""
-    from ..experiments.degradation import near_chance
+    from ..chance import near_chance
 
     p, r = plain.numbers, residual.numbers
     lp, lr = p["lambda_max"], r["lambda_max"]

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..chance import chance_error
 from ..spec import NetSpec
 from ..train.config import TrainError
-from .degradation import EXPERIMENTS, chance_error
 from ..train.runs import BUDGETS, Budget, DataRecipe, RunRequest, RunStore, train_run
+from .degradation import EXPERIMENTS
 from .your_network import why_untrainable
 
 DEFAULT_LRS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # factor 2

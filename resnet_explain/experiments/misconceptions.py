@@ -3,7 +3,6 @@ residual MLPs trained on a teacher task."""
 
 from __future__ import annotations
 
-
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -11,8 +10,8 @@ import torch.nn.functional as F
 from ..magnitude import log10
 from ..model import build_model
 from ..spec import NetSpec, mlp
-
 from .vanishing import SWEEP_BATCH
+
 
 def branch_vs_skip(spec: NetSpec, seed: int = 0, batch: int = SWEEP_BATCH) -> pd.DataFrame:
     """Forward pass (BatchNorm in training mode, as the probe): per residual block, the size of

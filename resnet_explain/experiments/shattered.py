@@ -3,7 +3,6 @@ sweep and its autocorrelation, plain vs residual."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import torch

@@ -85,8 +85,8 @@ def flop_estimate_seconds(request, runs: pd.DataFrame | None = None) -> float:
     """Rough CPU time to train ``request`` without running anything: its network's forward FLOPs (from the spec, before anything is built) x images x epochs x the
     seconds per FLOP measured on the stored runs (``runs``; default: the stored degradation runs,
     one CPU thread). Evaluation and data generation are left out; a busy server is slower."""
-    from ..spec import estimate_cost
     from ..experiments.degradation import load_stored
+    from ..spec import estimate_cost
 
     runs = runs if runs is not None else load_stored().runs
     flops = estimate_cost(request.netspec).flops

@@ -6,11 +6,11 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from .jobs import REMEMBERED_PAIR_SCRIPT, train_tiny_pair
-
 from resnet_explain.experiments import explain as lab
 from resnet_explain.experiments.attribution import METHODS, attribute
 from resnet_explain.train import shipped as zoo
+
+from .jobs import REMEMBERED_PAIR_SCRIPT, train_tiny_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "attribution.py")

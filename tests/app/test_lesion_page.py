@@ -7,8 +7,8 @@ import numpy as np
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from resnet_explain.chance import near_chance
 from resnet_explain.experiments import lesion
-from resnet_explain.experiments.degradation import near_chance
 from resnet_explain.ui import run_picker
 
 from .chartdata import chart_frames

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from .jobs import wait_for_job
-
-from resnet_explain.spec import cifar_resnet
 from resnet_explain.experiments import lr_sweep as sw
+from resnet_explain.spec import cifar_resnet
+
+from .jobs import wait_for_job
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "learning_rates.py")

@@ -2,8 +2,8 @@
 host budget (RESNET_EXPLAIN_TRAIN_BUDGET), loaded at once the second time; Stop; a refused
 budget; a network that cannot be trained here."""
 
-import re
 import json
+import re
 import time
 from pathlib import Path
 
@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnet_explain.charts.grad_history import HISTORY_LONG_COLUMNS
-from resnet_explain.spec import NetSpec
 from resnet_explain.experiments import your_network as yn
+from resnet_explain.spec import NetSpec
 from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import BUDGETS, RunStore
 

@@ -10,9 +10,18 @@ import torch
 from resnet_explain import build_model, cifar_resnet
 from resnet_explain.data.normalizer import Normalizer
 from resnet_explain.experiments import explain as lab
-from resnet_explain.experiments.attribution import (METHODS, NO_NOISE_TUNNEL, AttributionError, attribute,
-                                            block_attribution, completeness, make_baseline,
-                                            pointing_game, positive_share_in_mask, score_methods)
+from resnet_explain.experiments.attribution import (
+    METHODS,
+    NO_NOISE_TUNNEL,
+    AttributionError,
+    attribute,
+    block_attribution,
+    completeness,
+    make_baseline,
+    pointing_game,
+    positive_share_in_mask,
+    score_methods,
+)
 from resnet_explain.spec import BlockSpec, NetSpec
 
 warnings.filterwarnings("ignore", category=UserWarning)

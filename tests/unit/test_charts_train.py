@@ -7,11 +7,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from resnet_explain.charts import training as ct
+from resnet_explain.chance import chance_error
 from resnet_explain.charts import lesion as cl
-from resnet_explain.experiments.degradation import EXPERIMENTS
-from resnet_explain.experiments.degradation import (STORED_DIR, chance_error, check_hypothesis, load_stored,
-                                              summarise)
+from resnet_explain.charts import training as ct
+from resnet_explain.experiments.degradation import (
+    EXPERIMENTS,
+    STORED_DIR,
+    check_hypothesis,
+    load_stored,
+    summarise,
+)
 
 
 def _curves():

@@ -6,8 +6,8 @@ import pytest
 
 from resnet_explain import cli
 from resnet_explain.cli import training as cli_train
-from resnet_explain.train import config
 from resnet_explain.experiments import degradation
+from resnet_explain.train import config
 
 
 def run(argv, capsys):

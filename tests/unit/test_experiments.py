@@ -8,10 +8,10 @@ import pytest
 from resnet_explain import magnitude
 from resnet_explain.charts import theory as charts_theory
 from resnet_explain.content import quiz
+from resnet_explain.content.story import STEPS
 from resnet_explain.experiments import highway, misconceptions, shattered, vanishing
 from resnet_explain.probe import probe_spec
 from resnet_explain.spec import cifar_resnet, mlp, preset
-from resnet_explain.content.story import STEPS
 
 
 def test_depth_sweep_equals_probe():

@@ -9,12 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_explain.experiments.degradation import near_chance
 from resnet_explain import build_model, cli
+from resnet_explain.chance import near_chance
 from resnet_explain.data.normalizer import Normalizer
 from resnet_explain.experiments import explain as lab
-from resnet_explain.experiments.attribution import (IG_STEPS, AttributionError, attribute,
-                                            integrated_gradients_complete, score_methods)
+from resnet_explain.experiments.attribution import (
+    IG_STEPS,
+    AttributionError,
+    attribute,
+    integrated_gradients_complete,
+    score_methods,
+)
 from resnet_explain.experiments.lesion import lesion_study
 from resnet_explain.spec import BlockSpec, NetSpec, cifar_resnet
 from resnet_explain.train import shipped

@@ -5,8 +5,15 @@ import math
 import pytest
 import torch
 
-from resnet_explain.experiments.lesion import (HOW_IDENTITY, HOW_NONE, HOW_RESIDUAL, LesionError, accuracy,
-                                       lesion_study, lesioned)
+from resnet_explain.experiments.lesion import (
+    HOW_IDENTITY,
+    HOW_NONE,
+    HOW_RESIDUAL,
+    LesionError,
+    accuracy,
+    lesion_study,
+    lesioned,
+)
 from resnet_explain.model import build_model, find_blocks
 from resnet_explain.spec import cifar_resnet
 
@@ -82,8 +89,7 @@ def test_zero_branch_costs_nothing():
 
 
 def test_image_set_needs_normalizer():
-    from resnet_explain.data import make_shapes
-    from resnet_explain.data import Normalizer
+    from resnet_explain.data import Normalizer, make_shapes
 
     s = make_shapes(12, size=8)
     model = build_model(cifar_resnet(8, width=2, in_size=8), seed=0)

@@ -4,8 +4,14 @@ and it can be stopped (issue: depth 56 on 2000 images blocked the page for 96 s)
 import pytest
 import torch
 
-from resnet_explain.experiments.lesion import (LesionStopped, lesion_passes, lesion_study, live_status,
-                                       seconds_per_image, study_twins)
+from resnet_explain.experiments.lesion import (
+    LesionStopped,
+    lesion_passes,
+    lesion_study,
+    live_status,
+    seconds_per_image,
+    study_twins,
+)
 from resnet_explain.model import build_model
 from resnet_explain.spec import cifar_resnet
 

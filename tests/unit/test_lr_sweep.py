@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from resnet_explain.charts import lr_sweep as charts
-from resnet_explain.spec import NetSpec
 from resnet_explain.experiments import lr_sweep as sw
 from resnet_explain.experiments.degradation import EXPERIMENTS
+from resnet_explain.spec import NetSpec
 from resnet_explain.train.runs import BUDGETS, RunStore
 
 from .test_runs import tiny_request

@@ -9,9 +9,16 @@ import pandas as pd
 import pytest
 
 from resnet_explain.experiments import theory
-from resnet_explain.experiments.theory import (FLOAT32_TINY, SIGMOID_MAX_SLOPE, float32_underflow_depth,
-                                   power_curve, residual_product, sigmoid_bound, sigmoid_prime,
-                                   tanh_prime)
+from resnet_explain.experiments.theory import (
+    FLOAT32_TINY,
+    SIGMOID_MAX_SLOPE,
+    float32_underflow_depth,
+    power_curve,
+    residual_product,
+    sigmoid_bound,
+    sigmoid_prime,
+    tanh_prime,
+)
 
 
 def test_float32_underflow_depth():

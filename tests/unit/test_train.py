@@ -8,13 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from resnet_explain.train import benchmark, checkpoints, config, trainer
-
+from resnet_explain.data import Normalizer, make_shapes
 from resnet_explain.experiments import degradation
-from resnet_explain.data import Normalizer
 from resnet_explain.model import build_model
-from resnet_explain.data import make_shapes
 from resnet_explain.spec import SpecError, cifar_resnet
+from resnet_explain.train import benchmark, checkpoints, config, trainer
 
 SPEC = cifar_resnet(8, width=4, in_size=8, classes=2)
 

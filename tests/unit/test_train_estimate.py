@@ -80,8 +80,8 @@ def test_fit_refuses_missing_or_impossible_speeds():
 def test_run_estimate_scales_with_flops_images_and_epochs_and_matches_the_stored_runs():
     from dataclasses import replace
 
-    from resnet_explain.spec import cifar_resnet
     from resnet_explain.experiments.degradation import EXPERIMENTS, load_stored
+    from resnet_explain.spec import cifar_resnet
     from resnet_explain.train.estimate import flop_estimate_seconds as estimate_run_seconds
     from resnet_explain.train.runs import DataRecipe, RunRequest
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from resnet_explain.charts.training import curves_long
-from resnet_explain.spec import NetSpec, cifar_resnet
 from resnet_explain.experiments import your_network as yn
+from resnet_explain.spec import NetSpec, cifar_resnet
 from resnet_explain.train.config import SNAPSHOT_EVERY, TrainConfig
 from resnet_explain.train.runs import BUDGETS, Budget, DataRecipe, Run, RunStore
 from resnet_explain.train.snapshots import GRAD_COLUMNS
