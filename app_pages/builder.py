@@ -76,7 +76,7 @@ with right:
     st.subheader(sel)
     st.markdown(describe_block(blk.kind, blk.skip))
     panels.block_notes(spec, sel)
-    if blk.skip and blk.kind != "dense" and blk.changes_shape(c_in):
+    if blk.adds_branch and blk.changes_shape(c_in):
         st.info(f"Here the shape changes ({c_in} → {blk.width} channels"
                 + (f", stride {blk.stride}" if blk.stride != 1 else "")
                 + "), so `x` and `F(x)` cannot be added as they are: an identity shortcut is "

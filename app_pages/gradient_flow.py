@@ -39,7 +39,7 @@ batch = c2.selectbox("Batch", (8, 32, 128), index=1, key="gf_batch", bind="query
 f64 = c3.toggle("float64", value=False, key="gf_f64", bind="query-params",
                 help="Run in double precision: gradients that underflow float32 get a value.")
 
-variant = "residual" if spec.any_skip else "plain"
+variant = spec.arch
 other = "plain" if variant == "residual" else "residual"
 twin = spec.twin()
 with st.spinner("Running forward + backward on both networks…"):

@@ -101,7 +101,7 @@ def cmd_train(a) -> int:
         run, loaded = train_run(r, store, progress=progress)
         m = run.meta
         rows.append({"run_id": run.run_id, "name": run.name, "loaded": loaded,
-                     "arch": "residual" if run.spec.any_skip else "plain", "depth": run.spec.depth,
+                     "arch": run.spec.arch, "depth": run.spec.depth,
                      "train_error": _num(m.get("train_error")), "test_error": _num(m.get("test_error")),
                      "seconds": _num(m.get("seconds")), "device": m.get("device")})
     if a.json:

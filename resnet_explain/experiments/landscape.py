@@ -512,7 +512,7 @@ def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=
     phase_seconds = {p: round(b - a, 3) for p, a, b in zip(seconds, ends, ends[1:])}
     numbers = summarise(surface, hess, path)
     meta = {"run_id": run.run_id, "name": run.name, "spec": run.request.spec,
-            "variant": "residual" if run.spec.any_skip else "plain", "depth": run.spec.depth,
+            "variant": run.spec.arch, "depth": run.spec.depth,
             "classes": int(run.spec.classes),
             "settings": asdict(s), "device": str(dev), "dtype": "bf16" if amp else "float32",
             "method": "vmap" if (batched if batched is not None else dev.type == "cuda") else "loop",

@@ -71,7 +71,7 @@ def check_lrs(lrs: Sequence[float]) -> tuple[float, ...]:
 
 
 def variant_of(spec: NetSpec) -> str:
-    return "residual" if spec.any_skip else "plain"
+    return spec.arch
 
 
 def experiment_request(exp, depth: int, arch: str = "residual", seed: int = 0,

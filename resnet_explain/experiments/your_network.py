@@ -184,7 +184,7 @@ def plan(spec: NetSpec, budget: Budget, seed: int, device: str, store: RunStore,
     runs = []
     for role, req in zip(ROLES, (mine, mine.twin())):
         stored = store.has(req.run_id)
-        arch = "residual" if req.netspec.any_skip else "plain"
+        arch = req.netspec.arch
         runs.append(PlannedRun(role, arch, req, stored, 0.0 if stored else float(estimate(req))))
     return Plan(budget, tuple(runs), cap)
 

@@ -126,6 +126,13 @@ class BlockSpec:
     shortcut: str = "A"  # one of SHORTCUTS; matters where the shape changes (or always, for C)
     combine: str = "add"  # one of COMBINES: how the shortcut joins the branch (with a skip)
 
+    @property
+    def adds_branch(self) -> bool:
+        """Whether the block adds (or gates) its branch into a shortcut: a skip, and not a dense
+        block (which concatenates). The one definition: stochastic depth, Fixup's L, the combine,
+        zero-init and the builder's notes all ask this."""
+        return self.skip and self.kind != "dense"
+
     def changes_shape(self, c_in: int) -> bool:
         """Whether the block's output shape differs from its input's (more or fewer channels, or
         a stride): there an identity shortcut is impossible, and a plain block cannot be deleted.
@@ -135,7 +142,7 @@ class BlockSpec:
     def projects(self, c_in: int) -> bool:
         """Whether the shortcut is a projection: option C always, option B where the shape changes.
         Never for a dense block: its input is concatenated as it is (pooled where it strides)."""
-        return self.skip and self.kind != "dense" and (self.shortcut == "C" or (self.shortcut == "B" and self.changes_shape(c_in)))
+        return self.adds_branch and (self.shortcut == "C" or (self.shortcut == "B" and self.changes_shape(c_in)))
 
 
 _BLOCK_NAME = re.compile(r"^stage(\d+)\.block(\d+)$")
@@ -217,6 +224,12 @@ class NetSpec:
     def any_skip(self) -> bool:
         return any(b.skip for b in self.blocks)
 
+    @property
+    def arch(self) -> str:
+        """"residual" when any block has a skip, else "plain": the one label of a network (the
+        run store, the charts, the CLI and the pages say it this way)."""
+        return "residual" if self.any_skip else "plain"
+
     def block_survival(self) -> list[float]:
         """Stochastic depth's survival probability of every block, input to output: the linear
         decay rule p_l = 1 − (l/L)(1 − p_L) of Huang et al. 2016 (arXiv 1603.09382, eq. 4), with
@@ -225,7 +238,7 @@ class NetSpec:
         branch would cut the network, and a dense block's new channels are its output."""
         L, out, l = max(1, self.residual_branches), [], 0
         for b in self.blocks:
-            if b.skip and b.kind != "dense":
+            if b.adds_branch:
                 l += 1
                 out.append(1.0 - (l / L) * (1.0 - self.survival))
             else:
@@ -235,7 +248,7 @@ class NetSpec:
     @property
     def residual_branches(self) -> int:
         """Blocks whose branch is added to a shortcut (Fixup's L): a skip, and not a dense block."""
-        return sum(b.skip and b.kind != "dense" for b in self.blocks)
+        return sum(b.adds_branch for b in self.blocks)
 
     def input_shape(self, batch: int = 1) -> tuple[int, ...]:
         if self.family == "cnn":
@@ -503,7 +516,7 @@ def validate(spec: NetSpec) -> None:
             raise SpecError(f"{name}.shortcut", f"must be one of {SHORTCUTS}, got {b.shortcut!r}")
         if spec.family == "mlp" and b.stride != 1:
             raise SpecError(f"{name}.stride", "an mlp block has no spatial stride; use 1")
-        if b.skip and b.kind != "dense" and b.shortcut == "A" and b.width < width:
+        if b.adds_branch and b.shortcut == "A" and b.width < width:
             raise SpecError(f"{name}.shortcut",
                             f"zero-padding (A) cannot shrink {width} to {b.width} channels; "
                             "use a projection (B or C)")

@@ -151,7 +151,7 @@ def draws_random_numbers(spec: NetSpec) -> bool:
     its branch with survival < 1: DropPath) or a dropout shortcut. Under ``vmap`` those would need
     ``randomness="different"``, and even then model k's masks would not be the ones
     :func:`~.trainer.train` draws for seed k; so such specs are trained one at a time."""
-    return any(b.skip and b.kind != "dense" and (b.combine == "drop" or p < 1.0)
+    return any(b.adds_branch and (b.combine == "drop" or p < 1.0)
                for b, p in zip(spec.blocks, spec.block_survival()))
 
 

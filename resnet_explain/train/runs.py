@@ -143,7 +143,7 @@ class Run:
     @property
     def name(self) -> str:
         """A short name: the shipped twins' (plain20, ...) or e.g. "residual-20 (1fb939)"."""
-        kind = "residual" if self.spec.any_skip else "plain"
+        kind = self.spec.arch
         return self.meta.get("name") or f"{kind}-{self.spec.depth} ({self.run_id[:6]})"
 
     def load_model(self, device=None):
@@ -334,7 +334,7 @@ def train_run(request: RunRequest, store: RunStore | None = None, *,
     train_err, train_loss = evaluate(res.model, tr, res.normalizer)
     meta = {k: res.meta[k] for k in ("device", "name", "detail", "torch", "seconds", "params", "amp")
             if k in res.meta}
-    kind = "residual" if request.netspec.any_skip else "plain"
+    kind = request.netspec.arch
     meta.update(name=name or f"{kind}-{request.netspec.depth}", label=label or "your network",
                 train_error=train_err,
                 train_loss=train_loss, test_error=float(res.history["test_error"].iloc[-1]),

@@ -45,7 +45,7 @@ COMBINE_HELP = "How the shortcut S(x) joins the branch F(x). " + "; ".join(COMBI
 
 def gates(spec: NetSpec) -> bool:
     """Whether some block joins its shortcut through a gate (the gate bias then matters)."""
-    return any(b.skip and b.kind != "dense" and b.combine in GATED for b in spec.blocks)
+    return any(b.adds_branch and b.combine in GATED for b in spec.blocks)
 
 
 def has_kind(spec: NetSpec, kind: str) -> bool:
@@ -189,7 +189,7 @@ def block_notes(spec: NetSpec, sel: str) -> None:
     """How the picked block joins its shortcut, its gate bias and its survival probability."""
     blk = spec.block(sel)
     notes = []
-    if blk.skip and blk.kind != "dense":
+    if blk.adds_branch:
         notes.append(f"Combine: **{COMBINE_LABELS[blk.combine]}**.")
         if blk.combine in GATED:
             notes.append(f"Its gate starts with bias {spec.gate_bias:g}: g ≈ sigmoid({spec.gate_bias:g}) "
@@ -197,7 +197,7 @@ def block_notes(spec: NetSpec, sel: str) -> None:
     if spec.survival < 1.0:
         p = spec.block_survival()[[n for n, _ in spec.named_blocks()].index(sel)]
         notes.append(f"Stochastic depth: kept with probability {p:.3g} while training."
-                     if blk.skip and blk.kind != "dense" else
+                     if blk.adds_branch else
                      "Stochastic depth: a plain or dense block is never dropped.")
     if notes:
         st.markdown(" ".join(notes))

@@ -38,7 +38,7 @@ def remember_pair(yours_id: str, twin_id: str) -> None:
 # ---------------------------------------------------------------------------------------------
 def run_variant(run: Run) -> str:
     """"residual" when any block has a skip, else "plain" (of a pair, exactly one has skips)."""
-    return "residual" if run.spec.any_skip else "plain"
+    return run.spec.arch
 
 
 def plain_first(a: Run, b: Run) -> tuple[Run, Run]:
