@@ -16,31 +16,27 @@ import json
 import math
 import sys
 
-from . import json_rows
+from ..device import choose_device
+from ..experiments import architectures as A
+from ..jsonable import json_rows
+from ..spec import SpecError
+from ..spec.zoo import DEFAULT_VARIANTS, VARIANTS, variant
 
 
 def add_parsers(sub) -> None:
-    from ..experiments.architectures import DEFAULT_DEPTH, PROBE_BATCH
-    from ..spec.zoo import DEFAULT_VARIANTS
-
     p = sub.add_parser("architectures", help="every variant of ResNet at one depth: size, gradient "
                                              "ratio of it and its twin, published and stored errors")
-    p.add_argument("--depth", type=int, default=DEFAULT_DEPTH, help="6n+2: 8, 14, 20, 32, 44, 56, ...")
+    p.add_argument("--depth", type=int, default=A.DEFAULT_DEPTH, help="6n+2: 8, 14, 20, 32, 44, 56, ...")
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                    help="comma-separated names: " + ", ".join(DEFAULT_VARIANTS))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch", type=int, default=PROBE_BATCH)
+    p.add_argument("--batch", type=int, default=A.PROBE_BATCH)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_architectures)
 
 
 def cmd_architectures(a) -> int:
-    from ..device import choose_device
-    from ..experiments import architectures as A
-    from ..spec import SpecError
-    from ..spec.zoo import VARIANTS, variant
-
     names = [n.strip() for n in a.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown or not names:

@@ -12,62 +12,21 @@ A model is a shipped one by name (``--model plain20``) or any stored run by id (
 from __future__ import annotations
 
 import json
-import math
 import sys
 
+import pandas as pd
+import torch
+
+from ..device import choose_device
 from ..errors import UserError
-
-
-def _num(v):
-    return v if (v is not None and math.isfinite(v)) else None
-
-
-def add_run_flags(p) -> None:
-    """``--model NAME`` or ``--run ID``, exactly one of them."""
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--model", help="a shipped model, e.g. plain20, residual56")
-    g.add_argument("--run", help="a stored run id (16 hex digits; `runs` lists them)")
-
-
-def resolve_run(a):
-    """The run ``--model`` or ``--run`` names (ShippedError / RunError, both UserErrors, if none)."""
-    from ..train import shipped
-    from ..train.runs import RunStore
-
-    return RunStore().get(a.run) if a.run else shipped.run(a.model)
-
-
-def twin_of(run):
-    """The stored twin of ``run`` (the same request with every skip toggled), else None. A shipped
-    twin is also found by name (plain20 <-> residual20)."""
-    from ..train import shipped
-    from ..train.runs import RunStore
-
-    store = RunStore()
-    twin_id = run.request.twin().run_id
-    if store.has(twin_id):
-        return store.get(twin_id)
-    if run.shipped:
-        for plain, residual in shipped.pairs().values():
-            if run.name in (plain, residual):
-                return shipped.run(residual if run.name == plain else plain)
-    return None
-
-
-def run_meta(run) -> dict:
-    """What the JSON says about a run: id, name, errors, its data recipe and budget."""
-    from dataclasses import asdict
-
-    m = run.meta
-    return {"run_id": run.run_id, "name": run.name, "shipped": run.shipped, "spec": run.request.spec,
-            "data": asdict(run.request.data), "epochs": run.request.config.epochs,
-            "seed": run.request.config.seed, "train_error": _num(m.get("train_error")),
-            "test_error": _num(m.get("test_error"))}
+from ..experiments.attribution import BASELINES, METHODS
+from ..experiments.explain import chance_note, explain, score_models
+from ..jsonable import json_rows, json_value
+from ..train import shipped
+from .run_flags import add_run_flags, resolve_run, run_meta, twin_of
 
 
 def add_parsers(sub) -> None:
-    from ..experiments.attribution import BASELINES, METHODS
-
     a = sub.add_parser("attribute", help="explain one test image with one Captum method")
     add_run_flags(a)
     a.add_argument("--method", default="IntegratedGradients", choices=list(METHODS))
@@ -96,11 +55,6 @@ def add_parsers(sub) -> None:
 
 
 def cmd_attribute(a) -> int:
-    import torch
-
-    from ..device import choose_device
-    from ..experiments.explain import explain
-
     dev = choose_device(a.device)
     if dev.note:
         print(f"note: {dev.note}", file=sys.stderr)
@@ -118,11 +72,11 @@ def cmd_attribute(a) -> int:
         "model": run.name, "run_id": run.run_id, "method": a.method, "index": a.index, "label": label,
         "label_name": test.classes[label], "prediction": e.pred, "prediction_name": test.classes[e.pred],
         "confidence": e.confidence, "target": e.target, "baseline": e.baseline,
-        "attribution_sum": _num(e.attr_sum), "f_x_minus_f_baseline": _num(e.f_diff),
-        "convergence_delta": _num(e.delta), "ig_steps": e.ig_steps,
-        "completeness_gap": _num(e.completeness_gap),
+        "attribution_sum": json_value(e.attr_sum), "f_x_minus_f_baseline": json_value(e.f_diff),
+        "convergence_delta": json_value(e.delta), "ig_steps": e.ig_steps,
+        "completeness_gap": json_value(e.completeness_gap),
         "ig_converged": None if e.ig is None else e.ig.converged, "pointing_game": e.pointing_game,
-        "positive_share_in_mask": _num(e.positive_share), "mask_share_of_image": e.mask_share,
+        "positive_share_in_mask": json_value(e.positive_share), "mask_share_of_image": e.mask_share,
         "seconds": e.seconds, "device": e.device, "torch": torch.__version__,
     }
     if a.json:
@@ -135,8 +89,6 @@ def cmd_attribute(a) -> int:
 
 def _runs_to_score(a) -> list:
     """The runs ``attribution-scores`` scores, plain before residual."""
-    from ..train import shipped
-
     if a.model or a.run:
         run = resolve_run(a)
         twin = twin_of(run)
@@ -154,13 +106,6 @@ def _runs_to_score(a) -> list:
 
 
 def cmd_scores(a) -> int:
-    import pandas as pd
-    import torch
-
-    from ..device import choose_device
-    from ..experiments.attribution import METHODS
-    from ..experiments.explain import chance_note, score_models
-
     if not 1 <= a.n <= 2000:
         raise UserError("--n must be from 1 to 2000")
     dev = choose_device(a.device)
@@ -182,7 +127,7 @@ def cmd_scores(a) -> int:
     table = pd.concat(tables, ignore_index=True).sort_values(
         "model", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
     if a.json:
-        print(json.dumps({"rows": table.to_dict("records"),
+        print(json.dumps({"rows": json_rows(table),
                           "meta": {"n": int(table["n"].iloc[0]), "baseline": a.baseline,
                                    "device": dev.device.type, "torch": torch.__version__,
                                    "runs": [run_meta(r) for r in runs]}}))

@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 import sys
 
-from . import json_rows, json_value
-from .attribution import add_run_flags, resolve_run, run_meta
+from ..device import choose_device
+from ..experiments import landscape as L
+from ..experiments import landscape_store as store
+from ..jsonable import json_dict, json_rows
+from .run_flags import add_run_flags, resolve_run, run_meta
 
 
 def add_parsers(sub) -> None:
-    from ..experiments.landscape import LandscapeSettings
-
-    d = LandscapeSettings()
+    d = L.LandscapeSettings()
     p = sub.add_parser("landscape", help="loss landscape of a trained run: 2-D/1-D slices, the "
                                          "init->trained line, Hessian eigenvalues (Li et al. 2018)")
     add_run_flags(p)
@@ -41,10 +42,6 @@ def add_parsers(sub) -> None:
 
 
 def cmd_landscape(a) -> int:
-    from ..device import choose_device
-    from ..experiments import landscape as L
-    from ..experiments import landscape_store as store
-
     s = L.LandscapeSettings(grid=a.grid, span=a.span, images=a.images, seed=a.seed,
                             hessian_iters=a.hessian_iters).validate()
     dev = choose_device(a.device)
@@ -56,8 +53,8 @@ def cmd_landscape(a) -> int:
         res = L.landscape(run, s, device=dev.device, batched=batched)
     else:
         res = store.cached_landscape(run, s, device=dev.device, batched=batched)
-    numbers = {k: json_value(v) for k, v in res.numbers.items()}
-    meta = {**run_meta(run), **{k: json_value(v) for k, v in res.meta.items() if k not in ("run_id", "name")}}
+    numbers = json_dict(res.numbers)
+    meta = {**run_meta(run), **json_dict({k: v for k, v in res.meta.items() if k not in ("run_id", "name")})}
     if a.json:
         print(json.dumps({"grid": json_rows(res.surface), "line": json_rows(res.line), "path": json_rows(res.path),
                           "numbers": numbers, "meta": meta}))

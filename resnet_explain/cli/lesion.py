@@ -12,8 +12,14 @@ from __future__ import annotations
 import json
 import sys
 
+import torch
+
+from ..chance import near_chance
+from ..device import choose_device
 from ..errors import UserError
-from .attribution import _num, add_run_flags, resolve_run, run_meta
+from ..experiments.lesion import lesion_study
+from ..jsonable import json_rows
+from .run_flags import add_run_flags, resolve_run, run_meta
 
 
 def add_parsers(sub) -> None:
@@ -28,12 +34,6 @@ def add_parsers(sub) -> None:
 
 
 def cmd_lesion(a) -> int:
-    import torch
-
-    from ..chance import near_chance
-    from ..device import choose_device
-    from ..experiments.lesion import lesion_study
-
     if not 1 <= a.n <= 100_000:
         raise UserError("--n must be from 1 to 100000")
     dev = choose_device(a.device)
@@ -43,8 +43,7 @@ def cmd_lesion(a) -> int:
     model, normalizer, _ = run.load_model(device=dev.device)
     test = run.test_images(a.n)
     df = lesion_study(model, test, normalizer)
-    rows = [{k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
-            for r in df.to_dict("records")]
+    rows = json_rows(df)
     base = float(df.attrs["base_accuracy"])
     meta = {**run_meta(run), "n": int(df.attrs["n"]), "base_accuracy": base,
             "chance": 1.0 / len(test.classes),

@@ -8,8 +8,14 @@ import json
 import math
 import sys
 
+import torch
+
+from ..device import choose_device, describe
 from ..errors import UserError
+from ..experiments.real_models import REAL_MODELS, probe_real
+from ..jsonable import json_value
 from ..magnitude import value_text
+from ..probe import probe_spec
 from ..spec import (
     ACTIVATIONS,
     NORMS,
@@ -66,16 +72,12 @@ def _spec_from_args(a):
     return spec
 
 
-def _json_num(v: float):
-    return v if math.isfinite(v) else None
-
-
 def _block_rows(b) -> list[dict]:
-    return [{"name": r.block, "grad_norm": _json_num(r.grad_norm),
-             "log10_grad_norm": _json_num(r.log10_grad_norm), "underflow": bool(r.underflow),
+    return [{"name": r.block, "grad_norm": json_value(r.grad_norm),
+             "log10_grad_norm": json_value(r.log10_grad_norm), "underflow": bool(r.underflow),
              "has_nan": bool(r.has_nan), "has_inf": bool(r.has_inf), "skip": bool(r.skip),
-             "kind": r.kind, "identity_norm": _json_num(r.identity_norm),
-             "residual_norm": _json_num(r.residual_norm)}
+             "kind": r.kind, "identity_norm": json_value(r.identity_norm),
+             "residual_norm": json_value(r.residual_norm)}
             for r in b.itertuples()]
 
 
@@ -91,8 +93,6 @@ def _print_table(b) -> None:
 
 
 def cmd_list_torchvision(a) -> int:
-    from ..experiments.real_models import REAL_MODELS
-
     rows = [{"name": m.name, "title": m.title, "input_size": m.size,
              "block_types": [p.rpartition(".")[2] for p in m.blocks], "unit": m.unit,
              "connection": m.connection, "about": m.about, "note": m.note}
@@ -106,9 +106,6 @@ def cmd_list_torchvision(a) -> int:
 
 
 def cmd_probe_torchvision(a, choice) -> int:
-    from ..device import describe
-    from ..experiments.real_models import probe_real
-
     batch = 2 if a.batch is None else a.batch
     if a.dtype != "float32":
         raise UserError("--torchvision models run in float32 only")
@@ -117,8 +114,8 @@ def cmd_probe_torchvision(a, choice) -> int:
     b = res.blocks
     meta = dict(res.meta)
     meta.update(describe(choice.device))
-    meta["ratio_first_last"] = _json_num(res.ratio)
-    meta["log10_ratio_first_last"] = _json_num(res.log10_ratio)
+    meta["ratio_first_last"] = json_value(res.ratio)
+    meta["log10_ratio_first_last"] = json_value(res.log10_ratio)
     if a.json:
         print(json.dumps({"blocks": _block_rows(b), "meta": meta}))
         return 0
@@ -136,11 +133,6 @@ def cmd_probe_torchvision(a, choice) -> int:
 
 
 def cmd_probe(a) -> int:
-    import torch
-
-    from ..device import choose_device, describe
-    from ..probe import probe_spec
-
     if a.list_torchvision:
         return cmd_list_torchvision(a)
     choice = choose_device(a.device)
@@ -166,8 +158,8 @@ def cmd_probe(a) -> int:
         meta = dict(res.meta)
         meta.update(describe(choice.device))
         meta["depth"] = spec.depth
-        meta["ratio_first_last"] = _json_num(res.ratio)
-        meta["log10_ratio_first_last"] = _json_num(res.log10_ratio)
+        meta["ratio_first_last"] = json_value(res.ratio)
+        meta["log10_ratio_first_last"] = json_value(res.log10_ratio)
         print(json.dumps({"blocks": blocks, "meta": meta}))
         return 0
     d = describe(choice.device)

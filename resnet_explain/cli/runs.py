@@ -10,17 +10,20 @@ A run is fixed by its inputs; asking again for the same ones loads it (``"loaded
 from __future__ import annotations
 
 import json
-import math
 import sys
+from dataclasses import fields, replace
 
 from ..errors import UserError
+from ..jsonable import json_rows, json_value
+from ..spec import NetSpec, check_budget
+from ..train.config import TrainConfig
+from ..train.estimate import estimate_run_seconds
+from ..train.runs import BUDGETS, RunStore, train_run
 
 MAX_TRAIN_MEMORY = 16 * 2**30  # estimated training-step memory the CLI accepts (as `probe`)
 
 
 def add_parsers(sub) -> None:
-    from ..train.runs import BUDGETS
-
     t = sub.add_parser("train", help="train a network (and with --twin its twin) as stored runs")
     t.add_argument("--spec", required=True, help="a NetSpec query string (as in the app's URL)")
     t.add_argument("--twin", action="store_true", help="also train the twin (every skip toggled)")
@@ -46,18 +49,7 @@ def add_parsers(sub) -> None:
     g.set_defaults(func=cmd_grad_history)
 
 
-def _num(v):
-    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else (
-        v if not isinstance(v, float) else None)
-
-
 def _request(a):
-    from dataclasses import fields, replace
-
-    from ..spec import NetSpec
-    from ..train.config import TrainConfig
-    from ..train.runs import BUDGETS
-
     spec = NetSpec.from_query(a.spec)  # SpecError (a UserError) for a bad spec: exit 2
     if spec.family != "cnn":
         raise UserError("--spec: the trainer trains image (cnn) networks")
@@ -76,11 +68,6 @@ def _request(a):
 
 
 def cmd_train(a) -> int:
-    from ..train.estimate import estimate_run_seconds
-    from ..train.runs import RunStore, train_run
-
-    from ..spec import check_budget
-
     req = _request(a)
     reqs = [req, req.twin()] if a.twin else [req]
     for r in reqs:  # a SpecError (exit 2) before anything is allocated
@@ -102,8 +89,8 @@ def cmd_train(a) -> int:
         m = run.meta
         rows.append({"run_id": run.run_id, "name": run.name, "loaded": loaded,
                      "arch": run.spec.arch, "depth": run.spec.depth,
-                     "train_error": _num(m.get("train_error")), "test_error": _num(m.get("test_error")),
-                     "seconds": _num(m.get("seconds")), "device": m.get("device")})
+                     "train_error": json_value(m.get("train_error")), "test_error": json_value(m.get("test_error")),
+                     "seconds": json_value(m.get("seconds")), "device": m.get("device")})
     if a.json:
         print(json.dumps({"runs": rows, "estimate_seconds": est, "budget": a.budget}))
     else:
@@ -115,30 +102,22 @@ def cmd_train(a) -> int:
 
 
 def cmd_runs(a) -> int:
-    from ..train.runs import RunStore
-
     df = RunStore().list().drop(columns=["used"])
     if a.json:
-        rows = [{k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
-                for r in df.to_dict("records")]
-        print(json.dumps({"runs": rows}))
+        print(json.dumps({"runs": json_rows(df)}))
     else:
         print(df.to_string(index=False) if len(df) else "no stored runs")
     return 0
 
 
 def cmd_grad_history(a) -> int:
-    from ..train.runs import RunStore
-
     run = RunStore().get(a.run)  # RunError (a UserError) for an unknown id: exit 2
     g = run.grads
     if g.empty:
         raise UserError(f"run {run.run_id} recorded no gradient snapshots (trained with "
                         "snapshots off)")
     if a.json:
-        rows = [{k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
-                for r in g.to_dict("records")]
-        print(json.dumps({"run_id": run.run_id, "name": run.name, "rows": rows}))
+        print(json.dumps({"run_id": run.run_id, "name": run.name, "rows": json_rows(g)}))
     else:
         print(g.to_string(index=False))
     return 0

@@ -13,11 +13,19 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
+import torch
+
 from ..errors import UserError
+from ..experiments import lr_sweep as sw
+from ..experiments.degradation import EXPERIMENTS, run_degradation
+from ..jsonable import json_dict
+from ..spec import NetSpec, cifar_resnet
+from ..train.benchmark import bench_train
+from ..train.checkpoints import to_plain
+from ..train.runs import BUDGETS
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_RESULTS = ASSETS / "degradation" / "results.json"
@@ -35,11 +43,7 @@ def _ints(values, flag):
     return out
 
 
-
-
 def add_parsers(sub) -> None:
-    from ..experiments.degradation import EXPERIMENTS
-
     d = sub.add_parser("degradation", help="plain vs residual at two depths (He et al. 2015): "
                                            "the stored results, or --run to measure again")
     d.add_argument("--json", action="store_true", help="print one JSON object")
@@ -125,8 +129,6 @@ def cmd_degradation(a) -> int:
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot read {path}: {exc}") from None
     else:
-        from ..experiments.degradation import run_degradation
-
         depths = _ints(a.depths, "--depths") or None
         seeds = _ints(a.seeds, "--seeds") or None
         if depths is not None and (len(depths) > 4 or any(d > 1202 for d in depths)):
@@ -136,7 +138,6 @@ def cmd_degradation(a) -> int:
         if a.epochs is not None and not 1 <= a.epochs <= 1000:
             raise UserError("--epochs must be from 1 to 1000")
         if a.experiment is None:
-            import torch
             a.experiment = "gpu" if torch.cuda.is_available() else "cpu-live"
         res = run_degradation(a.experiment, depths=depths, seeds=seeds, epochs=a.epochs,
                               device=a.device, progress=_progress)
@@ -150,9 +151,6 @@ def cmd_degradation(a) -> int:
 
 def cmd_bench_train(a) -> int:
     """Trainer vs naive loop, images/s, on the same model in the same run."""
-    from ..spec import cifar_resnet
-    from ..train.benchmark import bench_train
-
     if a.steps is not None and not 1 <= a.steps <= 100_000:
         raise UserError("--steps must be from 1 to 100000")
     if a.batch is not None and not 1 <= a.batch <= 8192:
@@ -163,8 +161,7 @@ def cmd_bench_train(a) -> int:
     r = bench_train(spec, device=a.device, steps=a.steps, batch_size=a.batch, compile=a.compile,
                     repeats=a.repeats)
     if a.json:
-        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                          for k, v in r.items()}))
+        print(json.dumps(json_dict(r)))
     else:
         print(f"ResNet-{r['depth']} on {r['detail']} (torch {r['torch']}, {r['threads']} threads)")
         print(f"  trainer: {r['trainer_images_per_s']:,.0f} images/s (batch {r['trainer_batch']}, "
@@ -176,9 +173,6 @@ def cmd_bench_train(a) -> int:
 
 def cmd_lr_sweep(a) -> int:
     """Print the stored learning-rate sweep, or train one (--spec) and print it."""
-    from ..experiments import lr_sweep as sw
-    from ..train.checkpoints import to_plain
-
     run_flags = {"--lrs": a.lrs, "--epochs": a.epochs, "--n-train": a.n_train}
     if a.spec is None:
         if given := [k for k, v in run_flags.items() if v is not None]:
@@ -189,9 +183,6 @@ def cmd_lr_sweep(a) -> int:
     else:
         if a.stored:
             raise UserError("--stored prints the stored sweep; leave it out to train --spec")
-        from ..spec import NetSpec
-        from ..train.runs import BUDGETS
-
         if a.budget not in BUDGETS:
             raise UserError(f"--budget must be one of {', '.join(BUDGETS)}, got {a.budget[:20]!r}")
         if a.epochs is not None and not 1 <= a.epochs <= 1000:

@@ -146,6 +146,23 @@ def test_underflow_in_json_is_null_log_not_nan(capsys):
     assert first["log10_grad_norm"] is None  # valid JSON: no NaN literal
 
 
+def test_json_value_makes_every_non_finite_number_null_and_keeps_the_rest():
+    import numpy as np
+    import pandas as pd
+
+    from resnet_explain.jsonable import json_dict, json_rows, json_value
+
+    for bad in (float("nan"), float("inf"), -float("inf"), np.float32("nan"), np.float64("-inf")):
+        assert json_value(bad) is None
+    for kept in (0.0, -2.5, 3, 10**400, True, None, "nan", np.int64(7), [float("nan")]):
+        assert json_value(kept) is kept  # lists are not walked: rows are flat
+    assert json_dict({"a": float("nan"), "b": 1.5}) == {"a": None, "b": 1.5}
+    df = pd.DataFrame({"x": [1.0, float("nan")], "name": ["a", "b"]})
+    rows = json_rows(df)
+    assert rows == [{"x": 1.0, "name": "a"}, {"x": None, "name": "b"}]
+    json.loads(json.dumps(rows), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+
+
 def test_cuda_request_on_cpu_machine_falls_back_with_note(capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
