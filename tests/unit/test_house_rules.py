@@ -263,6 +263,33 @@ def test_the_inplace_check_sees_both_spellings():
     assert [_inplace(c) for c in calls] == [True, True, False, False]
 
 
+def function_level_imports(path: Path):
+    """(function, its node, import statement) for every import inside a function body (an import
+    in a nested function counts for the nested one only)."""
+    def own(node):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                yield child
+            elif not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                yield from own(child)
+
+    for qual, fn in functions(tree(path)):
+        for node in own(fn):
+            yield qual, fn, node
+
+
+def test_a_function_level_import_in_the_cli_says_why():
+    """The command line imports at module level; a function-level import (start-up time: a heavy
+    module only one command needs) carries a comment in its function, on or above the import."""
+    silent = []
+    for path in sorted((LIB / "cli").glob("*.py")):
+        lines = path.read_text().splitlines()
+        for qual, fn, node in function_level_imports(path):
+            if not any("#" in line for line in lines[fn.lineno - 1:node.end_lineno]):
+                silent.append(f"{rel(path)}:{node.lineno} {qual}")
+    assert not silent, "function-level imports without a comment saying why:\n" + "\n".join(silent)
+
+
 def test_no_page_over_160_lines():
     pages = sorted(PAGES.glob("*.py"))
     assert pages
