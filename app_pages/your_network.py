@@ -2,7 +2,7 @@
 side by side; then gradient flow *during* training, read from the snapshots the runs record.
 
 A run is fixed by its inputs (network, data, training config, seed): runs already stored load at
-once. Training is one ``ui.BackgroundJob`` of this session that trains the pair in turn."""
+once. Training is one ``ui.LongJob`` of this session that trains the pair in turn."""
 
 import pandas as pd
 import streamlit as st
