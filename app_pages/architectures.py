@@ -7,12 +7,13 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts import architectures as charts
 from resnet_explain.experiments import architectures as A
+from resnet_explain.job_status import count_progress, job_status
 from resnet_explain.spec.zoo import DEFAULT_VARIANTS, VARIANTS
 from resnet_explain.train.runs import RunStore
 from resnet_explain.ui import architectures_panel as ui_panel
 
 settings = ui.settings()
-seed, device, ss = settings["seed"], settings["device"], st.session_state
+seed, device, ss = settings.seed, settings.device, st.session_state
 store = RunStore()
 
 st.title("Architectures: the family around ResNet")
@@ -62,16 +63,15 @@ def probe_all(todo, job=None):  # in a job, the job holds the compute slot
 
 def probe_status(j):
     rec = j.records[-1] if j.records else {"done": 0, "total": j.meta["n"], "variant": "…"}
-    label = (f"Failed: {j.error}" if j.error else "Probing" if j.running
-             else "Stopped" if j.stop.is_set() else "Probed")
-    ui.show_job(j, label, "error" if j.error else "running" if j.running else "complete",
-                rec["done"] / max(1, rec["total"]),
-                f"{rec['done']} of {rec['total']} probed (with twins) · last: {rec['variant']}")
+    label, state = job_status(state=j.state, elapsed=j.elapsed, error=j.error, stopping=j.stop.is_set(),
+                              abandoned=j.abandoned, finished=bool(j.records) and rec["done"] == rec["total"],
+                              running="Probing", done="Probed")
+    ui.show_job(j, label, state, *count_progress(rec["done"], rec["total"], "probed (with twins)",
+                                                 after=(f"last: {rec['variant']}",)))
 
 
 if missing:
     est = A.probe_seconds_estimate(depth, missing, int(batch), lambda n: seconds_per_flop(int(batch), n))
-    job = ss.get("ar_probe_job")
     if est <= A.inline_seconds():
         try:
             with st.spinner(f"Probing {len(missing)} networks and their twins (about {est:.0f} s)…"), \
@@ -80,19 +80,16 @@ if missing:
         except ui.ServerBusy as exc:
             st.warning(str(exc).capitalize())
             st.stop()
-    elif job is None or not job.running:
-        if job is not None and job.meta["keys"] == keys:
-            probe_status(job)
-        st.caption(f"{len(missing)} of these networks and their twins are not probed yet: about **{est:.0f} s** "
-                   f"on {settings['device_info']['detail']}, at the speed of each variant's depth-8 probe timed here just now.")
-        st.button("Probe them", type="primary", icon=":material/play_arrow:", key="ar_probe",
-                  on_click=lambda: ss.update(ar_probe_job=ui.start_shared_job(
-                      ("architectures-probe", tuple(keys.values())), lambda j: probe_all(missing, j),
-                      "the probes", meta={"keys": keys, "n": len(missing)})))
-        st.stop()
     else:
-        st.button("Stop", icon=":material/stop:", key="ar_probe_stop", on_click=job.stop.set)
-        ui.watch_job(job, probe_status)
+        probes = ui.LongJob("ar_probe", "the probes", probe_status, start_label="Probe them",
+                            start_key="ar_probe")
+        if not probes.running:
+            st.caption(f"{len(missing)} of these networks and their twins are not probed yet: about "
+                       f"**{est:.0f} s** on {settings.detail}, at the speed of each variant's depth-8 "
+                       "probe timed here just now.")
+        probes.buttons(lambda: probes.start(lambda j: probe_all(missing, j), shared=(
+            "architectures-probe", tuple(keys.values())), meta={"keys": keys, "n": len(missing)}))
+        probes.follow(show=lambda j: j.meta["keys"] == keys)
         st.stop()
 
 df = A.compare(depth, names, seed, int(batch), store=store, probes=lambda n, d, s, b: known()[keys[n]])

@@ -9,7 +9,7 @@ from resnet_explain.charts import overlay
 from resnet_explain.experiments import attribution, explain
 
 settings = ui.settings()
-dev = settings["device"].type
+dev = settings.device.type
 
 st.title("Attribution Lab")
 st.markdown(
@@ -39,7 +39,7 @@ smooth = c4.toggle("SmoothGrad (NoiseTunnel)", key="at_nt", disabled=method in a
                    bind="query-params",
                    help="Average the method over noisy copies of the image (Smilkov et al. 2017).")
 
-image, mask, label = ui.image_picker(test, settings["seed"], key="at")
+image, mask, label = ui.image_picker(test, settings.seed, key="at")
 target_mode = st.radio("Explain the score of", ("the true class", "each model's prediction", "a class"),
                        horizontal=True, key="at_target", index=0 if label is not None else 1,
                        bind="query-params")
@@ -73,7 +73,7 @@ for col, r in zip(st.columns(2, gap="large"), runs):
         with ui.queued_note(f"{method} on {r.name}"), st.spinner(f"{method} on {r.name}…"):
             try:
                 e = compute("explain", r.run_id, dev, image, mask=mask, target=target, label=label,
-                            method=method, baseline=baseline, layer=layer, seed=settings["seed"],
+                            method=method, baseline=baseline, layer=layer, seed=settings.seed,
                             noise_tunnel=smooth and method not in attribution.NO_NOISE_TUNNEL)
             except (attribution.AttributionError, ui.ServerBusy) as exc:
                 st.error(str(exc))

@@ -51,11 +51,11 @@ if not mine or not theirs:
 blocks = {variant: mine[0], other: theirs[0]}
 params = {variant: mine[1], other: theirs[1]}
 meta = {variant: mine[2], other: theirs[2]}
-info = settings["device_info"]
+info = settings.device_info
 st.caption(f"Ran on **{info['detail']}** ({meta[variant]['device']}, {meta[variant]['dtype']}), "
            f"torch {info['torch']}: {meta[variant]['seconds'] * 1e3:.0f} ms for your network, "
            f"{meta[other]['seconds'] * 1e3:.0f} ms for its twin (forward + backward + probe, "
-           f"batch {batch}, seed {settings['seed']}). {spec.summary()}.")
+           f"batch {batch}, seed {settings.seed}). {spec.summary()}.")
 
 dtype = "float64" if f64 else "float32"
 st.markdown(twin_sentence(blocks[variant], blocks[other], f"{variant.capitalize()} (yours)",
@@ -72,7 +72,7 @@ st.caption("log10 ‖∂L/∂x‖; solid: your network, dashed: its twin; hover 
            + (" Dashed: 0.25 per sigmoid layer from the last block, the most σ′ alone allows "
               "(σ′(0) = 1/4)." if bound is not None else ""))
 picked = flow_charts.picked_block(ui.chart_with_export(
-    flow_charts.grad_norm_chart(long, bound, height=460 if settings["presenter"] else 340, pickable=True),
+    flow_charts.grad_norm_chart(long, bound, height=460 if settings.presenter else 340, pickable=True),
     long, "gradient_norms", "gf_norms", select=flow_charts.PICK), long["block"])
 if picked:
     rows, text = flow_charts.block_numbers(blocks, picked, variant)

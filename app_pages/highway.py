@@ -12,8 +12,8 @@ from resnet_explain.model.blocks import Block
 
 settings = ui.settings()
 spec = ui.current_spec()
-seed = settings["seed"]
-H = 1.4 if settings["presenter"] else 1.0
+seed = settings.seed
+H = 1.4 if settings.presenter else 1.0
 ALPHAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 

@@ -15,7 +15,7 @@ st.markdown(
     "152-layer network by adding one line to each block: `out = out + x`. Deeper plain networks "
     "had trained *worse* than shallower ones. This app lets you **measure** why. Every number here "
     "is measured or computed (or quoted with its paper beside it): live forward and backward passes on real networks "
-    f"(on **{settings['device_info']['detail']}**), closed-form curves such as σ′ and its 0.25^L bound, "
+    f"(on **{settings.detail}**), closed-form curves such as σ′ and its 0.25^L bound, "
     "training runs (stored with the app, or trained here), and lesions that only run trained nets "
     "forward. Each page says where its numbers come from, and everything is seeded: the same link "
     "gives the same numbers."

@@ -7,14 +7,14 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import landscape as charts
+from resnet_explain.errors import Stopped
 from resnet_explain.experiments import landscape as L
 from resnet_explain.experiments import landscape_store as store
-from resnet_explain.experiments.your_network import cap_seconds
-from resnet_explain.job_status import job_status
+from resnet_explain.job_status import count_progress, job_status
 from resnet_explain.train.runs import RunStore
 
 settings = ui.settings()
-device, seed, ss = settings["device"], settings["seed"], st.session_state
+device, seed = settings.device, settings.seed
 D = L.LandscapeSettings()
 
 st.title("Loss Landscape: is the residual net's minimum smoother?")
@@ -62,66 +62,50 @@ def one_pass(run_id: str, n: int, dev: str) -> float:
         return L.time_one_point(RunStore().get(run_id), L.LandscapeSettings(images=n), device=dev)
 
 
-def start() -> None:
-    def work(job):
-        out = {}
-        for label, r in runs.items():
-            job.meta["now"] = label
-            try:
-                out[label] = store.cached_landscape(r, s, device=device, progress=job.records.append,
-                                                should_stop=job.should_stop)
-            except L.Stopped:
-                return None
-        return out
-
-    key = ("landscape", tuple(r.run_id for r in runs.values()), s, dtype)
-    ss["ll_job"] = ui.start_shared_job(key, work, "the loss landscapes", meta={"runs": len(runs), "now": ""})
-
-
-job = ss.get("ll_job")
-running = job is not None and job.running
-todo = [k for k, v in found.items() if v is None]
-problems = []
-if todo and not running:
-    est = sum(L.estimate_seconds(runs[k], s, one_pass(runs[k].run_id, s.images, device.type)) for k in todo)
-    st.caption(f"{' and '.join(todo)} at these settings: about **{est:.0f} s** on "
-               f"{settings['device_info']['detail']} ({sum(L.work_units(s).values())} passes over "
-               "the sample each, at the speed of one pass timed here just now).")
-    cap = cap_seconds(device.type)
-    if cap is not None and est > cap:
-        problems.append(f"Refused: the estimate, {est:.0f} s, is over this host's {cap:.0f} s cap "
-                        "for live work on a CPU; choose a smaller grid or sample.")
-for p in problems:
-    st.warning(p)
-b1, b2, _ = st.columns([1, 1, 4])
-b1.button("Compute", type="primary", icon=":material/play_arrow:", on_click=start, key="ll_start",
-          disabled=running or not todo or bool(problems))
-b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["ll_job"].stop.set(), disabled=not running,
-          key="ll_stop")
-
-
 def status(j) -> None:
     rec = j.records[-1] if j.records else {"done": 0, "total": 1, "phase": "starting"}
     label, state = job_status(state=j.state, elapsed=j.elapsed, error=j.error, stopping=j.stop.is_set(),
                               abandoned=j.abandoned, finished=j.result is not None,
                               running="Computing the landscapes", done="Computed the landscapes",
                               stopping_text="Stopping after the current chunk of grid points…")
-    text = f"{j.meta.get('now', '')}: {rec['phase']} — {rec['done']} of {rec['total']} passes, {j.elapsed:.0f} s"
-    ui.show_job(j, label, state, rec["done"] / max(1, rec["total"]), text)
+    ui.show_job(j, label, state, *count_progress(rec["done"], rec["total"], "passes", before=(
+        f"{j.meta.get('now', '')}: {rec['phase']} — "), after=(f"{j.elapsed:.0f} s",)))
 
 
-if running:
-    ui.watch_job(job, status)
-elif job is not None:
-    status(job)
-    if (res := job.take()) is not None:
-        found = {k: store.find(r.run_id, s, dtype) for k, r in runs.items()}
+def work(job):
+    out = {}
+    for label, r in runs.items():
+        job.meta["now"] = label
+        try:
+            out[label] = store.cached_landscape(r, s, device=device, progress=job.records.append,
+                                                should_stop=job.should_stop)
+        except L.Stopped:  # until the experiment raises errors.Stopped (then: delete these 2 lines)
+            raise Stopped() from None
+    return out
+
+
+live = ui.LongJob("ll", "the loss landscapes", status, start_label="Compute")
+todo = [k for k, v in found.items() if v is None]
+refused = False
+if todo and not live.running:
+    est = sum(L.estimate_seconds(runs[k], s, one_pass(runs[k].run_id, s.images, device.type)) for k in todo)
+    st.caption(f"{' and '.join(todo)} at these settings: about **{est:.0f} s** on "
+               f"{settings.detail} ({sum(L.work_units(s).values())} passes over "
+               "the sample each, at the speed of one pass timed here just now).")
+    if refused := ui.over_cap(est, cap := ui.host_cap(device.type)):
+        st.warning(f"Refused: the estimate, {est:.0f} s, is over this host's {cap:.0f} s cap "
+                   "for live work on a CPU; choose a smaller grid or sample.")
+key = ("landscape", tuple(r.run_id for r in runs.values()), s, dtype)
+live.buttons(lambda: live.start(work, meta={"runs": len(runs), "now": ""}, shared=key),
+             blocked=not todo or refused)
+if live.follow() is not None:
+    found = {k: store.find(r.run_id, s, dtype) for k, r in runs.items()}
 if any(v is None for v in found.values()):
     st.caption("Press **Compute** for these settings; the shipped twins' default view is stored.")
     st.stop()
 
 pl, rs = found.values()
-size = 380 if settings["presenter"] else 300
+size = 380 if settings.presenter else 300
 st.subheader("The numbers")
 st.markdown(L.compare(pl, rs))
 st.dataframe(charts.numbers_table(found), hide_index=True, width="stretch")

@@ -8,7 +8,6 @@ from resnet_explain import ui
 from resnet_explain.charts import lr_sweep as charts
 from resnet_explain.errors import UserError
 from resnet_explain.experiments import lr_sweep as sw
-from resnet_explain.experiments.your_network import cap_seconds
 from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import BUDGETS, RunStore
 
@@ -17,7 +16,7 @@ LR_CHOICES = sw.log_grid(0.0125, 6.4)  # factor 2
 DEFAULT_LRS = [BUDGET.config.lr, 0.8]  # the budget's own lr (its runs are Train your network's) and 16x
 
 settings = ui.settings()
-seed, device = settings["seed"], settings["device"]
+seed, device = settings.seed, settings.device
 spec = ui.current_spec()
 ss = st.session_state
 
@@ -46,8 +45,19 @@ if stored is not None:
 
 # ---- 2. live ------------------------------------------------------------------------------------
 st.header("2 · Your network, live")
-job = ss.get("lrs_job")
-running = job is not None and job.running
+
+
+def status(j) -> None:
+    res = j.result
+    label, state, frac, text = charts.live_status(
+        list(j.records), j.meta["runs"], j.elapsed, state=j.state, error=j.error,
+        stopping=j.stop.is_set(), finished=None if res is None else len(res), abandoned=j.abandoned)
+    ui.show_job(j, label, state, frac, text)
+
+
+job = ui.LongJob("lrs", "your learning-rate sweep", status,
+                 stop_help="Ends the sweep at the next training step; finished runs are kept.")
+running = job.running
 st.caption(f"Your network (from the URL): {spec.summary()}; and its twin. Budget: {BUDGET.label} "
            f"— here with the epochs and images set below; seed {seed}.")
 c1, c2, c3 = st.columns([3, 1, 1])
@@ -85,45 +95,27 @@ def start() -> None:
     base, lrs, problems = chosen()
     if problems:
         return
-    work = lambda job: sw.lr_sweep(None, base, lrs, store=RunStore(), progress=job.records.append,
-                                   should_stop=job.should_stop)
-    ss["lrs_job"] = ui.start_job(work, "your learning-rate sweep", meta={"runs": 2 * len(lrs)})
+    work = lambda j: sw.lr_sweep(None, base, lrs, store=RunStore(), progress=j.records.append,
+                                 should_stop=j.should_stop)
+    job.start(work, meta={"runs": 2 * len(lrs)})
 
 
 base, lrs, problems = chosen()
 if not problems:
-    reqs, store, cap = sw.sweep_requests(base, lrs), RunStore(), cap_seconds(device.type)
+    reqs, store, cap = sw.sweep_requests(base, lrs), RunStore(), ui.host_cap(device.type)
     todo = sum(not store.has(r.run_id) for r in reqs)
     est = sw.estimate_sweep_seconds(reqs, run_seconds(base) if todo else 0.0, store)
     st.caption(f"{len(reqs)} runs ({todo} to train, {len(reqs) - todo} stored already): about "
-               f"**{est:.0f} s** on {settings['device_info']['detail']} (the speed of a few real "
+               f"**{est:.0f} s** on {settings.detail} (the speed of a few real "
                "training steps of this network here just now × the steps to run; rough).")
-    if cap is not None and est > cap:
+    if ui.over_cap(est, cap):
         problems.append(f"refused: the estimate, {est:.0f} s, is over this host's {cap:.0f} s cap "
                         "for a live run on a CPU; choose fewer learning rates, epochs or images")
 for p in problems:
     st.warning(p[0].upper() + p[1:] + ".")
-b1, b2, _ = st.columns([1, 1, 4])
-b1.button("Start", type="primary", icon=":material/play_arrow:", on_click=start,
-          disabled=running or bool(problems), key="lrs_start")
-b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["lrs_job"].stop.set(), disabled=not running,
-          key="lrs_stop", help="Ends the sweep at the next training step; finished runs are kept.")
-
-
-def status(j) -> None:
-    res = j.result
-    label, state, frac, text = charts.live_status(
-        list(j.records), j.meta["runs"], j.elapsed, state=j.state, error=j.error,
-        stopping=j.stop.is_set(), finished=None if res is None else len(res), abandoned=j.abandoned)
-    ui.show_job(j, label, state, frac, text)
-
-
-if running:  # redrawn every second; the whole page reruns when the sweep ends
-    ui.watch_job(job, status)
-elif job is not None:
-    status(job)
-    if (res := job.take()) is not None:
-        ss["lrs_last"] = res
+job.buttons(start, blocked=bool(problems))
+if (res := job.follow()) is not None:
+    ss["lrs_last"] = res
 last = ss.get("lrs_last")
 if last is not None and not running and len(last):
     st.subheader("Your sweep")
@@ -133,7 +125,7 @@ if last is not None and not running and len(last):
     st.dataframe(charts.display_table(last), hide_index=True, width="stretch", height="content")
     st.caption("Runs are kept in this server's run cache (least recently used go first): the same "
                "sweep again loads instead of training.")
-elif job is None:
+elif job.job is None:
     st.caption("Press **Start** to train your network and its twin at each learning rate.")
 
 ui.show_code(sw.lr_sweep, "Show the code: the sweep")

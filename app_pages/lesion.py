@@ -1,7 +1,6 @@
 """Lesion study (Veit et al. 2016): delete one block at a time from a trained twin at test time."""
 
 import os
-from contextlib import suppress
 from functools import partial
 
 import streamlit as st
@@ -9,11 +8,12 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts import lesion as lesion_charts
 from resnet_explain.content import papers
+from resnet_explain.errors import Stopped
 from resnet_explain.experiments import lesion
 
 settings = ui.settings()
-device = settings["device"]
-H = 1.35 if settings["presenter"] else 1.0
+device = settings.device
+H = 1.35 if settings.presenter else 1.0
 AUTO_START_SECONDS = float(os.environ.get("RESNET_EXPLAIN_LESION_AUTO_S", "10"))  # longer: wait for Start
 
 st.title("Lesion study: delete a block")
@@ -50,13 +50,22 @@ def per_image(run_id: str, dev: str) -> float:
 
 
 def study(job, runs, dev: str, n: int, key, done: dict) -> None:
-    """The background job: each twin on its own copy of its model (lesion hooks meet no one's)."""
+    """The background job: each twin on its own copy of its model (lesion hooks meet no one's);
+    stopped, nothing is kept."""
     twins = {ui.run_variant(r): (partial(ui.private_model, r.run_id, dev),
                                  ui.run_test_images(r.run_id).subset(n)) for r in runs}
-    with suppress(lesion.LesionStopped):  # stopped: nothing is kept
+    try:
         done[key] = lesion.study_twins(twins, progress=job.records.append, should_stop=job.should_stop)
+    except lesion.LesionStopped:  # until the experiment raises errors.Stopped (then: delete these 2 lines)
+        raise Stopped() from None
     while len(done) > 16:
         done.pop(next(iter(done)))
+
+
+def status(j) -> None:
+    ui.show_job(j, *lesion.live_status(j.records[-1] if j.records else 0, j.meta["planned"], j.elapsed,
+                                       j.meta["n"], state=j.state, error=j.error, stopping=j.stop.is_set(),
+                                       finished=j.meta["key"] in studies(), abandoned=j.abandoned))
 
 
 c1, c2 = st.columns(2)
@@ -68,41 +77,21 @@ n = int(c2.select_slider("Test images", sizes, value=500 if 500 in sizes else si
                          bind="query-params",
                          help="The first images of the test split the runs were evaluated on."))
 
-ss, key, done = st.session_state, (tuple(r.run_id for r in runs), device.type, n), studies()
-job = ss.get("ls_job")
-running = job is not None and job.running
+key, done = (tuple(r.run_id for r in runs), device.type, n), studies()
+live = ui.LongJob("ls", "this lesion study", status,
+                  stop_help="Ends the study after the current forward pass.")
 if key not in done:  # estimate first; a long study waits for Start; all run with progress and Stop
     planned = sum(lesion.lesion_passes(r.spec) for r in runs)
     est = sum(lesion.lesion_passes(r.spec) * n * per_image(r.run_id, device.type) for r in runs)
     st.caption(f"Not yet computed on this server: {planned} forward passes over {n} test images (each "
                f"network whole, then without each deletable block), about **{est:.0f} s** on "
-               f"{settings['device_info']['detail']}, from a forward pass of each net timed here just now.")
-
-    def start() -> None:
-        ss["ls_job"] = ui.start_shared_job(key, lambda j: study(j, runs, device.type, n, key, done),
-                                           "this lesion study", meta={"key": key, "planned": planned, "n": n})
-
-    if not running and est <= AUTO_START_SECONDS and (job is None or job.meta["key"] != key):
-        start()
-        job, running = ss["ls_job"], True
-    b1, b2, _ = st.columns([1, 1, 4])
-    b1.button("Start", type="primary", icon=":material/play_arrow:", on_click=start, disabled=running)
-    b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["ls_job"].stop.set(), disabled=not running,
-              help="Ends the study after the current forward pass.")
-
-
-def status(j) -> None:
-    ui.show_job(j, *lesion.live_status(j.records[-1] if j.records else 0, j.meta["planned"], j.elapsed,
-                                       j.meta["n"], state=j.state, error=j.error, stopping=j.stop.is_set(),
-                                       finished=j.meta["key"] in done, abandoned=j.abandoned))
-
-
-if running:  # redrawn every second; the whole page reruns when the study ends
-    ui.watch_job(job, status)
-elif job is not None:
-    job.take()  # the page saw it end; a finished study's tables are in the store, a stopped one's nowhere
-    if job.meta["key"] == key and key not in done:
-        status(job)
+               f"{settings.detail}, from a forward pass of each net timed here just now.")
+    job = live.job
+    live.buttons(lambda: live.start(lambda j: study(j, runs, device.type, n, key, done), shared=key,
+                                    meta={"key": key, "planned": planned, "n": n}),
+                 auto=est <= AUTO_START_SECONDS and (job is None or job.meta["key"] != key))
+# a finished study's tables are in the store, a stopped one's nowhere: its box while its inputs are shown
+live.follow(show=lambda j: j.meta["key"] == key and key not in done)
 if (found := done.get(key)) is None:
     st.stop()
 tables, ds_map, secs = found
@@ -112,7 +101,7 @@ chance = 1.0 / len(ui.run_test_images(runs[0].run_id).classes)
 long = lesion_charts.lesion_long(frames, ds_map, depth)
 f = lesion_charts.lesion_findings(long)
 st.caption(" · ".join(ui.describe_run(r) for r in runs) +
-           f" Tested on {int(n)} test images on **{settings['device_info']['detail']}**: the studies took "
+           f" Tested on {int(n)} test images on **{settings.detail}**: the studies took "
            f"{secs['plain']:.1f} s (plain-{depth}) and {secs['residual']:.1f} s (residual-{depth}) when "
            "first computed; results are kept per run, device and image count.")
 

@@ -13,8 +13,8 @@ from resnet_explain.experiments.vanishing import SWEEP_BATCH
 from resnet_explain.spec import preset
 
 settings = ui.settings()
-seed = settings["seed"]
-H = 1.4 if settings["presenter"] else 1.0
+seed = settings.seed
+H = 1.4 if settings.presenter else 1.0
 TRAIN_DEPTHS = (4, 56)
 TRAIN_STEPS = 120
 

@@ -14,8 +14,8 @@ from resnet_explain.spec import preset
 from resnet_explain.content.story import STEPS
 
 settings = ui.settings()
-seed = settings["seed"]
-presenter = settings["presenter"]
+seed = settings.seed
+presenter = settings.presenter
 ITEMS = [("concept", q) for q in QUESTIONS] + [("predict", p) for p in PREDICTIONS]
 BIN_LABELS = [b[0] for b in RATIO_BINS]
 TITLES = {s.file: s.title for s in STEPS}
@@ -54,7 +54,7 @@ def feedback(kind: str, item, choice: int | None, measured: float | None = None)
         right = BIN_LABELS[b] if b is not None else "not finite"
         st.markdown(f"**Measured:** first/last block gradient ratio = {fmt(measured)} "
                     f"(preset `{item.preset}`, seed {seed}, batch {ui.PROBE_BATCH}, "
-                    f"{settings['device'].type}).")
+                    f"{settings.device.type}).")
     if choice is None:
         st.warning(f"Not answered. The answer: **{right}**.", icon=":material/help:")
     elif ok:

@@ -12,7 +12,7 @@ from resnet_explain.experiments import real_models as R
 from resnet_explain.probe import ratio_of
 
 settings = ui.settings()
-seed, device = settings["seed"], settings["device"]
+seed, device = settings.seed, settings.device
 
 st.title("Real Architectures")
 st.markdown(
@@ -52,7 +52,7 @@ except UserError as exc:
     st.error(str(exc))
     st.stop()
 
-info = settings["device_info"]
+info = settings.device_info
 size = meta["input_size"]
 st.caption(
     f"At initialisation: torchvision's `{name}` with `weights=None` (random weights, seed {seed}; "
@@ -78,7 +78,7 @@ long = charts.real_long(blocks)
 st.caption("log10 ‖∂L/∂x‖ from input (left) to output (right), coloured by stage; hover for exact "
            f"values. Points marked ▼ are {magnitude.UNDERFLOW} or not finite; they keep their place "
            "at the bottom.")
-ui.chart_with_export(charts.real_chart(long, height=460 if settings["presenter"] else 340), long,
+ui.chart_with_export(charts.real_chart(long, height=460 if settings.presenter else 340), long,
                      f"gradients_{name}", "rm_chart")
 
 with st.expander("The numbers (per block)"):

@@ -11,8 +11,8 @@ from resnet_explain.charts import theory as theory_charts
 from resnet_explain.experiments import shattered
 
 settings = ui.settings()
-seed = settings["seed"]
-H = 1.4 if settings["presenter"] else 1.0
+seed = settings.seed
+H = 1.4 if settings.presenter else 1.0
 DEPTHS = (4, 10, 20, 50)
 ALPHAS = (0.1, 0.25, 0.5, 1.0)
 

@@ -1,7 +1,5 @@
 """Training: He et al.'s degradation experiment, stored runs at once (beside the paper's numbers),
-live runs on demand. A live run is a ``ui.BackgroundJob`` of this session (never shared, models
-dropped at the end): Stop's callback sets the job's Event, which the trainer polls before every
-step; a fragment redraws the progress each second, then the page reruns to show the final table."""
+live runs on demand: a ``ui.LongJob`` of this session (never shared, models dropped at the end)."""
 
 import streamlit as st
 
@@ -9,26 +7,20 @@ from resnet_explain import ui
 from resnet_explain.chance import chance_error
 from resnet_explain.charts import training as training_charts
 from resnet_explain.content import papers
-from resnet_explain.experiments.degradation import (
-    EXPERIMENTS,
-    check_hypothesis,
-    load_stored,
-    run_degradation,
-    summarise,
-)
+from resnet_explain.experiments import degradation as dg
 from resnet_explain.train import planned_epochs
 from resnet_explain.train.estimate import estimate_experiment_seconds
 from resnet_explain.ui import training_panel as panel
 
-PRESET = EXPERIMENTS["cpu-live"]
+PRESET = dg.EXPERIMENTS["cpu-live"]
 ARCHS = ("plain", "residual")
 DEPTH_CHOICES = (8, 14, 20, 32, 44, 56)  # He et al.'s CIFAR nets have depth 6n + 2
 MAX_LIVE_SECONDS = 300  # estimated, on a CPU: a shared 2-vCPU server must not be held longer
 MAX_KEPT_RUNS = 5
 
 settings = ui.settings()
-seed, device = settings["seed"], settings["device"]
-stored = st.cache_data(show_spinner=False)(load_stored)()
+seed, device = settings.seed, settings.device
+stored = st.cache_data(show_spinner=False)(dg.load_stored)()
 chance = chance_error()
 
 st.title("Training: does depth help?")
@@ -54,7 +46,7 @@ panel.results(stored.table, stored.n_seeds, chance)
 st.subheader("Beside the paper: He et al. 2015 (arXiv 1512.03385)")
 st.markdown("**Published (He et al. 2015, table 6; fig. 6 for the plain nets)**, at their full budget")
 st.table(papers.cifar10_table())
-hyp = check_hypothesis(stored.table)
+hyp = dg.check_hypothesis(stored.table)
 st.markdown(f"**The paper's orderings, and ours.** {papers.ordering_sentence(hyp)}")
 st.table(papers.ordering_table(hyp, stored.n_seeds))
 st.caption(papers.budgets_caption(stored.meta))
@@ -69,8 +61,19 @@ DEFAULTS = {"tr_depths": list(PRESET.depths), "tr_archs": list(ARCHS),
             "tr_epochs": PRESET.train.epochs, "tr_ntrain": PRESET.n_train, "tr_ntest": PRESET.n_test}
 for k, v in DEFAULTS.items():
     ss.setdefault(k, v)
-job = ss.get("tr_job")
-running = job is not None and job.running
+
+
+def status(j) -> None:
+    """The run's box; its curves so far while it runs, or when no network finished."""
+    panel.live_run(j, chance, with_curves=j.running or (j.result is not None and j.result.runs.empty),
+                   keys=None if j.running else ("tr_l_train", "tr_l_test"))
+    if not j.running and j.result is not None and j.result.runs.empty:
+        st.caption("No network finished, so there is no final table for this run.")
+
+
+job = ui.LongJob("tr", "your training run", status,
+                 stop_help="Ends the run at the next training step; finished networks are kept.")
+running = job.running
 st.caption(training_charts.preset_caption(PRESET, seed))
 c1, c2, c3 = st.columns([2, 2, 1])
 c1.multiselect("Depths", DEPTH_CHOICES, key="tr_depths", bind="query-params", disabled=running,
@@ -101,40 +104,27 @@ def chosen():
 
 def start() -> None:
     exp, archs = chosen()
-    work = lambda job: run_degradation(exp, progress=job.records.append,
-                                       should_stop=job.should_stop, archs=archs)
-    ss["tr_job"] = ui.start_job(work, "your training run", meta={
-        "epochs": exp.train.epochs, "planned_epochs": planned_epochs(exp, archs)})
+    work = lambda j: dg.run_degradation(exp, progress=j.records.append, should_stop=j.should_stop,
+                                        archs=archs)
+    job.start(work, meta={"epochs": exp.train.epochs, "planned_epochs": planned_epochs(exp, archs)})
 
 
 exp, archs = chosen()
 problems = [f"choose at least one {what}" for what, picked in
             (("depth", exp.depths), ("architecture", archs)) if not picked]
 est = 0.0 if problems else live_seconds(exp, archs)
-if device.type == "cpu" and est > MAX_LIVE_SECONDS:
-    problems.append(training_charts.too_long(est, MAX_LIVE_SECONDS))
+if ui.over_cap(est, cap := MAX_LIVE_SECONDS if device.type == "cpu" else None):
+    problems.append(training_charts.too_long(est, cap))
 if not problems:
     st.caption(training_charts.plan_caption(len(archs) * len(exp.depths), exp.n_train, exp.train.epochs,
-                               settings["device_info"]["detail"], est if device.type == "cpu" else None))
+                                            settings.detail, est if device.type == "cpu" else None))
 for p in problems:
     st.warning(p[0].upper() + p[1:] + ".")  # not str.capitalize: it would write "cpu"
-b1, b2, _ = st.columns([1, 1, 4])
-b1.button("Start", type="primary", icon=":material/play_arrow:", on_click=start,
-          disabled=running or bool(problems), key="tr_start")
-b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["tr_job"].stop.set(), disabled=not running,
-          key="tr_stop", help="Ends the run at the next training step; finished networks are kept.")
-
-if running:  # redrawn every second; the whole page reruns when the run ends
-    ui.watch_job(job, lambda j: panel.live_run(j, chance))
-elif job is not None:
-    if (res := job.take()) is not None and not res.runs.empty:  # keep its numbers, not its models
-        ss["tr_count"] = ss.get("tr_count", 0) + 1
-        ss["tr_runs"] = (ss.get("tr_runs", []) + [{"curves": res.curves, "runs": res.runs,
-                                                   "meta": res.meta, "n": ss["tr_count"]}])[-MAX_KEPT_RUNS:]
-    none_finished = job.result is not None and job.result.runs.empty
-    panel.live_run(job, chance, with_curves=none_finished, keys=("tr_l_train", "tr_l_test"))
-    if none_finished:
-        st.caption("No network finished, so there is no final table for this run.")
+job.buttons(start, blocked=bool(problems))
+if (res := job.follow()) is not None and not res.runs.empty:  # keep its numbers, not its models
+    ss["tr_count"] = ss.get("tr_count", 0) + 1
+    ss["tr_runs"] = (ss.get("tr_runs", []) + [{"curves": res.curves, "runs": res.runs,
+                                               "meta": res.meta, "n": ss["tr_count"]}])[-MAX_KEPT_RUNS:]
 
 kept = ss.get("tr_runs", [])
 if kept and not running:
@@ -143,16 +133,16 @@ if kept and not running:
     panel.curves(last["curves"], chance, "live: ", "live", ("tr_k_trai", "tr_k_test"))
     st.caption(training_charts.live_caption(last["meta"]))
     st.subheader(f"Live run #{last['n']}: final errors (one seed) and the hypothesis")
-    if (vs := panel.results(summarise(last["runs"]), 1, chance)) and not all(v["holds"] for v in vs):
+    if (vs := panel.results(dg.summarise(last["runs"]), 1, chance)) and not all(v["holds"] for v in vs):
         st.caption("A live run is one seed on a small budget: a deep network that starts slower can "
                    "still be behind when the budget ends (compare with the stored 12-epoch runs above).")
     st.subheader("Stored and live, side by side")
     parts = [(stored.table, f"stored ({stored.n_seeds} seeds, {stored.meta['epochs']} epochs)")] + [
-        (summarise(k["runs"]), f"live #{k['n']} ({k['meta']['epochs']} epochs)") for k in kept]
+        (dg.summarise(k["runs"]), f"live #{k['n']} ({k['meta']['epochs']} epochs)") for k in kept]
     st.dataframe(training_charts.he_tables(parts), hide_index=True, width="stretch")
     st.caption("Each live run uses its own budget; compare within a source first. Live results live in this "
                f"browser session only (the last {MAX_KEPT_RUNS} runs); models are discarded after each run.")
-elif not kept and job is None:
+elif not kept and job.job is None:
     st.caption("Press **Start** to train the networks here. The curves draw as each epoch finishes.")
 
-ui.show_code(run_degradation, "Show the code: the experiment loop")
+ui.show_code(dg.run_degradation, "Show the code: the experiment loop")

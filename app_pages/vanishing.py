@@ -13,8 +13,8 @@ from resnet_explain.experiments import theory, vanishing
 from resnet_explain.spec import cifar_resnet
 
 settings = ui.settings()
-seed = settings["seed"]
-big = settings["presenter"]
+seed = settings.seed
+big = settings.presenter
 H = 1.4 if big else 1.0
 
 DEPTHS = (4, 8, 12, 16, 20, 28, 36, 44, 50, 56, 64, 76, 88, 100)

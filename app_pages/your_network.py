@@ -2,7 +2,7 @@
 side by side; then gradient flow *during* training, read from the snapshots the runs record.
 
 A run is fixed by its inputs (network, data, training config, seed): runs already stored load at
-once. Training is one ``ui.BackgroundJob`` of this session that trains the pair in turn."""
+once. Training is one ``ui.LongJob`` of this session that trains the pair in turn."""
 
 import pandas as pd
 import streamlit as st
@@ -18,7 +18,7 @@ from resnet_explain.train.runs import RunStore, train_run
 from resnet_explain.ui import training_panel as panel
 
 settings = ui.settings()
-seed, device = settings["seed"], settings["device"]
+seed, device = settings.seed, settings.device
 ss = st.session_state
 spec = ui.current_spec()
 store, chance = RunStore(), chance_error()
@@ -43,13 +43,27 @@ st.caption(f"Your network: `{spec.to_query()}` · seed {seed} (sidebar).")
 if reason := yn.why_untrainable(spec):
     st.warning(reason, icon=":material/block:")
     st.stop()
+
+
+def live(j) -> None:
+    """The run's box; its curves so far unless a finished pair is drawn below."""
+    recs, p = list(j.records), j.meta["plan"]
+    ui.show_job(j, *yn.progress_line(p, recs, j.elapsed, state=j.state, error=j.error,
+                                     stopping=j.stop.is_set(), result=j.result,
+                                     abandoned=j.abandoned),
+                lines=[yn.epoch_line(r) for r in recs[-4:]])
+    if recs and (j.result is None or j.result.stopped is not None):
+        panel.curves(pd.DataFrame(recs), chance, "live: ")
+
+
 try:
-    budgets, cap = yn.budgets(), yn.cap_seconds(device.type)
+    budgets, cap = yn.budgets(), ui.host_cap(device.type)
 except UserError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
-job = ss.get("yn_job")
-running = job is not None and job.running
+job = ui.LongJob("yn", "your training run", live, stop_help="Ends the run at the next training step; "
+                 "a stopped run is not stored.")
+running = job.running
 names = list(budgets)
 choice = st.radio("Budget", names, index=names.index(yn.default_budget(names, device.type)),
                   format_func=lambda n: budgets[n].label, key="yn_budget", disabled=running,
@@ -65,37 +79,16 @@ if plan.refused:
     st.warning(plan.refusal(), icon=":material/timer_off:")
 
 
-def start(p: yn.Plan) -> None:
-    work = lambda j: yn.train_pair(p, store, progress=j.records.append, should_stop=j.should_stop)
-    ss["yn_job"] = ui.start_job(work, "your training run", meta={"plan": p})
+def work(j, p: yn.Plan):
+    return yn.train_pair(p, store, progress=j.records.append, should_stop=j.should_stop)
 
 
-b1, b2, _ = st.columns([1, 1, 4])
-b1.button("Start", type="primary", icon=":material/play_arrow:", on_click=start, args=(plan,),
-          disabled=running or plan.refused or not plan.to_train, key="yn_start")
-b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["yn_job"].stop.set(),
-          disabled=not running, key="yn_stop", help="Ends the run at the next training step; a "
-          "stopped run is not stored.")
-
-
-def live(j, with_curves: bool = True) -> None:
-    recs, p = list(j.records), j.meta["plan"]
-    ui.show_job(j, *yn.progress_line(p, recs, j.elapsed, state=j.state, error=j.error,
-                                     stopping=j.stop.is_set(), result=j.result,
-                                     abandoned=j.abandoned),
-                lines=[yn.epoch_line(r) for r in recs[-4:]])
-    if with_curves and recs:
-        panel.curves(pd.DataFrame(recs), chance, "live: ")
-
-
-if running:  # redrawn every second; the whole page reruns when the run ends
-    ui.watch_job(job, live)
-elif job is not None:
-    if (res := job.take()) is not None:
-        ss["yn_trained"] = ss.get("yn_trained", set()) | {r.run_id for _, r, loaded in res.runs
-                                                          if not loaded}
-    if job.meta["plan"].run_ids == plan.run_ids or job.error:  # its box, while these inputs are shown
-        live(job, with_curves=job.result is None or job.result.stopped is not None)
+job.buttons(lambda p=plan: job.start(lambda j: work(j, p), meta={"plan": p}),
+            blocked=plan.refused or not plan.to_train)
+# its box while these inputs are shown (or it failed)
+res = job.follow(show=lambda j: j.meta["plan"].run_ids == plan.run_ids or j.error is not None)
+if res is not None:
+    ss["yn_trained"] = ss.get("yn_trained", set()) | {r.run_id for _, r, loaded in res.runs if not loaded}
 
 pair = None if running else yn.stored_pair(plan, store)
 if pair is None:

@@ -25,3 +25,11 @@ def job_status(*, state: str, elapsed: float, error: str | None = None, stopping
     if state == "queued":
         return "Queued: waiting for the server…", "running"
     return f"{running}… {elapsed:.0f} s", "running"
+
+
+def count_progress(done: int, total: int, unit: str, *, before: str = "",
+                   after: tuple[str, ...] = ()) -> tuple[float, str]:
+    """(fraction, text) of a job that counts its work in ``unit``s, for ``ui.show_job``'s bar:
+    ``before`` + "3 of 12 passes", then each of ``after`` (elapsed time, the last item) after a "·"."""
+    frac = min(1.0, max(0.0, done / total)) if total else 0.0
+    return frac, " · ".join([f"{before}{done} of {total} {unit}", *(a for a in after if a)])

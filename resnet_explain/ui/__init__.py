@@ -1,5 +1,6 @@
-"""The only streamlit-aware code: the sidebar (:mod:`.sidebar`), the network in the URL
-(:mod:`.url_state`), compute slots and background jobs (:mod:`.jobs`), the cached probe
+"""The only streamlit-aware code: the sidebar and its typed settings (:mod:`.sidebar`), the network
+in the URL (:mod:`.url_state`), compute slots and background jobs (:mod:`.jobs`), the one long-job
+lifecycle every long page uses (:mod:`.long_job`), the cached probe
 (:mod:`.probing`), the pair of trained runs a page studies (:mod:`.run_picker`) and output helpers
 (:mod:`.widgets`). Pages use ``from resnet_explain import ui``; the run picker's names are
 imported on first use (it loads the training modules, which most pages never need).
@@ -8,10 +9,10 @@ Results are cached as DataFrames (copied per session by st.cache_data); models a
 the cached function and never shared between sessions.
 """
 
-from .jobs import (BackgroundJob, ServerBusy, compute_slot, queued_note, show_job, start_job,
-                   start_shared_job, watch_job)
+from .jobs import ServerBusy, compute_slot, queued_note, show_job
+from .long_job import LongJob, host_cap, over_cap
 from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
-from .sidebar import remember_settings, settings, sidebar
+from .sidebar import Settings, remember_settings, settings, sidebar
 from .url_state import DEFAULT_PRESET, apply_edit, current_spec, edit_error, editor_version, set_spec
 from .widgets import chart_with_export, cost_metrics, image_picker, next_step_footer, show_code
 
@@ -34,10 +35,9 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
-__all__ = ["apply_edit", "BackgroundJob", "chart_with_export", "compute_slot", "cost_metrics",
-           "current_spec", "DEFAULT_PRESET", "describe_run", "edit_error", "editor_version",
-           "image_picker", "MAX_PROBE_MEMORY", "next_step_footer", "pick_pair", "private_model",
+__all__ = ["apply_edit", "chart_with_export", "compute_slot", "cost_metrics", "current_spec",
+           "DEFAULT_PRESET", "describe_run", "edit_error", "editor_version", "host_cap", "image_picker",
+           "LongJob", "MAX_PROBE_MEMORY", "next_step_footer", "over_cap", "pick_pair", "private_model",
            "PROBE_BATCH", "probe_cached", "queued_note", "remember_pair", "remember_settings",
            "run_probe", "run_test_images", "run_title", "run_variant", "ServerBusy", "set_spec",
-           "settings", "shared_model", "show_code", "show_job", "sidebar", "start_job", "start_shared_job",
-           "watch_job"]
+           "settings", "Settings", "shared_model", "show_code", "show_job", "sidebar"]

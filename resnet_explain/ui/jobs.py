@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from ..errors import Stopped
+
 MAX_JOBS = max(1, int(os.environ.get("RESNET_EXPLAIN_MAX_JOBS", "1")))
 
 
@@ -65,6 +67,8 @@ class BackgroundJob:
     """One long computation of one session, in a background thread: the thread writes, the page
     reads. ``work(job)`` gets the job itself, appends progress records to ``job.records`` and
     polls ``job.should_stop`` (the trainer's ``should_stop``); its return value is ``result``.
+    Work that ends early on Stop raises :class:`resnet_explain.errors.Stopped` (then ``stopped``
+    is True and ``result`` None) or returns what it finished.
 
     Nothing here is shared between sessions: the job lives in the session's state, and models
     it makes stay inside ``work`` unless ``work`` returns them.
@@ -82,6 +86,7 @@ class BackgroundJob:
     finished: float | None = None
     last_poll: float = field(default_factory=time.monotonic)
     abandoned: bool = False
+    stopped: bool = False  # the work raised errors.Stopped: stopped by the user (or by nobody watching)
     collected: bool = False  # the page has taken the finished result
     meta: dict = field(default_factory=dict)  # what the page wants to remember (planned work...)
 
@@ -130,6 +135,8 @@ class BackgroundJob:
                     self.result = self.work(self)
             finally:
                 slots.release()
+        except Stopped:  # the one cancellation signal: stopped, not failed
+            self.stopped = True
         except Exception as exc:  # shown on the page; the app keeps running
             self.error = f"{type(exc).__name__}: {exc}"
         finally:

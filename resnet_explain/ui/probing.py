@@ -10,6 +10,7 @@ import streamlit as st
 
 from ..spec import NetSpec, SpecError, check_budget
 from .jobs import ServerBusy, compute_slot, queued_note
+from .sidebar import Settings
 
 MAX_PROBE_MEMORY = 2 * 2**30
 
@@ -33,14 +34,14 @@ def probe_cached(spec_query: str, seed: int, device: str, batch: int = PROBE_BAT
     return res.blocks, res.params, res.meta
 
 
-def run_probe(spec: NetSpec, settings: dict, batch: int = PROBE_BATCH, float64: bool = False):
+def run_probe(spec: NetSpec, settings: Settings, batch: int = PROBE_BATCH, float64: bool = False):
     """Probe with a clear message instead of a traceback for anything the user can cause."""
     t0 = time.perf_counter()
     try:
         check_budget(spec, batch, MAX_PROBE_MEMORY)
         with queued_note("this probe"):
-            blocks, params, meta = probe_cached(spec.to_query(), settings["seed"],
-                                                settings["device"].type, batch, float64)
+            blocks, params, meta = probe_cached(spec.to_query(), settings.seed,
+                                                settings.device.type, batch, float64)
     except ServerBusy as exc:
         st.warning(str(exc).capitalize())
         return None

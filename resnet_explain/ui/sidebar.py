@@ -4,8 +4,27 @@ the torch thread count for a shared host."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The sidebar's values for one run of a page (built in one place: :func:`sidebar`)."""
+
+    device: Any  # the torch.device work runs on (the choice resolved against what is present)
+    device_info: dict  # resnet_explain.device.describe(device): "detail" (what the page names), "torch"
+    seed: int  # every random thing (weights, data) uses it
+    presenter: bool  # larger type and full-width charts for a projector
+    theme: str  # one of THEMES
+    show_controls: bool  # False: the sidebar's controls are folded away (controls=hide)
+
+    @property
+    def detail(self) -> str:
+        """The device in words, as pages name it ("CPU (…)", "NVIDIA H200")."""
+        return self.device_info["detail"]
 
 _PRESENTER_CSS = """
 <style>
@@ -65,8 +84,8 @@ def theme_sync_js(theme: str, changed: bool) -> str:
     return THEME_SYNC_JS % {"theme": theme, "want": EMBED_THEME[theme], "changed": str(bool(changed)).lower()}
 
 
-def sidebar() -> dict:
-    """Device, seed and presenter mode, on every page. Returns the settings as a dict."""
+def sidebar() -> Settings:
+    """Device, seed and presenter mode, on every page. Returns them as :class:`Settings`."""
     from ..device import DEVICE_CHOICES, available_devices, choose_device, describe
 
     _set_threads()
@@ -103,8 +122,8 @@ def sidebar() -> dict:
     st.session_state["_theme_was"] = theme
     if theme != "auto" or changed:
         st.html(theme_sync_js(theme, changed), unsafe_allow_javascript=True)  # constant: THEME_SYNC_JS
-    return {"device": choice.device, "device_info": info, "seed": int(st.session_state.get("seed", 0)),
-            "presenter": presenter, "theme": theme, "show_controls": show}
+    return Settings(device=choice.device, device_info=info, seed=int(st.session_state.get("seed", 0)),
+                    presenter=presenter, theme=theme, show_controls=show)
 
 
 def _torch_threads() -> int:
@@ -128,12 +147,12 @@ def _set_threads() -> int:
     return n
 
 
-def remember_settings(settings: dict) -> None:
+def remember_settings(settings: Settings) -> None:
     """app.py renders the sidebar once per run and hands its values to the page."""
     st.session_state["_settings"] = settings
 
 
-def settings() -> dict:
+def settings() -> Settings:
     """The sidebar's values: from app.py this run, or (a page run on its own, as in a test) by
     rendering the sidebar here."""
     got = st.session_state.pop("_settings", None)
