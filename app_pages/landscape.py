@@ -9,8 +9,8 @@ from resnet_explain import ui
 from resnet_explain.charts import landscape as charts
 from resnet_explain.experiments import landscape as L
 from resnet_explain.experiments import landscape_store as store
-from resnet_explain.experiments.your_network import cap_seconds
 from resnet_explain.job_status import job_status
+from resnet_explain.train.budgets import cap_seconds
 from resnet_explain.train.runs import RunStore
 
 settings = ui.settings()

@@ -9,15 +9,16 @@ from resnet_explain import ui
 from resnet_explain.chance import chance_error
 from resnet_explain.charts import training as training_charts
 from resnet_explain.content import papers
+from resnet_explain.content import training as training_text
 from resnet_explain.experiments.degradation import (
-    EXPERIMENTS,
     check_hypothesis,
+    estimate_experiment_seconds,
     load_stored,
+    planned_epochs,
     run_degradation,
     summarise,
 )
-from resnet_explain.train import planned_epochs
-from resnet_explain.train.estimate import estimate_experiment_seconds
+from resnet_explain.train.budgets import EXPERIMENTS
 from resnet_explain.ui import training_panel as panel
 
 PRESET = EXPERIMENTS["cpu-live"]
@@ -46,9 +47,9 @@ st.info(
 
 # ---- 1. stored ----------------------------------------------------------------------------------
 st.header("1 · Stored runs")
-st.caption(training_charts.stored_caption(stored.meta))
+st.caption(training_text.stored_caption(stored.meta))
 panel.curves(stored.curves, chance, "", "stored", ("tr_s_train", "tr_s_test"))
-st.caption(training_charts.curves_caption(stored.n_seeds, chance))
+st.caption(training_text.curves_caption(stored.n_seeds, chance))
 st.subheader(f"Final errors (mean ± std over {stored.n_seeds} seeds), plain and residual, by depth")
 panel.results(stored.table, stored.n_seeds, chance)
 st.subheader("Beside the paper: He et al. 2015 (arXiv 1512.03385)")
@@ -71,7 +72,7 @@ for k, v in DEFAULTS.items():
     ss.setdefault(k, v)
 job = ss.get("tr_job")
 running = job is not None and job.running
-st.caption(training_charts.preset_caption(PRESET, seed))
+st.caption(training_text.preset_caption(PRESET, seed))
 c1, c2, c3 = st.columns([2, 2, 1])
 c1.multiselect("Depths", DEPTH_CHOICES, key="tr_depths", bind="query-params", disabled=running,
                help="He et al.'s CIFAR networks: 3 stages of (depth - 2) / 6 basic blocks each.")
@@ -112,9 +113,9 @@ problems = [f"choose at least one {what}" for what, picked in
             (("depth", exp.depths), ("architecture", archs)) if not picked]
 est = 0.0 if problems else live_seconds(exp, archs)
 if device.type == "cpu" and est > MAX_LIVE_SECONDS:
-    problems.append(training_charts.too_long(est, MAX_LIVE_SECONDS))
+    problems.append(training_text.too_long(est, MAX_LIVE_SECONDS))
 if not problems:
-    st.caption(training_charts.plan_caption(len(archs) * len(exp.depths), exp.n_train, exp.train.epochs,
+    st.caption(training_text.plan_caption(len(archs) * len(exp.depths), exp.n_train, exp.train.epochs,
                                settings["device_info"]["detail"], est if device.type == "cpu" else None))
 for p in problems:
     st.warning(p[0].upper() + p[1:] + ".")  # not str.capitalize: it would write "cpu"
@@ -141,7 +142,7 @@ if kept and not running:
     last = kept[-1]
     st.subheader(f"Live run #{last['n']}: curves")
     panel.curves(last["curves"], chance, "live: ", "live", ("tr_k_trai", "tr_k_test"))
-    st.caption(training_charts.live_caption(last["meta"]))
+    st.caption(training_text.live_caption(last["meta"]))
     st.subheader(f"Live run #{last['n']}: final errors (one seed) and the hypothesis")
     if (vs := panel.results(summarise(last["runs"]), 1, chance)) and not all(v["holds"] for v in vs):
         st.caption("A live run is one seed on a small budget: a deep network that starts slower can "

@@ -11,8 +11,10 @@ from streamlit.errors import StreamlitAPIException
 from resnet_explain import ui
 from resnet_explain.chance import chance_error
 from resnet_explain.charts import grad_history as gh
+from resnet_explain.content import your_network as yn_text
 from resnet_explain.errors import UserError
 from resnet_explain.experiments import your_network as yn
+from resnet_explain.train.budgets import cap_seconds, default_budget, host_budgets
 from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import RunStore, train_run
 from resnet_explain.ui import training_panel as panel
@@ -40,18 +42,18 @@ st.markdown(
     f"{yn.SNAPSHOT_EVERY} steps, from the training steps themselves.")
 st.caption(f"Your network: `{spec.to_query()}` · seed {seed} (sidebar).")
 
-if reason := yn.why_untrainable(spec):
+if reason := yn_text.why_untrainable(spec):
     st.warning(reason, icon=":material/block:")
     st.stop()
 try:
-    budgets, cap = yn.budgets(), yn.cap_seconds(device.type)
+    budgets, cap = host_budgets(), cap_seconds(device.type)
 except UserError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
 job = ss.get("yn_job")
 running = job is not None and job.running
 names = list(budgets)
-choice = st.radio("Budget", names, index=names.index(yn.default_budget(names, device.type)),
+choice = st.radio("Budget", names, index=names.index(default_budget(names, device.type)),
                   format_func=lambda n: budgets[n].label, key="yn_budget", disabled=running,
                   bind="query-params",
                   help="quick: minutes on a CPU; full: He et al.'s 32×32 images, for a GPU.")
@@ -60,9 +62,9 @@ try:
 except UserError as exc:
     st.warning(f"This network cannot take this budget's images: {exc}", icon=":material/block:")
     st.stop()
-st.caption(plan.caption())
+st.caption(yn_text.plan_caption(plan))
 if plan.refused:
-    st.warning(plan.refusal(), icon=":material/timer_off:")
+    st.warning(yn_text.refusal(plan), icon=":material/timer_off:")
 
 
 def start(p: yn.Plan) -> None:
@@ -80,10 +82,10 @@ b2.button("Stop", icon=":material/stop:", on_click=lambda: ss["yn_job"].stop.set
 
 def live(j, with_curves: bool = True) -> None:
     recs, p = list(j.records), j.meta["plan"]
-    ui.show_job(j, *yn.progress_line(p, recs, j.elapsed, state=j.state, error=j.error,
+    ui.show_job(j, *yn_text.progress_line(p, recs, j.elapsed, state=j.state, error=j.error,
                                      stopping=j.stop.is_set(), result=j.result,
                                      abandoned=j.abandoned),
-                lines=[yn.epoch_line(r) for r in recs[-4:]])
+                lines=[yn_text.epoch_line(r) for r in recs[-4:]])
     if with_curves and recs:
         panel.curves(pd.DataFrame(recs), chance, "live: ")
 
@@ -107,7 +109,7 @@ if pair is None:
 
 st.header("1 · Final errors")
 st.dataframe(yn.pair_table(pair, ss.get("yn_trained", ())), hide_index=True, width="stretch")
-st.caption(yn.TABLE_CAPTION)
+st.caption(yn_text.TABLE_CAPTION)
 panel.curves(yn.curves_frame(pair), chance, "", "your_network", ("yn_c_train", "yn_c_test"))
 
 st.header("2 · Gradient flow during training")
@@ -129,7 +131,7 @@ if steps_all:
     st.subheader("Do the first blocks learn at all?")
 else:
     st.caption("These runs have no gradient snapshots stored.")
-for sentence in yn.pace_sentences(pair):
+for sentence in yn_text.pace_sentences(pair):
     st.markdown(sentence)
 
 yours_id = pair[0][1].run_id

@@ -19,7 +19,7 @@ MAX_TRAIN_MEMORY = 16 * 2**30  # estimated training-step memory the CLI accepts 
 
 
 def add_parsers(sub) -> None:
-    from ..train.runs import BUDGETS
+    from ..train.budgets import BUDGETS
 
     t = sub.add_parser("train", help="train a network (and with --twin its twin) as stored runs")
     t.add_argument("--spec", required=True, help="a NetSpec query string (as in the app's URL)")
@@ -55,8 +55,8 @@ def _request(a):
     from dataclasses import fields, replace
 
     from ..spec import NetSpec
+    from ..train.budgets import BUDGETS
     from ..train.config import TrainConfig
-    from ..train.runs import BUDGETS
 
     spec = NetSpec.from_query(a.spec)  # SpecError (a UserError) for a bad spec: exit 2
     if spec.family != "cnn":
@@ -76,10 +76,9 @@ def _request(a):
 
 
 def cmd_train(a) -> int:
+    from ..spec import check_budget
     from ..train.estimate import estimate_run_seconds
     from ..train.runs import RunStore, train_run
-
-    from ..spec import check_budget
 
     req = _request(a)
     reqs = [req, req.twin()] if a.twin else [req]

@@ -38,7 +38,7 @@ def _ints(values, flag):
 
 
 def add_parsers(sub) -> None:
-    from ..experiments.degradation import EXPERIMENTS
+    from ..train.budgets import EXPERIMENTS
 
     d = sub.add_parser("degradation", help="plain vs residual at two depths (He et al. 2015): "
                                            "the stored results, or --run to measure again")
@@ -176,6 +176,7 @@ def cmd_bench_train(a) -> int:
 
 def cmd_lr_sweep(a) -> int:
     """Print the stored learning-rate sweep, or train one (--spec) and print it."""
+    from ..content import training_lr as lr_text
     from ..experiments import lr_sweep as sw
     from ..train.checkpoints import to_plain
 
@@ -185,12 +186,12 @@ def cmd_lr_sweep(a) -> int:
             verb = "needs" if len(given) == 1 else "need"
             raise UserError(f"{', '.join(given)} {verb} --spec (the network to sweep)")
         stored = sw.load_stored(a.results)
-        table, statement, meta = stored.table, stored.statement, stored.meta
+        table, statement, meta = stored.table, lr_text.stored_statement(stored), stored.meta
     else:
         if a.stored:
             raise UserError("--stored prints the stored sweep; leave it out to train --spec")
         from ..spec import NetSpec
-        from ..train.runs import BUDGETS
+        from ..train.budgets import BUDGETS
 
         if a.budget not in BUDGETS:
             raise UserError(f"--budget must be one of {', '.join(BUDGETS)}, got {a.budget[:20]!r}")
@@ -202,7 +203,7 @@ def cmd_lr_sweep(a) -> int:
         base = sw.base_request(NetSpec.from_query(a.spec), a.budget, seed=a.seed, device=a.device,
                                epochs=a.epochs, n_train=a.n_train)
         table = sw.lr_sweep(None, base, lrs, progress=_sweep_progress)
-        statement = sw.state_result(table)
+        statement = lr_text.state_result(table)
         meta = {"budget": a.budget, "spec": base.spec, "lrs": list(lrs), "seed": a.seed,
                 "recipe": base.identity(), "stopped": table.attrs["stopped"],
                 "wall_seconds": table.attrs["wall_seconds"], "trains_below": sw.TRAINS_BELOW,

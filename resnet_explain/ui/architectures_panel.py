@@ -8,8 +8,8 @@ import streamlit as st
 
 from ..errors import UserError
 from ..experiments import architectures as A
-from ..experiments.your_network import cap_seconds
 from ..spec.zoo import VARIANTS
+from ..train.budgets import cap_seconds
 from ..train.estimate import estimate_run_seconds
 from .jobs import compute_slot, show_job, start_job, watch_job
 

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from resnet_explain import magnitude
 from resnet_explain.charts import grad_history as gh
 from resnet_explain.data import Normalizer, make_shapes
-from resnet_explain.experiments.degradation import EXPERIMENTS
 from resnet_explain.model import build_model, find_blocks
 from resnet_explain.probe import probe
 from resnet_explain.seeding import sub_seed
 from resnet_explain.spec import cifar_resnet
 from resnet_explain.train import config, snapshots, trainer
+from resnet_explain.train.budgets import EXPERIMENTS
 
 SPEC = cifar_resnet(8, width=4, in_size=8, classes=2)
 PLAIN = cifar_resnet(8, width=4, in_size=8, classes=2, skip=False)
