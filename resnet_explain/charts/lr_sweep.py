@@ -13,6 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..content.training_lr import CHART_TITLE, DIVERGED_NOTE
 from .axes import VARIANT_COLORS, W, legend
 
 POINT_COLUMNS = ["net", "variant", "depth", "lr", "error_pct", "test_pct", "diverged", "status", "run_id"]
@@ -73,9 +74,9 @@ def lr_sweep_chart(table: pd.DataFrame, chance: float | None = None, threshold: 
         layers.append(alt.Chart(rule).mark_rule(strokeDash=dash_, color="#777").encode(y="y:Q"))
         layers.append(alt.Chart(rule).mark_text(align="left", dy=-7, x=4, color="#555", fontSize=11)
                       .encode(y="y:Q", text="label:N"))
-    note = "✕ diverged (loss not finite) or ended at chance" if pts["diverged"].any() else ""
+    note = DIVERGED_NOTE if pts["diverged"].any() else ""
     return alt.layer(*layers).properties(width=W, height=height, title=alt.TitleParams(
-        title or "Final training error after training at each peak learning rate", subtitle=note,
+        title or CHART_TITLE, subtitle=note,
         anchor="start", fontSize=14, subtitleFontSize=12))
 
 

@@ -18,8 +18,6 @@ from ..content.training import net_label
 from .axes import VARIANT_COLORS, W, legend
 
 METRICS = {"train_error": "training error", "test_error": "test error"}
-HE_2015 = "He et al. 2015, arXiv 1512.03385, sec. 4.2, fig. 6 and table 6"
-VEIT_2016 = "Veit et al. 2016, arXiv 1605.06431, sec. 4"
 
 
 # ---------------------------------------------------------------------------------------------

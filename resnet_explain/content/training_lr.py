@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
     from ..experiments.lr_sweep import StoredSweep
 
+CHART_TITLE = "Final training error after training at each peak learning rate"
+DIVERGED_NOTE = "✕ diverged (loss not finite) or ended at chance"  # the chart's subtitle, when one did
+
 
 def _where(lrs: list[float], grid: list[float]) -> str:
     """"at every lr tried", "from lr X" (X and every larger lr of the grid) or "at lr a, b"."""

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..chance import chance_error
 from ..content.your_network import why_untrainable
+from ..errors import Stopped
 from ..spec import NetSpec
 from ..train.budgets import BUDGETS, EXPERIMENTS, Budget, named
 from ..train.config import TrainError
@@ -168,23 +169,24 @@ def lr_sweep(spec: NetSpec | None, base: Budget | RunRequest | str, lrs: Sequenc
     store = store or RunStore()
     t0 = time.perf_counter()
     rows, data, stopped = [], None, False
-    for k, req in enumerate(reqs):
-        tag = {"variant": variant_of(req.netspec), "lr": req.config.lr, "run": k + 1,
-               "runs": len(reqs), "epochs": req.config.epochs}
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        if data is None and not store.has(req.run_id):
-            data = req.data.load()  # made once, only when something must be trained
-        cb = None if progress is None else (
-            lambda rec, tag=tag: progress({**rec, "lr_now": rec.get("lr"), **tag}))
-        run, loaded = train_run(req, store, progress=cb, should_stop=should_stop, data=data)
-        if run is None:
-            stopped = True
-            break
-        rows.append(_row(run, req, loaded))
-        if progress is not None:
-            progress({**tag, "done": True, "loaded": loaded, "train_error": rows[-1]["train_error"]})
+    try:
+        for k, req in enumerate(reqs):
+            tag = {"variant": variant_of(req.netspec), "lr": req.config.lr, "run": k + 1,
+                   "runs": len(reqs), "epochs": req.config.epochs}
+            if should_stop is not None and should_stop():
+                raise Stopped
+            if data is None and not store.has(req.run_id):
+                data = req.data.load()  # made once, only when something must be trained
+            cb = None if progress is None else (
+                lambda rec, tag=tag: progress({**rec, "lr_now": rec.get("lr"), **tag}))
+            run, loaded = train_run(req, store, progress=cb, should_stop=should_stop, data=data)
+            if run is None:  # train_run's word for a stopped run (not stored)
+                raise Stopped
+            rows.append(_row(run, req, loaded))
+            if progress is not None:
+                progress({**tag, "done": True, "loaded": loaded, "train_error": rows[-1]["train_error"]})
+    except Stopped:
+        stopped = True  # the one place a stop is decided: the runs finished so far are the result
     df = pd.DataFrame(rows, columns=COLUMNS)
     if len(df):
         df["variant"] = pd.Categorical(df["variant"], ["plain", "residual"])
