@@ -6,10 +6,12 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import lr_sweep as charts
+from resnet_explain.content import training_lr as lr_text
 from resnet_explain.errors import UserError
 from resnet_explain.experiments import lr_sweep as sw
+from resnet_explain.train.budgets import BUDGETS
 from resnet_explain.train.estimate import estimate_run_seconds
-from resnet_explain.train.runs import BUDGETS, RunStore
+from resnet_explain.train.runs import RunStore
 
 BUDGET = BUDGETS["quick"]
 LR_CHOICES = sw.log_grid(0.0125, 6.4)  # factor 2
@@ -37,10 +39,10 @@ except sw.SweepError as exc:
     stored = None
     st.warning(str(exc), icon=":material/warning:")
 if stored is not None:
-    st.caption(charts.stored_caption(stored.meta))
+    st.caption(lr_text.stored_caption(stored.meta))
     ui.chart_with_export(charts.lr_sweep_chart(stored.table, sw.CHANCE, stored.meta["trains_below"]),
                          charts.sweep_points(stored.table), "lr_sweep_stored", "lrs_stored")
-    st.info(stored.statement, icon=":material/science:")
+    st.info(lr_text.stored_statement(stored), icon=":material/science:")
     st.dataframe(charts.display_table(stored.table), hide_index=True, width="stretch", height="content")
 
 # ---- 2. live ------------------------------------------------------------------------------------
@@ -49,7 +51,7 @@ st.header("2 · Your network, live")
 
 def status(j) -> None:
     res = j.result
-    label, state, frac, text = charts.live_status(
+    label, state, frac, text = lr_text.live_status(
         list(j.records), j.meta["runs"], j.elapsed, state=j.state, error=j.error,
         stopping=j.stop.is_set(), finished=None if res is None else len(res), abandoned=j.abandoned)
     ui.show_job(j, label, state, frac, text)
@@ -121,7 +123,7 @@ if last is not None and not running and len(last):
     st.subheader("Your sweep")
     ui.chart_with_export(charts.lr_sweep_chart(last, sw.CHANCE, sw.TRAINS_BELOW),
                          charts.sweep_points(last), "lr_sweep_live", "lrs_live")
-    st.info(sw.state_result(last), icon=":material/science:")
+    st.info(lr_text.state_result(last), icon=":material/science:")
     st.dataframe(charts.display_table(last), hide_index=True, width="stretch", height="content")
     st.caption("Runs are kept in this server's run cache (least recently used go first): the same "
                "sweep again loads instead of training.")

@@ -7,12 +7,12 @@ from resnet_explain import ui
 from resnet_explain.chance import chance_error
 from resnet_explain.charts import training as training_charts
 from resnet_explain.content import papers
+from resnet_explain.content import training as training_text
 from resnet_explain.experiments import degradation as dg
-from resnet_explain.train import planned_epochs
-from resnet_explain.train.estimate import estimate_experiment_seconds
+from resnet_explain.train.budgets import EXPERIMENTS
 from resnet_explain.ui import training_panel as panel
 
-PRESET = dg.EXPERIMENTS["cpu-live"]
+PRESET = EXPERIMENTS["cpu-live"]
 ARCHS = ("plain", "residual")
 DEPTH_CHOICES = (8, 14, 20, 32, 44, 56)  # He et al.'s CIFAR nets have depth 6n + 2
 MAX_LIVE_SECONDS = 300  # estimated, on a CPU: a shared 2-vCPU server must not be held longer
@@ -38,9 +38,9 @@ st.info(
 
 # ---- 1. stored ----------------------------------------------------------------------------------
 st.header("1 · Stored runs")
-st.caption(training_charts.stored_caption(stored.meta))
+st.caption(training_text.stored_caption(stored.meta))
 panel.curves(stored.curves, chance, "", "stored", ("tr_s_train", "tr_s_test"))
-st.caption(training_charts.curves_caption(stored.n_seeds, chance))
+st.caption(training_text.curves_caption(stored.n_seeds, chance))
 st.subheader(f"Final errors (mean ± std over {stored.n_seeds} seeds), plain and residual, by depth")
 panel.results(stored.table, stored.n_seeds, chance)
 st.subheader("Beside the paper: He et al. 2015 (arXiv 1512.03385)")
@@ -58,7 +58,7 @@ with st.expander(papers.more_numbers_label()):
 st.header("2 · Run it live")
 ss = st.session_state
 DEFAULTS = {"tr_depths": list(PRESET.depths), "tr_archs": list(ARCHS),
-            "tr_epochs": PRESET.train.epochs, "tr_ntrain": PRESET.n_train, "tr_ntest": PRESET.n_test}
+            "tr_epochs": PRESET.config.epochs, "tr_ntrain": PRESET.n_train, "tr_ntest": PRESET.n_test}
 for k, v in DEFAULTS.items():
     ss.setdefault(k, v)
 
@@ -74,7 +74,7 @@ def status(j) -> None:
 job = ui.LongJob("tr", "your training run", status,
                  stop_help="Ends the run at the next training step; finished networks are kept.")
 running = job.running
-st.caption(training_charts.preset_caption(PRESET, seed))
+st.caption(training_text.preset_caption(PRESET, seed))
 c1, c2, c3 = st.columns([2, 2, 1])
 c1.multiselect("Depths", DEPTH_CHOICES, key="tr_depths", bind="query-params", disabled=running,
                help="He et al.'s CIFAR networks: 3 stages of (depth - 2) / 6 basic blocks each.")
@@ -91,7 +91,7 @@ c6.button("Reset to preset", on_click=ss.update, args=(DEFAULTS,), disabled=runn
 def live_seconds(exp, archs) -> float:
     """The budget's time at the speed of a few real training steps here now (one net per depth)."""
     with ui.compute_slot():
-        return estimate_experiment_seconds(exp, archs)
+        return dg.estimate_experiment_seconds(exp, archs)
 
 
 def chosen():
@@ -106,7 +106,7 @@ def start() -> None:
     exp, archs = chosen()
     work = lambda j: dg.run_degradation(exp, progress=j.records.append, should_stop=j.should_stop,
                                         archs=archs)
-    job.start(work, meta={"epochs": exp.train.epochs, "planned_epochs": planned_epochs(exp, archs)})
+    job.start(work, meta={"epochs": exp.config.epochs, "planned_epochs": dg.planned_epochs(exp, archs)})
 
 
 exp, archs = chosen()
@@ -114,9 +114,9 @@ problems = [f"choose at least one {what}" for what, picked in
             (("depth", exp.depths), ("architecture", archs)) if not picked]
 est = 0.0 if problems else live_seconds(exp, archs)
 if ui.over_cap(est, cap := MAX_LIVE_SECONDS if device.type == "cpu" else None):
-    problems.append(training_charts.too_long(est, cap))
+    problems.append(training_text.too_long(est, cap))
 if not problems:
-    st.caption(training_charts.plan_caption(len(archs) * len(exp.depths), exp.n_train, exp.train.epochs,
+    st.caption(training_text.plan_caption(len(archs) * len(exp.depths), exp.n_train, exp.config.epochs,
                                             settings.detail, est if device.type == "cpu" else None))
 for p in problems:
     st.warning(p[0].upper() + p[1:] + ".")  # not str.capitalize: it would write "cpu"
@@ -131,7 +131,7 @@ if kept and not running:
     last = kept[-1]
     st.subheader(f"Live run #{last['n']}: curves")
     panel.curves(last["curves"], chance, "live: ", "live", ("tr_k_trai", "tr_k_test"))
-    st.caption(training_charts.live_caption(last["meta"]))
+    st.caption(training_text.live_caption(last["meta"]))
     st.subheader(f"Live run #{last['n']}: final errors (one seed) and the hypothesis")
     if (vs := panel.results(dg.summarise(last["runs"]), 1, chance)) and not all(v["holds"] for v in vs):
         st.caption("A live run is one seed on a small budget: a deep network that starts slower can "

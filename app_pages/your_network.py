@@ -11,8 +11,10 @@ from streamlit.errors import StreamlitAPIException
 from resnet_explain import ui
 from resnet_explain.chance import chance_error
 from resnet_explain.charts import grad_history as gh
+from resnet_explain.content import your_network as yn_text
 from resnet_explain.errors import UserError
 from resnet_explain.experiments import your_network as yn
+from resnet_explain.train.budgets import default_budget, host_budgets
 from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import RunStore, train_run
 from resnet_explain.ui import training_panel as panel
@@ -40,7 +42,7 @@ st.markdown(
     f"{yn.SNAPSHOT_EVERY} steps, from the training steps themselves.")
 st.caption(f"Your network: `{spec.to_query()}` · seed {seed} (sidebar).")
 
-if reason := yn.why_untrainable(spec):
+if reason := yn_text.why_untrainable(spec):
     st.warning(reason, icon=":material/block:")
     st.stop()
 
@@ -48,16 +50,16 @@ if reason := yn.why_untrainable(spec):
 def live(j) -> None:
     """The run's box; its curves so far unless a finished pair is drawn below."""
     recs, p = list(j.records), j.meta["plan"]
-    ui.show_job(j, *yn.progress_line(p, recs, j.elapsed, state=j.state, error=j.error,
+    ui.show_job(j, *yn_text.progress_line(p, recs, j.elapsed, state=j.state, error=j.error,
                                      stopping=j.stop.is_set(), result=j.result,
                                      abandoned=j.abandoned),
-                lines=[yn.epoch_line(r) for r in recs[-4:]])
+                lines=[yn_text.epoch_line(r) for r in recs[-4:]])
     if recs and (j.result is None or j.result.stopped is not None):
         panel.curves(pd.DataFrame(recs), chance, "live: ")
 
 
 try:
-    budgets, cap = yn.budgets(), ui.host_cap(device.type)
+    budgets, cap = host_budgets(), ui.host_cap(device.type)
 except UserError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
@@ -65,7 +67,7 @@ job = ui.LongJob("yn", "your training run", live, stop_help="Ends the run at the
                  "a stopped run is not stored.")
 running = job.running
 names = list(budgets)
-choice = st.radio("Budget", names, index=names.index(yn.default_budget(names, device.type)),
+choice = st.radio("Budget", names, index=names.index(default_budget(names, device.type)),
                   format_func=lambda n: budgets[n].label, key="yn_budget", disabled=running,
                   bind="query-params",
                   help="quick: minutes on a CPU; full: He et al.'s 32×32 images, for a GPU.")
@@ -74,9 +76,9 @@ try:
 except UserError as exc:
     st.warning(f"This network cannot take this budget's images: {exc}", icon=":material/block:")
     st.stop()
-st.caption(plan.caption())
+st.caption(yn_text.plan_caption(plan))
 if plan.refused:
-    st.warning(plan.refusal(), icon=":material/timer_off:")
+    st.warning(yn_text.refusal(plan), icon=":material/timer_off:")
 
 
 def work(j, p: yn.Plan):
@@ -100,7 +102,7 @@ if pair is None:
 
 st.header("1 · Final errors")
 st.dataframe(yn.pair_table(pair, ss.get("yn_trained", ())), hide_index=True, width="stretch")
-st.caption(yn.TABLE_CAPTION)
+st.caption(yn_text.TABLE_CAPTION)
 panel.curves(yn.curves_frame(pair), chance, "", "your_network", ("yn_c_train", "yn_c_test"))
 
 st.header("2 · Gradient flow during training")
@@ -122,7 +124,7 @@ if steps_all:
     st.subheader("Do the first blocks learn at all?")
 else:
     st.caption("These runs have no gradient snapshots stored.")
-for sentence in yn.pace_sentences(pair):
+for sentence in yn_text.pace_sentences(pair):
     st.markdown(sentence)
 
 yours_id = pair[0][1].run_id

@@ -7,10 +7,20 @@
 Importing this package does not import streamlit (only ``resnet_explain.ui`` does).
 """
 
-from .probe import ProbeResult, probe, probe_spec
 from .model import build_model, make_batch
-from .spec import (PRESETS, BlockSpec, Cost, NetSpec, SpecError, check_budget, cifar_resnet,
-                   estimate_cost, mlp, preset)
+from .probe import ProbeResult, probe, probe_spec
+from .spec import (
+                   PRESETS,
+                   BlockSpec,
+                   Cost,
+                   NetSpec,
+                   SpecError,
+                   check_budget,
+                   cifar_resnet,
+                   estimate_cost,
+                   mlp,
+                   preset,
+)
 
 __all__ = ["BlockSpec", "Cost", "NetSpec", "PRESETS", "ProbeResult", "SpecError", "build_model",
            "check_budget", "cifar_resnet", "estimate_cost", "make_batch", "mlp", "preset", "probe",

@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from resnet_explain.device import choose_device, synchronize  # noqa: E402
-from resnet_explain.experiments.degradation import EXPERIMENTS
+from resnet_explain.experiments.degradation import network
 from resnet_explain.train import train  # noqa: E402
+from resnet_explain.train.budgets import EXPERIMENTS
 from resnet_explain.train.config import SNAPSHOT_EVERY  # noqa: E402
 
 
@@ -66,10 +67,10 @@ def main() -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     exp = EXPERIMENTS[a.experiment].with_(n_train=a.n_train, epochs=a.epochs, device=a.device)
-    train_set, _ = exp.data()
-    base = exp.train if a.batch is None else replace(exp.train, batch_size=a.batch)
+    train_set, _ = exp.data.load()
+    base = exp.config if a.batch is None else replace(exp.config, batch_size=a.batch)
     for depth in a.depth:
-        spec = exp.spec(a.arch, depth)
+        spec = network(exp, a.arch, depth)
         off_cfg, on_cfg = replace(base, snapshot_every=0), replace(base, snapshot_every=a.every)
         timed_train(spec, train_set, off_cfg)  # warm-up (allocator, oneDNN/cuDNN kernels)
         off, on, steps = [], [], []
@@ -78,7 +79,7 @@ def main() -> int:
             ips, res = timed_train(spec, train_set, on_cfg, steps)
             on.append(ips)
         m = res.meta
-        print(f"{a.arch}-{depth} ({exp.size}x{exp.size}, width {exp.width}, {len(train_set)} images, "
+        print(f"{a.arch}-{depth} ({exp.data.size}x{exp.data.size}, width {exp.width}, {len(train_set)} images, "
               f"batch {base.batch_size}, {a.epochs} epoch(s) = {m['steps']} steps, amp {m['amp']}) on "
               f"{m.get('detail') or m['device']}; snapshots every {a.every} steps: "
               f"{res.grads['step'].nunique()} x {res.grads['block'].nunique()} blocks", flush=True)

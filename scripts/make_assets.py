@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from resnet_explain.experiments.degradation import EXPERIMENTS, run_degradation
+from resnet_explain.experiments.degradation import run_degradation
 from resnet_explain.train import shipped  # noqa: E402
+from resnet_explain.train.budgets import EXPERIMENTS
 
 
 def _ints(text):

@@ -5,7 +5,7 @@
     python scripts/make_lr_sweep.py --lrs 0.025,0.05,0.1,0.2,0.4,0.8,1.6,3.2
 
 Trains ResNet-<depth> and its plain twin with the experiment's exact data recipe and training
-config (experiments/degradation.py EXPERIMENTS), at each learning rate, through the run store: the runs
+config (train/budgets.py EXPERIMENTS), at each learning rate, through the run store: the runs
 go to ``--store`` (a temporary folder by default, kept between calls so a rerun or a longer grid
 only trains what is new); only the tables are written to ``--out`` (no models).
 Writes table.csv, curves.csv, results.json (rows + meta) and README.md.
@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd
 import torch
 
+from resnet_explain.content import training_lr as lr_text
 from resnet_explain.device import describe
 from resnet_explain.experiments import lr_sweep as sw
-from resnet_explain.experiments.degradation import EXPERIMENTS
+from resnet_explain.train.budgets import EXPERIMENTS
 from resnet_explain.train.checkpoints import to_plain
 from resnet_explain.train.runs import RunStore
 
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
     if a.restate:
         out = Path(a.out)
         stored = sw.load_stored(out)
-        meta = {**stored.meta, "statement": stored.statement}
+        meta = {**stored.meta, "statement": lr_text.stored_statement(stored)}
         obj = json.loads((out / "results.json").read_text())
         (out / "results.json").write_text(json.dumps({**obj, "meta": meta}, indent=1))
         (out / "README.md").write_text(readme(stored.table, meta))
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     table = pd.concat(tables, ignore_index=True)
     curves = sw.sweep_curves(table, store)
     wall = time.perf_counter() - t0
-    statement = sw.state_result(table)
+    statement = lr_text.state_result(table)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "table.csv", index=False)
@@ -133,7 +134,7 @@ Machine: {meta.get('detail', meta.get('device'))}, torch {meta['torch']}, Python
 training time of all runs {meta['train_seconds']:.0f} s. The per-run seconds in `table.csv` are wall
 times on a shared 2-core machine where other jobs ran too: they are not a speed benchmark.
 
-**Recipe** — exactly the `{meta['experiment']}` experiment of `resnet_explain/experiments/degradation.py`
+**Recipe** — exactly the `{meta['experiment']}` budget of `resnet_explain/train/budgets.py`
 (seed {meta['seed']}): He et al.'s CIFAR ResNet-{'/'.join(map(str, meta['depths']))} (option A
 shortcuts, first-stage width 8) and its plain twin (the same network, every skip removed), on
 {data['n_train']} generated 16×16 shapes (difficulty {data['difficulty']}, {data['n_test']} test
@@ -152,7 +153,7 @@ lowest running (train-mode) training error.
 
 {chr(10).join(rows)}
 
-**What it shows** (computed by `resnet_explain.experiments.lr_sweep.state_result` from the table):
+**What it shows** (computed by `resnet_explain.content.training_lr.state_result` from the table):
 {meta['statement']}
 {cross_check(table, meta)}
 Caveats: one seed, one recipe, a small synthetic data set and short training; batch norm and the
@@ -175,14 +176,14 @@ def cross_check(table: pd.DataFrame, meta: dict) -> str:
         return ""
     runs = pd.read_csv(path)
     lines = []
-    for r in table[table["lr"] == exp.train.lr].itertuples(index=False):
+    for r in table[table["lr"] == exp.config.lr].itertuples(index=False):
         m = runs[(runs["arch"] == r.variant) & (runs["depth"] == r.depth) & (runs["seed"] == meta["seed"])]
         if len(m):
             lines.append(f"{r.variant}-{r.depth}: {100 * r.train_error:.2f} % here, "
                          f"{100 * float(m['train_error'].iloc[0]):.2f} % there")
     if not lines:
         return ""
-    return (f"\n**Cross-check** — at the experiment's own lr ({exp.train.lr:g}) these runs have the "
+    return (f"\n**Cross-check** — at the experiment's own lr ({exp.config.lr:g}) these runs have the "
             f"same inputs as seed {meta['seed']} of the stored degradation experiment "
             "(`assets/degradation/runs.csv`, made by an earlier version of the code): "
             + "; ".join(lines) + ". Where they differ, the same inputs gave a different result under "
@@ -190,7 +191,7 @@ def cross_check(table: pd.DataFrame, meta: dict) -> str:
 
 
 def cfg_lr(meta: dict) -> str:
-    return f"{EXPERIMENTS[meta['experiment']].train.lr:g}"
+    return f"{EXPERIMENTS[meta['experiment']].config.lr:g}"
 
 
 if __name__ == "__main__":

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import magnitude
-from .axes import (VARIANT_COLORS, W, block_order, dash_legend, fit_title, flagged_markers, legend,
-                   xblock)
+from .axes import VARIANT_COLORS, W, block_order, dash_legend, fit_title, flagged_markers, legend, xblock
 
 VARIANTS = ["plain", "residual"]
 QUANTITIES = {  # a column of the snapshot table (train/snapshots.py GRAD_COLUMNS) -> axis title

@@ -8,8 +8,19 @@ import numpy as np
 import pandas as pd
 
 from .. import magnitude
-from .axes import (BRANCH_TERM_COLOR, IDENTITY_TERM_COLOR, MID_GREY, VARIANT_COLORS, W, block_order,
-                   fit_title, dash_legend, flagged_markers, legend, xblock)
+from .axes import (
+    BRANCH_TERM_COLOR,
+    IDENTITY_TERM_COLOR,
+    MID_GREY,
+    VARIANT_COLORS,
+    W,
+    block_order,
+    dash_legend,
+    fit_title,
+    flagged_markers,
+    legend,
+    xblock,
+)
 
 PICK = "pick"  # the name of the per-block chart's click selection (Streamlit returns it by this name)
 

@@ -1,4 +1,5 @@
-"""Pure functions for the learning-rate sweep: sweep table -> chart / display table. No streamlit.
+"""Pure functions for the learning-rate sweep: sweep table -> chart / display table. No streamlit;
+the sentences: :mod:`resnet_explain.content.training_lr`.
 
 Final training error (%) against the peak learning rate on a log axis, one line per network
 (colour: plain red, residual blue; dash: depth). A diverged run keeps its place on its line and
@@ -12,6 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..content.training_lr import CHART_TITLE, DIVERGED_NOTE
 from .axes import VARIANT_COLORS, W, legend
 
 POINT_COLUMNS = ["net", "variant", "depth", "lr", "error_pct", "test_pct", "diverged", "status", "run_id"]
@@ -72,9 +74,9 @@ def lr_sweep_chart(table: pd.DataFrame, chance: float | None = None, threshold: 
         layers.append(alt.Chart(rule).mark_rule(strokeDash=dash_, color="#777").encode(y="y:Q"))
         layers.append(alt.Chart(rule).mark_text(align="left", dy=-7, x=4, color="#555", fontSize=11)
                       .encode(y="y:Q", text="label:N"))
-    note = "✕ diverged (loss not finite) or ended at chance" if pts["diverged"].any() else ""
+    note = DIVERGED_NOTE if pts["diverged"].any() else ""
     return alt.layer(*layers).properties(width=W, height=height, title=alt.TitleParams(
-        title or "Final training error after training at each peak learning rate", subtitle=note,
+        title or CHART_TITLE, subtitle=note,
         anchor="start", fontSize=14, subtitleFontSize=12))
 
 
@@ -91,37 +93,3 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         t[c] = (100.0 * t[c].astype(float)).round(2)
     t["seconds"] = t["seconds"].astype(float).round(1)
     return t.rename(columns=cols).reset_index(drop=True)
-
-
-def stored_caption(meta: dict) -> str:
-    """Where the stored sweep came from: recipe, machine, wall time, the command."""
-    rec = next(iter(meta["recipe"].values()))
-    d, c = rec["data"], rec["config"]
-    depths = "/".join(str(x) for x in meta["depths"])
-    return (f"{meta['label']} — the `{meta['experiment']}` recipe of the degradation experiment: "
-            f"ResNet-{depths} (width 8) and its plain twin, {d['n_train']:,} training images "
-            f"{d['size']}×{d['size']}, {c['epochs']} epochs, batch {c['batch_size']}, "
-            f"{c['schedule']} schedule, seed {meta['seed']}; only the peak learning rate varies. "
-            f"Measured on {meta.get('detail', meta.get('device'))} (torch {meta['torch']}) on "
-            f"{meta['created']}: {len(meta.get('lrs', []))} learning rates × 2 networks × "
-            f"{len(meta['depths'])} depth{'s' if len(meta['depths']) > 1 else ''}, "
-            f"{meta.get('train_seconds', meta['wall_seconds']) / 60:.0f} min of training, by "
-            f"`{meta['command']}` (assets/lr_sweep/README.md).")
-
-
-def live_status(records: list[dict], runs: int, elapsed: float, *, state: str,
-                error: str | None = None, stopping: bool = False, finished: int | None = None,
-                abandoned: bool = False) -> tuple[str, str, float, str]:
-    """(label, status state, fraction, text) of a live sweep for ``ui.show_job``; ``finished``:
-    the runs in the result once the job is done (None while it runs)."""
-    from ..experiments.lr_sweep import sweep_progress
-
-    frac, text = sweep_progress(records, runs)
-    from ..job_status import job_status
-
-    n = finished or 0
-    label, st = job_status(state=state, elapsed=elapsed, error=error, stopping=stopping,
-                           abandoned=abandoned, finished=state == "done" and n >= runs,
-                           running="Sweeping", done=f"Finished: {runs} runs", got=f"{n} of {runs} runs, ",
-                           stopping_text="Stopping at the next training step…")
-    return label, st, frac, text

@@ -11,9 +11,23 @@ import altair as alt
 import pandas as pd
 
 from .. import magnitude
-from .axes import (ACTIVATION_COLORS, BRANCH_TERM_COLOR, IDENTITY_TERM_COLOR, TOTAL_GRAD_COLOR,
-                   VARIANT_COLORS, W, activation_init_scale, activation_scale, block_order, dash_legend,
-                   fit_title, flagged_markers, legend, variant_scale, xblock)
+from .axes import (
+    ACTIVATION_COLORS,
+    BRANCH_TERM_COLOR,
+    IDENTITY_TERM_COLOR,
+    TOTAL_GRAD_COLOR,
+    VARIANT_COLORS,
+    W,
+    activation_init_scale,
+    activation_scale,
+    block_order,
+    dash_legend,
+    fit_title,
+    flagged_markers,
+    legend,
+    variant_scale,
+    xblock,
+)
 
 
 def sigmoid_chart(curves: pd.DataFrame, height: int = 260) -> alt.Chart:

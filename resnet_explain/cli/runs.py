@@ -16,9 +16,10 @@ from dataclasses import fields, replace
 from ..errors import UserError
 from ..jsonable import json_rows, json_value
 from ..spec import NetSpec, check_budget
+from ..train.budgets import BUDGETS
 from ..train.config import TrainConfig
 from ..train.estimate import estimate_run_seconds
-from ..train.runs import BUDGETS, RunStore, train_run
+from ..train.runs import RunStore, train_run
 
 MAX_TRAIN_MEMORY = 16 * 2**30  # estimated training-step memory the CLI accepts (as `probe`)
 

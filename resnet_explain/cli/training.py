@@ -18,14 +18,15 @@ from pathlib import Path
 
 import torch
 
+from ..content import training_lr as lr_text
 from ..errors import UserError
 from ..experiments import lr_sweep as sw
-from ..experiments.degradation import EXPERIMENTS, run_degradation
+from ..experiments.degradation import run_degradation
 from ..jsonable import json_dict
 from ..spec import NetSpec, cifar_resnet
 from ..train.benchmark import bench_train
+from ..train.budgets import BUDGETS, EXPERIMENTS
 from ..train.checkpoints import to_plain
-from ..train.runs import BUDGETS
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_RESULTS = ASSETS / "degradation" / "results.json"
@@ -179,7 +180,7 @@ def cmd_lr_sweep(a) -> int:
             verb = "needs" if len(given) == 1 else "need"
             raise UserError(f"{', '.join(given)} {verb} --spec (the network to sweep)")
         stored = sw.load_stored(a.results)
-        table, statement, meta = stored.table, stored.statement, stored.meta
+        table, statement, meta = stored.table, lr_text.stored_statement(stored), stored.meta
     else:
         if a.stored:
             raise UserError("--stored prints the stored sweep; leave it out to train --spec")
@@ -193,7 +194,7 @@ def cmd_lr_sweep(a) -> int:
         base = sw.base_request(NetSpec.from_query(a.spec), a.budget, seed=a.seed, device=a.device,
                                epochs=a.epochs, n_train=a.n_train)
         table = sw.lr_sweep(None, base, lrs, progress=_sweep_progress)
-        statement = sw.state_result(table)
+        statement = lr_text.state_result(table)
         meta = {"budget": a.budget, "spec": base.spec, "lrs": list(lrs), "seed": a.seed,
                 "recipe": base.identity(), "stopped": table.attrs["stopped"],
                 "wall_seconds": table.attrs["wall_seconds"], "trains_below": sw.TRAINS_BELOW,

@@ -8,6 +8,7 @@ import torch
 
 from .imageset import ImageSet
 
+
 @dataclass(frozen=True)
 class Normalizer:
     mean: tuple[float, ...]  # per channel, of [0, 1] images

@@ -134,7 +134,7 @@ def inline_seconds() -> float:
 # ---------------------------------------------------------------------------------------------
 def request(name: str, depth: int, seed: int = 0, budget: str = BUDGET):
     """The run of the variant under ``budget`` (:meth:`~..train.runs.Budget.request`)."""
-    from ..train.runs import BUDGETS
+    from ..train.budgets import BUDGETS
 
     return BUDGETS[budget].request(variant(name, depth), seed)
 

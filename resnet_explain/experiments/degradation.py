@@ -11,73 +11,51 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..data import ImageSet, shapes_train_test
+from ..content.training import claim_text
+from ..errors import Stopped
 from ..spec import NetSpec, cifar_resnet
+from ..train.budgets import EXPERIMENTS, Budget, named
 from ..train.checkpoints import to_plain
-from ..train.config import HISTORY_COLUMNS, TrainConfig, TrainError
+from ..train.config import HISTORY_COLUMNS
+from ..train.estimate import estimate_requests_seconds
+from ..train.runs import RunRequest
 from ..train.trainer import evaluate, train
 
 STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "degradation"
 
 
-@dataclass(frozen=True)
-class Experiment:
-    """One budget for all networks of the comparison: data, widths, depths, seeds, training."""
-
-    name: str
-    label: str  # how results must be labelled ("CPU budget", ...)
-    n_train: int
-    n_test: int
-    size: int  # image side
-    difficulty: float
-    width: int  # first-stage width (He et al.: 16)
-    depths: tuple[int, ...]
-    seeds: tuple[int, ...]
-    train: TrainConfig
-    data_seed: int = 0
-    note: str = ""
-
-    def spec(self, arch: str, depth: int) -> NetSpec:
-        """The network: He et al.'s CIFAR ResNet of ``depth`` (option A), or its plain twin."""
-        return cifar_resnet(depth, skip=(arch == "residual"), width=self.width, in_size=self.size)
-
-    def data(self) -> tuple[ImageSet, ImageSet]:
-        return shapes_train_test(self.n_train, self.n_test, seed=self.data_seed, size=self.size,
-                                 difficulty=self.difficulty)
-
-    def with_(self, **kw) -> "Experiment":
-        train_kw = {k: kw.pop(k) for k in ("epochs", "device") if k in kw and kw[k] is not None}
-        kw = {k: v for k, v in kw.items() if v is not None}
-        return replace(self, train=replace(self.train, **train_kw), **kw)
+def network(budget: Budget, arch: str, depth: int) -> NetSpec:
+    """The network: He et al.'s CIFAR ResNet of ``depth`` (option A) at the budget's width and
+    image size, or its plain twin."""
+    return cifar_resnet(depth, skip=(arch == "residual"), width=budget.width, in_size=budget.data.size)
 
 
-EXPERIMENTS: dict[str, Experiment] = {
-    # Small enough for the live page on a 2-vCPU box (about a minute for one seed of 20 vs 56).
-    "cpu-live": Experiment(
-        name="cpu-live", label="CPU live (small: 16x16 images, width 8)", n_train=1500, n_test=1000,
-        size=16, difficulty=0.05, width=8, depths=(20, 56), seeds=(0,),
-        train=TrainConfig(epochs=8, batch_size=32, lr=0.05, device="cpu"),
-        note="reduced for a 2-core CPU; not He et al.'s setting"),
-    # What the stored assets were made with when no GPU was available (~25 min on 2 cores).
-    "cpu-budget": Experiment(
-        name="cpu-budget", label="CPU budget (16x16 images, width 8)", n_train=5000, n_test=2000,
-        size=16, difficulty=0.1, width=8, depths=(20, 56), seeds=(0, 1, 2),
-        train=TrainConfig(epochs=12, batch_size=64, lr=0.1, device="cpu"),
-        note="reduced for a 2-core CPU; not He et al.'s setting"),
-    # The feasibility setting measured on an H200 with a plain-PyTorch reference (see DESIGN).
-    "gpu": Experiment(
-        name="gpu", label="GPU (32x32 images, width 16, as He et al.'s CIFAR nets)", n_train=20000,
-        n_test=5000, size=32, difficulty=0.3, width=16, depths=(20, 56, 110), seeds=(0, 1, 2),
-        train=TrainConfig(epochs=6, batch_size=128, lr=0.1, device="auto")),
-}
+def requests(budget: Budget, archs: Sequence[str]) -> list[RunRequest]:
+    """The runs the experiment trains under ``budget`` for ``archs``: one per (architecture,
+    depth, seed), with the budget's data recipe and training config."""
+    return [RunRequest(spec=network(budget, a, d).to_query(), data=budget.data,
+                       config=replace(budget.config, seed=s))
+            for a in archs for d in budget.depths for s in budget.seeds]
+
+
+def planned_epochs(budget: Budget, archs: Sequence[str]) -> int:
+    """Epochs a full run of ``budget`` trains, all networks together (one progress record each)."""
+    return len(archs) * len(budget.depths) * len(budget.seeds) * budget.config.epochs
+
+
+def estimate_experiment_seconds(budget: Budget, archs: Sequence[str], measure=None) -> float:
+    """Rough time of the experiment here and now (:func:`~..train.estimate.estimate_requests_seconds`
+    of its runs: a few real training steps of one network per depth; its plain twin costs the same
+    to within one addition per block)."""
+    return estimate_requests_seconds(requests(budget, archs), measure)
 
 
 @dataclass
@@ -143,24 +121,28 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+# He et al.'s three claims: (kind, network a, network b, how a's training error compares with b's);
+# "lo"/"hi" are the shallowest and deepest depth measured.
+CLAIMS = (("degradation", ("plain", "hi"), ("plain", "lo"), ">"),
+          ("residual_deeper", ("residual", "hi"), ("residual", "lo"), "<="),
+          ("residual_beats_plain", ("residual", "hi"), ("plain", "hi"), "<"))
+
+
 def check_hypothesis(table: pd.DataFrame) -> list[dict]:
     """He et al.'s three claims, checked on the measured means (and whether the seed ranges
-    overlap, so a reader sees when a difference is within seed-to-seed spread)."""
+    overlap, so a reader sees when a difference is within seed-to-seed spread). Each claim's
+    ``claim`` names it in words (:func:`resnet_explain.content.training.claim_text`)."""
     def row(arch, depth):
         m = table[(table["arch"] == arch) & (table["depth"] == depth)]
         return None if m.empty else m.iloc[0]
 
     depths = sorted(set(int(d) for d in table["depth"])) if len(table) else []
-    out = []
     if len(depths) < 2:
-        return out
-    lo, hi = depths[0], depths[-1]
-    claims = [
-        (f"plain-{hi} trains worse than plain-{lo} (degradation)", ("plain", hi), ("plain", lo), ">"),
-        (f"residual-{hi} trains at least as well as residual-{lo}", ("residual", hi), ("residual", lo), "<="),
-        (f"residual-{hi} trains better than plain-{hi}", ("residual", hi), ("plain", hi), "<"),
-    ]
-    for text, a, b, op in claims:
+        return []
+    at = {"lo": depths[0], "hi": depths[-1]}
+    out = []
+    for kind, (arch_a, da), (arch_b, db), op in CLAIMS:
+        a, b = (arch_a, at[da]), (arch_b, at[db])
         ra, rb = row(*a), row(*b)
         if ra is None or rb is None:
             continue
@@ -168,99 +150,124 @@ def check_hypothesis(table: pd.DataFrame) -> list[dict]:
         holds = {">": x > y, "<=": x <= y, "<": x < y}[op]
         overlap = not (ra["train_error_min"] > rb["train_error_max"]
                        or ra["train_error_max"] < rb["train_error_min"])
-        out.append({"claim": text, "a": f"{a[0]}-{a[1]}", "b": f"{b[0]}-{b[1]}",
+        out.append({"claim": claim_text(kind, at["lo"], at["hi"]), "kind": kind,
+                    "a": f"{a[0]}-{a[1]}", "b": f"{b[0]}-{b[1]}",
                     "a_train_error": x, "b_train_error": y, "holds": bool(holds),
                     "seed_ranges_overlap": bool(overlap)})
     return out
 
 
-def run_degradation(exp: Experiment | str = "cpu-live", depths=None, seeds=None, epochs=None,
+RUN_COLUMNS = ["arch", "depth", "seed", "train_error", "train_loss", "test_error", "seconds", "params",
+               "images_per_s"]
+DEVICE_KEYS = ("device", "name", "detail", "torch", "amp", "device_note")
+
+
+def run_degradation(exp: Budget | str = "cpu-live", depths=None, seeds=None, epochs=None,
                     device=None, progress: Callable[[dict], None] | None = None,
                     should_stop: Callable[[], bool] | None = None, keep_models: bool = False,
                     archs=("plain", "residual"), together: bool | None = None) -> DegradationResult:
-    """Train plain and residual nets at each depth and seed with the same budget.
+    """Train plain and residual nets at each depth and seed with the same budget (``exp``: a
+    budget or the name of one of :data:`~..train.budgets.EXPERIMENTS`).
 
     ``progress(record)`` gets every epoch record plus ``arch``, ``depth``, ``seed``, ``run`` and
-    ``runs``. ``should_stop()`` ends the experiment cooperatively (finished runs are kept;
-    ``meta["stopped"]``). The final ``train_error`` in ``runs``/``table`` is measured in eval mode
-    on the whole training set after training (the curves keep the running train-mode error).
+    ``runs``. ``should_stop()`` ends the experiment cooperatively: the finished networks are kept
+    and ``meta["stopped"]`` says so (the one place that decides it: the ``except Stopped`` below).
+    The final ``train_error`` in ``runs``/``table`` is measured in eval mode on the whole training
+    set after training (the curves keep the running train-mode error).
 
     ``together``: train the seeds of each network at once (:func:`.many.train_seeds`, the same
     curves up to float rounding); None = on CUDA when there are several seeds (on a CPU it is
     slower: ``scripts/bench_many.py``).
     """
-    if isinstance(exp, str):
-        if exp not in EXPERIMENTS:
-            raise TrainError(f"unknown experiment {exp[:30]!r}; known: {', '.join(EXPERIMENTS)}")
-        exp = EXPERIMENTS[exp]
+    exp = named(exp, EXPERIMENTS) if isinstance(exp, str) else exp
     exp = exp.with_(depths=tuple(depths) if depths else None, seeds=tuple(seeds) if seeds else None,
                     epochs=epochs, device=device)
     for d in exp.depths:
-        exp.spec("plain", d)  # raises SpecError for a depth that is not 6n+2
-    exp.train.validate()
+        network(exp, "plain", d)  # raises SpecError for a depth that is not 6n+2
+    exp.config.validate()
     t0 = time.perf_counter()
-    train_set, test_set = exp.data()
+    train_set, test_set = exp.data.load()
     data_s = time.perf_counter() - t0
     if together is None:
         from ..device import choose_device
 
-        together = len(exp.seeds) > 1 and choose_device(exp.train.device).device.type == "cuda"
-    if together:  # one group per network, all its seeds at once
-        groups = [(a, d, tuple(exp.seeds)) for d in exp.depths for a in archs]
-    else:
-        groups = [(a, d, (s,)) for s in exp.seeds for d in exp.depths for a in archs]
-    n_runs = len(exp.seeds) * len(exp.depths) * len(archs)
-    curves, runs, models = [], [], {}
-    stopped = False
-    dev_info: dict = {}
-    done = 0
-    for arch, depth, seeds in groups:
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        tags = [{"arch": arch, "depth": depth, "seed": s, "run": done + i + 1, "runs": n_runs}
-                for i, s in enumerate(seeds)]
-        if len(seeds) == 1:
-            cb = (lambda rec, tag=tags[0]: progress({**tag, **rec})) if progress else None
-            results = [train(exp.spec(arch, depth), train_set, test_set, replace(exp.train, seed=seeds[0]),
-                             progress=cb, should_stop=should_stop)]
-        else:
-            from ..train.many import train_seeds
-
-            cb = (lambda i, rec, tags=tags: progress({**tags[i], **rec})) if progress else None
-            results = train_seeds(exp.spec(arch, depth), train_set, test_set, exp.train, seeds,
-                                  progress=cb, should_stop=should_stop)
-        for seed, res in zip(seeds, results):
-            dev_info = {k2: res.meta[k2] for k2 in ("device", "name", "detail", "torch", "amp",
-                                                    "device_note") if k2 in res.meta}
-            if res.meta["stopped"]:
-                stopped = True
-                break
-            for rec in res.history.to_dict("records"):
-                curves.append({"arch": arch, "depth": depth, "seed": seed, **rec})
-            tr_err, tr_loss = evaluate(res.model, train_set, res.normalizer)
-            te_err = float(res.history["test_error"].iloc[-1])
-            runs.append({"arch": arch, "depth": depth, "seed": seed, "train_error": tr_err,
-                         "train_loss": tr_loss, "test_error": te_err, "seconds": res.meta["seconds"],
-                         "params": res.meta["params"],
-                         "images_per_s": float(res.history["images_per_s"].mean())})
-            if keep_models:
-                models[(arch, depth, seed)] = (res.model, res.normalizer)
-        done += len(seeds)
-        if stopped:
-            break
-    curves_df = pd.DataFrame(curves, columns=["arch", "depth", "seed"] + HISTORY_COLUMNS)
-    runs_df = pd.DataFrame(runs, columns=["arch", "depth", "seed", "train_error", "train_loss",
-                                          "test_error", "seconds", "params", "images_per_s"])
+        together = len(exp.seeds) > 1 and choose_device(exp.config.device).device.type == "cuda"
+    out = _Collected()
+    try:
+        for arch, depth, group in _groups(exp, archs, together):
+            _train_group(exp, arch, depth, group, (train_set, test_set), out, len(exp.seeds)
+                         * len(exp.depths) * len(archs), progress, should_stop, keep_models)
+    except Stopped:
+        out.stopped = True  # finished networks stay in the result
+    runs_df = pd.DataFrame(out.runs, columns=RUN_COLUMNS)
     table = summarise(runs_df)
-    meta = {"experiment": exp.name, "label": exp.label, "note": exp.note, **dev_info,
-            "epochs": exp.train.epochs, "depths": list(exp.depths), "seeds": list(exp.seeds),
-            "n_train": exp.n_train, "n_test": exp.n_test, "size": exp.size,
-            "difficulty": exp.difficulty, "width": exp.width, "data_seed": exp.data_seed,
-            "wall_seconds": time.perf_counter() - t0, "data_seconds": data_s, "stopped": stopped,
-            "seeds_together": bool(together),
-            "threads": torch.get_num_threads(), "train_config": asdict(exp.train),
+    meta = _meta(exp, out, wall=time.perf_counter() - t0, data_s=data_s, together=bool(together))
+    curves_df = pd.DataFrame(out.curves, columns=["arch", "depth", "seed"] + HISTORY_COLUMNS)
+    return DegradationResult(curves_df, runs_df, table, meta, check_hypothesis(table), out.models)
+
+
+@dataclass
+class _Collected:
+    curves: list = field(default_factory=list)
+    runs: list = field(default_factory=list)
+    models: dict = field(default_factory=dict)
+    device: dict = field(default_factory=dict)
+    done: int = 0
+    stopped: bool = False
+
+
+def _groups(exp: Budget, archs, together: bool) -> list[tuple[str, int, tuple[int, ...]]]:
+    """(arch, depth, seeds) trained at once: all of a network's seeds together, or one by one."""
+    if together:
+        return [(a, d, tuple(exp.seeds)) for d in exp.depths for a in archs]
+    return [(a, d, (s,)) for s in exp.seeds for d in exp.depths for a in archs]
+
+
+def _train_group(exp: Budget, arch: str, depth: int, seeds: tuple[int, ...], data, out: _Collected,
+                 n_runs: int, progress, should_stop, keep_models: bool) -> None:
+    """Train one network at ``seeds`` and add its curves and final rows to ``out``; raises
+    Stopped when a stop was asked (before it, or during one of its runs)."""
+    if should_stop is not None and should_stop():
+        raise Stopped
+    train_set, test_set = data
+    tags = [{"arch": arch, "depth": depth, "seed": s, "run": out.done + i + 1, "runs": n_runs}
+            for i, s in enumerate(seeds)]
+    spec = network(exp, arch, depth)
+    if len(seeds) == 1:
+        cb = (lambda rec, tag=tags[0]: progress({**tag, **rec})) if progress else None
+        results = [train(spec, train_set, test_set, replace(exp.config, seed=seeds[0]), progress=cb,
+                         should_stop=should_stop)]
+    else:
+        from ..train.many import train_seeds
+
+        cb = (lambda i, rec, tags=tags: progress({**tags[i], **rec})) if progress else None
+        results = train_seeds(spec, train_set, test_set, exp.config, seeds, progress=cb,
+                              should_stop=should_stop)
+    for seed, res in zip(seeds, results):
+        out.device = {k: res.meta[k] for k in DEVICE_KEYS if k in res.meta}
+        if res.meta["stopped"]:
+            raise Stopped
+        for rec in res.history.to_dict("records"):
+            out.curves.append({"arch": arch, "depth": depth, "seed": seed, **rec})
+        tr_err, tr_loss = evaluate(res.model, train_set, res.normalizer)
+        out.runs.append({"arch": arch, "depth": depth, "seed": seed, "train_error": tr_err,
+                         "train_loss": tr_loss, "test_error": float(res.history["test_error"].iloc[-1]),
+                         "seconds": res.meta["seconds"], "params": res.meta["params"],
+                         "images_per_s": float(res.history["images_per_s"].mean())})
+        if keep_models:
+            out.models[(arch, depth, seed)] = (res.model, res.normalizer)
+    out.done += len(seeds)
+
+
+def _meta(exp: Budget, out: _Collected, wall: float, data_s: float, together: bool) -> dict:
+    """What the result says about how it was made (stored as results.json's meta)."""
+    return {"experiment": exp.name, "label": exp.label, "note": exp.note, **out.device,
+            "epochs": exp.config.epochs, "depths": list(exp.depths), "seeds": list(exp.seeds),
+            "n_train": exp.data.n_train, "n_test": exp.data.n_test, "size": exp.data.size,
+            "difficulty": exp.data.difficulty, "width": exp.width, "data_seed": exp.data.seed,
+            "wall_seconds": wall, "data_seconds": data_s, "stopped": out.stopped,
+            "seeds_together": together,
+            "threads": torch.get_num_threads(), "train_config": asdict(exp.config),
             "train_error_is": "eval mode, whole training set, after the last epoch",
             "source": "He et al. 2015, arXiv 1512.03385, fig. 6 / table 6 (degradation)",
             "dataset": "generated shapes (resnet_explain.data.make_shapes)"}
-    return DegradationResult(curves_df, runs_df, table, meta, check_hypothesis(table), models)

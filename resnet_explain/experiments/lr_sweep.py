@@ -10,7 +10,8 @@ sweep loads instead of training.
 A run **trains** when its final training error (eval mode, whole training set, after the last
 epoch) is below a threshold (:data:`TRAINS_BELOW`, said beside every result); it **diverged**
 when its loss became NaN/Inf or its final training error is at chance (within
-:data:`CHANCE_MARGIN` of guessing). :func:`state_result` turns a sweep table into one honest
+:data:`CHANCE_MARGIN` of guessing). :func:`summarise_variant` says, per network, where it trains;
+:func:`resnet_explain.content.training_lr.state_result` turns a sweep table into one honest
 paragraph, including when the data show no difference.
 """
 
@@ -26,11 +27,13 @@ import numpy as np
 import pandas as pd
 
 from ..chance import chance_error
+from ..content.your_network import why_untrainable
+from ..errors import Stopped
 from ..spec import NetSpec
+from ..train.budgets import BUDGETS, EXPERIMENTS, Budget, named
 from ..train.config import TrainError
-from ..train.runs import BUDGETS, Budget, DataRecipe, RunRequest, RunStore, train_run
-from .degradation import EXPERIMENTS
-from .your_network import why_untrainable
+from ..train.runs import RunRequest, RunStore, train_run
+from .degradation import network
 
 DEFAULT_LRS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # factor 2
 TRAINS_BELOW = 0.10  # "trains": final training error below 10 %
@@ -74,18 +77,12 @@ def variant_of(spec: NetSpec) -> str:
     return spec.arch
 
 
-def experiment_request(exp, depth: int, arch: str = "residual", seed: int = 0,
+def experiment_request(exp: Budget | str, depth: int, arch: str = "residual", seed: int = 0,
                        device: str = "cpu") -> RunRequest:
-    """The run of a degradation :class:`~.degradation.Experiment`'s network at ``depth``: the
-    exact data recipe and training config of that experiment (``exp`` may be its name)."""
-    if isinstance(exp, str):
-        if exp not in EXPERIMENTS:
-            raise SweepError(f"unknown experiment {exp[:30]!r}; known: {', '.join(EXPERIMENTS)}")
-        exp = EXPERIMENTS[exp]
-    data = DataRecipe(n_train=exp.n_train, n_test=exp.n_test, size=exp.size,
-                      difficulty=exp.difficulty, seed=exp.data_seed)
-    return RunRequest(spec=exp.spec(arch, depth).to_query(), data=data,
-                      config=replace(exp.train, seed=int(seed), device=device))
+    """The run of a degradation budget's network at ``depth``: the exact data recipe and training
+    config of that budget (``exp`` may be its name, one of :data:`~..train.budgets.EXPERIMENTS`)."""
+    exp = named(exp, EXPERIMENTS, SweepError) if isinstance(exp, str) else exp
+    return exp.request(network(exp, arch, depth), seed=seed, device=device)
 
 
 def base_request(spec: NetSpec | None, base: Budget | RunRequest | str, seed: int | None = None,
@@ -94,9 +91,7 @@ def base_request(spec: NetSpec | None, base: Budget | RunRequest | str, seed: in
     """The request every lr of the sweep varies: a budget's run of ``spec``, or ``base`` itself
     (with ``spec``, ``seed``, ``epochs`` and the number of training images put in when given)."""
     if isinstance(base, str):
-        if base not in BUDGETS:
-            raise SweepError(f"unknown budget {base[:20]!r}; known: {', '.join(BUDGETS)}")
-        base = BUDGETS[base]
+        base = named(base, BUDGETS, SweepError)
     if spec is not None and (why := why_untrainable(spec)):
         raise SweepError(why.replace("**", ""))
     if isinstance(base, Budget):
@@ -174,23 +169,24 @@ def lr_sweep(spec: NetSpec | None, base: Budget | RunRequest | str, lrs: Sequenc
     store = store or RunStore()
     t0 = time.perf_counter()
     rows, data, stopped = [], None, False
-    for k, req in enumerate(reqs):
-        tag = {"variant": variant_of(req.netspec), "lr": req.config.lr, "run": k + 1,
-               "runs": len(reqs), "epochs": req.config.epochs}
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        if data is None and not store.has(req.run_id):
-            data = req.data.load()  # made once, only when something must be trained
-        cb = None if progress is None else (
-            lambda rec, tag=tag: progress({**rec, "lr_now": rec.get("lr"), **tag}))
-        run, loaded = train_run(req, store, progress=cb, should_stop=should_stop, data=data)
-        if run is None:
-            stopped = True
-            break
-        rows.append(_row(run, req, loaded))
-        if progress is not None:
-            progress({**tag, "done": True, "loaded": loaded, "train_error": rows[-1]["train_error"]})
+    try:
+        for k, req in enumerate(reqs):
+            tag = {"variant": variant_of(req.netspec), "lr": req.config.lr, "run": k + 1,
+                   "runs": len(reqs), "epochs": req.config.epochs}
+            if should_stop is not None and should_stop():
+                raise Stopped
+            if data is None and not store.has(req.run_id):
+                data = req.data.load()  # made once, only when something must be trained
+            cb = None if progress is None else (
+                lambda rec, tag=tag: progress({**rec, "lr_now": rec.get("lr"), **tag}))
+            run, loaded = train_run(req, store, progress=cb, should_stop=should_stop, data=data)
+            if run is None:  # train_run's word for a stopped run (not stored)
+                raise Stopped
+            rows.append(_row(run, req, loaded))
+            if progress is not None:
+                progress({**tag, "done": True, "loaded": loaded, "train_error": rows[-1]["train_error"]})
+    except Stopped:
+        stopped = True  # the one place a stop is decided: the runs finished so far are the result
     df = pd.DataFrame(rows, columns=COLUMNS)
     if len(df):
         df["variant"] = pd.Categorical(df["variant"], ["plain", "residual"])
@@ -235,107 +231,6 @@ def summarise_variant(g: pd.DataFrame) -> dict:
             "best_error": float(errs[i]) if i is not None else None, "fails_below_max": gaps}
 
 
-def _where(lrs: list[float], grid: list[float]) -> str:
-    """"at every lr tried", "from lr X" (X and every larger lr of the grid) or "at lr a, b"."""
-    if lrs == grid:
-        return "at every lr tried"
-    if len(lrs) > 1 and lrs == grid[len(grid) - len(lrs):]:
-        return f"from lr {_lr(lrs[0])}"
-    return f"at lr {', '.join(_lr(x) for x in lrs)}"
-
-
-def _lr(v: float) -> str:
-    return f"{v:g}"
-
-
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f} %"
-
-
-def state_result(table: pd.DataFrame, threshold: float = TRAINS_BELOW) -> str:
-    """One paragraph on what a sweep table shows. ``trains`` is recomputed from ``threshold``
-    (final training error below it and a finite loss); one depth after another."""
-    if table is None or len(table) == 0:
-        return "No runs finished, so there is nothing to compare."
-    t = table.copy()
-    finite = np.isfinite(t["train_loss"].to_numpy(dtype=float)) if "train_loss" in t else True
-    t["trains"] = (t["train_error"].to_numpy(dtype=float) < threshold) & finite
-    out = []
-    depths = sorted({int(d) for d in t["depth"]}) if "depth" in t else [None]
-    for depth in depths:
-        d = t if depth is None else t[t["depth"] == depth]
-        out.append(_state_depth(d, depth, threshold))
-    seeds = sorted({int(s) for s in t["seed"]}) if "seed" in t else []
-    if len(seeds) == 1:
-        out.append(f"One seed ({seeds[0]}) per run: a difference of one grid step may be chance.")
-    return " ".join(out)
-
-
-def _state_depth(d: pd.DataFrame, depth, threshold: float) -> str:
-    name = {v: f"{v}-{depth}" if depth is not None else v for v in ("plain", "residual")}
-    grid = sorted({float(v) for v in d["lr"]})
-    crit = f"(final training error below {_pct(threshold)})"
-    s = {v: summarise_variant(d[d["variant"] == v]) for v in ("plain", "residual")
-         if (d["variant"] == v).any()}
-    if len(s) < 2:
-        (v, one), = s.items()
-        if one["max_lr"] is None:
-            return (f"Only {name[v]} ran; it does not train {crit} at any lr tried "
-                    f"({_lr(grid[0])}–{_lr(grid[-1])}).")
-        return f"Only {name[v]} ran; it trains {crit} up to lr {_lr(one['max_lr'])}: no twin to compare."
-    p, r = s["plain"], s["residual"]
-    parts = []
-    if p["max_lr"] is None and r["max_lr"] is None:
-        parts.append(f"Neither {name['plain']} nor {name['residual']} trains {crit} at any learning "
-                     f"rate tried ({_lr(grid[0])}–{_lr(grid[-1])}): this sweep shows no difference.")
-    elif p["max_lr"] is None:
-        parts.append(f"{name['plain'].capitalize()} does not train {crit} at any learning rate tried "
-                     f"({_lr(grid[0])}–{_lr(grid[-1])}), not even the smallest, so this depth cannot "
-                     f"show how far its tolerance reaches; {name['residual']} trains up to lr "
-                     f"{_lr(r['max_lr'])}.")
-    elif r["max_lr"] is None:
-        parts.append(f"{name['residual'].capitalize()} does not train {crit} at any learning rate "
-                     f"tried ({_lr(grid[0])}–{_lr(grid[-1])}), not even the smallest; {name['plain']} "
-                     f"trains up to lr {_lr(p['max_lr'])}.")
-    else:
-        head = (f"{name['plain'].capitalize()} trains {crit} up to lr {_lr(p['max_lr'])}, "
-                f"{name['residual']} up to lr {_lr(r['max_lr'])}")
-        if r["max_lr"] > p["max_lr"]:
-            parts.append(f"{head}: the residual net tolerates a {r['max_lr'] / p['max_lr']:g}× "
-                         "higher learning rate on this grid.")
-        elif r["max_lr"] < p["max_lr"]:
-            parts.append(f"{head}: here the plain net tolerates the higher learning rate, the "
-                         "opposite of the claim.")
-        elif p["max_lr"] == grid[-1]:
-            parts.append(f"Both train {crit} at every learning rate up to the largest tried "
-                         f"({_lr(grid[-1])}): the grid does not reach where either fails, so it "
-                         "shows no difference in tolerance.")
-        else:
-            parts.append(f"Both train {crit} up to lr {_lr(p['max_lr'])} and not above: this "
-                         "sweep shows no difference in tolerance.")
-    for v, one in (("plain", p), ("residual", r)):
-        if one["fails_below_max"]:
-            parts.append(f"{name[v].capitalize()} does not train at lr "
-                         f"{', '.join(_lr(x) for x in one['fails_below_max'])} although it does "
-                         "at a higher one.")
-    d = d.assign(finite=np.isfinite(d["train_loss"].to_numpy(dtype=float)) if "train_loss" in d else True)
-    flagged = []
-    at_chance = (f"Ended at chance (within {100 * CHANCE_MARGIN:.0f} points of {_pct(CHANCE)}, "
-                 "learned nothing)")
-    for what, sel in (("Loss not finite", ~d["finite"]),
-                      (at_chance, d["diverged"].astype(bool) & d["finite"])):
-        where = [f"{name[v]} {_where(sorted(float(x) for x in d.loc[sel & (d['variant'] == v), 'lr']), grid)}"
-                 for v in ("plain", "residual") if (sel & (d["variant"] == v)).any()]
-        if where:
-            flagged.append(f"{what}: {'; '.join(where)}.")
-    parts += flagged or ["No run diverged or ended at chance."]
-    if p["best_error"] is not None and r["best_error"] is not None:
-        parts.append(f"Lowest final training error: {name['plain']} {_pct(p['best_error'])} at lr "
-                     f"{_lr(p['best_lr'])}, {name['residual']} {_pct(r['best_error'])} at lr "
-                     f"{_lr(r['best_lr'])}.")
-    return " ".join(parts)
-
-
 def parse_lrs(text: str) -> tuple[float, ...]:
     """``"0.05,0.1 0.2"`` -> (0.05, 0.1, 0.2); a SweepError names the bad part."""
     out = []
@@ -351,6 +246,17 @@ def parse_lrs(text: str) -> tuple[float, ...]:
 # ---------------------------------------------------------------------------------------------
 # Before and during a live sweep: the time it will take, how far it is
 # ---------------------------------------------------------------------------------------------
+def sweep_fraction(records: Sequence[dict], runs: int) -> float:
+    """The fraction done, from :func:`lr_sweep`'s progress records: finished runs plus the
+    running one's share of its epochs."""
+    runs = max(1, int(runs))
+    frac = sum(1 for r in records if r.get("done")) / runs
+    last = records[-1] if records else None
+    if last is not None and not last.get("done"):
+        frac += float(last["epoch"]) / max(1, int(last["epochs"])) / runs
+    return min(1.0, frac)
+
+
 MAX_STEP_FLOPS = 3e10  # a training step (about 3x the forward FLOPs) over this: ~1 s on a CPU, refused live
 
 
@@ -378,25 +284,6 @@ def estimate_sweep_seconds(requests: Sequence[RunRequest], run_seconds: float,
     return todo * float(run_seconds)
 
 
-def sweep_progress(records: Sequence[dict], runs: int) -> tuple[float, str]:
-    """(fraction done, text) from :func:`lr_sweep`'s progress records: finished runs plus the
-    running one's share of its epochs."""
-    runs = max(1, int(runs))
-    done = [r for r in records if r.get("done")]
-    frac = len(done) / runs
-    last = records[-1] if records else None
-    text = f"{len(done)} of {runs} runs"
-    if last is not None and not last.get("done"):
-        frac += float(last["epoch"]) / max(1, int(last["epochs"])) / runs
-        text += (f" · {last['variant']} at lr {last['lr']:g}: epoch {last['epoch']} of "
-                 f"{last['epochs']}, running training error {100 * last['train_error']:.1f} %")
-    elif last is not None:
-        how = "loaded" if last.get("loaded") else "trained"
-        text += (f" · {last['variant']} at lr {last['lr']:g} {how}: final training error "
-                 f"{100 * last['train_error']:.1f} %")
-    return min(1.0, frac), text
-
-
 # ---------------------------------------------------------------------------------------------
 # The stored sweep (scripts/make_lr_sweep.py)
 # ---------------------------------------------------------------------------------------------
@@ -408,10 +295,6 @@ class StoredSweep:
     table: pd.DataFrame  # table.csv: one row per (variant, depth, lr)
     curves: pd.DataFrame  # curves.csv: one row per epoch per run
     meta: dict  # results.json's meta: recipe, machine, wall time, command
-
-    @property
-    def statement(self) -> str:
-        return state_result(self.table, self.meta.get("trains_below", TRAINS_BELOW))
 
 
 def load_stored(folder: str | Path = STORED_DIR) -> StoredSweep:

@@ -9,9 +9,25 @@
 
 from .cost import Cost, check_budget, estimate_cost
 from .grammar import NON_SPEC_KEYS, SPEC_KEYS, params_from_query, spec_from_params
-from .netspec import (ACTIVATIONS, BLOCK_KINDS, COMBINE_LABELS, COMBINE_SHORT, COMBINES, FAMILIES, INITS, KIND_LABELS, MAX_PARAMS, NORMS,
-                      SHORTCUT_LABELS, SHORTCUTS, BlockSpec, NetSpec, SpecError, block_name,
-                      parse_block_name)
+from .netspec import (
+                      ACTIVATIONS,
+                      BLOCK_KINDS,
+                      COMBINE_LABELS,
+                      COMBINE_SHORT,
+                      COMBINES,
+                      FAMILIES,
+                      INITS,
+                      KIND_LABELS,
+                      MAX_PARAMS,
+                      NORMS,
+                      SHORTCUT_LABELS,
+                      SHORTCUTS,
+                      BlockSpec,
+                      NetSpec,
+                      SpecError,
+                      block_name,
+                      parse_block_name,
+)
 from .presets import PRESETS, cifar_resnet, mlp, preset
 
 __all__ = ["ACTIVATIONS", "BLOCK_KINDS", "BlockSpec", "COMBINES", "COMBINE_LABELS", "COMBINE_SHORT", "Cost", "FAMILIES", "INITS", "KIND_LABELS",

@@ -16,10 +16,27 @@ import math
 import re
 from urllib.parse import parse_qs, urlencode
 
-from .netspec import (ACTIVATIONS, FAMILIES, INITS, MAX_BLOCKS, MAX_CARDINALITY, MAX_CLASSES,
-                      MAX_GATE_BIAS, MAX_IN_CHANNELS, MAX_IN_FEATURES, MAX_IN_SIDE, MAX_RES_SCALE,
-                      MAX_WIDTH, MIN_IN_SIDE, MIN_SURVIVAL, MIN_WIDTH, NORMS, BlockSpec, NetSpec,
-                      SpecError)
+from .netspec import (
+    ACTIVATIONS,
+    FAMILIES,
+    INITS,
+    MAX_BLOCKS,
+    MAX_CARDINALITY,
+    MAX_CLASSES,
+    MAX_GATE_BIAS,
+    MAX_IN_CHANNELS,
+    MAX_IN_FEATURES,
+    MAX_IN_SIDE,
+    MAX_RES_SCALE,
+    MAX_WIDTH,
+    MIN_IN_SIDE,
+    MIN_SURVIVAL,
+    MIN_WIDTH,
+    NORMS,
+    BlockSpec,
+    NetSpec,
+    SpecError,
+)
 
 _KIND_CODE = {"basic": "b", "preact": "r", "bottleneck": "k", "resnext": "x", "dense": "d", "transition": "t"}
 _CODE_KIND = {v: k for k, v in _KIND_CODE.items()}

@@ -7,8 +7,8 @@ speed benchmark (:mod:`.benchmark`) and the time estimate made before a run star
 
 from .checkpoints import load_checkpoint, save_checkpoint
 from .config import SCHEDULES, TrainConfig, TrainError, lr_at
-from .estimate import Throughput, estimate_seconds, planned_epochs
+from .estimate import Throughput, estimate_seconds
 from .trainer import TrainResult, evaluate, train
 
 __all__ = ["SCHEDULES", "Throughput", "TrainConfig", "TrainError", "TrainResult", "estimate_seconds",
-           "evaluate", "load_checkpoint", "lr_at", "planned_epochs", "save_checkpoint", "train"]
+           "evaluate", "load_checkpoint", "lr_at", "save_checkpoint", "train"]

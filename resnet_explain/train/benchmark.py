@@ -14,6 +14,7 @@ from ..spec import NetSpec, cifar_resnet
 from .config import TrainConfig
 from .trainer import train
 
+
 def train_naive(spec: NetSpec, train_set: ImageSet, steps: int, batch_size: int = 128,
                 device="auto", seed: int = 0, lr: float = 0.1) -> dict:
     """The baseline for the benchmark: the eager PyTorch loop of a first tutorial. A float32

@@ -12,6 +12,7 @@ from ..data import Normalizer
 from ..model import Net, build_model
 from ..spec import NetSpec
 
+
 def save_checkpoint(model: Net, path, normalizer: Normalizer | None = None, meta: dict | None = None,
                     half: bool = False) -> Path:
     """Save a small checkpoint. ``half`` stores float16 weights (half the size; float32 again

@@ -15,7 +15,7 @@ from ..errors import UserError
 
 SCHEDULES = ("onecycle", "step", "constant")
 # Gradient snapshots every K steps (train/snapshots.py) as the app asks for them: the live budget
-# (degradation.EXPERIMENTS["cpu-live"]: 1500 images, batch 32 -> 46 steps an epoch) then gets
+# (budgets.EXPERIMENTS["cpu-live"]: 1500 images, batch 32 -> 46 steps an epoch) then gets
 # 5 or 6 snapshots an epoch (steps 0, 8, ..., 40 in epoch 1), 46 over its 8 epochs. The overhead at
 # this K is measured by scripts/bench_snapshots.py.
 SNAPSHOT_EVERY = 8

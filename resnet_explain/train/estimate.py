@@ -3,19 +3,22 @@
 For a visitor's run: a few real training steps of that network are timed here and now
 (:func:`measure_images_per_second`), because a shared 2-vCPU server under load trains several
 times slower than the machine that made the stored runs; :func:`flop_estimate_seconds` scales the
-stored runs by FLOPs when nothing may run. For the degradation experiment's live runs:
+measured runs (``runs``: the caller passes them, e.g. the stored degradation runs) by FLOPs when
+nothing may run; :func:`estimate_requests_seconds` times several runs, one measurement per network
+and its twin. Every page's estimate goes through this module; an experiment passes what it
+knows (its requests, its measured runs), the estimator imports no experiment.
 
-The stored degradation runs (``assets/degradation/runs.csv``) record each network's mean training
-speed in images per second. The time a CIFAR net spends on one image grows about linearly with
-its depth (every block costs about the same), so a straight line through the measured seconds per
-image at the shallowest and the deepest stored depth gives every other depth; a run's time is
-that, times its images and epochs. It is rough by design: it leaves out evaluation and data
-generation, and a busy server is slower than the machine that made the stored runs.
+Measured runs (e.g. ``assets/degradation/runs.csv``) record each network's mean training speed in
+images per second. The time a CIFAR net spends on one image grows about linearly with its depth
+(every block costs about the same), so a straight line through the measured seconds per image at
+the shallowest and the deepest depth gives every other depth (:class:`Throughput`). It is rough by
+design: it leaves out evaluation and data generation, and a busy server is slower than the
+machine that made the stored runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ..experiments.degradation import Experiment
+    from .budgets import Budget
 
 MIN_SECONDS_PER_IMAGE = 1e-6  # a line extrapolated below the shallowest depth never goes to 0
 
@@ -55,17 +58,13 @@ class Throughput:
         return max(self.seconds0 + self.slope * (float(depth) - self.depth0), MIN_SECONDS_PER_IMAGE)
 
 
-def planned_epochs(exp: Experiment, archs: Sequence[str]) -> int:
-    """Epochs a full run of ``exp`` trains, all networks together (one progress record each)."""
-    return len(archs) * len(exp.depths) * len(exp.seeds) * exp.train.epochs
-
-
-def estimate_seconds(exp: Experiment, archs: Sequence[str], runs: pd.DataFrame) -> float:
-    """Rough training time of ``exp`` for ``archs``, from the speed measured in ``runs``:
-    seconds per image at each depth x images x epochs x seeds x architectures."""
+def estimate_seconds(budget: Budget, archs: Sequence[str], runs: pd.DataFrame) -> float:
+    """Rough training time of the CIFAR nets of ``budget`` (its depths and seeds) for ``archs``,
+    from the speed measured in ``runs``: seconds per image at each depth x images x epochs x
+    seeds x architectures."""
     fit = Throughput.fit(runs)
-    images = exp.n_train * exp.train.epochs * len(exp.seeds) * len(archs)
-    return images * sum(fit.seconds_per_image(d) for d in exp.depths)
+    images = budget.data.n_train * budget.config.epochs * len(budget.seeds) * len(archs)
+    return images * sum(fit.seconds_per_image(d) for d in budget.depths)
 
 
 def seconds_per_flop(runs: pd.DataFrame, width: int = 8, size: int = 16) -> float:
@@ -81,14 +80,13 @@ def seconds_per_flop(runs: pd.DataFrame, width: int = 8, size: int = 16) -> floa
     return float(np.mean(per_flop))
 
 
-def flop_estimate_seconds(request, runs: pd.DataFrame | None = None) -> float:
-    """Rough CPU time to train ``request`` without running anything: its network's forward FLOPs (from the spec, before anything is built) x images x epochs x the
-    seconds per FLOP measured on the stored runs (``runs``; default: the stored degradation runs,
-    one CPU thread). Evaluation and data generation are left out; a busy server is slower."""
-    from ..experiments.degradation import load_stored
+def flop_estimate_seconds(request, runs: pd.DataFrame) -> float:
+    """Rough CPU time to train ``request`` without running anything: its network's forward FLOPs
+    (from the spec, before anything is built) x images x epochs x the seconds per FLOP measured on
+    ``runs`` (:func:`seconds_per_flop`; e.g. the stored degradation runs, one CPU thread).
+    Evaluation and data generation are left out; a busy server is slower."""
     from ..spec import estimate_cost
 
-    runs = runs if runs is not None else load_stored().runs
     flops = estimate_cost(request.netspec).flops
     return float(request.data.n_train * request.config.epochs * flops * seconds_per_flop(runs))
 
@@ -135,13 +133,12 @@ def measure_images_per_second(request, steps: int = WARMUP_STEPS) -> float:
     return bs / float(np.median(timings))
 
 
-def estimate_run_seconds(request, runs: pd.DataFrame | None = None, measured: bool = True) -> float:
+def estimate_run_seconds(request, runs: pd.DataFrame | None = None) -> float:
     """Rough time to train ``request`` (a :class:`~resnet_explain.train.runs.RunRequest`) here:
-    its training images x epochs, plus a forward-only pass over the test images each epoch and
-    over the training images at the end (about a third of a training step each), at the speed
-    measured now by :func:`measure_images_per_second` (``measured``), or else scaled from the
-    stored runs by the network's forward FLOPs (:func:`flop_estimate_seconds`)."""
-    if not measured:
+    :func:`step_images` at the speed measured now by :func:`measure_images_per_second`, or, when
+    measured ``runs`` are given instead, scaled from them by the network's forward FLOPs
+    (:func:`flop_estimate_seconds`: nothing runs)."""
+    if runs is not None:
         return flop_estimate_seconds(request, runs)
     return float(step_images(request) / measure_images_per_second(request))
 
@@ -154,31 +151,23 @@ def step_images(request) -> float:
     return float(d.n_train * epochs + (d.n_test * epochs + d.n_train) / 3.0)
 
 
-def experiment_requests(exp, archs: Sequence[str]) -> list:
-    """The run requests a degradation experiment ``exp`` trains for ``archs``: one per
-    (architecture, depth, seed), with the experiment's data recipe and training config."""
-    from dataclasses import replace
-
-    from .runs import DataRecipe, RunRequest
-
-    data = DataRecipe(n_train=exp.n_train, n_test=exp.n_test, size=exp.size, difficulty=exp.difficulty,
-                      seed=exp.data_seed)
-    return [RunRequest(spec=exp.spec(a, d).to_query(), data=data, config=replace(exp.train, seed=s))
-            for a in archs for d in exp.depths for s in exp.seeds]
-
-
-def estimate_experiment_seconds(exp, archs: Sequence[str], measure=None) -> float:
-    """Rough time of a degradation experiment here and now: :func:`estimate_run_seconds` for each
-    of its runs, at the speed of a few real training steps of one network per depth (a plain
-    twin costs what its residual twin does to within one addition per block, so one measurement
-    per depth serves both). ``measure(request) -> images/s`` defaults to
+def estimate_requests_seconds(requests: Sequence, measure: Callable | None = None) -> float:
+    """Rough time of several runs here and now: :func:`step_images` of each at the speed of a few
+    real training steps, measured once per network and its twin (they cost the same to within one
+    addition per block). ``measure(request) -> images/s`` defaults to
     :func:`measure_images_per_second`."""
     measure = measure or measure_images_per_second
-    speed: dict[int, float] = {}
+    speed: dict[frozenset, float] = {}
     total = 0.0
-    for req in experiment_requests(exp, archs):
-        depth = req.netspec.depth
-        if depth not in speed:
-            speed[depth] = float(measure(req))
-        total += step_images(req) / speed[depth]
+    for req in requests:
+        key = frozenset((req.spec, req.netspec.twin().to_query(), req.data, _speed_config(req)))
+        if key not in speed:
+            speed[key] = float(measure(req))
+        total += step_images(req) / speed[key]
     return total
+
+
+def _speed_config(request) -> tuple:
+    """The config fields that change a step's speed (not the seed, the lr or the schedule)."""
+    c = request.config
+    return (c.batch_size, c.device, c.amp, c.channels_last, c.compile, c.augment)

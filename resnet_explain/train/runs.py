@@ -154,36 +154,6 @@ class Run:
         return self.request.data.test_images(n)
 
 
-@dataclass(frozen=True)
-class Budget:
-    """A named training budget for the visitor's network and its twin: data + training config."""
-
-    name: str
-    label: str
-    data: DataRecipe
-    config: TrainConfig
-
-    def request(self, spec: NetSpec, seed: int = 0, device: str = "auto") -> RunRequest:
-        """The run of ``spec`` under this budget: the network at the budget's image size (the
-        only change made to it), the seed for weights and batch order, the device to run on."""
-        sized = spec if spec.family != "cnn" else spec.with_globals(in_size=self.data.size)
-        return RunRequest(spec=sized.to_query(), data=self.data,
-                          config=replace(self.config, seed=int(seed), device=device))
-
-
-BUDGETS: dict[str, Budget] = {
-    # About a minute for a ResNet-20 of width 8 and its twin on one CPU thread (the cpu-live
-    # experiment's recipe; experiments/degradation.py).
-    "quick": Budget("quick", "quick (CPU): 16×16 images, 1,500 training images, 8 epochs",
-                    DataRecipe(n_train=1500, n_test=500, size=16, difficulty=0.05),
-                    TrainConfig(epochs=8, batch_size=32, lr=0.05)),
-    # He et al.'s CIFAR image size; seconds on a GPU (the gpu experiment's recipe).
-    "full": Budget("full", "full (GPU): 32×32 images, 20,000 training images, 6 epochs",
-                   DataRecipe(n_train=20000, n_test=5000, size=32, difficulty=0.3),
-                   TrainConfig(epochs=6, batch_size=128, lr=0.1)),
-}
-
-
 # ---------------------------------------------------------------------------------------------
 # Storage
 # ---------------------------------------------------------------------------------------------

@@ -62,14 +62,15 @@ def load(name: str, device=None):
     return run(name).load_model(device=device)
 
 
-def package(model, normalizer, meta: dict, history: pd.DataFrame, experiment) -> Run:
-    """Store a network trained by a degradation ``experiment`` (experiments/degradation.py) as a
-    shipped run, named ``{arch}{depth}`` (scripts/make_assets.py calls this)."""
+def package(model, normalizer, meta: dict, history: pd.DataFrame, budget) -> Run:
+    """Store a network trained by the degradation experiment under ``budget`` (one of
+    :data:`~.budgets.EXPERIMENTS`) as a shipped run, named ``{arch}{depth}``
+    (scripts/make_assets.py calls this)."""
     d = meta["data"]
     recipe = DataRecipe(n_train=int(d["n_train"]), n_test=int(d["n_test"]), size=int(d["size"]),
                         difficulty=float(d["difficulty"]), seed=int(d["seed"]))
     req = RunRequest(spec=model.spec.to_query(), data=recipe,
-                     config=replace(experiment.train, seed=int(meta["seed"])))
+                     config=replace(budget.config, seed=int(meta["seed"])))
     name = f"{meta['arch']}{meta['depth']}"
     run_meta = {**meta, "name": name, "shipped": True, "seconds": float(history["seconds"].sum())}
     _index.cache_clear()

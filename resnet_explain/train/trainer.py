@@ -25,6 +25,7 @@ from ..spec import NetSpec, SpecError, check_budget
 from .config import HISTORY_COLUMNS, TrainConfig, lr_at
 from .snapshots import GradSnapshots, empty_grads
 
+
 @dataclass
 class TrainResult:
     history: pd.DataFrame  # one row per finished epoch, HISTORY_COLUMNS
@@ -134,6 +135,68 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
     The random numbers the network draws in training (stochastic depth, the dropout shortcut) come
     from a generator seeded by ``config.seed`` too: a run is reproducible for its seed.
     """
+    _check(spec, train_set, config)
+    r = _prepare(spec, train_set, config, model)
+    records: list[dict] = []
+    stopped = False
+    step = 0
+    t_all = time.perf_counter()
+    # Dropout and stochastic depth draw from the global generator: seed it from config.seed
+    # (a fork, so the caller's generator is left as it was), so a run is reproducible.
+    with _noise_rng(config.seed, r.dev):
+        for epoch in range(1, config.epochs + 1):
+            synchronize(r.dev)
+            t0 = time.perf_counter()
+            step, loss_sum, wrong, stopped = _train_epoch(r, config, epoch, step, should_stop,
+                                                          step_progress)
+            if stopped:
+                break
+            if r.snaps is not None:
+                r.snaps.end_epoch()  # one host copy of the epoch's snapshots (counted in train_s)
+            synchronize(r.dev)
+            train_s = time.perf_counter() - t0
+            test_err = float("nan")
+            if test_set is not None and len(test_set):
+                test_err, _ = evaluate(r.net, test_set, r.normalizer, r.dev, config.eval_batch_size,
+                                       r.use_amp)
+            seen = r.steps_per_epoch * r.bs
+            rec = {"epoch": epoch, "train_loss": float(loss_sum) / r.steps_per_epoch,
+                   "train_error": float(wrong) / seen, "test_error": test_err,
+                   "seconds": time.perf_counter() - t0, "images_per_s": seen / train_s,
+                   "lr": lr_at(config, step - 1, r.total)}
+            records.append(rec)
+            if progress is not None:
+                progress(dict(rec))
+    return _result(r, spec, config, records, test_set, stopped, step, t_all)
+
+
+@dataclass
+class _Prepared:
+    """What one training run works with, set up before its first step."""
+
+    choice: object  # device.DeviceChoice
+    dev: torch.device
+    use_amp: bool
+    use_cl: bool
+    net: nn.Module
+    fwd: Callable  # net, or its torch.compile'd form
+    normalizer: Normalizer
+    scale: torch.Tensor
+    shift: torch.Tensor
+    x_all: torch.Tensor  # the training images on the device (uint8)
+    y_all: torch.Tensor
+    n: int
+    bs: int
+    steps_per_epoch: int
+    total: int
+    opt: torch.optim.Optimizer
+    g: torch.Generator  # batch order and augmentation
+    snaps: GradSnapshots | None
+    setup_s: float
+
+
+def _check(spec: NetSpec, train_set: ImageSet, config: TrainConfig) -> None:
+    """Refuse (TrainError / SpecError) what the trainer cannot train, before anything is built."""
     config.validate()
     if spec.family != "cnn":
         raise SpecError("family", "the trainer trains image (cnn) networks")
@@ -145,9 +208,14 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
                                    f"the network {spec.classes} outputs")
     if config.max_memory_bytes is not None:
         check_budget(spec, config.batch_size, config.max_memory_bytes)
+
+
+def _prepare(spec: NetSpec, train_set: ImageSet, config: TrainConfig,
+             model: nn.Module | None) -> _Prepared:
+    """Device, precision, the model (compiled when asked), the data on the device, the optimizer,
+    the batch generator and the snapshot recorder."""
     choice = choose_device(config.device)
     dev = choice.device
-    cuda = dev.type == "cuda"
     use_amp, use_cl = precision(config, dev)
     t_setup = time.perf_counter()
 
@@ -170,8 +238,17 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
     n = len(train_set)
     bs = min(config.batch_size, n)
     steps_per_epoch = n // bs  # drop the ragged last batch: every step has the same shape
-    total = steps_per_epoch * config.epochs
+    opt = _optimizer(net, config, dev.type == "cuda")
+    # Batch order and augmentation: their own seeded generator (CPU, then indices go to device).
+    g = torch.Generator().manual_seed(sub_seed(config.seed, "batches"))
+    snaps = GradSnapshots(net, config.snapshot_every) if config.snapshot_every else None
+    return _Prepared(choice, dev, use_amp, use_cl, net, fwd, normalizer, scale, shift, x_all, y_all,
+                     n, bs, steps_per_epoch, steps_per_epoch * config.epochs, opt, g, snaps,
+                     time.perf_counter() - t_setup)
 
+
+def _optimizer(net: nn.Module, config: TrainConfig, cuda: bool) -> torch.optim.Optimizer:
+    """SGD with momentum: fused on CUDA, foreach elsewhere (plain where fused is unavailable)."""
     opt_kw = dict(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                   nesterov=config.nesterov)
     if cuda:
@@ -179,85 +256,67 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
     else:
         opt_kw["foreach"] = True
     try:
-        opt = torch.optim.SGD(net.parameters(), **opt_kw)
+        return torch.optim.SGD(net.parameters(), **opt_kw)
     except (TypeError, RuntimeError):
         opt_kw.pop("fused", None)
-        opt = torch.optim.SGD(net.parameters(), **opt_kw)
-    # Batch order and augmentation: their own seeded generator (CPU, then indices go to device).
-    g = torch.Generator().manual_seed(sub_seed(config.seed, "batches"))
-    snaps = GradSnapshots(net, config.snapshot_every) if config.snapshot_every else None
+        return torch.optim.SGD(net.parameters(), **opt_kw)
 
-    records: list[dict] = []
-    stopped = False
-    step = 0
-    setup_s = time.perf_counter() - t_setup
-    t_all = time.perf_counter()
-    # Dropout and stochastic depth draw from the global generator: seed it from config.seed
-    # (a fork, so the caller's generator is left as it was), so a run is reproducible.
-    with _noise_rng(config.seed, dev):
-        for epoch in range(1, config.epochs + 1):
-            synchronize(dev)
-            t0 = time.perf_counter()
-            perm = torch.randperm(n, generator=g)[: steps_per_epoch * bs].to(dev)
-            loss_sum = torch.zeros((), device=dev)
-            wrong = torch.zeros((), device=dev)
-            for i in range(steps_per_epoch):
-                if should_stop is not None and step % config.check_every == 0 and should_stop():
-                    stopped = True
-                    break
-                idx = perm[i * bs:(i + 1) * bs]
-                xb = x_all.index_select(0, idx).float() * scale - shift
-                yb = y_all.index_select(0, idx)
-                if config.augment:
-                    xb = _augment(xb, g)
-                if use_cl:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                lr = lr_at(config, step, total)
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                # A snapshot step hooks the block outputs; a compiled graph would not see the hooks,
-                # so that step runs the eager module (same weights).
-                snap = snaps is not None and snaps.start(step, epoch)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-                    out = (net if snap else fwd)(xb)
-                    loss = F.cross_entropy(out.float(), yb, label_smoothing=config.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if snap:
-                    snaps.before_update()
-                opt.step()
-                if snap:
-                    snaps.after_update()
-                # Accumulate on the device: no host sync per step.
-                loss_sum = loss_sum + loss.detach()
-                wrong = wrong + (out.detach().argmax(1) != yb).sum()
-                step += 1
-                if step_progress is not None:
-                    step_progress(step, total)
-            if stopped:
-                break
-            if snaps is not None:
-                snaps.end_epoch()  # one host copy of the epoch's snapshots (counted in train_s)
-            synchronize(dev)
-            train_s = time.perf_counter() - t0
-            test_err = float("nan")
-            if test_set is not None and len(test_set):
-                test_err, _ = evaluate(net, test_set, normalizer, dev, config.eval_batch_size, use_amp)
-            rec = {"epoch": epoch, "train_loss": float(loss_sum) / steps_per_epoch,
-                   "train_error": float(wrong) / (steps_per_epoch * bs), "test_error": test_err,
-                   "seconds": time.perf_counter() - t0, "images_per_s": steps_per_epoch * bs / train_s,
-                   "lr": lr_at(config, step - 1, total)}
-            records.append(rec)
-            if progress is not None:
-                progress(dict(rec))
+
+def _train_epoch(r: _Prepared, config: TrainConfig, epoch: int, step: int, should_stop,
+                 step_progress) -> tuple[int, torch.Tensor, torch.Tensor, bool]:
+    """One epoch's steps: (steps done so far, summed loss, wrong answers, stopped). A stop asked
+    for ends the epoch at once (``should_stop()`` polled every ``config.check_every`` steps)."""
+    dev, bs, snaps, net, fwd, opt = r.dev, r.bs, r.snaps, r.net, r.fwd, r.opt
+    perm = torch.randperm(r.n, generator=r.g)[: r.steps_per_epoch * bs].to(dev)
+    loss_sum = torch.zeros((), device=dev)
+    wrong = torch.zeros((), device=dev)
+    for i in range(r.steps_per_epoch):
+        if should_stop is not None and step % config.check_every == 0 and should_stop():
+            return step, loss_sum, wrong, True
+        idx = perm[i * bs:(i + 1) * bs]
+        xb = r.x_all.index_select(0, idx).float() * r.scale - r.shift
+        yb = r.y_all.index_select(0, idx)
+        if config.augment:
+            xb = _augment(xb, r.g)
+        if r.use_cl:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        lr = lr_at(config, step, r.total)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        # A snapshot step hooks the block outputs; a compiled graph would not see the hooks,
+        # so that step runs the eager module (same weights).
+        snap = snaps is not None and snaps.start(step, epoch)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=r.use_amp):
+            out = (net if snap else fwd)(xb)
+            loss = F.cross_entropy(out.float(), yb, label_smoothing=config.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if snap:
+            snaps.before_update()
+        opt.step()
+        if snap:
+            snaps.after_update()
+        # Accumulate on the device: no host sync per step.
+        loss_sum = loss_sum + loss.detach()
+        wrong = wrong + (out.detach().argmax(1) != yb).sum()
+        step += 1
+        if step_progress is not None:
+            step_progress(step, r.total)
+    return step, loss_sum, wrong, False
+
+
+def _result(r: _Prepared, spec: NetSpec, config: TrainConfig, records: list[dict],
+            test_set: ImageSet | None, stopped: bool, step: int, t_all: float) -> TrainResult:
+    """The history, the model (contiguous again), its meta and the snapshots."""
     history = pd.DataFrame(records, columns=HISTORY_COLUMNS)
-    meta = {**describe(dev), "device_note": choice.note, "seconds": time.perf_counter() - t_all,
-            "setup_seconds": setup_s, "stopped": stopped, "steps": step,
-            "params": sum(p.numel() for p in net.parameters()), "spec": spec.to_query(),
-            "n_train": n, "n_test": len(test_set) if test_set is not None else 0,
-            "amp": "bf16" if use_amp else "off", "channels_last": use_cl,
+    meta = {**describe(r.dev), "device_note": r.choice.note, "seconds": time.perf_counter() - t_all,
+            "setup_seconds": r.setup_s, "stopped": stopped, "steps": step,
+            "params": sum(p.numel() for p in r.net.parameters()), "spec": spec.to_query(),
+            "n_train": r.n, "n_test": len(test_set) if test_set is not None else 0,
+            "amp": "bf16" if r.use_amp else "off", "channels_last": r.use_cl,
             "config": asdict(config)}
-    if use_cl:  # hand back an ordinary (contiguous) model: hooks and checkpoints expect it
+    net = r.net
+    if r.use_cl:  # hand back an ordinary (contiguous) model: hooks and checkpoints expect it
         net = net.to(memory_format=torch.contiguous_format)
-    grads = snaps.frame() if snaps is not None else empty_grads()
-    return TrainResult(history, net, normalizer, meta, grads)
+    grads = r.snaps.frame() if r.snaps is not None else empty_grads()
+    return TrainResult(history, net, r.normalizer, meta, grads)

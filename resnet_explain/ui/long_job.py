@@ -28,7 +28,7 @@ def host_cap(device_type: str) -> float | None:
     """The most estimated seconds this host runs live work for one Start (None: no cap); raises
     UserError for a malformed RESNET_EXPLAIN_MAX_TRAIN_SECONDS."""
     # THE host cap rule, its one import in ui; lazily: its module loads the training engine
-    from ..experiments.your_network import cap_seconds
+    from ..train.budgets import cap_seconds
 
     return cap_seconds(device_type)
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from ..charts import training as ct
+from ..content import training as words
 from ..experiments.degradation import check_hypothesis
 from .jobs import BackgroundJob, show_job
 from .widgets import chart_with_export
@@ -30,11 +31,11 @@ def curves(frame: pd.DataFrame, chance: float, title: str = "", name: str = "liv
 def results(table: pd.DataFrame, n_seeds: int, chance: float) -> list[dict]:
     """He et al.'s table 6 shape, the three claims checked, and which networks never learned."""
     st.dataframe(ct.he_table(table), hide_index=True, width="stretch")
-    vs = ct.verdicts(check_hypothesis(table), n_seeds)
+    vs = words.verdicts(check_hypothesis(table), n_seeds)
     for v in vs:
-        st.markdown(ct.verdict_line(v))
-    st.markdown(ct.hypothesis_sentence(vs))
-    if warning := ct.chance_warning(table, chance):
+        st.markdown(words.verdict_line(v))
+    st.markdown(words.hypothesis_sentence(vs))
+    if warning := words.chance_warning(table, chance):
         st.warning(warning, icon=":material/warning:")
     return vs
 
@@ -44,10 +45,10 @@ def live_run(job: BackgroundJob, chance: float, with_curves: bool = True,
     """A live ``run_degradation`` job: its status box, then (``with_curves``) its curves so far.
     The job's meta holds ``epochs`` (per network) and ``planned_epochs`` (the whole run)."""
     recs, res = list(job.records), job.result
-    p = ct.live_progress(recs, job.meta["planned_epochs"], job.meta["epochs"], job.elapsed,
+    p = words.live_progress(recs, job.meta["planned_epochs"], job.meta["epochs"], job.elapsed,
                          state=job.state, error=job.error, stopping=job.stop.is_set(),
                          stopped=res is None or bool(res.meta.get("stopped")),
                          finished=0 if res is None else len(res.runs), abandoned=job.abandoned)
-    show_job(job, *p, lines=[ct.epoch_line(r) for r in recs[-4:]])
+    show_job(job, *p, lines=[words.epoch_line(r) for r in recs[-4:]])
     if with_curves and recs:
         curves(pd.DataFrame(recs), chance, "live: ", "live", keys)

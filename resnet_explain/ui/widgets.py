@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+
 def chart_with_export(chart, data, name: str, key: str, title: str | None = None,
                       select: str | None = None):
     """Show an Altair chart full width, with PNG/SVG (rendered on click) and CSV downloads.

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from resnet_explain.content import training_lr as lr_text
 from resnet_explain.experiments import lr_sweep as sw
 from resnet_explain.spec import cifar_resnet
 
@@ -64,7 +65,7 @@ def test_stored_sweep_renders_with_the_tables_numbers():
     assert list(shown["network"]) == list(table["variant"]) and list(shown["lr"]) == list(table["lr"])
     assert list(shown["final train error %"]) == list((100 * table["train_error"]).round(2))
     assert list(shown["diverged"]) == list(table["diverged"])
-    assert at.info[0].value == sw.state_result(table)
+    assert at.info[0].value == lr_text.state_result(table)
     stored = sw.load_stored()
     assert f"`{stored.meta['command']}`" in captions(at) and "assets/lr_sweep/README.md" in captions(at)
     assert at.button(key="lrs_stop").disabled and not at.button(key="lrs_start").disabled
@@ -86,7 +87,7 @@ def test_live_sweep_on_a_tiny_budget_finishes_then_loads(cache):
     assert all((cache / "runs" / r / "model.pt").is_file() for r in result["run_id"])
     live = at.dataframe[-1].value
     assert list(live["final train error %"]) == list((100 * result["train_error"]).round(2))
-    assert at.info[-1].value == sw.state_result(result)
+    assert at.info[-1].value == lr_text.state_result(result)
     assert [s.value for s in at.subheader] == ["Your sweep"]
     # The same sweep again: every run is stored, so it loads (no training) and says so first.
     assert "4 runs (0 to train, 4 stored already): about **0 s**" in captions(at)

@@ -1,8 +1,7 @@
 """AppTest for the shell (app.py + home), the Network Builder and the Gradient Flow page."""
 
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest

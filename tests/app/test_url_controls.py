@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain.experiments.your_network import budgets
 from resnet_explain.spec import NON_SPEC_KEYS, SPEC_KEYS, NetSpec, preset
 from resnet_explain.spec.grammar import PAGE_KEYS
-from resnet_explain.train import shipped
+from resnet_explain.train import budgets, shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
@@ -53,7 +52,7 @@ ROWS = [
     ("learning_rates", "lrs_lrs", ["0.1", "0.4"], [0.1, 0.4]),
     ("learning_rates", "lrs_epochs", "2", 2),
     ("learning_rates", "lrs_ntrain", "314", 314),
-    ("your_network", "yn_budget", budgets()["full"].label, "full"),
+    ("your_network", "yn_budget", budgets.host_budgets()["full"].label, "full"),
     ("landscape", "ll_grid", "11", 11),
     ("landscape", "ll_span", "0.5", 0.5),
     ("landscape", "ll_images", "128", 128),
@@ -149,12 +148,10 @@ def test_the_twins_a_page_studies_ride_in_the_url(monkeypatch):
 def test_heatmap_quantity_rides_in_the_url_once_a_pair_is_trained(tmp_path, monkeypatch):
     import json
 
-    from resnet_explain.experiments import your_network as yn
-
     from .jobs import wait_for_job
 
     monkeypatch.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path))
-    monkeypatch.setenv(yn.BUDGET_ENV, json.dumps({
+    monkeypatch.setenv(budgets.BUDGET_ENV, json.dumps({
         "name": "tiny", "data": {"n_train": 96, "n_test": 32, "size": 8, "difficulty": 0.0},
         "config": {"epochs": 1, "batch_size": 16, "lr": 0.05}}))
     net = {"fam": "cnn", "net": "b2~b4/2~b8/2", "act": "relu", "norm": "batch", "stem": "2"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain.experiments import your_network as yn
+from resnet_explain.train import budgets
 from resnet_explain.train.runs import RunStore
 
 from .jobs import wait_for_job
@@ -19,7 +19,7 @@ TINY = {"name": "tiny", "data": {"n_train": 96, "n_test": 32, "size": 8, "diffic
 
 def test_build_train_then_explain_and_lesion_the_same_pair(tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path))
-    monkeypatch.setenv(yn.BUDGET_ENV, json.dumps(TINY))
+    monkeypatch.setenv(budgets.BUDGET_ENV, json.dumps(TINY))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params.update({"fam": "cnn", "net": "b2~b4/2~b8/2", "act": "relu", "norm": "batch",
                             "stem": "2"})

@@ -11,10 +11,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnet_explain.charts.grad_history import HISTORY_LONG_COLUMNS
-from resnet_explain.experiments import your_network as yn
 from resnet_explain.spec import NetSpec
+from resnet_explain.train import budgets
+from resnet_explain.train.budgets import BUDGETS
 from resnet_explain.train.estimate import estimate_run_seconds
-from resnet_explain.train.runs import BUDGETS, RunStore
+from resnet_explain.train.runs import RunStore
 
 from .chartdata import chart_frames
 from .jobs import wait_for_job
@@ -32,8 +33,8 @@ TINY = {"name": "tiny", "data": {"n_train": 96, "n_test": 32, "size": 8, "diffic
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path))
-    monkeypatch.setenv(yn.BUDGET_ENV, json.dumps(TINY))
-    monkeypatch.delenv(yn.CAP_ENV, raising=False)
+    monkeypatch.setenv(budgets.BUDGET_ENV, json.dumps(TINY))
+    monkeypatch.delenv(budgets.CAP_ENV, raising=False)
     return tmp_path
 
 
@@ -101,8 +102,8 @@ def test_a_tiny_network_and_its_twin_train_to_the_end_then_load(cache):
 
 def test_stop_ends_the_run_and_it_is_not_stored(cache, monkeypatch):
     big = {**TINY, "data": {**TINY["data"], "n_train": 1000}, "config": {**TINY["config"], "epochs": 200}}
-    monkeypatch.setenv(yn.BUDGET_ENV, json.dumps(big))
-    monkeypatch.setenv(yn.CAP_ENV, "off")
+    monkeypatch.setenv(budgets.BUDGET_ENV, json.dumps(big))
+    monkeypatch.setenv(budgets.CAP_ENV, "off")
     at = page()
     at.button(key="yn_start").click().run()
     job = at.session_state["yn_job"]
@@ -123,11 +124,11 @@ def test_stop_ends_the_run_and_it_is_not_stored(cache, monkeypatch):
 
 
 def test_a_budget_over_the_cap_shows_its_estimate_and_disables_start(cache, monkeypatch):
-    monkeypatch.setenv(yn.CAP_ENV, "1e-6")  # the tiny pair's estimate is about 5e-4 s
+    monkeypatch.setenv(budgets.CAP_ENV, "1e-6")  # the tiny pair's estimate is about 5e-4 s
     at = page()
     assert not at.exception
     warning = next(w.value for w in at.warning if "limit of" in w.value)
-    assert "roughly under 1 s" in warning and "limit of 1e-06 s" in warning and yn.CAP_ENV in warning
+    assert "roughly under 1 s" in warning and "limit of 1e-06 s" in warning and budgets.CAP_ENV in warning
     assert at.button(key="yn_start").disabled
     # The builder's default network on the full budget on this CPU: over the default cap of
     # 120 s, with its estimate.
@@ -137,7 +138,7 @@ def test_a_budget_over_the_cap_shows_its_estimate_and_disables_start(cache, monk
 
     from resnet_explain.train import estimate
 
-    monkeypatch.delenv(yn.CAP_ENV)
+    monkeypatch.delenv(budgets.CAP_ENV)
     monkeypatch.setattr(estimate, "measure_images_per_second", lambda req: 200.0)
     st.cache_data.clear()
     at = page(BUILDER_DEFAULT)

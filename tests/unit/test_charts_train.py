@@ -10,13 +10,14 @@ import pandas as pd
 from resnet_explain.chance import chance_error
 from resnet_explain.charts import lesion as cl
 from resnet_explain.charts import training as ct
+from resnet_explain.content import training as words
 from resnet_explain.experiments.degradation import (
-    EXPERIMENTS,
     STORED_DIR,
     check_hypothesis,
     load_stored,
     summarise,
 )
+from resnet_explain.train.budgets import EXPERIMENTS
 
 
 def _curves():
@@ -87,17 +88,17 @@ def test_verdicts_follow_the_numbers():
     # residual-56 behind residual-20: claim 2 must not hold; ties within spread say so.
     table = summarise(_runs({("plain", 20): 0.6, ("plain", 56): 0.89, ("residual", 20): 0.05,
                              ("residual", 56): 0.58}, seeds=(0,)))
-    vs = ct.verdicts(check_hypothesis(table), 1)
+    vs = words.verdicts(check_hypothesis(table), 1)
     assert [v["holds"] for v in vs] == [True, False, True]
     assert vs[1]["verdict"] == "does not hold"
     assert "residual-56: 58.00 % vs residual-20: 5.00 %" in vs[1]["measured"]
-    assert "support **2 of the 3**" in ct.hypothesis_sentence(vs)
+    assert "support **2 of the 3**" in words.hypothesis_sentence(vs)
     tied = summarise(_runs({("residual", 20): 0.0012, ("residual", 56): 0.0012}))
-    v2 = ct.verdicts(check_hypothesis(tied), 3)
+    v2 = words.verdicts(check_hypothesis(tied), 3)
     assert v2[0]["verdict"] == "holds, but within the seed-to-seed spread"
-    assert "2 could not be tested" in ct.hypothesis_sentence(ct.verdicts(check_hypothesis(
+    assert "2 could not be tested" in words.hypothesis_sentence(words.verdicts(check_hypothesis(
         summarise(_runs({("plain", 20): 0.1, ("plain", 56): 0.2, ("residual", 20): 0.1}))), 3))
-    assert ct.hypothesis_sentence([]).startswith("Not enough")
+    assert words.hypothesis_sentence([]).startswith("Not enough")
 
 
 def test_load_stored_reads_the_three_files_and_summarises_the_runs():
@@ -120,7 +121,7 @@ def test_load_stored_from_another_folder(tmp_path: Path):
 
 
 def test_chance_error_is_one_minus_one_over_the_classes_of_the_data():
-    train, _ = EXPERIMENTS["cpu-live"].with_(n_train=20, n_test=10).data()
+    train, _ = EXPERIMENTS["cpu-live"].with_(n_train=20, n_test=10).data.load()
     assert math.isclose(chance_error(), 1 - 1 / len(train.classes)) and math.isclose(chance_error(), 0.9)
     assert chance_error(2) == 0.5
 
@@ -132,18 +133,18 @@ def test_near_chance_names_the_networks_that_did_not_learn():
     assert ct.near_chance(table, 0.9) == ["plain-56"]  # 0.861 > 0.81; residual-56 at 0.801 is not
     worse = summarise(_runs({("plain", 56): 0.86, ("residual", 56): 0.82}))
     assert ct.near_chance(worse, 0.9) == ["plain-56", "residual-56"]
-    warning = ct.chance_warning(table, 0.9)
-    assert warning.startswith("Never left chance (90% error; less than 10% of the way from chance "
-                              "to no error) at the end: plain-56.")
-    assert ct.chance_warning(table, 0.99) is None and ct.near_chance(pd.DataFrame(), 0.9) == []
+    warning = words.chance_warning(table, 0.9)
+    assert warning.startswith("Never left chance (90% error; less than 10% of the way")
+    assert "at the end: plain-56." in warning
+    assert words.chance_warning(table, 0.99) is None and ct.near_chance(pd.DataFrame(), 0.9) == []
 
 
 def test_verdict_line_marks_and_quotes_the_numbers():
     table = summarise(_runs({("plain", 20): 0.6, ("plain", 56): 0.89}, seeds=(0,)))
-    v = ct.verdicts(check_hypothesis(table), 1)[0]
-    assert ct.verdict_line(v) == (":material/check_circle: *plain-56 trains worse than plain-20 "
+    v = words.verdicts(check_hypothesis(table), 1)[0]
+    assert words.verdict_line(v) == (":material/check_circle: *plain-56 trains worse than plain-20 "
                                   "(degradation)* — **holds**: plain-56: 89.00 % vs plain-20: 60.00 %.")
-    assert ct.verdict_line({**v, "holds": False}).startswith(":material/cancel:")
+    assert words.verdict_line({**v, "holds": False}).startswith(":material/cancel:")
 
 
 def test_he_tables_stacks_labelled_sources():
@@ -156,26 +157,26 @@ def test_he_tables_stacks_labelled_sources():
 
 def test_captions_say_the_budget_from_the_numbers():
     stored = load_stored()
-    cap = ct.stored_caption(stored.meta)
+    cap = words.stored_caption(stored.meta)
     assert "5,000 training / 2,000 test images, 16×16 px" in cap and "seeds 0, 1, 2" in cap
     assert "in 777 s" in cap and "scripts/make_assets.py" in cap
-    assert "dotted: chance (90% error, 10 classes)" in ct.curves_caption(3, 0.9)
-    pre = ct.preset_caption(EXPERIMENTS["cpu-live"], 7)
+    assert "dotted: chance (90% error, 10 classes)" in words.curves_caption(3, 0.9)
+    pre = words.preset_caption(EXPERIMENTS["cpu-live"], 7)
     assert pre.startswith("Default budget: the **`cpu-live` preset**") and "the sidebar's: 7" in pre
     assert "1,500 training / 1,000 test images" in pre and "8 epochs, batch 32" in pre
-    plan = ct.plan_caption(4, 96, 2, "CPU only (2 threads)", 12.4)
+    plan = words.plan_caption(4, 96, 2, "CPU only (2 threads)", 12.4)
     assert plan.startswith("4 networks × 96 images × 2 epochs on **CPU only (2 threads)**.")
     assert "Rough estimate on a CPU: 12 s" in plan
-    assert "under 1 s" in ct.plan_caption(1, 32, 1, "x", 0.3)
-    assert ct.plan_caption(1, 32, 1, "an H100").startswith("1 network ×")
-    assert "estimate" not in ct.plan_caption(1, 32, 1, "an H100")
-    assert ct.too_long(412.3, 300).startswith("this budget would take roughly 412 s on a CPU, over "
-                                              "this page's limit of 300 s")
+    assert "under 1 s" in words.plan_caption(1, 32, 1, "x", 0.3)
+    assert words.plan_caption(1, 32, 1, "an H100").startswith("1 network ×")
+    assert "estimate" not in words.plan_caption(1, 32, 1, "an H100")
+    refused = words.too_long(412.3, 300)
+    assert refused.startswith("this budget would take roughly 412 s") and "limit of 300 s" in refused
     meta = {"label": "CPU live", "n_train": 1500, "n_test": 1000, "epochs": 8, "seeds": [3],
             "detail": "CPU only", "torch": "2.13", "threads": 2, "wall_seconds": 61.26}
-    assert ct.live_caption(meta) == ("CPU live with this budget: 1,500 training / 1,000 test images, "
+    assert words.live_caption(meta) == ("CPU live with this budget: 1,500 training / 1,000 test images, "
                                      "8 epochs, seed 3, on CPU only (torch 2.13, 2 threads): 61.3 s wall.")
-    assert ct.live_caption({**meta, "stopped": True}).endswith("only finished networks are in the table.")
+    assert words.live_caption({**meta, "stopped": True}).endswith("only finished networks are in the table.")
 
 
 def _rec(run, arch, depth, epoch):
@@ -185,22 +186,22 @@ def _rec(run, arch, depth, epoch):
 
 def test_live_progress_follows_the_run():
     recs = [_rec(1, "plain", 8, 1), _rec(1, "plain", 8, 2), _rec(2, "residual", 8, 1)]
-    p = ct.live_progress(recs, 8, 2, 12.3, state="running")
+    p = words.live_progress(recs, 8, 2, 12.3, state="running")
     assert p.label == "Training residual-8 (network 2 of 4): epoch 1 of 2 done · 12 s"
     assert p.state == "running" and p.fraction == 3 / 8 and p.text == "3 / 8 epochs"
-    assert ct.live_progress([], 8, 2, 0.4, state="running").label == "Training the first network… 0 s"
-    assert ct.live_progress([], 8, 2, 0.4, state="queued").label == "Queued: waiting for the server…"
-    assert ct.live_progress(recs, 8, 2, 5, state="running", stopping=True).label.startswith("Stopping")
-    done = ct.live_progress(recs * 2 + recs[:2], 8, 2, 30.2, state="done", finished=4)
+    assert words.live_progress([], 8, 2, 0.4, state="running").label == "Training the first network… 0 s"
+    assert words.live_progress([], 8, 2, 0.4, state="queued").label == "Queued: waiting for the server…"
+    assert words.live_progress(recs, 8, 2, 5, state="running", stopping=True).label.startswith("Stopping")
+    done = words.live_progress(recs * 2 + recs[:2], 8, 2, 30.2, state="done", finished=4)
     assert (done.label, done.state, done.fraction) == ("Finished: 4 networks, 8 epochs in 30 s", "complete", 1.0)
-    stopped = ct.live_progress(recs, 8, 2, 9.6, state="done", stopped=True, finished=1)
+    stopped = words.live_progress(recs, 8, 2, 9.6, state="done", stopped=True, finished=1)
     assert stopped.label == "Stopped after 3 of 8 epochs, 10 s: 1 network finished"
-    gone = ct.live_progress(recs, 8, 2, 70, state="done", stopped=True, abandoned=True)
+    gone = words.live_progress(recs, 8, 2, 70, state="done", stopped=True, abandoned=True)
     assert gone.label.startswith("Stopped (nobody was watching) after 3 of 8") and "0 networks" in gone.label
-    failed = ct.live_progress(recs, 8, 2, 1, state="done", error="RuntimeError: out of memory")
+    failed = words.live_progress(recs, 8, 2, 1, state="done", error="RuntimeError: out of memory")
     assert (failed.label, failed.state) == ("Failed: RuntimeError: out of memory", "error")
-    assert ct.live_progress(recs, 0, 2, 1, state="running").fraction == 1.0  # never over 1
-    assert ct.epoch_line(recs[0]) == ("plain-8 epoch 1: training error 50.0%, test error 62.5%, "
+    assert words.live_progress(recs, 0, 2, 1, state="running").fraction == 1.0  # never over 1
+    assert words.epoch_line(recs[0]) == ("plain-8 epoch 1: training error 50.0%, test error 62.5%, "
                                       "812 images/s")
 
 

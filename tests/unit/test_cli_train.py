@@ -6,8 +6,8 @@ import pytest
 
 from resnet_explain import cli
 from resnet_explain.cli import training as cli_train
-from resnet_explain.experiments import degradation
-from resnet_explain.train import config
+from resnet_explain.train import budgets, config
+from resnet_explain.train.runs import DataRecipe
 
 
 def run(argv, capsys):
@@ -18,10 +18,10 @@ def run(argv, capsys):
 
 @pytest.fixture
 def tiny_live(monkeypatch):
-    exp = degradation.Experiment(name="cpu-live", label="test", n_train=64, n_test=32, size=8, difficulty=0.0,
-                       width=2, depths=(8, 14), seeds=(0,),
-                       train=config.TrainConfig(epochs=1, batch_size=32, device="cpu"))
-    monkeypatch.setitem(degradation.EXPERIMENTS, "cpu-live", exp)
+    exp = budgets.Budget("cpu-live", "test", DataRecipe(n_train=64, n_test=32, size=8, difficulty=0.0),
+                         config.TrainConfig(epochs=1, batch_size=32, device="cpu"), width=2,
+                         depths=(8, 14), seeds=(0,))
+    monkeypatch.setitem(budgets.EXPERIMENTS, "cpu-live", exp)
 
 
 def test_run_prints_json_and_progress(tiny_live, capsys):
@@ -111,7 +111,7 @@ def test_lr_sweep_trains_then_loads_and_prints_json(capsys, tmp_path, monkeypatc
 
 
 def _fake_stored(folder):
-    from resnet_explain.experiments import lr_sweep as sw
+    from resnet_explain.content import training_lr as lr_text
 
     rows = [{"variant": v, "depth": 20, "lr": lr, "run_id": f"{v[0]}{lr}", "train_error": e,
              "test_error": e + 0.01, "best_epoch": 3, "best_epoch_train_error": e,
@@ -125,7 +125,7 @@ def _fake_stored(folder):
     folder.mkdir()
     table.to_csv(folder / "table.csv", index=False)
     pd.DataFrame({"run_id": table["run_id"], "epoch": 1}).to_csv(folder / "curves.csv", index=False)
-    meta = {"trains_below": 0.1, "statement": sw.state_result(table)}
+    meta = {"trains_below": 0.1, "statement": lr_text.state_result(table)}
     (folder / "results.json").write_text(json.dumps({"rows": rows, "meta": meta}))
     return table, meta
 

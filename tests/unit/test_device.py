@@ -9,8 +9,14 @@ import time
 import pytest
 import torch
 
-from resnet_explain.device import (DEVICE_CHOICES, available_devices, choose_device, describe,
-                                   synchronize, timed)
+from resnet_explain.device import (
+    DEVICE_CHOICES,
+    available_devices,
+    choose_device,
+    describe,
+    synchronize,
+    timed,
+)
 
 HAS_CUDA = torch.cuda.is_available()
 HAS_MPS = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_explain.probe import first_nonfinite, probe, probe_spec, ratio_of
 from resnet_explain.model import build_model, make_batch
+from resnet_explain.probe import first_nonfinite, probe, probe_spec, ratio_of
 from resnet_explain.spec import BlockSpec, NetSpec, mlp, preset
 
 RTOL = 1e-5

@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from resnet_explain.charts import lr_sweep as charts
+from resnet_explain.content import training_lr as lr_text
 from resnet_explain.experiments import lr_sweep as sw
-from resnet_explain.experiments.degradation import EXPERIMENTS
+from resnet_explain.experiments.degradation import network
 from resnet_explain.spec import NetSpec
-from resnet_explain.train.runs import BUDGETS, RunStore
+from resnet_explain.train.budgets import BUDGETS, EXPERIMENTS
+from resnet_explain.train.runs import RunStore
 
 from .test_runs import tiny_request
 
@@ -132,66 +134,69 @@ GRID = (0.1, 0.2, 0.4, 0.8)
 
 def test_statement_residual_tolerates_higher_lr():
     t = _table(dict(zip(GRID, [0.02, 0.03, 0.5, 0.9])), dict(zip(GRID, [0.01, 0.01, 0.02, 0.9])))
-    s = sw.state_result(t)
-    assert "Plain-20 trains (final training error below 10.0 %) up to lr 0.2, residual-20 up to lr 0.4" in s
+    plain, residual = (sw.summarise_variant(t[t["variant"] == v]) for v in ("plain", "residual"))
+    assert (plain["max_lr"], residual["max_lr"], plain["first_diverged"]) == (0.2, 0.4, 0.8)
+    assert (plain["best_lr"], plain["best_error"], plain["fails_below_max"]) == (0.1, 0.02, [])
+    s = lr_text.state_result(t)
+    assert s.startswith("Plain-20 trains") and "below 10.0 %" in s and "up to lr 0.2, residual-20 up to lr 0.4" in s
     assert "2× higher" in s
     assert "Ended at chance (within 2 points of 90.0 %, learned nothing): plain-20 at lr 0.8; residual-20 at lr 0.8." in s
     assert "Loss not finite" not in s
-    assert "Lowest final training error: plain-20 2.0 % at lr 0.1, residual-20 1.0 % at lr 0.1" in s
+    assert "plain-20 2.0 % at lr 0.1, residual-20 1.0 % at lr 0.1" in s
     assert "One seed (0)" in s
 
 
 def test_statement_says_when_there_is_no_difference():
     same = _table(dict(zip(GRID, [0.02, 0.03, 0.5, 0.6])), dict(zip(GRID, [0.01, 0.02, 0.4, 0.5])))
-    s = sw.state_result(same)
+    s = lr_text.state_result(same)
     assert "Both train" in s and "up to lr 0.2 and not above" in s and "no difference" in s
     assert "No run diverged or ended at chance." in s
     everywhere = _table(dict(zip(GRID, [0.02] * 4)), dict(zip(GRID, [0.01] * 4)))
-    s = sw.state_result(everywhere)
+    s = lr_text.state_result(everywhere)
     assert "every learning rate up to the largest tried (0.8)" in s and "no difference" in s
     neither = _table(dict(zip(GRID, [0.5] * 4)), dict(zip(GRID, [0.3] * 4)))
-    s = sw.state_result(neither)
+    s = lr_text.state_result(neither)
     assert s.startswith("Neither plain-20 nor residual-20 trains") and "(0.1–0.8)" in s
     stuck = _table(dict(zip(GRID, [0.89, 0.5, 0.9, 0.9])), dict(zip(GRID, [0.9] * 4)))
-    s = sw.state_result(stuck)
+    s = lr_text.state_result(stuck)
     assert "plain-20 at lr 0.1, 0.4, 0.8; residual-20 at every lr tried." in s
     top = _table(dict(zip(GRID, [0.02, 0.03, 0.9, 0.9])), dict(zip(GRID, [0.01] * 4)))
-    assert "learned nothing): plain-20 from lr 0.4." in sw.state_result(top)
+    assert "learned nothing): plain-20 from lr 0.4." in lr_text.state_result(top)
 
 
 def test_statement_when_only_one_trains_or_the_claim_is_reversed():
     only_res = _table(dict(zip(GRID, [0.5] * 4)), dict(zip(GRID, [0.01, 0.01, 0.01, 0.9])))
-    s = sw.state_result(only_res)
+    s = lr_text.state_result(only_res)
     assert "Plain-20 does not train" in s and "residual-20 trains up to lr 0.4" in s
-    assert "not even the smallest, so this depth cannot show how far its tolerance reaches" in s
+    assert "not even the smallest" in s and "(0.1–0.8)" in s
     only_plain = _table(dict(zip(GRID, [0.01] * 4)), dict(zip(GRID, [0.5] * 4)))
-    s = sw.state_result(only_plain)
+    s = lr_text.state_result(only_plain)
     assert "Residual-20 does not train" in s and "plain-20 trains up to lr 0.8" in s
     reversed_ = _table(dict(zip(GRID, [0.01, 0.01, 0.01, 0.3])), dict(zip(GRID, [0.01, 0.3, 0.3, 0.3])))
-    s = sw.state_result(reversed_)
-    assert "plain net tolerates the higher learning rate, the opposite of the claim" in s
+    s = lr_text.state_result(reversed_)
+    assert "up to lr 0.4, residual-20 up to lr 0.1" in s and "opposite of the claim" in s
 
 
 def test_statement_threshold_gaps_nan_depths_and_edge_cases():
     t = _table(dict(zip(GRID, [0.04, 0.08, 0.2, 0.9])), dict(zip(GRID, [0.04, 0.08, 0.2, 0.9])))
-    assert "up to lr 0.2" in sw.state_result(t)  # 8 % trains at the default 10 %
-    assert "up to lr 0.1 and not above" in sw.state_result(t, threshold=0.05)
-    assert "below 5.0 %" in sw.state_result(t, threshold=0.05)
+    assert "up to lr 0.2" in lr_text.state_result(t)  # 8 % trains at the default 10 %
+    assert "up to lr 0.1 and not above" in lr_text.state_result(t, threshold=0.05)
+    assert "below 5.0 %" in lr_text.state_result(t, threshold=0.05)
     gap = _table(dict(zip(GRID, [0.5, 0.02, 0.9, 0.9])), dict(zip(GRID, [0.01] * 4)))
-    assert "Plain-20 does not train at lr 0.1 although it does at a higher one" in sw.state_result(gap)
+    assert "Plain-20 does not train at lr 0.1 although it does at a higher one" in lr_text.state_result(gap)
     # A NaN loss never "trains", whatever the error says.
     nan = _table(dict(zip(GRID, [0.01] * 4)), dict(zip(GRID, [0.01] * 4)), diverged={("plain", 0.8)})
-    s = sw.state_result(nan)
+    s = lr_text.state_result(nan)
     assert "up to lr 0.4, residual-20 up to lr 0.8" in s and "Loss not finite: plain-20 at lr 0.8." in s
     assert "Ended at chance" not in s
     two = pd.concat([_table({0.1: 0.01}, {0.1: 0.01}, depth=20),
                      _table({0.1: 0.5}, {0.1: 0.01}, depth=56)])
-    s = sw.state_result(two)
+    s = lr_text.state_result(two)
     assert s.index("residual-20") < s.index("Plain-56 does not train")
-    assert "One seed" not in sw.state_result(_table({0.1: 0.01}, {0.1: 0.01}, seeds=(0, 1)))
-    assert sw.state_result(pd.DataFrame()) == "No runs finished, so there is nothing to compare."
+    assert "One seed" not in lr_text.state_result(_table({0.1: 0.01}, {0.1: 0.01}, seeds=(0, 1)))
+    assert lr_text.state_result(pd.DataFrame()) == "No runs finished, so there is nothing to compare."
     one = _table({0.1: 0.01}, {})
-    assert "Only plain-20 ran" in sw.state_result(one) and "no twin" in sw.state_result(one)
+    assert "Only plain-20 ran" in lr_text.state_result(one) and "no twin" in lr_text.state_result(one)
 
 
 def test_lr_grids_and_bad_values():
@@ -217,7 +222,7 @@ def test_base_request_from_a_budget_or_an_experiment():
     assert kept.config.seed == 4 and sw.base_request(None, tiny_request(seed=4), seed=1).config.seed == 1
     exp = EXPERIMENTS["cpu-budget"]
     e = sw.experiment_request("cpu-budget", 20)
-    assert e.netspec == exp.spec("residual", 20) and e.config == replace(exp.train, seed=0, device="cpu")
+    assert e.netspec == network(exp, "residual", 20) and e.config == replace(exp.config, seed=0, device="cpu")
     assert (e.data.n_train, e.data.n_test, e.data.size, e.data.difficulty) == (5000, 2000, 16, 0.1)
     reqs = sw.sweep_requests(e, (0.2, 0.1))
     assert [q.config.lr for q in reqs] == [0.1, 0.1, 0.2, 0.2]
@@ -235,13 +240,13 @@ def test_estimate_counts_only_runs_not_stored(tmp_path):
 
 
 def test_progress_fraction_and_text():
-    assert sw.sweep_progress([], 4) == (0.0, "0 of 4 runs")
+    assert (sw.sweep_fraction([], 4), lr_text.sweep_text([], 4)) == (0.0, "0 of 4 runs")
     recs = [{"variant": "plain", "lr": 0.1, "run": 1, "runs": 4, "epochs": 2, "epoch": 1, "train_error": 0.5}]
-    f, text = sw.sweep_progress(recs, 4)
+    f, text = sw.sweep_fraction(recs, 4), lr_text.sweep_text(recs, 4)
     assert f == pytest.approx(1 / 8) and "plain at lr 0.1: epoch 1 of 2" in text and "50.0 %" in text
     recs.append({"variant": "plain", "lr": 0.1, "run": 1, "runs": 4, "epochs": 2, "done": True,
                  "loaded": True, "train_error": 0.25})
-    f, text = sw.sweep_progress(recs, 4)
+    f, text = sw.sweep_fraction(recs, 4), lr_text.sweep_text(recs, 4)
     assert f == pytest.approx(1 / 4) and text.startswith("1 of 4 runs") and "loaded" in text
 
 
@@ -254,7 +259,7 @@ def test_stored_sweep_if_made(tmp_path):
     assert set(st.table["variant"]) == {"plain", "residual"} and 20 in set(st.table["depth"])
     assert sorted(set(st.table["lr"])) == meta["lrs"]
     assert set(st.curves["run_id"]) == set(st.table["run_id"])
-    assert st.statement == meta["statement"]
+    assert lr_text.stored_statement(st) == meta["statement"]
     with pytest.raises(sw.SweepError, match="no readable stored sweep"):
         sw.load_stored(tmp_path)
 
@@ -291,14 +296,14 @@ def test_chart_keeps_diverged_runs_marks_them_and_draws_chance():
 
 def test_live_status_words():
     recs = [{"variant": "plain", "lr": 0.1, "run": 1, "runs": 4, "epochs": 2, "epoch": 1, "train_error": 0.5}]
-    label, state, frac, _ = charts.live_status(recs, 4, 12.0, state="running")
+    label, state, frac, _ = lr_text.live_status(recs, 4, 12.0, state="running")
     assert (label, state) == ("Sweeping… 12 s", "running") and frac == pytest.approx(1 / 8)
-    assert charts.live_status(recs, 4, 1.0, state="running", stopping=True)[0].startswith("Stopping")
-    assert charts.live_status([], 4, 1.0, state="queued")[0].startswith("Queued")
-    assert charts.live_status(recs, 4, 30.0, state="done", finished=4)[:2] == ("Finished: 4 runs in 30 s", "complete")
-    assert charts.live_status(recs, 4, 30.0, state="done", finished=1)[0] == "Stopped after 1 of 4 runs, 30 s"
-    assert "nobody was watching" in charts.live_status(recs, 4, 3.0, state="done", finished=0, abandoned=True)[0]
-    assert charts.live_status(recs, 4, 3.0, state="done", error="SpecError: x")[:2] == ("Failed: SpecError: x", "error")
+    assert lr_text.live_status(recs, 4, 1.0, state="running", stopping=True)[0].startswith("Stopping")
+    assert lr_text.live_status([], 4, 1.0, state="queued")[0].startswith("Queued")
+    assert lr_text.live_status(recs, 4, 30.0, state="done", finished=4)[:2] == ("Finished: 4 runs in 30 s", "complete")
+    assert lr_text.live_status(recs, 4, 30.0, state="done", finished=1)[0] == "Stopped after 1 of 4 runs, 30 s"
+    assert "nobody was watching" in lr_text.live_status(recs, 4, 3.0, state="done", finished=0, abandoned=True)[0]
+    assert lr_text.live_status(recs, 4, 3.0, state="done", error="SpecError: x")[:2] == ("Failed: SpecError: x", "error")
 
 
 def test_stored_caption_names_the_recipe_machine_and_command():
@@ -307,7 +312,7 @@ def test_stored_caption_names_the_recipe_machine_and_command():
             "threads": 1, "torch": "2.13", "wall_seconds": 60, "train_seconds": 600, "created": "2026-11-28",
             "lrs": [0.1, 0.2, 0.4],
             "command": "python scripts/make_lr_sweep.py --depths 20"}
-    c = charts.stored_caption(meta)
+    c = lr_text.stored_caption(meta)
     for part in ("ResNet-20 (width 8)", "5,000 training images 16×16", "12 epochs", "batch 64",
                  "3 learning rates × 2 networks × 1 depth, 10 min of training",
                  "`python scripts/make_lr_sweep.py --depths 20`", "seed 0"):

@@ -57,7 +57,8 @@ def test_progress_stop_and_refusals():
 
 
 def test_the_degradation_experiment_with_seeds_together_matches_one_at_a_time():
-    from resnet_explain.experiments.degradation import EXPERIMENTS, run_degradation
+    from resnet_explain.experiments.degradation import run_degradation
+    from resnet_explain.train.budgets import EXPERIMENTS
 
     exp = EXPERIMENTS["cpu-live"].with_(depths=(8,), seeds=(0, 1), epochs=1, n_train=64, n_test=32,
                                         device="cpu")

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from resnet_explain.model.blocks import Block, PadShortcut, Pool, Projection, make_act
 from resnet_explain.model import build_model, make_batch
+from resnet_explain.model.blocks import Block, PadShortcut, Pool, Projection, make_act
 from resnet_explain.spec import BLOCK_KINDS, BlockSpec, NetSpec, SpecError, cifar_resnet, mlp
 
 try:  # tests/ is a package (tests/__init__.py); fall back to rootdir-style imports without it

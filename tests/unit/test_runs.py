@@ -123,7 +123,7 @@ def test_a_stopped_run_is_not_stored(store):
 
 
 def test_budget_requests_resize_the_network_only():
-    from resnet_explain.train.runs import BUDGETS
+    from resnet_explain.train.budgets import BUDGETS
 
     spec = cifar_resnet(20)
     req = BUDGETS["quick"].request(spec, seed=3, device="cpu")
@@ -131,6 +131,27 @@ def test_budget_requests_resize_the_network_only():
     assert got.in_size == 16 and got.stages == spec.stages and req.config.seed == 3
     assert req.twin().run_id == BUDGETS["quick"].request(spec.twin(), seed=3).run_id
     assert BUDGETS["full"].request(spec).data.size == 32
+
+
+def test_one_budget_type_for_the_pages_and_the_degradation_experiment():
+    from resnet_explain.experiments.degradation import network, requests
+    from resnet_explain.train.budgets import BUDGETS, EXPERIMENTS, named
+    from resnet_explain.train.config import TrainError
+
+    live = EXPERIMENTS["cpu-live"]
+    b = live.with_(n_train=100, n_test=40, data_seed=3, epochs=2, device="cpu", depths=(8,), seeds=(1, 2))
+    assert (b.n_train, b.n_test, b.data.seed, b.data.size) == (100, 40, 3, live.data.size)
+    assert (b.config.epochs, b.config.device, b.depths, b.seeds) == (2, "cpu", (8,), (1, 2))
+    assert b.with_(n_train=None, epochs=None) == b
+    reqs = requests(b, ("plain", "residual"))
+    assert [(q.netspec.arch, q.config.seed) for q in reqs] == [("plain", 1), ("plain", 2),
+                                                              ("residual", 1), ("residual", 2)]
+    assert reqs[2] == b.request(network(b, "residual", 8), seed=1, device="cpu")
+    # The gpu budget of the experiment and the pages' full budget are the same runs.
+    spec = network(EXPERIMENTS["gpu"], "residual", 20)
+    assert EXPERIMENTS["gpu"].request(spec).run_id == BUDGETS["full"].request(spec).run_id
+    with pytest.raises(TrainError, match="unknown budget 'huge'; known: quick, full"):
+        named("huge", BUDGETS)
 
 
 def test_every_shipped_run_is_found_by_its_own_inputs():

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from resnet_explain import magnitude
 from resnet_explain.charts import grad_history as gh
 from resnet_explain.data import Normalizer, make_shapes
-from resnet_explain.experiments.degradation import EXPERIMENTS
 from resnet_explain.model import build_model, find_blocks
 from resnet_explain.probe import probe
 from resnet_explain.seeding import sub_seed
 from resnet_explain.spec import cifar_resnet
 from resnet_explain.train import config, snapshots, trainer
+from resnet_explain.train.budgets import EXPERIMENTS
 
 SPEC = cifar_resnet(8, width=4, in_size=8, classes=2)
 PLAIN = cifar_resnet(8, width=4, in_size=8, classes=2, skip=False)
@@ -215,7 +215,7 @@ def test_config_validation():
     config.TrainConfig(snapshot_every=config.SNAPSHOT_EVERY).validate()
     # The app's K gives the live budget 5 to 10 snapshots an epoch.
     live = EXPERIMENTS["cpu-live"]
-    per_epoch = live.n_train // live.train.batch_size
+    per_epoch = live.n_train // live.config.batch_size
     assert 5 <= math.ceil(per_epoch / config.SNAPSHOT_EVERY) <= 10
 
 

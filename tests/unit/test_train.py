@@ -12,7 +12,8 @@ from resnet_explain.data import Normalizer, make_shapes
 from resnet_explain.experiments import degradation
 from resnet_explain.model import build_model
 from resnet_explain.spec import SpecError, cifar_resnet
-from resnet_explain.train import benchmark, checkpoints, config, trainer
+from resnet_explain.train import benchmark, budgets, checkpoints, config, trainer
+from resnet_explain.train.runs import DataRecipe
 
 SPEC = cifar_resnet(8, width=4, in_size=8, classes=2)
 
@@ -126,8 +127,8 @@ def test_bench_train_reports_both(tiny):
 
 
 def tiny_experiment():
-    return degradation.Experiment(name="tiny", label="test", n_train=64, n_test=32, size=8, difficulty=0.0,
-                        width=2, depths=(8, 14), seeds=(0,), train=cfg(epochs=1))
+    return budgets.Budget("tiny", "test", DataRecipe(n_train=64, n_test=32, size=8, difficulty=0.0),
+                          cfg(epochs=1), width=2, depths=(8, 14), seeds=(0,))
 
 
 def test_degradation_tiny():
@@ -171,6 +172,10 @@ def test_summarise_and_hypothesis():
     assert t["train_error_std"].iloc[0] == pytest.approx(0.01)
     h = degradation.check_hypothesis(t)
     assert [x["holds"] for x in h] == [True, True, True]
+    assert [x["kind"] for x in h] == ["degradation", "residual_deeper", "residual_beats_plain"]
+    assert [(x["a"], x["b"]) for x in h] == [("plain-56", "plain-20"), ("residual-56", "residual-20"),
+                                             ("residual-56", "plain-56")]
+    assert h[0]["claim"] == "plain-56 trains worse than plain-20 (degradation)"  # golden
 
 
 def test_budget_checked_before_allocating(tiny):

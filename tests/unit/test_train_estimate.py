@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resnet_explain.experiments.degradation import EXPERIMENTS, load_stored
-from resnet_explain.train.estimate import Throughput, estimate_seconds, planned_epochs
+from resnet_explain.experiments.degradation import load_stored, planned_epochs
+from resnet_explain.train.budgets import EXPERIMENTS
+from resnet_explain.train.estimate import Throughput, estimate_seconds
 
 LIVE = EXPERIMENTS["cpu-live"]
 
@@ -80,24 +81,27 @@ def test_fit_refuses_missing_or_impossible_speeds():
 def test_run_estimate_scales_with_flops_images_and_epochs_and_matches_the_stored_runs():
     from dataclasses import replace
 
-    from resnet_explain.experiments.degradation import EXPERIMENTS, load_stored
     from resnet_explain.spec import cifar_resnet
-    from resnet_explain.train.estimate import flop_estimate_seconds as estimate_run_seconds
-    from resnet_explain.train.runs import DataRecipe, RunRequest
+    from resnet_explain.train.estimate import estimate_run_seconds as estimate
+    from resnet_explain.train.runs import RunRequest
 
     stored = load_stored()
     exp = EXPERIMENTS["cpu-budget"]
-    recipe = DataRecipe(n_train=exp.n_train, n_test=exp.n_test, size=exp.size, difficulty=exp.difficulty)
+    recipe = exp.data
+
+    def estimate_run_seconds(req):  # scaled by FLOPs from the stored runs: nothing runs
+        return estimate(req, stored.runs)
+
     for depth in (20, 56):
-        req = RunRequest(cifar_resnet(depth, width=8, in_size=16).to_query(), recipe, exp.train)
+        req = RunRequest(cifar_resnet(depth, width=8, in_size=16).to_query(), recipe, exp.config)
         measured = stored.runs[stored.runs["depth"] == depth]
-        train_s = exp.n_train * exp.train.epochs / measured["images_per_s"].mean()
+        train_s = exp.n_train * exp.config.epochs / measured["images_per_s"].mean()
         # one constant per FLOP for both depths: within 30 % of each depth's measured time
         assert 0.7 * train_s < estimate_run_seconds(req) < 1.3 * train_s
-    req = RunRequest(cifar_resnet(20, width=8, in_size=16).to_query(), recipe, exp.train)
+    req = RunRequest(cifar_resnet(20, width=8, in_size=16).to_query(), recipe, exp.config)
     twice = replace(req, data=replace(recipe, n_train=2 * exp.n_train))
     assert estimate_run_seconds(twice) == pytest.approx(2 * estimate_run_seconds(req))
-    wide = RunRequest(cifar_resnet(20, width=16, in_size=16).to_query(), recipe, exp.train)
+    wide = RunRequest(cifar_resnet(20, width=16, in_size=16).to_query(), recipe, exp.config)
     assert 3.5 < estimate_run_seconds(wide) / estimate_run_seconds(req) < 4.5  # 4x the FLOPs
 
 
@@ -122,7 +126,8 @@ def test_measured_estimate_times_real_steps_of_this_network():
 
 
 def test_an_experiment_is_estimated_at_the_measured_speed_of_each_depth():
-    from resnet_explain.train.estimate import estimate_experiment_seconds, experiment_requests, step_images
+    from resnet_explain.experiments.degradation import estimate_experiment_seconds, requests
+    from resnet_explain.train.estimate import step_images
 
     exp = EXPERIMENTS["cpu-live"].with_(depths=(8, 14), seeds=(0, 1), epochs=2, n_train=100, n_test=40)
     measured = []
@@ -132,7 +137,7 @@ def test_an_experiment_is_estimated_at_the_measured_speed_of_each_depth():
         return {8: 1000.0, 14: 500.0}[req.netspec.depth]
 
     est = estimate_experiment_seconds(exp, ("plain", "residual"), measure=measure)
-    reqs = experiment_requests(exp, ("plain", "residual"))
+    reqs = requests(exp, ("plain", "residual"))
     assert len(reqs) == 2 * 2 * 2 and sorted(measured) == [8, 14], "one measurement per depth"
     per_run = step_images(reqs[0])
     assert per_run == 100 * 2 + (40 * 2 + 100) / 3
@@ -140,7 +145,7 @@ def test_an_experiment_is_estimated_at_the_measured_speed_of_each_depth():
 
 
 def test_the_experiment_estimate_times_real_steps_here():
-    from resnet_explain.train.estimate import estimate_experiment_seconds
+    from resnet_explain.experiments.degradation import estimate_experiment_seconds
 
     exp = EXPERIMENTS["cpu-live"].with_(depths=(8,), seeds=(0,), epochs=1, n_train=64, n_test=32)
     est = estimate_experiment_seconds(exp, ("residual",))

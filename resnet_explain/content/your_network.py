@@ -1,0 +1,137 @@
+"""Every sentence of the page "Train your network": numbers -> words.
+
+Why a network cannot be trained here, what Start will do (the plan: load or train, the rough
+time, the host's cap), the job's progress, the table's caption and the learning pace of the first
+blocks. The numbers come from :mod:`resnet_explain.experiments.your_network`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..experiments.your_network import PairResult, Plan, PlannedRun
+    from ..spec import NetSpec
+    from ..train.runs import Run
+
+def why_untrainable(spec: NetSpec) -> str | None:
+    """Why this network cannot be trained here, or None
+    (:func:`~resnet_explain.experiments.your_network.untrainable`, in words)."""
+    from ..experiments.your_network import DATA_CHANNELS, DATA_CLASSES, untrainable  # pandas: on demand
+
+    why = untrainable(spec)
+    if why is None:
+        return None
+    if why == "family":
+        return (f"This network is of the **{spec.family}** family (fully connected layers on a flat "
+                "vector). The runs here train image networks (**cnn**) on the generated shapes, "
+                "so switch its family to cnn in the Network Builder to train it.")
+    if why == "in_channels":
+        return (f"This network expects {spec.in_channels}-channel images; the generated shapes "
+                f"have {DATA_CHANNELS} (RGB). Set its input channels to {DATA_CHANNELS} in the "
+                "Network Builder to train it.")
+    return (f"This network has {spec.classes} outputs; the generated shapes have "
+            f"{DATA_CLASSES} classes. Give it {DATA_CLASSES} classes in the Network Builder.")
+
+
+def plan_caption(p: Plan) -> str:
+    """What Start will do, per run: load (stored) or train, with the rough time."""
+    parts = [f"{r.role} ({r.net}): " + ("stored, loads at once (0 s)" if r.stored else
+                                        f"train, roughly {_secs(r.estimate)}") for r in p.runs]
+    said = "; ".join(parts)
+    size = p.budget.data.size
+    s = (f"Budget **{p.budget.label}** (the network takes its {size}×{size} images: the only "
+         f"change made to it). {said[:1].upper()}{said[1:]}.")
+    if not p.to_train:
+        return s + " Nothing to train: both are shown below."
+    return s + (f" Together roughly {_secs(p.estimate)}, at the speed a few training steps of "
+                "this network took on this server just now (it changes with the server's load).")
+
+
+def refusal(p: Plan) -> str | None:
+    """Why Start is refused (the estimate is over the host's cap), or None."""
+    from ..train.budgets import CAP_ENV  # the training engine: loaded on demand
+
+    if not p.refused:
+        return None
+    cap = _secs(p.cap) if p.cap >= 1 else f"{p.cap:g} s"
+    return (f"This budget would take roughly {_secs(p.estimate)} here, over this host's "
+            f"limit of {cap} ({CAP_ENV}): choose the quick budget or a smaller network.")
+
+
+def progress_line(p: Plan, records: list[dict], elapsed: float, *, state: str,
+                  error: str | None = None, stopping: bool = False,
+                  result: PairResult | None = None, abandoned: bool = False) -> tuple[str, str, float, str]:
+    """(label, st.status state, fraction done, text) of the pair's job from its epoch records."""
+    done, total = len(records), max(1, p.planned_epochs)
+    frac, text = min(1.0, done / total), f"{done} / {p.planned_epochs} epochs"
+    if error:
+        return f"Failed: {error}", "error", frac, text
+    if state == "done" and (result is None or result.stopped is not None):  # None: never began
+        who = result.stopped if result is not None else (p.to_train or list(p.runs))[0]
+        why = " (nobody was watching)" if abandoned else ""
+        return (f"Stopped{why} after {done} of {p.planned_epochs} epochs, {elapsed:.0f} s: "
+                f"{who.net} ({who.role}) was not stored"), "complete", frac, text
+    if state == "done":
+        n = sum(1 for _, _, loaded in result.runs if not loaded)
+        return (f"Finished: {n} trained, {len(result.runs) - n} loaded, in {elapsed:.0f} s",
+                "complete", 1.0, text)
+    if stopping:
+        return "Stopping at the next training step…", "running", frac, text
+    if state == "queued":
+        return "Queued: waiting for the server…", "running", frac, text
+    from ..experiments.your_network import remaining_seconds  # pandas-heavy: on demand
+
+    left_s = remaining_seconds(p, records, elapsed)
+    left = (f"about {_secs(left_s)} left" if records or left_s > 0 else
+            f"past the rough estimate of {_secs(p.estimate)}: the first epoch will tell")
+    if records:
+        r = records[-1]
+        epochs = p.runs[r["run"] - 1].request.config.epochs
+        return (f"Training {r['net']} ({r['role']}): epoch {r['epoch']} of {epochs} done · "
+                f"{elapsed:.0f} s · {left}"), "running", frac, text
+    first = p.to_train[0] if p.to_train else p.runs[0]
+    return f"Training {first.net} ({first.role})… {elapsed:.0f} s · {left}", "running", frac, text
+
+
+def epoch_line(r: dict) -> str:
+    return (f"{r['net']} ({r['role']}) epoch {r['epoch']}: training error {r['train_error']:.1%}, "
+            f"test error {r['test_error']:.1%}, {r['seconds']:.1f} s")
+
+
+TABLE_CAPTION = ("Training error: eval mode on the whole training set after the last epoch; test "
+                 "error: the run's test split after the last epoch; seconds: the run's training "
+                 "time where it was trained (from its stored meta). The curves' training error is "
+                 "the running error of each epoch's mini-batches in train mode.")
+
+
+def pace_sentences(pair: list[tuple[PlannedRun, Run]]) -> list[str]:
+    """Per run (plain first), :func:`~resnet_explain.train.snapshots.learning_pace`: does its
+    first block learn, next to its last? Then the two first blocks side by side, measured."""
+    from ..magnitude import fmt_ratio
+    from ..train.snapshots import _times as times  # the factor format of learning_pace's sentences
+    from ..train.snapshots import learning_pace  # torch-free, but pandas-heavy: on demand
+
+    out, first = [], {}
+    for r, run in sorted(pair, key=lambda t: t[0].arch != "plain"):
+        pace = learning_pace(run.grads, r.arch)
+        if pace is None:
+            out.append(f"The {r.arch} net ({r.role}) has no gradient snapshots stored, so its "
+                       "pace cannot be read.")
+            continue
+        out.append(pace.text)
+        first[r.arch] = pace.first
+    p, q = first.get("plain"), first.get("residual")
+    if p is not None and q is not None:
+        s = (f"First blocks side by side (median ‖ΔW‖/‖W‖ per step): plain {fmt_ratio(p, 2)}, "
+             f"residual {fmt_ratio(q, 2)}")
+        if p > 0 and q > 0 and math.isfinite(p) and math.isfinite(q):
+            more, less, x = ("plain", "residual", p / q) if p >= q else ("residual", "plain", q / p)
+            s += f": the {more} net's first block moves {times(x)}× as much as the {less} net's"
+        out.append(s + ".")
+    return out
+
+
+def _secs(s: float) -> str:
+    return "under 1 s" if s < 1 else (f"{s:.0f} s" if s < 180 else f"{s / 60:.1f} min")

@@ -1,0 +1,165 @@
+"""Training budgets: what a run trains on and for how long, by name, and this host's limits.
+
+A :class:`Budget` is one data recipe and one training config. The pages train two kinds of things
+under a budget: a visitor's network and its twin (:data:`BUDGETS`: quick, full, plus the host's
+own from the environment, :func:`host_budgets`), and He et al.'s CIFAR nets at several depths and seeds
+for the degradation experiment (:data:`EXPERIMENTS`: cpu-live, cpu-budget, gpu; those budgets also
+say the first-stage width, the depths and the seeds). Every run of a budget is a
+:class:`~.runs.RunRequest` with the budget's data recipe and config, so the same budget always
+names the same stored runs.
+
+Settings (environment): ``RESNET_EXPLAIN_TRAIN_BUDGET`` adds a budget of the host's own (JSON,
+inline or a file: ``{"name": ..., "data": {DataRecipe fields}, "config": {TrainConfig fields}}``),
+chosen by default: a small host or a test can train a tiny recipe through the same pages; and
+``RESNET_EXPLAIN_MAX_TRAIN_SECONDS`` caps the estimated seconds of one Start on a CPU host
+(default 120 s; ``off`` for none; no cap when CUDA trains): :func:`cap_seconds`, THE cap rule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..errors import UserError
+from ..spec import NetSpec
+from .config import TrainConfig, TrainError
+from .runs import DataRecipe, RunRequest
+
+BUDGET_ENV = "RESNET_EXPLAIN_TRAIN_BUDGET"
+CAP_ENV = "RESNET_EXPLAIN_MAX_TRAIN_SECONDS"
+CPU_CAP_SECONDS = 120.0
+
+
+class BudgetError(UserError):
+    """A host setting for the budgets or the cap that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One budget for every network trained under it: data recipe, training config, and (for the
+    degradation experiment) the CIFAR nets' first-stage width, depths and seeds."""
+
+    name: str
+    label: str  # how results must be labelled ("CPU budget", ...)
+    data: DataRecipe
+    config: TrainConfig
+    note: str = ""  # what the budget is not ("reduced for a 2-core CPU; ...")
+    width: int = 8  # the degradation experiment's first-stage width (He et al.: 16)
+    depths: tuple[int, ...] = (20, 56)  # the degradation experiment's depths (6n + 2)
+    seeds: tuple[int, ...] = (0,)  # the degradation experiment's seeds
+
+    @property
+    def n_train(self) -> int:
+        return self.data.n_train
+
+    @property
+    def n_test(self) -> int:
+        return self.data.n_test
+
+    def request(self, spec: NetSpec, seed: int = 0, device: str = "auto") -> RunRequest:
+        """The run of ``spec`` under this budget: the network at the budget's image size (the
+        only change made to it), the seed for weights and batch order, the device to run on."""
+        sized = spec if spec.family != "cnn" else spec.with_globals(in_size=self.data.size)
+        return RunRequest(spec=sized.to_query(), data=self.data,
+                          config=replace(self.config, seed=int(seed), device=device))
+
+    def with_(self, **kw) -> Budget:
+        """A copy with fields replaced; ``epochs``/``device`` go to the config, ``n_train``,
+        ``n_test``, ``size``, ``difficulty`` and ``data_seed`` to the data recipe (None: kept)."""
+        kw = {k: v for k, v in kw.items() if v is not None}
+        train_kw = {k: kw.pop(k) for k in ("epochs", "device") if k in kw}
+        data_kw = {k: kw.pop(k) for k in ("n_train", "n_test", "size", "difficulty") if k in kw}
+        if "data_seed" in kw:
+            data_kw["seed"] = kw.pop("data_seed")
+        return replace(self, config=replace(self.config, **train_kw),
+                       data=replace(self.data, **data_kw), **kw)
+
+
+def named(name: str, table: Mapping[str, Budget], error: type[TrainError] = TrainError) -> Budget:
+    """``table[name]``, or ``error`` (a TrainError) that lists the known names."""
+    if name not in table:
+        raise error(f"unknown budget {str(name)[:30]!r}; known: {', '.join(table)}")
+    return table[name]
+
+
+BUDGETS: dict[str, Budget] = {
+    # About a minute for a ResNet-20 of width 8 and its twin on one CPU thread (cpu-live's data,
+    # with a smaller test split).
+    "quick": Budget("quick", "quick (CPU): 16×16 images, 1,500 training images, 8 epochs",
+                    DataRecipe(n_train=1500, n_test=500, size=16, difficulty=0.05),
+                    TrainConfig(epochs=8, batch_size=32, lr=0.05)),
+    # He et al.'s CIFAR image size; seconds on a GPU (the gpu budget's recipe).
+    "full": Budget("full", "full (GPU): 32×32 images, 20,000 training images, 6 epochs",
+                   DataRecipe(n_train=20000, n_test=5000, size=32, difficulty=0.3),
+                   TrainConfig(epochs=6, batch_size=128, lr=0.1)),
+}
+
+EXPERIMENTS: dict[str, Budget] = {
+    # Small enough for the live page on a 2-vCPU box (about a minute for one seed of 20 vs 56).
+    "cpu-live": Budget(
+        "cpu-live", "CPU live (small: 16x16 images, width 8)",
+        DataRecipe(n_train=1500, n_test=1000, size=16, difficulty=0.05),
+        TrainConfig(epochs=8, batch_size=32, lr=0.05, device="cpu"),
+        note="reduced for a 2-core CPU; not He et al.'s setting", width=8, depths=(20, 56), seeds=(0,)),
+    # What the stored assets were made with when no GPU was available (~25 min on 2 cores).
+    "cpu-budget": Budget(
+        "cpu-budget", "CPU budget (16x16 images, width 8)",
+        DataRecipe(n_train=5000, n_test=2000, size=16, difficulty=0.1),
+        TrainConfig(epochs=12, batch_size=64, lr=0.1, device="cpu"),
+        note="reduced for a 2-core CPU; not He et al.'s setting", width=8, depths=(20, 56),
+        seeds=(0, 1, 2)),
+    # The feasibility setting measured on an H200 with a plain-PyTorch reference (see DESIGN).
+    "gpu": Budget(
+        "gpu", "GPU (32x32 images, width 16, as He et al.'s CIFAR nets)",
+        DataRecipe(n_train=20000, n_test=5000, size=32, difficulty=0.3),
+        TrainConfig(epochs=6, batch_size=128, lr=0.1, device="auto"),
+        width=16, depths=(20, 56, 110), seeds=(0, 1, 2)),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# This host: its own budget, its cap
+# ---------------------------------------------------------------------------------------------
+def host_budgets(env: Mapping[str, str] | None = None) -> dict[str, Budget]:
+    """quick and full (:data:`BUDGETS`), plus the host's own budget from
+    ``RESNET_EXPLAIN_TRAIN_BUDGET`` when it is set (listed first)."""
+    raw = (os.environ if env is None else env).get(BUDGET_ENV, "").strip()
+    if not raw:
+        return dict(BUDGETS)
+    try:
+        d = json.loads(raw if raw.startswith("{") else Path(raw).read_text())
+        name = str(d.get("name", "host"))
+        data, cfg = DataRecipe(**d.get("data", {})), TrainConfig(**d.get("config", {})).validate()
+    except (OSError, ValueError, TypeError, AttributeError, UserError) as exc:
+        raise BudgetError(f"{BUDGET_ENV} cannot be read ({exc}); expected JSON like "
+                          '{"name": "tiny", "data": {"n_train": 64}, "config": {"epochs": 2}}') from None
+    label = d.get("label") or (f"{name} (set by this host): {data.size}×{data.size} images, "
+                               f"{data.n_train:,} training images, {cfg.epochs} epochs")
+    return {name: Budget(name, str(label), data, cfg), **BUDGETS}
+
+
+def default_budget(names, device_type: str) -> str:
+    """The host's own budget when there is one, else full on CUDA and quick elsewhere."""
+    extra = [n for n in names if n not in BUDGETS]
+    return extra[0] if extra else ("full" if device_type == "cuda" else "quick")
+
+
+def cap_seconds(device_type: str, env: Mapping[str, str] | None = None) -> float | None:
+    """The most estimated seconds this host trains for one Start: none when CUDA trains; on a
+    CPU ``RESNET_EXPLAIN_MAX_TRAIN_SECONDS`` (``off`` = none), default 120 s."""
+    if device_type == "cuda":
+        return None
+    raw = (os.environ if env is None else env).get(CAP_ENV, "").strip().lower()
+    if raw in ("off", "none"):
+        return None
+    try:
+        cap = float(raw) if raw else CPU_CAP_SECONDS
+    except ValueError:
+        raise BudgetError(f"{CAP_ENV} must be a number of seconds or 'off', got {raw[:20]!r}") from None
+    if not (math.isfinite(cap) and cap > 0):
+        raise BudgetError(f"{CAP_ENV} must be positive, got {raw[:20]!r}")
+    return cap
