@@ -236,8 +236,6 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
                     step_progress(step, total)
             if stopped:
                 break
-            if snaps is not None:
-                snaps.end_epoch()  # one host copy of the epoch's snapshots (counted in train_s)
             synchronize(dev)
             train_s = time.perf_counter() - t0
             test_err = float("nan")
