@@ -137,6 +137,9 @@ class Norms:
     docstring) and returns ``{key: float}``."""
 
     def __init__(self):
+        self._reset()
+
+    def _reset(self) -> None:
         self._keys: list[Hashable] = []
         self._tensors: list[torch.Tensor] = []
         self._scalar_keys: list[Hashable] = []
@@ -156,21 +159,19 @@ class Norms:
 
     def read(self) -> dict[Hashable, float]:
         """Every norm and scalar as a float (float64 on the host); the tensors are let go."""
-        tensors, self._tensors = self._tensors, []
-        scalars, self._scalars = self._scalars, []
+        keys, tensors, scalar_keys, scalars = self._keys, self._tensors, self._scalar_keys, self._scalars
+        self._reset()
         if not tensors and not scalars:
             return {}
         with torch.no_grad():
             host = _stack_to_host([s.reshape(()) for s in scalars] + _fast_norms(tensors))
-        values = dict(zip(self._scalar_keys + self._keys, host.tolist()))
-        first = len(scalars)
-        redo = [j for j, t in enumerate(tensors) if _suspect(host[first + j], _accumulates_in(t.dtype))]
+        values = dict(zip(scalar_keys + keys, host.tolist()))
+        norms = host[len(scalars):]
+        redo = [j for j, t in enumerate(tensors) if _suspect(norms[j], _accumulates_in(t.dtype))]
         if redo:
             with torch.no_grad():
                 fixed = _safe_norms([tensors[j] for j in redo])
-            for j, v in zip(redo, fixed.tolist()):
-                values[self._keys[j]] = v
-        self._keys, self._scalar_keys = [], []
+            values.update(zip([keys[j] for j in redo], fixed.tolist()))
         return values
 
 
@@ -201,6 +202,8 @@ class BlockHooks:
         self.remove()
 
     def install(self) -> BlockHooks:
+        """Hook the blocks for the next forward (what an earlier one caught is forgotten)."""
+        self.caught, self.acts = {}, {}
         for name, mod in self.blocks:
             self._handles.append(mod.register_forward_hook(self._on_output(name)))
             if self.split:
