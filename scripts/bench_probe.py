@@ -31,8 +31,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from resnet_explain.device import describe, synchronize  # noqa: E402
-from resnet_explain.probe import probe  # noqa: E402
 from resnet_explain.model import build_model, make_batch  # noqa: E402
+from resnet_explain.probe import probe  # noqa: E402
 from resnet_explain.spec import preset  # noqa: E402
 
 TARGET = 1.15
