@@ -13,12 +13,12 @@ pseudo-blocks:
   (momentum and weight decay included). ΔW is measured, not derived from the gradient and the
   optimiser state: the parameters are copied before ``opt.step()`` on snapshot steps only.
 
-No extra forward or backward pass: hooks live for the snapshot step's forward only. The norms are
-the probe's (:mod:`resnet_explain.measurement`): one fused reduction and one host copy before the
-update and one after it, per snapshot step (none per block, none on other steps), an underflowed
-norm rescued by scaling; per-parameter norms are combined per block in float64 on the host.
-Nothing is added to them, so a norm that is exactly 0 stays 0 (shown as underflow by
-:mod:`resnet_explain.magnitude`).
+No extra forward or backward pass: hooks live for the snapshot step's forward only. The hooks and
+the norms are the probe's (:mod:`resnet_explain.measurement`): fused reductions and one host copy
+before the update and one after it, per snapshot step (none per block, none on other steps); a norm
+whose squares may have underflowed is measured again with scaling (one more, small copy), as in
+the probe. Per-parameter norms are combined per block in float64 on the host. Nothing is added to
+them, so a norm that is exactly 0 stays 0 (shown as underflow by :mod:`resnet_explain.magnitude`).
 """
 
 from __future__ import annotations
