@@ -1,22 +1,11 @@
 """The gradient probe: one forward + backward pass, measured per block, as tidy DataFrames.
 
 For each block output x_l it records ||dL/dx_l||, the forward activation mean/std, and for a
-residual block y = act(s), s = F(x) + S(x) (S the shortcut, identity or projection), the split of
-the backward signal reaching x:
-
-    dL/dx = S'(x)^T g  +  J_F(x)^T g,     g = dL/ds
-            identity term   residual-branch term
-
-In a gated block, s = (1 - g(x)) S(x) + g(x) F(x) (Highway's carry and transform), the identity
-term is the carry path's share, the residual term the transform path's, and ``gate_norm`` the share
-that flows back through the gate g(x) itself. In a dense block (s = concat(x, F(x))) the identity
-term is the gradient the concatenation hands straight to x.
-
-Everything is reduced on the device in one fused call and copied to the host once, at the end (one
-sync per probe, no per-layer ``.item()``). A norm small enough that its squares may have
-underflowed (or one that overflowed) is measured again with scaling by the largest entry
-(``safe_norm``) — a second copy, only then — so a gradient of 1e-41 still gets its value; a
-gradient that is exactly 0 in float32 is flagged, never dropped.
+residual block the split of the backward signal reaching x into its identity (shortcut) and
+residual-branch terms (and, in a gated block, the share through the gate); per parameter tensor,
+||dL/dW|| and ||W||. What is caught and how it becomes numbers (one host copy per probe, an
+underflowed norm rescued by scaling) is :mod:`resnet_explain.measurement`, which the trainer's
+gradient snapshots use too.
 """
 
 from __future__ import annotations
@@ -34,10 +23,9 @@ from torch import nn
 from .block_select import select_blocks
 from .device import timed
 from .magnitude import log10
+from .measurement import BlockHooks, Norms
 from .model import build_model, make_batch
 from .seeding import sub_seed
-
-_F64 = torch.float64
 
 
 @dataclass
@@ -59,89 +47,11 @@ class ProbeResult:
         return float(np.log10(g[0]) - np.log10(g[-1]))
 
 
-def safe_norm(t: torch.Tensor) -> torch.Tensor:
-    """||t||_2 as a float64 0-dim tensor, without overflow or underflow of the squares:
-    max|t| * ||t / max|t|||, the scaling LAPACK's nrm2 uses. Stays on t's device (no sync)."""
-    t = t.detach()
-    if not t.numel():
-        return t.new_zeros((), dtype=_F64)
-    lo, hi = torch.aminmax(t)
-    amax = torch.maximum(-lo, hi)
-    scale = torch.where(amax > 0, amax, torch.ones_like(amax))
-    scale = torch.where(torch.isfinite(scale), scale, torch.ones_like(scale))
-    return torch.linalg.vector_norm(t / scale).to(_F64) * scale.to(_F64)
-
-
-def _safe_norms(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """:func:`safe_norm` of many tensors at once, as one float64 vector: the same scaling by the
-    largest entry, in a few fused calls (``_foreach_*``) instead of ~10 kernels per tensor."""
-    out = torch.empty(len(tensors), dtype=_F64, device=tensors[0].device)
-    for dt in {t.dtype for t in tensors}:
-        idx = [i for i, t in enumerate(tensors) if t.dtype == dt]
-        group = [tensors[i].detach() for i in idx]
-        amax = torch.stack(torch._foreach_norm(group, ord=float("inf")))
-        scale = torch.where((amax > 0) & torch.isfinite(amax), amax, torch.ones_like(amax))
-        scaled = torch._foreach_div(group, list(scale.unbind()))
-        out[idx] = torch.stack(torch._foreach_norm(scaled)).to(_F64) * scale.to(_F64)
-    return out
-
-
-def _fast_norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Plain 2-norms of many tensors in one fused call, grouped by dtype (no host sync)."""
-    out: list = [None] * len(tensors)
-    for dt in {t.dtype for t in tensors}:
-        idx = [i for i, t in enumerate(tensors) if t.dtype == dt]
-        for i, v in zip(idx, torch._foreach_norm([tensors[i] for i in idx])):
-            out[i] = v
-    return out
-
-
-def _suspect(norm: float, dtype: torch.dtype) -> bool:
-    """True when a plain norm may be wrong because squares left the dtype's range: it is tiny
-    (squares of entries below sqrt(tiny) underflow) or not finite (squares overflowed, or the
-    tensor really holds NaN/Inf, which safe_norm then reports as such)."""
-    tiny = float(torch.finfo(dtype).tiny) if dtype.is_floating_point else 0.0
-    return not math.isfinite(norm) or norm < math.sqrt(tiny) * 1e3
-
-
-def _sum_norm(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """The two reductions an activation's mean and std need, in the tensor's dtype (a float64
-    sum casts: slow on CPU; std_mean is ~40x slower there): two kernels per block; the float64
-    arithmetic is done on the host, for all blocks at once (:func:`_mean_std_host`)."""
-    return t.sum(), torch.linalg.vector_norm(t), t.numel()
-
-
-def _stack_f64(scalars: list[torch.Tensor]) -> torch.Tensor:
-    """0-dim tensors -> one float64 vector: one stack and one cast per dtype present (on CUDA a
-    cast per scalar would be a kernel launch each)."""
-    groups: dict = {}
-    for i, t in enumerate(scalars):
-        groups.setdefault(t.dtype, []).append(i)
-    if len(groups) == 1:
-        return torch.stack(scalars).to(_F64)
-    out = torch.empty(len(scalars), dtype=_F64, device=scalars[0].device)
-    for idx in groups.values():
-        out[idx] = torch.stack([scalars[i] for i in idx]).to(_F64)
-    return out
-
-
-def _mean_std_host(sums: np.ndarray, norms: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Means and (unbiased) stds from sums, 2-norms and element counts, in float64."""
-    mean = sums / n
-    var = np.clip(norms * norms - n * mean * mean, 0, None) / np.maximum(n - 1, 1)
-    return mean, np.sqrt(var)
-
-
 def ratio_of(grad_norms) -> float:
     g = np.asarray(grad_norms, dtype=np.float64)
     if len(g) == 0 or g[-1] == 0 or not np.isfinite(g[-1]):
         return float("nan")
     return float(g[0] / g[-1])
-
-
-
-def _stage_of(name: str) -> str:
-    return name.split(".")[0] if "." in name else name
 
 
 def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
@@ -164,123 +74,66 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
         inputs = inputs.to(dtype) if inputs.is_floating_point() else inputs
     device = next(model.parameters()).device
     inputs, targets = inputs.to(device), targets.to(device)
-    loss_fn = loss_fn or F.cross_entropy
-    blocks = select_blocks(model, blocks)
-    names = [n for n, _ in blocks]
+    chosen = select_blocks(model, blocks)
+    hooks = BlockHooks(chosen, split=True, activations=True)
+    values, seconds = _measure(model, inputs, targets, loss_fn or F.cross_entropy, train, hooks)
+    params = list(model.named_parameters())
+    meta = {"device": device.type, "dtype": str(inputs.dtype).replace("torch.", ""),
+            "seconds": seconds, "loss": values["loss"], "batch": int(inputs.shape[0]),
+            "n_params": int(sum(p.numel() for _, p in params)), "train_mode": train}
+    return ProbeResult(_block_table(chosen, values, hooks.activation_stats(values)),
+                       _param_table(params, [n for n, _ in chosen], values), meta)
 
-    grad: dict[str, torch.Tensor] = {}  # name -> the gradient at the block output (kept to the end)
-    fwd: dict[str, tuple[torch.Tensor, torch.Tensor, int]] = {}  # name -> (sum, norm, numel)
-    term: dict[tuple[str, str], torch.Tensor] = {}
-    handles = []
 
-    def _norm_hook(store, key):
-        def hook(g):
-            store[key] = g.detach()  # reduced after backward, all at once (one fused call)
-        return hook
-
-    def _out_hook(name):
-        def hook(mod, _inp, out):
-            if isinstance(out, torch.Tensor):
-                fwd[name] = _sum_norm(out.detach())
-                if out.requires_grad:
-                    out.register_hook(_norm_hook(grad, name))
-        return hook
-
-    def _alias_hook(name, which):
-        # Give this path its own alias of x, so its gradient is this path's share only.
-        def hook(mod, args):
-            x = args[0]
-            if not (isinstance(x, torch.Tensor) and x.requires_grad):
-                return None
-            alias = x.view_as(x)
-            alias.register_hook(_norm_hook(term, (name, which)))
-            return (alias,) + tuple(args[1:])
-        return hook
-
-    for name, mod in blocks:
-        handles.append(mod.register_forward_hook(_out_hook(name)))
-        body, sc = getattr(mod, "body", None), getattr(mod, "shortcut", None)
-        if isinstance(body, nn.Module) and isinstance(sc, nn.Module):
-            handles.append(body.register_forward_pre_hook(_alias_hook(name, "residual")))
-            handles.append(sc.register_forward_pre_hook(_alias_hook(name, "identity")))
-            gate = getattr(mod, "gate", None)
-            if isinstance(gate, nn.Module):  # a gated block's third path back to x: through g(x)
-                handles.append(gate.register_forward_pre_hook(_alias_hook(name, "gate")))
-
+def _measure(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn, train: bool,
+             hooks: BlockHooks) -> tuple[dict, float]:
+    """One forward and backward with ``hooks`` installed, and one read of every number: the
+    loss, what the hooks caught, and per parameter i its gradient's and its own norm (keys
+    ``("pgrad", i)``, ``("pnorm", i)``; a parameter without a gradient has no ``pgrad``). The
+    model's train/eval mode is restored; returns the values and the seconds it all took."""
     was_training = model.training
     model.train(train)
     model.zero_grad(set_to_none=True)
+    device = inputs.device
     try:
         with timed(device) as t:
-            out = model(inputs)
-            loss = loss_fn(out, targets)
-            loss.backward()
-            pnames, pgrads, pvals = [], [], []
-            for n, p in model.named_parameters():
-                pnames.append(n)
-                pvals.append(p.detach())
-                pgrads.append(p.grad if p.grad is not None else torch.zeros_like(p))
-            # Every norm in one fused call, then one gather and one copy to the host.
-            keys: list = []
-            tensors: list[torch.Tensor] = []
-            for n in names:
-                for key, tensor in ((("grad", n), grad.get(n)),
-                                    (("identity", n), term.get((n, "identity"))),
-                                    (("residual", n), term.get((n, "residual"))),
-                                    (("gate", n), term.get((n, "gate")))):
-                    if tensor is not None:
-                        keys.append(key)
-                        tensors.append(tensor)
-            for i, (g, v) in enumerate(zip(pgrads, pvals)):
-                keys += [("pgrad", i), ("pnorm", i)]
-                tensors += [g, v]
-            # A few kernels for all the scalars (not one cast per scalar: on CUDA each is a
-            # launch), then one copy to the host; the activations' float64 mean/std arithmetic
-            # is done there.
-            have = [n for n in names if n in fwd]
-            parts = [loss.detach()] + _fast_norms(tensors)
-            parts += [fwd[n][0] for n in have] + [fwd[n][1] for n in have]
-            host = _stack_f64([p.reshape(()) for p in parts]).cpu().numpy()
-            index: dict = {key: 1 + j for j, key in enumerate(keys)}
-            if have:
-                k0 = 1 + len(keys)
-                counts = np.array([fwd[n][2] for n in have], dtype=np.float64)
-                mean, std = _mean_std_host(host[k0:k0 + len(have)], host[k0 + len(have):k0 + 2 * len(have)],
-                                           counts)
-                index.update({("mean", n): len(host) + i for i, n in enumerate(have)})
-                index.update({("std", n): len(host) + len(have) + i for i, n in enumerate(have)})
-                host = np.concatenate([host, mean, std])
-            # Norms whose squares may have under- or overflowed the tensor's dtype are measured
-            # again with scaling: a second host copy, only in that (rare, tiny-network) case.
-            redo = [j for j, key in enumerate(keys) if _suspect(host[index[key]], tensors[j].dtype)]
-            if redo:
-                fixed = _safe_norms([tensors[j] for j in redo]).cpu().numpy()
-                for j, v in zip(redo, fixed):
-                    host[index[keys[j]]] = v
-            del tensors
+            with hooks:
+                loss = loss_fn(model(inputs), targets)
+                loss.backward()
+            norms = Norms()
+            norms.scalar("loss", loss.detach())
+            hooks.add_to(norms)
+            for i, p in enumerate(model.parameters()):
+                if p.grad is not None:
+                    norms.norm(("pgrad", i), p.grad)
+                norms.norm(("pnorm", i), p.detach())
+            values = norms.read()
     finally:
-        for h in handles:
-            h.remove()
         model.train(was_training)
+    return values, t.seconds
 
-    def get(key):
-        return float(host[index[key]]) if key in index else float("nan")
 
+def _block_table(blocks: list[tuple[str, nn.Module]], values: dict,
+                 stats: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """One row per block: its gradient norm and flags, the split and the activation stats."""
+    nan = float("nan")
     rows = []
     for pos, (n, mod) in enumerate(blocks):
-        g = get(("grad", n))
+        g = values.get(("grad", n), nan)
         spec = getattr(mod, "spec", None)
+        mean, std = stats.get(n, (nan, nan))
         rows.append({
             "position": pos, "block": n, "stage": _stage_of(n),
             "kind": getattr(spec, "kind", type(mod).__name__),
             "skip": bool(getattr(mod, "shortcut", None) is not None),
             "width": getattr(spec, "width", np.nan), "stride": getattr(spec, "stride", np.nan),
             "grad_norm": g, "log10_grad_norm": log10(g),
-            "underflow": bool(g == 0.0), "has_nan": bool(math.isnan(g)) and ("grad", n) in index,
+            "underflow": bool(g == 0.0), "has_nan": bool(math.isnan(g)) and ("grad", n) in values,
             "has_inf": bool(math.isinf(g)),
-            "identity_norm": get(("identity", n)), "residual_norm": get(("residual", n)),
-            "gate_norm": get(("gate", n)),
-            "act_mean": get(("mean", n)), "act_std": get(("std", n)),
+            "identity_norm": values.get(("identity", n), nan),
+            "residual_norm": values.get(("residual", n), nan),
+            "gate_norm": values.get(("gate", n), nan),
+            "act_mean": mean, "act_std": std,
         })
     bdf = pd.DataFrame(rows)
     if len(bdf):
@@ -289,21 +142,25 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
             bdf["grad_rel_last"] = bdf["grad_norm"] / last if last else np.nan
         bdf["log10_identity_norm"] = bdf["identity_norm"].map(log10)
         bdf["log10_residual_norm"] = bdf["residual_norm"].map(log10)
+    return bdf
 
-    owners = _owners(pnames, names)
-    prow = []
-    for i, n in enumerate(pnames):
-        gv = get(("pgrad", i))
-        prow.append({"param": n, "block": owners[i], "shape": "x".join(map(str, pvals[i].shape)),
-                     "numel": int(pvals[i].numel()), "grad_norm": gv, "log10_grad_norm": log10(gv),
-                     "weight_norm": get(("pnorm", i)), "underflow": bool(gv == 0.0),
+
+def _param_table(params: list[tuple[str, nn.Parameter]], block_names: list[str],
+                 values: dict) -> pd.DataFrame:
+    """One row per parameter tensor: its gradient norm (0 without a gradient) and weight norm."""
+    owners = _owners([n for n, _ in params], block_names)
+    rows = []
+    for i, (n, p) in enumerate(params):
+        gv = values.get(("pgrad", i), 0.0)
+        rows.append({"param": n, "block": owners[i], "shape": "x".join(map(str, p.shape)),
+                     "numel": int(p.numel()), "grad_norm": gv, "log10_grad_norm": log10(gv),
+                     "weight_norm": values[("pnorm", i)], "underflow": bool(gv == 0.0),
                      "has_nan": bool(math.isnan(gv)), "has_inf": bool(math.isinf(gv))})
-    pdf = pd.DataFrame(prow)
-    meta = {"device": device.type, "dtype": str(inputs.dtype).replace("torch.", ""),
-            "seconds": t.seconds, "loss": float(host[0]), "batch": int(inputs.shape[0]),
-            "n_params": int(sum(v.numel() for v in pvals)), "train_mode": train}
-    return ProbeResult(bdf, pdf, meta)
+    return pd.DataFrame(rows)
 
+
+def _stage_of(name: str) -> str:
+    return name.split(".")[0] if "." in name else name
 
 
 def _owners(pnames: list[str], block_names: list[str]) -> list[str]:

@@ -5,7 +5,7 @@ for every block (:func:`resnet_explain.model.find_blocks`) and for the stem and 
 pseudo-blocks:
 
 * ``grad_norm`` ‖∂L/∂x‖ at the module's output: the quantity :func:`resnet_explain.probe.probe`
-  measures, taken by a tensor hook during the step's own backward (for the head, x is the logits);
+  measures, caught by the same hooks during the step's own backward (for the head, x is the logits);
 * ``weight_grad_norm`` ‖∂L/∂W‖ of all the module's parameters together (sqrt of the sum of squares
   of every parameter gradient, shortcut projections and norm scales included);
 * ``weight_norm`` ‖W‖ of those parameters *before* the step (where the gradient was taken);
@@ -13,11 +13,12 @@ pseudo-blocks:
   (momentum and weight decay included). ΔW is measured, not derived from the gradient and the
   optimiser state: the parameters are copied before ``opt.step()`` on snapshot steps only.
 
-No extra forward or backward pass: hooks live for the snapshot step's forward only and keep the
-gradients on the device. Norms are float32 (``torch._foreach_norm``), combined per block in
-float64 where the device has it; nothing is added to them, so a norm that is exactly 0 stays 0
-(shown as underflow by :mod:`resnet_explain.magnitude`). Results stay on the device until
-:meth:`GradSnapshots.end_epoch`: one host copy per epoch, no per-block ``.item()``.
+No extra forward or backward pass: hooks live for the snapshot step's forward only. The hooks and
+the norms are the probe's (:mod:`resnet_explain.measurement`): fused reductions and one host copy
+before the update and one after it, per snapshot step (none per block, none on other steps); a norm
+whose squares may have underflowed is measured again with scaling (one more, small copy), as in
+the probe. Per-parameter norms are combined per block in float64 on the host. Nothing is added to
+them, so a norm that is exactly 0 stays 0 (shown as underflow by :mod:`resnet_explain.magnitude`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 
 from .. import magnitude
+from ..measurement import BlockHooks, Norms
 from ..model import find_blocks
 
 GRAD_COLUMNS = ["step", "epoch", "block", "position", "kind", "grad_norm", "weight_grad_norm",
@@ -45,48 +47,47 @@ def empty_grads() -> pd.DataFrame:
                          for c in GRAD_COLUMNS})
 
 
+def _units(model: nn.Module) -> list[tuple[str, str, nn.Module]]:
+    """(name, kind, module): the blocks, and the stem and head (our Net's children of those names)
+    as pseudo-blocks, unless block discovery already lists them (a foreign model's children)."""
+    blocks = find_blocks(model)
+    children = dict(model.named_children())
+    listed = {id(m) for _, m in blocks}
+    extra = {k: children[k] for k in _PSEUDO
+             if isinstance(children.get(k), nn.Module) and id(children[k]) not in listed}
+    units = [("stem", "stem", extra["stem"])] if "stem" in extra else []
+    units += [(name, "block", mod) for name, mod in blocks]
+    return units + ([("head", "head", extra["head"])] if "head" in extra else [])
+
+
 class GradSnapshots:
     """Records the quantities above every ``every`` steps of a training loop. The trainer calls,
     on a step where :meth:`start` returns True: forward, backward, :meth:`before_update`,
-    ``opt.step()``, :meth:`after_update`; and :meth:`end_epoch` after each epoch."""
+    ``opt.step()``, :meth:`after_update`; and :meth:`frame` at the end."""
 
     def __init__(self, model: nn.Module, every: int):
         self.every = int(every)
-        blocks = find_blocks(model)
-        # The stem and head (our Net's children of those names) as pseudo-blocks, unless block
-        # discovery already lists them (a foreign model's top-level children).
-        children = dict(model.named_children())
-        listed = {id(m) for _, m in blocks}
-        extra = {k: children[k] for k in _PSEUDO
-                 if isinstance(children.get(k), nn.Module) and id(children[k]) not in listed}
-        units: list[tuple[str, str, nn.Module]] = [("stem", "stem", extra["stem"])] if "stem" in extra else []
-        units += [(name, "block", mod) for name, mod in blocks]
-        units += [("head", "head", extra["head"])] if "head" in extra else []
+        units = _units(model)
         self.names = [u[0] for u in units]
         self.kinds = [u[1] for u in units]
-        self.modules = [u[2] for u in units]
+        self._blocks = [(u[0], u[2]) for u in units]
         first = 1 if self.kinds and self.kinds[0] == "stem" else 0
         self.positions = [i - first for i in range(len(units))]  # blocks 0.. as in probe(); stem -1
         # Every parameter that belongs to a unit, and which unit (a parameter counts once).
         self.params: list[nn.Parameter] = []
         owner: list[int] = []
         seen: set[int] = set()
-        for u, mod in enumerate(self.modules):
+        for u, (_name, _kind, mod) in enumerate(units):
             for p in mod.parameters():
                 if id(p) not in seen:
                     seen.add(id(p))
                     self.params.append(p)
                     owner.append(u)
-        dev = self.params[0].device if self.params else torch.device("cpu")
-        self._acc = torch.float32 if dev.type == "mps" else torch.float64
-        self._owner = torch.tensor(owner, dtype=torch.long, device=dev)
-        self._nan = torch.full((), float("nan"), dtype=torch.float32, device=dev)
-        self._handles: list = []
-        self._out_grads: dict[int, torch.Tensor] = {}
-        self._before: list[torch.Tensor] = []
-        self._pending: list[torch.Tensor] = []  # (4, units) per snapshot, on the device
-        self._steps: list[tuple[int, int]] = []
-        self._host: list[tuple[list[tuple[int, int]], np.ndarray]] = []
+        self._owner = np.array(owner, dtype=np.int64)
+        self._hooks: BlockHooks | None = None
+        self._before: list = []
+        self._measured: dict[str, np.ndarray] = {}
+        self._rows: list[tuple[int, int, np.ndarray]] = []  # (step, epoch, (4, units)) per snapshot
         self._current: tuple[int, int] | None = None
 
     # ---- the training loop's calls -----------------------------------------------------------
@@ -95,86 +96,60 @@ class GradSnapshots:
         if self.every <= 0 or step % self.every:
             return False
         self._current = (int(step), int(epoch))
-        self._out_grads = {}
-        for u, mod in enumerate(self.modules):
-            self._handles.append(mod.register_forward_hook(self._out_hook(u)))
+        self._hooks = BlockHooks(self._blocks, split=False, activations=False).install()
         return True
 
-    def _out_hook(self, u: int):
-        def keep(g: torch.Tensor) -> None:
-            self._out_grads[u] = g.detach()
-
-        def hook(_mod, _inp, out):
-            if isinstance(out, torch.Tensor) and out.requires_grad:
-                out.register_hook(keep)
-        return hook
-
     def before_update(self) -> None:
-        """After backward, before ``opt.step()``: drop the hooks, reduce the output gradients and
-        the parameter gradients, and copy the parameters (for ΔW)."""
-        for h in self._handles:
-            h.remove()
-        self._handles = []
-        have = sorted(self._out_grads)
-        norms = dict(zip(have, _norms([self._out_grads[u] for u in have])))
-        # A unit whose output got no gradient is NaN (not measured); stacked in unit order, so no
-        # index tensor goes to the device (a copy from the host could wait for the device).
-        self._out = torch.stack([norms.get(u, self._nan) for u in range(len(self.modules))]).to(self._acc)
-        self._out_grads = {}
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        self._gnorm = self._per_unit(_norms(grads))
-        self._wnorm = self._per_unit(_norms([p.detach() for p in self.params]))
+        """After backward, before ``opt.step()``: drop the hooks, read the output gradients', the
+        parameter gradients' and the parameters' norms, and copy the parameters (for ΔW)."""
+        hooks, self._hooks = self._hooks, None
+        hooks.remove()
+        norms = Norms()
+        hooks.add_to(norms)
+        for i, p in enumerate(self.params):
+            if p.grad is not None:  # none: its norm is 0
+                norms.norm(("pgrad", i), p.grad)
+            norms.norm(("pnorm", i), p.detach())
+        v = norms.read()
+        # A unit whose output got no gradient is NaN (not measured).
+        self._measured = {
+            "grad_norm": np.array([v.get(("grad", n), math.nan) for n in self.names]),
+            "weight_grad_norm": self._per_unit([v.get(("pgrad", i), 0.0) for i in range(len(self.params))]),
+            "weight_norm": self._per_unit([v[("pnorm", i)] for i in range(len(self.params))])}
         self._before = [p.detach().clone() for p in self.params]
 
     def after_update(self) -> None:
-        """After ``opt.step()``: ‖W_after − W_before‖ per unit, and the snapshot's row block."""
-        delta = torch._foreach_sub([p.detach() for p in self.params], self._before)
-        dnorm = self._per_unit(_norms(delta))
+        """After ``opt.step()``: ‖W_after − W_before‖ per unit, and the snapshot's rows."""
+        norms = Norms()
+        if self.params:
+            norms.norms(enumerate(torch._foreach_sub([p.detach() for p in self.params], self._before)))
+        v = norms.read()
         self._before = []
-        self._pending.append(torch.stack([self._out, self._gnorm, self._wnorm, dnorm / self._wnorm]))
-        self._steps.append(self._current)
+        m, self._measured = self._measured, {}
+        dnorm = self._per_unit([v[i] for i in range(len(self.params))])
+        with np.errstate(divide="ignore", invalid="ignore"):  # a unit without parameters: 0/0, NaN
+            ratio = dnorm / m["weight_norm"]
+        step, epoch = self._current
+        self._rows.append((step, epoch, np.stack([m["grad_norm"], m["weight_grad_norm"],
+                                                  m["weight_norm"], ratio])))
         self._current = None
-
-    def end_epoch(self) -> None:
-        """One host copy of the epoch's snapshots (the only sync this module makes)."""
-        if self._pending:
-            self._host.append((self._steps, torch.stack(self._pending).cpu().double().numpy()))
-        self._pending, self._steps = [], []
 
     def frame(self) -> pd.DataFrame:
         """Every snapshot so far, one row per (step, unit) in GRAD_COLUMNS (stem, blocks, head)."""
-        self.end_epoch()
-        for h in self._handles:  # a step that never reached before_update (stopped, raised)
-            h.remove()
-        self._handles = []
-        rows = []
-        for steps, values in self._host:
-            for (step, epoch), v in zip(steps, values):
-                for u, name in enumerate(self.names):
-                    rows.append((step, epoch, name, self.positions[u], self.kinds[u],
-                                 v[0, u], v[1, u], v[2, u], v[3, u]))
+        if self._hooks is not None:  # a step that never reached before_update (stopped, raised)
+            self._hooks.remove()
+            self._hooks = None
+        rows = [(step, epoch, name, self.positions[u], self.kinds[u], *v[:, u])
+                for step, epoch, v in self._rows for u, name in enumerate(self.names)]
         if not rows:
             return empty_grads()
         return pd.DataFrame(rows, columns=GRAD_COLUMNS)
 
-    # ---- helpers -----------------------------------------------------------------------------
-    def _per_unit(self, norms: list[torch.Tensor]) -> torch.Tensor:
-        """sqrt(sum of squares) of per-parameter norms, per unit (float64 where available, so
-        combining tiny norms does not underflow; a unit whose norms are all 0 stays 0)."""
-        out = torch.zeros(len(self.modules), dtype=self._acc, device=self._owner.device)
-        if not norms:
-            return out
-        return out.index_add_(0, self._owner, torch.stack(norms).to(self._acc).square()).sqrt()
-
-
-def _norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    """float32 2-norms of many tensors, one fused call per dtype (no host sync)."""
-    out: list = [None] * len(tensors)
-    for dt in {t.dtype for t in tensors}:
-        idx = [i for i, t in enumerate(tensors) if t.dtype == dt]
-        for i, v in zip(idx, torch._foreach_norm([tensors[i] for i in idx], 2, dtype=torch.float32)):
-            out[i] = v
-    return out
+    def _per_unit(self, norms: list[float]) -> np.ndarray:
+        """sqrt(sum of squares) of per-parameter norms, per unit, in float64 (a unit whose norms
+        are all 0, or that has no parameters, is 0)."""
+        sq = np.square(np.asarray(norms, dtype=np.float64))
+        return np.sqrt(np.bincount(self._owner, weights=sq, minlength=len(self.names)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -151,8 +151,6 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
                                                           step_progress)
             if stopped:
                 break
-            if r.snaps is not None:
-                r.snaps.end_epoch()  # one host copy of the epoch's snapshots (counted in train_s)
             synchronize(r.dev)
             train_s = time.perf_counter() - t0
             test_err = float("nan")

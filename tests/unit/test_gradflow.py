@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnet_explain.measurement import Norms, _safe_norms, safe_norm
 from resnet_explain.model import build_model, make_batch
 from resnet_explain.probe import first_nonfinite, probe, probe_spec, ratio_of
 from resnet_explain.spec import BlockSpec, NetSpec, mlp, preset
@@ -358,12 +359,45 @@ def test_relu_mlp_residual_grows_without_norm():
 
 
 def test_batched_safe_norms_equal_safe_norm_one_by_one():
-    from resnet_explain.probe import _safe_norms, safe_norm
-
     ts = [torch.tensor([3e-30, -4e-30]), torch.zeros(5), torch.tensor([1e30, 1e30]),
           torch.tensor([float("nan"), 1.0]), torch.tensor([float("inf"), 2.0]),
-          torch.randn(3, 4), torch.tensor([1e-300, -1e-300], dtype=torch.float64)]
-    got = _safe_norms(ts).numpy()
-    want = np.array([float(safe_norm(t)) for t in ts])
+          torch.randn(3, 4), torch.tensor([1e-300, -1e-300], dtype=torch.float64),
+          torch.tensor([3e-30, 4e-30], dtype=torch.bfloat16)]
+    got = _safe_norms(ts)
+    want = np.array([float(safe_norm(t.float() if t.dtype == torch.bfloat16 else t)) for t in ts])
     np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
     assert got[0] == pytest.approx(5e-30, rel=1e-6) and got[1] == 0.0 and np.isnan(got[3]) and np.isinf(got[4])
+    assert got[6] == pytest.approx(math.sqrt(2) * 1e-300, rel=1e-12)
+
+
+def test_norms_read_mixed_dtypes_in_one_copy(monkeypatch):
+    # One measurement, one host copy: norms of float32, float64 and bfloat16 tensors and 0-dim
+    # scalars of any dtype come back under their keys, in float64; bfloat16 is summed in float32.
+    copies = []
+    real_cpu = torch.Tensor.cpu
+
+    def cpu(self, *a, **kw):
+        copies.append(tuple(self.shape))
+        return real_cpu(self, *a, **kw)
+
+    monkeypatch.setattr(torch.Tensor, "cpu", cpu)
+    g = torch.Generator().manual_seed(0)
+    tensors = {"f32": torch.randn(50, generator=g), "f64": torch.randn(7, dtype=torch.float64, generator=g),
+               "bf16": torch.randn(300, generator=g).to(torch.bfloat16), "f32b": torch.randn(3, 4, generator=g)}
+    norms = Norms()
+    norms.norms(tensors.items())
+    norms.scalar("loss", torch.tensor(2.5, dtype=torch.float64))
+    norms.scalar(("sum", "x"), torch.tensor(-1.25))
+    got = norms.read()
+    assert copies == [(6,)]  # nothing tiny: no rescue copy
+    assert got["loss"] == 2.5 and got[("sum", "x")] == -1.25
+    for k, t in tensors.items():
+        assert got[k] == pytest.approx(float(t.double().norm()), rel=1e-6), k
+    # A tiny norm is measured again (one more copy, of that tensor only), a zero stays zero.
+    copies.clear()
+    norms.norms([("tiny", torch.full((10,), 1e-41)), ("zero", torch.zeros(3)), ("one", torch.ones(4))])
+    got = norms.read()
+    assert copies == [(3,), (2, 2)]
+    assert got["tiny"] == pytest.approx(math.sqrt(10) * 1e-41, rel=1e-2)  # subnormals: few bits
+    assert got["zero"] == 0.0 and got["one"] == 2.0
+    assert Norms().read() == {}

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from resnet_explain import magnitude
 from resnet_explain.charts import grad_history as gh
 from resnet_explain.data import Normalizer, make_shapes
-from resnet_explain.model import build_model, find_blocks
+from resnet_explain.model import build_model, find_blocks, make_batch
 from resnet_explain.probe import probe
 from resnet_explain.seeding import sub_seed
-from resnet_explain.spec import cifar_resnet
+from resnet_explain.spec import cifar_resnet, preset
 from resnet_explain.train import config, snapshots, trainer
 from resnet_explain.train.budgets import EXPERIMENTS
 
@@ -164,7 +164,7 @@ def test_stopped_run_keeps_its_snapshots(data):
     assert not any(m._forward_hooks for m in res.model.modules())
 
 
-def test_one_host_copy_per_epoch(data, monkeypatch):
+def test_host_copies_per_snapshot_not_per_block(data, monkeypatch):
     copies, scalars = [], []
     real_cpu, real_item, real_float = torch.Tensor.cpu, torch.Tensor.item, torch.Tensor.__float__
 
@@ -188,10 +188,66 @@ def test_one_host_copy_per_epoch(data, monkeypatch):
     baseline = len(scalars)  # the trainer's own per-epoch reads (loss, error)
     scalars.clear()
     trainer.train(SPEC, data, None, cfg(epochs=2, snapshot_every=1))
-    # two epochs of 4 snapshots each: one (4, 4, units) copy per epoch, nothing per step or block
-    units = len(SPEC.blocks) + 2
-    assert copies == [(4, 4, units)] * 2
+    # Two epochs of 4 snapshot steps: one copy before each update (unit output gradients,
+    # parameter gradients, parameters: one stacked vector) and one after it (the change); nothing
+    # per block. At step 0 the parameters initialised to 0 (BatchNorm biases) have norm 0, which
+    # is measured again with scaling (its squares might have underflowed): one more, small copy.
+    params = list(build_model(SPEC, seed=0).parameters())
+    units, zero = len(SPEC.blocks) + 2, sum(not p.any() for p in params)
+    before, after = (units + 2 * len(params),), (len(params),)
+    assert zero > 0 and copies == [before, (2, zero), after] + [before, after] * 7
     assert len(scalars) == baseline and "item" not in scalars
+
+
+def _one_snapshot(model, x, y) -> pd.DataFrame:
+    """A snapshot of one plain SGD step on (x, y), the way the trainer takes it."""
+    snaps = snapshots.GradSnapshots(model, every=1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    assert snaps.start(0, 1)
+    model.train()
+    opt.zero_grad(set_to_none=True)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    snaps.before_update()
+    opt.step()
+    snaps.after_update()
+    return snaps.frame()
+
+
+@pytest.mark.parametrize("spec", [SPEC, PLAIN, preset("mlp-sigmoid50-plain")],
+                         ids=["residual", "plain", "sigmoid-mlp50-plain"])
+def test_snapshot_and_probe_measure_the_same_numbers(spec):
+    # One mechanism (resnet_explain.measurement): the same model and batch give the probe's
+    # per-block gradient norms, to the bit, and its per-parameter norms combined per unit.
+    x, y = make_batch(spec, batch=8, seed=3)
+    pr = probe(build_model(spec, seed=2), x, y, train=True)
+    snap = _one_snapshot(build_model(spec, seed=2), x, y)
+    blocks = snap[snap["kind"] == "block"]
+    assert list(blocks["block"]) == list(pr.blocks["block"])
+    np.testing.assert_array_equal(blocks["grad_norm"].to_numpy(), pr.blocks["grad_norm"].to_numpy())
+    names = list(pr.blocks["block"])
+    p = pr.params.assign(unit=[unit_of(n, names) for n in pr.params["param"]])
+    want = p.groupby("unit")["grad_norm"].apply(lambda v: math.sqrt((v ** 2).sum()))
+    np.testing.assert_allclose(snap.set_index("block").loc[want.index, "weight_grad_norm"], want, rtol=1e-12)
+
+
+def test_snapshot_rescues_underflow_as_the_probe_does():
+    # A deep plain sigmoid MLP: the first blocks' gradients are ~1e-41, float32 subnormals whose
+    # squares underflow (a plain float32 norm of them is 0). Probe and snapshot both rescue them
+    # by scaling, so they get the same value, not 0; an exact 0 stays 0 (underflow) in both.
+    spec = preset("mlp-sigmoid50-plain")
+    x, y = make_batch(spec, batch=8, seed=0)
+    pr = probe(build_model(spec, seed=0), x, y, train=True).blocks
+    snap = _one_snapshot(build_model(spec, seed=0), x, y)
+    g = snap.loc[snap["kind"] == "block", "grad_norm"].to_numpy()
+    tiny = (pr["grad_norm"] > 0) & (pr["grad_norm"] < 1e-38)  # below float32's smallest normal
+    assert tiny.sum() >= 2 and tiny.iloc[0]
+    # every entry is at most the norm, so every square is below 1e-76: 0 in float32
+    assert float(torch.tensor(float(pr["grad_norm"].iloc[0])) ** 2) == 0.0
+    np.testing.assert_array_equal(g, pr["grad_norm"].to_numpy())
+    assert (g[tiny.to_numpy()] > 0).all()
+    # The weight gradients of those blocks are rescued too (‖∂L/∂W‖ of a ~1e-41 signal).
+    first = snap.set_index("block").loc[pr["block"].iloc[0]]
+    assert 0 < first["weight_grad_norm"] < 1e-30
 
 
 def test_foreign_model_blocks_are_its_children(data):
