@@ -16,8 +16,24 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from resnet_explain.model import build_model
-from resnet_explain.spec import (ACTIVATIONS, BLOCK_KINDS, COMBINES, FAMILIES, INITS, NORMS, PRESETS, SHORTCUTS, BlockSpec, NetSpec, SpecError,
-                                 check_budget, cifar_resnet, estimate_cost, mlp, preset)
+from resnet_explain.spec import (
+    ACTIVATIONS,
+    BLOCK_KINDS,
+    COMBINES,
+    FAMILIES,
+    INITS,
+    NORMS,
+    PRESETS,
+    SHORTCUTS,
+    BlockSpec,
+    NetSpec,
+    SpecError,
+    check_budget,
+    cifar_resnet,
+    estimate_cost,
+    mlp,
+    preset,
+)
 from resnet_explain.spec.grammar import decode_stages, encode_stages
 from resnet_explain.spec.limits import MAX_BLOCKS, MAX_WIDTH
 from resnet_explain.ui.url_keys import NON_SPEC_KEYS
