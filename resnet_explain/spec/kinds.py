@@ -49,6 +49,7 @@ class Kind:
     check: Callable[["NetSpec", str, "BlockSpec", int], None] = _no_check  # raises SpecError
     head_norm: bool = False  # as the last block, the head starts with norm + act (its output is not normalised)
     join_label: str | None = None  # the diagram's join node; None: the combine's
+    knobs: tuple[str, ...] = ()  # NetSpec fields the kind reads (the builder shows only those in use)
 
     @property
     def adds(self) -> bool:
@@ -232,7 +233,8 @@ register_kind(Kind(
     _check_bottleneck))
 register_kind(Kind(
     "resnext", "x", "ResNeXt: 1x1 down to width/2, grouped 3x3 (cardinality groups), 1x1 up (Xie et al. 2017)",
-    "ResNeXt, plain: 1x1 down, grouped 3x3, 1x1 up", 3, 3, "add", _resnext, _check_resnext))
+    "ResNeXt, plain: 1x1 down, grouped 3x3, 1x1 up", 3, 3, "add", _resnext, _check_resnext,
+    knobs=("cardinality",)))
 register_kind(Kind(
     "dense", "d", "dense: norm-act-3x3 makes (width − input width) new channels, concatenated to the "
                   "input (Huang et al. 2017)",

@@ -52,8 +52,9 @@ def gates(spec: NetSpec) -> bool:
     return any(b.adds_branch and COMBINES[b.combine].gated for b in spec.blocks)
 
 
-def has_kind(spec: NetSpec, kind: str) -> bool:
-    return any(b.kind == kind for b in spec.blocks)
+def reads(spec: NetSpec, knob: str) -> bool:
+    """Whether some block's kind reads the network field ``knob`` (its control then matters)."""
+    return any(knob in BLOCK_KINDS[b.kind].knobs for b in spec.blocks)
 
 
 def preset_picker(spec: NetSpec) -> None:
@@ -103,7 +104,7 @@ def network_settings(spec: NetSpec) -> None:
             help="The starting bias b of every gate g(x) = sigmoid(Wx + b). Negative: g starts small, "
                  "so the block starts close to its shortcut (He et al. 2016 use −6; Srivastava et "
                  "al. 2015 suggest −1 to −3 for highway nets of depth 10 to 30)."))
-    if has_kind(spec, "resnext"):
+    if reads(spec, "cardinality"):
         changes["cardinality"] = int(k[2].number_input(
             "ResNeXt cardinality", 1, MAX_CARDINALITY, spec.cardinality,
             help="Groups of each ResNeXt block's 3×3 convolution (Xie et al. 2017, arXiv 1611.05431); "
