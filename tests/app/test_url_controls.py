@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_explain.experiments.your_network import budgets
 from resnet_explain.spec import SPEC_KEYS, NetSpec, preset
-from resnet_explain.ui.url_keys import NON_SPEC_KEYS, PAGE_KEYS
 from resnet_explain.train import shipped
+from resnet_explain.ui.url_keys import NON_SPEC_KEYS, PAGE_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
