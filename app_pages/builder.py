@@ -6,7 +6,7 @@ from resnet_explain import ui
 from resnet_explain.charts.diagram import to_dot
 from resnet_explain.model.blocks import Block
 from resnet_explain.spec import SHORTCUT_LABELS, parse_block_name
-from resnet_explain.spec.netspec import describe_block
+from resnet_explain.spec.kinds import describe_block
 from resnet_explain.ui import builder_panels as panels
 
 settings = ui.settings()

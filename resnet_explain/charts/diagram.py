@@ -10,8 +10,7 @@ with "x N" so ResNet-110 stays readable.
 
 from __future__ import annotations
 
-from ..spec import NetSpec, parse_block_name
-from ..spec.netspec import SpecError
+from ..spec import BLOCK_KINDS, NetSpec, SpecError, parse_block_name
 
 _SKIP = 'color="#1f77b4", style=dashed, penwidth=2'
 _JOIN_FILL = "#1f77b4"  # the skip's colour: the join is where the skip path ends
@@ -30,14 +29,10 @@ def skip_label(text: str) -> str:
     return f"  {text}\\l"
 
 
-# The join node of a block with a skip: how S(x) and F(x) meet (COMBINES, and a dense block's concat).
-JOIN_LABELS = {"add": "+", "drop": "+", "scale": "½·S + ½·F", "gate": "gate: (1−g)·S + g·F",
-               "sgate": "gate: (1−g)·S + F", "dense": "concat [x, F(x)]"}
-
-
 def join_label(kind: str, combine: str) -> str:
-    """The text of a block's join node: "+" for an add, else the formula (or "concat")."""
-    return JOIN_LABELS["dense" if kind == "dense" else combine]
+    """The text of a block's join node: "+" for an add, else the formula (or "concat"): the kind's
+    or its combine's ``join_label`` in the registry."""
+    return BLOCK_KINDS[kind].join_text(combine)
 
 
 def _join_node(nid: str, text: str) -> str:
@@ -48,18 +43,6 @@ def _join_node(nid: str, text: str) -> str:
     # it a little wider than Graphviz measured it.
     return (f'    {nid} [label="  {text}  ", shape=box, style="rounded,filled", height=0.26, margin="0.06,0.02", '
             f'fontsize=10, fillcolor="{_JOIN_FILL}", fontcolor=white];')
-
-
-def _skip_text(b, c_in: int) -> str:
-    if b.kind == "dense":
-        return "avg-pool 2×2" if b.stride > 1 else "identity"
-    if b.projects(c_in):
-        sc = "1×1 projection"
-    elif b.changes_shape(c_in):
-        sc = "zero-pad"
-    else:
-        sc = "identity"
-    return f"dropout 0.5 · {sc}" if b.combine == "drop" else sc
 
 
 def _runs(spec: NetSpec, collapse: bool):
@@ -111,7 +94,7 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
             current_stage = stage
         nid = f"b{idx}"
         span = f"block{j}" if j == k else f"block{j}–{k}"
-        what = f"{b.kind} {b.width}" + (f" (+{b.width - c_in} new)" if b.kind == "dense" and b.skip else "")
+        what = f"{b.kind} {b.width}" + (f" (+{b.width - c_in} new)" if b.concatenates else "")
         label = f"{span}: {what}" + (f", stride {b.stride}" if b.stride != 1 else "")
         if count > 1:
             label += f"  × {count}"
@@ -129,7 +112,7 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
             add = f"add{idx}"
             lines.append(_join_node(add, join_label(b.kind, b.combine)))
             lines.append(f"    {nid} -> {add} [{_MAIN}];")
-            sc = _skip_text(b, c_in)
+            sc = BLOCK_KINDS[b.kind].skip_text(b, c_in)
             lines.append(f'    {prev} -> {add} [{_SKIP}, label="{skip_label(sc)}", fontcolor="#1f77b4", '
                          f'fontsize=9, constraint=false];')
             prev = add

@@ -20,13 +20,13 @@ from ..spec import (
     ACTIVATIONS,
     NORMS,
     PRESETS,
+    NetSpec,
     check_budget,
     cifar_resnet,
     estimate_cost,
     mlp,
     params_from_query,
     preset,
-    spec_from_params,
 )
 
 
@@ -68,7 +68,7 @@ def _spec_from_args(a):
     if a.spec:
         params = spec.to_params()
         params.update(params_from_query(a.spec))  # unknown or repeated keys: SpecError, exit 2
-        spec = spec_from_params(params)
+        spec = NetSpec.from_params(params)
     return spec
 
 

@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..spec.kinds import acts_crossed
+
 SIGMOID_MAX_SLOPE = 0.25  # sigma'(0)
 FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)  # 2**-149 ~ 1.4e-45
 
@@ -69,14 +71,11 @@ def residual_product(slopes) -> pd.DataFrame:
                          "log10_plain": plain})
 
 
-ACTS_PER_BLOCK = {"basic": 2, "preact": 2, "bottleneck": 3, "resnext": 3, "dense": 1, "transition": 1}  # activations a gradient crosses
-
-
 def sigmoid_bound_from_last(blocks: pd.DataFrame) -> pd.DataFrame:
     """For a plain sigmoid net: the largest gradient each block output can receive relative to the
     last block's, log10(g_last) + n_l log10(0.25), n_l = sigmoid layers between the two."""
     kinds = list(blocks["kind"])
-    acts_after = np.cumsum([ACTS_PER_BLOCK.get(k, 2) for k in kinds[::-1]])[::-1]
+    acts_after = np.cumsum([acts_crossed(k) for k in kinds[::-1]])[::-1]
     n_between = np.append(acts_after[1:], 0)
     last = float(blocks["log10_grad_norm"].iloc[-1])
     return pd.DataFrame({"block": list(blocks["block"]), "position": list(blocks["position"]),

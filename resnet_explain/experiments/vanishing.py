@@ -17,8 +17,9 @@ from .. import magnitude
 from ..magnitude import log10
 from ..probe import probe_spec, ratio_of
 from ..spec import NetSpec, mlp
+from ..spec.kinds import acts_crossed
 from ..verdict import judge_blocks, twin_sentence
-from .theory import ACTS_PER_BLOCK, SIGMOID_MAX_SLOPE, float32_underflow_depth, power_curve, relu_layer_gain
+from .theory import SIGMOID_MAX_SLOPE, float32_underflow_depth, power_curve, relu_layer_gain
 
 SWEEP_BATCH = 32  # the same batch as the Gradient Flow page, so numbers match it
 SWEEP_WIDTH = 64  # the mlp presets' width
@@ -28,7 +29,7 @@ SWEEP_WIDTH = 64  # the mlp presets' width
 def layers_crossed(spec: NetSpec) -> int:
     """Activation layers between the first block's output and the last block's output: what the
     first/last gradient ratio is a product over (depth − 4 for our two-layer mlp blocks)."""
-    return int(sum(ACTS_PER_BLOCK.get(b.kind, 2) for b in spec.blocks[1:]))
+    return int(sum(acts_crossed(b.kind) for b in spec.blocks[1:]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..spec import BlockSpec
+from ..spec import BLOCK_KINDS, COMBINES, BlockSpec
 
 
 def make_act(name: str) -> nn.Module:
@@ -121,12 +121,12 @@ class Pool(nn.Module):
 
 
 def make_shortcut(b: BlockSpec, family: str, norm: str, c_in: int) -> nn.Module | None:
-    """None when the block has no skip. Identity, pad (A) or projection (B, C) otherwise; a dense
-    block's input is concatenated as it is (pooled where the block strides)."""
-    if not b.skip or b.kind == "transition":
-        return None
-    if b.kind == "dense":
+    """None when the block has no skip. Identity, pad (A) or projection (B, C) where it adds; a
+    concatenating (dense) block's input as it is, pooled where the block strides."""
+    if b.concatenates:
         return Pool(b.stride) if b.stride > 1 else nn.Identity()
+    if not b.adds_branch:
+        return None
     if b.projects(c_in):
         return Projection(family, norm, c_in, b.width, b.stride)
     if b.changes_shape(c_in):
@@ -134,56 +134,44 @@ def make_shortcut(b: BlockSpec, family: str, norm: str, c_in: int) -> nn.Module 
     return nn.Identity()
 
 
-def _body(b: BlockSpec, family: str, act: str, norm: str, c_in: int,
-          cardinality: int = 1) -> tuple[nn.Sequential, nn.Module]:
-    """The residual branch F(x) as a named Sequential, and the activation after the add."""
-    bias = norm == "none"
-    w, s = b.width, b.stride
-    L: list[tuple[str, nn.Module]] = []
-    if b.kind == "basic":  # He et al. 2015 fig. 2: layer-norm-act-layer-norm, add, act
-        L += [("conv1", make_layer(family, c_in, w, 3, s, bias)), ("norm1", make_norm(norm, family, w)),
-              ("act1", make_act(act)),
-              ("conv2", make_layer(family, w, w, 3, 1, bias)), ("norm2", make_norm(norm, family, w))]
-        out_act: nn.Module = make_act(act)
-    elif b.kind == "preact":  # He et al. 2016 fig. 1b: norm-act-layer twice, nothing after the add
-        L += [("norm1", make_norm(norm, family, c_in)), ("act1", make_act(act)),
-              ("conv1", make_layer(family, c_in, w, 3, s, bias)),
-              ("norm2", make_norm(norm, family, w)), ("act2", make_act(act)),
-              ("conv2", make_layer(family, w, w, 3, 1, bias))]
-        out_act = nn.Identity()
-    elif b.kind == "transition":  # Huang et al. 2017 sec. 3: BN, 1x1 conv, 2x2 average pooling
-        L += [("norm1", make_norm(norm, family, c_in)), ("act1", make_act(act)),
-              ("conv1", make_layer(family, c_in, w, 1, 1, bias))]
-        if s > 1:
-            L.append(("pool", Pool(s)))
-        out_act = nn.Identity()
-    elif b.kind == "dense":  # Huang et al. 2017 sec. 3: H = BN-ReLU-Conv3x3 making k new channels
-        new = w - c_in if b.skip else w  # the plain twin makes every channel itself
-        L += [("norm1", make_norm(norm, family, c_in)), ("act1", make_act(act)),
-              ("conv1", make_layer(family, c_in, new, 3, s, bias))]
-        out_act = nn.Identity()
-    else:  # bottleneck, He et al. 2015 fig. 5: 1x1 down to width/4, 3x3, 1x1 up; ResNeXt (Xie et
-        # al. 2017 fig. 3c): 1x1 down to width/2, a 3x3 in `cardinality` groups, 1x1 up
-        m, groups = (max(1, w // 4), 1) if b.kind == "bottleneck" else (w // 2, cardinality)
-        L += [("conv1", make_layer(family, c_in, m, 1, 1, bias)), ("norm1", make_norm(norm, family, m)),
-              ("act1", make_act(act)),
-              ("conv2", make_layer(family, m, m, 3, s, bias, groups)), ("norm2", make_norm(norm, family, m)),
-              ("act2", make_act(act)),
-              ("conv3", make_layer(family, m, w, 1, 1, bias)), ("norm3", make_norm(norm, family, w))]
-        out_act = make_act(act)
+class Makers:
+    """The model side of a kind's body recipe (:mod:`resnet_explain.spec.kinds`): each maker
+    returns a fresh module (never shared, never in place); a layer has a bias only without a norm."""
+
+    def __init__(self, family: str, act: str, norm: str, cardinality: int = 1):
+        self.family, self._act, self._norm, self.cardinality = family, act, norm, cardinality
+
+    def layer(self, c_in: int, c_out: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> nn.Module:
+        return make_layer(self.family, c_in, c_out, kernel, stride, self._norm == "none", groups)
+
+    def norm(self, width: int) -> nn.Module:
+        return make_norm(self._norm, self.family, width)
+
+    def act(self, width: int) -> nn.Module:
+        return make_act(self._act)
+
+    def pool(self, stride: int, width: int) -> nn.Module:
+        return Pool(stride)
+
+
+def make_body(b: BlockSpec, family: str, act: str, norm: str, c_in: int,
+              cardinality: int = 1) -> tuple[nn.Sequential, nn.Module]:
+    """The branch F(x) as a named Sequential, and the activation after the join: the block's kind's
+    recipe, made of modules."""
+    parts, out_act = BLOCK_KINDS[b.kind].body(Makers(family, act, norm, cardinality), b, c_in)
     body = nn.Sequential()
-    for name, mod in L:
+    for name, mod in parts:
         body.add_module(name, mod)
-    return body, out_act
+    return body, nn.Identity() if out_act is None else out_act
 
 
 class Block(nn.Module):
     """One block: ``out = act(combine(shortcut(x), body(x)))``. With ``skip`` off it is the plain
     twin, ``act(body(x))``.
 
-    ``combine`` is "add" (``shortcut + body``) or one of He et al. 2016's variants (arXiv
-    1603.05027, fig. 2): constant scaling, exclusive gating (the Highway form), shortcut-only
-    gating, dropout on the shortcut. A dense block concatenates instead of adding.
+    ``combine`` is the name of the block's entry in COMBINES (its ``rule`` joins S and F: "add",
+    or one of He et al. 2016's variants, arXiv 1603.05027, fig. 2), or None where nothing is added
+    (a plain block, or a dense block: it concatenates instead).
     ``res_scale`` (SkipInit, De & Smith 2020; ReZero, Bachlechner et al. 2020; Fixup's multiplier,
     Zhang et al. 2019) multiplies the branch by a learnable scalar initialised to that value; at 0
     the block starts as its shortcut (times the outer activation, for post-activation kinds).
@@ -195,40 +183,33 @@ class Block(nn.Module):
                  cardinality: int = 1, scalar: bool = False):
         super().__init__()
         self.spec = b
-        self.body, self.out_act = _body(b, family, act, norm, c_in, cardinality)
+        self.body, self.out_act = make_body(b, family, act, norm, c_in, cardinality)
         self.shortcut = make_shortcut(b, family, norm, c_in)
-        adds = self.shortcut is not None and b.kind != "dense"
+        adds = b.adds_branch
         self.combine = b.combine if adds else None
+        rule = COMBINES[b.combine] if adds else None
         self.res_scale = (nn.Parameter(torch.tensor(float(res_scale)))
                           if adds and (res_scale != 1.0 or scalar) else None)
         self.drop_path = DropPath(survival) if adds and survival < 1.0 else None
-        self.gate = (Gate(family, c_in, b.width, b.stride, gate_bias)
-                     if self.combine in ("gate", "sgate") else None)
-        self.shortcut_dropout = nn.Dropout(0.5) if self.combine == "drop" else None
+        self.gate = Gate(family, c_in, b.width, b.stride, gate_bias) if rule and rule.gated else None
+        self.shortcut_dropout = (nn.Dropout(rule.shortcut_dropout)
+                                 if rule and rule.shortcut_dropout else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(x)
         if self.shortcut is None:
             return self.out_act(out)
         s = self.shortcut(x)
-        if self.combine is None:  # dense: the input's channels, then the new ones
+        if self.combine is None:  # a concatenating kind: the input's channels, then the new ones
             return self.out_act(torch.cat([s, out], dim=1))
         if self.drop_path is not None:
             out = self.drop_path(out)
         if self.res_scale is not None:
             out = self.res_scale * out
-        if self.combine == "scale":  # He et al. 2016 fig. 2b, the row that trained: 0.5 and 0.5
-            out = 0.5 * out + 0.5 * s
-        elif self.combine == "gate":  # fig. 2c: (1 - g) S(x) + g F(x)
-            g = self.gate(x)
-            out = g * out + (1.0 - g) * s
-        elif self.combine == "sgate":  # fig. 2d: (1 - g) S(x) + F(x)
-            out = out + (1.0 - self.gate(x)) * s
-        elif self.combine == "drop":  # fig. 2f: dropout (PyTorch's, kept values x2) on S(x)
-            out = out + self.shortcut_dropout(s)
-        else:
-            out = out + s
-        return self.out_act(out)
+        if self.shortcut_dropout is not None:  # PyTorch's dropout: kept values scaled up
+            s = self.shortcut_dropout(s)
+        g = self.gate(x) if self.gate is not None else None
+        return self.out_act(COMBINES[self.combine].rule(s, out, g))
 
     @property
     def skip(self) -> bool:
@@ -250,7 +231,7 @@ class Block(nn.Module):
         """Start the residual branch at zero (Goyal et al. 2017, arXiv 1706.02677, section 5.1):
         with a skip the block begins as the identity. Without a skip this would cut the signal, so
         plain blocks are left alone."""
-        if self.shortcut is None or self.combine is None:  # plain, or dense (nothing is added)
+        if self.combine is None:  # plain, or dense (nothing is added)
             return
         last = self.last_layer()
         nn.init.zeros_(last.weight)

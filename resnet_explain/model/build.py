@@ -59,7 +59,7 @@ class Net(nn.Module):
                 self.stage_names.append(f"stage{i}")
             torch.manual_seed(sub_seed(seed, "head"))
             self.head = nn.Sequential()
-            if spec.blocks[-1].kind in ("preact", "dense"):
+            if spec.head_norm:
                 # He et al. 2016: pre-activation nets end with norm + act before pooling (so do
                 # DenseNets, whose layers also start with norm + act).
                 self.head.add_module("norm", make_norm(spec.norm, fam, width))
@@ -133,6 +133,8 @@ def build_model(spec: NetSpec, seed: int = 0, device: torch.device | str | None 
 
 def make_batch(spec: NetSpec, batch: int = 32, seed: int = 0, device=None, dtype=None):
     """A seeded random batch: standard-normal inputs and uniformly random class targets."""
+    # Not yet sub_seed(seed, "batch"): that would change every probe's input batch, so every
+    # stored probe number (content.story.ACT_RATIOS, assets/) would have to be remade with it.
     g = torch.Generator().manual_seed(int(seed) + 7919)
     x = torch.randn(spec.input_shape(batch), generator=g)
     y = torch.randint(0, spec.classes, (batch,), generator=g)

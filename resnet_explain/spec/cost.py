@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .netspec import MAX_PARAMS, NetSpec, SpecError
+from .block import BlockSpec
+from .errors import SpecError
+from .kinds import BLOCK_KINDS, COMBINES
+from .limits import MAX_PARAMS
+from .netspec import NetSpec
 
 
 @dataclass(frozen=True)
@@ -24,96 +28,99 @@ class Cost:
         return bytes_per_value * (3 * self.params + self.activations * batch)
 
 
+class Counter:
+    """The cost side of a kind's body recipe (:mod:`.kinds`): the same makers the model uses
+    (``layer``, ``norm``, ``act``, ``pool``), each counting what its module would hold, compute
+    and keep for backward at the current spatial side, instead of making it."""
+
+    def __init__(self, spec: NetSpec):
+        self.cnn = spec.family == "cnn"
+        self.bn = spec.norm == "batch"
+        self.cardinality = spec.cardinality
+        self.params = self.flops = self.acts = 0
+        self.side = spec.in_size if self.cnn else 1
+
+    @property
+    def area(self) -> int:
+        return self.side * self.side
+
+    def _stride(self, stride: int) -> None:
+        if self.cnn:
+            self.side = (self.side - 1) // stride + 1
+
+    def layer(self, c_in, c_out, kernel=3, stride=1, groups=1, bias=None):
+        """A conv (cnn) or linear layer; a bias only where no norm follows, unless told."""
+        self._stride(stride)
+        kk = kernel * kernel if self.cnn else 1
+        bias = (not self.bn) if bias is None else bias
+        self.params += kk * c_in * c_out // groups + (c_out if bias else 0)
+        self.flops += 2 * kk * c_in * c_out * self.area // groups
+        self.acts += c_out * self.area
+
+    def elementwise(self, width, n=1):
+        """``n`` elementwise outputs of ``width`` channels kept for backward (norm, act, add, ...)."""
+        self.acts += n * width * self.area
+
+    def norm(self, width):
+        if self.bn:
+            self.params += 2 * width
+            self.elementwise(width)
+
+    def act(self, width):
+        self.elementwise(width)
+
+    def pool(self, stride, width):
+        if stride > 1 and self.cnn:
+            self._stride(stride)
+            self.elementwise(width)  # the pooled output
+
+
 def estimate_cost(spec: NetSpec) -> Cost:
-    cnn = spec.family == "cnn"
-    bn = spec.norm == "batch"
-    params = flops = acts = 0
-    side = spec.in_size if cnn else 1
-    area = side * side
-
-    def layer(cin, cout, k, stride, bias, groups=1):
-        nonlocal params, flops, acts, side, area
-        if cnn:
-            side = (side - 1) // stride + 1
-            area = side * side
-        kk = k * k if cnn else 1
-        params += kk * cin * cout // groups + (cout if bias else 0)
-        flops += 2 * kk * cin * cout * area // groups
-        acts += cout * area
-
-    def elementwise(width, n=1):  # norm / activation / add outputs kept for backward
-        nonlocal acts
-        acts += n * width * area
-
-    def norm(width):
-        nonlocal params
-        if bn:
-            params += 2 * width
-            elementwise(width)
-
-    c_in = spec.in_channels if cnn else spec.in_features
-    elementwise(c_in)  # the input: the stem layer keeps it for its weight gradient
-    layer(c_in, spec.stem_width, 3, 1, not bn)
-    norm(spec.stem_width)
-    elementwise(spec.stem_width)
+    c = Counter(spec)
+    c_in = spec.in_channels if c.cnn else spec.in_features
+    c.elementwise(c_in)  # the input: the stem layer keeps it for its weight gradient
+    c.layer(c_in, spec.stem_width, 3, 1)
+    c.norm(spec.stem_width)
+    c.act(spec.stem_width)
     for b, width, survival in zip(spec.blocks, spec.in_widths(), spec.block_survival()):
-        w, s = b.width, b.stride
-        in_side, in_area = side, area
-        if b.kind == "basic":
-            layer(width, w, 3, s, not bn); norm(w); elementwise(w)
-            layer(w, w, 3, 1, not bn); norm(w)
-        elif b.kind == "preact":
-            norm(width); elementwise(width)
-            layer(width, w, 3, s, not bn); norm(w); elementwise(w)
-            layer(w, w, 3, 1, not bn)
-        elif b.kind == "transition":  # norm-act-1x1 at the input's size, then the pooling
-            norm(width); elementwise(width)
-            layer(width, w, 1, 1, not bn)
-            if s > 1 and cnn:
-                side = (side - 1) // s + 1
-                area = side * side
-                elementwise(w)  # the pooled output
-            continue
-        elif b.kind == "dense":
-            norm(width); elementwise(width)
-            layer(width, w - width if b.skip else w, 3, s, not bn)
-            if b.skip:
-                elementwise(w)  # the concatenation
-            continue  # nothing added, no activation after
-        else:
-            m, groups = (max(1, w // 4), 1) if b.kind == "bottleneck" else (w // 2, spec.cardinality)
-            layer(width, m, 1, 1, not bn); norm(m); elementwise(m)
-            layer(m, m, 3, s, not bn, groups); norm(m); elementwise(m)
-            layer(m, w, 1, 1, not bn); norm(w)
-        if b.skip:
-            out_side, out_area = side, area
-            if b.projects(width):
-                side, area = in_side, in_area
-                layer(width, w, 1, s, not bn); norm(w)
-                side, area = out_side, out_area
-            if b.combine in ("gate", "sgate"):  # a 1x1 layer with a bias, its sigmoid, 1 - g
-                side, area = in_side, in_area
-                layer(width, w, 1, s, True)
-                side, area = out_side, out_area
-                elementwise(w, 2)
-            elementwise(w, {"add": 0, "scale": 2, "gate": 2, "sgate": 1, "drop": 2}[b.combine])
-            if survival < 1.0:
-                elementwise(w)  # the branch times its kept-or-not mask
-            if spec.res_scale != 1.0 or spec.init == "fixup":
-                params += 1
-                elementwise(w)  # res_scale * branch keeps the branch for res_scale's gradient
-            elementwise(w)  # the sum
-        if b.kind != "preact":
-            elementwise(w)  # activation after the add
+        _block(c, spec, b, width, survival)
     width = spec.blocks[-1].width
-    if spec.blocks[-1].kind in ("preact", "dense"):
-        norm(width); elementwise(width)
-    if cnn:
-        acts += width  # the pooled features the head's layer keeps
-    params += width * spec.classes + spec.classes
-    flops += 2 * width * spec.classes
-    acts += spec.classes  # the logits: the loss keeps their softmax
-    return Cost(params=params, flops=flops, activations=acts)
+    if spec.head_norm:
+        c.norm(width)
+        c.act(width)
+    if c.cnn:
+        c.acts += width  # the pooled features the head's layer keeps
+    c.params += width * spec.classes + spec.classes
+    c.flops += 2 * width * spec.classes
+    c.acts += spec.classes  # the logits: the loss keeps their softmax
+    return Cost(params=c.params, flops=c.flops, activations=c.acts)
+
+
+def _block(c: Counter, spec: NetSpec, b: BlockSpec, c_in: int, survival: float) -> None:
+    """One block: its kind's body recipe (and the activation after its join), then its skip."""
+    w, in_side = b.width, c.side
+    BLOCK_KINDS[b.kind].body(c, b, c_in)
+    if b.concatenates:
+        c.elementwise(w)  # the concatenation
+    if not b.adds_branch:
+        return
+    out_side, combine = c.side, COMBINES[b.combine]
+    if b.projects(c_in):  # a 1x1 layer and its norm on the block's input
+        c.side = in_side
+        c.layer(c_in, w, 1, b.stride)
+        c.norm(w)
+    if combine.gated:  # a 1x1 layer with a bias, its sigmoid, 1 - g
+        c.side = in_side
+        c.layer(c_in, w, 1, b.stride, bias=True)
+        c.elementwise(w, 2)
+    c.side = out_side
+    c.elementwise(w, combine.kept)
+    if survival < 1.0:
+        c.elementwise(w)  # the branch times its kept-or-not mask
+    if spec.res_scale != 1.0 or spec.init == "fixup":
+        c.params += 1
+        c.elementwise(w)  # res_scale * branch keeps the branch for res_scale's gradient
+    c.elementwise(w)  # the sum
 
 
 def check_budget(spec: NetSpec, batch: int, max_memory_bytes: int,

@@ -1,11 +1,10 @@
 """The URL grammar of a NetSpec: compact enough for a URL, readable by a person.
 
     block token  = KIND WIDTH ['/' STRIDE] [':' SHORTCUT] ['@' COMBINE] ['!' = no skip] ['*' REPEAT]
-    kinds: b=basic r=preact (pre-activation) k=bottleneck x=ResNeXt d=dense t=transition
-           (DenseNet's, never a skip: written t16/2!);
+    kinds and combines: each entry's ``code`` in :mod:`.kinds` (b=basic r=preact k=bottleneck
+           x=ResNeXt d=dense t=transition, never a skip: written t16/2!; combines, none = add:
+           s=constant scaling g=exclusive gating o=shortcut-only gating d=dropout shortcut);
            p (plain) is read as b...! (old links)
-    combines (He et al. 2016's shortcut variants; none = add): s=constant scaling g=exclusive
-           gating (Highway) o=shortcut-only gating d=dropout shortcut
     blocks are separated by ',' and stages by '~'.
     ResNet-20: net=b16*3~b32/2,b32*2~b64/2,b64*2
 """
@@ -14,9 +13,13 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode
 
-from .netspec import (
+from .block import BlockSpec
+from .errors import SpecError
+from .kinds import BLOCK_KINDS, COMBINES, LEGACY_CODES
+from .limits import (
     ACTIVATIONS,
     FAMILIES,
     INITS,
@@ -33,28 +36,32 @@ from .netspec import (
     MIN_SURVIVAL,
     MIN_WIDTH,
     NORMS,
-    BlockSpec,
-    NetSpec,
-    SpecError,
 )
 
-_KIND_CODE = {"basic": "b", "preact": "r", "bottleneck": "k", "resnext": "x", "dense": "d", "transition": "t"}
-_CODE_KIND = {v: k for k, v in _KIND_CODE.items()}
-_CODE_KIND["p"] = "basic"  # links from before plain was a switch: p16 reads as b16! (no skip)
-_COMBINE_CODE = {"scale": "s", "gate": "g", "sgate": "o", "drop": "d"}
-_CODE_COMBINE = {v: k for k, v in _COMBINE_CODE.items()}
-_TOKEN = re.compile(r"^([pbrkxdt])(\d{1,5})(?:/(\d{1,2}))?(?::([ABC]))?(?:@([sgod]))?(!)?(?:\*(\d{1,5}))?$",
-                    re.ASCII)
+if TYPE_CHECKING:
+    from .netspec import NetSpec
+
+
+def _alternatives(codes) -> str:
+    return "|".join(re.escape(c) for c in sorted(codes, key=lambda c: (-len(c), c)))
+
+
+def _token():
+    """The block token's pattern, from the registry's codes as they are now (re caches it)."""
+    kinds = _alternatives([k.code for k in BLOCK_KINDS.values()] + list(LEGACY_CODES))
+    combines = _alternatives([c.code for c in COMBINES.values() if c.code])
+    return re.compile(rf"^({kinds})(\d{{1,5}})(?:/(\d{{1,2}}))?(?::([ABC]))?(?:@({combines}))?(!)?(?:\*(\d{{1,5}}))?$",
+                      re.ASCII)
 
 
 def encode_block(b: BlockSpec) -> str:
-    s = f"{_KIND_CODE[b.kind]}{b.width}"
+    s = f"{BLOCK_KINDS[b.kind].code}{b.width}"
     if b.stride != 1:
         s += f"/{b.stride}"
     if b.shortcut != "A":
         s += f":{b.shortcut}"
     if b.combine != "add":
-        s += f"@{_COMBINE_CODE[b.combine]}"
+        s += f"@{COMBINES[b.combine].code}"
     if not b.skip:
         s += "!"
     return s
@@ -80,24 +87,24 @@ def decode_stages(text: str) -> tuple[tuple[BlockSpec, ...], ...]:
         raise SpecError("net", "empty; expected blocks such as 'b16*3~b32/2,b32*2'")
     if len(text) > 4000:
         raise SpecError("net", "longer than 4000 characters")
-    stages = []
-    total = 0
+    stages, total, token = [], 0, _token()
+    kind_of = {k.code: (k.name, True) for k in BLOCK_KINDS.values()} | LEGACY_CODES
+    combine_of = {c.code: c.name for c in COMBINES.values()}
     for stage_text in text.split("~"):
         blocks = []
         for tok in stage_text.split(","):
-            m = _TOKEN.match(tok.strip())
+            m = token.match(tok.strip())
             if not m:
                 raise SpecError("net", f"cannot read block {tok[:20]!r}; expected e.g. b16, "
                                        "b32/2:B, b16! (no skip), b16*3 (repeat), b16@g (gated)")
             code, width, stride, sc, comb, noskip, rep = m.groups()
-            kind = _CODE_KIND[code]
+            kind, can_skip = kind_of[code]
             n = int(rep) if rep else 1
             total += n
             if n < 1 or total > MAX_BLOCKS:
                 raise SpecError("net", f"block count must be between 1 and {MAX_BLOCKS}")
             b = BlockSpec(kind=kind, width=int(width), stride=int(stride or 1),
-                          skip=(code != "p" and not noskip), shortcut=sc or "A",
-                          combine=_CODE_COMBINE[comb] if comb else "add")
+                          skip=(can_skip and not noskip), shortcut=sc or "A", combine=combine_of[comb or ""])
             blocks.extend([b] * n)
         stages.append(tuple(blocks))
     return tuple(stages)
@@ -110,28 +117,9 @@ _GLOBAL_KEYS = {  # query key -> NetSpec attribute
 }
 _KNOWN_KEYS = set(_GLOBAL_KEYS) | {"net"}
 SPEC_KEYS = tuple(sorted(_KNOWN_KEYS))  # the URL keys that belong to the network
-# Keys that share the URL with the spec but are not part of it (the UI's own state).
-# Page controls bound to the URL (``bind="query-params"``: the widget key is the query key). One
-# query string is shared by every page, so each key is unique across pages (a page prefix).
-PAGE_KEYS = {"gf_batch", "gf_f64",                                      # Gradient Flow
-             "van_depth", "van_cnn_depth",                              # Vanishing
-             "hw_alpha", "hw_zil", "hw_init", "hw_depth",               # Highway
-             "sh_depth", "sh_points", "sh_alpha",                       # Shattered
-             "mc_net",                                                  # Misconceptions
-             "at_method", "at_baseline", "at_nt", "at_target", "at_tclass", "at_layer", "at_n",
-             "at_src", "at_cls", "at_idx",                              # Attribution
-             "ls_n",                                                    # Lesion
-             "tr_depths", "tr_archs", "tr_epochs", "tr_ntrain", "tr_ntest",  # Training
-             "lrs_lrs", "lrs_epochs", "lrs_ntrain",                     # Learning Rates
-             "yn_budget", "yn_q",                                       # Your Network
-             "ll_grid", "ll_span", "ll_images",                         # Loss Landscape
-             "rm_model", "rm_batch",                                    # Real Architectures
-             "ar_depth", "ar_variants", "ar_batch"}                     # Architectures
-NON_SPEC_KEYS = {"seed", "device", "batch", "presenter", "theme", "controls", "preset", "view", "block",
-                 "dtype", "depth", "page", "embed", "embed_options", "run"} | PAGE_KEYS
 
 
-def to_params(spec: NetSpec) -> dict[str, str]:
+def to_params(spec: "NetSpec") -> dict[str, str]:
     """The spec's query keys: ``fam``, ``net``, ``act`` and ``norm`` always, others where they
     differ from the family's defaults."""
     d = {"fam": spec.family, "net": encode_stages(spec.stages), "act": spec.act, "norm": spec.norm}
@@ -145,7 +133,7 @@ def to_params(spec: NetSpec) -> dict[str, str]:
     return d
 
 
-def to_query(spec: NetSpec) -> str:
+def to_query(spec: "NetSpec") -> str:
     return urlencode(to_params(spec), safe="*/:!,~@")
 
 
@@ -185,9 +173,9 @@ def _parse_float(key, text, lo, hi) -> float:
     return v
 
 
-def params_from_query(query: str | dict) -> dict[str, str]:
-    """Query string or dict -> {key: value} of spec keys. Keys the UI owns (NON_SPEC_KEYS) are
-    dropped; unknown or repeated keys raise SpecError."""
+def params_from_query(query: str | dict, ignore=frozenset()) -> dict[str, str]:
+    """Query string or dict -> {key: value} of spec keys. Keys in ``ignore`` (the pages' own, which
+    share the URL: resnet_explain.ui.url_keys) are dropped; unknown or repeated keys raise SpecError."""
     if isinstance(query, str):
         try:
             raw = parse_qs(query.lstrip("?"), keep_blank_values=True, strict_parsing=False,
@@ -198,7 +186,7 @@ def params_from_query(query: str | dict) -> dict[str, str]:
         raw = {k: (v if isinstance(v, (list, tuple)) else [v]) for k, v in query.items()}
     params: dict[str, str] = {}
     for k, values in raw.items():
-        if k in NON_SPEC_KEYS:
+        if k in ignore:
             continue
         if k not in _KNOWN_KEYS:
             raise SpecError(str(k)[:20], f"unknown key; known keys: {', '.join(sorted(_KNOWN_KEYS))}")
@@ -208,7 +196,8 @@ def params_from_query(query: str | dict) -> dict[str, str]:
     return params
 
 
-def spec_from_params(p: dict[str, str]) -> NetSpec:
+def fields_from_params(p: dict[str, str]) -> dict:
+    """Spec query keys -> the NetSpec fields they give (``NetSpec(**fields)``). Raises SpecError."""
     fam = p.get("fam", "cnn")
     if fam not in FAMILIES:
         raise SpecError("fam", f"must be one of {FAMILIES}, got {fam[:20]!r}")
@@ -236,7 +225,7 @@ def spec_from_params(p: dict[str, str]) -> NetSpec:
     if "net" not in p:
         raise SpecError("net", "missing; expected blocks such as 'b16*3~b32/2,b32*2'")
     kw["stages"] = decode_stages(p["net"])
-    return NetSpec(**kw)
+    return kw
 
 
 DEFAULT_GLOBALS = {

@@ -1,4 +1,4 @@
-"""NetSpec: one frozen, hashable description of a network, and its validation.
+"""NetSpec: one frozen, hashable description of a network, and its edits (validation: :mod:`.validate`).
 
 Every page, the CLI and every cache key use the same object, and its URL query string
 (``to_query`` / ``from_query``, grammar in :mod:`resnet_explain.spec.grammar`) is its
@@ -20,146 +20,15 @@ Edits (insert, remove, move, set a block or a stage) are methods that return a n
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
 from typing import Iterator
 
-from ..errors import UserError
-
-FAMILIES = ("mlp", "cnn")
-BLOCK_KINDS = ("basic", "preact", "bottleneck", "resnext", "dense", "transition")
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu")
-NORMS = ("batch", "none")
-INITS = ("default", "kaiming", "xavier", "fixup")
-# How a residual block joins its shortcut S(x) and its branch F(x) (He et al. 2016, arXiv
-# 1603.05027, fig. 2 and table 1). "add" is the original; the others are that paper's variants
-# (their 1x1-conv shortcut is shortcut option C).
-COMBINES = ("add", "scale", "gate", "sgate", "drop")
-COMBINE_LABELS = {
-    "add": "add: S(x) + F(x), the original",
-    "scale": "constant scaling: 0.5·S(x) + 0.5·F(x) (He et al. 2016 fig. 2b)",
-    "gate": "exclusive gating: (1−g(x))·S(x) + g(x)·F(x), g = sigmoid(1×1 layer) — the Highway "
-            "form (He et al. 2016 fig. 2c; Srivastava et al. 2015)",
-    "sgate": "shortcut-only gating: (1−g(x))·S(x) + F(x) (He et al. 2016 fig. 2d)",
-    "drop": "dropout shortcut: dropout(S(x), 0.5) + F(x), training only (He et al. 2016 fig. 2f)",
-}
-COMBINE_SHORT = {"add": "add", "scale": "×0.5 both", "gate": "gate (Highway)", "sgate": "gate shortcut",
-                 "drop": "dropout shortcut"}
-# He et al. 2015, section 4.1 ("Identity vs. Projection Shortcuts").
-SHORTCUTS = ("A", "B", "C")
-SHORTCUT_LABELS = {
-    "A": "pad: identity, zero-padded where the shape changes (He et al. 2015 option A)",
-    "B": "projection (1x1 conv + norm) where the shape changes, identity elsewhere (option B)",
-    "C": "projection on every block (option C)",
-}
-KIND_LABELS = {
-    "basic": "basic: two 3x3 layers, activation after the add (He et al. 2015 fig. 2)",
-    "preact": "pre-activation: norm-act-layer twice, clean identity path (He et al. 2016)",
-    "bottleneck": "bottleneck: 1x1 down, 3x3, 1x1 up (inner width = width/4) (He et al. 2015 fig. 5)",
-    "resnext": "ResNeXt: 1x1 down to width/2, grouped 3x3 (cardinality groups), 1x1 up (Xie et al. 2017)",
-    "dense": "dense: norm-act-3x3 makes (width − input width) new channels, concatenated to the "
-             "input (Huang et al. 2017)",
-    "transition": "transition: norm-act-1x1 to width, then 2x2 average pooling where it strides; no "
-                  "skip (DenseNet's layer between dense blocks, Huang et al. 2017)",
-}
-# The same kinds with their skip off (the plain block): no add, so nothing comes "after the add".
-PLAIN_KIND_LABELS = {
-    "basic": "basic, plain: two 3x3 layers, each followed by its activation",
-    "preact": "pre-activation, plain: norm-act-layer twice",
-    "bottleneck": "bottleneck, plain: 1x1 down, 3x3, 1x1 up (inner width = width/4)",
-    "resnext": "ResNeXt, plain: 1x1 down, grouped 3x3, 1x1 up",
-    "dense": "dense, plain: norm-act-3x3 makes all width channels, nothing concatenated",
-    "transition": "transition: norm-act-1x1 to width, then 2x2 average pooling where it strides",
-}
-# A shortcut option in a narrow select box; SHORTCUT_LABELS says it in full.
-SHORTCUT_SHORT = {"A": "A: zero-pad", "B": "B: 1×1 if needed", "C": "C: 1×1 always"}
-
-
-def describe_block(kind: str, skip: bool) -> str:
-    """A block in words, as the builder shows it: with its skip, or as the plain block it is
-    without one (no shortcut and no add)."""
-    if kind == "transition":  # never a skip: the words are the same either way
-        return f"{PLAIN_KIND_LABELS[kind]}; no skip (a transition has no shortcut)."
-    if skip:
-        if kind == "dense":
-            return f"{KIND_LABELS[kind]}, with a skip (the concatenation)."
-        return f"{KIND_LABELS[kind]}, with a skip."
-    return f"{PLAIN_KIND_LABELS[kind]}; no skip (a plain block, no shortcut)."
-
-
-LAYERS_PER_BLOCK = {"basic": 2, "preact": 2, "bottleneck": 3, "resnext": 3, "dense": 1, "transition": 1}  # weighted layers on the main path
-
-# Hard caps. They bound what a request may even ask for; the cost budget (estimate_cost) bounds
-# what it may allocate, and both are checked before any tensor exists.
-MAX_BLOCKS = 1000  # ResNet-1202 has 600 blocks
-MAX_WIDTH = 1024
-MIN_WIDTH = 1
-MAX_STRIDE = 2
-MAX_CLASSES = 1000
-MAX_IN_FEATURES = 4096
-MAX_IN_CHANNELS = 16
-MAX_IN_SIDE = 256
-MIN_IN_SIDE = 4
-MAX_PARAMS = 100_000_000
-MAX_RES_SCALE = 10.0
-MAX_GATE_BIAS = 20.0
-MIN_SURVIVAL = 0.05
-MAX_CARDINALITY = 64
-
-
-class SpecError(UserError):
-    """A network description that cannot be built. ``field`` names the offending field."""
-
-    def __init__(self, field_name: str, message: str):
-        self.field = field_name
-        super().__init__(f"{field_name}: {message}")
-
-
-@dataclass(frozen=True)
-class BlockSpec:
-    """One block. Plain and residual blocks are the same kind; ``skip`` is the only switch."""
-
-    kind: str = "basic"  # one of BLOCK_KINDS
-    width: int = 16  # output channels (cnn) or features (mlp)
-    stride: int = 1  # spatial stride of the block's first conv (cnn only; mlp must use 1)
-    skip: bool = True  # add the shortcut to the body's output; False = the plain block
-    shortcut: str = "A"  # one of SHORTCUTS; matters where the shape changes (or always, for C)
-    combine: str = "add"  # one of COMBINES: how the shortcut joins the branch (with a skip)
-
-    @property
-    def adds_branch(self) -> bool:
-        """Whether the block adds (or gates) its branch into a shortcut: a skip, and not a dense
-        block (which concatenates). The one definition: stochastic depth, Fixup's L, the combine,
-        zero-init and the builder's notes all ask this."""
-        return self.skip and self.kind != "dense"
-
-    def changes_shape(self, c_in: int) -> bool:
-        """Whether the block's output shape differs from its input's (more or fewer channels, or
-        a stride): there an identity shortcut is impossible, and a plain block cannot be deleted.
-        The one definition of this rule (blocks, cost, diagram, builder and lesion use it)."""
-        return c_in != self.width or self.stride != 1
-
-    def projects(self, c_in: int) -> bool:
-        """Whether the shortcut is a projection: option C always, option B where the shape changes.
-        Never for a dense block: its input is concatenated as it is (pooled where it strides)."""
-        return self.adds_branch and (self.shortcut == "C" or (self.shortcut == "B" and self.changes_shape(c_in)))
-
-
-_BLOCK_NAME = re.compile(r"^stage(\d+)\.block(\d+)$")
-
-
-def parse_block_name(name: str) -> tuple[int, int]:
-    """``"stage2.block0"`` -> (1, 0): 0-based stage and block index. Raises SpecError."""
-    m = _BLOCK_NAME.match(str(name))
-    if not m or int(m.group(1)) < 1:
-        raise SpecError("block", f"expected a name such as stage1.block0, got {str(name)[:30]!r}")
-    return int(m.group(1)) - 1, int(m.group(2))
-
-
-def block_name(stage: int, index: int) -> str:
-    """(0-based stage, block index) -> ``"stage{stage+1}.block{index}"``, the stable names of
-    the model's modules, the charts and the CLI."""
-    return f"stage{stage + 1}.block{index}"
+from . import grammar
+from .block import BlockSpec, block_name, parse_block_name
+from .errors import SpecError
+from .kinds import BLOCK_KINDS
+from .limits import MAX_WIDTH
+from .validate import validate
 
 
 @dataclass(frozen=True)
@@ -218,11 +87,17 @@ class NetSpec:
     @property
     def depth(self) -> int:
         """Weighted layers on the longest path: stem + layers per block + head (He's count)."""
-        return 2 + sum(LAYERS_PER_BLOCK[b.kind] for b in self.blocks)
+        return 2 + sum(BLOCK_KINDS[b.kind].layers for b in self.blocks)
 
     @property
     def any_skip(self) -> bool:
         return any(b.skip for b in self.blocks)
+
+    @property
+    def head_norm(self) -> bool:
+        """Whether the head starts with norm + act: the last block's kind leaves its output
+        unnormalised (He et al. 2016's pre-activation nets, DenseNets). Model and cost ask this."""
+        return BLOCK_KINDS[self.blocks[-1].kind].head_norm
 
     @property
     def arch(self) -> str:
@@ -261,15 +136,15 @@ class NetSpec:
         width, the block gets a projection (B): zero-padding cannot remove channels."""
         if not on:
             return self.map_blocks(lambda b: replace(b, skip=False))
-        blocks = [b if b.kind == "transition" else  # a transition never has a skip
+        blocks = [b if not BLOCK_KINDS[b.kind].can_skip else  # e.g. a transition never has a skip
                   replace(b, skip=True, shortcut="B" if (b.shortcut == "A" and b.width < w) else b.shortcut)
                   for b, w in zip(self.blocks, self.in_widths())]
         return self._restage(blocks)
 
     def twin(self) -> "NetSpec":
         """The same network with every skip toggled: residual (any skip) -> plain, plain ->
-        residual. Every block but a transition (which never has one) can take a skip, so the twin
-        differs in its skips unless the network is transitions only."""
+        residual. Every block but one of a kind that never has one (a transition) can take a skip,
+        so the twin differs in its skips unless the network is such blocks only."""
         return self.with_skips(not self.any_skip)
 
     def map_blocks(self, fn) -> "NetSpec":
@@ -285,16 +160,16 @@ class NetSpec:
 
     def set_block(self, name: str, **changes) -> "NetSpec":
         """Change fields of one block (kind, width, stride, skip, shortcut, combine). Making it a
-        transition also turns its skip off and its combine to add (a transition has neither)."""
+        kind without a skip or a combine (a transition, a dense block) also turns those off."""
         i, j = self._locate(name)
-        changes = _as_transition(changes)
+        changes = _fit_kind(changes)
         return self._edit(lambda S: S[i].__setitem__(j, replace(S[i][j], **changes)))
 
     def set_blocks(self, stage: int | None = None, **changes) -> "NetSpec":
         """Change fields of every block of one stage (1-based), or of the whole network."""
         if stage is not None:
             self._check_stage(stage)
-        changes = _as_transition(changes)
+        changes = _fit_kind(changes)
         return replace(self, stages=tuple(
             tuple(replace(b, **changes) for b in s) if stage in (None, k + 1) else s
             for k, s in enumerate(self.stages)))
@@ -418,21 +293,22 @@ class NetSpec:
 
     # ---- serialisation (grammar: resnet_explain.spec.grammar) -----------------------------
     def to_query(self) -> str:
-        from .grammar import to_query
-
-        return to_query(self)
+        return grammar.to_query(self)
 
     def to_params(self) -> dict[str, str]:
-        from .grammar import to_params
-
-        return to_params(self)
+        return grammar.to_params(self)
 
     @classmethod
-    def from_query(cls, query: str | dict) -> "NetSpec":
-        """Parse a query string (or a dict of str -> str | list[str]). Raises SpecError."""
-        from .grammar import params_from_query, spec_from_params
+    def from_params(cls, params: dict[str, str]) -> "NetSpec":
+        """The spec of query keys -> values (as :func:`grammar.params_from_query` gives)."""
+        return cls(**grammar.fields_from_params(params))
 
-        return spec_from_params(params_from_query(query))
+    @classmethod
+    def from_query(cls, query: str | dict, ignore=frozenset()) -> "NetSpec":
+        """Parse a query string (or a dict of str -> str | list[str]); keys in ``ignore`` (a
+        page's own, e.g. ``resnet_explain.ui.url_keys.NON_SPEC_KEYS``) are skipped. Raises
+        SpecError, also for a key that is neither the spec's nor ignored."""
+        return cls.from_params(grammar.params_from_query(query, ignore))
 
     def summary(self) -> str:
         kinds = sorted({b.kind for b in self.blocks})
@@ -440,90 +316,17 @@ class NetSpec:
                 f"{self.n_skips} skips, {self.act}, norm={self.norm}")
 
 
-def _as_transition(changes: dict) -> dict:
-    """An edit that makes a block a transition also switches off what a transition cannot have."""
-    if changes.get("kind") == "transition":
+def _fit_kind(changes: dict) -> dict:
+    """An edit that makes a block a kind that never has a skip (a transition) also switches off
+    its skip and combine; one that makes it a kind without a combine (a dense block) sets the
+    combine to add unless the edit names one."""
+    kind = BLOCK_KINDS.get(changes.get("kind")) if isinstance(changes.get("kind"), str) else None
+    if kind is None:
+        return changes
+    if not kind.can_skip:
         return {**changes, "skip": False, "combine": "add"}
-    return changes
+    return changes if kind.adds or "combine" in changes else {**changes, "combine": "add"}
 
 
 def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def validate(spec: NetSpec) -> None:
-    """Raise SpecError naming the first field that is out of range."""
-    if spec.family not in FAMILIES:
-        raise SpecError("family", f"must be one of {FAMILIES}")
-    for name, value, choices in (("act", spec.act, ACTIVATIONS), ("norm", spec.norm, NORMS),
-                                 ("init", spec.init, INITS)):
-        if value not in choices:
-            raise SpecError(name, f"must be one of {choices}, got {value!r}")
-    if not isinstance(spec.zero_init_last, bool):
-        raise SpecError("zero_init_last", "must be True or False")
-    if (not isinstance(spec.res_scale, (int, float)) or isinstance(spec.res_scale, bool)
-            or not math.isfinite(spec.res_scale) or not 0.0 <= spec.res_scale <= MAX_RES_SCALE):
-        raise SpecError("res_scale", f"must be a finite number from 0 to {MAX_RES_SCALE}")
-    for name, lo, hi in (("survival", MIN_SURVIVAL, 1.0), ("gate_bias", -MAX_GATE_BIAS, MAX_GATE_BIAS)):
-        v = getattr(spec, name)
-        if (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)
-                or not lo <= v <= hi):
-            raise SpecError(name, f"must be a finite number from {lo} to {hi}, got {v!r}")
-    _check_int("cardinality", spec.cardinality, 1, MAX_CARDINALITY)
-    _check_int("in_channels", spec.in_channels, 1, MAX_IN_CHANNELS)
-    _check_int("in_size", spec.in_size, MIN_IN_SIDE, MAX_IN_SIDE)
-    _check_int("in_features", spec.in_features, 1, MAX_IN_FEATURES)
-    _check_int("stem_width", spec.stem_width, MIN_WIDTH, MAX_WIDTH)
-    _check_int("classes", spec.classes, 2, MAX_CLASSES)
-    if not spec.stages or any(len(s) == 0 for s in spec.stages):
-        raise SpecError("stages", "need at least one stage, and every stage at least one block")
-    if spec.n_blocks > MAX_BLOCKS:
-        raise SpecError("stages", f"at most {MAX_BLOCKS} blocks, got {spec.n_blocks}")
-    for name, b in spec.named_blocks():
-        if not isinstance(b, BlockSpec):
-            raise SpecError(name, "must be a BlockSpec")
-    for (name, b), width in zip(spec.named_blocks(), spec.in_widths()):
-        if b.kind not in BLOCK_KINDS:
-            raise SpecError(f"{name}.kind", f"must be one of {BLOCK_KINDS}, got {b.kind!r}")
-        _check_int(f"{name}.width", b.width, MIN_WIDTH, MAX_WIDTH)
-        if b.kind == "bottleneck" and b.width < 4:
-            raise SpecError(f"{name}.width", "a bottleneck needs width >= 4 (inner width = width/4)")
-        if b.kind == "resnext":
-            if spec.family != "cnn":
-                raise SpecError(f"{name}.kind", "a ResNeXt block is convolutional (grouped 3x3); use the cnn family")
-            inner = b.width // 2
-            if inner < spec.cardinality or inner % spec.cardinality:
-                raise SpecError(f"{name}.width", f"a ResNeXt block's inner width (width/2 = {inner}) must be "
-                                                 f"a multiple of the cardinality {spec.cardinality}")
-        if b.combine not in COMBINES:
-            raise SpecError(f"{name}.combine", f"must be one of {COMBINES}, got {b.combine!r}")
-        if b.kind == "transition":
-            if b.skip:
-                raise SpecError(f"{name}.skip", "a transition layer has no skip (DenseNet's layer between "
-                                                "dense blocks); turn its skip off")
-            if b.combine != "add":
-                raise SpecError(f"{name}.combine", "a transition layer has no shortcut to combine")
-        if b.kind == "dense":
-            if b.width <= width:  # with or without its skip, so the twin is valid too
-                raise SpecError(f"{name}.width", f"a dense block concatenates new channels to its {width} "
-                                                 f"inputs: its width must exceed {width}")
-            if b.combine != "add":
-                raise SpecError(f"{name}.combine", "a dense block concatenates; it has no other combine")
-        _check_int(f"{name}.stride", b.stride, 1, MAX_STRIDE)
-        if not isinstance(b.skip, bool):
-            raise SpecError(f"{name}.skip", "must be True or False")
-        if b.shortcut not in SHORTCUTS:
-            raise SpecError(f"{name}.shortcut", f"must be one of {SHORTCUTS}, got {b.shortcut!r}")
-        if spec.family == "mlp" and b.stride != 1:
-            raise SpecError(f"{name}.stride", "an mlp block has no spatial stride; use 1")
-        if b.adds_branch and b.shortcut == "A" and b.width < width:
-            raise SpecError(f"{name}.shortcut",
-                            f"zero-padding (A) cannot shrink {width} to {b.width} channels; "
-                            "use a projection (B or C)")
-
-
-def _check_int(name, value, lo, hi):
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise SpecError(name, f"must be a whole number from {lo} to {hi}, got {value!r}")
-
-

@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .netspec import BlockSpec, NetSpec, SpecError
-from .presets import cifar_resnet
+from .block import BlockSpec
+from .errors import SpecError
+from .layouts import blocks_per_stage, cifar_resnet
+from .netspec import NetSpec
 
 GROWTH = 12  # DenseNet's growth rate k of its L=40 CIFAR net (Huang et al. 2017, table 2)
 WIDE_FACTOR = 2  # width factor k (Zagoruyko & Komodakis 2016 use 1 to 12; 2 keeps a CPU run short)
@@ -31,12 +33,6 @@ def highway_gate_bias(depth: int) -> float:
     return -1.0 if depth <= 15 else -2.0 if depth <= 25 else -3.0
 
 
-def _n(depth: int) -> int:
-    if depth < 8 or (depth - 2) % 6:
-        raise SpecError("depth", f"pick a depth 6n+2 (8, 14, 20, 32, 44, 56, 110), got {depth}")
-    return (depth - 2) // 6
-
-
 def _combine(combine: str, **globals_) -> Callable[[int], NetSpec]:
     return lambda d: cifar_resnet(d, **globals_).map_blocks(lambda b: replace(b, combine=combine))
 
@@ -46,7 +42,7 @@ def densenet(depth: int, growth: int = GROWTH, stem: int = 16) -> NetSpec:
     (each BN-ReLU-3x3 adding ``growth`` channels) and, between them, transition layers (BN, 1x1
     convolution keeping the channels — the basic DenseNet's, without compression — and 2x2 average
     pooling). 6n + 4 weighted layers: their L = 40 net is n = 6 at k = 12."""
-    per_stage = 2 * _n(depth)
+    per_stage = 2 * blocks_per_stage(depth)
     width, stages = stem, []
     for i in range(3):
         blocks = [BlockSpec("transition", width, 2, skip=False)] if i else []
@@ -120,5 +116,5 @@ def variant(name: str, depth: int) -> NetSpec:
         v = VARIANTS[name]
     except KeyError:
         raise SpecError("variant", f"unknown variant {name[:30]!r}; known: {', '.join(VARIANTS)}") from None
-    _n(int(depth))
+    blocks_per_stage(int(depth))
     return v.build(int(depth))

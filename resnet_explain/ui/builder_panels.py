@@ -17,39 +17,44 @@ import streamlit as st
 from ..spec import (
     ACTIVATIONS,
     BLOCK_KINDS,
-    COMBINE_LABELS,
-    COMBINE_SHORT,
     COMBINES,
     FAMILIES,
     INITS,
-    KIND_LABELS,
     NORMS,
     PRESETS,
     SHORTCUT_LABELS,
+    SHORTCUT_SHORT,
     SHORTCUTS,
     BlockSpec,
     NetSpec,
 )
-from ..spec.netspec import MAX_CARDINALITY, MAX_GATE_BIAS, MIN_SURVIVAL, SHORTCUT_SHORT
+from ..spec.limits import MAX_CARDINALITY, MAX_GATE_BIAS, MIN_SURVIVAL
 from .url_state import apply_edit, edit_error
 
-GATED = ("gate", "sgate")
 KEEP = "keep"  # the bulk edit's "leave this field as each block has it"
 INIT_HELP = ("default = PyTorch's own (kaiming uniform, a=√5); kaiming = He et al. 2015b; xavier = Glorot "
              "& Bengio 2010; fixup = Zhang et al. 2019 (arXiv 1901.09321): branches rescaled by "
              "L^(−1/(2m−2)), their last layers and the classifier at 0, a learnable multiplier per "
              "branch (use it with norm = none). Its zero classifier means no gradient reaches the "
              "blocks at step 0.")
-COMBINE_HELP = "How the shortcut S(x) joins the branch F(x). " + "; ".join(COMBINE_LABELS.values())
+
+
+def combine_help() -> str:
+    return "How the shortcut S(x) joins the branch F(x). " + "; ".join(c.label for c in COMBINES.values())
+
+
+def _short(combine: str) -> str:
+    return COMBINES[combine].short
 
 
 def gates(spec: NetSpec) -> bool:
     """Whether some block joins its shortcut through a gate (the gate bias then matters)."""
-    return any(b.adds_branch and b.combine in GATED for b in spec.blocks)
+    return any(b.adds_branch and COMBINES[b.combine].gated for b in spec.blocks)
 
 
-def has_kind(spec: NetSpec, kind: str) -> bool:
-    return any(b.kind == kind for b in spec.blocks)
+def reads(spec: NetSpec, knob: str) -> bool:
+    """Whether some block's kind reads the network field ``knob`` (its control then matters)."""
+    return any(knob in BLOCK_KINDS[b.kind].knobs for b in spec.blocks)
 
 
 def preset_picker(spec: NetSpec) -> None:
@@ -99,7 +104,7 @@ def network_settings(spec: NetSpec) -> None:
             help="The starting bias b of every gate g(x) = sigmoid(Wx + b). Negative: g starts small, "
                  "so the block starts close to its shortcut (He et al. 2016 use −6; Srivastava et "
                  "al. 2015 suggest −1 to −3 for highway nets of depth 10 to 30)."))
-    if has_kind(spec, "resnext"):
+    if reads(spec, "cardinality"):
         changes["cardinality"] = int(k[2].number_input(
             "ResNeXt cardinality", 1, MAX_CARDINALITY, spec.cardinality,
             help="Groups of each ResNeXt block's 3×3 convolution (Xie et al. 2017, arXiv 1611.05431); "
@@ -124,14 +129,12 @@ def bulk_edit(spec: NetSpec) -> None:
     """Set the kind and/or the combine of every block, or of one stage's blocks."""
     bulk = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
     kind = bulk[0].selectbox("Set the kind", _keep(BLOCK_KINDS), key="bulk_kind",
-                             format_func=lambda k: "(keep)" if k == KEEP else KIND_LABELS[k].split(":")[0])
-    combine = bulk[1].selectbox("and the combine", _keep(COMBINES), key="bulk_combine", help=COMBINE_HELP,
-                                format_func=lambda c: "(keep)" if c == KEEP else COMBINE_SHORT[c])
+                             format_func=lambda k: "(keep)" if k == KEEP else BLOCK_KINDS[k].label.split(":")[0])
+    combine = bulk[1].selectbox("and the combine", _keep(COMBINES), key="bulk_combine", help=combine_help(),
+                                format_func=lambda c: "(keep)" if c == KEEP else _short(c))
     scope = bulk[2].selectbox("of", ["every block"] + [f"stage {i}" for i in range(1, len(spec.stages) + 1)],
                               key="bulk_scope")
     changes = {f: v for f, v in (("kind", kind), ("combine", combine)) if v != KEEP}
-    if kind in ("dense", "transition") and combine == KEEP:
-        changes["combine"] = "add"  # a dense block concatenates, a transition has no shortcut
     if bulk[3].button("Apply", key="bulk_apply", width="stretch", disabled=not changes):
         stage = None if scope == "every block" else int(scope.split()[1])
         apply_edit(lambda: spec.set_blocks(stage, **changes), "blocks")
@@ -147,15 +150,15 @@ def block_table(spec: NetSpec, version: int) -> None:
             "_index": st.column_config.TextColumn("block", disabled=True, width=96),
             "stage": st.column_config.NumberColumn("stage", min_value=1, max_value=8, step=1, width=62,
                                                    help="Change it to move a block to another stage."),
-            "kind": st.column_config.SelectboxColumn("kind", options=BLOCK_KINDS, required=True, width=68,
-                                                     help="; ".join(KIND_LABELS.values())),
+            "kind": st.column_config.SelectboxColumn("kind", options=list(BLOCK_KINDS), required=True, width=68,
+                                                     help="; ".join(k.label for k in BLOCK_KINDS.values())),
             "width": st.column_config.NumberColumn("width", min_value=1, max_value=1024, step=1, width=64),
             "stride": st.column_config.SelectboxColumn("stride", options=[1, 2], required=True, width=62),
             "skip": st.column_config.CheckboxColumn("skip", width=56, help="Off: plain block, no shortcut."),
             "shortcut": st.column_config.SelectboxColumn("shortcut", options=SHORTCUTS, width=82,
                                                          help="; ".join(SHORTCUT_LABELS.values())),
-            "combine": st.column_config.SelectboxColumn("combine", options=COMBINES, width=86,
-                                                        help=COMBINE_HELP),
+            "combine": st.column_config.SelectboxColumn("combine", options=list(COMBINES), width=86,
+                                                        help=combine_help()),
         })
     if not edited.reset_index(drop=True).equals(df.reset_index(drop=True)):
         apply_edit(lambda: spec.from_rows(edited.to_dict("records")), "blocks")
@@ -165,20 +168,22 @@ def block_editor(spec: NetSpec, sel: str, version: int) -> None:
     """Kind, skip, shortcut and combine of the block ``sel``."""
     blk = spec.block(sel)
     e = st.columns(4)
-    new = {"kind": e[0].selectbox("Kind of this block", BLOCK_KINDS, BLOCK_KINDS.index(blk.kind),
+    kinds, combines = list(BLOCK_KINDS), list(COMBINES)
+    new = {"kind": e[0].selectbox("Kind of this block", kinds, kinds.index(blk.kind),
                                   key=f"kind_{sel}_{version}"),
-           "skip": e[1].toggle("Skip", blk.skip, key=f"skip_{sel}_{version}", disabled=blk.kind == "transition",
+           "skip": e[1].toggle("Skip", blk.skip, key=f"skip_{sel}_{version}",
+                               disabled=not BLOCK_KINDS[blk.kind].can_skip,
                              help="On: a residual block. Off: the plain block, no shortcut. A transition "
                                   "(DenseNet's layer between dense blocks) never has one."),
            "shortcut": e[2].selectbox("Shortcut", SHORTCUTS, SHORTCUTS.index(blk.shortcut),
                                       key=f"sc_{sel}_{version}", format_func=SHORTCUT_SHORT.get,
                                       help="; ".join(SHORTCUT_LABELS.values()))}
-    dense = new["kind"] in ("dense", "transition")
-    new["combine"] = e[3].selectbox("Combine", COMBINES, COMBINES.index(blk.combine), key=f"comb_{sel}_{version}",
-                                    format_func=COMBINE_SHORT.get, disabled=dense,
+    fixed = not BLOCK_KINDS[new["kind"]].adds  # nothing added: no combine to choose
+    new["combine"] = e[3].selectbox("Combine", combines, combines.index(blk.combine), key=f"comb_{sel}_{version}",
+                                    format_func=_short, disabled=fixed,
                                     help=("A dense block concatenates and a transition has no shortcut: "
-                                          "neither has another combine. " if dense else "") + COMBINE_HELP)
-    if dense:
+                                          "neither has another combine. " if fixed else "") + combine_help())
+    if fixed:
         new["combine"] = "add"
     if any(getattr(blk, f) != v for f, v in new.items()):
         apply_edit(lambda: spec.set_block(sel, **new), "block")
@@ -190,8 +195,8 @@ def block_notes(spec: NetSpec, sel: str) -> None:
     blk = spec.block(sel)
     notes = []
     if blk.adds_branch:
-        notes.append(f"Combine: **{COMBINE_LABELS[blk.combine]}**.")
-        if blk.combine in GATED:
+        notes.append(f"Combine: **{COMBINES[blk.combine].label}**.")
+        if COMBINES[blk.combine].gated:
             notes.append(f"Its gate starts with bias {spec.gate_bias:g}: g ≈ sigmoid({spec.gate_bias:g}) "
                          f"= {1 / (1 + math.exp(-spec.gate_bias)):.3g} for a zero input.")
     if spec.survival < 1.0:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..spec import NON_SPEC_KEYS, SPEC_KEYS, NetSpec, SpecError, preset
+from ..spec import SPEC_KEYS, NetSpec, SpecError, preset
+from .url_keys import NON_SPEC_KEYS
 
 DEFAULT_PRESET = "plain20"
 

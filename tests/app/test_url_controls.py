@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain.spec import NON_SPEC_KEYS, SPEC_KEYS, NetSpec, preset
-from resnet_explain.spec.grammar import PAGE_KEYS
+from resnet_explain.spec import SPEC_KEYS, NetSpec, preset
 from resnet_explain.train import budgets, shipped
+from resnet_explain.ui.url_keys import NON_SPEC_KEYS, PAGE_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120

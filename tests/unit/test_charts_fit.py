@@ -17,7 +17,8 @@ from resnet_explain.charts import theory as ct
 from resnet_explain.charts.diagram import skip_label, to_dot
 from resnet_explain.experiments import theory
 from resnet_explain.spec import BLOCK_KINDS, preset
-from resnet_explain.spec.netspec import SHORTCUT_SHORT, SHORTCUTS, describe_block
+from resnet_explain.spec.kinds import describe_block
+from resnet_explain.spec.limits import SHORTCUT_SHORT, SHORTCUTS
 
 BLOCKS = [f"stage1.block{i}" for i in range(6)]
 

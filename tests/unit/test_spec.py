@@ -22,7 +22,6 @@ from resnet_explain.spec import (
     COMBINES,
     FAMILIES,
     INITS,
-    NON_SPEC_KEYS,
     NORMS,
     PRESETS,
     SHORTCUTS,
@@ -36,7 +35,8 @@ from resnet_explain.spec import (
     preset,
 )
 from resnet_explain.spec.grammar import decode_stages, encode_stages
-from resnet_explain.spec.netspec import MAX_BLOCKS, MAX_WIDTH
+from resnet_explain.spec.limits import MAX_BLOCKS, MAX_WIDTH
+from resnet_explain.ui.url_keys import NON_SPEC_KEYS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -44,7 +44,7 @@ from resnet_explain.spec.netspec import MAX_BLOCKS, MAX_WIDTH
 # ---------------------------------------------------------------------------------------------
 @st.composite
 def valid_specs(draw, families=FAMILIES, max_stages=3, max_blocks_per_stage=2, max_width=8,
-                acts=ACTIVATIONS, norms=NORMS, kinds=BLOCK_KINDS):
+                acts=ACTIVATIONS, norms=NORMS, kinds=tuple(BLOCK_KINDS)):
     """A random VALID NetSpec, tiny (widths <= max_width, in_size 4..8, in_features <= 8)."""
     fam = draw(st.sampled_from(families))
     stem = draw(st.integers(1, max_width))
@@ -64,17 +64,17 @@ def valid_specs(draw, families=FAMILIES, max_stages=3, max_blocks_per_stage=2, m
             else:
                 width = draw(st.integers(4 if kind == "bottleneck" else 1, top))
             stride = draw(st.sampled_from((1, 2))) if fam == "cnn" else 1
-            skip = False if kind == "transition" else draw(st.booleans())  # never a skip
+            skip = BLOCK_KINDS[kind].can_skip and draw(st.booleans())  # a transition: never a skip
             shortcut = draw(st.sampled_from(SHORTCUTS))
             if skip and shortcut == "A" and width < prev:  # pad (A) cannot shrink the width
                 shortcut = draw(st.sampled_from(("B", "C")))
-            combine = "add" if kind in ("dense", "transition") else draw(st.sampled_from(COMBINES))
+            combine = draw(st.sampled_from(tuple(COMBINES))) if BLOCK_KINDS[kind].adds else "add"
             blocks.append(BlockSpec(kind=kind, width=width, stride=stride, skip=skip,
                                     shortcut=shortcut, combine=combine))
             prev = width
         stages.append(tuple(blocks))
     # a network of transitions only has no twin (a transition never has a skip)
-    assume(any(b.kind != "transition" for s in stages for b in s))
+    assume(any(BLOCK_KINDS[b.kind].can_skip for s in stages for b in s))
     res_scale = draw(st.sampled_from((0.0, 0.5, 1.0, 2.0))
                      | st.floats(0.0, 10.0, allow_nan=False, allow_infinity=False))
     return NetSpec(family=fam, stages=tuple(stages), act=draw(st.sampled_from(acts)),
@@ -317,10 +317,17 @@ def test_non_spec_keys_are_ignored(spec, extra):
     from urllib.parse import urlencode
 
     q = spec.to_query() + ("&" + urlencode(extra) if extra else "")
-    assert NetSpec.from_query(q) == spec
+    assert NetSpec.from_query(q, ignore=NON_SPEC_KEYS) == spec
     d = dict(spec.to_params())
     d.update(extra)
-    assert NetSpec.from_query(d) == spec
+    assert NetSpec.from_query(d, ignore=NON_SPEC_KEYS) == spec
+
+
+def test_page_keys_are_refused_unless_ignored():
+    # spec/ knows nothing about pages: by default every key must be the spec's.
+    with pytest.raises(SpecError, match="unknown key"):
+        NetSpec.from_query("net=b16&seed=1")
+    assert NetSpec.from_query("net=b16&seed=1", ignore={"seed"}) == NetSpec.from_query("net=b16")
 
 
 HOSTILE = [
@@ -379,7 +386,7 @@ def test_hostile_field_names():
 
 def test_from_query_dict_form_and_bad_values():
     assert NetSpec.from_query({"net": "b16*3~b32/2,b32*2~b64/2,b64*2"}) == cifar_resnet(20)
-    assert NetSpec.from_query({"net": ["b16"], "seed": ["1", "2"]}) == NetSpec(
+    assert NetSpec.from_query({"net": ["b16"], "seed": ["1", "2"]}, ignore=NON_SPEC_KEYS) == NetSpec(
         stages=((BlockSpec("basic", 16),),))
     for bad in ({"net": []}, {"net": ["b16", "b16"]}, {"x": "1", "net": "b16"}, {"net": 5}):
         with pytest.raises(SpecError):
