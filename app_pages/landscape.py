@@ -5,7 +5,7 @@ default view; live (a background job with progress and Stop) for anything else."
 import pandas as pd
 import streamlit as st
 
-from resnet_explain import ui
+from resnet_explain import errors, ui
 from resnet_explain.charts import landscape as charts
 from resnet_explain.experiments import landscape as L
 from resnet_explain.experiments import landscape_store as store
@@ -70,7 +70,7 @@ def start() -> None:
             try:
                 out[label] = store.cached_landscape(r, s, device=device, progress=job.records.append,
                                                 should_stop=job.should_stop)
-            except L.Stopped:
+            except errors.Stopped:
                 return None
         return out
 

@@ -6,7 +6,7 @@ from functools import partial
 
 import streamlit as st
 
-from resnet_explain import ui
+from resnet_explain import errors, ui
 from resnet_explain.charts import lesion as lesion_charts
 from resnet_explain.content import papers
 from resnet_explain.experiments import lesion
@@ -53,7 +53,7 @@ def study(job, runs, dev: str, n: int, key, done: dict) -> None:
     """The background job: each twin on its own copy of its model (lesion hooks meet no one's)."""
     twins = {ui.run_variant(r): (partial(ui.private_model, r.run_id, dev),
                                  ui.run_test_images(r.run_id).subset(n)) for r in runs}
-    with suppress(lesion.LesionStopped):  # stopped: nothing is kept
+    with suppress(errors.Stopped):  # stopped: nothing is kept
         done[key] = lesion.study_twins(twins, progress=job.records.append, should_stop=job.should_stop)
     while len(done) > 16:
         done.pop(next(iter(done)))

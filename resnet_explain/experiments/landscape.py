@@ -50,7 +50,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from ..device import synchronize
-from ..errors import UserError
+from ..errors import Stopped, UserError
 from ..seeding import sub_seed
 
 VERSION = 1  # bump when a change alters stored results; part of every result's key
@@ -64,10 +64,6 @@ MEMORY_BUDGET_BYTES = 2 * 2**30  # a chunk of grid points under vmap holds at mo
 
 class LandscapeError(UserError):
     """Settings that cannot make a landscape (grid, span, sample), or a run without its data."""
-
-
-class Stopped(Exception):
-    """Raised inside the computation when ``should_stop()`` says so; nothing is stored."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +206,7 @@ def evaluate_points(model: nn.Module, base: dict, dirs: list[dict], coeffs: np.n
     ``batched``: True runs each chunk of points as one ``vmap`` over stacked parameters; False
     loops over points (one ``functional_call`` each); None picks vmap on CUDA, the loop elsewhere.
     ``done(n)`` is called after every n points; ``should_stop()`` is polled between chunks and
-    raises :class:`Stopped`."""
+    raises :class:`~resnet_explain.errors.Stopped`."""
     dev = x.device
     if batched is None:
         batched = dev.type == "cuda"
@@ -451,7 +447,7 @@ def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=
     """Compute ``run``'s landscape (no cache: see :func:`~resnet_explain.experiments.landscape_store.cached_landscape`).
 
     ``progress(record)`` gets {"phase", "done", "total"} (work units of :func:`work_units`) after
-    every chunk; ``should_stop()`` raises :class:`Stopped` between chunks."""
+    every chunk; ``should_stop()`` raises :class:`~resnet_explain.errors.Stopped` between chunks."""
     from ..device import choose_device
 
     s = settings.validate()

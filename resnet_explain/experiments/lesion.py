@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..errors import UserError
+from ..errors import Stopped, UserError
 from ..model import find_blocks
 
 LESION_COLUMNS = ["block", "position", "stage", "kind", "skip", "removable", "lesion", "accuracy",
@@ -39,10 +39,6 @@ HOW_NONE = "not removable: the block changes the shape and has no path around it
 
 class LesionError(UserError):
     """A lesion that cannot be made (unknown block, or a plain block that changes the shape)."""
-
-
-class LesionStopped(Exception):
-    """``should_stop()`` returned True: the study ended early, with no (partial) table."""
 
 
 def _lesion_hook(name: str):
@@ -166,7 +162,7 @@ def study_twins(twins: dict, progress=None, should_stop=None) -> tuple[dict, dic
     ``twins`` maps a name ("plain", "residual") to (load, data): ``load()`` returns (model,
     normalizer, ...) as ``Run.load_model`` does, called when its turn comes (one model alive at a
     time). ``progress(done)`` counts forward passes over the data from the first network on;
-    :class:`LesionStopped` propagates. Returns (tables, downsampling map, seconds) by name."""
+    :class:`~resnet_explain.errors.Stopped` propagates. Returns (tables, downsampling map, seconds) by name."""
     tables, ds_map, secs, offset = {}, {}, {}, 0
     for name, (load, data) in twins.items():
         model, normalizer = load()[:2]
@@ -192,13 +188,13 @@ def lesion_study(model: nn.Module, data, normalizer=None, batch_size: int = 500,
 
     Long work can be watched and stopped: ``progress(done, total)`` is called after every
     forward pass over the data (the whole network, then each deletable block), and
-    ``should_stop()`` is polled before each; when it returns True, :class:`LesionStopped` is raised.
+    ``should_stop()`` is polled before each; when it returns True, :class:`~resnet_explain.errors.Stopped` is raised.
     """
     t0 = time.perf_counter()
 
     def check_stop():
         if should_stop is not None and should_stop():
-            raise LesionStopped(f"stopped after {time.perf_counter() - t0:.1f} s")
+            raise Stopped(f"stopped after {time.perf_counter() - t0:.1f} s")
     x, y = _as_tensors(data, normalizer)
     if max_examples is not None:
         x, y = x[:max_examples], y[:max_examples]

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
+from resnet_explain.errors import Stopped
 from resnet_explain.experiments import landscape as L
 from resnet_explain.experiments import landscape_store as store
 
@@ -132,7 +133,7 @@ def test_evaluation_stops_when_asked():
     model, x, t = quadratic_problem()
     base = L.float_state(model)
     d = L.filter_normalized(base, torch.Generator().manual_seed(0))
-    with pytest.raises(L.Stopped):
+    with pytest.raises(Stopped):
         L.evaluate_points(model, base, [d], np.zeros((4, 1)), x, t, criterion=mse, should_stop=lambda: True)
 
 
