@@ -25,6 +25,7 @@ from torch import nn
 
 from ..device import timed
 from ..errors import UserError
+from ..seeding import sub_seed
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def make_baseline(kind: str, inputs: torch.Tensor, black: torch.Tensor | None = 
     if kind == "blurred":
         return gaussian_blur(inputs, sigma=3.0)
     if kind == "noise":
-        g = torch.Generator(device="cpu").manual_seed(int(seed) + 104729)
+        g = torch.Generator(device="cpu").manual_seed(sub_seed(seed, "attribution", "noise baseline"))
         noise = torch.randn(inputs.shape, generator=g).to(inputs.device, inputs.dtype)
         mean = inputs.mean(dim=(2, 3), keepdim=True)
         std = inputs.std(dim=(2, 3), keepdim=True)

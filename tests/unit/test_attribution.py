@@ -159,6 +159,7 @@ def test_baselines():
     blurred = make_baseline("blurred", x)
     assert blurred.shape == x.shape and blurred.std() < x.std()
     assert torch.equal(make_baseline("noise", x, seed=1), make_baseline("noise", x, seed=1))
+    assert not torch.equal(make_baseline("noise", x, seed=1), make_baseline("noise", x, seed=2))
     with pytest.raises(AttributionError):
         make_baseline("white", x)
 
