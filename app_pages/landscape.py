@@ -7,8 +7,10 @@ import streamlit as st
 
 from resnet_explain import errors, ui
 from resnet_explain.charts import landscape as charts
+from resnet_explain.content import landscape as landscape_text
 from resnet_explain.experiments import landscape as L
 from resnet_explain.experiments import landscape_store as store
+from resnet_explain.experiments.landscape_directions import filter_normalized
 from resnet_explain.experiments.your_network import cap_seconds
 from resnet_explain.job_status import job_status
 from resnet_explain.train.runs import RunStore
@@ -123,7 +125,7 @@ if any(v is None for v in found.values()):
 pl, rs = found.values()
 size = 380 if settings["presenter"] else 300
 st.subheader("The numbers")
-st.markdown(L.compare(pl, rs))
+st.markdown(landscape_text.compare(pl, rs))
 st.dataframe(charts.numbers_table(found), hide_index=True, width="stretch")
 st.subheader(f"2-D slice: log10 loss around the trained weights (+), {s.grid}×{s.grid}")
 st.caption("Colour and white iso-loss lines share one scale across both panels; hover for the "
@@ -142,4 +144,4 @@ st.caption("t = 0: the weights the run started from; t = 1: the trained weights 
 frames = {k: (ui.run_variant(runs[k]), v.path) for k, v in found.items()}
 ui.chart_with_export(charts.curves_chart(frames, "t", "t (0 = initial, 1 = trained)", marks=(0.0, 1.0)),
                      charts.curves_table(frames, "t"), "loss_path", "ll_path")
-ui.show_code(L.filter_normalized, "Show the code: filter-normalised directions")
+ui.show_code(filter_normalized, "Show the code: filter-normalised directions")
