@@ -8,6 +8,7 @@ import streamlit as st
 
 from resnet_explain import errors, ui
 from resnet_explain.charts import lesion as lesion_charts
+from resnet_explain.content import lesion as lesion_text
 from resnet_explain.content import papers
 from resnet_explain.experiments import lesion
 
@@ -92,7 +93,7 @@ if key not in done:  # estimate first; a long study waits for Start; all run wit
 
 
 def status(j) -> None:
-    ui.show_job(j, *lesion.live_status(j.records[-1] if j.records else 0, j.meta["planned"], j.elapsed,
+    ui.show_job(j, *lesion_text.live_status(j.records[-1] if j.records else 0, j.meta["planned"], j.elapsed,
                                        j.meta["n"], state=j.state, error=j.error, stopping=j.stop.is_set(),
                                        finished=j.meta["key"] in done, abandoned=j.abandoned))
 
@@ -126,10 +127,10 @@ k4.metric("residual: median drop", f"{f['residual'].get('median_drop', float('na
 
 st.subheader("Accuracy lost when one block is deleted")
 for arch in ("residual", "plain"):
-    st.markdown(lesion_charts.arch_sentence(arch, depth, f[arch]))
-for warning in lesion_charts.barely_learned(f, depth, chance):
+    st.markdown(lesion_text.arch_sentence(arch, depth, f[arch]))
+for warning in lesion_text.barely_learned(f, depth, chance):
     st.warning(warning, icon=":material/warning:")
-if verdict := lesion_charts.lesion_verdict(f, chance):
+if verdict := lesion_text.lesion_verdict(f, chance):
     st.markdown(verdict)
 st.table(papers.veit_beside_ours(f, depth, chance))
 st.caption(papers.veit_caption())
@@ -144,7 +145,7 @@ st.markdown(
     "it should cost little. Light bars: downsampling blocks, whose shortcut subsamples and zero-pads.")
 ui.chart_with_export(lesion_charts.residual_ratio_chart(long, int(260 * H)), long[long["arch"] == "residual"],
                      f"residual_ratio_{depth}", "ls_ratio")
-if ratio_text := lesion_charts.ratio_sentence(long, f):
+if ratio_text := lesion_text.ratio_sentence(long, f):
     st.markdown(ratio_text)
 
 with st.expander("The numbers (per block)"):

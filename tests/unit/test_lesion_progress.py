@@ -4,14 +4,14 @@ and it can be stopped (issue: depth 56 on 2000 images blocked the page for 96 s)
 import pytest
 import torch
 
+from resnet_explain.content.lesion import live_status
+from resnet_explain.errors import Stopped
 from resnet_explain.experiments.lesion import (
     lesion_passes,
     lesion_study,
-    live_status,
     seconds_per_image,
     study_twins,
 )
-from resnet_explain.errors import Stopped
 from resnet_explain.model import build_model
 from resnet_explain.spec import cifar_resnet
 
