@@ -157,9 +157,10 @@ def cmd_scores(a) -> int:
     import pandas as pd
     import torch
 
+    from ..content.attribution import chance_note
     from ..device import choose_device
     from ..experiments.attribution import METHODS
-    from ..experiments.explain import chance_note, score_models
+    from ..experiments.explain import score_models
 
     if not 1 <= a.n <= 2000:
         raise UserError("--n must be from 1 to 2000")

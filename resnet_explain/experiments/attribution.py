@@ -228,16 +228,6 @@ class IGCompleteness:
     tried: tuple  # ((n_steps, gap), ...) in the order tried
     judged: bool = True  # False when |Δf| < flat_below: the score ignores the input
 
-    def text(self) -> str:
-        """One clause for a caption."""
-        if not self.judged:
-            return (f"{self.steps} IG steps; f(x) − f(baseline) = {self.f_diff:.1e} ≈ 0, so "
-                    "completeness cannot be judged")
-        if self.converged:
-            return f"{self.steps} IG steps: Σ attribution within {self.gap:.2%} of f(x) − f(baseline)"
-        return (f"{self.steps} IG steps (the cap): Σ attribution still {self.gap:.1%} off "
-                f"f(x) − f(baseline), over the {self.tolerance:.0%} asked for")
-
 
 def integrated_gradients_complete(model: nn.Module, inputs: torch.Tensor, target, *,
                                   steps=IG_STEPS, tolerance: float = IG_TOLERANCE,
