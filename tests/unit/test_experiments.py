@@ -13,6 +13,7 @@ from resnet_explain.content import shattered as shattered_text
 from resnet_explain.content import vanishing as vanishing_text
 from resnet_explain.content.story import STEPS
 from resnet_explain.experiments import highway, misconceptions, shattered, vanishing
+from resnet_explain.experiments import quiz as quiz_measure
 from resnet_explain.probe import probe_spec
 from resnet_explain.spec import cifar_resnet, mlp, preset
 
@@ -204,12 +205,12 @@ def test_postact_sigmoid_skip_still_vanishes():
 # ---- quiz -------------------------------------------------------------------------------------------
 def test_ratio_bins():
     assert [b[0] for b in quiz.RATIO_BINS][3] == "0.1 to 10"  # a guessing bin, not "about the same"
-    assert quiz.ratio_bin(0.0) == 0
-    assert quiz.ratio_bin(3e-14) == 0
-    assert quiz.ratio_bin(1e-10) == 1
-    assert quiz.ratio_bin(1.0) == 3
-    assert quiz.ratio_bin(1.2e4) == 5
-    assert quiz.ratio_bin(float("nan")) is None
+    assert quiz_measure.ratio_bin(0.0) == 0
+    assert quiz_measure.ratio_bin(3e-14) == 0
+    assert quiz_measure.ratio_bin(1e-10) == 1
+    assert quiz_measure.ratio_bin(1.0) == 3
+    assert quiz_measure.ratio_bin(1.2e4) == 5
+    assert quiz_measure.ratio_bin(float("nan")) is None
 
 
 def test_question_bank_is_well_formed():
@@ -225,17 +226,17 @@ def test_question_bank_is_well_formed():
 def test_score_quiz():
     measured = {"p_sigmoid_plain": 3e-14, "p_sigmoid_res": 0.99}
     right = {q.key: q.answer for q in quiz.QUESTIONS} | {"p_sigmoid_plain": 0, "p_sigmoid_res": 3}
-    s = quiz.score_quiz(right, measured)
+    s = quiz_measure.score_quiz(right, measured)
     assert len(s) == len(quiz.QUESTIONS) + 2 and s["correct"].all()
     wrong = {q.key: (q.answer + 1) % len(q.options) for q in quiz.QUESTIONS} | {"p_sigmoid_plain": 3}
-    s = quiz.score_quiz(wrong, measured)
+    s = quiz_measure.score_quiz(wrong, measured)
     assert not s["correct"].any()  # p_sigmoid_res unanswered counts as wrong
-    assert quiz.score_quiz({}, {})["correct"].sum() == 0
+    assert quiz_measure.score_quiz({}, {})["correct"].sum() == 0
 
 
 def test_measure_prediction_equals_probe():
     p = next(p for p in quiz.PREDICTIONS if p.key == "p_sigmoid_plain")
-    assert quiz.measure_prediction(p, seed=0) == probe_spec(preset(p.preset), seed=0, batch=32).ratio
+    assert quiz_measure.measure_prediction(p, seed=0) == probe_spec(preset(p.preset), seed=0, batch=32).ratio
 
 
 # ---- chart helpers the theory pages use -------------------------------------------------------------
