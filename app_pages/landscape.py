@@ -8,11 +8,11 @@ import streamlit as st
 from resnet_explain import errors, ui
 from resnet_explain.charts import landscape as charts
 from resnet_explain.content import landscape as landscape_text
+from resnet_explain.content.job_status import job_status
 from resnet_explain.experiments import landscape as L
 from resnet_explain.experiments import landscape_store as store
 from resnet_explain.experiments.landscape_directions import filter_normalized
 from resnet_explain.experiments.your_network import cap_seconds
-from resnet_explain.job_status import job_status
 from resnet_explain.train.runs import RunStore
 
 settings = ui.settings()

@@ -117,7 +117,7 @@ def live_status(records: list[dict], runs: int, elapsed: float, *, state: str,
     from ..experiments.lr_sweep import sweep_progress
 
     frac, text = sweep_progress(records, runs)
-    from ..job_status import job_status
+    from ..content.job_status import job_status
 
     n = finished or 0
     label, st = job_status(state=state, elapsed=elapsed, error=error, stopping=stopping,

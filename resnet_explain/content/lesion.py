@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..chance import NEAR_CHANCE, near_chance
-from ..job_status import job_status
+from .job_status import job_status
 
 BIG_DROP = 5.0  # percentage points: what the sentences call a large drop
 

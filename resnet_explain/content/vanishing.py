@@ -12,7 +12,7 @@ import pandas as pd
 from .. import magnitude
 from ..experiments.theory import SIGMOID_MAX_SLOPE, float32_underflow_depth, relu_layer_gain
 from ..experiments.vanishing import SWEEP_WIDTH, first_underflow_depth, sweep_ratio
-from ..verdict import judge_blocks, twin_sentence
+from .verdict import judge_blocks, twin_sentence
 
 
 def _fmt(r: float) -> str:

@@ -1,6 +1,6 @@
-"""One reading of a background job's state for every page (resnet_explain/job_status.py)."""
+"""One reading of a background job's state for every page (resnet_explain/content/job_status.py)."""
 
-from resnet_explain.job_status import job_status
+from resnet_explain.content.job_status import job_status
 
 
 def test_each_state_reads_one_way():
