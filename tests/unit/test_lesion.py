@@ -139,12 +139,15 @@ def test_lesion_sentences_and_verdict():
     assert f"costs a median of **{f['plain']['median_drop']:.1f}** points" in s and "(stage2.block0)" in s
     assert f['plain']['median_drop'] == 30.0 and f["plain"]["not_removable_blocks"] == ["stage2.block0"]
     r = lt.arch_sentence("residual", 20, f["residual"])
-    assert "5 of 6 deletable blocks cost at most 5 points" in r
-    assert "stage2.block0 (9); 1 of these 1 is a downsampling block" in r
+    fr = f["residual"]  # the numbers the sentence states are the findings'
+    assert (fr["n_small"], fr["removable"], fr["big_blocks"], fr["big_downsampling"]) == (5, 6, ["stage2.block0"], 1)
+    assert f"{fr['n_small']} of {fr['removable']} deletable blocks cost at most {lt.BIG_DROP:.0f} points" in r
+    assert f"stage2.block0 ({fr['big_drops'][0]:.0f}); 1 of these 1 is a downsampling block" in r
     assert lt.barely_learned(f, 20, chance=0.1) == []
     v = lt.lesion_verdict(f, chance=0.1)
-    assert v.startswith("**In short:** the typical (median) deletion costs the plain net 30.0 points "
-                        "and the residual net 1.5") and "as Veit et al. found" in v
+    assert v.startswith("**In short:**") and "as Veit et al. found" in v  # plain hurts, residual barely
+    assert (f"costs the plain net {f['plain']['median_drop']:.1f} points and the residual net "
+            f"{fr['median_drop']:.1f}") in v and fr["median_drop"] == 1.5
     # a plain twin that barely learned: a warning, and no verdict
     weak = lc.lesion_findings(lc.lesion_long(_frames([1, 1, 1, None, 1, 1], [1, 1, 1, 1, 1, 1],
                                                      plain_base=0.12), ds, 56))
@@ -165,7 +168,10 @@ def test_ratio_sentence_spearman():
     drops = [1, 2, 3, 4, 5, 6]
     long = lc.lesion_long(_frames([30] * 6, drops, ratios=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), {}, 20)
     s = lt.ratio_sentence(long, lc.lesion_findings(long))
-    assert "runs from 0.10 to 0.60 (median 0.35); the largest is at stage2.block2" in s
+    res = long[long["arch"] == "residual"]
+    top = res.loc[res["residual_ratio"].idxmax(), "block"]
+    assert (f"runs from {res['residual_ratio'].min():.2f} to {res['residual_ratio'].max():.2f} (median "
+            f"{res['residual_ratio'].median():.2f}); the largest is at {top}") in s and top == "stage2.block2"
     assert "Spearman ρ = 1.00 — the blocks that add most" in s
     long = lc.lesion_long(_frames([30] * 6, drops, ratios=[0.3, 0.6, 0.1, 0.5, 0.2, 0.4]), {}, 20)
     assert "ρ = -0.09 — weak" in lt.ratio_sentence(long, lc.lesion_findings(long))
