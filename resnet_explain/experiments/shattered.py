@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..model import build_model
+from ..seeding import sub_seed
 from ..spec import NetSpec, mlp
 from .theory import autocorrelation
 
@@ -31,7 +32,7 @@ def input_gradient_sweep(spec: NetSpec, seed: int = 0, n_points: int = 256, lo: 
     batch statistics.
     """
     model = build_model(spec, seed=seed)
-    g = torch.Generator().manual_seed(int(seed) + 1)
+    g = torch.Generator().manual_seed(sub_seed(seed, "shattered", "sweep line"))
     base = torch.randn(1, spec.in_features, generator=g).repeat(n_points, 1)
     t = torch.linspace(lo, hi, n_points)
     x = base.clone()
