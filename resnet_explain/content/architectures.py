@@ -9,8 +9,11 @@ import math
 import pandas as pd
 
 from ..chance import NEAR_CHANCE, chance_error, near_chance
-from ..experiments.architectures import FIXUP_NOTE
 from ..magnitude import SAME_FACTOR, fmt_ratio
+
+# why a Fixup row has no ratio: the table's ratio_note, and the sentence under it
+FIXUP_NOTE = ("no gradient reaches any block at initialisation: Fixup starts its classifier at 0 "
+              "(Zhang et al. 2019, rule 1), so the ratio is 0/0 by design")
 
 COLUMN_HELP = {
     "first/last gradient": "‖∂L/∂x‖ at the first block ÷ at the last, at initialisation (one seeded "

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..content.architectures import FIXUP_NOTE
 from ..content.papers import HE16_TABLE1, ZOO_PUBLISHED, Published
 from ..spec import estimate_cost
 from ..spec.zoo import DEFAULT_VARIANTS, VARIANTS, Variant, variant
@@ -46,8 +47,6 @@ STORED_PROBES = ASSETS / "probes.csv"
 # Where table 1 has several rows for one idea, the one whose setting matches the variant's.
 _ROW_DETAIL = {"scale": "F ×0.5 (", "gate": "initialised −6", "sgate": "initialised −6"}
 PUBLISHED_NOTE = "He et al. 2016 table 1, ResNet-110"
-FIXUP_NOTE = ("no gradient reaches any block at initialisation: Fixup starts its classifier at 0 "
-              "(Zhang et al. 2019, rule 1), so the ratio is 0/0 by design")
 
 COLUMNS = ["variant", "label", "idea", "cite", "layers", "params", "flops", "ratio", "twin_ratio",
            "log10_ratio", "log10_twin_ratio", "ratio_note", "twin_note", "published_error", "published_value",

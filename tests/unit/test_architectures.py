@@ -43,7 +43,7 @@ def test_rows_equal_probe_spec_and_estimate_cost(table):
 
 def test_fixup_says_why_it_has_no_ratio(table):
     fix = table.set_index("variant").loc["fixup"]
-    assert fix["ratio_note"] == A.FIXUP_NOTE
+    assert fix["ratio_note"] == words.FIXUP_NOTE
     assert words.ratio_text(fix["ratio"], fix["ratio_note"]) == "none (classifier = 0)"
     shown = charts.table(table).set_index("variant")
     assert shown.loc[VARIANTS["fixup"].label, "first/last gradient"] == "none (classifier = 0)"
