@@ -282,3 +282,17 @@ def test_the_comparison_names_saddles_and_says_when_curvature_is_not_positive():
     assert "plain and residual nets have" in words.saddle_sentence(["plain", "residual"])
     assert words.saddle_sentence([]) == "" and words.path_sentence(float("nan"), 0.0) == ""
     assert "not both positive" in words.curvature_sentence(-1.0, 8.0)
+
+
+def test_numbers_table_states_each_result_number():
+    from resnet_explain.charts import landscape as charts
+
+    r = _fake(0.99, 40.0, 0.25, 1.5)
+    r.numbers.update(lambda_min=-0.5, lambda_min_precision=1e-3, ratio=0.0125, slice_ratio_mean=0.03,
+                     loss_at_centre=0.1, lambda_min_resolved=True)
+    t = charts.numbers_table({"plain": r}).set_index("measure")["plain"]
+    assert t["λmax, the top Hessian eigenvalue"] == "40" and t["λmin"] == "-0.5"
+    assert t["slice: share of points curving down"] == "25%" and t["init→trained line: rise above the start"] == "1.5"
+    assert t["loss / accuracy at the trained weights"] == "0.1 / 99.0%"
+    r.numbers["lambda_min_resolved"] = False
+    assert charts.numbers_table({"plain": r}).set_index("measure")["plain"]["λmin"] == "≈ 0 (|λmin| < 0.001)"
