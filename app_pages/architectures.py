@@ -6,8 +6,9 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import architectures as charts
+from resnet_explain.content import architectures as arch_text
+from resnet_explain.content.job_status import count_progress, job_status
 from resnet_explain.experiments import architectures as A
-from resnet_explain.job_status import count_progress, job_status
 from resnet_explain.spec.zoo import DEFAULT_VARIANTS, VARIANTS
 from resnet_explain.train.runs import RunStore
 from resnet_explain.ui import architectures_panel as ui_panel
@@ -98,11 +99,11 @@ st.subheader(f"{len(df)} variant{'s' * (len(df) != 1)} at depth {depth} (6n + 2 
 st.dataframe(view, hide_index=True, width="stretch", height=35 * (len(view) + 1) + 3, column_config={
     "open in builder": st.column_config.LinkColumn("open in builder", display_text="open ↗",
                                                    help="This variant's network in the Network Builder"),
-    "published error (%)": st.column_config.NumberColumn(help=charts.COLUMN_HELP["published error (%)"]),
+    "published error (%)": st.column_config.NumberColumn(help=arch_text.COLUMN_HELP["published error (%)"]),
     **{c: st.column_config.Column(help=h, width="medium" if "first" in c else None)
-       for c, h in charts.COLUMN_HELP.items() if c != "published error (%)"}})
-st.caption(charts.caption(seed, int(batch)))
-for s in A.sentences(df):
+       for c, h in arch_text.COLUMN_HELP.items() if c != "published error (%)"}})
+st.caption(arch_text.caption(seed, int(batch)))
+for s in arch_text.sentences(df):
     st.markdown(f"- {s}")
 ui.chart_with_export(charts.chart(df), charts.chart_data(df), f"architectures_{depth}", "ar_chart")
 

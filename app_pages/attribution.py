@@ -6,6 +6,7 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts import attribution as attribution_charts
 from resnet_explain.charts import overlay
+from resnet_explain.content import attribution as attribution_text
 from resnet_explain.experiments import attribution, explain
 
 settings = ui.settings()
@@ -52,7 +53,7 @@ layer = None
 if method == "LayerGradCam":
     blocks = [n for n, _ in runs[0].spec.named_blocks()]
     layer = st.select_slider("Grad-CAM block", blocks, value=blocks[-1], key="at_layer", bind="query-params")
-notes = {r.run_id: explain.chance_note(r.name, r.meta, len(classes)) for r in runs}
+notes = {r.run_id: attribution_text.chance_note(r.name, r.meta, len(classes)) for r in runs}
 
 
 # ---- attribute: one library call per model, cached; each on a private copy of the run's model --
@@ -79,18 +80,18 @@ for col, r in zip(st.columns(2, gap="large"), runs):
                 st.error(str(exc))
                 continue
         tgt = e.target if tgt is None else tgt
-        st.markdown(e.headline(classes, label))
+        st.markdown(attribution_text.headline(e, classes, label))
         for c, (picture, caption) in zip(st.columns(3), overlay.panels(image, e.attr_map, mask)):
             c.image(picture, caption=caption, width="stretch")
-        st.caption(e.facts())
-st.caption(overlay.LEGEND)
+        st.caption(attribution_text.facts(e))
+st.caption(attribution_text.OVERLAY_LEGEND)
 
 st.header("Which blocks carry the decision")
-st.markdown(explain.BLOCKS_TEXT)
+st.markdown(attribution_text.BLOCKS_TEXT)
 if tgt is not None:
     with st.spinner("Attributing through every block…"):
         frames = {ui.run_variant(r): compute("block_shares", r.run_id, dev, image, target=tgt) for r in runs}
-    s = explain.summarise_blocks(frames, classes[tgt])
+    s = attribution_text.summarise_blocks(frames, classes[tgt])
     for note in s.notes:
         st.warning(note)
     if len(s.shown):
@@ -99,7 +100,7 @@ if tgt is not None:
         st.markdown(s.sentence)
 
 st.header("Scores against the ground truth")
-st.markdown(explain.SCORES_TEXT)
+st.markdown(attribution_text.SCORES_TEXT)
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
@@ -126,7 +127,7 @@ elif q2.button("Score all methods", icon=":material/scoreboard:", key="at_score"
     ui.chart_with_export(attribution_charts.score_chart(table), table, "attribution_scores", "at_scores")
     st.dataframe(table.round(2).assign(seconds_per_image=table["seconds_per_image"].round(4)),
                  hide_index=True, width="stretch")
-    st.markdown(explain.score_summary(table))
+    st.markdown(attribution_text.score_summary(table))
     if len(scored) < len(runs):
         st.caption("Left out of the scores: " + ", ".join(r.name for r in runs if notes[r.run_id])
                    + " (never left chance, see above).")

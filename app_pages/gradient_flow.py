@@ -7,10 +7,10 @@ import streamlit as st
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
 from resnet_explain.charts.diagram import to_dot
+from resnet_explain.content.verdict import twin_sentence
 from resnet_explain.experiments.highway import gate_share, identity_share
 from resnet_explain.experiments.theory import sigmoid_bound_from_last
 from resnet_explain.probe import ratio_of
-from resnet_explain.verdict import twin_sentence
 
 settings = ui.settings()
 spec = ui.current_spec()

@@ -7,6 +7,7 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts import gradflow as flow_charts
 from resnet_explain.charts import theory as theory_charts
+from resnet_explain.content import highway as highway_text
 from resnet_explain.experiments import highway
 from resnet_explain.model.blocks import Block
 
@@ -60,7 +61,7 @@ st.caption(f"{net.summary()}. One forward + backward pass, batch {meta['batch']}
 if net.any_skip:
     ui.chart_with_export(theory_charts.highway_chart(highway.highway_long(table), height=int(340 * H)),
                          table, "highway_terms", "hw_terms")
-    st.markdown(highway.terms_sentence(table))
+    st.markdown(highway_text.terms_sentence(table))
 
 st.subheader("The product, one factor per block")
 st.markdown(
@@ -70,7 +71,7 @@ st.markdown(
     "the last block back to the first is the first/last gradient ratio."
 )
 ui.chart_with_export(theory_charts.gain_chart(table, height=int(260 * H)), table, "block_gains", "hw_gains")
-if gains_text := highway.gains_sentence(table):
+if gains_text := highway_text.gains_sentence(table):
     st.markdown(gains_text)
 with st.expander("The numbers (per block)"):
     st.dataframe(table[["block", "skip", "grad_norm", "identity_norm", "residual_norm", "gain",
@@ -98,7 +99,7 @@ ispec = highway.identity_spec(depth, alpha, init, zero_init_last=zil)
 got = ui.run_probe(ispec, settings)
 if got:
     ib = got[0]
-    st.markdown(highway.identity_sentence(ib, alpha, zil, init, depth))
+    st.markdown(highway_text.identity_sentence(ib, alpha, zil, init, depth))
     label = f"α = {alpha}{', zero-init last' if zil else ''}"
     long = flow_charts.gradflow_long({label: ib})
     ui.chart_with_export(theory_charts.blocks_multi_chart(long, height=int(280 * H)), long,
@@ -116,4 +117,4 @@ with c2:
                                                    "log10 (activation std, last / first block)",
                                                    height=int(300 * H)), sweep, "alpha_forward", "hw_alpha_f")
     st.caption("Forward: how much the activations' spread grows through the blocks (log10).")
-st.markdown(highway.alpha_sentence(sweep, seed))
+st.markdown(highway_text.alpha_sentence(sweep, seed))

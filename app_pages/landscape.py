@@ -7,10 +7,11 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import landscape as charts
-from resnet_explain.errors import Stopped
+from resnet_explain.content import landscape as landscape_text
+from resnet_explain.content.job_status import count_progress, job_status
 from resnet_explain.experiments import landscape as L
 from resnet_explain.experiments import landscape_store as store
-from resnet_explain.job_status import count_progress, job_status
+from resnet_explain.experiments.landscape_directions import filter_normalized
 from resnet_explain.train.runs import RunStore
 
 settings = ui.settings()
@@ -76,11 +77,8 @@ def work(job):
     out = {}
     for label, r in runs.items():
         job.meta["now"] = label
-        try:
-            out[label] = store.cached_landscape(r, s, device=device, progress=job.records.append,
-                                                should_stop=job.should_stop)
-        except L.Stopped:  # until the experiment raises errors.Stopped (then: delete these 2 lines)
-            raise Stopped() from None
+        out[label] = store.cached_landscape(r, s, device=device, progress=job.records.append,
+                                            should_stop=job.should_stop)
     return out
 
 
@@ -107,7 +105,7 @@ if any(v is None for v in found.values()):
 pl, rs = found.values()
 size = 380 if settings.presenter else 300
 st.subheader("The numbers")
-st.markdown(L.compare(pl, rs))
+st.markdown(landscape_text.compare(pl, rs))
 st.dataframe(charts.numbers_table(found), hide_index=True, width="stretch")
 st.subheader(f"2-D slice: log10 loss around the trained weights (+), {s.grid}×{s.grid}")
 st.caption("Colour and white iso-loss lines share one scale across both panels; hover for the "
@@ -126,4 +124,4 @@ st.caption("t = 0: the weights the run started from; t = 1: the trained weights 
 frames = {k: (ui.run_variant(runs[k]), v.path) for k, v in found.items()}
 ui.chart_with_export(charts.curves_chart(frames, "t", "t (0 = initial, 1 = trained)", marks=(0.0, 1.0)),
                      charts.curves_table(frames, "t"), "loss_path", "ll_path")
-ui.show_code(L.filter_normalized, "Show the code: filter-normalised directions")
+ui.show_code(filter_normalized, "Show the code: filter-normalised directions")

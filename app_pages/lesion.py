@@ -7,8 +7,8 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import lesion as lesion_charts
+from resnet_explain.content import lesion as lesion_text
 from resnet_explain.content import papers
-from resnet_explain.errors import Stopped
 from resnet_explain.experiments import lesion
 
 settings = ui.settings()
@@ -54,16 +54,13 @@ def study(job, runs, dev: str, n: int, key, done: dict) -> None:
     stopped, nothing is kept."""
     twins = {ui.run_variant(r): (partial(ui.private_model, r.run_id, dev),
                                  ui.run_test_images(r.run_id).subset(n)) for r in runs}
-    try:
-        done[key] = lesion.study_twins(twins, progress=job.records.append, should_stop=job.should_stop)
-    except lesion.LesionStopped:  # until the experiment raises errors.Stopped (then: delete these 2 lines)
-        raise Stopped() from None
+    done[key] = lesion.study_twins(twins, progress=job.records.append, should_stop=job.should_stop)
     while len(done) > 16:
         done.pop(next(iter(done)))
 
 
 def status(j) -> None:
-    ui.show_job(j, *lesion.live_status(j.records[-1] if j.records else 0, j.meta["planned"], j.elapsed,
+    ui.show_job(j, *lesion_text.live_status(j.records[-1] if j.records else 0, j.meta["planned"], j.elapsed,
                                        j.meta["n"], state=j.state, error=j.error, stopping=j.stop.is_set(),
                                        finished=j.meta["key"] in studies(), abandoned=j.abandoned))
 
@@ -115,10 +112,10 @@ k4.metric("residual: median drop", f"{f['residual'].get('median_drop', float('na
 
 st.subheader("Accuracy lost when one block is deleted")
 for arch in ("residual", "plain"):
-    st.markdown(lesion_charts.arch_sentence(arch, depth, f[arch]))
-for warning in lesion_charts.barely_learned(f, depth, chance):
+    st.markdown(lesion_text.arch_sentence(arch, depth, f[arch]))
+for warning in lesion_text.barely_learned(f, depth, chance):
     st.warning(warning, icon=":material/warning:")
-if verdict := lesion_charts.lesion_verdict(f, chance):
+if verdict := lesion_text.lesion_verdict(f, chance):
     st.markdown(verdict)
 st.table(papers.veit_beside_ours(f, depth, chance))
 st.caption(papers.veit_caption())
@@ -133,7 +130,7 @@ st.markdown(
     "it should cost little. Light bars: downsampling blocks, whose shortcut subsamples and zero-pads.")
 ui.chart_with_export(lesion_charts.residual_ratio_chart(long, int(260 * H)), long[long["arch"] == "residual"],
                      f"residual_ratio_{depth}", "ls_ratio")
-if ratio_text := lesion_charts.ratio_sentence(long, f):
+if ratio_text := lesion_text.ratio_sentence(long, f):
     st.markdown(ratio_text)
 
 with st.expander("The numbers (per block)"):

@@ -7,8 +7,9 @@ import streamlit as st
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
 from resnet_explain.charts import theory as theory_charts
+from resnet_explain.content.highway import postact_sentence
 from resnet_explain.experiments import misconceptions
-from resnet_explain.experiments.highway import postact_comparison, postact_sentence
+from resnet_explain.experiments.highway import postact_comparison
 from resnet_explain.experiments.vanishing import SWEEP_BATCH
 from resnet_explain.spec import preset
 

@@ -7,15 +7,9 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from resnet_explain import magnitude, ui
-from resnet_explain.content.quiz import (
-    PREDICTIONS,
-    QUESTIONS,
-    RATIO_BINS,
-    option_order,
-    ratio_bin,
-    score_quiz,
-)
+from resnet_explain.content.quiz import PREDICTIONS, QUESTIONS, RATIO_BINS, option_order
 from resnet_explain.content.story import STEPS
+from resnet_explain.experiments.quiz import ratio_bin, score_quiz
 from resnet_explain.probe import ratio_of
 from resnet_explain.spec import preset
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.charts import theory as theory_charts
+from resnet_explain.content import shattered as shattered_text
 from resnet_explain.experiments import shattered
 
 settings = ui.settings()
@@ -62,11 +63,11 @@ with c2:
 
 st.subheader("Autocorrelation of the gradient along the line")
 ui.chart_with_export(theory_charts.autocorr_chart(ac, height=int(280 * H)), ac, "shattered_autocorr", "sh_ac")
-st.markdown(shattered.lag1_sentence(ac, depth))
+st.markdown(shattered_text.lag1_sentence(ac, depth))
 
 st.subheader("As depth grows")
 with st.spinner("Sweeping every depth…"):
     summ = summary_cached(seed, alpha)
 ui.chart_with_export(theory_charts.depth_autocorr_chart(summ, height=int(260 * H)), summ,
                      "shattered_depth", "sh_depth")
-st.markdown(shattered.depth_sentence(summ, alpha))
+st.markdown(shattered_text.depth_sentence(summ, alpha))

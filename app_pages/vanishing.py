@@ -9,6 +9,7 @@ import streamlit as st
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
 from resnet_explain.charts import theory as theory_charts
+from resnet_explain.content import vanishing as vanishing_text
 from resnet_explain.experiments import theory, vanishing
 from resnet_explain.spec import cifar_resnet
 
@@ -78,11 +79,11 @@ st.caption(
 )
 ui.chart_with_export(theory_charts.vanishing_chart(long, depth, height=int(400 * H)), table,
                      "vanishing_sigmoid", "van_chart")
-st.markdown(vanishing.depth_sentence(row))
+st.markdown(vanishing_text.depth_sentence(row))
 
 # ---- float32 vs float64 ---------------------------------------------------------------------------
 st.header("3 · float32 runs out of numbers")
-st.markdown(vanishing.float32_sentence(table, seed))
+st.markdown(vanishing_text.float32_sentence(table, seed))
 st.dataframe(vanishing.precision_table(row), hide_index=True, width="stretch")
 st.caption("Norms are summed in float64 from float32 gradients, so a gradient whose squares would "
            f"underflow still gets a value; '{magnitude.UNDERFLOW_TEXT}' means the float32 gradient "
@@ -95,7 +96,7 @@ c1, c2 = st.columns([2, 3])
 with c1:
     ui.chart_with_export(theory_charts.activation_slopes_chart(slopes, height=int(260 * H)), slopes,
                          "activation_slopes", "van_slopes")
-    st.caption(theory.slopes_caption(slopes))
+    st.caption(vanishing_text.slopes_caption(slopes))
 with c2:
     with st.spinner("Probing plain MLPs with three activations and three inits…"):
         sweep = activations_cached(seed)
@@ -103,7 +104,7 @@ with c2:
                          "activations_depth", "van_acts")
     st.caption("Plain MLPs (no skips, no norm), width 64. Dashed: the predicted ReLU curve "
                "(per-layer gain √(fan_in·Var(w)/2))^L for each init.")
-acts, relu = vanishing.activation_sentences(sweep, depth=20)
+acts, relu = vanishing_text.activation_sentences(sweep, depth=20)
 st.markdown(acts)
 st.subheader("Why ReLU alone wasn't enough")
 st.markdown(relu)
@@ -120,5 +121,5 @@ with st.spinner(f"Probing plain-{cnn_depth} and ResNet-{cnn_depth}…"):
 if plain and resnet:
     cl = flow_charts.gradflow_long({"plain": plain[0], "residual": resnet[0]})
     ui.chart_with_export(flow_charts.grad_norm_chart(cl, height=int(360 * H)), cl, f"bn_cnn_{cnn_depth}", "van_cnn")
-    st.markdown(vanishing.bn_cnn_text(plain[0], resnet[0], cnn_depth,
+    st.markdown(vanishing_text.bn_cnn_text(plain[0], resnet[0], cnn_depth,
                                       f"batch {ui.PROBE_BATCH}, seed {seed}, {plain[2]['device']}"))

@@ -6,7 +6,7 @@
 * the plotting floor: where such values are drawn, below the lowest finite value;
 * :func:`judge_ratio`, the verdict every page gives a first/last gradient ratio (vanishes,
   shrinks, about the same, grows, explodes), with one set of bands. A whole probe table (NaN/Inf
-  on the way, a last block at 0) is judged in words by :mod:`resnet_explain.verdict`.
+  on the way, a last block at 0) is judged in words by :mod:`resnet_explain.content.verdict`.
 """
 
 from __future__ import annotations

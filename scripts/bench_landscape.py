@@ -38,6 +38,8 @@ def main(argv=None) -> int:
 
     from resnet_explain.device import describe, synchronize
     from resnet_explain.experiments import landscape as L
+    from resnet_explain.experiments.landscape_directions import directions
+    from resnet_explain.experiments.landscape_points import evaluate_points, float_state
     from resnet_explain.train import shipped
 
     torch.set_num_threads(a.threads)
@@ -49,8 +51,8 @@ def main(argv=None) -> int:
         p.requires_grad_(False)
     xu, y = L.sample(run, a.images)
     x, y = normalizer(xu.to(dev)), y.to(dev)
-    base = L.float_state(model)
-    d1, d2 = L.directions(model, 0)
+    base = float_state(model)
+    d1, d2 = directions(model, 0)
     zero = {k: torch.zeros_like(v) for k, v in base.items() if k not in d1}
     d1, d2 = {**d1, **zero}, {**d2, **zero}
     ax = np.linspace(-1, 1, a.grid)
@@ -76,10 +78,10 @@ def main(argv=None) -> int:
         return out
 
     def ours(batched):
-        return L.evaluate_points(model, base, [d1, d2], pts, x, y, batched=batched, amp=amp)[0]
+        return evaluate_points(model, base, [d1, d2], pts, x, y, batched=batched, amp=amp)[0]
 
     # warm up both paths on a few points (cuDNN autotuning, allocator)
-    L.evaluate_points(model, base, [d1, d2], pts[:4], x, y, batched=amp, amp=amp)
+    evaluate_points(model, base, [d1, d2], pts[:4], x, y, batched=amp, amp=amp)
     timings = {}
     default = dev.type == "cuda"
     methods = [("plain loop (load_state_dict per point)", plain_loop),

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch
 
+from resnet_explain.content import landscape as landscape_text
 from resnet_explain.experiments import landscape as L
 from resnet_explain.experiments import landscape_store as store
 from resnet_explain.train import shipped
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
                          f"{m['seconds']:.0f} |")
             print(lines[-1], flush=True)
         plain, residual = pair.values()
-        says.append(f"**Depth {depth}.** {L.compare(plain, residual)}")
+        says.append(f"**Depth {depth}.** {landscape_text.compare(plain, residual)}")
     wall = time.perf_counter() - t0
     readme = f"""# Stored loss landscapes of the shipped twins
 
@@ -80,7 +81,7 @@ The folder name is `<run id>-<hash of the settings, precision and format version
 
 | run | id | λmax | λmin | non-convex share of the slice | loss at the trained weights | highest loss in the slice | seconds |
 |---|---|---|---|---|---|---|---|
-""" + "\n".join(lines) + "\n\nWhat the numbers say (`resnet_explain.experiments.landscape.compare`):\n\n" + "\n\n".join(says) + "\n"
+""" + "\n".join(lines) + "\n\nWhat the numbers say (`resnet_explain.content.landscape.compare`):\n\n" + "\n\n".join(says) + "\n"
     (out / "README.md").write_text(readme)
     print(f"wrote {out} in {wall:.0f} s")
     return 0

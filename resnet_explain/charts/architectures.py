@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 
 from .. import magnitude
-from ..experiments.architectures import ratio_text
+from ..content.architectures import ratio_text
 from .axes import MID_GREY, NEUTRAL_COLORS, PLAIN_COLOR, RESIDUAL_COLOR, legend
 
 NET, TWIN = "network (skips on)", "its twin (every skip off)"
@@ -45,32 +45,6 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
         "idea": df["idea"],
         "paper": df["cite"],
     })
-
-
-COLUMN_HELP = {
-    "first/last gradient": "‖∂L/∂x‖ at the first block ÷ at the last, at initialisation (one seeded "
-                           "batch, train mode).",
-    "twin: first/last": "The same ratio for the twin: the same network with every skip off.",
-    "training error (%)": "Eval mode, whole training set, after the last epoch of the quick budget.",
-    "published error (%)": "CIFAR-10 test error as printed: He et al. 2016 (arXiv 1603.05027) table 1 "
-                           "for the shortcut variants (ResNet-110, median of 5 runs); DenseNet, ResNeXt "
-                           "and stochastic depth from their own papers (their nets; see 'published'). "
-                           "Their depth, data and budget, not this page's.",
-}
-
-
-def caption(seed: int, batch: int) -> str:
-    """What the table's columns are, under it."""
-    return ("Layers: weighted layers of the variant (a bottleneck or ResNeXt block has three, a dense "
-            "layer one). Parameters and FLOPs counted from the spec at 32×32 inputs (CIFAR's; the probe "
-            f"and the builder link use the same network). Ratios: seed {seed}, batch {batch}, train "
-            "mode; Fixup's is none: its classifier starts at 0, so no gradient reaches any block at "
-            "initialisation. **Published** errors are CIFAR-10 test errors as printed: He et al. 2016 "
-            "table 1 (arXiv 1603.05027, ResNet-110; \"fail\" means above 20 %) for the shortcut "
-            "variants, each other paper's own net for DenseNet, ResNeXt and stochastic depth — "
-            "their depths, data and budgets, so compare them with each other, not with our rows. Training error: the "
-            "quick budget (the Train-your-network page's: its 16×16 images are the only change to the "
-            "network), one run per variant, eval mode on its whole training set.")
 
 
 def ratio_long(df: pd.DataFrame) -> pd.DataFrame:

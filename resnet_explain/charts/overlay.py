@@ -12,8 +12,6 @@ import numpy as np
 
 OUTLINE = np.array([0.0, 0.78, 0.0])  # the ground-truth mask's outline, green
 SCALE_PERCENTILE = 99.5
-LEGEND = ("Red supports the explained class, blue opposes it; each map is scaled to its own "
-          f"{SCALE_PERCENTILE:g}th percentile (the number in its caption). Green: the object's true mask.")
 
 
 def _scale(a: np.ndarray) -> float:

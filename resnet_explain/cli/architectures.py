@@ -16,6 +16,7 @@ import json
 import math
 import sys
 
+from ..content import architectures as words
 from ..device import choose_device
 from ..experiments import architectures as A
 from ..jsonable import json_rows
@@ -51,18 +52,18 @@ def cmd_architectures(a) -> int:
 
     df = A.compare(a.depth, names, a.seed, a.batch, probes=probes)
     if a.json:
-        json.dump({"rows": json_rows(df), "sentences": A.sentences(df)}, sys.stdout, indent=1)
+        json.dump({"rows": json_rows(df), "sentences": words.sentences(df)}, sys.stdout, indent=1)
         print()
         return 0
     print(f"depth {a.depth}, seed {a.seed}, probe batch {a.batch}, device {dev}")
     print(f"{'variant':<28}{'params':>10}{'MFLOPs':>9}{'ratio':>12}{'twin':>12}{'published':>11}{'train err':>11}")
     def ratio(value, note) -> str:  # Fixup's: no gradient reaches a block (see the sentences)
-        return "none" if note else A.ratio_text(value, note)
+        return "none" if note else words.ratio_text(value, note)
 
     for r in df.itertuples():
         err = f"{100 * r.train_error:.1f} %" if math.isfinite(r.train_error) else "-"
         print(f"{r.label[:27]:<28}{r.params:>10,}{r.flops / 1e6:>9.1f}{ratio(r.ratio, r.ratio_note):>12}"
               f"{ratio(r.twin_ratio, r.twin_note):>12}{r.published_value or '-':>11}{err:>11}")
-    for s in A.sentences(df):
+    for s in words.sentences(df):
         print("- " + s)
     return 0

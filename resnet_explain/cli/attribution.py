@@ -17,10 +17,11 @@ import sys
 import pandas as pd
 import torch
 
+from ..content.attribution import chance_note
 from ..device import choose_device
 from ..errors import UserError
 from ..experiments.attribution import BASELINES, METHODS
-from ..experiments.explain import chance_note, explain, score_models
+from ..experiments.explain import explain, score_models
 from ..jsonable import json_rows, json_value
 from ..train import shipped
 from .run_flags import add_run_flags, resolve_run, run_meta, twin_of

@@ -159,7 +159,7 @@ def live_status(records: list[dict], runs: int, elapsed: float, *, state: str,
     """(label, status state, fraction, text) of a live sweep for ``ui.show_job``; ``finished``:
     the runs in the result once the job is done (None while it runs)."""
     from ..experiments.lr_sweep import sweep_fraction  # the sweep (and torch): on demand
-    from ..job_status import job_status
+    from .job_status import job_status
 
     n = finished or 0
     label, st = job_status(state=state, elapsed=elapsed, error=error, stopping=stopping,

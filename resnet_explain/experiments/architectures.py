@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..content.architectures import FIXUP_NOTE
 from ..content.papers import HE16_TABLE1, ZOO_PUBLISHED, Published
 from ..spec import estimate_cost
 from ..spec.zoo import DEFAULT_VARIANTS, VARIANTS, Variant, variant
@@ -46,8 +47,6 @@ STORED_PROBES = ASSETS / "probes.csv"
 # Where table 1 has several rows for one idea, the one whose setting matches the variant's.
 _ROW_DETAIL = {"scale": "F ×0.5 (", "gate": "initialised −6", "sgate": "initialised −6"}
 PUBLISHED_NOTE = "He et al. 2016 table 1, ResNet-110"
-FIXUP_NOTE = ("no gradient reaches any block at initialisation: Fixup starts its classifier at 0 "
-              "(Zhang et al. 2019, rule 1), so the ratio is 0/0 by design")
 
 COLUMNS = ["variant", "label", "idea", "cite", "layers", "params", "flops", "ratio", "twin_ratio",
            "log10_ratio", "log10_twin_ratio", "ratio_note", "twin_note", "published_error", "published_value",
@@ -255,60 +254,3 @@ def compare(depth: int = DEFAULT_DEPTH, names: Sequence[str] = DEFAULT_VARIANTS,
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def ratio_text(ratio: float, note: str) -> str:
-    """A ratio as the table shows it: the number, or the reason in words where there is none."""
-    from ..magnitude import fmt_ratio
-
-    if note:
-        return "none (classifier = 0)"
-    return fmt_ratio(ratio) if math.isfinite(ratio) else "not finite"
-
-
-def sentences(df: pd.DataFrame) -> list[str]:
-    """Sentences read off the table: which variants keep the first/last ratio within 2× of 1,
-    which shrink it, which grow it (largest first), how the twins compare; then training."""
-    from ..magnitude import SAME_FACTOR, fmt_ratio
-
-    def listed(rows) -> str:
-        return ", ".join(f"{r.label} ({fmt_ratio(r.ratio)})" for r in rows.itertuples())
-
-    fin = df[df["ratio"].map(lambda r: math.isfinite(r) and r > 0)]
-    near = fin[(fin["ratio"] < SAME_FACTOR) & (fin["ratio"] > 1 / SAME_FACTOR)]
-    low = fin[fin["ratio"] <= 1 / SAME_FACTOR].sort_values("ratio")
-    high = fin[fin["ratio"] >= SAME_FACTOR].sort_values("ratio", ascending=False)
-    out = []
-    if len(near):
-        out.append(f"Within {SAME_FACTOR:g}× of 1 — the gradient reaches the first block about as large "
-                   f"as the last: {listed(near)}.")
-    elif len(fin):
-        best = fin.loc[fin["log10_ratio"].abs().idxmin()]
-        out.append(f"No variant keeps the ratio within {SAME_FACTOR:g}× of 1 at this depth; the closest "
-                   f"is {best['label']}.")
-    if len(low):
-        out.append(f"Shrinks toward the input (ratio at most 1/{SAME_FACTOR:g}): {listed(low)}.")
-    if len(high):
-        out.append(f"Grows toward the input, as a plain net's does (ratio at least {SAME_FACTOR:g}): "
-                   f"{listed(high)}.")
-    tw = df[df["twin_ratio"].map(lambda r: math.isfinite(r) and r > 0) & df["log10_ratio"].notna()]
-    if len(tw):
-        closer = tw[tw["log10_ratio"].abs() < tw["log10_twin_ratio"].abs()]
-        out.append(f"With its skips on, {len(closer)} of {len(tw)} variants keep the ratio closer to 1 "
-                   "than their twin does (the same network, every skip off).")
-    tr = df[df["train_error"].notna()]
-    if len(tr) >= 2:
-        best, worst = tr.loc[tr["train_error"].idxmin()], tr.loc[tr["train_error"].idxmax()]
-        out.append(f"After the same training budget ({len(tr)} of {len(df)} variants trained), "
-                   f"{best['label']} has the lowest training error ({best['train_error']:.1%}) and "
-                   f"{worst['label']} the highest ({worst['train_error']:.1%}).")
-    if len(tr):
-        from ..chance import NEAR_CHANCE, chance_error, near_chance
-
-        guess = chance_error()
-        stuck = tr[[near_chance(1 - e, 1 - guess) for e in tr["train_error"]]]
-        if len(stuck):
-            out.append(f"Barely left chance in this short budget (less than {NEAR_CHANCE:.0%} of the way "
-                       f"from guessing, {guess:.0%} error, to 0 %): "
-                       + ", ".join(f"{r.label} ({r.train_error:.1%})" for r in stuck.itertuples()) + ".")
-    if df["ratio_note"].astype(bool).any():
-        out.append("Fixup has no ratio (nor has its twin): " + FIXUP_NOTE + ".")
-    return out

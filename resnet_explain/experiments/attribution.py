@@ -25,6 +25,7 @@ from torch import nn
 
 from ..device import timed
 from ..errors import UserError
+from ..seeding import sub_seed
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def make_baseline(kind: str, inputs: torch.Tensor, black: torch.Tensor | None = 
     if kind == "blurred":
         return gaussian_blur(inputs, sigma=3.0)
     if kind == "noise":
-        g = torch.Generator(device="cpu").manual_seed(int(seed) + 104729)
+        g = torch.Generator(device="cpu").manual_seed(sub_seed(seed, "attribution", "noise baseline"))
         noise = torch.randn(inputs.shape, generator=g).to(inputs.device, inputs.dtype)
         mean = inputs.mean(dim=(2, 3), keepdim=True)
         std = inputs.std(dim=(2, 3), keepdim=True)
@@ -226,16 +227,6 @@ class IGCompleteness:
     tolerance: float
     tried: tuple  # ((n_steps, gap), ...) in the order tried
     judged: bool = True  # False when |Δf| < flat_below: the score ignores the input
-
-    def text(self) -> str:
-        """One clause for a caption."""
-        if not self.judged:
-            return (f"{self.steps} IG steps; f(x) − f(baseline) = {self.f_diff:.1e} ≈ 0, so "
-                    "completeness cannot be judged")
-        if self.converged:
-            return f"{self.steps} IG steps: Σ attribution within {self.gap:.2%} of f(x) − f(baseline)"
-        return (f"{self.steps} IG steps (the cap): Σ attribution still {self.gap:.1%} off "
-                f"f(x) − f(baseline), over the {self.tolerance:.0%} asked for")
 
 
 def integrated_gradients_complete(model: nn.Module, inputs: torch.Tensor, target, *,

@@ -4,8 +4,8 @@
 is the story around it for one uint8 image, as the Attribution Lab page and
 ``python -m resnet_explain attribute`` tell it: normalise, predict, choose the class to explain,
 make the black baseline, attribute, check completeness (sum of attributions vs f(x) − f(baseline)),
-and score the map against the object's mask. It also reads the lab's two tables into sentences
-(which blocks carry the decision; which method points at the object), so a page only shows them.
+and score the map against the object's mask; and the two tables of the lab (per-block shares,
+scores against the masks). Their sentences: :mod:`resnet_explain.content.attribution`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..chance import NEAR_CHANCE, near_chance
 from ..model import find_blocks
 from .attribution import (
     IG_STEPS,
@@ -38,20 +37,6 @@ from .attribution import (
 # f(x) − f(baseline) below this (logit units) means the score does not depend on the input: a
 # collapsed model (our plain-56 twin after training). A share of ~0 is noise, not a finding.
 COLLAPSED_BELOW = 1e-3
-def chance_note(name: str, meta: dict, n_classes: int) -> str | None:
-    """A sentence when the run ``name`` never left chance (from its recorded test error), else None."""
-    err = meta.get("test_error")
-    if err is None or not np.isfinite(float(err)):
-        return None
-    chance = 1.0 / n_classes
-    if not near_chance(1.0 - float(err), chance):
-        return None
-    return (f"**{name}** never left chance: test error {float(err):.1%}, against {1 - chance:.0%} "
-            f"for guessing among {n_classes} classes (its accuracy got less than {NEAR_CHANCE:.0%} "
-            "of the way from chance to 100%). Its maps explain a network that does not recognise "
-            "the shapes, so it is not scored as a working model.")
-
-
 @dataclass(frozen=True)
 class Explanation:
     """One image explained by one method on one model. Scores are for the class ``target``."""
@@ -82,29 +67,6 @@ class Explanation:
     def completeness_gap(self) -> float | None:
         """|Σ attribution − (f(x) − f(baseline))| / |f(x) − f(baseline)| (IG; None if not judged)."""
         return None if self.ig is None or not self.ig.judged else self.ig.gap
-
-    def headline(self, classes, label: int | None = None) -> str:
-        """"Predicts **x** (93 %) ✓. Explaining **y** (p = 0.93)." in markdown."""
-        verdict = ("" if label is None else " ✓" if self.pred == label
-                   else f" ✗ (true: {classes[label]})")
-        return (f"Predicts **{classes[self.pred]}** ({self.confidence:.0%}){verdict}. Explaining "
-                f"**{classes[self.target]}** (p = {self.p_target:.2f}).")
-
-    def facts(self) -> str:
-        """The caption under the maps: time and device, completeness, the mask scores."""
-        out = [f"{self.seconds * 1e3:.0f} ms on {self.device}"]
-        if self.delta is not None:
-            out.append(f"convergence delta {self.delta:.1e}")
-            if self.f_diff is not None:
-                out.append(f"Σ attribution {self.attr_sum:.4f} vs f(x) − f(baseline) {self.f_diff:.4f}")
-        if self.ig is not None:
-            out.append(self.ig.text())
-        if self.pointing_game is not None:
-            share = ("no positive attribution" if not np.isfinite(self.positive_share)
-                     else f"{self.positive_share:.0%} of positive attribution")
-            out.append(f"peak {'on' if self.pointing_game else 'off'} the object; {share} inside "
-                       f"the mask ({self.mask_share:.0%} of the image)")
-        return " · ".join(out)
 
 
 def choose_target(target, *, label: int | None, pred: int, n_classes: int) -> int:
@@ -189,13 +151,6 @@ def explain(model: nn.Module, normalizer, image_u8, *, target="true", label: int
 # ---------------------------------------------------------------------------------------------
 # Which blocks carry the decision
 # ---------------------------------------------------------------------------------------------
-BLOCKS_TEXT = (  # what block_shares measures, in the page's words
-    "Layer Integrated Gradients through each block's **residual branch** F (Captum's "
-    "`LayerIntegratedGradients` on `block.body`). In a plain net every block is the only path, so "
-    "each carries 100 % of f(x) − f(baseline) (completeness). In a residual net the skip carries "
-    "the rest: the share shows how much each block *adds* (Veit et al. 2016, arXiv 1605.06431).")
-
-
 def block_shares(model: nn.Module, normalizer, image_u8, target: int, n_steps: int = 8) -> pd.DataFrame:
     """Layer Integrated Gradients through every block's residual branch for one uint8 image, from
     the black baseline (see :func:`.attribution.block_attribution`)."""
@@ -208,54 +163,26 @@ def block_shares(model: nn.Module, normalizer, image_u8, target: int, n_steps: i
 class BlockSummary:
     table: pd.DataFrame  # every variant's rows, with a ``variant`` column
     shown: pd.DataFrame  # the rows worth charting: collapsed variants left out
-    notes: list[str]  # one per collapsed variant: why its shares are left out
-    sentence: str | None  # where the residual net's largest share goes
+    collapsed: dict[str, float]  # variant -> its f(x) − f(baseline), where that is ~0
 
 
-def summarise_blocks(frames: dict[str, pd.DataFrame], class_name: str,
-                     collapsed_below: float = COLLAPSED_BELOW) -> BlockSummary:
-    """Read per-block frames (``variant`` -> :func:`block_shares`) for the page.
-
-    A share of f(x) − f(baseline) means nothing when that difference is ~0 (a collapsed model
-    whose output does not depend on its input): such a variant gets a note instead of a line.
-    """
+def block_summary(frames: dict[str, pd.DataFrame], collapsed_below: float = COLLAPSED_BELOW) -> BlockSummary:
+    """Per-block frames (``variant`` -> :func:`block_shares`) in one table, and the rows worth
+    reading: a share of f(x) − f(baseline) means nothing when that difference is ~0 (a collapsed
+    model whose output does not depend on its input), so such a variant is left out of ``shown``
+    and named in ``collapsed`` (words: :func:`resnet_explain.content.attribution.summarise_blocks`)."""
     table = pd.concat([f.assign(variant=v) for v, f in frames.items()], ignore_index=True)
-    notes, flat = [], set()
+    collapsed = {}
     for v, d in table.groupby("variant", sort=True):
         diff = float(d["f_x_minus_f_baseline"].iloc[0])
         if abs(diff) < collapsed_below:
-            flat.add(v)
-            notes.append(f"The {v} net's score barely depends on the input here (f(x) − f(baseline) = "
-                         f"{diff:.1e}), so its per-block shares are not meaningful and are left out "
-                         "of the chart.")
-    shown = table[~table["variant"].isin(flat)]
-    res, plain = shown[shown["variant"] == "residual"], shown[shown["variant"] == "plain"]
-    sentence = None
-    if len(res):
-        top = res.loc[res["share_of_total"].abs().idxmax()]
-        sentence = (f"Explaining **{class_name}**: in the residual net the largest share, "
-                    f"**{top['share_of_total']:.0%}**, goes through `{top['block']}`")
-        if len(plain):
-            sh = plain["share_of_total"]
-            steps = f" at {int(plain['n_steps'].iloc[0])} steps" if "n_steps" in plain else ""
-            sentence += (f"; the plain net's blocks each carry {sh.median():.0%} (median; from "
-                         f"{sh.min():.0%} to {sh.max():.0%}: each should carry exactly 100 % by "
-                         f"completeness, so the spread is the integral's error{steps})")
-        sentence += "."
-    return BlockSummary(table, shown, notes, sentence)
+            collapsed[v] = diff
+    return BlockSummary(table, table[~table["variant"].isin(set(collapsed))], collapsed)
 
 
 # ---------------------------------------------------------------------------------------------
-# Scores against the masks, in one sentence
+# Scores against the masks
 # ---------------------------------------------------------------------------------------------
-SCORES_TEXT = (  # what attribution.score_methods measures, in the page's words
-    "Over the number of test images chosen below, for every method and both models: the **pointing "
-    "game** (is the pixel with the largest attribution on the object? Zhang et al. 2016) and the "
-    "**share of positive attribution inside the mask**. For reference, a map spread evenly over the "
-    "image scores the mask's share of the image. (Integrated Gradients runs at a fixed 50 steps "
-    "here; the single-image view above raises the steps until it is complete.)")
-
-
 def score_models(loaded: dict[str, tuple], test, baseline: str = "black", methods=None) -> pd.DataFrame:
     """:func:`.attribution.score_methods` for trained models (name -> (model, normalizer, meta), as
     ``Run.load_model`` returns) on the images of ``test`` (an ImageSet with masks: a run's own
@@ -264,19 +191,3 @@ def score_models(loaded: dict[str, tuple], test, baseline: str = "black", method
         raise AttributionError("scoring needs the images' object masks")
     return score_methods({k: (m, norm) for k, (m, norm, _) in loaded.items()}, test.x, test.mask,
                          test.y, methods=methods, baseline=baseline)
-
-
-def score_summary(table: pd.DataFrame) -> str:
-    """The best pointing game in a :func:`.attribution.score_methods` table, naming every method
-    and model that ties for it, with the number of images and the attribution time."""
-    n = int(table["n"].iloc[0])
-    best = float(table["pointing_game"].max())
-    # a pointing game is (hits / n): equal counts give equal floats; isclose guards the summation
-    top = table[np.isclose(table["pointing_game"], best, rtol=0, atol=0.5 / max(n, 1))]
-    who = [f"**{r.method}** on **{r.model}**" for r in top.itertuples()]
-    mask = float(table["mask_share_of_image"].mean())
-    seconds = float((table["seconds_per_image"] * table["n"]).sum())
-    head = (f"Best pointing game: {who[0]}, {best:.0%} of {n} images" if len(who) == 1 else
-            f"Best pointing game, tied: {', '.join(who)} at {best:.0%} of {n} images")
-    return (f"{head} (the mask covers {mask:.0%} of an image on average). Attribution time, all "
-            f"methods and models: {seconds:.1f} s.")

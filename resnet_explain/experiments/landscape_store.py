@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .landscape import VERSION, Landscape, LandscapeSettings, landscape, path_barrier
+from .landscape import VERSION, Landscape, LandscapeSettings, landscape
+from .landscape_roughness import path_barrier
 
 STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "landscapes"
 CACHE_KEEP = 200  # results kept in the user's cache (oldest go first; one is ~20-200 kB)

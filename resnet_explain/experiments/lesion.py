@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..errors import UserError
+from ..errors import Stopped, UserError
 from ..model import find_blocks
 
 LESION_COLUMNS = ["block", "position", "stage", "kind", "skip", "removable", "lesion", "accuracy",
@@ -39,10 +39,6 @@ HOW_NONE = "not removable: the block changes the shape and has no path around it
 
 class LesionError(UserError):
     """A lesion that cannot be made (unknown block, or a plain block that changes the shape)."""
-
-
-class LesionStopped(Exception):
-    """``should_stop()`` returned True: the study ended early, with no (partial) table."""
 
 
 def _lesion_hook(name: str):
@@ -142,31 +138,12 @@ def seconds_per_image(model: nn.Module, data, normalizer=None, chunk: int = 128)
     return (time.perf_counter() - t0) / len(xb)
 
 
-def live_status(done: int, planned: int, elapsed: float, n: int, *, state: str, error: str | None = None,
-                stopping: bool = False, finished: bool = False,
-                abandoned: bool = False) -> tuple[str, str, float, str]:
-    """(label, status state, fraction, text) of a study running as a background job: ``done`` of
-    ``planned`` forward passes over ``n`` images, and the time left at the pace measured so far;
-    ``finished``: the job ended with its tables (else it was stopped)."""
-    frac = min(1.0, done / planned) if planned else 0.0
-    text = f"{done} of {planned} forward passes over {n} images · {elapsed:.0f} s"
-    if 0 < done < planned:
-        text += f" · about {elapsed / done * (planned - done):.0f} s left"
-    from ..job_status import job_status
-
-    label, st = job_status(state=state, elapsed=elapsed, error=error, stopping=stopping,
-                           abandoned=abandoned, finished=finished,
-                           running=f"Deleting each block, {n} test images",
-                           stopping_text="Stopping after the current forward pass…")
-    return label, st, frac, text
-
-
 def study_twins(twins: dict, progress=None, should_stop=None) -> tuple[dict, dict, dict]:
     """Lesion studies of several networks in a row, with one progress count across them all.
     ``twins`` maps a name ("plain", "residual") to (load, data): ``load()`` returns (model,
     normalizer, ...) as ``Run.load_model`` does, called when its turn comes (one model alive at a
     time). ``progress(done)`` counts forward passes over the data from the first network on;
-    :class:`LesionStopped` propagates. Returns (tables, downsampling map, seconds) by name."""
+    :class:`~resnet_explain.errors.Stopped` propagates. Returns (tables, downsampling map, seconds) by name."""
     tables, ds_map, secs, offset = {}, {}, {}, 0
     for name, (load, data) in twins.items():
         model, normalizer = load()[:2]
@@ -178,35 +155,9 @@ def study_twins(twins: dict, progress=None, should_stop=None) -> tuple[dict, dic
     return tables, ds_map, secs
 
 
-@torch.no_grad()
-def lesion_study(model: nn.Module, data, normalizer=None, batch_size: int = 500,
-                 max_examples: int | None = None, progress=None, should_stop=None) -> pd.DataFrame:
-    """Delete each block in turn; one row per block (LESION_COLUMNS), input to output.
-
-    ``data`` is an :class:`~resnet_explain.data.ImageSet` (with ``normalizer``) or a pair
-    ``(x, y)`` of normalised float inputs and labels. ``accuracy_drop`` = accuracy of the whole
-    model minus accuracy with the block deleted (NaN where it cannot be deleted).
-    ``residual_ratio`` is the mean over examples of ||F(x)|| / ||x|| (L2 over channels and
-    pixels) for residual blocks: how much each branch adds to what flows past it; NaN for plain
-    blocks. ``df.attrs`` carries base_accuracy, n and seconds.
-
-    Long work can be watched and stopped: ``progress(done, total)`` is called after every
-    forward pass over the data (the whole network, then each deletable block), and
-    ``should_stop()`` is polled before each; when it returns True, :class:`LesionStopped` is raised.
-    """
-    t0 = time.perf_counter()
-
-    def check_stop():
-        if should_stop is not None and should_stop():
-            raise LesionStopped(f"stopped after {time.perf_counter() - t0:.1f} s")
-    x, y = _as_tensors(data, normalizer)
-    if max_examples is not None:
-        x, y = x[:max_examples], y[:max_examples]
-    if len(y) == 0:
-        raise LesionError("no examples to test on")
-    blocks = find_blocks(model)
-    if not blocks:
-        raise LesionError("the model has no residual/plain blocks to delete")
+def _baseline_pass(model: nn.Module, blocks, x, y, batch_size: int) -> tuple[int, list, list]:
+    """The whole network once: right answers, and per block whether it keeps the shape and the
+    summed ||F(x)|| / ||x|| over the examples (residual blocks)."""
     dev = next(model.parameters()).device
     n_blocks = len(blocks)
     ratio_sum = [0.0] * n_blocks
@@ -238,7 +189,6 @@ def lesion_study(model: nn.Module, data, normalizer=None, batch_size: int = 500,
         if blk.shortcut is not None:
             handles.append(blk.body.register_forward_hook(body_hook(i)))
     right = 0
-    check_stop()
     try:
         with _eval_mode(model):
             for xb, yb in _batches(x, y, batch_size, dev):
@@ -247,6 +197,40 @@ def lesion_study(model: nn.Module, data, normalizer=None, batch_size: int = 500,
         for h in handles:
             h.remove()
         seen.clear()
+    return right, same_shape, ratio_sum
+
+
+@torch.no_grad()
+def lesion_study(model: nn.Module, data, normalizer=None, batch_size: int = 500,
+                 max_examples: int | None = None, progress=None, should_stop=None) -> pd.DataFrame:
+    """Delete each block in turn; one row per block (LESION_COLUMNS), input to output.
+
+    ``data`` is an :class:`~resnet_explain.data.ImageSet` (with ``normalizer``) or a pair
+    ``(x, y)`` of normalised float inputs and labels. ``accuracy_drop`` = accuracy of the whole
+    model minus accuracy with the block deleted (NaN where it cannot be deleted).
+    ``residual_ratio`` is the mean over examples of ||F(x)|| / ||x|| (L2 over channels and
+    pixels) for residual blocks: how much each branch adds to what flows past it; NaN for plain
+    blocks. ``df.attrs`` carries base_accuracy, n and seconds.
+
+    Long work can be watched and stopped: ``progress(done, total)`` is called after every
+    forward pass over the data (the whole network, then each deletable block), and
+    ``should_stop()`` is polled before each; when it returns True, :class:`~resnet_explain.errors.Stopped` is raised.
+    """
+    t0 = time.perf_counter()
+
+    def check_stop():
+        if should_stop is not None and should_stop():
+            raise Stopped(f"stopped after {time.perf_counter() - t0:.1f} s")
+    x, y = _as_tensors(data, normalizer)
+    if max_examples is not None:
+        x, y = x[:max_examples], y[:max_examples]
+    if len(y) == 0:
+        raise LesionError("no examples to test on")
+    blocks = find_blocks(model)
+    if not blocks:
+        raise LesionError("the model has no residual/plain blocks to delete")
+    check_stop()
+    right, same_shape, ratio_sum = _baseline_pass(model, blocks, x, y, batch_size)
     n = len(y)
     base = right / n
     total = 1 + sum(blk.shortcut is not None or same_shape[i] for i, (_, blk) in enumerate(blocks))

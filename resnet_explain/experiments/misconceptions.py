@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from ..magnitude import log10
 from ..model import build_model
+from ..seeding import sub_seed
 from ..spec import NetSpec, mlp
 from .vanishing import SWEEP_BATCH
 
@@ -71,7 +72,7 @@ TASK_CLASSES = 4
 def teacher_task(seed: int = 0, n: int = 512, features: int = TASK_FEATURES,
                  classes: int = TASK_CLASSES) -> tuple[torch.Tensor, torch.Tensor]:
     """A learnable toy task: Gaussian inputs labelled by a fixed random one-hidden-layer teacher."""
-    g = torch.Generator().manual_seed(int(seed) + 101)
+    g = torch.Generator().manual_seed(sub_seed(seed, "misconceptions", "teacher task"))
     x = torch.randn(n, features, generator=g)
     w1 = torch.randn(features, 32, generator=g)
     w2 = torch.randn(32, classes, generator=g)
@@ -95,7 +96,7 @@ def train_compare(depths=(4, 56), seed: int = 0, steps: int = 120, lr: float = 1
             model = build_model(spec, seed=seed)
             w0 = {n: p.detach().clone() for n, p in model.named_parameters() if p.dim() == 2}
             opt = torch.optim.Adam(model.parameters(), lr=lr)
-            g = torch.Generator().manual_seed(int(seed) + 5)
+            g = torch.Generator().manual_seed(sub_seed(seed, "misconceptions", "batch order"))
             model.train()
             first_loss = None
             for step in range(steps + 1):

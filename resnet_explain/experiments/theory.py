@@ -112,13 +112,6 @@ def activation_slopes(lo: float = -4.0, hi: float = 4.0, n: int = 161) -> pd.Dat
                      ignore_index=True)
 
 
-def slopes_caption(slopes: pd.DataFrame) -> str:
-    """The largest slope of each activation on the grid of :func:`activation_slopes`."""
-    mx = slopes.groupby("activation")["slope"].max()
-    return (f"Largest slope on this grid: sigmoid {mx['sigmoid']:.3f}, tanh {mx['tanh']:.3f}, "
-            f"ReLU {mx['relu']:.0f} (wherever the unit is active).")
-
-
 def weight_variance(init: str, fan_in: int, fan_out: int) -> float:
     """Variance of one weight of a Linear layer under our inits.
 

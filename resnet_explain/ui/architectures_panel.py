@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..content.job_status import count_progress, job_status
 from ..errors import UserError
 from ..experiments import architectures as A
-from ..job_status import count_progress, job_status
 from ..spec.zoo import VARIANTS
 from ..train.estimate import estimate_run_seconds
 from .jobs import compute_slot, show_job

@@ -6,6 +6,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from resnet_explain.content import attribution as words
 from resnet_explain.experiments import explain as lab
 from resnet_explain.experiments.attribution import METHODS, attribute
 from resnet_explain.train import shipped as zoo
@@ -62,7 +63,7 @@ def test_captions_are_the_library_explanation(page):
     e = lab.explain(model, normalizer, test.x[0], target="true", label=int(test.y[0]),
                     method="IntegratedGradients", mask=test.mask[0])
     facts = [c.value for c in page.caption if "convergence delta" in c.value]
-    want = e.facts().split(" · ", 1)[1]  # all but the time
+    want = words.facts(e).split(" · ", 1)[1]  # all but the time
     assert facts[1].split(" · ", 1)[1] == want
     assert "inside the mask" in want
 
@@ -148,12 +149,12 @@ def test_session_pair_renders_plain_first_with_the_library_numbers(pair):
         model, normalizer, _ = run.load_model()
         e = lab.explain(model, normalizer, test.x[0].numpy(), target="true", label=int(test.y[0]),
                         method="IntegratedGradients", mask=test.mask[0].numpy())
-        assert fact.split(" · ", 1)[1] == e.facts().split(" · ", 1)[1]
+        assert fact.split(" · ", 1)[1] == words.facts(e).split(" · ", 1)[1]
         assert "IG steps" in fact
     # a twin that never left chance is flagged, by the library's rule on its recorded test error
     warned = " ".join(w.value for w in at.warning)
     for run in (twin, yours):
-        note = lab.chance_note(run.name, run.meta, len(test.classes))
+        note = words.chance_note(run.name, run.meta, len(test.classes))
         assert (note is not None) == (f"**{run.name}** never left chance" in warned), run.name
     caps = " ".join(c.value for c in at.caption)
     assert f"run `{yours.run_id}`, trained here" in caps and "256 training and 48 test images" in caps
@@ -161,7 +162,7 @@ def test_session_pair_renders_plain_first_with_the_library_numbers(pair):
 
 def test_session_pair_scores_only_the_twins_that_left_chance(pair):
     yours, twin, at = pair
-    working = [r for r in (twin, yours) if lab.chance_note(r.name, r.meta, 10) is None]
+    working = [r for r in (twin, yours) if words.chance_note(r.name, r.meta, 10) is None]
     at.select_slider(key="at_n").set_value(16)
     if not working:
         at.run()

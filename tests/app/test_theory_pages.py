@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from resnet_explain import magnitude
 from resnet_explain.content import quiz
 from resnet_explain.experiments import highway, shattered
+from resnet_explain.experiments import quiz as quiz_measure
 from resnet_explain.probe import probe_spec
 from resnet_explain.spec import cifar_resnet, preset
 
@@ -99,7 +100,7 @@ def _quiz_answers(at, correct: bool):
     for q in quiz.QUESTIONS:
         at.radio(key=f"quiz_{q.key}").set_value(q.answer if correct else (q.answer + 1) % len(q.options))
     for p in quiz.PREDICTIONS:
-        b = quiz.ratio_bin(quiz.measure_prediction(p, seed=0))
+        b = quiz_measure.ratio_bin(quiz_measure.measure_prediction(p, seed=0))
         at.radio(key=f"quiz_{p.key}").set_value(b if correct else (b + 1) % len(quiz.RATIO_BINS))
     next(b for b in at.button if b.label == "Check my answers").click()
     return at.run()

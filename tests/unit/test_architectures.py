@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from resnet_explain.charts import architectures as charts
+from resnet_explain.content import architectures as words
 from resnet_explain.content.papers import HE16_TABLE1, ZOO_PUBLISHED
 from resnet_explain.experiments import architectures as A
 from resnet_explain.magnitude import fmt_ratio
@@ -42,13 +43,13 @@ def test_rows_equal_probe_spec_and_estimate_cost(table):
 
 def test_fixup_says_why_it_has_no_ratio(table):
     fix = table.set_index("variant").loc["fixup"]
-    assert fix["ratio_note"] == A.FIXUP_NOTE
-    assert A.ratio_text(fix["ratio"], fix["ratio_note"]) == "none (classifier = 0)"
+    assert fix["ratio_note"] == words.FIXUP_NOTE
+    assert words.ratio_text(fix["ratio"], fix["ratio_note"]) == "none (classifier = 0)"
     shown = charts.table(table).set_index("variant")
     assert shown.loc[VARIANTS["fixup"].label, "first/last gradient"] == "none (classifier = 0)"
     assert shown.loc[VARIANTS["fixup"].label, "twin: first/last"] == "none (classifier = 0)"
     assert "nan" not in " ".join(shown["first/last gradient"] + shown["twin: first/last"]).lower()
-    assert any("Fixup has no ratio" in s for s in A.sentences(table))
+    assert any("Fixup has no ratio" in s for s in words.sentences(table))
 
 
 def test_published_rows_match_the_variant_setting():
@@ -98,7 +99,7 @@ def test_plan_scales_one_timing_by_flops(tmp_path):
 
 
 def test_sentences_are_read_off_the_numbers(table):
-    s = " ".join(A.sentences(table))
+    s = " ".join(words.sentences(table))
     for r in table[table["ratio"].map(math.isfinite)].itertuples():
         said = f"{r.label} ({fmt_ratio(r.ratio)})"
         assert s.count(said) == 1, said  # every finite ratio in exactly one group
@@ -137,3 +138,8 @@ def test_every_stored_row_is_of_the_current_recipe():
     runs = A.stored_runs()
     assert len(runs) and all(r["base_id"] == A.base_id(A.request(r["variant"], int(r["depth"]), int(r["seed"])))
                              for _, r in runs.iterrows())
+
+
+def test_caption_states_the_probe_settings_and_column_help_names_real_columns(table):
+    assert "Ratios: seed 3, batch 16, train mode" in words.caption(3, 16)
+    assert set(words.COLUMN_HELP) <= set(charts.table(table).columns)

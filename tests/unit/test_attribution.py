@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from resnet_explain import build_model, cifar_resnet
+from resnet_explain.content import attribution as words
 from resnet_explain.data.normalizer import Normalizer
 from resnet_explain.experiments import explain as lab
 from resnet_explain.experiments.attribution import (
@@ -159,6 +160,7 @@ def test_baselines():
     blurred = make_baseline("blurred", x)
     assert blurred.shape == x.shape and blurred.std() < x.std()
     assert torch.equal(make_baseline("noise", x, seed=1), make_baseline("noise", x, seed=1))
+    assert not torch.equal(make_baseline("noise", x, seed=1), make_baseline("noise", x, seed=2))
     with pytest.raises(AttributionError):
         make_baseline("white", x)
 
@@ -263,7 +265,10 @@ def test_explain_integrated_gradients_completeness_relative():
     assert abs(want) > 0.05
     assert abs(e.attr_sum - want) <= 0.02 * abs(want)
     assert e.baseline == "black" and e.delta is not None and e.delta <= 0.02 * abs(want)
-    assert "Σ attribution" in e.facts() and "convergence delta" in e.facts()
+    facts = words.facts(e).split(" · ")  # every number the caption states, from the explanation
+    assert facts[1] == f"convergence delta {e.delta:.1e}"
+    assert facts[2] == f"Σ attribution {e.attr_sum:.4f} vs f(x) − f(baseline) {e.f_diff:.4f}"
+    assert facts[3] == words.ig_clause(e.ig) and f"{e.mask_share:.0%} of the image" in facts[-1]
 
 
 def test_explain_target_selection():
@@ -280,7 +285,7 @@ def test_explain_target_selection():
     e = lab.explain(model, NORM, img, target="true", label=other, **kw)
     assert (e.pred, e.target) == (pred, other)
     assert e.p_target == pytest.approx(float(probs[other]))
-    assert e.headline(("a", "b", "c"), label=other).endswith(f"(true: {'abc'[other]}). Explaining "
+    assert words.headline(e, ("a", "b", "c"), label=other).endswith(f"(true: {'abc'[other]}). Explaining "
                                                              f"**{'abc'[other]}** (p = {e.p_target:.2f}).")
     e = lab.explain(model, NORM, img, target=other, **kw)
     assert e.target == other
@@ -319,7 +324,7 @@ def test_explain_without_mask_has_no_mask_scores_and_rejects_a_bad_image():
     img, _ = image_and_mask()
     e = lab.explain(model, NORM, img, target="pred", method="Saliency")
     assert e.pointing_game is None and e.positive_share is None and e.mask_share is None
-    assert "mask" not in e.facts() and "Σ" not in e.facts()  # Saliency has no completeness
+    assert words.facts(e) == f"{e.seconds * 1e3:.0f} ms on {e.device}"  # Saliency: no completeness, no mask
     with pytest.raises(AttributionError):
         lab.explain(model, NORM, img.float(), target="pred")
 
@@ -341,19 +346,23 @@ def _frame(shares, diff, skip):
                          "f_x_minus_f_baseline": diff, "method": "LayerIntegratedGradients"})
 
 
-def test_summarise_blocks_names_the_largest_residual_share_and_drops_a_collapsed_net():
+def test_block_summary_leaves_a_collapsed_net_out_and_the_words_name_the_largest_residual_share():
     frames = {"plain": _frame([1.0, 0.98, 1.02], 2.0, False), "residual": _frame([0.1, -0.6, 0.3], 2.0, True)}
-    s = lab.summarise_blocks(frames, "ring")
-    assert not s.notes and len(s.shown) == 6 and set(s.table["variant"]) == {"plain", "residual"}
+    d = lab.block_summary(frames)
+    assert d.collapsed == {} and len(d.shown) == 6 and set(d.table["variant"]) == {"plain", "residual"}
+    s = words.summarise_blocks(frames, "ring")
+    assert not s.notes and s.shown.equals(d.shown)
     assert "**-60%**, goes through `stage1.block1`" in s.sentence  # largest |share|, sign kept
-    assert "plain net's blocks each carry 100%" in s.sentence and "ring" in s.sentence
+    assert f"carry {np.median([1.0, 0.98, 1.02]):.0%} (median; from {0.98:.0%} to {1.02:.0%}" in s.sentence
+    assert "**ring**" in s.sentence
     frames["plain"] = _frame([0.3, 5.0, -2.0], 4e-4, False)  # collapsed: f(x) − f(b) ≈ 0
-    s = lab.summarise_blocks(frames, "ring")
-    assert len(s.notes) == 1 and "plain net" in s.notes[0] and "4.0e-04" in s.notes[0]
-    assert set(s.shown["variant"]) == {"residual"} and len(s.table) == 6
+    d = lab.block_summary(frames)
+    assert d.collapsed == {"plain": 4e-4} and set(d.shown["variant"]) == {"residual"} and len(d.table) == 6
+    s = words.summarise_blocks(frames, "ring")
+    assert s.notes == [words.collapsed_note("plain", 4e-4)] and "4.0e-04" in s.notes[0]
     assert "plain net" not in s.sentence
     frames["residual"] = _frame([0.1], -1e-5, True)
-    s = lab.summarise_blocks(frames, "ring")
+    s = words.summarise_blocks(frames, "ring")
     assert len(s.notes) == 2 and s.shown.empty and s.sentence is None
 
 
@@ -367,11 +376,11 @@ def _scores(pg, n=32):
 
 
 def test_score_summary_names_ties_and_the_real_count():
-    one = lab.score_summary(_scores([0.5, 0.75, 0.25, 0.5, 0.5, 0.5], n=32))
+    one = words.score_summary(_scores([0.5, 0.75, 0.25, 0.5, 0.5, 0.5], n=32))
     assert one.startswith("Best pointing game: **DeepLift** on **plain20**, 75% of 32 images")
     assert "tied" not in one and " N " not in one
     assert "mask covers 20%" in one and "1.9 s" in one  # 6 rows × 32 images × 0.01 s
-    tied = lab.score_summary(_scores([1.0, 0.5, 1.0, 0.5, 1.0, 0.25], n=16))
+    tied = words.score_summary(_scores([1.0, 0.5, 1.0, 0.5, 1.0, 0.25], n=16))
     assert ("tied: **Saliency** on **plain20**, **Occlusion** on **plain20**, **DeepLift** on "
             "**residual20** at 100% of 16 images") in tied
 

@@ -8,6 +8,7 @@ import torch
 
 from resnet_explain import magnitude
 from resnet_explain.content import quiz
+from resnet_explain.content import vanishing as vanishing_text
 from resnet_explain.content.story import ACT_RATIOS, talk
 from resnet_explain.experiments import vanishing
 from resnet_explain.model import build_model, make_batch
@@ -49,7 +50,7 @@ def test_vanishing_page_says_what_skips_do_not_do(measured):
     """The Vanishing page's BN-CNN text at depth 56: skips stop the product vanishing; ResNet-56
     still grows, by the measured factor (and the act quotes the same factor)."""
     plain, res = measured["plain56"].blocks, measured["resnet56"].blocks
-    txt = vanishing.bn_cnn_text(plain, res, 56, "batch 32, seed 0, cpu")
+    txt = vanishing_text.bn_cnn_text(plain, res, 56, "batch 32, seed 0, cpu")
     r = measured["resnet56"].ratio
     assert f"ResNet-56's gradient still grows **{magnitude.fmt_ratio(r, 2)}-fold**" in txt
     assert "does not vanish" in txt and "fix both" not in txt

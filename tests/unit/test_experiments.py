@@ -7,9 +7,13 @@ import pytest
 
 from resnet_explain import magnitude
 from resnet_explain.charts import theory as charts_theory
+from resnet_explain.content import highway as highway_text
 from resnet_explain.content import quiz
+from resnet_explain.content import shattered as shattered_text
+from resnet_explain.content import vanishing as vanishing_text
 from resnet_explain.content.story import STEPS
 from resnet_explain.experiments import highway, misconceptions, shattered, vanishing
+from resnet_explain.experiments import quiz as quiz_measure
 from resnet_explain.probe import probe_spec
 from resnet_explain.spec import cifar_resnet, mlp, preset
 
@@ -41,16 +45,16 @@ def test_vanishing_table_keeps_underflow_rows():
 def test_vanishing_sentences_follow_the_table():
     t = vanishing.vanishing_table([4, 20, 64], seed=0)
     rows = {int(r["depth"]): r for _, r in t.iterrows()}
-    assert "single block" in vanishing.depth_sentence(rows[4]) and "ratio **1**" in vanishing.depth_sentence(rows[4])
-    s20 = vanishing.depth_sentence(rows[20])
+    assert "single block" in vanishing_text.depth_sentence(rows[4]) and "ratio **1**" in vanishing_text.depth_sentence(rows[4])
+    s20 = vanishing_text.depth_sentence(rows[20])
     below = np.log10(0.25 ** 16) - rows[20]["log10_ratio32"]
     assert f"**{magnitude.fmt_ratio(rows[20]['ratio32'], 2)}**" in s20 and "0.25^16" in s20
     assert f"**{below:.1f} orders of magnitude below**" in s20
-    s64 = vanishing.depth_sentence(rows[64])  # float32 underflow: said, with float64's value
+    s64 = vanishing_text.depth_sentence(rows[64])  # float32 underflow: said, with float64's value
     assert magnitude.UNDERFLOW in s64 and magnitude.fmt_ratio(rows[64]["ratio64"], 2) in s64
-    f32 = vanishing.float32_sentence(t, seed=0)
+    f32 = vanishing_text.float32_sentence(t, seed=0)
     assert "**L = 75**" in f32 and "depth **64**" in f32
-    assert "never reaches exactly 0" in vanishing.float32_sentence(t[t["depth"] < 64], seed=0)
+    assert "never reaches exactly 0" in vanishing_text.float32_sentence(t[t["depth"] < 64], seed=0)
     pt = vanishing.precision_table(rows[64])
     assert list(pt["float32"]) == ["7.523e-37", magnitude.UNDERFLOW_TEXT]
     assert pt["log10 (float64)"].iloc[1] == f"{rows[64]['log10_ratio64']:.2f}"
@@ -60,23 +64,25 @@ def test_vanishing_sentences_follow_the_table():
 def test_bn_cnn_text_is_honest_about_growth():
     plain = probe_spec(cifar_resnet(20, skip=False), seed=0).blocks
     res = probe_spec(cifar_resnet(20, skip=True), seed=0).blocks
-    txt = vanishing.bn_cnn_text(plain, res, 20, "batch 32, seed 0, cpu")
+    txt = vanishing_text.bn_cnn_text(plain, res, 20, "batch 32, seed 0, cpu")
     rr = res["grad_norm"].iloc[0] / res["grad_norm"].iloc[-1]
-    assert txt.startswith("**Plain-20:** the gradient grows **17-fold** toward the input; **ResNet-20:**")
+    rp = plain["grad_norm"].iloc[0] / plain["grad_norm"].iloc[-1]
+    assert txt.startswith(f"**Plain-20:** the gradient grows **{magnitude.fmt_ratio(rp, 2)}-fold** toward the "
+                          "input") and "; **ResNet-20:**" in txt
     assert "(batch 32, seed 0, cpu)." in txt and "does not vanish" in txt
     # skips: the product does not vanish; they do not stop growth, with the measured number
-    assert "does not vanish" in vanishing.skips_sentence("ResNet-20", res)
+    assert "does not vanish" in vanishing_text.skips_sentence("ResNet-20", res)
     assert f"still grows **{magnitude.fmt_ratio(rr, 2)}-fold**" in txt
     assert "fix both" not in txt and "exploding" not in txt
     # a residual net that does not grow is not told it does
     flat = res.assign(grad_norm=1.0)
-    s = vanishing.skips_sentence("X", flat)
+    s = vanishing_text.skips_sentence("X", flat)
     assert "still grows" not in s and "about the same size" in s
 
 
 def test_activation_sentences():
     s = vanishing.activation_sweep([20, 28], seed=0)
-    first, relu = vanishing.activation_sentences(s, depth=20)
+    first, relu = vanishing_text.activation_sentences(s, depth=20)
     r = s[s["depth"] == 20].set_index("label")["ratio"]
     assert f"sigmoid **{magnitude.fmt_ratio(r['sigmoid, default init'], 2)}**" in first and "L = 16" in first
     assert "0.408^16" in relu and "at depth 28" in relu
@@ -112,26 +118,26 @@ def test_highway_sentences():
     t = highway.highway_table(res.blocks)
     n_id, n_res = highway.identity_share(res.blocks)
     assert n_res == 9 and highway.identity_share(t) == (n_id, n_res)
-    assert f"In **{n_id} of 9** residual blocks" in highway.terms_sentence(t)
-    g = highway.gains_sentence(t)
+    assert f"In **{n_id} of 9** residual blocks" in highway_text.terms_sentence(t)
+    g = highway_text.gains_sentence(t)
     assert f"**{magnitude.fmt_ratio(res.ratio)}**" in g and magnitude.judge_ratio(res.ratio).markdown in g
     under = t.copy()
     under.loc[3, "log10_gain"] = np.nan  # a gain that cannot be measured: said, not faked
-    assert magnitude.UNDERFLOW in highway.gains_sentence(under)
+    assert magnitude.UNDERFLOW in highway_text.gains_sentence(under)
     ib = probe_spec(highway.identity_spec(20, 0.0), seed=0).blocks
-    s = highway.identity_sentence(ib, 0.0, False, "default", 20)
+    s = highway_text.identity_sentence(ib, 0.0, False, "default", 20)
     assert s.startswith("**Identity start**") and "first/last: **1**" in s and "exactly the identity" in s
     moving = probe_spec(highway.identity_spec(20, 1.0, "kaiming"), seed=0).blocks
-    assert "exactly the identity" not in highway.identity_sentence(moving, 1.0, False, "kaiming", 20)
+    assert "exactly the identity" not in highway_text.identity_sentence(moving, 1.0, False, "kaiming", 20)
     sweep = highway.alpha_sweep([1.0, 4.0], seed=0)
-    a = highway.alpha_sentence(sweep, seed=0)
+    a = highway_text.alpha_sentence(sweep, seed=0)
     k50 = sweep.set_index(["init", "depth", "alpha"])["ratio"]["kaiming", 50, 4.0]
     assert "at α = 4 the gradient" in a and magnitude.judge_ratio(k50).markdown in a
 
 
 def test_postact_sentence_gives_each_ratio_its_verdict():
     f = highway.postact_comparison(20, seed=0)
-    s = highway.postact_sentence(f)
+    s = highway_text.postact_sentence(f)
     r = [f[k]["grad_norm"].iloc[0] / f[k]["grad_norm"].iloc[-1] for k in f]
     assert f"plain **{r[0]:.1e}** (it vanishes)" in s
     assert f"**{r[1]:.1e}** ({magnitude.judge_ratio(r[1]).short})" in s
@@ -153,18 +159,18 @@ def test_shattered_plain_decorrelates_faster():
 
 
 def test_shattered_sentences():
-    assert [shattered.describe_correlation(r) for r in (0.0, 0.19, 0.2, 0.69, 0.7, 1.0)] == [
+    assert [shattered_text.describe_correlation(r) for r in (0.0, 0.19, 0.2, 0.69, 0.7, 1.0)] == [
         "like white noise", "like white noise", "partly correlated", "partly correlated", "smooth", "smooth"]
     _, ac = shattered.shattered_experiment(20, seed=0, n_points=256)
     r1 = ac[ac["lag"] == 1].set_index("variant")["autocorrelation"]
-    s = shattered.lag1_sentence(ac, 20)
-    assert f"plain **{r1['plain']:.2f}** ({shattered.describe_correlation(r1['plain'])})" in s
+    s = shattered_text.lag1_sentence(ac, 20)
+    assert f"plain **{r1['plain']:.2f}** ({shattered_text.describe_correlation(r1['plain'])})" in s
     summ = pd.DataFrame({"variant": ["plain"] * 2 + ["residual"] * 2, "depth": [4, 50, 4, 50],
                          "lag1_autocorrelation": [0.9, 0.05, 0.95, 0.5]})
-    d = shattered.depth_sentence(summ, 1.0)
+    d = shattered_text.depth_sentence(summ, 1.0)
     assert "0.90 at depth 4 → **0.05** at depth 50" in d and "try α = 0.1" in d
     summ.loc[3, "lag1_autocorrelation"] = 0.9
-    assert "try α" not in shattered.depth_sentence(summ, 0.1)
+    assert "try α" not in shattered_text.depth_sentence(summ, 0.1)
 
 
 def test_shattered_gradient_is_the_autograd_derivative():
@@ -201,12 +207,12 @@ def test_postact_sigmoid_skip_still_vanishes():
 # ---- quiz -------------------------------------------------------------------------------------------
 def test_ratio_bins():
     assert [b[0] for b in quiz.RATIO_BINS][3] == "0.1 to 10"  # a guessing bin, not "about the same"
-    assert quiz.ratio_bin(0.0) == 0
-    assert quiz.ratio_bin(3e-14) == 0
-    assert quiz.ratio_bin(1e-10) == 1
-    assert quiz.ratio_bin(1.0) == 3
-    assert quiz.ratio_bin(1.2e4) == 5
-    assert quiz.ratio_bin(float("nan")) is None
+    assert quiz_measure.ratio_bin(0.0) == 0
+    assert quiz_measure.ratio_bin(3e-14) == 0
+    assert quiz_measure.ratio_bin(1e-10) == 1
+    assert quiz_measure.ratio_bin(1.0) == 3
+    assert quiz_measure.ratio_bin(1.2e4) == 5
+    assert quiz_measure.ratio_bin(float("nan")) is None
 
 
 def test_question_bank_is_well_formed():
@@ -222,17 +228,17 @@ def test_question_bank_is_well_formed():
 def test_score_quiz():
     measured = {"p_sigmoid_plain": 3e-14, "p_sigmoid_res": 0.99}
     right = {q.key: q.answer for q in quiz.QUESTIONS} | {"p_sigmoid_plain": 0, "p_sigmoid_res": 3}
-    s = quiz.score_quiz(right, measured)
+    s = quiz_measure.score_quiz(right, measured)
     assert len(s) == len(quiz.QUESTIONS) + 2 and s["correct"].all()
     wrong = {q.key: (q.answer + 1) % len(q.options) for q in quiz.QUESTIONS} | {"p_sigmoid_plain": 3}
-    s = quiz.score_quiz(wrong, measured)
+    s = quiz_measure.score_quiz(wrong, measured)
     assert not s["correct"].any()  # p_sigmoid_res unanswered counts as wrong
-    assert quiz.score_quiz({}, {})["correct"].sum() == 0
+    assert quiz_measure.score_quiz({}, {})["correct"].sum() == 0
 
 
 def test_measure_prediction_equals_probe():
     p = next(p for p in quiz.PREDICTIONS if p.key == "p_sigmoid_plain")
-    assert quiz.measure_prediction(p, seed=0) == probe_spec(preset(p.preset), seed=0, batch=32).ratio
+    assert quiz_measure.measure_prediction(p, seed=0) == probe_spec(preset(p.preset), seed=0, batch=32).ratio
 
 
 # ---- chart helpers the theory pages use -------------------------------------------------------------

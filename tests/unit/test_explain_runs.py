@@ -11,6 +11,7 @@ import torch
 
 from resnet_explain import build_model, cli
 from resnet_explain.chance import near_chance
+from resnet_explain.content import attribution as words
 from resnet_explain.data.normalizer import Normalizer
 from resnet_explain.experiments import explain as lab
 from resnet_explain.experiments.attribution import (
@@ -69,7 +70,7 @@ def test_ig_loop_raises_steps_until_the_gap_is_within_tolerance():
     assert c.gap == pytest.approx(independent_gap(model, x, black, 0, a.attr), rel=1e-4, abs=1e-7)
     ref = attribute(model, x, 0, "IntegratedGradients", black=black, n_steps=c.steps)
     assert torch.allclose(a.attr, ref.attr, atol=1e-6)
-    assert "IG steps" in c.text() and f"{c.steps} IG steps" in c.text()
+    assert words.ig_clause(c) == f"{c.steps} IG steps: Σ attribution within {c.gap:.2%} of f(x) − f(baseline)"
 
 
 def test_ig_loop_says_so_when_the_cap_is_reached():
@@ -78,7 +79,7 @@ def test_ig_loop_says_so_when_the_cap_is_reached():
     a, c = integrated_gradients_complete(model, x, 1, steps=(2, 1), tolerance=1e-9)
     assert (c.steps, c.converged, c.judged) == (2, False, True)  # sorted: the cap is the largest
     assert c.gap > 1e-9 and [n for n, _ in c.tried] == [1, 2]
-    assert "(the cap)" in c.text() and "still" in c.text()
+    assert words.ig_clause(c).startswith(f"{c.steps} IG steps (the cap): Σ attribution still {c.gap:.1%} off")
     assert c.gap == pytest.approx(independent_gap(model, x, torch.zeros_like(x), 1, a.attr), rel=1e-4)
 
 
@@ -88,7 +89,7 @@ def test_ig_loop_does_not_judge_a_score_that_ignores_the_input():
     a, c = integrated_gradients_complete(model, x, 0, steps=(4, 8, 16), flat_below=1e9)
     assert not c.judged and not c.converged and math.isnan(c.gap)
     assert c.steps == 4 and len(c.tried) == 1  # no step count can fix a gap that means nothing
-    assert "cannot be judged" in c.text()
+    assert words.ig_clause(c).startswith(f"4 IG steps; f(x) − f(baseline) = {c.f_diff:.1e} ≈ 0")
     with pytest.raises(AttributionError):
         integrated_gradients_complete(model, x, 0, noise_tunnel=True)
     with pytest.raises(AttributionError):
@@ -106,7 +107,7 @@ def test_explain_reports_the_steps_and_the_gap():
                                                abs=1e-7)
     assert e.completeness_gap <= 0.01 or e.ig_steps == 1024
     assert np.allclose(e.attr_map, a.attr[0].sum(0).double().numpy(), atol=1e-6)
-    assert e.ig.text() in e.facts()
+    assert words.ig_clause(e.ig) in words.facts(e).split(" · ")
     # an explicit n_steps is used alone; other methods have no IG fields
     one = lab.explain(model, NORM, img, target="pred", method="IntegratedGradients", n_steps=3)
     assert one.ig_steps == 3 and len(one.ig.tried) == 1
@@ -124,10 +125,10 @@ def test_near_chance_and_the_note():
     # plain-56 as shipped: 84.6 % test error on 10 classes (chance 90 %) -> flagged
     assert near_chance(1 - 0.846, 0.1) and not near_chance(1 - 0.0635, 0.1)
     assert near_chance(0.54, 0.5) and not near_chance(0.56, 0.5)  # two classes: 55 % line
-    note = lab.chance_note("plain56", {"test_error": 0.846}, 10)
+    note = words.chance_note("plain56", {"test_error": 0.846}, 10)
     assert note.startswith("**plain56** never left chance: test error 84.6%, against 90% for guessing")
-    assert lab.chance_note("residual56", {"test_error": 0.035}, 10) is None
-    assert lab.chance_note("x", {}, 10) is None and lab.chance_note("x", {"test_error": float("nan")}, 10) is None
+    assert words.chance_note("residual56", {"test_error": 0.035}, 10) is None
+    assert words.chance_note("x", {}, 10) is None and words.chance_note("x", {"test_error": float("nan")}, 10) is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +267,7 @@ def test_cli_scores_a_run_with_its_twin_plain_first(runs, capsys):
     assert [row["pointing_game"] for row in d["rows"]] == pytest.approx(want["pointing_game"].tolist())
     # the chance flag is the library's rule on each run's recorded test error
     for row, run in zip(d["rows"], (p, r)):
-        assert row["never_left_chance"] == (lab.chance_note(run.name, run.meta, 10) is not None)
+        assert row["never_left_chance"] == (words.chance_note(run.name, run.meta, 10) is not None)
     # a run whose twin was never trained is scored alone, and the CLI says so
     rc, out, err = run_cli(capsys, "attribution-scores", "--run", runs["lonely"].run_id, "--n", "4",
                            "--methods", "Saliency", "--device", "cpu", "--json")

@@ -1,6 +1,6 @@
-"""One reading of a background job's state for every page (resnet_explain/job_status.py)."""
+"""One reading of a background job's state for every page (resnet_explain/content/job_status.py)."""
 
-from resnet_explain.job_status import job_status
+from resnet_explain.content.job_status import job_status
 
 
 def test_each_state_reads_one_way():
@@ -17,7 +17,7 @@ def test_each_state_reads_one_way():
 
 
 def test_counted_progress_is_one_text():
-    from resnet_explain.job_status import count_progress
+    from resnet_explain.content.job_status import count_progress
 
     assert count_progress(3, 12, "passes", before="plain-8: ", after=("4 s", "")) == (
         0.25, "plain-8: 3 of 12 passes · 4 s")

@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
+from resnet_explain.content import landscape as words
+from resnet_explain.errors import Stopped
 from resnet_explain.experiments import landscape as L
+from resnet_explain.experiments import landscape_directions as dirs
+from resnet_explain.experiments import landscape_hessian as hess
+from resnet_explain.experiments import landscape_points as points
+from resnet_explain.experiments import landscape_roughness as rough
 from resnet_explain.experiments import landscape_store as store
 
 
@@ -39,14 +45,14 @@ def closed_form_loss(W, x, t):
 
 def test_slice_of_a_quadratic_matches_the_closed_form():
     model, x, t = quadratic_problem()
-    base = L.float_state(model)
+    base = points.float_state(model)
     g = torch.Generator().manual_seed(1)
-    d1, d2 = L.filter_normalized(base, g), L.filter_normalized(base, g)
+    d1, d2 = dirs.filter_normalized(base, g), dirs.filter_normalized(base, g)
     ax = np.linspace(-1, 1, 5)
     aa, bb = np.meshgrid(ax, ax)
     pts = np.stack([aa.ravel(), bb.ravel()], 1)
     for batched in (False, True):
-        loss, _ = L.evaluate_points(model, base, [d1, d2], pts, x, t, batched=batched, criterion=mse)
+        loss, _ = points.evaluate_points(model, base, [d1, d2], pts, x, t, batched=batched, criterion=mse)
         want = [closed_form_loss(base["weight"] + a * d1["weight"] + b * d2["weight"], x, t) for a, b in pts]
         np.testing.assert_allclose(loss, want, rtol=1e-5)
 
@@ -54,7 +60,7 @@ def test_slice_of_a_quadratic_matches_the_closed_form():
 def test_hessian_extremes_of_a_quadratic_are_the_closed_form_eigenvalues():
     # H = (2/n) X^T X (x) I_k = 2 * diag(scales^2) (x) I_k: eigenvalues 18, 8, 2 (each twice)
     model, x, t = quadratic_problem(scales=(3.0, 2.0, 1.0))
-    h = L.hessian_extremes(model, x, t, iters=200, tol=1e-7, criterion=mse)
+    h = hess.hessian_extremes(model, x, t, iters=200, tol=1e-7, criterion=mse)
     assert h["lambda_max"] == pytest.approx(18.0, rel=1e-3)
     assert h["lambda_min"] == pytest.approx(2.0, abs=max(1e-2, 2 * h["lambda_min_precision"]))
     assert h["lambda_min_resolved"] and h["hessian_converged"]
@@ -63,7 +69,7 @@ def test_hessian_extremes_of_a_quadratic_are_the_closed_form_eigenvalues():
 
 def test_power_iteration_says_when_it_did_not_converge():
     model, x, t = quadratic_problem(scales=(1.0, 0.999, 0.998))  # clustered: slow
-    h = L.hessian_extremes(model, x, t, iters=2, tol=1e-12, criterion=mse)
+    h = hess.hessian_extremes(model, x, t, iters=2, tol=1e-12, criterion=mse)
     assert not h["hessian_converged"] and h["hessian_iters"] == 4
 
 
@@ -79,7 +85,7 @@ def test_filter_normalisation_gives_each_filter_the_norm_of_its_weights(shapes, 
         shape = (out, inp) if k == 0 else (out, inp, k, k)
         weights[f"w{i}"] = torch.randn(shape, generator=g) * (i + 1)
         weights[f"b{i}"] = torch.randn(out, generator=g)  # a bias / BN parameter
-    d = L.filter_normalized(weights, torch.Generator().manual_seed(seed))
+    d = dirs.filter_normalized(weights, torch.Generator().manual_seed(seed))
     for name, w in weights.items():
         assert d[name].shape == w.shape
         if w.dim() == 1:
@@ -94,9 +100,9 @@ def test_directions_are_seeded_and_the_two_differ():
     from resnet_explain.spec import cifar_resnet
 
     m = build_model(cifar_resnet(8, width=4, in_size=8), seed=0)
-    a1, a2 = L.directions(m, 3)
-    b1, _ = L.directions(m, 3)
-    c1, _ = L.directions(m, 4)
+    a1, a2 = dirs.directions(m, 3)
+    b1, _ = dirs.directions(m, 3)
+    c1, _ = dirs.directions(m, 4)
     k = "stem.conv.weight" if "stem.conv.weight" in a1 else next(n for n, v in a1.items() if v.dim() == 4)
     assert torch.equal(a1[k], b1[k]) and not torch.equal(a1[k], c1[k]) and not torch.equal(a1[k], a2[k])
 
@@ -116,11 +122,11 @@ def test_batched_and_looped_evaluation_agree_on_a_cnn(skip):
             mod.running_mean.uniform_(-0.5, 0.5)
             mod.running_var.uniform_(0.5, 2.0)
     x, y = torch.randn(20, 3, 8, 8), torch.randint(0, 10, (20,))
-    base = L.float_state(m)
-    d1, d2 = L.directions(m, 0)
+    base = points.float_state(m)
+    d1, d2 = dirs.directions(m, 0)
     pts = np.array([[0, 0], [0.5, -0.25], [-1, 1], [0.1, 0.9], [1, 1]])
-    loop = L.evaluate_points(m, base, [d1, d2], pts, x, y, batched=False, image_batch=7)
-    vm = L.evaluate_points(m, base, [d1, d2], pts, x, y, batched=True, chunk=2, image_batch=7)
+    loop = points.evaluate_points(m, base, [d1, d2], pts, x, y, batched=False, image_batch=7)
+    vm = points.evaluate_points(m, base, [d1, d2], pts, x, y, batched=True, chunk=2, image_batch=7)
     np.testing.assert_allclose(loop[0], vm[0], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(loop[1], vm[1])
     with torch.no_grad():  # the centre is the model itself
@@ -130,10 +136,10 @@ def test_batched_and_looped_evaluation_agree_on_a_cnn(skip):
 
 def test_evaluation_stops_when_asked():
     model, x, t = quadratic_problem()
-    base = L.float_state(model)
-    d = L.filter_normalized(base, torch.Generator().manual_seed(0))
-    with pytest.raises(L.Stopped):
-        L.evaluate_points(model, base, [d], np.zeros((4, 1)), x, t, criterion=mse, should_stop=lambda: True)
+    base = points.float_state(model)
+    d = dirs.filter_normalized(base, torch.Generator().manual_seed(0))
+    with pytest.raises(Stopped):
+        points.evaluate_points(model, base, [d], np.zeros((4, 1)), x, t, criterion=mse, should_stop=lambda: True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,8 +152,8 @@ def grid_surface(f, n=9):
 
 
 def test_a_convex_bowl_has_no_nonconvex_points_and_a_saddle_has_only_such_points():
-    bowl = L.slice_curvature(grid_surface(lambda a, b: 3 * a**2 + b**2 + a * b))
-    saddle = L.slice_curvature(grid_surface(lambda a, b: a**2 - b**2))
+    bowl = rough.slice_curvature(grid_surface(lambda a, b: 3 * a**2 + b**2 + a * b))
+    saddle = rough.slice_curvature(grid_surface(lambda a, b: a**2 - b**2))
     assert len(bowl) == 49 and not bowl["nonconvex"].any()
     assert saddle["nonconvex"].all()
     np.testing.assert_allclose(saddle["lam_min"], -2.0, rtol=1e-9)
@@ -156,14 +162,14 @@ def test_a_convex_bowl_has_no_nonconvex_points_and_a_saddle_has_only_such_points
 
 def test_a_flat_slice_is_not_called_nonconvex_by_rounding():
     rng = np.random.default_rng(0)
-    flat = L.slice_curvature(grid_surface(lambda a, b: 2.3 + 1e-8 * rng.standard_normal(a.shape)))
+    flat = rough.slice_curvature(grid_surface(lambda a, b: 2.3 + 1e-8 * rng.standard_normal(a.shape)))
     assert not flat["nonconvex"].any()
 
 
 def test_summary_reads_the_centre_and_the_roughness():
     s = grid_surface(lambda a, b: np.where(a > 0.3, -a**2, a**2) + b**2 + 1)
     hess = {"lambda_max": 2.0, "lambda_min": 0.1}
-    out = L.summarise(s, hess)
+    out = rough.summarise(s, hess)
     assert out["loss_at_centre"] == pytest.approx(1.0)
     assert 0 < out["nonconvex_share"] < 1 and out["lambda_max"] == 2.0
     assert out["finite_share"] == 1.0
@@ -173,8 +179,8 @@ def test_path_barrier_is_the_rise_above_the_start():
     t = np.linspace(-0.25, 1.25, 7)
     falling = pd.DataFrame({"t": t, "loss": [3.0, 2.3, 2.0, 1.5, 1.0, 0.1, 0.5]})
     bump = pd.DataFrame({"t": t, "loss": [3.0, 2.3, 2.9, 2.5, 1.0, 0.1, 0.5]})
-    assert L.path_barrier(falling) == 0.0
-    assert L.path_barrier(bump) == pytest.approx(0.6)
+    assert rough.path_barrier(falling) == 0.0
+    assert rough.path_barrier(bump) == pytest.approx(0.6)
 
 
 def test_settings_are_validated():
@@ -254,8 +260,39 @@ def _fake(acc, lam, share=0.1, barrier=0.0):
 
 
 def test_the_comparison_says_the_measured_numbers_and_never_calls_a_net_at_chance_a_minimum():
-    text = L.compare(_fake(0.99, 40.0, 0.2, 1.5), _fake(0.99, 8.0, 0.1, 0.0))
-    assert "**40**" in text and "**8**" in text and "minimum is 5.0× sharper" in text
-    assert "20%" in text and "10%" in text and "never left chance" not in text
-    stuck = L.compare(_fake(0.12, 40.0), _fake(0.99, 8.0))
+    plain, res = _fake(0.99, 40.0, 0.2, 1.5), _fake(0.99, 8.0, 0.1, 0.0)
+    text = words.compare(plain, res)
+    # every number the paragraph states, from the results it reads
+    assert f"**{plain.numbers['lambda_max']:.3g}**" in text and f"**{res.numbers['lambda_max']:.3g}**" in text
+    assert f"{40.0 / 8.0:.1f}× sharper" in text and "plain net's minimum" in text
+    assert f"**{0.2:.0%}**" in text and f"**{0.1:.0%}**" in text
+    assert "rises 1.5 above its start for the plain net and 0 for the residual" in text
+    assert "never left chance" not in text and "saddle" not in text
+    assert text == " ".join([words.curvature_sentence(40.0, 8.0), words.roughness_sentence(plain.numbers, res.numbers),
+                             words.path_sentence(1.5, 0.0)])
+    stuck = words.compare(_fake(0.12, 40.0), _fake(0.99, 8.0))
     assert stuck.startswith("**The plain net never left chance** (12% right") and "minimum is" not in stuck
+    assert "chance 10%" in stuck and "plain net's point is" in stuck
+
+
+def test_the_comparison_names_saddles_and_says_when_curvature_is_not_positive():
+    saddle = _fake(0.99, 40.0)
+    saddle.numbers.update(lambda_min=-2.0, lambda_min_resolved=True)
+    assert "The plain net has clearly negative curvature" in words.compare(saddle, _fake(0.99, 8.0))
+    assert "plain and residual nets have" in words.saddle_sentence(["plain", "residual"])
+    assert words.saddle_sentence([]) == "" and words.path_sentence(float("nan"), 0.0) == ""
+    assert "not both positive" in words.curvature_sentence(-1.0, 8.0)
+
+
+def test_numbers_table_states_each_result_number():
+    from resnet_explain.charts import landscape as charts
+
+    r = _fake(0.99, 40.0, 0.25, 1.5)
+    r.numbers.update(lambda_min=-0.5, lambda_min_precision=1e-3, ratio=0.0125, slice_ratio_mean=0.03,
+                     loss_at_centre=0.1, lambda_min_resolved=True)
+    t = charts.numbers_table({"plain": r}).set_index("measure")["plain"]
+    assert t["λmax, the top Hessian eigenvalue"] == "40" and t["λmin"] == "-0.5"
+    assert t["slice: share of points curving down"] == "25%" and t["init→trained line: rise above the start"] == "1.5"
+    assert t["loss / accuracy at the trained weights"] == "0.1 / 99.0%"
+    r.numbers["lambda_min_resolved"] = False
+    assert charts.numbers_table({"plain": r}).set_index("measure")["plain"]["λmin"] == "≈ 0 (|λmin| < 0.001)"

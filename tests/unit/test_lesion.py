@@ -130,41 +130,50 @@ def test_downsampling_blocks_follow_the_shape_rule():
 
 def test_lesion_sentences_and_verdict():
     from resnet_explain.charts import lesion as lc
+    from resnet_explain.content import lesion as lt
 
     ds = {"stage2.block0": True}
     long = lc.lesion_long(_frames([30, 40, 50, None, 20, 10], [1, 2, 3, 9, 1, 0]), ds, 20)
     f = lc.lesion_findings(long)
-    s = lc.arch_sentence("plain", 20, f["plain"])
-    assert "costs a median of **30.0** points" in s and "(stage2.block0) cannot be deleted" in s
-    r = lc.arch_sentence("residual", 20, f["residual"])
-    assert "5 of 6 deletable blocks cost at most 5 points" in r
-    assert "stage2.block0 (9); 1 of these 1 is a downsampling block" in r
-    assert lc.barely_learned(f, 20, chance=0.1) == []
-    v = lc.lesion_verdict(f, chance=0.1)
-    assert v.startswith("**In short:** the typical (median) deletion costs the plain net 30.0 points "
-                        "and the residual net 1.5") and "as Veit et al. found" in v
+    s = lt.arch_sentence("plain", 20, f["plain"])
+    assert f"costs a median of **{f['plain']['median_drop']:.1f}** points" in s and "(stage2.block0)" in s
+    assert f['plain']['median_drop'] == 30.0 and f["plain"]["not_removable_blocks"] == ["stage2.block0"]
+    r = lt.arch_sentence("residual", 20, f["residual"])
+    fr = f["residual"]  # the numbers the sentence states are the findings'
+    assert (fr["n_small"], fr["removable"], fr["big_blocks"], fr["big_downsampling"]) == (5, 6, ["stage2.block0"], 1)
+    assert f"{fr['n_small']} of {fr['removable']} deletable blocks cost at most {lt.BIG_DROP:.0f} points" in r
+    assert f"stage2.block0 ({fr['big_drops'][0]:.0f}); 1 of these 1 is a downsampling block" in r
+    assert lt.barely_learned(f, 20, chance=0.1) == []
+    v = lt.lesion_verdict(f, chance=0.1)
+    assert v.startswith("**In short:**") and "as Veit et al. found" in v  # plain hurts, residual barely
+    assert (f"costs the plain net {f['plain']['median_drop']:.1f} points and the residual net "
+            f"{fr['median_drop']:.1f}") in v and fr["median_drop"] == 1.5
     # a plain twin that barely learned: a warning, and no verdict
     weak = lc.lesion_findings(lc.lesion_long(_frames([1, 1, 1, None, 1, 1], [1, 1, 1, 1, 1, 1],
                                                      plain_base=0.12), ds, 56))
-    assert len(lc.barely_learned(weak, 56, chance=0.1)) == 1
-    assert "Plain-56 barely learned" in lc.barely_learned(weak, 56, chance=0.1)[0]
-    assert lc.lesion_verdict(weak, chance=0.1) is None
+    assert len(lt.barely_learned(weak, 56, chance=0.1)) == 1
+    assert "Plain-56 barely learned" in lt.barely_learned(weak, 56, chance=0.1)[0]
+    assert lt.lesion_verdict(weak, chance=0.1) is None
     # both fragile, residual about as much: not Veit et al.'s contrast
     both = lc.lesion_findings(lc.lesion_long(_frames([30] * 6, [25] * 6), {}, 20))
-    assert "about as fragile" in lc.lesion_verdict(both, chance=0.1)
+    assert "about as fragile" in lt.lesion_verdict(both, chance=0.1)
     calm = lc.lesion_findings(lc.lesion_long(_frames([2] * 6, [1] * 6), {}, 20))
-    assert "neither net loses more than 5 points" in lc.lesion_verdict(calm, chance=0.1)
+    assert "neither net loses more than 5 points" in lt.lesion_verdict(calm, chance=0.1)
 
 
 def test_ratio_sentence_spearman():
     from resnet_explain.charts import lesion as lc
+    from resnet_explain.content import lesion as lt
 
     drops = [1, 2, 3, 4, 5, 6]
     long = lc.lesion_long(_frames([30] * 6, drops, ratios=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), {}, 20)
-    s = lc.ratio_sentence(long, lc.lesion_findings(long))
-    assert "runs from 0.10 to 0.60 (median 0.35); the largest is at stage2.block2" in s
+    s = lt.ratio_sentence(long, lc.lesion_findings(long))
+    res = long[long["arch"] == "residual"]
+    top = res.loc[res["residual_ratio"].idxmax(), "block"]
+    assert (f"runs from {res['residual_ratio'].min():.2f} to {res['residual_ratio'].max():.2f} (median "
+            f"{res['residual_ratio'].median():.2f}); the largest is at {top}") in s and top == "stage2.block2"
     assert "Spearman ρ = 1.00 — the blocks that add most" in s
     long = lc.lesion_long(_frames([30] * 6, drops, ratios=[0.3, 0.6, 0.1, 0.5, 0.2, 0.4]), {}, 20)
-    assert "ρ = -0.09 — weak" in lc.ratio_sentence(long, lc.lesion_findings(long))
+    assert "ρ = -0.09 — weak" in lt.ratio_sentence(long, lc.lesion_findings(long))
     no_res = lc.lesion_long({"plain": _frames([1] * 3, [1] * 3)["plain"]}, {}, 20)
-    assert lc.ratio_sentence(no_res, lc.lesion_findings(no_res)) is None
+    assert lt.ratio_sentence(no_res, lc.lesion_findings(no_res)) is None

@@ -4,11 +4,11 @@ and it can be stopped (issue: depth 56 on 2000 images blocked the page for 96 s)
 import pytest
 import torch
 
+from resnet_explain.content.lesion import live_status
+from resnet_explain.errors import Stopped
 from resnet_explain.experiments.lesion import (
-    LesionStopped,
     lesion_passes,
     lesion_study,
-    live_status,
     seconds_per_image,
     study_twins,
 )
@@ -37,12 +37,12 @@ def test_passes_known_from_the_spec_equal_the_passes_made(skip):
 def test_should_stop_ends_the_study_and_leaves_no_hooks():
     model = build_model(cifar_resnet(14, width=4, in_size=8), seed=0)
     ticks = []
-    with pytest.raises(LesionStopped):
+    with pytest.raises(Stopped):
         lesion_study(model, data(), progress=lambda d, t: ticks.append(d),
                      should_stop=lambda: len(ticks) >= 3)
     assert ticks == [1, 2, 3]  # stopped before the fourth pass
     assert all(len(m._forward_hooks) == 0 for m in model.modules())
-    with pytest.raises(LesionStopped):  # stopped before it began: not a single pass
+    with pytest.raises(Stopped):  # stopped before it began: not a single pass
         lesion_study(model, data(), progress=lambda d, t: ticks.append(d), should_stop=lambda: True)
     assert ticks == [1, 2, 3]
 

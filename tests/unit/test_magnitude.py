@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from resnet_explain import magnitude
+from resnet_explain.content.verdict import judge_blocks, twin_sentence
 from resnet_explain.magnitude import BANDS, judge_ratio
 from resnet_explain.probe import probe_spec
 from resnet_explain.spec import cifar_resnet, mlp
-from resnet_explain.verdict import judge_blocks, twin_sentence
 
 
 @pytest.mark.parametrize("ratio, band", [

@@ -4,6 +4,7 @@ its distractors are the misconceptions people hold (issue 16, "the quiz")."""
 from collections import Counter
 
 from resnet_explain.content import quiz
+from resnet_explain.experiments import quiz as quiz_measure
 
 QS = quiz.QUESTIONS
 CHANCE = len(QS) / 4  # four options per question
@@ -75,6 +76,6 @@ def test_distractors_are_real_misconceptions():
 def test_grading_uses_the_original_indices():
     """Whatever order the page shows, choosing q.answer is right and anything else wrong."""
     right = {q.key: q.answer for q in QS}
-    assert quiz.score_quiz(right)["correct"].all()
+    assert quiz_measure.score_quiz(right)["correct"].all()
     first_shown_wrong = {q.key: next(i for i in quiz.option_order(q, 5) if i != q.answer) for q in QS}
-    assert not quiz.score_quiz(first_shown_wrong)["correct"].any()
+    assert not quiz_measure.score_quiz(first_shown_wrong)["correct"].any()

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from resnet_explain.content import vanishing as vanishing_text
 from resnet_explain.experiments import theory
 
 
@@ -32,9 +33,10 @@ def test_activation_slopes_maxima():
     assert mx["sigmoid"] == pytest.approx(0.25)
     assert mx["tanh"] == pytest.approx(1.0)
     assert mx["relu"] == 1.0
-    assert theory.slopes_caption(s).startswith("Largest slope on this grid: sigmoid 0.250, tanh 1.000, ReLU 1")
+    assert vanishing_text.slopes_caption(s).startswith(  # the maxima above, as the caption states them
+        f"Largest slope on this grid: sigmoid {mx['sigmoid']:.3f}, tanh {mx['tanh']:.3f}, ReLU {mx['relu']:.0f}")
     narrow = theory.activation_slopes(lo=1.0, hi=2.0, n=11)  # tanh's slope is below 1 away from 0
-    assert f"tanh {float(theory.tanh_prime(1.0)):.3f}" in theory.slopes_caption(narrow)
+    assert f"tanh {float(theory.tanh_prime(1.0)):.3f}" in vanishing_text.slopes_caption(narrow)
 
 
 @pytest.mark.parametrize("init,expected", [("default", math.sqrt(1 / 6)), ("kaiming", 1.0),

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .magnitude import NO_GRADIENT_BAND, NOT_FINITE_BAND, UNDERFLOW, UNDERFLOW_BAND, Verdict, judge_ratio
-from .probe import first_nonfinite
+from ..magnitude import NO_GRADIENT_BAND, NOT_FINITE_BAND, UNDERFLOW, UNDERFLOW_BAND, Verdict, judge_ratio
+from ..probe import first_nonfinite
 
 
 def judge_blocks(blocks: pd.DataFrame, dtype: str = "float32") -> Verdict:

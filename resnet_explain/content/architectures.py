@@ -1,0 +1,94 @@
+"""What the Architectures page (and ``python -m resnet_explain architectures``) says about
+:func:`resnet_explain.experiments.architectures.compare`'s table: its column help, its caption,
+a ratio cell where there is no number, and the sentences read off the table."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ..chance import NEAR_CHANCE, chance_error, near_chance
+from ..magnitude import SAME_FACTOR, fmt_ratio
+
+# why a Fixup row has no ratio: the table's ratio_note, and the sentence under it
+FIXUP_NOTE = ("no gradient reaches any block at initialisation: Fixup starts its classifier at 0 "
+              "(Zhang et al. 2019, rule 1), so the ratio is 0/0 by design")
+
+COLUMN_HELP = {
+    "first/last gradient": "‖∂L/∂x‖ at the first block ÷ at the last, at initialisation (one seeded "
+                           "batch, train mode).",
+    "twin: first/last": "The same ratio for the twin: the same network with every skip off.",
+    "training error (%)": "Eval mode, whole training set, after the last epoch of the quick budget.",
+    "published error (%)": "CIFAR-10 test error as printed: He et al. 2016 (arXiv 1603.05027) table 1 "
+                           "for the shortcut variants (ResNet-110, median of 5 runs); DenseNet, ResNeXt "
+                           "and stochastic depth from their own papers (their nets; see 'published'). "
+                           "Their depth, data and budget, not this page's.",
+}
+
+
+def caption(seed: int, batch: int) -> str:
+    """What the table's columns are, under it."""
+    return ("Layers: weighted layers of the variant (a bottleneck or ResNeXt block has three, a dense "
+            "layer one). Parameters and FLOPs counted from the spec at 32×32 inputs (CIFAR's; the probe "
+            f"and the builder link use the same network). Ratios: seed {seed}, batch {batch}, train "
+            "mode; Fixup's is none: its classifier starts at 0, so no gradient reaches any block at "
+            "initialisation. **Published** errors are CIFAR-10 test errors as printed: He et al. 2016 "
+            "table 1 (arXiv 1603.05027, ResNet-110; \"fail\" means above 20 %) for the shortcut "
+            "variants, each other paper's own net for DenseNet, ResNeXt and stochastic depth — "
+            "their depths, data and budgets, so compare them with each other, not with our rows. Training error: the "
+            "quick budget (the Train-your-network page's: its 16×16 images are the only change to the "
+            "network), one run per variant, eval mode on its whole training set.")
+
+
+def ratio_text(ratio: float, note: str) -> str:
+    """A ratio as the table shows it: the number, or the reason in words where there is none."""
+    if note:
+        return "none (classifier = 0)"
+    return fmt_ratio(ratio) if math.isfinite(ratio) else "not finite"
+
+
+def sentences(df: pd.DataFrame) -> list[str]:
+    """Sentences read off the table: which variants keep the first/last ratio within 2× of 1,
+    which shrink it, which grow it (largest first), how the twins compare; then training."""
+    def listed(rows) -> str:
+        return ", ".join(f"{r.label} ({fmt_ratio(r.ratio)})" for r in rows.itertuples())
+
+    fin = df[df["ratio"].map(lambda r: math.isfinite(r) and r > 0)]
+    near = fin[(fin["ratio"] < SAME_FACTOR) & (fin["ratio"] > 1 / SAME_FACTOR)]
+    low = fin[fin["ratio"] <= 1 / SAME_FACTOR].sort_values("ratio")
+    high = fin[fin["ratio"] >= SAME_FACTOR].sort_values("ratio", ascending=False)
+    out = []
+    if len(near):
+        out.append(f"Within {SAME_FACTOR:g}× of 1 — the gradient reaches the first block about as large "
+                   f"as the last: {listed(near)}.")
+    elif len(fin):
+        best = fin.loc[fin["log10_ratio"].abs().idxmin()]
+        out.append(f"No variant keeps the ratio within {SAME_FACTOR:g}× of 1 at this depth; the closest "
+                   f"is {best['label']}.")
+    if len(low):
+        out.append(f"Shrinks toward the input (ratio at most 1/{SAME_FACTOR:g}): {listed(low)}.")
+    if len(high):
+        out.append(f"Grows toward the input, as a plain net's does (ratio at least {SAME_FACTOR:g}): "
+                   f"{listed(high)}.")
+    tw = df[df["twin_ratio"].map(lambda r: math.isfinite(r) and r > 0) & df["log10_ratio"].notna()]
+    if len(tw):
+        closer = tw[tw["log10_ratio"].abs() < tw["log10_twin_ratio"].abs()]
+        out.append(f"With its skips on, {len(closer)} of {len(tw)} variants keep the ratio closer to 1 "
+                   "than their twin does (the same network, every skip off).")
+    tr = df[df["train_error"].notna()]
+    if len(tr) >= 2:
+        best, worst = tr.loc[tr["train_error"].idxmin()], tr.loc[tr["train_error"].idxmax()]
+        out.append(f"After the same training budget ({len(tr)} of {len(df)} variants trained), "
+                   f"{best['label']} has the lowest training error ({best['train_error']:.1%}) and "
+                   f"{worst['label']} the highest ({worst['train_error']:.1%}).")
+    if len(tr):
+        guess = chance_error()
+        stuck = tr[[near_chance(1 - e, 1 - guess) for e in tr["train_error"]]]
+        if len(stuck):
+            out.append(f"Barely left chance in this short budget (less than {NEAR_CHANCE:.0%} of the way "
+                       f"from guessing, {guess:.0%} error, to 0 %): "
+                       + ", ".join(f"{r.label} ({r.train_error:.1%})" for r in stuck.itertuples()) + ".")
+    if df["ratio_note"].astype(bool).any():
+        out.append("Fixup has no ratio (nor has its twin): " + FIXUP_NOTE + ".")
+    return out

@@ -1,0 +1,112 @@
+"""What the Lesion Study page says (Veit et al. 2016, arXiv 1605.06431, sec. 4): the running
+study's progress line, and the sentences read off the findings of
+:func:`resnet_explain.charts.lesion.lesion_findings` (never typed in)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..chance import NEAR_CHANCE, near_chance
+from .job_status import job_status
+
+BIG_DROP = 5.0  # percentage points: what the sentences call a large drop
+
+
+def live_status(done: int, planned: int, elapsed: float, n: int, *, state: str, error: str | None = None,
+                stopping: bool = False, finished: bool = False,
+                abandoned: bool = False) -> tuple[str, str, float, str]:
+    """(label, status state, fraction, text) of a study running as a background job: ``done`` of
+    ``planned`` forward passes over ``n`` images, and the time left at the pace measured so far;
+    ``finished``: the job ended with its tables (else it was stopped)."""
+    frac = min(1.0, done / planned) if planned else 0.0
+    text = f"{done} of {planned} forward passes over {n} images · {elapsed:.0f} s"
+    if 0 < done < planned:
+        text += f" · about {elapsed / done * (planned - done):.0f} s left"
+    label, st = job_status(state=state, elapsed=elapsed, error=error, stopping=stopping,
+                           abandoned=abandoned, finished=finished,
+                           running=f"Deleting each block, {n} test images",
+                           stopping_text="Stopping after the current forward pass…")
+    return label, st, frac, text
+
+
+def arch_sentence(arch: str, depth: int, d: dict, big_drop: float = BIG_DROP) -> str:
+    """What deleting one block of ``arch``-``depth`` costs: median and mean drop, how many blocks
+    are cheap, which cannot be deleted, and the expensive ones (how many are downsampling)."""
+    net = f"{arch}-{depth}"
+    if not d["removable"]:
+        return f"No block of **{net}** can be deleted."
+    s = (f"Deleting one block of **{net}** costs a median of **{d['median_drop']:.1f}** points "
+         f"(mean {d['mean_drop']:.1f}); {d['n_small']} of {d['removable']} deletable blocks cost "
+         f"at most {big_drop:.0f} points each.")
+    if d["not_removable"]:
+        s += (f" {d['not_removable']} block{'s' if d['not_removable'] > 1 else ''} "
+              f"({', '.join(d['not_removable_blocks'])}) cannot be deleted at all: "
+              "they change the shape and have no path around them.")
+    if d["big_blocks"]:
+        where = ", ".join(f"{b} ({v:.0f})" for b, v in zip(d["big_blocks"][:4], d["big_drops"][:4]))
+        more = f" and {len(d['big_blocks']) - 4} more" if len(d["big_blocks"]) > 4 else ""
+        s += (f" Blocks costing more than {big_drop:.0f} points: {where}{more}; "
+              f"{d['big_downsampling']} of these {len(d['big_blocks'])} "
+              f"{'is a downsampling block' if d['big_downsampling'] == 1 else 'are downsampling blocks'}.")
+    return s
+
+
+def barely_learned(findings: dict, depth: int, chance: float) -> list[str]:
+    """A warning per twin that never left chance (lab.explain.near_chance, on the accuracy measured
+    here): its small drops say nothing."""
+    out = []
+    for arch in ("plain", "residual"):
+        base = findings[arch]["base_accuracy_pct"] / 100
+        if near_chance(base, chance):
+            out.append(f"{arch.capitalize()}-{depth} barely learned (accuracy {base:.1%}, chance "
+                       f"{chance:.0%}: less than {NEAR_CHANCE:.0%} of the way from chance to 100%): "
+                       "deleting its blocks cannot cost much, so its small drops say nothing about "
+                       "robustness. Compare twins that both trained.")
+    return out
+
+
+def lesion_verdict(findings: dict, chance: float, big_drop: float = BIG_DROP) -> str | None:
+    """The "In short" sentence: does the pair show Veit et al.'s contrast? None when either twin
+    has no deletable block or either twin barely learned (no verdict from an untrained net)."""
+    pr, rr = findings["plain"], findings["residual"]
+    if pr.get("median_drop") is None or rr.get("median_drop") is None:
+        return None
+    if any(near_chance(d["base_accuracy_pct"] / 100, chance) for d in (pr, rr)):
+        return None
+    pm, rm = pr["median_drop"], rr["median_drop"]
+    if pm <= big_drop:
+        verdict = (f"neither net loses more than {big_drop:.0f} points from a typical deletion: "
+                   "not Veit et al.'s contrast")
+    elif rm <= big_drop:
+        verdict = "as Veit et al. found: deleting a plain block hurts, the residual net barely moves"
+    elif rm < pm / 2:
+        verdict = ("in the direction Veit et al. found, but the residual net does not just "
+                   f"\"barely move\": its typical block costs more than {big_drop:.0f} points "
+                   "(fewer, more essential blocks at this depth)")
+    else:
+        verdict = "not Veit et al.'s contrast: here the residual net is about as fragile as the plain one"
+    return (f"**In short:** the typical (median) deletion costs the plain net {pm:.1f} points "
+            f"and the residual net {rm:.1f} — {verdict}.")
+
+
+def ratio_sentence(long: pd.DataFrame, findings: dict) -> str | None:
+    """The range of ‖F(x)‖/‖x‖ over residual blocks and its rank correlation with the drop."""
+    res = long[long["arch"] == "residual"].dropna(subset=["residual_ratio"])
+    if not len(res):
+        return None
+    top = res.loc[res["residual_ratio"].idxmax()]
+    s = (f"The branch/input ratio runs from {res['residual_ratio'].min():.2f} to "
+         f"{res['residual_ratio'].max():.2f} (median {res['residual_ratio'].median():.2f}); the "
+         f"largest is at {top['block']}.")
+    rho = findings.get("residual", {}).get("spearman_ratio_drop")
+    if rho is None:
+        return s
+    if rho > 0.5:
+        tail = " — the blocks that add most are the ones the network cannot lose."
+    elif abs(rho) < 0.3:
+        tail = " — weak: the branch's size alone does not tell which blocks matter."
+    else:
+        tail = "."
+    return s + (f" Across residual blocks, the rank correlation between this ratio and the accuracy "
+                f"drop is Spearman ρ = {rho:.2f}{tail}")
+
