@@ -137,3 +137,10 @@ def judge_ratio(ratio: float | None) -> Verdict:
     if r > 1 / EXTREME_FACTOR:
         return Verdict("shrinks", r, f"shrinks to **{n}×** toward the input")
     return Verdict("vanishes", r, f"shrinks to **{n}×** toward the input: it **vanishes**")
+
+
+def fmt_factor(x: float) -> str:
+    """A factor for "N× slower": 2.8, 25, 1,000, 3.2e+07."""
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:.2g}" if x < 100 else (f"{x:,.0f}" if x < 1e6 else f"{x:.1e}")

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from .. import magnitude
+from ..magnitude import fmt_factor, fmt_ratio
+
 if TYPE_CHECKING:
     from ..experiments.your_network import PairResult, Plan, PlannedRun
     from ..spec import NetSpec
@@ -106,21 +109,42 @@ TABLE_CAPTION = ("Training error: eval mode on the whole training set after the 
                  "the running error of each epoch's mini-batches in train mode.")
 
 
+def pace_sentence(pace, name: str = "plain") -> str:
+    """A :class:`~resnet_explain.train.snapshots.LearningPace` in words, with its numbers."""
+    def fmt(v: float) -> str:
+        return fmt_ratio(v, 2, zero="0")
+
+    said = (f"In the {name} net the first block ({pace.first_block}) changes its weights by a median "
+            f"{fmt(pace.first)} of their size per step (‖ΔW‖/‖W‖ over {pace.snapshots} snapshots), the "
+            f"last block ({pace.last_block}) by {fmt(pace.last)}: ")
+    r = pace.ratio
+    inv = fmt_factor(1 / r) if r else "∞"
+    verdict = {
+        magnitude.NO_GRADIENT_BAND: "the last block did not move at all, so there is no pace to compare with.",
+        magnitude.UNDERFLOW_BAND: "the first block's weights did not change at all: it does not learn.",
+        magnitude.NOT_FINITE_BAND: "an update ratio is NaN or Inf, so the pace cannot be compared.",
+        "vanishes": f"the first block learns {inv}× slower than the last, hardly at all.",
+        "shrinks": f"the first block learns {inv}× slower than the last.",
+        "about the same": f"both learn at about the same pace ({r:.3g}×, within 2×).",
+        "grows": f"the first block moves {fmt_factor(r)}× faster than the last.",
+        "explodes": f"the first block moves {fmt_factor(r)}× faster than the last: its updates explode.",
+    }[pace.band]
+    return said + verdict
+
+
 def pace_sentences(pair: list[tuple[PlannedRun, Run]]) -> list[str]:
     """Per run (plain first), :func:`~resnet_explain.train.snapshots.learning_pace`: does its
     first block learn, next to its last? Then the two first blocks side by side, measured."""
-    from ..magnitude import fmt_ratio
-    from ..train.snapshots import _times as times  # the factor format of learning_pace's sentences
     from ..train.snapshots import learning_pace  # torch-free, but pandas-heavy: on demand
 
     out, first = [], {}
     for r, run in sorted(pair, key=lambda t: t[0].arch != "plain"):
-        pace = learning_pace(run.grads, r.arch)
+        pace = learning_pace(run.grads)
         if pace is None:
             out.append(f"The {r.arch} net ({r.role}) has no gradient snapshots stored, so its "
                        "pace cannot be read.")
             continue
-        out.append(pace.text)
+        out.append(pace_sentence(pace, r.arch))
         first[r.arch] = pace.first
     p, q = first.get("plain"), first.get("residual")
     if p is not None and q is not None:
@@ -128,7 +152,7 @@ def pace_sentences(pair: list[tuple[PlannedRun, Run]]) -> list[str]:
              f"residual {fmt_ratio(q, 2)}")
         if p > 0 and q > 0 and math.isfinite(p) and math.isfinite(q):
             more, less, x = ("plain", "residual", p / q) if p >= q else ("residual", "plain", q / p)
-            s += f": the {more} net's first block moves {times(x)}× as much as the {less} net's"
+            s += f": the {more} net's first block moves {fmt_factor(x)}× as much as the {less} net's"
         out.append(s + ".")
     return out
 

@@ -165,8 +165,7 @@ class LearningPace:
     last: float
     ratio: float  # first / last
     snapshots: int
-    band: str  # magnitude.judge_ratio's band of ``ratio``
-    text: str
+    band: str  # magnitude.judge_ratio's band of ``ratio`` (NO_GRADIENT_BAND: the last block is still)
 
     @property
     def learns(self) -> bool:
@@ -176,11 +175,11 @@ class LearningPace:
                                                      magnitude.NOT_FINITE_BAND)
 
 
-def learning_pace(grads: pd.DataFrame, name: str = "plain") -> LearningPace | None:
-    """Does the first block of ``name``'s network learn at all? Median update ratio of the first
-    and the last block over the snapshots, their ratio judged with the bands of
-    :func:`resnet_explain.magnitude.judge_ratio`, and a sentence with the numbers. None without
-    snapshots."""
+def learning_pace(grads: pd.DataFrame) -> LearningPace | None:
+    """Does the first block of a network learn at all? Median update ratio of the first and the
+    last block over the snapshots, and their ratio judged with the bands of
+    :func:`resnet_explain.magnitude.judge_ratio` (the words: content.your_network.pace_sentence).
+    None without snapshots."""
     b = grads[grads["kind"] == "block"] if len(grads) else grads
     if not len(b):
         return None
@@ -191,33 +190,6 @@ def learning_pace(grads: pd.DataFrame, name: str = "plain") -> LearningPace | No
     ratio = first / last if (last != 0 and math.isfinite(last)) else float("nan")
     n = int(first_rows["step"].nunique())
     fb, lb = str(first_rows["block"].iloc[0]), str(last_rows["block"].iloc[0])
-
-    def fmt(v: float) -> str:
-        return magnitude.fmt_ratio(v, 2, zero="0")
-
-    said = (f"In the {name} net the first block ({fb}) changes its weights by a median "
-            f"{fmt(first)} of their size per step (‖ΔW‖/‖W‖ over {n} snapshots), the last block "
-            f"({lb}) by {fmt(last)}: ")
-    if math.isfinite(last) and last == 0:
-        band = magnitude.NO_GRADIENT_BAND
-        verdict = "the last block did not move at all, so there is no pace to compare with."
-    else:
-        band = magnitude.judge_ratio(ratio).band
-        inv = _times(1 / ratio) if ratio else "∞"
-        verdict = {
-            magnitude.UNDERFLOW_BAND: "the first block's weights did not change at all: it does not learn.",
-            magnitude.NOT_FINITE_BAND: "an update ratio is NaN or Inf, so the pace cannot be compared.",
-            "vanishes": f"the first block learns {inv}× slower than the last, hardly at all.",
-            "shrinks": f"the first block learns {inv}× slower than the last.",
-            "about the same": f"both learn at about the same pace ({ratio:.3g}×, within 2×).",
-            "grows": f"the first block moves {_times(ratio)}× faster than the last.",
-            "explodes": f"the first block moves {_times(ratio)}× faster than the last: its updates explode.",
-        }[band]
-    return LearningPace(fb, lb, first, last, ratio, n, band, said + verdict)
-
-
-def _times(x: float) -> str:
-    """A factor for "N× slower": 2.8, 25, 1,000, 3.2e+07."""
-    if not math.isfinite(x):
-        return str(x)
-    return f"{x:.2g}" if x < 100 else (f"{x:,.0f}" if x < 1e6 else f"{x:.1e}")
+    band = (magnitude.NO_GRADIENT_BAND if math.isfinite(last) and last == 0
+            else magnitude.judge_ratio(ratio).band)
+    return LearningPace(fb, lb, first, last, ratio, n, band)

@@ -294,20 +294,23 @@ def synthetic(first: float, last: float, steps=(0, 8, 16), zero_at=None) -> pd.D
     return df
 
 
-def test_learning_pace_in_words():
-    slow = snapshots.learning_pace(synthetic(1e-6, 1e-2), "plain")
+def test_learning_pace_numbers_and_words():
+    from resnet_explain.content.your_network import pace_sentence
+
+    slow = snapshots.learning_pace(synthetic(1e-6, 1e-2))
     assert slow.band == "vanishes" and not slow.learns
     assert slow.ratio == pytest.approx(1e-4) and slow.snapshots == 3
     assert slow.first_block == "stage1.block0" and slow.last_block == "stage2.block0"
-    assert "10,000× slower" in slow.text and "1.0e-06" in slow.text and "plain" in slow.text
-    same = snapshots.learning_pace(synthetic(3e-3, 2e-3), "residual")
-    assert same.band == "about the same" and same.learns and "1.5×" in same.text
+    text = pace_sentence(slow, "plain")
+    assert "10,000× slower" in text and "1.0e-06" in text and "plain" in text  # 1 / ratio, first
+    same = snapshots.learning_pace(synthetic(3e-3, 2e-3))
+    assert same.band == "about the same" and same.learns and "1.5×" in pace_sentence(same)
     faster = snapshots.learning_pace(synthetic(5e-2, 1e-3))
-    assert faster.band == "grows" and faster.learns and "50× faster" in faster.text
+    assert faster.band == "grows" and faster.learns and "50× faster" in pace_sentence(faster)
     frozen = snapshots.learning_pace(synthetic(0.0, 1e-3))
     assert frozen.band == magnitude.UNDERFLOW_BAND and not frozen.learns
     still = snapshots.learning_pace(synthetic(1e-3, 0.0))
-    assert still.band == magnitude.NO_GRADIENT_BAND and "did not move" in still.text
+    assert still.band == magnitude.NO_GRADIENT_BAND and "did not move" in pace_sentence(still)
     assert snapshots.learning_pace(snapshots.empty_grads()) is None
 
 
