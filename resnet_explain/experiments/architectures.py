@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..content.architectures import FIXUP_NOTE
 from ..content.papers import HE16_TABLE1, ZOO_PUBLISHED, Published
+from ..errors import Stopped
 from ..spec import estimate_cost
 from ..spec.zoo import DEFAULT_VARIANTS, VARIANTS, Variant, variant
 
@@ -205,9 +206,10 @@ def train_missing(plan: Sequence[PlannedTraining], store, progress: Callable[[di
     for i, p in enumerate(plan, 1):
         tag = {"variant": p.name, "run": i, "runs": len(plan)}
         report = (lambda rec, tag=tag: progress({**rec, **tag})) if progress else None
-        run, _ = train_run(p.request, store, progress=report, should_stop=should_stop,
-                           name=f"{p.name}-{p.request.netspec.depth}", label="architectures page")
-        if run is None:
+        try:
+            train_run(p.request, store, progress=report, should_stop=should_stop,
+                      name=f"{p.name}-{p.request.netspec.depth}", label="architectures page")
+        except Stopped:  # the stopped run is not stored; the names trained before it are kept
             break
         done.append(p.name)
     return done

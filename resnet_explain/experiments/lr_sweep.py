@@ -180,8 +180,6 @@ def lr_sweep(spec: NetSpec | None, base: Budget | RunRequest | str, lrs: Sequenc
             cb = None if progress is None else (
                 lambda rec, tag=tag: progress({**rec, "lr_now": rec.get("lr"), **tag}))
             run, loaded = train_run(req, store, progress=cb, should_stop=should_stop, data=data)
-            if run is None:  # train_run's word for a stopped run (not stored)
-                raise Stopped
             rows.append(_row(run, req, loaded))
             if progress is not None:
                 progress({**tag, "done": True, "loaded": loaded, "train_error": rows[-1]["train_error"]})

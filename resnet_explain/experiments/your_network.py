@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from ..errors import Stopped
 from ..spec import NetSpec
 from ..train.budgets import Budget
 from ..train.config import SNAPSHOT_EVERY
@@ -123,9 +124,10 @@ def train_pair(p: Plan, store: RunStore, progress: Callable[[dict], None] | None
         tag = {"run": i, "runs": len(p.runs), "role": r.role, "arch": r.arch, "depth": r.depth,
                "net": r.net}
         report = (lambda rec, tag=tag: progress({**rec, **tag})) if progress else None
-        run, loaded = train_run(r.request, store, progress=report, should_stop=should_stop,
-                                name=r.net, label=r.role)
-        if run is None:
+        try:
+            run, loaded = train_run(r.request, store, progress=report, should_stop=should_stop,
+                                    name=r.net, label=r.role)
+        except Stopped:  # the stopped run is not stored; what finished before it is the result
             out.stopped = r
             break
         out.runs.append((r, run, loaded))

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..data import ImageSet, shapes_train_test
 from ..data.cifar import cache_dir
-from ..errors import UserError
+from ..errors import Stopped, UserError
 from ..spec import NetSpec
 from .checkpoints import load_checkpoint, save_checkpoint, to_plain
 from .config import TrainConfig
@@ -288,10 +288,11 @@ def train_run(request: RunRequest, store: RunStore | None = None, *,
               progress: Callable[[dict], None] | None = None,
               should_stop: Callable[[], bool] | None = None, name: str | None = None,
               label: str | None = None,
-              data: tuple[ImageSet, ImageSet] | None = None) -> tuple[Run | None, bool]:
+              data: tuple[ImageSet, ImageSet] | None = None) -> tuple[Run, bool]:
     """(run, loaded): the stored run when these inputs were trained before (``loaded`` True),
     else train now and store it. A run that was stopped is not stored (its inputs did not
-    finish); then ``(None, False)``. ``data`` may pass the recipe's (train, test) already made."""
+    finish): :class:`~resnet_explain.errors.Stopped` is raised. ``data`` may pass the recipe's
+    (train, test) already made."""
     from ..train.trainer import evaluate, train
 
     store = store or RunStore()
@@ -300,7 +301,7 @@ def train_run(request: RunRequest, store: RunStore | None = None, *,
     tr, te = data if data is not None else request.data.load()
     res = train(request.netspec, tr, te, request.config, progress=progress, should_stop=should_stop)
     if res.meta.get("stopped"):
-        return None, False
+        raise Stopped(f"{request.netspec.arch}-{request.netspec.depth} stopped after {res.meta.get('steps', 0)} steps")
     train_err, train_loss = evaluate(res.model, tr, res.normalizer)
     meta = {k: res.meta[k] for k in ("device", "name", "detail", "torch", "seconds", "params", "amp")
             if k in res.meta}

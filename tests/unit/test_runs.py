@@ -118,8 +118,11 @@ def test_unknown_or_malformed_ids_are_refused_never_used_as_paths(store):
 
 
 def test_a_stopped_run_is_not_stored(store):
-    run, loaded = train_run(tiny_request(), store, should_stop=lambda: True)
-    assert run is None and not loaded and store.list().empty
+    from resnet_explain.errors import Stopped
+
+    with pytest.raises(Stopped):
+        train_run(tiny_request(), store, should_stop=lambda: True)
+    assert store.list().empty
 
 
 def test_budget_requests_resize_the_network_only():
