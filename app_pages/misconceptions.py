@@ -4,9 +4,10 @@
 import pandas as pd
 import streamlit as st
 
-from resnet_explain import magnitude, ui
+from resnet_explain import ui
 from resnet_explain.charts import gradflow as flow_charts
 from resnet_explain.charts import theory as theory_charts
+from resnet_explain.content import misconceptions as words
 from resnet_explain.content.highway import postact_sentence
 from resnet_explain.experiments import misconceptions
 from resnet_explain.experiments.highway import postact_comparison
@@ -33,10 +34,6 @@ def train_cached(seed: int):
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
 def postact_cached(seed: int) -> dict:
     return postact_comparison(20, seed=seed)
-
-
-def fmt(r: float) -> str:
-    return magnitude.fmt_ratio(r, digits=2)
 
 
 st.title("Misconceptions")
@@ -69,27 +66,13 @@ st.header("“Skip connections always help”")
 with st.spinner(f"Training 4 small MLPs for {TRAIN_STEPS} steps each (cached after the first run)…"):
     curves, summary, change = train_cached(seed)
 ui.chart_with_export(theory_charts.training_chart(curves, height=int(320 * H)), curves, "train_depth", "mc_train")
-sm = summary.set_index(["depth", "variant"])
 shallow, deep = TRAIN_DEPTHS
 st.caption(f"ReLU MLPs, width 32, no normalisation, PyTorch default init, Adam (lr 1e-3, batch 64), "
            f"{TRAIN_STEPS} steps on a toy task (512 Gaussian points labelled by a fixed random teacher "
            f"net, 4 classes); loss on all 512 points every 10 steps. Same seed and data order for all.")
 st.dataframe(summary[["depth", "variant", "initial_loss", "final_loss", "accuracy"]], hide_index=True,
              width="stretch")
-d_sh = sm.loc[(shallow, "plain"), "final_loss"] - sm.loc[(shallow, "residual"), "final_loss"]
-d_dp = sm.loc[(deep, "plain"), "final_loss"] - sm.loc[(deep, "residual"), "final_loss"]
-st.markdown(
-    f"At depth **{shallow}** (one block) plain and residual end at loss "
-    f"{sm.loc[(shallow, 'plain'), 'final_loss']:.3f} and {sm.loc[(shallow, 'residual'), 'final_loss']:.3f} "
-    f"(difference {d_sh:+.3f}): the skip makes "
-    + ("little difference" if abs(d_sh) < 0.1 else "a difference")
-    + f". At depth **{deep}**: plain {sm.loc[(deep, 'plain'), 'final_loss']:.3f} "
-    f"(accuracy {sm.loc[(deep, 'plain'), 'accuracy']:.0%}), residual "
-    f"{sm.loc[(deep, 'residual'), 'final_loss']:.3f} (accuracy {sm.loc[(deep, 'residual'), 'accuracy']:.0%}), "
-    f"difference {d_dp:+.3f}. Skips matter when the network is deep enough for depth to hurt; in a "
-    "shallow net there is little to fix (He et al. 2015, table 2: the 18-layer plain and residual "
-    "ImageNet nets reach similar error, the 34-layer ones do not)."
-)
+st.markdown(words.depth_sentence(summary, shallow, deep))
 
 # ---- 3 -------------------------------------------------------------------------------------------------
 st.header("“Identity mappings don't learn anything”")
@@ -100,22 +83,7 @@ st.markdown(
 )
 ch = change[change["depth"] == deep]
 ui.chart_with_export(theory_charts.weight_change_chart(ch, height=int(300 * H)), ch, "weight_change", "mc_learn")
-first = ch[ch["layer"] == 1].set_index("variant")["rel_change"]  # layer 0 is the stem
-last = ch[ch["layer"] == ch["layer"].max() - 1].set_index("variant")["rel_change"]
-
-
-def moved(v: float) -> str:
-    return ("**exactly 0** (its updates were too small to change a float32 weight at all)" if v == 0
-            else f"**{fmt(v)}** of its size")
-
-
-st.markdown(
-    f"The first block's first weight matrix moved by {moved(first['plain'])} in the plain "
-    f"net and by {moved(first['residual'])} in the residual net; the last block's by {fmt(last['plain'])} "
-    f"and {fmt(last['residual'])}. The identity path learns nothing itself, but it carries the gradient "
-    "that lets every earlier layer learn (Veit et al. 2016, arXiv 1605.06431, see a ResNet as an "
-    "ensemble of paths of many lengths, most of its gradient coming through the short ones)."
-)
+st.markdown(words.weight_change_sentence(change, deep))
 
 # ---- 4 -------------------------------------------------------------------------------------------------
 st.header("“Any skip connection fixes vanishing gradients”")

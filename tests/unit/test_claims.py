@@ -92,3 +92,20 @@ def test_quiz_sigmoid_item_cites_the_vanishing_papers():
     q = next(q for q in quiz.QUESTIONS if q.key == "why_vanish")
     assert "Hochreiter 1991" in q.cite and "Bengio" in q.cite and "1512.03385" not in q.cite
     assert "below 4" in q.explanation
+
+
+def test_misconceptions_sentences_state_their_tables_numbers():
+    """The Misconceptions page's two computed sentences say the numbers of the tables they read."""
+    import pandas as pd
+
+    from resnet_explain.content.misconceptions import depth_sentence, weight_change_sentence
+
+    summary = pd.DataFrame({"depth": [4, 4, 56, 56], "variant": ["plain", "residual"] * 2,
+                            "final_loss": [0.50, 0.45, 1.38, 0.27], "accuracy": [0.8, 0.82, 0.31, 0.93]})
+    s = depth_sentence(summary, 4, 56)
+    assert "0.500 and 0.450" in s and "(difference +0.050)" in s and "little difference" in s
+    assert "plain 1.380 (accuracy 31%)" in s and "residual 0.270 (accuracy 93%)" in s and "+1.110" in s
+    change = pd.DataFrame({"depth": 56, "variant": ["plain", "residual"] * 3,
+                           "layer": [1, 1, 2, 2, 3, 3], "rel_change": [0.0, 0.12, 0.5, 0.6, 0.7, 0.8]})
+    w = weight_change_sentence(change, 56)
+    assert "**exactly 0**" in w and "**0.12** of its size" in w and "by 0.5 and 0.6" in w
