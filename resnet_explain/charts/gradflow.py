@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import magnitude
+from ..spec.kinds import BLOCK_KINDS
 from .axes import (
     BRANCH_TERM_COLOR,
     IDENTITY_TERM_COLOR,
@@ -141,11 +142,13 @@ def has_gates(df: pd.DataFrame) -> bool:
 
 def split_terms(df: pd.DataFrame) -> list[str]:
     """The names of the terms for a probe's residual blocks: carry / transform / gate where some
-    block gates, the concatenation's where every block with a skip is dense, else identity / branch."""
+    block gates, the concatenation's where every block with a skip concatenates (a dense kind),
+    else identity / branch."""
     d = df[df["skip"].astype(bool)]
     if has_gates(df):
         return GATED_TERMS
-    if len(d) and "kind" in d and (d["kind"] == "dense").all():
+    concat = [k in BLOCK_KINDS and BLOCK_KINDS[k].join == "concat" for k in d.get("kind", ())]
+    if len(d) and "kind" in d and all(concat):
         return DENSE_TERMS
     return _TERMS
 

@@ -32,7 +32,7 @@ from ..model import find_blocks
 
 LESION_COLUMNS = ["block", "position", "stage", "kind", "skip", "removable", "lesion", "accuracy",
                   "base_accuracy", "accuracy_drop", "residual_ratio", "n"]
-HOW_RESIDUAL = "branch skipped: y = act(shortcut(x))"
+HOW_RESIDUAL = "branch deleted: y = act(join(S(x), F(x) = 0))"
 HOW_IDENTITY = "plain block replaced by identity: y = x"
 HOW_NONE = "not removable: the block changes the shape and has no path around it"
 
@@ -45,8 +45,9 @@ def _lesion_hook(name: str):
     def hook(module: nn.Module, args, output):
         x = args[0]
         if module.shortcut is not None:
-            # Veit et al. 2016: delete the residual branch, keep the shortcut path.
-            return module.out_act(module.shortcut(x))
+            # Veit et al. 2016: delete the residual branch, keep the shortcut path (as the block
+            # joins it: S(x) for an add, ½·S(x) when scaled, (1 − g)·S(x) through a gate).
+            return module.without_branch(x, output)
         if x.shape == output.shape:
             return x
         raise LesionError(f"{name}: {HOW_NONE} ({tuple(x.shape)} -> {tuple(output.shape)})")

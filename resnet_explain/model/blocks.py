@@ -211,6 +211,20 @@ class Block(nn.Module):
         g = self.gate(x) if self.gate is not None else None
         return self.out_act(COMBINES[self.combine].rule(s, out, g))
 
+    def without_branch(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        """The block's output with its branch deleted (Veit et al. 2016's lesion, arXiv
+        1605.06431): its combine's rule with F(x) = 0 — S(x) for an add, ½·S(x) for constant
+        scaling, (1 − g(x))·S(x) for the gates —, and for a concatenating kind the new channels at
+        0 (``output``, the intact block's output, gives their shape). Needs a shortcut."""
+        s = self.shortcut(x)
+        if self.combine is None:  # concatenation: x's channels as they are, the branch's at 0
+            zeros = s.new_zeros((s.shape[0], output.shape[1] - s.shape[1]) + tuple(s.shape[2:]))
+            return self.out_act(torch.cat([s, zeros], dim=1))
+        if self.shortcut_dropout is not None:
+            s = self.shortcut_dropout(s)
+        g = self.gate(x) if self.gate is not None else None
+        return self.out_act(COMBINES[self.combine].rule(s, torch.zeros_like(s), g))
+
     @property
     def skip(self) -> bool:
         return self.shortcut is not None

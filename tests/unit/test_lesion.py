@@ -177,3 +177,45 @@ def test_ratio_sentence_spearman():
     assert "ρ = -0.09 — weak" in lt.ratio_sentence(long, lc.lesion_findings(long))
     no_res = lc.lesion_long({"plain": _frames([1] * 3, [1] * 3)["plain"]}, {}, 20)
     assert lt.ratio_sentence(no_res, lc.lesion_findings(no_res)) is None
+
+
+@pytest.mark.parametrize("net,expect", [
+    ("b16*2", lambda s, g: s),                  # add: S(x)
+    ("b16@s*2", lambda s, g: 0.5 * s),          # constant scaling: ½·S(x)
+    ("b16@g*2", lambda s, g: (1 - g) * s),      # exclusive gating: (1 − g)·S(x)
+    ("b16@o*2", lambda s, g: (1 - g) * s),      # shortcut-only gating: (1 − g)·S(x)
+])
+def test_a_lesion_deletes_the_branch_as_the_block_joins_it(net, expect):
+    """Deleting F(x) keeps what the combine makes of the shortcut alone (not S(x) for every
+    combine): the block's output under the lesion is act(rule(S, 0, g))."""
+    from resnet_explain.spec import NetSpec
+
+    spec = NetSpec.from_query(f"fam=cnn&net={net}&ins=8")
+    model = build_model(spec, seed=0).eval()
+    x, _ = data()
+    blk = dict(find_blocks(model))["stage1.block1"]
+    seen = {}
+    with lesioned(model, "stage1.block1"):
+        h = blk.register_forward_hook(lambda m, a, o: seen.update(inp=a[0], out=o))
+        model(x)
+        h.remove()
+    inp = seen["inp"]
+    g = blk.gate(inp) if blk.gate is not None else None
+    torch.testing.assert_close(seen["out"], blk.out_act(expect(blk.shortcut(inp), g)))
+
+
+def test_a_lesioned_dense_block_keeps_its_input_and_zeroes_its_new_channels():
+    from resnet_explain.spec import NetSpec
+
+    spec = NetSpec.from_query("fam=cnn&net=d24,d32&ins=8&stem=16")
+    model = build_model(spec, seed=0).eval()
+    x, _ = data()
+    blk = dict(find_blocks(model))["stage1.block1"]
+    seen = {}
+    with lesioned(model, "stage1.block1"):
+        h = blk.register_forward_hook(lambda m, a, o: seen.update(inp=a[0], out=o))
+        out = model(x)
+        h.remove()
+    assert out.shape == model(x).shape and seen["out"].shape[1] == 32
+    torch.testing.assert_close(seen["out"][:, :24], seen["inp"])
+    assert (seen["out"][:, 24:] == 0).all()
