@@ -1,5 +1,6 @@
 """Pure chart functions: tidy DataFrame -> alt.Chart (no streamlit, no torch), one module per topic:
-:mod:`.gradflow`, :mod:`.theory`, :mod:`.training`, :mod:`.lesion`, :mod:`.attribution`, the
+:mod:`.gradflow`, :mod:`.theory`, :mod:`.training`, :mod:`.grad_history`, :mod:`.lr_sweep`,
+:mod:`.lesion`, :mod:`.landscape`, :mod:`.attribution`, :mod:`.architectures`, :mod:`.real_models`, the
 network :mod:`.diagram` (DOT), attribution :mod:`.overlay` images, and :mod:`.export` (PNG/SVG/CSV).
 
 Shared conventions (:mod:`.axes`): values spanning decades are log10 computed in the data

@@ -6,10 +6,12 @@
 * training experiments: :mod:`.degradation` (He et al. 2015's plain vs residual at depth),
   :mod:`.lr_sweep` (learning rates), :mod:`.your_network` (the builder's network and its twin);
 * on trained models: :mod:`.lesion` (Veit et al. 2016), :mod:`.attribution` (Captum),
-  :mod:`.explain` (one image through a method), :mod:`.landscape` (Li et al. 2018's slices,
-  Hessian eigenvalues, roughness; stored views in :mod:`.landscape_store`);
+  :mod:`.explain` (one image through a method), :mod:`.landscape` (Li et al. 2018's slices:
+  filter-normalised directions in :mod:`.landscape_directions`, losses at many points in
+  :mod:`.landscape_points`, Hessian eigenvalues in :mod:`.landscape_hessian`, roughness in
+  :mod:`.landscape_roughness`, stored views in :mod:`.landscape_store`);
 * the zoo at one depth: :mod:`.architectures`; real architectures at initialisation
-  (torchvision): :mod:`.real_models`.
+  (torchvision): :mod:`.real_models`; the quiz's measurements: :mod:`.quiz`.
 
 Import the module you need (``from resnet_explain.experiments import vanishing``): nothing heavy
 (Captum) is imported until a page asks for it.
