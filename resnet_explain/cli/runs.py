@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import fields, replace
+from dataclasses import replace
 
 from ..errors import UserError
 from ..jsonable import json_rows, json_value
 from ..spec import NetSpec, check_budget
 from ..train.budgets import BUDGETS
-from ..train.config import TrainConfig
+from ..train.config import SNAPSHOT_EVERY
 from ..train.estimate import estimate_run_seconds
 from ..train.runs import RunStore, train_run
 
@@ -33,8 +33,10 @@ def add_parsers(sub) -> None:
     t.add_argument("--epochs", type=int, default=None, help="override the budget's epochs")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto")
-    t.add_argument("--snapshot-every", type=int, default=None,
-                   help="record gradient snapshots every K steps (default: the trainer's)")
+    t.add_argument("--snapshot-every", type=int, default=SNAPSHOT_EVERY,
+                   help=f"record gradient snapshots every K steps (default {SNAPSHOT_EVERY}, as Train "
+                        "Your Network does, so the same spec, seed and budget give the page's run id; "
+                        "0 = off)")
     t.add_argument("--max-seconds", type=float, default=None,
                    help="refuse (exit 2) when the estimated time is over this")
     t.add_argument("--json", action="store_true")
@@ -58,9 +60,7 @@ def _request(a):
     changes = {}
     if a.epochs is not None:
         changes["epochs"] = a.epochs
-    if a.snapshot_every is not None:
-        if "snapshot_every" not in {f.name for f in fields(TrainConfig)}:
-            raise UserError("--snapshot-every: this trainer records no gradient snapshots")
+    if a.snapshot_every != req.config.snapshot_every:
         changes["snapshot_every"] = a.snapshot_every
     if changes:
         req = replace(req, config=replace(req.config, **changes))

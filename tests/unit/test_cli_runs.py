@@ -55,3 +55,24 @@ def test_user_errors_exit_2_with_one_line_and_write_nothing(argv, needle, capsys
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and needle in err
     assert not (cache / "runs").exists() or not any((cache / "runs").iterdir())
+
+
+def test_train_records_gradient_snapshots_by_default_and_matches_the_pages_run_id(capsys):
+    """`train` records gradient snapshots as Train Your Network does (so grad-history works on its
+    run; snapshots do not change the numbers, so they are not part of the run id: the same spec,
+    seed and budget give the page's run id either way)."""
+    from dataclasses import replace
+
+    from resnet_explain.spec import NetSpec
+    from resnet_explain.train.budgets import BUDGETS
+    from resnet_explain.train.config import SNAPSHOT_EVERY
+
+    code, out, err = run(["train", "--spec", TINY, "--device", "cpu", "--json"], capsys)
+    assert code == 0, err
+    rid = json.loads(out)["runs"][0]["run_id"]
+    page = BUDGETS["quick"].request(NetSpec.from_query(TINY), seed=0, device="cpu")
+    page = replace(page, config=replace(page.config, snapshot_every=SNAPSHOT_EVERY))
+    assert rid == page.run_id
+    code, out, err = run(["grad-history", "--run", rid, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["rows"] and json.loads(out)["run_id"] == rid
