@@ -77,7 +77,7 @@ def to_image(chart: alt.Chart, fmt: str = "png", width: int = 900, title: str | 
     if title or subtitle:
         chart = titled(chart, title, subtitle)
     spec = chart.to_dict()
-    import vl_convert as vlc
+    import vl_convert as vlc  # lazy: out of the app's start-up (test_lazy_imports); only export needs it
 
     if fmt == "png":
         return vlc.vegalite_to_png(spec, scale=2)

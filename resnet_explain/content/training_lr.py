@@ -11,6 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from ..experiments.lr_sweep import CHANCE, CHANCE_MARGIN, TRAINS_BELOW, summarise_variant, sweep_fraction
+from .job_status import job_status
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -41,10 +46,6 @@ def state_result(table: pd.DataFrame, threshold: float | None = None) -> str:
     """One paragraph on what a sweep table shows. ``trains`` is recomputed from ``threshold``
     (default :data:`~resnet_explain.experiments.lr_sweep.TRAINS_BELOW`: final training error
     below it and a finite loss); one depth after another."""
-    import numpy as np
-
-    from ..experiments.lr_sweep import TRAINS_BELOW  # the sweep (and torch): on demand
-
     threshold = TRAINS_BELOW if threshold is None else threshold
     if table is None or len(table) == 0:
         return "No runs finished, so there is nothing to compare."
@@ -63,10 +64,6 @@ def state_result(table: pd.DataFrame, threshold: float | None = None) -> str:
 
 
 def _state_depth(d: pd.DataFrame, depth, threshold: float) -> str:
-    import numpy as np
-
-    from ..experiments.lr_sweep import CHANCE, CHANCE_MARGIN, summarise_variant  # on demand
-
     name = {v: f"{v}-{depth}" if depth is not None else v for v in ("plain", "residual")}
     grid = sorted({float(v) for v in d["lr"]})
     crit = f"(final training error below {_pct(threshold)})"
@@ -158,9 +155,6 @@ def live_status(records: list[dict], runs: int, elapsed: float, *, state: str,
                 abandoned: bool = False) -> tuple[str, str, float, str]:
     """(label, status state, fraction, text) of a live sweep for ``ui.show_job``; ``finished``:
     the runs in the result once the job is done (None while it runs)."""
-    from ..experiments.lr_sweep import sweep_fraction  # the sweep (and torch): on demand
-    from .job_status import job_status
-
     n = finished or 0
     label, st = job_status(state=state, elapsed=elapsed, error=error, stopping=stopping,
                            abandoned=abandoned, finished=state == "done" and n >= runs,

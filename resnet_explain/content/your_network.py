@@ -11,7 +11,10 @@ import math
 from typing import TYPE_CHECKING
 
 from .. import magnitude
+from ..experiments.your_network import DATA_CHANNELS, DATA_CLASSES, remaining_seconds, untrainable
 from ..magnitude import fmt_factor, fmt_ratio
+from ..train.budgets import CAP_ENV
+from ..train.snapshots import learning_pace
 
 if TYPE_CHECKING:
     from ..experiments.your_network import PairResult, Plan, PlannedRun
@@ -21,8 +24,6 @@ if TYPE_CHECKING:
 def why_untrainable(spec: NetSpec) -> str | None:
     """Why this network cannot be trained here, or None
     (:func:`~resnet_explain.experiments.your_network.untrainable`, in words)."""
-    from ..experiments.your_network import DATA_CHANNELS, DATA_CLASSES, untrainable  # pandas: on demand
-
     why = untrainable(spec)
     if why is None:
         return None
@@ -54,8 +55,6 @@ def plan_caption(p: Plan) -> str:
 
 def refusal(p: Plan) -> str | None:
     """Why Start is refused (the estimate is over the host's cap), or None."""
-    from ..train.budgets import CAP_ENV  # the training engine: loaded on demand
-
     if not p.refused:
         return None
     cap = _secs(p.cap) if p.cap >= 1 else f"{p.cap:g} s"
@@ -84,8 +83,6 @@ def progress_line(p: Plan, records: list[dict], elapsed: float, *, state: str,
         return "Stopping at the next training step…", "running", frac, text
     if state == "queued":
         return "Queued: waiting for the server…", "running", frac, text
-    from ..experiments.your_network import remaining_seconds  # pandas-heavy: on demand
-
     left_s = remaining_seconds(p, records, elapsed)
     left = (f"about {_secs(left_s)} left" if records or left_s > 0 else
             f"past the rough estimate of {_secs(p.estimate)}: the first epoch will tell")
@@ -135,8 +132,6 @@ def pace_sentence(pace, name: str = "plain") -> str:
 def pace_sentences(pair: list[tuple[PlannedRun, Run]]) -> list[str]:
     """Per run (plain first), :func:`~resnet_explain.train.snapshots.learning_pace`: does its
     first block learn, next to its last? Then the two first blocks side by side, measured."""
-    from ..train.snapshots import learning_pace  # torch-free, but pandas-heavy: on demand
-
     out, first = [], {}
     for r, run in sorted(pair, key=lambda t: t[0].arch != "plain"):
         pace = learning_pace(run.grads)

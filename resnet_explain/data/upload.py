@@ -35,7 +35,7 @@ def _kind(data: bytes) -> str | None:
 
 def load_image(data: bytes, size: int = 32) -> tuple[torch.Tensor, dict]:
     """Validate ``data`` and return it as a uint8 tensor (3, size, size) plus what was done."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # lazy: Pillow only when a visitor uploads an image
 
     if not isinstance(data, (bytes, bytearray)):
         raise UploadError("no file data")

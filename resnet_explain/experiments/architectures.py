@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -35,8 +36,12 @@ import pandas as pd
 from ..content.architectures import FIXUP_NOTE
 from ..content.papers import HE16_TABLE1, ZOO_PUBLISHED, Published
 from ..errors import Stopped
-from ..spec import estimate_cost
+from ..probe import probe_spec
+from ..spec import NetSpec, estimate_cost
 from ..spec.zoo import DEFAULT_VARIANTS, VARIANTS, Variant, variant
+from ..train.budgets import BUDGETS
+from ..train.estimate import estimate_run_seconds
+from ..train.runs import RunStore, train_run
 
 DEPTHS = (8, 14, 20, 32, 44, 56)
 DEFAULT_DEPTH = 20
@@ -85,9 +90,6 @@ def probe_row(name: str, depth: int, seed: int = 0, batch: int = PROBE_BATCH, de
 
 def probe_query(query: str, seed: int = 0, batch: int = PROBE_BATCH, device=None) -> dict:
     """:func:`probe_row` for a network given by its spec query string (the page's cache key)."""
-    from ..probe import probe_spec
-    from ..spec import NetSpec
-
     spec = NetSpec.from_query(query)
     t0 = time.perf_counter()
     net = probe_spec(spec, seed=seed, batch=batch, device=device)
@@ -124,8 +126,6 @@ def measure_seconds_per_flop(batch: int = PROBE_BATCH, seed: int = 0, name: str 
 def inline_seconds() -> float:
     """Probes estimated under this many seconds run in the page's script run; longer ones in a
     background job (``RESNET_EXPLAIN_INLINE_PROBE_SECONDS``, default 15)."""
-    import os
-
     return float(os.environ.get("RESNET_EXPLAIN_INLINE_PROBE_SECONDS", "15"))
 
 
@@ -134,8 +134,6 @@ def inline_seconds() -> float:
 # ---------------------------------------------------------------------------------------------
 def request(name: str, depth: int, seed: int = 0, budget: str = BUDGET):
     """The run of the variant under ``budget`` (:meth:`~..train.runs.Budget.request`)."""
-    from ..train.budgets import BUDGETS
-
     return BUDGETS[budget].request(variant(name, depth), seed)
 
 
@@ -183,8 +181,7 @@ def plan_training(depth: int, names: Sequence[str], seed: int, store=None,
     """The variants with no stored result, each with a rough time: ``reference_seconds`` (default
     :func:`~..train.estimate.estimate_run_seconds`, a few real steps timed here) of the first
     one, scaled to each by forward FLOPs."""
-    if reference_seconds is None:
-        from ..train.estimate import estimate_run_seconds as reference_seconds
+    reference_seconds = reference_seconds or estimate_run_seconds
     shipped = stored_runs()
     todo = [(n, request(n, depth, seed)) for n in names]
     todo = [(n, r) for n, r in todo if run_result(r, store, shipped) is None]
@@ -200,8 +197,6 @@ def train_missing(plan: Sequence[PlannedTraining], store, progress: Callable[[di
     """Train the planned runs in turn (:func:`~..train.runs.train_run`; each is stored when it
     finishes). Epoch records reach ``progress`` tagged with the variant; a stop ends it (the
     stopped run is not stored). Returns the names trained."""
-    from ..train.runs import train_run
-
     done = []
     for i, p in enumerate(plan, 1):
         tag = {"variant": p.name, "run": i, "runs": len(plan)}
@@ -225,8 +220,6 @@ def compare(depth: int = DEFAULT_DEPTH, names: Sequence[str] = DEFAULT_VARIANTS,
     the probe row (default :func:`probe_row`; the page passes its cache). Training errors come
     from ``store`` and the shipped table; ``train=True`` trains the missing runs first (into
     ``store``, default the user's RunStore)."""
-    from ..train.runs import RunStore
-
     probes = probes or probe_row
     if train:
         store = store or RunStore()

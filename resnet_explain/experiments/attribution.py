@@ -25,6 +25,7 @@ from torch import nn
 
 from ..device import timed
 from ..errors import UserError
+from ..model import find_blocks
 from ..seeding import sub_seed
 
 
@@ -143,7 +144,7 @@ def attribute(model: nn.Module, inputs: torch.Tensor, target, method: str = "Int
     wraps the method in NoiseTunnel (SmoothGrad). ``layer`` names a block for LayerGradCam.
     The model must be in eval mode (BatchNorm uses running statistics); it is not modified.
     """
-    import captum.attr as ca
+    import captum.attr as ca  # lazy: importing captum takes ~2 s; only attribution needs it
 
     if method not in METHODS:
         raise AttributionError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -278,11 +279,10 @@ def block_attribution(model: nn.Module, inputs: torch.Tensor, target, method: st
     total is f(x) − f(baseline) at every depth. For a residual block the branch is not a cut: the
     skip carries the rest, so the branch's share says how much of the decision that block adds.
     """
-    import captum.attr as ca
+    import captum.attr as ca  # lazy: importing captum takes ~2 s; only attribution needs it
 
     if method not in LAYER_METHODS:
         raise AttributionError(f"method must be one of {LAYER_METHODS}, got {method!r}")
-    from ..model import find_blocks
 
     target = torch.as_tensor(target, device=inputs.device).reshape(-1).expand(inputs.shape[0])
     base = torch.zeros_like(inputs) if baseline is None else baseline
@@ -377,7 +377,5 @@ def score_methods(models: dict[str, tuple[nn.Module, object]], images: torch.Ten
 
 
 def _last_block_name(model: nn.Module) -> str | None:
-    from ..model import find_blocks
-
     blocks = find_blocks(model)
     return blocks[-1][0] if blocks else None

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from ..data.cifar import cache_dir
+from ..device import choose_device
 from .landscape import VERSION, Landscape, LandscapeSettings, landscape
 from .landscape_roughness import path_barrier
 
@@ -28,14 +31,10 @@ def result_key(run_id: str, settings: LandscapeSettings, dtype: str) -> str:
 
 
 def cache_root() -> Path:
-    from ..data.cifar import cache_dir
-
     return cache_dir() / "landscapes"
 
 
 def _dtype_for(device) -> str:
-    from ..device import choose_device
-
     dev = torch.device(device) if device is not None else choose_device("auto").device
     return "bf16" if dev.type == "cuda" else "float32"
 
@@ -88,8 +87,6 @@ def cached_landscape(run, settings: LandscapeSettings | None = None, *, device=N
 
 def prune(root: Path, keep: int = CACHE_KEEP) -> list[str]:
     """Delete all but the ``keep`` newest results under ``root``; returns the deleted names."""
-    import shutil
-
     folders = sorted((p for p in root.iterdir() if (p / "result.json").exists()),
                      key=lambda p: (p / "result.json").stat().st_mtime, reverse=True)
     for p in folders[keep:]:

@@ -17,6 +17,7 @@ paragraph, including when the data show no difference.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ import pandas as pd
 from ..chance import chance_error
 from ..content.your_network import why_untrainable
 from ..errors import Stopped
-from ..spec import NetSpec
+from ..spec import NetSpec, check_budget
 from ..train.budgets import BUDGETS, EXPERIMENTS, Budget, named
 from ..train.config import TrainError
 from ..train.runs import RunRequest, RunStore, train_run
@@ -261,8 +262,6 @@ MAX_STEP_FLOPS = 3e10  # a training step (about 3x the forward FLOPs) over this:
 def check_size(request: RunRequest, max_memory_bytes: int) -> None:
     """Refuse (SweepError, or SpecError "budget") a network too large to time or train live: its
     training-step memory over ``max_memory_bytes`` or its step over :data:`MAX_STEP_FLOPS`."""
-    from ..spec import check_budget
-
     bs = min(request.config.batch_size, request.data.n_train)
     cost = check_budget(request.netspec, bs, max_memory_bytes)
     step = 3 * cost.flops * bs
@@ -297,8 +296,6 @@ class StoredSweep:
 
 def load_stored(folder: str | Path = STORED_DIR) -> StoredSweep:
     """The stored sweep in ``folder``; a missing or unreadable one raises :class:`SweepError`."""
-    import json
-
     folder = Path(folder)
     try:
         return StoredSweep(pd.read_csv(folder / "table.csv"), pd.read_csv(folder / "curves.csv"),

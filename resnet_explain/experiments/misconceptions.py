@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..magnitude import log10
-from ..model import build_model
+from ..model import build_model, make_batch
 from ..seeding import sub_seed
 from ..spec import NetSpec, mlp
 from .vanishing import SWEEP_BATCH
@@ -19,8 +19,6 @@ def branch_vs_skip(spec: NetSpec, seed: int = 0, batch: int = SWEEP_BATCH) -> pd
     what the residual branch adds, ‖αF(x)‖, beside what the shortcut carries, ‖S(x)‖, and the
     cosine between the block's output and S(x). A block that "just copies" would have a branch
     of size 0 and cosine 1."""
-    from ..model import make_batch
-
     model = build_model(spec, seed=seed)
     x, _ = make_batch(spec, batch=batch, seed=seed)
     store: dict[str, dict] = {}

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UserError
+from ..probe import probe
 from ..seeding import sub_seed
 
 _IMPORT_LOCK = threading.Lock()
@@ -216,8 +217,6 @@ def probe_real(name: str, batch: int = 2, seed: int = 0, device=None,
     batch, ‖∂L/∂x‖ at each block's output (the registry's block types). Refused with a UserError
     when :func:`estimate_memory` exceeds ``max_memory_bytes``. Returns a ProbeResult whose
     ``stage`` is each block's parent module and ``skip`` the registry's connection."""
-    from ..probe import probe
-
     entry = get(name)
     if not 2 <= batch <= 64:
         raise UserError("batch must be from 2 to 64 (BatchNorm in train mode needs two examples "

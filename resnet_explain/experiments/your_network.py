@@ -22,6 +22,7 @@ from ..errors import Stopped
 from ..spec import NetSpec
 from ..train.budgets import Budget
 from ..train.config import SNAPSHOT_EVERY
+from ..train.estimate import estimate_run_seconds
 from ..train.runs import Run, RunRequest, RunStore, train_run
 
 DATA_CHANNELS, DATA_CLASSES = 3, 10  # the generated shapes (data/shapes.py): RGB, 10 classes
@@ -93,8 +94,7 @@ def plan(spec: NetSpec, budget: Budget, seed: int, device: str, store: RunStore,
     """Your network and its twin under ``budget`` with snapshots on; which are stored; the time
     of the others (``estimate``, default :func:`~resnet_explain.train.estimate.estimate_run_seconds`).
     Raises SpecError/RunError when the network cannot take the budget's images."""
-    if estimate is None:
-        from ..train.estimate import estimate_run_seconds as estimate
+    estimate = estimate or estimate_run_seconds
     base = budget.request(spec, seed, device)
     mine = replace(base, config=replace(base.config, snapshot_every=SNAPSHOT_EVERY))
     runs = []

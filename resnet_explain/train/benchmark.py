@@ -6,6 +6,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
 
 from ..data import ImageSet, Normalizer, shapes_train_test
 from ..device import choose_device, describe, synchronize
@@ -21,8 +22,6 @@ def train_naive(spec: NetSpec, train_set: ImageSet, steps: int, batch_size: int 
     TensorDataset on the host, a shuffling DataLoader with batch 128, a host->device copy per
     batch, no autocast, no channels_last. Returns images/s over ``steps`` steps (after 2 warm-up
     steps)."""
-    from torch.utils.data import DataLoader, TensorDataset
-
     dev = choose_device(device).device
     torch.manual_seed(seed)
     model = build_model(spec, seed=seed).to(dev).train()

@@ -18,12 +18,20 @@ machine that made the stored runs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import torch
+
+from ..data import make_shapes
+from ..device import choose_device, synchronize
+from ..model import build_model
+from ..spec import cifar_resnet, estimate_cost
+from .trainer import train
 
 if TYPE_CHECKING:
     from .budgets import Budget
@@ -72,8 +80,6 @@ def seconds_per_flop(runs: pd.DataFrame, width: int = 8, size: int = 16) -> floa
     of first-stage ``width`` at ``size``×``size`` (the stored degradation runs: width 8, 16×16).
     One training image costs about three forward passes (forward, backward for activations and for
     weights), which this constant absorbs."""
-    from ..spec import cifar_resnet, estimate_cost
-
     speed = runs.groupby("depth")["images_per_s"].mean()
     per_flop = [1.0 / (float(s) * estimate_cost(cifar_resnet(int(d), width=width, in_size=size)).flops)
                 for d, s in speed.items()]
@@ -85,8 +91,6 @@ def flop_estimate_seconds(request, runs: pd.DataFrame) -> float:
     (from the spec, before anything is built) x images x epochs x the seconds per FLOP measured on
     ``runs`` (:func:`seconds_per_flop`; e.g. the stored degradation runs, one CPU thread).
     Evaluation and data generation are left out; a busy server is slower."""
-    from ..spec import estimate_cost
-
     flops = estimate_cost(request.netspec).flops
     return float(request.data.n_train * request.config.epochs * flops * seconds_per_flop(runs))
 
@@ -99,16 +103,6 @@ def measure_images_per_second(request, steps: int = WARMUP_STEPS) -> float:
     the images per second of those steps: the speed of this host under its present load (a
     shared server is much slower when busy than the machine that made the stored runs). Costs
     about ``steps + 1`` training steps; nothing is stored."""
-    import time
-    from dataclasses import replace
-
-    import torch
-
-    from ..data import make_shapes
-    from ..device import choose_device, synchronize
-    from ..model import build_model
-    from .trainer import train
-
     cfg = request.config
     bs = min(cfg.batch_size, request.data.n_train)
     data = make_shapes(bs * (steps + 1), seed=request.data.seed, size=request.data.size,

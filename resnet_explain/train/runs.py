@@ -28,10 +28,12 @@ from typing import Callable
 
 import pandas as pd
 
-from ..data import ImageSet, shapes_train_test
+from ..data import ImageSet, make_shapes, shapes_train_test
 from ..data.cifar import cache_dir
+from ..device import choose_device
 from ..errors import Stopped, UserError
 from ..spec import NetSpec
+from . import trainer  # called as trainer.train: a test that swaps it out reaches this module
 from .checkpoints import load_checkpoint, save_checkpoint, to_plain
 from .config import TrainConfig
 
@@ -70,8 +72,6 @@ class DataRecipe:
         return test if n is None else test.subset(min(int(n), len(test)))
 
     def load_test(self) -> ImageSet:
-        from ..data import make_shapes
-
         return make_shapes(self.n_test, seed=self.seed, size=self.size, difficulty=self.difficulty,
                            split="test")
 
@@ -100,11 +100,8 @@ class RunRequest:
         stored as the trainer resolves them on this host ("auto" is bf16 + channels_last on CUDA
         and AMX CPUs, float32 elsewhere): a float32 run and a bf16 run of the same network learn
         different numbers, so they are different runs."""
-        from ..device import choose_device
-        from .trainer import precision
-
         cfg = {k: v for k, v in asdict(self.config).items() if k not in _NOT_IDENTITY}
-        amp, channels_last = precision(self.config, choose_device(self.config.device).device)
+        amp, channels_last = trainer.precision(self.config, choose_device(self.config.device).device)
         cfg.update(amp="bf16" if amp else "off", channels_last="on" if channels_last else "off")
         return {"spec": self.spec, "data": asdict(self.data), "config": to_plain(cfg)}
 
@@ -293,16 +290,15 @@ def train_run(request: RunRequest, store: RunStore | None = None, *,
     else train now and store it. A run that was stopped is not stored (its inputs did not
     finish): :class:`~resnet_explain.errors.Stopped` is raised. ``data`` may pass the recipe's
     (train, test) already made."""
-    from ..train.trainer import evaluate, train
-
     store = store or RunStore()
     if store.has(request.run_id):
         return store.get(request.run_id), True
     tr, te = data if data is not None else request.data.load()
-    res = train(request.netspec, tr, te, request.config, progress=progress, should_stop=should_stop)
+    res = trainer.train(request.netspec, tr, te, request.config, progress=progress,
+                        should_stop=should_stop)
     if res.meta.get("stopped"):
         raise Stopped(f"{request.netspec.arch}-{request.netspec.depth} stopped after {res.meta.get('steps', 0)} steps")
-    train_err, train_loss = evaluate(res.model, tr, res.normalizer)
+    train_err, train_loss = trainer.evaluate(res.model, tr, res.normalizer)
     meta = {k: res.meta[k] for k in ("device", "name", "detail", "torch", "seconds", "params", "amp")
             if k in res.meta}
     kind = request.netspec.arch

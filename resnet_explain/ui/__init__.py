@@ -9,6 +9,8 @@ Results are cached as DataFrames (copied per session by st.cache_data); models a
 the cached function and never shared between sessions.
 """
 
+import importlib
+
 from .jobs import ServerBusy, compute_slot, queued_note, show_job
 from .long_job import LongJob, host_cap, over_cap
 from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
@@ -24,8 +26,6 @@ _LAZY = {name: "run_picker" for name in ("describe_run", "pick_pair", "private_m
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value  # later look-ups skip this function
         return value

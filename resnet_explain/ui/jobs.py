@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from ..errors import Stopped
 
@@ -149,8 +150,6 @@ def start_job(work: Callable[[BackgroundJob], Any], label: str = "this job",
     """Start ``work`` in a daemon thread attached to this session's script context (so it may
     read session state) and return its job; keep it in ``st.session_state`` to watch it.
     ``meta`` is kept on the job for the page (e.g. how many progress records a full run makes)."""
-    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
-
     job = BackgroundJob(work, label, meta=dict(meta or {}))
     th = threading.Thread(target=job.run, name=f"resnet-explain: {label}", daemon=True)
     add_script_run_ctx(th, get_script_run_ctx())

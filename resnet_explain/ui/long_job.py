@@ -27,8 +27,8 @@ from .jobs import BackgroundJob, start_job, start_shared_job, watch_job
 def host_cap(device_type: str) -> float | None:
     """The most estimated seconds this host runs live work for one Start (None: no cap); raises
     UserError for a malformed RESNET_EXPLAIN_MAX_TRAIN_SECONDS."""
-    # THE host cap rule, its one import in ui; lazily: its module loads the training engine
-    from ..train.budgets import cap_seconds
+    # lazy: resnet_explain.train loads the training engine, kept out of start-up (test_lazy_imports)
+    from ..train.budgets import cap_seconds  # THE host cap rule, its one import in ui
 
     return cap_seconds(device_type)
 

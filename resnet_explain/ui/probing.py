@@ -7,7 +7,9 @@ from __future__ import annotations
 import time
 
 import streamlit as st
+import torch
 
+from ..probe import probe_spec
 from ..spec import NetSpec, SpecError, check_budget
 from .jobs import ServerBusy, compute_slot, queued_note
 from .sidebar import Settings
@@ -22,10 +24,6 @@ PROBE_BATCH = 32
 def probe_cached(spec_query: str, seed: int, device: str, batch: int = PROBE_BATCH,
                  float64: bool = False):
     """Probe the spec (by its query string, the cache key) -> (blocks, params, meta)."""
-    import torch
-
-    from ..probe import probe_spec
-
     spec = NetSpec.from_query(spec_query)
     check_budget(spec, batch, MAX_PROBE_MEMORY)
     with compute_slot():
@@ -61,7 +59,5 @@ def run_probe(spec: NetSpec, settings: Settings, batch: int = PROBE_BATCH, float
 
 
 def _free_device_memory():
-    import torch
-
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

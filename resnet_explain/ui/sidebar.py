@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+import torch
+
+from ..device import DEVICE_CHOICES, available_devices, choose_device, describe
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,6 @@ def theme_sync_js(theme: str, changed: bool) -> str:
 
 def sidebar() -> Settings:
     """Device, seed and presenter mode, on every page. Returns them as :class:`Settings`."""
-    from ..device import DEVICE_CHOICES, available_devices, choose_device, describe
-
     _set_threads()
     present = available_devices()
     sb = st.sidebar
@@ -140,8 +141,6 @@ def _torch_threads() -> int:
 
 @st.cache_resource
 def _set_threads() -> int:
-    import torch
-
     n = _torch_threads()
     torch.set_num_threads(n)
     return n

@@ -34,7 +34,13 @@ from typing import Callable
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.proto.ClientState_pb2 import ClientState
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.session_manager import SessionClient
 
+from ..content.story import STEPS, talk
 from .jobs import MAX_JOBS, _job_slots
 
 ENV = "RESNET_EXPLAIN_WARMUP"
@@ -57,8 +63,6 @@ def setting(env=None) -> tuple[str, ...] | None:
 def targets(only: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """(url path, query string) to open: every step's default view in story order, then the
     workshop acts' links (the presenter's URLs); ``only`` keeps those pages."""
-    from ..content.story import STEPS, talk
-
     by_file = {s.file: s.url_path for s in STEPS}
     out = [(s.url_path, "") for s in STEPS]
     out += [(by_file[a.file], urlencode(a.query)) for a in talk() if a.file in by_file]
@@ -102,8 +106,6 @@ ACTIVITY = Activity()  # one per process, like the server's sessions
 @contextmanager
 def visitor_run():
     """Around a visitor's page run (app.py): the warm-up holds back while it runs."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
     ctx = get_script_run_ctx()
     with ACTIVITY.run(ctx.session_id if ctx else None):
         yield
@@ -175,8 +177,6 @@ class Warmup:
 # One page in a headless session of this server
 # ---------------------------------------------------------------------------------------------
 def _finished_statuses():
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
     return {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
 
 
@@ -220,9 +220,6 @@ def _on_loop(runtime, fn, timeout: float = 30.0):
 
 def session_visit(runtime, activity: Activity = ACTIVITY, limit: float = VISIT_LIMIT):
     """A ``visit`` for :class:`Warmup` that runs the page in a headless session of ``runtime``."""
-    from streamlit.proto.ClientState_pb2 import ClientState
-    from streamlit.runtime.session_manager import SessionClient
-
     client_cls = type("WarmupClient", (_Client, SessionClient), {})
 
     def visit(path: str, query: str, should_yield: Callable[[], bool]) -> str:
@@ -255,8 +252,6 @@ def session_visit(runtime, activity: Activity = ACTIVITY, limit: float = VISIT_L
 
 def _server_runtime():
     """The real server's Runtime, or None (bare mode, or AppTest's stand-in)."""
-    from streamlit.runtime import Runtime
-
     if not Runtime.exists():
         return None
     rt = Runtime.instance()

@@ -3,7 +3,15 @@ and the "next step" link."""
 
 from __future__ import annotations
 
+import inspect
+
+import numpy as np
 import streamlit as st
+
+from ..charts.export import chart_title, networks_subtitle, to_csv, to_image
+from ..content.story import next_step
+from ..data.upload import UploadError, load_image
+from ..spec import estimate_cost
 
 
 def chart_with_export(chart, data, name: str, key: str, title: str | None = None,
@@ -16,8 +24,6 @@ def chart_with_export(chart, data, name: str, key: str, title: str | None = None
     The exported images carry a title (``title``, else what the chart's axes say) and, where the
     data has a network and its twin, a subtitle saying which line is which. The buttons sit in a
     wrapping row at their own width, so "PNG", "SVG", "CSV" stay readable in a narrow column."""
-    from ..charts.export import chart_title, networks_subtitle, to_csv, to_image
-
     if st.session_state.get("presenter"):  # readable from the back of the room
         chart = chart.configure_axis(labelFontSize=15, titleFontSize=17).configure_legend(
             labelFontSize=15, titleFontSize=16).configure_title(fontSize=20, subtitleFontSize=15)
@@ -43,16 +49,12 @@ def chart_with_export(chart, data, name: str, key: str, title: str | None = None
 
 def show_code(obj, label: str = "Show the code") -> None:
     """Render the real source of ``obj`` (so the prose cannot drift from the code)."""
-    import inspect
-
     with st.expander(label):
         st.code(inspect.getsource(obj), language="python")
 
 
 def next_step_footer(url_path: str | None) -> None:
     """A "next step" link at the bottom of every page, in story order."""
-    from ..content.story import next_step
-
     nxt = next_step(url_path)
     if nxt is None:
         return
@@ -63,8 +65,6 @@ def next_step_footer(url_path: str | None) -> None:
 def cost_metrics(spec, batch: int, limit_bytes: int | None = None) -> None:
     """Parameters, forward FLOPs and training memory of ``spec`` (estimated before anything is
     allocated), and a warning when the memory is over ``limit_bytes``."""
-    from ..spec import estimate_cost
-
     cost = estimate_cost(spec)
     mem = cost.memory_bytes(batch)
     # A wrapping row of metrics at their own width: in a narrow column they move to a second
@@ -96,10 +96,6 @@ def image_picker(test, seed: int, key: str):
     draw) or an uploaded PNG/JPEG (validated and resized to the set's size, never stored). Returns
     (uint8 image (C, H, W) as numpy, mask or None, label or None); stops the page while an upload
     is missing or refused. Widget keys start with ``key``."""
-    import numpy as np
-
-    from ..data.upload import UploadError, load_image
-
     s1, s2, s3 = st.columns([2, 1, 1])
     source = s1.radio("Image", ("from the test set", "upload a PNG/JPEG"), horizontal=True, key=f"{key}_src",
                       bind="query-params")

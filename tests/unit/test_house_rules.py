@@ -2,16 +2,18 @@
 
 No import cycle among the modules' module-level imports; no module over 400 lines; no function over
 80 lines; streamlit only in ``resnet_explain/ui/``; no ``inplace=True``; no page over 150 lines
-(the standing rule: pages under ~150). Every message lists every violator.
+(the standing rule: pages under ~150); a function-level import says why, in a comment (in the files
+of ``IMPORTS_SAY_WHY`` so far). Every message lists every violator.
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections import deque
 from functools import cache
 from pathlib import Path
-
 
 ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "resnet_explain"
@@ -258,30 +260,105 @@ def test_the_inplace_check_sees_both_spellings():
     assert [_inplace(c) for c in calls] == [True, True, False, False]
 
 
-def function_level_imports(path: Path):
-    """(function, its node, import statement) for every import inside a function body (an import
-    in a nested function counts for the nested one only)."""
-    def own(node):
+# Function-level imports: each says why it is not at module level (start-up time: a heavy module
+# only one function needs; or a cycle it breaks). The files checked so far: cli/ and the files the
+# imports pass cleaned (issue 21); a folder ends with "/". Widen it as more files are cleaned, until
+# it is the whole package.
+IMPORTS_SAY_WHY = (
+    "cli/", "spec/", "model/", "ui/", "device.py", "magnitude.py", "data/upload.py",
+    "train/runs.py", "train/estimate.py", "train/snapshots.py", "train/checkpoints.py",
+    "train/shipped.py", "train/benchmark.py",
+    "charts/export.py", "charts/gradflow.py", "charts/grad_history.py", "charts/architectures.py",
+    "charts/axes.py", "charts/overlay.py", "charts/real_models.py", "charts/theory.py",
+    "charts/lr_sweep.py", "charts/attribution.py",
+    "content/job_status.py", "content/verdict.py", "content/your_network.py",
+    "content/architectures.py", "content/shattered.py", "content/misconceptions.py",
+    "content/training_lr.py",
+    "experiments/architectures.py", "experiments/attribution.py", "experiments/landscape_store.py",
+    "experiments/misconceptions.py", "experiments/real_models.py", "experiments/shattered.py",
+    "experiments/your_network.py", "experiments/lr_sweep.py", "experiments/quiz.py",
+    "experiments/theory.py",
+)
+
+
+def function_level_imports(module: ast.Module):
+    """(function, import statements) for every function with imports in its body, in runs: the
+    import statements that follow one another in one block (an import in a nested function
+    counts for the nested one only)."""
+    def runs(node):
+        run = []
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.Import, ast.ImportFrom)):
-                yield child
-            elif not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                yield from own(child)
+                run.append(child)
+                continue
+            if run:
+                yield run
+                run = []
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                      ast.Lambda)):
+                yield from runs(child)
+        if run:
+            yield run
 
-    for qual, fn in functions(tree(path)):
-        for node in own(fn):
-            yield qual, fn, node
+    for qual, fn in functions(module):
+        for run in runs(fn):
+            yield qual, run
 
 
-def test_a_function_level_import_in_the_cli_says_why():
-    """The command line imports at module level; a function-level import (start-up time: a heavy
-    module only one command needs) carries a comment in its function, on or above the import."""
-    silent = []
-    for path in sorted((LIB / "cli").glob("*.py")):
-        lines = path.read_text().splitlines()
-        for qual, fn, node in function_level_imports(path):
-            if not any("#" in line for line in lines[fn.lineno - 1:node.end_lineno]):
-                silent.append(f"{rel(path)}:{node.lineno} {qual}")
+def comment_lines(source: str) -> set[int]:
+    """The lines that carry a ``#`` comment (not a ``#`` inside a string)."""
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    return {t.start[0] for t in tokens if t.type == tokenize.COMMENT}
+
+
+def silent_imports(source: str) -> list[tuple[int, str]]:
+    """(line, function) of each function-level import with no comment saying why: a comment on
+    the statement's lines or the line above it; one on the first of a run of imports covers the
+    run (the function's import block)."""
+    said, silent = comment_lines(source), []
+    for qual, run in function_level_imports(ast.parse(source)):
+        def says(node):
+            return any(n in said for n in range(node.lineno - 1, node.end_lineno + 1))
+        silent += [(node.lineno, qual) for node in run if not (says(node) or says(run[0]))]
+    return silent
+
+
+def files_whose_imports_say_why() -> list[Path]:
+    out = []
+    for entry in IMPORTS_SAY_WHY:
+        found = sorted((LIB / entry).rglob("*.py")) if entry.endswith("/") else [LIB / entry]
+        assert found and all(p.is_file() for p in found), f"IMPORTS_SAY_WHY names no file: {entry}"
+        out += found
+    return out
+
+
+def test_the_import_check_reads_comments_not_strings():
+    source = (
+        "def a():\n"
+        "    # lazy: heavy\n"
+        "    import x\n"
+        "    import y\n"  # the same run: covered by the comment above its first import
+        "    z = 1\n"
+        "    import w\n"  # a new run, no comment
+        "def b():\n"
+        "    s = '# not a comment'\n"
+        "    import v\n"
+        "def c():\n"
+        "    import u  # lazy: on the line\n"
+        "    def inner():\n"
+        "        import t\n"
+        "    if True:\n"
+        "        # breaks a cycle\n"
+        "        from . import r\n")
+    assert silent_imports(source) == [(6, "a"), (9, "b"), (13, "c.inner")]
+
+
+def test_a_function_level_import_says_why():
+    """A function-level import (start-up time: a heavy module only one function needs; or a cycle
+    it breaks) carries a comment saying so, on or above it, or above its function's import block.
+    Checked in :data:`IMPORTS_SAY_WHY` (cli/ and the files cleaned so far)."""
+    silent = [f"{rel(path)}:{line} {qual}" for path in files_whose_imports_say_why()
+              for line, qual in silent_imports(path.read_text())]
     assert not silent, "function-level imports without a comment saying why:\n" + "\n".join(silent)
 
 
