@@ -19,6 +19,7 @@ is measured by benchmarks, not by timed tests").
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -109,6 +110,7 @@ def main(argv=None) -> int:
             print(f"{r['model']:<11}{r['device']:<8}{r['bare_ms']:>10.1f}{r['probe_ms']:>10.1f}"
                   f"{r['ratio']:>12.3f}{r['bare_min_ms']:>10.1f}{r['probe_min_ms']:>11.1f}"
                   f"{r['probe_min_ms'] / r['bare_min_ms']:>11.3f}{flag}", flush=True)
+            print("RESULT " + json.dumps({"part": "probe", "batch": a.batch, **r}), flush=True)
     print()
     print("probe/bare is the ratio of medians (the target); min ratio is a cross-check that is "
           "less sensitive to other load on the machine.")

@@ -260,6 +260,8 @@ def _train_epoch(r: _Prepared, config: TrainConfig, epoch: int, step: int, shoul
                  step_progress) -> tuple[int, torch.Tensor, torch.Tensor, bool]:
     """One epoch's steps: (steps done so far, summed loss, wrong answers, stopped). A stop asked
     for ends the epoch at once (``should_stop()`` polled every ``config.check_every`` steps)."""
+    if r.graphed is not None:
+        return graphed_epoch(r, config, step, should_stop, step_progress)
     dev, bs, snaps, net, fwd, opt = r.dev, r.bs, r.snaps, r.net, r.fwd, r.opt
     perm = torch.randperm(r.n, generator=r.g)[: r.steps_per_epoch * bs].to(dev)
     loss_sum = torch.zeros((), device=dev)

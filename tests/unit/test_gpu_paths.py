@@ -32,13 +32,17 @@ def _same(a, b, rtol=1e-4, atol=1e-5):
 
 
 @pytest.mark.parametrize("augment,schedule", [(False, "onecycle"), (True, "step")])
-def test_the_graphed_step_learns_what_the_eager_trainer_learns(augment, schedule):
+def test_the_graphed_step_learns_what_the_eager_trainer_learns(augment, schedule, monkeypatch):
     spec = cifar_resnet(8, width=4, in_size=8)
     tr, te = shapes_train_test(96, 32, seed=0, size=8, difficulty=0.0)
     cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05, augment=augment, schedule=schedule, seed=3,
                       device="cpu", amp="off", channels_last="off", label_smoothing=0.1)
     eager = train(spec, tr, te, cfg)
+    bodies = []
+    body = GraphedStep._body
+    monkeypatch.setattr(GraphedStep, "_body", lambda self: (bodies.append(1), body(self)))
     graphed = train(spec, tr, te, replace(cfg, compile="graphs"))
+    assert len(bodies) == 2 * (96 // 16)  # every step went through the graph's body
     _same(eager, graphed)
     np.testing.assert_allclose(graphed.history.test_error, eager.history.test_error, atol=1e-6)
     assert graphed.meta["graphed"] is False  # no capture on a CPU: the same body, eagerly
