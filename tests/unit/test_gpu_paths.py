@@ -104,3 +104,23 @@ def test_gpu_check_tiny_mode_runs_every_part_and_prints_the_table(tmp_path):
         assert part in table
     assert "timed out" not in table and "failed" not in table, table
     assert (tmp_path / "assets" / "degradation-gpu" / "results.json").exists()
+
+
+def test_norms_read_zeros_as_zero_and_still_rescue_an_underflowed_norm():
+    from resnet_explain.measurement import Norms
+
+    n = Norms()
+    n.norm("zeros", torch.zeros(7))
+    n.norm("tiny", torch.full((4,), 1e-30))  # its squares underflow in float32
+    n.norm("plain", torch.tensor([3.0, 4.0]))
+    got = n.read()
+    assert got["zeros"] == 0.0 and got["plain"] == pytest.approx(5.0)
+    assert got["tiny"] == pytest.approx(2e-30, rel=1e-5)
+
+
+def test_bench_probe_counts_dispatches_on_a_launch_bound_cpu_case():
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_probe.py"), "--models", "resnet20",
+                          "--batch", "1", "--size", "8", "--threads", "1", "--repeats", "1", "--warmup", "0",
+                          "--devices", "cpu", "--profile"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "aten ops bare" in out.stdout and "RESULT" in out.stdout
