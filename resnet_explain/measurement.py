@@ -21,9 +21,10 @@ term is the gradient the concatenation hands straight to x. Each path gets its o
 
 **Numbers** (:class:`Norms`). Every norm is reduced on the device in one fused call per dtype
 (``torch._foreach_norm``), stacked with the other scalars of the measurement and copied to the host
-once: no per-tensor ``.item()``. A norm small enough that its squares may have underflowed (or one
-that overflowed) is measured again with scaling by the largest entry (:func:`safe_norm`) — a second
-copy, only then — so a gradient of 1e-41 still gets its value; a gradient that is exactly 0 in
+once, with each tensor's largest entry: no per-tensor ``.item()``. A norm small enough that its
+squares may have underflowed (or one that overflowed), of a tensor that is not all zeros, is
+measured again with scaling by the largest entry (:func:`safe_norm`) — a second copy, only
+then — so a gradient of 1e-41 still gets its value; a gradient that is exactly 0 in
 float32 stays 0 (:mod:`resnet_explain.magnitude` shows it as underflow), never dropped.
 
 Nothing here knows about a training loop: install the hooks around any forward, put what they
@@ -74,14 +75,14 @@ def _host_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else _F64
 
 
-def _fast_norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Plain 2-norms of many tensors, one fused call per dtype (no host sync); bfloat16 and
-    float16 entries are summed in float32."""
+def _fast_norms(tensors: list[torch.Tensor], ord: float = 2) -> list[torch.Tensor]:
+    """Plain ``ord``-norms of many tensors (2, or inf: the largest entry), one fused call per
+    dtype (no host sync); bfloat16 and float16 entries are summed in float32."""
     out: list = [None] * len(tensors)
     for dt, idx in _by_dtype(tensors).items():
         group = [tensors[i] for i in idx]
-        norms = (torch._foreach_norm(group, 2, dtype=torch.float32) if dt in _LOW_PRECISION
-                 else torch._foreach_norm(group))
+        norms = (torch._foreach_norm(group, ord, dtype=torch.float32) if dt in _LOW_PRECISION
+                 else torch._foreach_norm(group, ord))
         for i, v in zip(idx, norms):
             out[i] = v
     return out
@@ -163,11 +164,18 @@ class Norms:
         self._reset()
         if not tensors and not scalars:
             return {}
+        # On a GPU the largest entries come in the same copy: a tensor of zeros (a BatchNorm
+        # bias at initialisation) then needs no rescue, and no second copy (a sync). On a CPU a
+        # copy is free and the max-norm a slow loop, so zeros are rescued (to 0) there instead.
+        with_max = tensors[0].device.type != "cpu" if tensors else False
         with torch.no_grad():
-            host = _stack_to_host([s.reshape(()) for s in scalars] + _fast_norms(tensors))
-        values = dict(zip(scalar_keys + keys, host.tolist()))
-        norms = host[len(scalars):]
-        redo = [j for j, t in enumerate(tensors) if _suspect(norms[j], _accumulates_in(t.dtype))]
+            host = _stack_to_host([s.reshape(()) for s in scalars] + _fast_norms(tensors)
+                                  + (_fast_norms(tensors, float("inf")) if with_max else []))
+        k, n = len(scalars), len(tensors)
+        values = dict(zip(scalar_keys + keys, host[:k + n].tolist()))
+        norms, amax = host[k:k + n], (host[k + n:] if with_max else np.ones(n))
+        redo = [j for j, t in enumerate(tensors)
+                if amax[j] != 0 and _suspect(norms[j], _accumulates_in(t.dtype))]
         if redo:
             with torch.no_grad():
                 fixed = _safe_norms([tensors[j] for j in redo])

@@ -92,8 +92,13 @@ def _measure(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss
     ``("pgrad", i)``, ``("pnorm", i)``; a parameter without a gradient has no ``pgrad``). The
     model's train/eval mode is restored; returns the values and the seconds it all took."""
     was_training = model.training
-    model.train(train)
-    model.zero_grad(set_to_none=True)
+    # model.train() walks every module: only when a module's mode differs (the same end state)
+    switch = any(m.training != train for m in model.modules())
+    if switch:
+        model.train(train)
+    params = list(model.parameters())
+    for p in params:  # model.zero_grad(set_to_none=True), without a second walk
+        p.grad = None
     device = inputs.device
     try:
         with timed(device) as t:
@@ -103,13 +108,14 @@ def _measure(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss
             norms = Norms()
             norms.scalar("loss", loss.detach())
             hooks.add_to(norms)
-            for i, p in enumerate(model.parameters()):
+            for i, p in enumerate(params):
                 if p.grad is not None:
                     norms.norm(("pgrad", i), p.grad)
                 norms.norm(("pnorm", i), p.detach())
             values = norms.read()
     finally:
-        model.train(was_training)
+        if switch or was_training != train:
+            model.train(was_training)
     return values, t.seconds
 
 

@@ -11,6 +11,7 @@ differs. Results are the same up to float rounding (tests/unit/test_many.py).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import replace
@@ -30,7 +31,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n-train", type=int, default=1024)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--compile", default="", help="one-at-a-time side only: e.g. graphs (train/graphs.py)")
     a = ap.parse_args(argv)
+
     import torch
 
     from resnet_explain.data import shapes_train_test
@@ -49,9 +52,13 @@ def main(argv=None) -> int:
           f"{a.epochs} epoch(s), batch {a.batch}, {describe(torch.device(a.device))['detail']}, torch {torch.__version__}")
     train_seeds(spec, tr, None, replace(cfg, epochs=1), seeds[:1])  # warm-up (allocator, cuDNN)
     synchronize(a.device)
+    alone = replace(cfg, compile=a.compile or False)
+    if a.compile:
+        train(spec, tr.subset(a.batch * 4), None, replace(alone, epochs=1))  # warm-up of that path
+    synchronize(a.device)
     t = time.perf_counter()
     for s in seeds:
-        train(spec, tr, None, replace(cfg, seed=s))
+        train(spec, tr, None, replace(alone, seed=s))
     synchronize(a.device)
     one = time.perf_counter() - t
     t = time.perf_counter()
@@ -59,9 +66,13 @@ def main(argv=None) -> int:
     synchronize(a.device)
     many = time.perf_counter() - t
     images = a.seeds * a.n_train * a.epochs
-    print(f"  one after another (train)   {one:7.1f} s  {images / one:8.0f} images/s")
+    side = f"train{', compile=' + a.compile if a.compile else ''}"
+    print(f"  one after another ({side})   {one:7.1f} s  {images / one:8.0f} images/s")
     print(f"  all at once (train_seeds)   {many:7.1f} s  {images / many:8.0f} images/s")
     print(f"  ratio one-after-another / all-at-once: {one / many:.2f}x (> 1: at once is faster)")
+    print("RESULT " + json.dumps({"part": "many", "depth": a.depth, "seeds": a.seeds, "compile": a.compile,
+                                  "one_s": one, "many_s": many, "ratio": one / many,
+                                  "images": images, "device": a.device}), flush=True)
     return 0
 
 

@@ -11,6 +11,7 @@ torch.cuda.is_available(), on CUDA too. Target: probe/bare <= 1.15.
 
     python scripts/bench_probe.py                # resnet20, resnet56, resnet110, CPU (+ CUDA)
     python scripts/bench_probe.py --repeats 11 --models resnet20 --devices cuda
+    python scripts/bench_probe.py --models resnet56 --batch 1 --size 8 --threads 1 --profile  # launch-bound CPU
 
 Speed is reported as a ratio against the baseline measured in the same run (design doc: "Speed
 is measured by benchmarks, not by timed tests").
@@ -19,6 +20,8 @@ is measured by benchmarks, not by timed tests").
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import statistics
 import sys
@@ -31,11 +34,13 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from resnet_explain.device import describe, synchronize  # noqa: E402
-from resnet_explain.model import build_model, make_batch  # noqa: E402
+from resnet_explain.model import build_model, find_blocks, make_batch  # noqa: E402
 from resnet_explain.probe import probe  # noqa: E402
 from resnet_explain.spec import preset  # noqa: E402
 
 TARGET = 1.15
+SYNCS = ("aten::_local_scalar_dense", "cudaDeviceSynchronize", "cudaStreamSynchronize",
+         "cudaMemcpy", "cudaMemcpyAsync")  # the host waiting for the device (none on a CPU)
 
 
 def _bare(model, x, y):
@@ -55,8 +60,40 @@ def _time(fn, model, x, y, device) -> float:
     return time.perf_counter() - t0
 
 
-def bench(name: str, device: torch.device, batch: int, warmup: int, repeats: int) -> dict:
+def _spec(name: str, size: int | None):
+    """The preset, or at ``size`` x ``size`` inputs (e.g. 8: launch-bound on a CPU, like a GPU)."""
     spec = preset(name)
+    return spec if size is None else dataclasses.replace(spec, in_size=size)
+
+
+def dispatches(name: str, device: torch.device, batch: int, size: int | None) -> dict:
+    """torch.profiler of one bare step and one probe: aten ops dispatched (a GPU launches about
+    one kernel for each), host time, and per block of the network."""
+    from torch.profiler import ProfilerActivity, profile
+
+    spec = _spec(name, size)
+    model = build_model(spec, seed=0, device=device).train()
+    x, y = make_batch(spec, batch=batch, seed=0, device=device)
+    for _ in range(2):
+        _bare(model, x, y)
+        _probe(model, x, y)
+    out = {"model": name, "device": device.type, "blocks": len(find_blocks(model))}
+    for label, fn in (("bare", _bare), ("probe", _probe)):
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+        with profile(activities=acts) as prof:
+            fn(model, x, y)
+        ev = prof.key_averages()
+        aten = [e for e in ev if e.key.startswith("aten::")]
+        out[f"{label}_ops"] = sum(e.count for e in aten)
+        out[f"{label}_host_ms"] = sum(e.self_cpu_time_total for e in aten) / 1e3  # in aten ops
+        out[f"{label}_syncs"] = sum(e.count for e in ev if e.key in SYNCS)
+    out["ops_per_block"] = (out["probe_ops"] - out["bare_ops"]) / out["blocks"]
+    return out
+
+
+def bench(name: str, device: torch.device, batch: int, warmup: int, repeats: int,
+          size: int | None = None) -> dict:
+    spec = _spec(name, size)
     model = build_model(spec, seed=0, device=device).train()
     x, y = make_batch(spec, batch=batch, seed=0, device=device)
     for _ in range(warmup):
@@ -82,6 +119,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=None,
                     help="timed rounds per model (default 5 on CPU, 20 on CUDA)")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    ap.add_argument("--size", type=int, default=None, help="input size (default the preset's, 32)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also count aten ops, host time and syncs per call (torch.profiler)")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -103,12 +143,23 @@ def main(argv=None) -> int:
         dev = torch.device(d)
         reps = a.repeats or (5 if dev.type == "cpu" else 20)
         for name in a.models:
-            r = bench(name, dev, a.batch, a.warmup, reps)
+            r = bench(name, dev, a.batch, a.warmup, reps, a.size)
             worst = max(worst, r["ratio"])
             flag = "" if r["ratio"] <= TARGET else "  over target"
             print(f"{r['model']:<11}{r['device']:<8}{r['bare_ms']:>10.1f}{r['probe_ms']:>10.1f}"
                   f"{r['ratio']:>12.3f}{r['bare_min_ms']:>10.1f}{r['probe_min_ms']:>11.1f}"
                   f"{r['probe_min_ms'] / r['bare_min_ms']:>11.3f}{flag}", flush=True)
+            print("RESULT " + json.dumps({"part": "probe", "batch": a.batch, **r}), flush=True)
+    if a.profile:
+        print()
+        for d in devices:
+            for name in a.models:
+                r = dispatches(name, torch.device(d), a.batch, a.size)
+                print(f"{name} {d}: aten ops bare {r['bare_ops']}, probe {r['probe_ops']} "
+                      f"({r['ops_per_block']:.1f} more per block, {r['blocks']} blocks); host ms bare "
+                      f"{r['bare_host_ms']:.1f}, probe {r['probe_host_ms']:.1f} (self time in aten ops); syncs bare "
+                      f"{r['bare_syncs']}, probe {r['probe_syncs']}", flush=True)
+                print("RESULT " + json.dumps({"part": "probe_profile", "batch": a.batch, **r}), flush=True)
     print()
     print("probe/bare is the ratio of medians (the target); min ratio is a cross-check that is "
           "less sensitive to other load on the machine.")

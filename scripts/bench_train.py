@@ -4,6 +4,9 @@ on the same model in the same run. Goal on an H100/H200: >= 3x the naive loop an
 
     python scripts/bench_train.py                    # ResNet-20, 32x32, auto device
     python scripts/bench_train.py --depth 56 --compile --json --out assets/degradation/bench_train.json
+    python scripts/bench_train.py --device cuda --batch 128 --compile graphs   # one CUDA graph a step
+
+Each row is also printed as one ``RESULT {json}`` line (scripts/gpu_table.py reads them).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=None, help="trainer batch (default 128 CPU, 512 GPU)")
     p.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
                    help="torch.compile the trainer's model (optionally a mode, e.g. reduce-overhead)")
+    p.add_argument("--naive-steps", type=int, default=None, help="naive-loop steps (default: --steps)")
     p.add_argument("--threads", type=int, default=None, help="torch threads on CPU")
     p.add_argument("--repeats", type=int, default=3, help="alternate runs of each, best kept")
     p.add_argument("--json", action="store_true")
@@ -41,8 +45,13 @@ def main() -> int:
     rows = []
     for d in a.depth:
         r = bench_train(cifar_resnet(d, width=a.width, in_size=a.size), device=a.device,
-                        steps=a.steps, batch_size=a.batch, compile=a.compile, repeats=a.repeats)
+                        steps=a.steps, batch_size=a.batch, compile=a.compile, repeats=a.repeats,
+                        naive_steps=a.naive_steps)
         rows.append(r)
+        print("RESULT " + json.dumps({"part": "train", "depth": d, "batch": r["trainer_batch"],
+                                      "compile": a.compile, "images_per_s": r["trainer_images_per_s"],
+                                      "naive_images_per_s": r["naive_images_per_s"], "amp": r["amp"],
+                                      "device": r["device"]}), flush=True)
         if not a.json:
             print(f"ResNet-{d} ({a.size}x{a.size}, width {a.width}) on {r['detail']}: trainer "
                   f"{r['trainer_images_per_s']:,.0f} images/s (batch {r['trainer_batch']}, amp "

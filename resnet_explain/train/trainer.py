@@ -23,6 +23,7 @@ from ..model import build_model
 from ..seeding import sub_seed
 from ..spec import NetSpec, SpecError, check_budget
 from .config import HISTORY_COLUMNS, TrainConfig, lr_at
+from .graphs import GraphedStep, apply_augment, draw_augment, graphed_epoch
 from .snapshots import GradSnapshots, empty_grads
 
 
@@ -37,18 +38,9 @@ class TrainResult:
 
 
 def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Random crop from the 4-pixel zero-padded image and random horizontal flip, per example,
-    on the device (He et al. 2015 sec. 4.2, following Lee et al. 2015)."""
-    n, c, h, w = x.shape
-    pad = F.pad(x, (4, 4, 4, 4))
-    dx = torch.randint(0, 9, (n,), generator=g).to(x.device)
-    dy = torch.randint(0, 9, (n,), generator=g).to(x.device)
-    flip = (torch.rand(n, generator=g) < 0.5).to(x.device)
-    cols = torch.arange(w, device=x.device).view(1, w) + dx.view(n, 1)
-    cols = torch.where(flip.view(n, 1), dx.view(n, 1) + (w - 1) - torch.arange(w, device=x.device).view(1, w), cols)
-    rows = torch.arange(h, device=x.device).view(1, h) + dy.view(n, 1)
-    pad = pad.gather(2, rows.view(n, 1, h, 1).expand(n, c, h, w + 8))
-    return pad.gather(3, cols.view(n, 1, 1, w).expand(n, c, h, w))
+    """Random crop from the 4-pixel zero-padded image and random horizontal flip, per example
+    (He et al. 2015 sec. 4.2), drawn from ``g`` (:mod:`.graphs` holds the draws and the gathers)."""
+    return apply_augment(x, *draw_augment(x.shape[0], g))
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -191,6 +183,7 @@ class _Prepared:
     g: torch.Generator  # batch order and augmentation
     snaps: GradSnapshots | None
     setup_s: float
+    graphed: GraphedStep | None = None  # compile="graphs" (train/graphs.py)
 
 
 def _check(spec: NetSpec, train_set: ImageSet, config: TrainConfig) -> None:
@@ -222,7 +215,7 @@ def _prepare(spec: NetSpec, train_set: ImageSet, config: TrainConfig,
     if use_cl:
         net = net.to(memory_format=torch.channels_last)
     net.train()
-    if config.compile:
+    if config.compile and config.compile != "graphs":
         mode = config.compile if isinstance(config.compile, str) else None
         fwd = torch.compile(net, mode=mode)
     else:
@@ -240,9 +233,12 @@ def _prepare(spec: NetSpec, train_set: ImageSet, config: TrainConfig,
     # Batch order and augmentation: their own seeded generator (CPU, then indices go to device).
     g = torch.Generator().manual_seed(sub_seed(config.seed, "batches"))
     snaps = GradSnapshots(net, config.snapshot_every) if config.snapshot_every else None
-    return _Prepared(choice, dev, use_amp, use_cl, net, fwd, normalizer, scale, shift, x_all, y_all,
-                     n, bs, steps_per_epoch, steps_per_epoch * config.epochs, opt, g, snaps,
-                     time.perf_counter() - t_setup)
+    r = _Prepared(choice, dev, use_amp, use_cl, net, fwd, normalizer, scale, shift, x_all, y_all,
+                  n, bs, steps_per_epoch, steps_per_epoch * config.epochs, opt, g, snaps,
+                  time.perf_counter() - t_setup)
+    if config.compile == "graphs" and snaps is None:  # snapshot hooks need the eager step
+        r.graphed = GraphedStep(r, config)
+    return r
 
 
 def _optimizer(net: nn.Module, config: TrainConfig, cuda: bool) -> torch.optim.Optimizer:
@@ -264,6 +260,8 @@ def _train_epoch(r: _Prepared, config: TrainConfig, epoch: int, step: int, shoul
                  step_progress) -> tuple[int, torch.Tensor, torch.Tensor, bool]:
     """One epoch's steps: (steps done so far, summed loss, wrong answers, stopped). A stop asked
     for ends the epoch at once (``should_stop()`` polled every ``config.check_every`` steps)."""
+    if r.graphed is not None:
+        return graphed_epoch(r, config, step, should_stop, step_progress)
     dev, bs, snaps, net, fwd, opt = r.dev, r.bs, r.snaps, r.net, r.fwd, r.opt
     perm = torch.randperm(r.n, generator=r.g)[: r.steps_per_epoch * bs].to(dev)
     loss_sum = torch.zeros((), device=dev)
@@ -312,6 +310,7 @@ def _result(r: _Prepared, spec: NetSpec, config: TrainConfig, records: list[dict
             "params": sum(p.numel() for p in r.net.parameters()), "spec": spec.to_query(),
             "n_train": r.n, "n_test": len(test_set) if test_set is not None else 0,
             "amp": "bf16" if r.use_amp else "off", "channels_last": r.use_cl,
+            "graphed": r.graphed is not None and r.graphed.graph is not None,
             "config": asdict(config)}
     net = r.net
     if r.use_cl:  # hand back an ordinary (contiguous) model: hooks and checkpoints expect it

@@ -1,0 +1,126 @@
+"""The GPU paths, as far as a CPU can run them: the graphed step (train/graphs.py) learns what the
+eager trainer learns; scripts/gpu_check.sh parses and its tiny mode runs every part."""
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from resnet_explain.data import shapes_train_test
+from resnet_explain.spec import cifar_resnet
+from resnet_explain.train.config import TrainConfig
+from resnet_explain.train.graphs import GraphedStep, apply_augment, draw_augment
+from resnet_explain.train.trainer import train
+
+ROOT = Path(__file__).resolve().parents[2]
+CUDA = torch.cuda.is_available()
+
+
+def _same(a, b, rtol=1e-4, atol=1e-5):
+    cols = ["train_loss", "train_error", "lr"]
+    np.testing.assert_allclose(a.history[cols].to_numpy(), b.history[cols].to_numpy(), rtol=rtol, atol=atol)
+    for (name, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        if x.is_floating_point():
+            torch.testing.assert_close(y, x, rtol=rtol * 10, atol=atol * 10, msg=name)
+        else:
+            assert torch.equal(x, y), name
+
+
+@pytest.mark.parametrize("augment,schedule", [(False, "onecycle"), (True, "step")])
+def test_the_graphed_step_learns_what_the_eager_trainer_learns(augment, schedule, monkeypatch):
+    spec = cifar_resnet(8, width=4, in_size=8)
+    tr, te = shapes_train_test(96, 32, seed=0, size=8, difficulty=0.0)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05, augment=augment, schedule=schedule, seed=3,
+                      device="cpu", amp="off", channels_last="off", label_smoothing=0.1)
+    eager = train(spec, tr, te, cfg)
+    bodies = []
+    body = GraphedStep._body
+    monkeypatch.setattr(GraphedStep, "_body", lambda self: (bodies.append(1), body(self)))
+    graphed = train(spec, tr, te, replace(cfg, compile="graphs"))
+    assert len(bodies) == 2 * (96 // 16)  # every step went through the graph's body
+    _same(eager, graphed)
+    np.testing.assert_allclose(graphed.history.test_error, eager.history.test_error, atol=1e-6)
+    assert graphed.meta["graphed"] is False  # no capture on a CPU: the same body, eagerly
+
+
+def test_graphs_with_snapshots_train_eagerly_and_a_stop_is_honoured():
+    spec = cifar_resnet(8, width=2, in_size=8)
+    tr, _ = shapes_train_test(64, 16, seed=0, size=8, difficulty=0.0)
+    cfg = TrainConfig(epochs=2, batch_size=16, device="cpu", amp="off", channels_last="off",
+                      compile="graphs")
+    snap = train(spec, tr, None, replace(cfg, snapshot_every=2))
+    assert len(snap.grads) and len(snap.history) == 2
+    stopped = train(spec, tr, None, cfg, should_stop=lambda: True)
+    assert stopped.meta["stopped"] and stopped.history.empty
+
+
+def test_augment_draws_then_gathers_as_one_call():
+    x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).view(2, 3, 5, 5)
+    dx, dy, flip = draw_augment(2, torch.Generator().manual_seed(0))
+    y = apply_augment(x, dx, dy, torch.tensor([False, True]))
+    assert y.shape == x.shape
+    pad = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    r, c = int(dy[0]), int(dx[0])
+    torch.testing.assert_close(y[0], pad[0, :, r:r + 5, c:c + 5])
+    r, c = int(dy[1]), int(dx[1])
+    torch.testing.assert_close(y[1], pad[1, :, r:r + 5, c:c + 5].flip(-1))
+
+
+@pytest.mark.skipif(not CUDA, reason="needs CUDA: the capture itself")
+def test_cuda_graph_capture_matches_eager_within_bf16_tolerance():
+    spec = cifar_resnet(20, width=8, in_size=16)
+    tr, _ = shapes_train_test(512, 16, seed=0, size=16, difficulty=0.1)
+    cfg = TrainConfig(epochs=2, batch_size=64, lr=0.05, augment=True, device="cuda", amp="off")
+    eager = train(spec, tr, None, cfg)
+    graphed = train(spec, tr, None, replace(cfg, compile="graphs"))
+    assert graphed.meta["graphed"] is True
+    _same(eager, graphed, rtol=1e-2, atol=1e-3)
+    assert isinstance(GraphedStep, type)
+
+
+def test_gpu_check_script_parses_and_its_entries_answer_help():
+    script = ROOT / "scripts" / "gpu_check.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    for name in ("bench_train", "bench_many", "bench_probe", "bench_landscape", "make_assets",
+                 "gpu_table"):
+        out = subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), "--help"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, (name, out.stderr[-2000:])
+
+
+@pytest.mark.slow
+def test_gpu_check_tiny_mode_runs_every_part_and_prints_the_table(tmp_path):
+    env = {**os.environ, "GPU_CHECK_TINY": "1", "OUT": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    table = (tmp_path / "table.txt").read_text()
+    for part in ("train", "many", "probe", "landscape", "experiment"):
+        assert part in table
+    assert "timed out" not in table and "failed" not in table, table
+    assert (tmp_path / "assets" / "degradation-gpu" / "results.json").exists()
+
+
+def test_norms_read_zeros_as_zero_and_still_rescue_an_underflowed_norm():
+    from resnet_explain.measurement import Norms
+
+    n = Norms()
+    n.norm("zeros", torch.zeros(7))
+    n.norm("tiny", torch.full((4,), 1e-30))  # its squares underflow in float32
+    n.norm("plain", torch.tensor([3.0, 4.0]))
+    got = n.read()
+    assert got["zeros"] == 0.0 and got["plain"] == pytest.approx(5.0)
+    assert got["tiny"] == pytest.approx(2e-30, rel=1e-5)
+
+
+def test_bench_probe_counts_dispatches_on_a_launch_bound_cpu_case():
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_probe.py"), "--models", "resnet20",
+                          "--batch", "1", "--size", "8", "--threads", "1", "--repeats", "1", "--warmup", "0",
+                          "--devices", "cpu", "--profile"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "aten ops bare" in out.stdout and "RESULT" in out.stdout
