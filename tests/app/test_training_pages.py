@@ -191,5 +191,5 @@ def test_lesion_page_depth20_charts_every_block_and_marks_not_removable():
 def test_lesion_page_depth56_warns_that_plain56_never_learned():
     at = lesion_page(56)
     assert not at.exception
-    assert any("Plain-56 barely learned" in w.value for w in at.warning)
+    assert any("**plain-56 never left chance**" in w.value and "GPU" in w.value for w in at.warning)
     assert "In short" not in markdown(at)  # no plain-vs-residual verdict from an untrained twin
