@@ -120,6 +120,20 @@ def test_a_claim_on_a_network_that_never_left_chance_is_not_testable_and_not_cou
         "None of the 1 claims is testable")
 
 
+def test_convergence_display_says_never_and_the_seed_range():
+    from resnet_explain.experiments.convergence import convergence_table
+
+    curves = _curves()  # plain: 0.8/epoch, residual 0.3/epoch, +0.01 per seed
+    curves.loc[(curves["arch"] == "plain") & (curves["depth"] == 56), "train_error"] = 0.9
+    table = ct.convergence_display(convergence_table(curves, spe=10, thresholds=(0.5, 0.2)))
+    assert list(table.columns) == ["architecture", "depth", "steps to 50%", "steps to 20%",
+                                   "mean training error over the run (%)", "seeds"]
+    row = table[(table["architecture"] == "plain") & (table["depth"] == 56)].iloc[0]
+    assert row["steps to 50%"] == "never" and row["mean training error over the run (%)"].startswith("90.0")
+    res = table[(table["architecture"] == "residual") & (table["depth"] == 20)].iloc[0]
+    assert res["steps to 20%"] == "20"  # 0.15-0.17 at epoch 2 for every seed
+
+
 def test_load_stored_reads_the_three_files_and_summarises_the_runs():
     stored = load_stored()
     runs = pd.read_csv(STORED_DIR / "runs.csv")
