@@ -54,6 +54,8 @@ if method == "LayerGradCam":
     blocks = [n for n, _ in runs[0].spec.named_blocks()]
     layer = st.select_slider("Grad-CAM block", blocks, value=blocks[-1], key="at_layer", bind="query-params")
 notes = {r.run_id: attribution_text.chance_note(r.name, r.meta, len(classes)) for r in runs}
+if unfair := attribution_text.pair_note({r.name: r.meta for r in runs}, len(classes)):
+    st.warning(unfair, icon=":material/balance:")
 
 
 # ---- attribute: one library call per model, cached; each on a private copy of the run's model --
@@ -128,6 +130,8 @@ elif q2.button("Score all methods", icon=":material/scoreboard:", key="at_score"
     st.dataframe(table.round(2).assign(seconds_per_image=table["seconds_per_image"].round(4)),
                  hide_index=True, width="stretch")
     st.markdown(attribution_text.score_summary(table))
+    if unfair and len(scored) > 1:
+        st.caption(attribution_text.UNFAIR_SCORES)
     if len(scored) < len(runs):
         st.caption("Left out of the scores: " + ", ".join(r.name for r in runs if notes[r.run_id])
                    + " (never left chance, see above).")

@@ -105,7 +105,9 @@ if any(v is None for v in found.values()):
 pl, rs = found.values()
 size = 380 if settings.presenter else 300
 st.subheader("The numbers")
-st.markdown(landscape_text.compare(pl, rs))
+if warning := landscape_text.pair_warning(pl, rs):
+    st.warning(warning, icon=":material/warning:")
+st.markdown(landscape_text.compare(pl, rs, warn=False))
 st.dataframe(charts.numbers_table(found), hide_index=True, width="stretch")
 st.subheader(f"2-D slice: log10 loss around the trained weights (+), {s.grid}×{s.grid}")
 st.caption("Colour and white iso-loss lines share one scale across both panels; hover for the "

@@ -113,7 +113,7 @@ k4.metric("residual: median drop", f"{f['residual'].get('median_drop', float('na
 st.subheader("Accuracy lost when one block is deleted")
 for arch in ("residual", "plain"):
     st.markdown(lesion_text.arch_sentence(arch, depth, f[arch]))
-for warning in lesion_text.barely_learned(f, depth, chance):
+if warning := lesion_text.pair_warning(f, depth, chance):
     st.warning(warning, icon=":material/warning:")
 if verdict := lesion_text.lesion_verdict(f, chance):
     st.markdown(verdict)

@@ -141,6 +141,8 @@ def numbers_table(results: dict[str, object]) -> pd.DataFrame:
         resolved = n.get("lambda_min_resolved")
         cols[label] = {
             "λmax, the top Hessian eigenvalue": _fmt(n["lambda_max"]),
+            "curvature along the filter-normalised directions (scale-invariant)":
+                _fmt(n.get("fn_curvature", float("nan")), ".3g"),
             "λmin": _fmt(n["lambda_min"]) if resolved
             else f"≈ 0 (|λmin| < {_fmt(n.get('lambda_min_precision'), '.2g')})",
             "|λmin/λmax| (Li et al.'s ratio)": _fmt(n["ratio"], ".2g") if resolved else "≈ 0",

@@ -14,7 +14,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..chance import near_chance as barely_learned
 from ..content.training import net_label
+from ..experiments.convergence import key
 from .axes import VARIANT_COLORS, W, legend
 
 METRICS = {"train_error": "training error", "test_error": "test error"}
@@ -127,11 +129,37 @@ def he_table(table: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def _reach_cell(r: dict, k: str) -> str:
+    n, got = int(r["seeds"]), int(r[f"{k}_reached"])
+    if got == 0:
+        return "never"
+    lo, hi, mean = r[f"{k}_steps_min"], r[f"{k}_steps_max"], r[f"{k}_steps_mean"]
+    s = f"{mean:,.0f}" if lo == hi else f"{mean:,.0f} ({lo:,.0f}–{hi:,.0f})"
+    return s + (f", {got} of {n} seeds" if got < n else "")
+
+
+def convergence_display(conv: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~resnet_explain.experiments.convergence.convergence_table` -> a display table:
+    network, steps to each threshold (mean, the seeds' range; "never"), area under the curve
+    (mean running training error, %, with the seeds' range)."""
+    thresholds = conv.attrs.get("thresholds", [])
+    cols = ["architecture", "depth"] + [f"steps to {t:.0%}" for t in thresholds] + [
+        "mean training error over the run (%)", "seeds"]
+    rows = []
+    for r in conv.to_dict("records"):
+        row = {"architecture": r["arch"], "depth": int(r["depth"]), "seeds": int(r["seeds"])}
+        for t in thresholds:
+            row[f"steps to {t:.0%}"] = _reach_cell(r, key(t))
+        lo, hi = r["auc_min"] * 100, r["auc_max"] * 100
+        row["mean training error over the run (%)"] = (
+            f"{r['auc_mean'] * 100:.1f}" + ("" if r["seeds"] < 2 else f" ({lo:.1f}–{hi:.1f})"))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
+
+
 def near_chance(table: pd.DataFrame, chance: float) -> list[str]:
     """The networks whose final training error says they never left chance (``chance`` is the
     error of guessing): the one rule, :func:`resnet_explain.chance.near_chance`."""
-    from ..chance import near_chance as barely_learned
-
     if not len(table):
         return []
     return [net_label(a, d) for a, d, e in zip(table["arch"], table["depth"], table["train_error"])

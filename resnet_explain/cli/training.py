@@ -16,12 +16,14 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from ..content import training_lr as lr_text
 from ..errors import UserError
 from ..experiments import lr_sweep as sw
-from ..experiments.degradation import run_degradation
+from ..experiments.convergence import key
+from ..experiments.degradation import check_hypothesis, convergence_json, run_degradation
 from ..jsonable import json_dict
 from ..spec import NetSpec, cifar_resnet
 from ..train.benchmark import bench_train
@@ -111,10 +113,29 @@ def _print_table(obj: dict) -> None:
             return f"{100 * v:6.2f} % ± {100 * (s or 0):5.2f}"
         print(f"{r['arch']:<14}{r['depth']:>6}{cell('train_error'):>22}{cell('test_error'):>22}  "
               f"{','.join(str(s) for s in r.get('seeds', []))}")
+    conv = obj.get("convergence") or {}
+    for r in conv.get("rows", []):
+        steps = []
+        for t in conv.get("thresholds", []):
+            v = r.get(f"{key(t)}_steps_mean")
+            steps.append(f"{t:.0%} {'never' if v is None else f'after {v:,.0f} steps'}"
+                         f" ({r[f'{key(t)}_reached']}/{r['seeds']} seeds)")
+        print(f"  {r['arch']}-{r['depth']}: {', '.join(steps)}; mean training error over the run "
+              f"{100 * r['auc_mean']:.1f} %")
     for h in obj.get("hypothesis", []):
-        mark = "yes" if h["holds"] else "NO"
+        mark = "not testable here" if h.get("testable") is False else "yes" if h["holds"] else "NO"
         extra = " (within seed spread)" if h.get("seed_ranges_overlap") else ""
         print(f"  {h['claim']}: {mark}{extra}")
+
+
+def _current_rules(obj: dict) -> None:
+    """A stored result read with today's rules: its claims checked again from its rows (a claim
+    on a network that never left chance is not testable), its convergence numbers from its
+    curves when it was stored before them."""
+    if obj.get("rows"):
+        obj["hypothesis"] = to_plain(check_hypothesis(pd.DataFrame(obj["rows"])))
+    if "convergence" not in obj and obj.get("curves") and obj.get("meta"):
+        obj["convergence"] = convergence_json(pd.DataFrame(obj["curves"]), obj["meta"])
 
 
 def cmd_degradation(a) -> int:
@@ -129,6 +150,7 @@ def cmd_degradation(a) -> int:
             obj = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot read {path}: {exc}") from None
+        _current_rules(obj)
     else:
         depths = _ints(a.depths, "--depths") or None
         seeds = _ints(a.seeds, "--seeds") or None

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..chance import NEAR_CHANCE, near_chance
 from ..charts.overlay import SCALE_PERCENTILE
+from .fair_pair import unfair_pair
 
 BLOCKS_TEXT = (  # what explain.block_shares measures, in the page's words
     "Layer Integrated Gradients through each block's **residual branch** F (Captum's "
@@ -44,6 +45,23 @@ def chance_note(name: str, meta: dict, n_classes: int) -> str | None:
             f"for guessing among {n_classes} classes (its accuracy got less than {NEAR_CHANCE:.0%} "
             "of the way from chance to 100%). Its maps explain a network that does not recognise "
             "the shapes, so it is not scored as a working model.")
+
+
+def pair_note(metas: dict[str, dict], n_classes: int) -> str | None:
+    """The warning for a pair of runs (name -> meta) whose one side never left chance or trained
+    far worse than the other (:func:`resnet_explain.chance.unfair_sides`, on each run's recorded
+    test accuracy): its maps and scores are not read as a comparison. None for a fair pair (or
+    when a run has no recorded test error)."""
+    errs = {name: m.get("test_error") for name, m in metas.items()}
+    if any(e is None or not np.isfinite(float(e)) for e in errs.values()):
+        return None
+    return unfair_pair({n: 1.0 - float(e) for n, e in errs.items()}, 1.0 / n_classes,
+                       "Where the two maps or scores differ, the difference may be only how much "
+                       "each net learned, so this page draws no conclusion about skips from it.")
+
+
+UNFAIR_SCORES = ("Not a comparison of the twins: one trained far worse than the other (see the "
+                 "warning at the top).")
 
 
 def ig_clause(ig) -> str:

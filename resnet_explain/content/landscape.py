@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import math
 
-from ..chance import near_chance
+from .fair_pair import unfair_pair
 
 
 def _chance(result) -> float:
     return 1.0 / result.meta.get("classes", 10)
-
-
-def never_left_chance(result) -> bool:
-    """Whether the trained weights are still at chance on the landscape's sample."""
-    return near_chance(result.numbers["accuracy_at_centre"], _chance(result))
-
-
-def chance_sentence(name: str, result) -> str:
-    """Why a net that never left chance has no landscape around a solution."""
-    return (f"**The {name} net never left chance** ({result.numbers['accuracy_at_centre']:.0%} right "
-            f"on this sample, chance {_chance(result):.0%}): its trained weights are where training "
-            "stopped, not a minimum, so its picture is not the landscape around a solution.")
 
 
 def curvature_sentence(lp: float, lr: float, where: str = "minimum") -> str:
@@ -61,15 +49,89 @@ def path_sentence(bp: float | None, br: float | None) -> str:
             "before it falls (0 would be a monotone fall).")
 
 
-def compare(plain, residual) -> str:
-    """The twins' numbers in one paragraph, each claim a measured number (markdown)."""
+def net_name(variant: str, result) -> str:
+    """"plain-56" from a landscape's meta (just "plain" when it has no depth)."""
+    depth = result.meta.get("depth")
+    return f"{variant}-{int(depth)}" if depth is not None else variant
+
+
+def pair_warning(plain, residual) -> str | None:
+    """The warning for a pair whose one twin never left chance or trained far worse than the
+    other (:func:`resnet_explain.chance.unfair_sides`, on the accuracy at the trained weights on
+    this sample): the page then compares neither the sharpness nor the pictures. None if fair."""
+    accs = {net_name(v, r): r.numbers["accuracy_at_centre"] for v, r in (("plain", plain),
+                                                                          ("residual", residual))}
+    return unfair_pair(accs, _chance(plain), "A net that learned far less sits elsewhere on its "
+                       "landscape than one that trained — not at a minimum of the same kind — so "
+                       "this page does not say which minimum is sharper or smoother: the numbers "
+                       "below describe each net alone.")
+
+
+def alone_sentence(lp: float, lr: float) -> str:
+    """λmax of both nets, with no comparison (an unfair pair)."""
+    return (f"λmax at the trained weights: **{lp:.3g}** for the plain net, **{lr:.3g}** for the "
+            "residual one (each alone: this pair is not compared).")
+
+
+def reconcile_sentence(p: dict, r: dict) -> str:
+    """When λmax calls one net sharper but its slice rises less: why both can be true ("" when
+    the picture agrees, or λmax is not positive for both)."""
+    lp, lr = p["lambda_max"], r["lambda_max"]
+    if not (lp > 0 and lr > 0) or lp == lr:
+        return ""
+    (s, sn), (o, on) = (("plain", p), ("residual", r)) if lp > lr else (("residual", r), ("plain", p))
+    if not sn["loss_max"] < on["loss_max"]:
+        return ""
+    return (f"The picture says otherwise: λmax calls the {s} net sharper, yet its slice rises "
+            f"less (highest loss {sn['loss_max']:.3g} against {on['loss_max']:.3g} for the {o} "
+            "net). They measure different things: λmax is the curvature at the trained weights "
+            "along the single steepest of all directions, the slice's highest loss is a whole "
+            "filter-normalised step away along two random ones.")
+
+
+SAME = 1.25  # two curvatures within this factor are "about the same"
+
+
+def fn_sentence(p: dict, r: dict, compared: bool = True) -> str:
+    """The scale-invariant sharpness (the curvature along the filter-normalised directions) of
+    both nets, whether it agrees with λmax, and why it is given ("" when unknown)."""
+    kp, kr = p.get("fn_curvature"), r.get("fn_curvature")
+    if kp is None or kr is None or not (math.isfinite(kp) and math.isfinite(kr)):
+        return ""
+    s = (f"Along the slice's filter-normalised directions, which rescaling a filter does not "
+         f"change, the curvature at the trained weights is **{kp:.3g}** (plain) and **{kr:.3g}** "
+         "(residual)")
+    why = ("; λmax does change with a filter's scale, which BatchNorm makes free (Dinh et al. "
+           "2017, arXiv 1703.04933)")
+    if not compared or not (kp > 0 and kr > 0):
+        return s + why + "."
+    k = max(kp, kr) / min(kp, kr)
+    if k < SAME:
+        verdict = f": about the same (within {SAME - 1:.0%})"
+    else:
+        verdict = f": the {'plain' if kp > kr else 'residual'} net's is {k:.1f}× the other's"
+    lam_sharper = "plain" if p["lambda_max"] > r["lambda_max"] else "residual"
+    fn_sharper = None if k < SAME else ("plain" if kp > kr else "residual")
+    agree = ("" if fn_sharper == lam_sharper else
+             " — so the λmax contrast is not one the scale-invariant measure confirms")
+    return s + verdict + why + agree + "."
+
+
+def compare(plain, residual, warn: bool = True) -> str:
+    """The twins' numbers in one paragraph, each claim a measured number (markdown); for an
+    unfair pair (:func:`pair_warning`, first, unless ``warn`` is False: the page shows it apart)
+    each net's numbers alone, no comparison."""
     p, r = plain.numbers, residual.numbers
-    stuck = [(name, res) for name, res in (("plain", plain), ("residual", residual))
-             if never_left_chance(res)]
+    warning = pair_warning(plain, residual)
+    fair = warning is None
     neg = [name for name, n in (("plain", p), ("residual", r))
            if n.get("lambda_min_resolved") and n["lambda_min"] < 0]
-    parts = [chance_sentence(name, res) for name, res in stuck]
-    parts += [curvature_sentence(p["lambda_max"], r["lambda_max"], "point" if stuck else "minimum"),
-              roughness_sentence(p, r), saddle_sentence(neg),
+    if fair:
+        parts = [curvature_sentence(p["lambda_max"], r["lambda_max"]), fn_sentence(p, r),
+                 reconcile_sentence(p, r)]
+    else:
+        parts = [warning if warn else "", alone_sentence(p["lambda_max"], r["lambda_max"]),
+                 fn_sentence(p, r, compared=False)]
+    parts += [roughness_sentence(p, r), saddle_sentence(neg),
               path_sentence(p.get("path_barrier"), r.get("path_barrier"))]
     return " ".join(s for s in parts if s)

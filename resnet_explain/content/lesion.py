@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..chance import NEAR_CHANCE, near_chance
+from ..chance import unfair_sides
+from .fair_pair import unfair_pair
 from .job_status import job_status
 
 BIG_DROP = 5.0  # percentage points: what the sentences call a large drop
@@ -51,27 +52,24 @@ def arch_sentence(arch: str, depth: int, d: dict, big_drop: float = BIG_DROP) ->
     return s
 
 
-def barely_learned(findings: dict, depth: int, chance: float) -> list[str]:
-    """A warning per twin that never left chance (lab.explain.near_chance, on the accuracy measured
-    here): its small drops say nothing."""
-    out = []
-    for arch in ("plain", "residual"):
-        base = findings[arch]["base_accuracy_pct"] / 100
-        if near_chance(base, chance):
-            out.append(f"{arch.capitalize()}-{depth} barely learned (accuracy {base:.1%}, chance "
-                       f"{chance:.0%}: less than {NEAR_CHANCE:.0%} of the way from chance to 100%): "
-                       "deleting its blocks cannot cost much, so its small drops say nothing about "
-                       "robustness. Compare twins that both trained.")
-    return out
+def pair_warning(findings: dict, depth: int, chance: float) -> str | None:
+    """The warning for a pair whose one twin never left chance or trained far worse than the
+    other (:func:`resnet_explain.chance.unfair_sides`, on the accuracy measured here): no
+    verdict on which twin is more fragile is drawn from it. None for a fair pair."""
+    accs = {f"{arch}-{depth}": findings[arch]["base_accuracy_pct"] / 100 for arch in ("plain", "residual")}
+    return unfair_pair(accs, chance, "Deleting a block of a net that learned little cannot cost "
+                       "much, so its small drops say nothing about robustness, and this page draws "
+                       "no verdict on which twin is more fragile from this pair.")
 
 
 def lesion_verdict(findings: dict, chance: float, big_drop: float = BIG_DROP) -> str | None:
     """The "In short" sentence: does the pair show Veit et al.'s contrast? None when either twin
-    has no deletable block or either twin barely learned (no verdict from an untrained net)."""
+    has no deletable block, or one never left chance or trained far worse than the other (no
+    comparative verdict from an unfair pair: :func:`pair_warning` says so)."""
     pr, rr = findings["plain"], findings["residual"]
     if pr.get("median_drop") is None or rr.get("median_drop") is None:
         return None
-    if any(near_chance(d["base_accuracy_pct"] / 100, chance) for d in (pr, rr)):
+    if unfair_sides({a: d["base_accuracy_pct"] / 100 for a, d in (("p", pr), ("r", rr))}, chance):
         return None
     pm, rm = pr["median_drop"], rr["median_drop"]
     if pm <= big_drop:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..experiments.convergence import key
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -34,11 +36,17 @@ def claim_text(kind: str, lo: int, hi: int) -> str:
 # The hypothesis
 # ---------------------------------------------------------------------------------------------
 def verdicts(hypothesis: list[dict], n_seeds: int) -> list[dict]:
-    """``train.check_hypothesis`` output -> one dict per claim with a computed verdict in words."""
+    """``train.check_hypothesis`` output -> one dict per claim with a computed verdict in words.
+    A claim resting on a network that never left chance is "not testable here", never "holds"."""
     out = []
     for h in hypothesis:
         a, b = h["a_train_error"] * 100, h["b_train_error"] * 100
-        if not h["holds"]:
+        testable = h.get("testable", True)
+        if not testable:
+            stuck = h.get("untestable") or []
+            verdict = (f"not testable here: {' and '.join(stuck)} never left chance"
+                       if stuck else "not testable here")
+        elif not h["holds"]:
             verdict = "does not hold"
         elif n_seeds > 1 and h["seed_ranges_overlap"]:
             verdict = "holds, but within the seed-to-seed spread"
@@ -46,25 +54,34 @@ def verdicts(hypothesis: list[dict], n_seeds: int) -> list[dict]:
             verdict = "holds"
         spread = ("" if n_seeds < 2 else
                   (" (seed ranges overlap)" if h["seed_ranges_overlap"] else " (seed ranges do not overlap)"))
-        out.append({"claim": h["claim"], "holds": bool(h["holds"]), "verdict": verdict,
+        out.append({"claim": h["claim"], "holds": bool(h["holds"]) and testable,
+                    "testable": bool(testable), "verdict": verdict,
                     "measured": f"{h['a']}: {a:.2f} % vs {h['b']}: {b:.2f} %{spread}"})
     return out
 
 
 def hypothesis_sentence(vs: list[dict], expected: int = 3) -> str:
-    """How many of He et al.'s claims the data support, in words."""
+    """How many of He et al.'s claims the data support, counting only the claims they can test
+    (a network missing, or one that never left chance, makes a claim not testable here)."""
     if not vs:
         return "Not enough finished runs to check any of the claims (it needs two depths of a kind)."
-    held = sum(v["holds"] for v in vs)
-    missing = expected - len(vs)
-    s = f"These data support **{held} of the {len(vs)}** claims they can test"
-    s += f" ({missing} could not be tested: a network is missing)." if missing > 0 else "."
-    return s
+    testable = [v for v in vs if v.get("testable", True)]
+    held = sum(v["holds"] for v in testable)
+    missing, stuck = expected - len(vs), len(vs) - len(testable)
+    why = ([f"{missing} could not be tested: a network is missing"] if missing > 0 else []) + (
+        [f"{stuck} not testable here: {'it rests' if stuck == 1 else 'they rest'} on a network "
+         "that never left chance"] if stuck else [])
+    if not testable:
+        s = f"None of the {len(vs)} claims is testable with these data"
+        return s + (f" ({'; '.join(why)})." if why else ".")
+    s = f"These data support **{held} of the {len(testable)}** claims they can test"
+    return s + (f" ({'; '.join(why)})." if why else ".")
 
 
 def verdict_line(v: dict) -> str:
     """One ``verdicts`` entry as a markdown line: mark, claim, verdict, the measured numbers."""
-    icon = ":material/check_circle:" if v["holds"] else ":material/cancel:"
+    icon = (":material/help:" if not v.get("testable", True) else
+            ":material/check_circle:" if v["holds"] else ":material/cancel:")
     return f"{icon} *{v['claim']}* — **{v['verdict']}**: {v['measured']}."
 
 
@@ -80,7 +97,48 @@ def chance_warning(table: pd.DataFrame, chance: float) -> str | None:
             f"chance to no error) at the end: "
             f"{', '.join(names)}. A network there has barely learned at this budget — a stronger "
             "failure than He et al.'s plain-56, which trains, only worse than plain-20 (fig. 6). "
-            "A claim comparing two such networks says nothing.")
+            "A claim resting on such a network is not testable here: it needs a budget (a longer run, "
+            "a GPU) at which that network trains.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Convergence in numbers (experiments.convergence)
+# ---------------------------------------------------------------------------------------------
+def reach_words(row: dict, threshold: float) -> str:
+    """When one network (a :func:`~resnet_explain.experiments.convergence.convergence_table`
+    row) reached ``threshold``: "after 1,560 steps (epoch 5)", the seed range, or "never"."""
+    k, n = key(threshold), int(row["seeds"])
+    got = int(row[f"{k}_reached"])
+    if got == 0:
+        return "never" + (f" (0 of {n} seeds)" if n > 1 else "")
+    lo, hi = row[f"{k}_steps_min"], row[f"{k}_steps_max"]
+    elo, ehi = int(row[f"{k}_epochs_min"]), int(row[f"{k}_epochs_max"])
+    if lo == hi:
+        s = f"after {lo:,.0f} steps (epoch {elo})"
+    else:
+        s = (f"after {row[f'{k}_steps_mean']:,.0f} steps (mean; {lo:,.0f}–{hi:,.0f} over the "
+             f"seeds, epochs {elo}–{ehi})")
+    return s + (f" in {got} of {n} seeds, never in the other{_s(n - got)}" if got < n else "")
+
+
+def convergence_sentence(residual: dict, plain: dict, threshold: float) -> str:
+    """One comparison of twins: when each reached ``threshold`` training error, and the mean
+    training error over the run (the area under the curve / the steps), from the numbers."""
+    r, p = net_label("residual", residual["depth"]), net_label("plain", plain["depth"])
+    return (f"**{r}** reached {threshold:.0%} training error {reach_words(residual, threshold)}, "
+            f"its plain twin **{p}** {reach_words(plain, threshold)}; mean training error over "
+            f"the run (the area under the curve): {residual['auc_mean']:.1%} vs "
+            f"{plain['auc_mean']:.1%}.")
+
+
+def convergence_caption(thresholds, spe: int) -> str:
+    """What the convergence table's numbers are."""
+    ts = " and ".join(f"{t:.0%}" for t in thresholds)
+    return (f"Steps to {ts} training error: the end of the first epoch whose running training "
+            f"error is at or below it ({spe:,} steps per epoch; resolved to one epoch), mean over "
+            "the seeds that got there, their range in brackets; never: no epoch got there. Area "
+            "under the curve: the mean running training error over the run (0 % = right from the "
+            "first step, chance = never learned).")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..chance import chance_error, near_chance
 from ..content.training import claim_text
 from ..errors import Stopped
 from ..spec import NetSpec, cifar_resnet
@@ -28,6 +29,7 @@ from ..train.config import HISTORY_COLUMNS
 from ..train.estimate import estimate_requests_seconds
 from ..train.runs import RunRequest
 from ..train.trainer import evaluate, train
+from .convergence import THRESHOLDS, convergence_table, steps_per_epoch
 
 STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "degradation"
 
@@ -67,11 +69,32 @@ class DegradationResult:
     hypothesis: list[dict]
     models: dict = field(default_factory=dict)  # (arch, depth, seed) -> (model, normalizer)
 
+    @property
+    def convergence(self) -> pd.DataFrame:
+        return convergence(self.curves, self.meta)
+
     def to_json(self) -> dict:
         rows = [to_plain(r) for r in self.table.to_dict("records")]
         return {"rows": rows, "runs": [to_plain(r) for r in self.runs.to_dict("records")],
                 "curves": [to_plain(r) for r in self.curves.to_dict("records")],
+                "convergence": convergence_json(self.curves, self.meta),
                 "hypothesis": to_plain(self.hypothesis), "meta": to_plain(self.meta)}
+
+
+def convergence(curves: pd.DataFrame, meta: dict, thresholds=THRESHOLDS) -> pd.DataFrame:
+    """Steps and epochs to each training-error threshold and the curve's area, per network
+    with the seed spread (:func:`.convergence.convergence_table`), from a result's curves."""
+    return convergence_table(curves, steps_per_epoch(meta), thresholds)
+
+
+def convergence_json(curves: pd.DataFrame, meta: dict, thresholds=THRESHOLDS) -> dict:
+    """:func:`convergence` as JSON: its rows (null: never reached), the thresholds, the steps per
+    epoch and what the numbers are."""
+    table = convergence(curves, meta, thresholds)
+    return {"rows": [to_plain(r) for r in table.to_dict("records")], **to_plain(table.attrs),
+            "steps_are": "end of the first epoch whose running training error is at or below "
+                         "the threshold (null: never reached); auc: mean running training error "
+                         "over the epochs (= area under the per-step curve / steps)"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,10 @@ class StoredRuns:
     @property
     def n_seeds(self) -> int:
         return len(self.meta["seeds"])
+
+    @property
+    def convergence(self) -> pd.DataFrame:
+        return convergence(self.curves, self.meta)
 
 
 def load_stored(folder: str | Path = STORED_DIR) -> StoredRuns:
@@ -128,10 +155,15 @@ CLAIMS = (("degradation", ("plain", "hi"), ("plain", "lo"), ">"),
           ("residual_beats_plain", ("residual", "hi"), ("plain", "hi"), "<"))
 
 
-def check_hypothesis(table: pd.DataFrame) -> list[dict]:
+def check_hypothesis(table: pd.DataFrame, chance: float | None = None) -> list[dict]:
     """He et al.'s three claims, checked on the measured means (and whether the seed ranges
     overlap, so a reader sees when a difference is within seed-to-seed spread). Each claim's
-    ``claim`` names it in words (:func:`resnet_explain.content.training.claim_text`)."""
+    ``claim`` names it in words (:func:`resnet_explain.content.training.claim_text`).
+
+    A claim resting on a network that never left chance (``chance``: the error of guessing,
+    default the shapes'; :func:`~resnet_explain.chance.near_chance` on its mean training error)
+    is not testable here: ``testable`` False, ``untestable`` names the networks, ``holds`` False.
+    He et al.'s claims are about networks that train (their plain-56 does, only worse)."""
     def row(arch, depth):
         m = table[(table["arch"] == arch) & (table["depth"] == depth)]
         return None if m.empty else m.iloc[0]
@@ -140,6 +172,7 @@ def check_hypothesis(table: pd.DataFrame) -> list[dict]:
     if len(depths) < 2:
         return []
     at = {"lo": depths[0], "hi": depths[-1]}
+    chance = chance_error() if chance is None else chance
     out = []
     for kind, (arch_a, da), (arch_b, db), op in CLAIMS:
         a, b = (arch_a, at[da]), (arch_b, at[db])
@@ -147,12 +180,14 @@ def check_hypothesis(table: pd.DataFrame) -> list[dict]:
         if ra is None or rb is None:
             continue
         x, y = float(ra["train_error"]), float(rb["train_error"])
-        holds = {">": x > y, "<=": x <= y, "<": x < y}[op]
+        stuck = [f"{n[0]}-{n[1]}" for n, e in ((a, x), (b, y)) if near_chance(1 - e, 1 - chance)]
+        holds = not stuck and {">": x > y, "<=": x <= y, "<": x < y}[op]
         overlap = not (ra["train_error_min"] > rb["train_error_max"]
                        or ra["train_error_max"] < rb["train_error_min"])
         out.append({"claim": claim_text(kind, at["lo"], at["hi"]), "kind": kind,
                     "a": f"{a[0]}-{a[1]}", "b": f"{b[0]}-{b[1]}",
                     "a_train_error": x, "b_train_error": y, "holds": bool(holds),
+                    "testable": not stuck, "untestable": stuck,
                     "seed_ranges_overlap": bool(overlap)})
     return out
 
@@ -202,6 +237,7 @@ def run_degradation(exp: Budget | str = "cpu-live", depths=None, seeds=None, epo
     runs_df = pd.DataFrame(out.runs, columns=RUN_COLUMNS)
     table = summarise(runs_df)
     meta = _meta(exp, out, wall=time.perf_counter() - t0, data_s=data_s, together=bool(together))
+    meta["steps_per_epoch"] = max(1, len(train_set) // min(exp.config.batch_size, len(train_set)))
     curves_df = pd.DataFrame(out.curves, columns=["arch", "depth", "seed"] + HISTORY_COLUMNS)
     return DegradationResult(curves_df, runs_df, table, meta, check_hypothesis(table), out.models)
 

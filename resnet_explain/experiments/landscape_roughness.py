@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .landscape_sharpness import fn_curvature
+
 # A grid point counts as non-convex when the slice's 2x2 finite-difference Hessian has an
 # eigenvalue below -NONCONVEX_TOL x its largest |eigenvalue| there (and above the float noise
 # floor): it curves clearly downward in some direction of the plane, not by rounding.
@@ -65,4 +67,5 @@ def summarise(surface: pd.DataFrame, hess: dict, path: pd.DataFrame | None = Non
             "loss_at_centre": float(centre["loss"]), "accuracy_at_centre": float(centre["accuracy"]),
             "loss_max": float(np.nanmax(np.where(finite, surface["loss"], np.nan))),
             "finite_share": float(finite.mean()),
-            "path_barrier": path_barrier(path) if path is not None else float("nan")}
+            "path_barrier": path_barrier(path) if path is not None else float("nan"),
+            **fn_curvature(surface)}

@@ -18,6 +18,7 @@ from ..data.cifar import cache_dir
 from ..device import choose_device
 from .landscape import VERSION, Landscape, LandscapeSettings, landscape
 from .landscape_roughness import path_barrier
+from .landscape_sharpness import fn_curvature
 
 STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "landscapes"
 CACHE_KEEP = 200  # results kept in the user's cache (oldest go first; one is ~20-200 kB)
@@ -52,6 +53,8 @@ def load(folder: Path) -> Landscape:
     d = json.loads((folder / "result.json").read_text())
     tables = {n: pd.read_csv(folder / f"{n}.csv") for n in ("surface", "line", "path")}
     d["numbers"].setdefault("path_barrier", path_barrier(tables["path"]))  # results made before it
+    if "fn_curvature" not in d["numbers"]:  # results made before it: from their stored slice
+        d["numbers"].update(fn_curvature(tables["surface"]))
     return Landscape(tables["surface"], tables["line"], tables["path"], d["numbers"], d["meta"])
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 
 from ..charts import training as ct
 from ..content import training as words
+from ..experiments.convergence import pairs
 from ..experiments.degradation import check_hypothesis
 from .jobs import BackgroundJob, show_job
 from .widgets import chart_with_export
@@ -28,10 +29,20 @@ def curves(frame: pd.DataFrame, chance: float, title: str = "", name: str = "liv
                 st.altair_chart(chart, width="stretch")
 
 
-def results(table: pd.DataFrame, n_seeds: int, chance: float) -> list[dict]:
-    """He et al.'s table 6 shape, the three claims checked, and which networks never learned."""
+def results(table: pd.DataFrame, n_seeds: int, chance: float,
+            convergence: pd.DataFrame | None = None) -> list[dict]:
+    """He et al.'s table 6 shape, how fast each network trained (``convergence``: a
+    :func:`~..experiments.degradation.convergence` table), the three claims checked (a claim on a
+    network that never left chance: not testable here), and which networks never learned."""
     st.dataframe(ct.he_table(table), hide_index=True, width="stretch")
-    vs = words.verdicts(check_hypothesis(table), n_seeds)
+    if convergence is not None and len(convergence):
+        st.dataframe(ct.convergence_display(convergence), hide_index=True, width="stretch")
+        t = min(convergence.attrs["thresholds"])
+        for r, p in pairs(convergence):
+            st.markdown(words.convergence_sentence(r, p, t))
+        st.caption(words.convergence_caption(convergence.attrs["thresholds"],
+                                             convergence.attrs["steps_per_epoch"]))
+    vs = words.verdicts(check_hypothesis(table, chance), n_seeds)
     for v in vs:
         st.markdown(words.verdict_line(v))
     st.markdown(words.hypothesis_sentence(vs))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from resnet_explain.content import landscape as words
 from resnet_explain.experiments import landscape as L
 from resnet_explain.experiments import landscape_store as store
 from resnet_explain.train import shipped
@@ -63,7 +64,10 @@ def test_a_session_pair_is_computed_live_and_shows_the_librarys_numbers(pair, no
     cells = [f for f in frames[0] if "log10_loss" in f]
     assert [len(f) for f in cells] == [121, 121] and all(np.isfinite(f["log10_loss"]).all() for f in cells)
     assert any("level" in f and len(f) for f in frames[0]), "iso-loss lines are drawn"
-    assert any("sharpest curvature" in m.value for m in at.markdown)
+    # a fair pair is compared; one whose twin never left chance or trained far worse is flagged
+    unfair = words.pair_warning(want[twin.run_id], want[yours.run_id])
+    assert any("sharpest curvature" in m.value for m in at.markdown) == (unfair is None)
+    assert (unfair is not None) == any(w.value == unfair for w in at.warning)
     # the same settings again: loaded, no Compute needed
     again = session_page(yours, twin, **SMALL)
     assert again.button(key="ll_start").disabled and len(again.dataframe) == 1

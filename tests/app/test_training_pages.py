@@ -7,7 +7,10 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from resnet_explain.content import training as words
+from resnet_explain.experiments import degradation as dg
 from resnet_explain.experiments import lesion
+from resnet_explain.experiments.convergence import pairs
 from resnet_explain.train import shipped as zoo
 
 from .chartdata import chart_frames
@@ -55,7 +58,19 @@ def test_training_shows_stored_runs_table_and_verdicts():
     p56 = runs[(runs["arch"] == "plain") & (runs["depth"] == 56)]["train_error"] * 100
     assert table.iloc[1]["training error (%)"] == f"{p56.mean():.2f} ± {p56.std(ddof=1):.2f}"
     text = markdown(at)
-    assert "plain-56 trains worse than plain-20" in text and "support **3 of the 3**" in text
+    assert "plain-56 trains worse than plain-20" in text
+    # the count is of the testable claims only (a claim on a network at chance is not testable)
+    stored = dg.load_stored()
+    vs = words.verdicts(dg.check_hypothesis(stored.table), stored.n_seeds)
+    assert words.hypothesis_sentence(vs) in text
+    for v in vs:
+        assert ("not testable here" in v["verdict"]) == (not v["testable"])
+    # convergence in numbers: the table, and one sentence per twin pair
+    conv = stored.convergence
+    shown = at.dataframe[1].value
+    assert list(shown["architecture"]) == list(conv["arch"]) and "steps to 20%" in shown.columns
+    for r, p in pairs(conv):
+        assert words.convergence_sentence(r, p, 0.2) in text
     # The stored curves: mean over seeds of the last epoch, as in curves.csv.
     curves = pd.read_csv(ROOT / "assets" / "degradation" / "curves.csv")
     frames = chart_frames(at)
@@ -85,10 +100,11 @@ def test_training_live_tiny_budget_runs_to_the_final_table():
     kept = at.session_state["tr_runs"]
     assert len(kept) == 1 and len(kept[0]["runs"]) == 4
     assert any(label.startswith("Finished: 4 networks, 8 epochs") for label in status_labels(at))
-    live = at.dataframe[1].value
+    live = at.dataframe[2].value  # stored: the errors, the convergence; then the live errors
     assert list(live["depth"]) == [8, 14, 8, 14] and (live["seeds"] == 1).all()
     text = markdown(at)
     assert "plain-14 trains worse than plain-8" in text
+    assert "**residual-14** reached 20% training error" in text  # the live run's convergence
     assert "Stored and live, side by side" in [s.value for s in at.subheader][-1]
     assert not at.button(key="tr_start").disabled and at.button(key="tr_stop").disabled
 
@@ -191,5 +207,5 @@ def test_lesion_page_depth20_charts_every_block_and_marks_not_removable():
 def test_lesion_page_depth56_warns_that_plain56_never_learned():
     at = lesion_page(56)
     assert not at.exception
-    assert any("Plain-56 barely learned" in w.value for w in at.warning)
+    assert any("**plain-56 never left chance**" in w.value and "GPU" in w.value for w in at.warning)
     assert "In short" not in markdown(at)  # no plain-vs-residual verdict from an untrained twin

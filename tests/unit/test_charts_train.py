@@ -86,7 +86,7 @@ def test_he_table_formats_mean_and_std_in_percent():
 
 def test_verdicts_follow_the_numbers():
     # residual-56 behind residual-20: claim 2 must not hold; ties within spread say so.
-    table = summarise(_runs({("plain", 20): 0.6, ("plain", 56): 0.89, ("residual", 20): 0.05,
+    table = summarise(_runs({("plain", 20): 0.6, ("plain", 56): 0.7, ("residual", 20): 0.05,
                              ("residual", 56): 0.58}, seeds=(0,)))
     vs = words.verdicts(check_hypothesis(table), 1)
     assert [v["holds"] for v in vs] == [True, False, True]
@@ -99,6 +99,39 @@ def test_verdicts_follow_the_numbers():
     assert "2 could not be tested" in words.hypothesis_sentence(words.verdicts(check_hypothesis(
         summarise(_runs({("plain", 20): 0.1, ("plain", 56): 0.2, ("residual", 20): 0.1}))), 3))
     assert words.hypothesis_sentence([]).startswith("Not enough")
+
+
+def test_a_claim_on_a_network_that_never_left_chance_is_not_testable_and_not_counted():
+    # plain-56 at 89 % training error (chance 90 %) never left chance: the two claims resting on
+    # it are "not testable here", never "holds", and the count is of the testable one only.
+    table = summarise(_runs({("plain", 20): 0.03, ("plain", 56): 0.89, ("residual", 20): 0.001,
+                             ("residual", 56): 0.001}))
+    hyp = check_hypothesis(table, chance=0.9)
+    assert [h["testable"] for h in hyp] == [False, True, False]
+    assert [h["holds"] for h in hyp] == [False, True, False]
+    assert hyp[0]["untestable"] == ["plain-56"]
+    vs = words.verdicts(hyp, 3)
+    assert vs[0]["verdict"] == "not testable here: plain-56 never left chance"
+    assert words.verdict_line(vs[0]).startswith(":material/help:")
+    sentence = words.hypothesis_sentence(vs)
+    assert "support **1 of the 1** claims" in sentence and "2 not testable here: they rest on a network" in sentence
+    none = summarise(_runs({("plain", 20): 0.89, ("plain", 56): 0.89}))
+    assert words.hypothesis_sentence(words.verdicts(check_hypothesis(none), 3)).startswith(
+        "None of the 1 claims is testable")
+
+
+def test_convergence_display_says_never_and_the_seed_range():
+    from resnet_explain.experiments.convergence import convergence_table
+
+    curves = _curves()  # plain: 0.8/epoch, residual 0.3/epoch, +0.01 per seed
+    curves.loc[(curves["arch"] == "plain") & (curves["depth"] == 56), "train_error"] = 0.9
+    table = ct.convergence_display(convergence_table(curves, spe=10, thresholds=(0.5, 0.2)))
+    assert list(table.columns) == ["architecture", "depth", "steps to 50%", "steps to 20%",
+                                   "mean training error over the run (%)", "seeds"]
+    row = table[(table["architecture"] == "plain") & (table["depth"] == 56)].iloc[0]
+    assert row["steps to 50%"] == "never" and row["mean training error over the run (%)"].startswith("90.0")
+    res = table[(table["architecture"] == "residual") & (table["depth"] == 20)].iloc[0]
+    assert res["steps to 20%"] == "20"  # 0.15-0.17 at epoch 2 for every seed
 
 
 def test_load_stored_reads_the_three_files_and_summarises_the_runs():
@@ -140,10 +173,10 @@ def test_near_chance_names_the_networks_that_did_not_learn():
 
 
 def test_verdict_line_marks_and_quotes_the_numbers():
-    table = summarise(_runs({("plain", 20): 0.6, ("plain", 56): 0.89}, seeds=(0,)))
+    table = summarise(_runs({("plain", 20): 0.6, ("plain", 56): 0.7}, seeds=(0,)))
     v = words.verdicts(check_hypothesis(table), 1)[0]
     assert words.verdict_line(v) == (":material/check_circle: *plain-56 trains worse than plain-20 "
-                                  "(degradation)* — **holds**: plain-56: 89.00 % vs plain-20: 60.00 %.")
+                                  "(degradation)* — **holds**: plain-56: 70.00 % vs plain-20: 60.00 %.")
     assert words.verdict_line({**v, "holds": False}).startswith(":material/cancel:")
 
 

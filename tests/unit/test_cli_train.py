@@ -36,6 +36,11 @@ def test_run_prints_json_and_progress(tiny_live, capsys):
     assert obj["meta"]["device"] == "cpu" and obj["meta"]["epochs"] == 1
     assert "torch" in obj["meta"] and obj["meta"]["wall_seconds"] > 0
     assert "epoch 1" in err
+    conv = obj["convergence"]  # 64 images, batch 32: 2 steps per epoch
+    assert conv["steps_per_epoch"] == obj["meta"]["steps_per_epoch"] == 2
+    assert {(r["arch"], r["depth"]) for r in conv["rows"]} == {(r["arch"], r["depth"]) for r in obj["rows"]}
+    for r in conv["rows"]:
+        assert r["to20_steps_mean"] is None or r["to20_steps_mean"] == 2  # one epoch: 2 steps or never
 
 
 def test_stored_results_round_trip(tiny_live, capsys, tmp_path):
@@ -82,6 +87,17 @@ def test_stored_assets_have_the_documented_shape(capsys):
     assert code == 0 and {"device", "torch", "epochs", "wall_seconds"} <= set(obj["meta"])
     assert {(r["arch"], r["depth"]) for r in obj["rows"]} >= {("plain", 20), ("plain", 56),
                                                               ("residual", 20), ("residual", 56)}
+    # convergence in numbers, computed from the stored curves; claims on a network at chance
+    # are not testable (the stored hypothesis is checked again with today's rule)
+    conv = obj["convergence"]
+    assert conv["thresholds"] == [0.5, 0.2] and conv["steps_per_epoch"] >= 1
+    for r in conv["rows"]:
+        for k in ("to50", "to20"):
+            assert (r[f"{k}_reached"] == 0) == (r[f"{k}_steps_mean"] is None)
+        assert 0 <= r["auc_mean"] <= 1
+    assert all("testable" in h for h in obj["hypothesis"])
+    code, text, _ = run(["degradation"], capsys)
+    assert "mean training error over the run" in text
 
 
 # ---- lr-sweep -------------------------------------------------------------------------------------

@@ -131,6 +131,24 @@ def test_near_chance_and_the_note():
     assert words.chance_note("x", {}, 10) is None and words.chance_note("x", {"test_error": float("nan")}, 10) is None
 
 
+def test_the_pair_note_flags_a_twin_at_chance_or_far_worse_and_says_what_would_be_fair():
+    from resnet_explain.chance import far_worse, unfair_sides
+
+    # the shipped depth-56 pair: plain56 never left chance; depth 20: a fair pair
+    note = words.pair_note({"plain56": {"test_error": 0.846}, "residual56": {"test_error": 0.035}}, 10)
+    assert note.startswith("**plain56 never left chance** (15% accuracy") and "GPU" in note
+    assert words.pair_note({"plain20": {"test_error": 0.071}, "residual20": {"test_error": 0.0635}}, 10) is None
+    # 29 % against 94 %: (0.29 - 0.1) / (0.94 - 0.1) = 0.23 of its twin's way, under one half
+    far = words.pair_note({"p": {"test_error": 0.71}, "r": {"test_error": 0.06}}, 10)
+    assert far.startswith("**p trained far worse than r** (29% accuracy against 94%") and "got 23%" in far
+    assert words.pair_note({"p": {}, "r": {"test_error": 0.06}}, 10) is None
+    # the rule: less than half of the other's way from chance; never against a twin at chance
+    assert far_worse(0.5, 0.95, 0.1) and not far_worse(0.6, 0.95, 0.1)  # 0.47 vs 0.59 of the way
+    assert not far_worse(0.11, 0.15, 0.1)  # the other never left chance either
+    assert unfair_sides({"a": 0.12, "b": 0.13}, 0.1) == {"a": "near chance", "b": "near chance"}
+    assert unfair_sides({"a": 0.9, "b": 0.95}, 0.1) == {}
+
+
 # ---------------------------------------------------------------------------------------------
 # Tiny runs in a temporary store
 # ---------------------------------------------------------------------------------------------

@@ -271,8 +271,101 @@ def test_the_comparison_says_the_measured_numbers_and_never_calls_a_net_at_chanc
     assert text == " ".join([words.curvature_sentence(40.0, 8.0), words.roughness_sentence(plain.numbers, res.numbers),
                              words.path_sentence(1.5, 0.0)])
     stuck = words.compare(_fake(0.12, 40.0), _fake(0.99, 8.0))
-    assert stuck.startswith("**The plain net never left chance** (12% right") and "minimum is" not in stuck
-    assert "chance 10%" in stuck and "plain net's point is" in stuck
+    assert stuck.startswith("**plain never left chance** (12% accuracy, chance 10%")
+    assert "× sharper" not in stuck and "each alone" in stuck and "GPU" in stuck
+    assert words.pair_warning(_fake(0.12, 40.0), _fake(0.99, 8.0)) in stuck
+    assert stuck.replace(words.pair_warning(_fake(0.12, 40.0), _fake(0.99, 8.0)) + " ", "") == words.compare(
+        _fake(0.12, 40.0), _fake(0.99, 8.0), warn=False)
+    # a plain twin at 29 % accuracy (loss 1.97) beside a working one: far worse, not compared
+    far = words.compare(_fake(0.29, 9.0), _fake(0.99, 10.0))
+    assert far.startswith("**plain trained far worse than residual** (29% accuracy against 99%")
+    assert "× sharper" not in far
+
+
+def test_the_landscape_reconciles_lambda_max_with_the_picture_and_the_scale_invariant_number():
+    plain, res = _fake(0.99, 40.0), _fake(0.99, 8.0)
+    plain.numbers.update(loss_max=80.0, fn_curvature=4.6)
+    res.numbers.update(loss_max=175.0, fn_curvature=4.5)
+    text = words.compare(plain, res)
+    # λmax says the plain net is sharper; its slice rises less: a sentence says so
+    assert "λmax calls the plain net sharper, yet its slice rises less (highest loss 80 against 175" in text
+    assert "**4.6** (plain) and **4.5** (residual): about the same" in text
+    assert "not one the scale-invariant measure confirms" in text
+    res.numbers.update(loss_max=50.0, fn_curvature=1.0)  # now the picture and both numbers agree
+    text = words.compare(plain, res)
+    assert "says otherwise" not in text and "the plain net's is 4.6× the other's" in text
+    assert "not one the scale-invariant" not in text
+
+
+def _bn_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 6, 3, padding=1, bias=False), nn.BatchNorm2d(6), nn.ReLU(),
+                         nn.Conv2d(6, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+
+
+def _slice_and_lambda(model, x, y):
+    from resnet_explain.experiments.landscape_sharpness import fn_curvature
+
+    model.eval()
+    base = points.float_state(model)
+    d1, d2 = dirs.directions(model, seed=3)
+    zero = {k: torch.zeros_like(v) for k, v in base.items() if k not in d1}
+    d1, d2 = {**d1, **zero}, {**d2, **zero}
+    ax = np.linspace(-0.4, 0.4, 9)
+    aa, bb = np.meshgrid(ax, ax, indexing="xy")
+    grid = np.stack([aa.ravel(), bb.ravel()], axis=1)
+    loss, _ = points.evaluate_points(model, base, [d1, d2], grid, x, y, batched=False)
+    surface = pd.DataFrame({"alpha": grid[:, 0], "beta": grid[:, 1], "loss": loss})
+    lam = hess.hessian_extremes(model, x, y, iters=60, tol=1e-5)["lambda_max"]
+    return fn_curvature(surface)["fn_curvature"], lam
+
+
+def test_the_filter_normalised_curvature_is_invariant_to_rescaling_filters_but_lambda_max_is_not():
+    # Multiply every filter of each BN-followed convolution by its own c > 0 (and BatchNorm's
+    # running statistics with it: the same function in eval mode). λmax changes; the curvature
+    # along the filter-normalised directions does not.
+    model = _bn_net()
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(64, 3, 8, 8, generator=g), torch.randint(0, 4, (64,), generator=g)
+    model.train()
+    with torch.no_grad():
+        for _ in range(5):
+            model(x)  # running statistics worth the name
+    k0, lam0 = _slice_and_lambda(model, x, y)
+    scaled = _bn_net()
+    scaled.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for conv, bn in ((scaled[0], scaled[1]), (scaled[3], scaled[4])):
+            c = torch.empty(conv.out_channels).uniform_(0.2, 5.0, generator=g)
+            conv.weight.mul_(c.view(-1, 1, 1, 1))
+            bn.running_mean.mul_(c)
+            bn.running_var.mul_(c**2)
+    scaled.eval()
+    model.eval()
+    torch.testing.assert_close(scaled(x), model(x), rtol=1e-4, atol=1e-4)  # the same network
+    k1, lam1 = _slice_and_lambda(scaled, x, y)
+    assert k0 > 0 and k1 == pytest.approx(k0, rel=1e-3)
+    assert abs(lam1 / lam0 - 1) > 0.1  # λmax moved with the scale
+
+
+def test_fn_curvature_of_a_parabola_and_of_stored_slices():
+    from resnet_explain.experiments.landscape_sharpness import axis_curvature, fn_curvature
+
+    t = np.linspace(-1, 1, 21)
+    assert axis_curvature(t, 3.0 * t**2 + t + 2) == pytest.approx(6.0)
+    # local: a quartic term bends the fit over its ±0.2 window by a few %, not by its size at ±1
+    assert axis_curvature(t, 3.0 * t**2 + 5 * t**4) == pytest.approx(6.0, rel=0.1)
+    coarse = np.linspace(-2, 2, 5)  # few points near 0: the 5 nearest are used
+    assert axis_curvature(coarse, 0.5 * coarse**2) == pytest.approx(1.0)
+    bowl = grid_surface(lambda a, b: 2 * a**2 + 0.5 * b**2, n=21)
+    k = fn_curvature(bowl)
+    assert k["fn_curvature_axes"] == pytest.approx([4.0, 1.0]) and k["fn_curvature"] == pytest.approx(2.5)
+    assert np.isnan(fn_curvature(pd.DataFrame())["fn_curvature"])
+    # stored landscapes made before it: derived from their stored slice when loaded
+    for folder in (p for p in store.STORED_DIR.iterdir() if (p / "result.json").exists()):
+        r = store.load(folder)
+        assert r.numbers["fn_curvature"] == pytest.approx(fn_curvature(r.surface)["fn_curvature"])
 
 
 def test_the_comparison_names_saddles_and_says_when_curvature_is_not_positive():

@@ -143,7 +143,7 @@ def test_lesion_sentences_and_verdict():
     assert (fr["n_small"], fr["removable"], fr["big_blocks"], fr["big_downsampling"]) == (5, 6, ["stage2.block0"], 1)
     assert f"{fr['n_small']} of {fr['removable']} deletable blocks cost at most {lt.BIG_DROP:.0f} points" in r
     assert f"stage2.block0 ({fr['big_drops'][0]:.0f}); 1 of these 1 is a downsampling block" in r
-    assert lt.barely_learned(f, 20, chance=0.1) == []
+    assert lt.pair_warning(f, 20, chance=0.1) is None
     v = lt.lesion_verdict(f, chance=0.1)
     assert v.startswith("**In short:**") and "as Veit et al. found" in v  # plain hurts, residual barely
     assert (f"costs the plain net {f['plain']['median_drop']:.1f} points and the residual net "
@@ -151,9 +151,15 @@ def test_lesion_sentences_and_verdict():
     # a plain twin that barely learned: a warning, and no verdict
     weak = lc.lesion_findings(lc.lesion_long(_frames([1, 1, 1, None, 1, 1], [1, 1, 1, 1, 1, 1],
                                                      plain_base=0.12), ds, 56))
-    assert len(lt.barely_learned(weak, 56, chance=0.1)) == 1
-    assert "Plain-56 barely learned" in lt.barely_learned(weak, 56, chance=0.1)[0]
+    w = lt.pair_warning(weak, 56, chance=0.1)
+    assert w.startswith("**plain-56 never left chance** (12% accuracy, chance 10%") and "GPU" in w
     assert lt.lesion_verdict(weak, chance=0.1) is None
+    # a plain twin that left chance but trained far worse (22 %: 0.13 of its twin's way): the same
+    far = lc.lesion_findings(lc.lesion_long(_frames([1, 1, 1, None, 1, 1], [1, 1, 1, 1, 1, 1],
+                                                    plain_base=0.22), ds, 56))
+    w = lt.pair_warning(far, 56, chance=0.1)
+    assert w.startswith("**plain-56 trained far worse than residual-56** (22% accuracy against")
+    assert lt.lesion_verdict(far, chance=0.1) is None
     # both fragile, residual about as much: not Veit et al.'s contrast
     both = lc.lesion_findings(lc.lesion_long(_frames([30] * 6, [25] * 6), {}, 20))
     assert "about as fragile" in lt.lesion_verdict(both, chance=0.1)
