@@ -33,30 +33,66 @@ def _f(v: float, digits: int = 2) -> str:
 
 
 # ---- (a) gradients and updates over training ---------------------------------------------------
-def first_last_over_training(grads: pd.DataFrame, arch: str, depth: int, column: str) -> float:
-    """The median over snapshot steps of ``column`` at the first block / at the last block."""
+VAN_LAARHOVEN = "[van Laarhoven 2017](https://arxiv.org/abs/1706.05350)"
+HUGE_STEP = 0.5  # one step that changes a block's weights by more than half their norm
+
+
+def _wide(grads: pd.DataFrame, arch: str, depth: int, column: str) -> pd.DataFrame:
+    """step x block position of ``column`` (blocks only, not the stem and head)."""
     g = _one(grads, arch, depth)
-    g = g[g["kind"] == "block"]
-    wide = g.pivot_table(index="step", columns="position", values=column)
-    return float((wide[wide.columns.min()] / wide[wide.columns.max()]).median())
+    return g[g["kind"] == "block"].pivot_table(index="step", columns="position", values=column)
+
+
+def first_last_over_training(grads: pd.DataFrame, arch: str, depth: int, column: str) -> float:
+    """The median over the snapshot steps after step 0 of ``column`` at the first block / at the
+    last block."""
+    w = _wide(grads, arch, depth, column)
+    w = w[w.index > w.index.min()]
+    return float((w[w.columns.min()] / w[w.columns.max()]).median())
+
+
+def at_start(grads: pd.DataFrame, arch: str, depth: int, column: str) -> tuple[float, float]:
+    """``column`` at step 0: (first block, last block)."""
+    w = _wide(grads, arch, depth, column)
+    row = w.loc[w.index.min()]
+    return float(row[w.columns.min()]), float(row[w.columns.max()])
+
+
+def weight_growth(grads: pd.DataFrame, arch: str, depth: int) -> float:
+    """The first block's largest ‖W‖ over training / its ‖W‖ at step 0."""
+    w = _wide(grads, arch, depth, "weight_norm")
+    col = w[w.columns.min()]
+    return float(col.max() / col.iloc[0])
 
 
 def gradient_sentence(grads: pd.DataFrame, depth: int) -> str:
-    """Plain vs residual at ``depth``: the gradient's first/last ratio and the update ratio's,
-    each a median over training."""
+    """Plain vs residual at ``depth``: the gradient and the update ratio at step 0, the first
+    block's weight growth, and the update ratio's first/last median over the rest of training."""
     parts = []
     for arch in ("plain", "residual"):
-        g = first_last_over_training(grads, arch, depth, "grad_norm")
+        g0, g1 = at_start(grads, arch, depth, "grad_norm")
+        u0, _u1 = at_start(grads, arch, depth, "update_ratio")
         u = first_last_over_training(grads, arch, depth, "update_ratio")
-        parts.append(f"in {net_label(arch, depth)} the gradient {judge_ratio(g).markdown} "
-                     f"(median over training) and the first block's ‖ΔW‖/‖W‖ is **{_f(u)}×** the "
-                     "last block's")
-    g_plain = first_last_over_training(grads, "plain", depth, "grad_norm")
-    tail = (f" In the plain net the gradient does not vanish toward the input: it grows, as "
-            f"{YANG} found for BatchNorm nets; {HE15} call the plain nets' trouble an optimisation "
-            "difficulty." if g_plain > 1 else
-            " Here the plain net's gradient shrinks toward the input.")
-    return "Over training, " + "; ".join(parts) + "." + tail
+        parts.append(f"in {net_label(arch, depth)} the gradient at step 0 {judge_ratio(g0 / g1).markdown}, "
+                     f"one step changes the first block's weights by ‖ΔW‖/‖W‖ = **{_f(u0)}**, its ‖W‖ "
+                     f"grows **{_f(weight_growth(grads, arch, depth))}×** in training, and after step 0 "
+                     f"its ‖ΔW‖/‖W‖ is a median **{_f(u)}×** the last block's")
+    txt = "Measured: " + "; ".join(parts) + "."
+    g0, g1 = at_start(grads, "plain", depth, "grad_norm")
+    u0, _ = at_start(grads, "plain", depth, "update_ratio")
+    later = first_last_over_training(grads, "plain", depth, "update_ratio")
+    if g0 / g1 > 1 and u0 > HUGE_STEP and later < 1 / 2:
+        return txt + (f" The plain net's gradient explodes toward the input at the start ({YANG}), so "
+                      "the first steps blow its early blocks' weights up; BatchNorm makes a block's "
+                      "output blind to its weights' scale, so larger weights then take "
+                      f"proportionally smaller steps ({VAN_LAARHOVEN}): its early blocks almost stop "
+                      f"learning. An optimisation difficulty, as {HE15} call it — not a vanishing "
+                      "gradient.")
+    if g0 / g1 > 1:
+        return txt + (f" The plain net's gradient grows toward the input ({YANG}), it does not vanish; "
+                      "the runaway first steps that stall a deeper plain net's early blocks do not "
+                      "show at this depth.")
+    return txt + " Here the plain net's gradient shrinks toward the input."
 
 
 # ---- (b) shattered gradients -------------------------------------------------------------------
@@ -119,12 +155,27 @@ def signal_sentence(signal: pd.DataFrame, depth: int) -> str:
     return txt + f" The growth {BROCK} show for residual nets does not show in our numbers."
 
 
+def _retrained_note(runs: dict) -> str:
+    """What the snapshots' retraining gave beside the shipped runs, where they were retrained."""
+    again = {n: r for n, r in runs.items() if "retrained_last_epoch_error" in r}
+    if not again:
+        return ""
+    same = all(float(r.get("max_weight_difference", 1)) == 0 for r in again.values())
+    errs = ", ".join(f"{n} {100 * r['retrained_last_epoch_error']:.1f} % vs "
+                     f"{100 * r['shipped_last_epoch_error']:.1f} %" for n, r in again.items())
+    return (" The snapshots come from training each shipped run's request again with snapshots on; "
+            + ("the weights came out bit-identical." if same else
+               f"the retraining does not reproduce the shipped weights bit for bit (last epoch's "
+               f"training error, retrained vs shipped: {errs}), so the heatmaps show that retraining, "
+               "the other charts the shipped weights."))
+
+
 def how_made(meta: dict) -> str:
     """The caption under the page's charts: what was measured, on what, how it was made."""
     runs = meta.get("runs", {})
-    sources = sorted({str(r.get("source", "")) for r in runs.values()})
     return (f"The shipped twins ({', '.join(runs)}), each at initialisation (the weights its training "
-            f"started from) and trained; {meta.get('n_images')} test images; gradient snapshots every "
-            f"{meta.get('snapshot_every')} steps ({'; '.join(sources)}). Made by "
-            f"`{meta.get('command', 'python scripts/make_mechanisms.py')}` in {meta.get('seconds')} s "
-            f"on {meta.get('threads')} CPU thread(s), torch {meta.get('torch')}.")
+            f"started from, BatchNorm given the statistics of the measured batch) and trained; "
+            f"{meta.get('n_images')} test images; gradient snapshots every {meta.get('snapshot_every')} "
+            f"steps. Made by `{meta.get('command', 'python scripts/make_mechanisms.py')}` in "
+            f"{meta.get('seconds')} s on {meta.get('threads')} CPU thread(s), torch {meta.get('torch')}."
+            + _retrained_note(runs))

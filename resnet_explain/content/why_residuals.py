@@ -75,13 +75,27 @@ def training_reason(errors: dict[str, float], classes: int | None = None) -> Rea
         "app_pages/training.py", "Training: Degradation")
 
 
+def updates_reason(grads: pd.DataFrame, depth: int = 56) -> Reason:
+    u0, _ = mech.at_start(grads, "plain", depth, "update_ratio")
+    growth = mech.weight_growth(grads, "plain", depth)
+    plain, res = (mech.first_last_over_training(grads, a, depth, "update_ratio") for a in ("plain", "residual"))
+    return Reason(
+        "One mechanism: the plain net's early blocks stop learning",
+        f"In plain-{depth} the first step changes the first block's weights by ‖ΔW‖/‖W‖ = "
+        f"**{fmt_ratio(u0, 2)}** and they grow **{fmt_ratio(growth, 2)}×** in training; after that its "
+        f"first block moves a median **{fmt_ratio(plain, 2)}×** as fast as its last "
+        f"(residual-{depth}: **{fmt_ratio(res, 2)}×**). With BatchNorm, larger weights take smaller "
+        f"steps ({mech.VAN_LAARHOVEN}).",
+        "app_pages/why_plain_fails.py", "Why deep plain nets fail: gradients and updates")
+
+
 def shattered_reason(corr: pd.DataFrame, depth: int = 56) -> Reason:
     p, r = mech.lag1(corr, "plain", depth, "init"), mech.lag1(corr, "residual", depth, "init")
     verdict = ("the plain net's gradient is shattered, like white noise, the residual net's is not"
                if p < mech.SHATTERED_BELOW and r - p > mech.CLEAR_GAP else
                "the difference Balduzzi et al. describe does not show clearly here")
     return Reason(
-        "One mechanism: the plain net's gradient is shattered",
+        "Another: the plain net's gradient is shattered",
         f"At initialisation the gradients of neighbouring inputs correlate at r = **{p:.2f}** in "
         f"plain-{depth} and **{r:.2f}** in residual-{depth}: {verdict} ({mech.BALDUZZI}). A gradient "
         "that changes at random from one input to the next says little about which way to move.",
@@ -93,7 +107,7 @@ def share_reason(share: pd.DataFrame, depth: int = 56) -> Reason:
     first, last = float(s.iloc[0]), float(s.iloc[-1])
     shows = last < 0.7 * first
     return Reason(
-        "Another: a residual net starts close to the identity",
+        "And: a residual net starts close to the identity",
         f"In residual-{depth} at initialisation the branch's share ‖F(x)‖/‖S(x)‖ falls from "
         f"**{fmt_ratio(first, 2)}** at the first block to **{fmt_ratio(last, 2)}** at the last"
         + (": BatchNorm downscales the branches, so a residual net starts close to the identity / "
@@ -107,7 +121,8 @@ def reasons(errors: dict[str, float], tables: dict[str, pd.DataFrame] | None) ->
     tables are there."""
     out = [sigmoid_reason(), bn_relu_reason(), training_reason(errors)]
     if tables is not None:
-        out += [shattered_reason(tables["correlation"]), share_reason(tables["share"])]
+        out += [updates_reason(tables["grads"]), shattered_reason(tables["correlation"]),
+                share_reason(tables["share"])]
     return out
 
 

@@ -61,6 +61,8 @@ ROWS = [
     ("architectures", "ar_depth", "8", 8),
     ("architectures", "ar_variants", ["resnet", "gate"], ["resnet", "gate"]),
     ("architectures", "ar_batch", "4", 4),
+    ("why_plain_fails", "mech_depth", "20", 20),
+    ("why_plain_fails", "mech_q", "update_ratio", "update_ratio"),
 ]
 PAGE_FILE = {"attribution_gradcam": "attribution", "attribution_upload": "attribution"}
 # yn_q (Your Network's heatmap quantity) shows only once a pair is trained: tested below with one.

@@ -126,7 +126,7 @@ def test_sentences_carry_the_stored_numbers(stored):
         assert f"{text.lag1(tables['correlation'], 'plain', depth, 'init'):.2f}" in c
         s = text.share_sentence(tables["share"], depth)
         assert "De & Smith 2020" in s and "Brock et al. 2021" in text.signal_sentence(tables["signal"], depth)
-        assert "Balduzzi et al. 2017" in c and "median over training" in text.gradient_sentence(tables["grads"], depth)
+        assert "Balduzzi et al. 2017" in c and "at step 0" in text.gradient_sentence(tables["grads"], depth)
 
 
 def _corr(plain: float, res: float) -> pd.DataFrame:
@@ -150,5 +150,19 @@ def test_closing_page_reads_its_numbers_and_links_registered_pages(stored):
     assert fmt_ratio(ACT_RATIOS["mlp-sigmoid20"]) in rs[0].text
     assert "explodes" in rs[1].text and "84.0 %" in rs[2].text and "barely left chance" in rs[2].text
     assert "trains, but worse" in why_residuals.training_reason({**errors, "plain56": 0.3}).text
-    assert {r.page for r in rs} <= {s.file for s in STEPS}
+    assert {r.page for r in rs} <= {s.file for s in STEPS} and len(rs) == 6
     assert len(why_residuals.reasons(errors, None)) == 3
+
+
+def test_snapshot_summaries_read_the_right_cells():
+    rows = [{"arch": "plain", "depth": 56, "kind": k, "step": st, "position": pos,
+             "grad_norm": 10.0 ** (2 - pos) if st == 0 else 1.0, "weight_norm": 1.0 + st * (pos == 0),
+             "update_ratio": (2.0 if pos == 0 else 0.01) if st == 0 else (0.1 if pos == 0 else 1.0)}
+            for st in (0, 24, 48) for k, pos in (("stem", -1), ("block", 0), ("block", 1), ("block", 2))]
+    g = pd.DataFrame(rows)
+    assert text.at_start(g, "plain", 56, "grad_norm") == (100.0, 1.0)
+    assert text.first_last_over_training(g, "plain", 56, "update_ratio") == pytest.approx(0.1)
+    assert text.weight_growth(g, "plain", 56) == pytest.approx(49.0)
+    res = g.assign(arch="residual", update_ratio=1.0, grad_norm=1.0)
+    s = text.gradient_sentence(pd.concat([g, res]), 56)
+    assert "explodes" in s and "almost stop learning" in s
