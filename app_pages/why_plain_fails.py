@@ -31,8 +31,8 @@ if found is None:
     st.stop()
 tables, meta = found
 depths = sorted(int(d) for d in tables["grads"]["depth"].unique())
-depth = st.select_slider("Depth", options=depths, value=max(depths), key="mech_depth",
-                         bind="query-params")
+depth = st.radio("Depth", depths, index=len(depths) - 1, key="mech_depth", horizontal=True,
+                 bind="query-params")
 st.caption(text.how_made(meta))
 
 st.subheader("1 · Gradients and updates over training")

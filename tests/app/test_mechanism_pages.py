@@ -29,8 +29,8 @@ def test_mechanism_page_shows_each_chart_with_its_sentence():
     assert mech_text.correlation_sentence(tables["correlation"], depth) in body
     assert mech_text.share_sentence(tables["share"], depth) in body
     assert mech_text.signal_sentence(tables["signal"], depth) in body
-    assert len(at.get("arrow_vega_lite_chart")) == 5
-    at.select_slider(key="mech_depth").set_value(20).run()
+    assert len(at.get("vega_lite_chart")) == 5
+    at.radio(key="mech_depth").set_value(20).run()
     assert not at.exception
     assert mech_text.share_sentence(tables["share"], 20) in text(at)
     at.radio(key="mech_q").set_value("update_ratio").run()
