@@ -18,6 +18,11 @@ def stored():
     return mechanism_runs.load_stored()
 
 
+@st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
+def live_init(seed: int):
+    return mechanism_runs.with_init_at(mechanism_runs.load_stored()[0], seed)
+
+
 st.title("Why deep plain nets fail — measured")
 st.markdown(
     "The Training page shows *that* plain nets train worse as they get deeper. This page measures "
@@ -30,6 +35,11 @@ if found is None:
                "them (a few minutes on one CPU thread).")
     st.stop()
 tables, meta = found
+if settings.seed not in mechanism_runs.run_seeds() and st.toggle(
+        text.live_init_label(settings.seed), key="mech_live",
+        help="The trained weights and the snapshots stay the stored ones: only the starting point changes."):
+    with st.spinner(text.live_init_spinner(settings.seed)):
+        tables = live_init(settings.seed)
 depths = sorted(int(d) for d in tables["grads"]["depth"].unique())
 depth = st.radio("Depth", depths, index=len(depths) - 1, key="mech_depth", horizontal=True,
                  bind="query-params")

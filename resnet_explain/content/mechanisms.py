@@ -179,3 +179,11 @@ def how_made(meta: dict) -> str:
             f"steps. Made by `{meta.get('command', 'python scripts/make_mechanisms.py')}` in "
             f"{meta.get('seconds')} s on {meta.get('threads')} CPU thread(s), torch {meta.get('torch')}."
             + _retrained_note(runs))
+
+
+def live_init_label(seed: int) -> str:
+    return f"Measure the initialisation again at the sidebar's seed {seed} (a few seconds)"
+
+
+def live_init_spinner(seed: int) -> str:
+    return f"Building the four twins at seed {seed} and measuring them…"

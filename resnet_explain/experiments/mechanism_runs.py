@@ -35,20 +35,29 @@ def twin_names() -> list[str]:
     return [n for d in sorted(shipped.pairs()) for n in shipped.pairs()[d]]
 
 
+def run_seeds() -> set[int]:
+    """The seeds the shipped twins were trained (and initialised) with."""
+    return {int(shipped.run(n).request.config.seed) for n in twin_names()}
+
+
 def _label(run: Run, name: str) -> dict:
     return {"net": name, "arch": run.spec.arch, "depth": int(run.spec.depth)}
 
 
-def measure_states(run: Run, name: str, n_images: int = N_IMAGES) -> dict[str, pd.DataFrame]:
-    """Correlation, branch share and signal of one run, at init and trained (long form, with
-    ``state`` "init" / "trained"). Both see the same test images; the init model's BatchNorm
-    gets their statistics (:func:`.mechanisms.calibrate`), the trained one keeps its own."""
+def measure_states(run: Run, name: str, n_images: int = N_IMAGES, init_seed: int | None = None,
+                   trained: bool = True) -> dict[str, pd.DataFrame]:
+    """Correlation, branch share and signal of one run, at init and (``trained``) trained (long
+    form, with ``state`` "init" / "trained"). Both see the same test images; the init model
+    (``build_model`` at ``init_seed``, by default the run's own seed) gets their BatchNorm
+    statistics (:func:`.mechanisms.calibrate`), the trained one keeps its own."""
     images = run.test_images(n_images)
-    trained, normalizer, _meta = run.load_model()
+    loaded, normalizer, _meta = run.load_model()
     x = normalizer(images.x)
-    init = m.calibrate(build_model(run.spec, seed=int(run.request.config.seed)), x)
+    seed = int(run.request.config.seed if init_seed is None else init_seed)
+    states = [("init", m.calibrate(build_model(run.spec, seed=seed), x))]
+    states += [("trained", loaded.eval())] if trained else []
     out: dict[str, list[pd.DataFrame]] = {"correlation": [], "share": [], "signal": []}
-    for state, model in (("init", init), ("trained", trained.eval())):
+    for state, model in states:
         for p in model.parameters():
             p.requires_grad_(False)
         parts = {"correlation": m.gradient_correlations(model, x, images.y, n_lines=min(8, len(x) // 2)),
@@ -56,6 +65,18 @@ def measure_states(run: Run, name: str, n_images: int = N_IMAGES) -> dict[str, p
         for key, df in parts.items():
             out[key].append(df.assign(state=state, **_label(run, name)))
     return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
+
+
+def with_init_at(tables: dict[str, pd.DataFrame], seed: int, n_images: int = N_IMAGES) -> dict[str, pd.DataFrame]:
+    """The stored ``tables`` with their "init" rows measured again at initialisation ``seed``
+    (a few seconds on a CPU: forwards and one backward per network, no training)."""
+    out = dict(tables)
+    for key in ("correlation", "share", "signal"):
+        out[key] = tables[key][tables[key]["state"] != "init"]
+    for name in twin_names():
+        for key, df in measure_states(shipped.run(name), name, n_images, init_seed=seed, trained=False).items():
+            out[key] = pd.concat([out[key], df], ignore_index=True)
+    return out
 
 
 def snapshot_grads(run: Run, name: str, every: int = SNAPSHOT_EVERY) -> tuple[pd.DataFrame, dict]:
@@ -95,7 +116,8 @@ def make(every: int = SNAPSHOT_EVERY, n_images: int = N_IMAGES,
             tables[k].append(df)
         grads, how = snapshot_grads(run, name, every)
         tables["grads"].append(grads)
-        meta["runs"][name] = {"run_id": run.run_id, "train_error": run.meta.get("train_error"),
+        meta["runs"][name] = {"run_id": run.run_id, "seed": int(run.request.config.seed),
+                              "train_error": run.meta.get("train_error"),
                               "seconds": round(time.perf_counter() - t0, 1), **how}
         log(f"{name}: {meta['runs'][name]}")
     return {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}, meta

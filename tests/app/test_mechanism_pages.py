@@ -49,3 +49,14 @@ def test_closing_page_says_each_reason_and_links_its_page():
     links = [el.proto.label for el in at.get("page_link")]
     assert all(r.link in links for r in reasons)
     assert {r.page for r in reasons} <= {s.file for s in STEPS}
+
+
+def test_another_seed_measures_the_initialisation_live():
+    at = AppTest.from_file(str(ROOT / "app_pages" / "why_plain_fails.py"), default_timeout=TIMEOUT)
+    at.session_state["seed"] = 3
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.toggle(key="mech_live").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    live = mechanism_runs.with_init_at(mechanism_runs.load_stored()[0], 3)
+    assert mech_text.signal_sentence(live["signal"], 56) in text(at)
