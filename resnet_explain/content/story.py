@@ -55,6 +55,10 @@ STEPS: tuple[Step, ...] = (
          "training",
          "Train plain and residual nets of 20 and 56 layers with one budget: stored runs at once, "
          "live runs with Stop, and He et al.'s degradation claims checked against the numbers."),
+    Step("app_pages/why_plain_fails.py", "Why Plain Nets Fail", ":material/troubleshoot:", "Experiment",
+         "why-plain-fails",
+         "Why deep plain nets fail, measured on the trained twins: gradients and updates per block "
+         "over training, shattered gradients, the residual branch's share, signal propagation."),
     Step("app_pages/learning_rates.py", "Learning Rates", ":material/speed:", "Experiment",
          "learning-rates",
          "Do residual nets tolerate higher learning rates? A stored sweep for the shipped recipe and a "
@@ -70,6 +74,10 @@ STEPS: tuple[Step, ...] = (
          "attribution",
          "Captum attributions of trained plain and residual twins side by side, and scored against "
          "the true object masks: which method, on which network, points at the object?"),
+    Step("app_pages/why_residuals_work.py", "So, Why Do Residuals Work?", ":material/lightbulb:",
+         "Check yourself", "why-residuals-work",
+         "The answer in a few sentences, each from a number measured in this app and linked to the "
+         "page that measured it: the sigmoid case and the BatchNorm + ReLU case told apart."),
     Step("app_pages/quiz.py", "Self-check Quiz", ":material/quiz:", "Check yourself", "quiz",
          "Concept questions and predict-then-measure items, scored, each answer linked to the page "
          "that proves it."),

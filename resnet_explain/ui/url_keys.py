@@ -19,7 +19,8 @@ PAGE_KEYS = {"gf_batch", "gf_f64",                                      # Gradie
              "yn_budget", "yn_q",                                       # Your Network
              "ll_grid", "ll_span", "ll_images",                         # Loss Landscape
              "rm_model", "rm_batch",                                    # Real Architectures
-             "ar_depth", "ar_variants", "ar_batch"}                     # Architectures
+             "ar_depth", "ar_variants", "ar_batch",                     # Architectures
+             "mech_depth", "mech_q"}                                    # Why plain nets fail
 # The sidebar's and the app's own keys, and every page's.
 NON_SPEC_KEYS = frozenset({"seed", "device", "batch", "presenter", "theme", "controls", "preset", "view",
                            "block", "dtype", "depth", "page", "embed", "embed_options", "run"} | PAGE_KEYS)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from resnet_explain.charts.grad_history import QUANTITIES
 from resnet_explain.spec import SPEC_KEYS, NetSpec, preset
 from resnet_explain.train import budgets, shipped
 from resnet_explain.ui.url_keys import NON_SPEC_KEYS, PAGE_KEYS
@@ -61,6 +62,8 @@ ROWS = [
     ("architectures", "ar_depth", "8", 8),
     ("architectures", "ar_variants", ["resnet", "gate"], ["resnet", "gate"]),
     ("architectures", "ar_batch", "4", 4),
+    ("why_plain_fails", "mech_depth", "20", 20),
+    ("why_plain_fails", "mech_q", QUANTITIES["update_ratio"], "update_ratio"),
 ]
 PAGE_FILE = {"attribution_gradcam": "attribution", "attribution_upload": "attribution"}
 # yn_q (Your Network's heatmap quantity) shows only once a pair is trained: tested below with one.
