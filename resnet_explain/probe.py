@@ -30,6 +30,9 @@ from .seeding import sub_seed
 from .spec.kinds import BLOCK_KINDS
 
 
+CHART_VARIANT = "your model"  # the one line of a probe's chart
+
+
 @dataclass
 class ProbeResult:
     blocks: pd.DataFrame  # one row per block, input -> output
@@ -47,6 +50,21 @@ class ProbeResult:
         if len(g) == 0 or not (g[0] > 0 and g[-1] > 0) or not np.isfinite(g[[0, -1]]).all():
             return float("nan")
         return float(np.log10(g[0]) - np.log10(g[-1]))
+
+    def chart(self):
+        """The app's per-block chart of ‖∂L/∂x‖ (log10, input → output) and, where blocks have a
+        skip, their identity / residual split below it (:mod:`resnet_explain.charts.gradflow`)."""
+        from .charts import gradflow  # altair: imported only when a chart is asked for
+
+        c = gradflow.grad_norm_chart(gradflow.gradflow_long({CHART_VARIANT: self.blocks}))
+        split = gradflow.split_long(self.blocks) if len(self.blocks) else []
+        return c & gradflow.split_chart(split) if len(split) else c
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """Jupyter shows a probe as its chart."""
+        if not len(self.blocks):
+            return {"text/plain": repr(self)}
+        return self.chart()._repr_mimebundle_(include=include, exclude=exclude)
 
 
 def ratio_of(grad_norms) -> float:

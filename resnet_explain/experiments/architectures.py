@@ -37,12 +37,13 @@ from ..content.papers import HE16_TABLE1, ZOO_PUBLISHED, Published
 from ..errors import Stopped
 from ..spec import estimate_cost
 from ..spec.zoo import DEFAULT_VARIANTS, VARIANTS, Variant, variant
+from ..stored_assets import assets_dir
 
 DEPTHS = (8, 14, 20, 32, 44, 56)
 DEFAULT_DEPTH = 20
 PROBE_BATCH = 32
 BUDGET = "quick"
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "architectures"
+ASSETS = assets_dir("architectures")
 STORED_RUNS = ASSETS / "runs.csv"
 STORED_PROBES = ASSETS / "probes.csv"
 # Where table 1 has several rows for one idea, the one whose setting matches the variant's.

@@ -22,6 +22,7 @@ import torch
 from ..content.training import claim_text
 from ..errors import Stopped
 from ..spec import NetSpec, cifar_resnet
+from ..stored_assets import assets_dir
 from ..train.budgets import EXPERIMENTS, Budget, named
 from ..train.checkpoints import to_plain
 from ..train.config import HISTORY_COLUMNS
@@ -29,7 +30,7 @@ from ..train.estimate import estimate_requests_seconds
 from ..train.runs import RunRequest
 from ..train.trainer import evaluate, train
 
-STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "degradation"
+STORED_DIR = assets_dir("degradation")
 
 
 def network(budget: Budget, arch: str, depth: int) -> NetSpec:

@@ -13,10 +13,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..stored_assets import assets_dir
 from .landscape import VERSION, Landscape, LandscapeSettings, landscape
 from .landscape_roughness import path_barrier
 
-STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "landscapes"
+STORED_DIR = assets_dir("landscapes")
 CACHE_KEEP = 200  # results kept in the user's cache (oldest go first; one is ~20-200 kB)
 
 
