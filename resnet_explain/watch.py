@@ -13,8 +13,9 @@ the measurement is :mod:`resnet_explain.measurement`'s, as in the probe and the 
 snapshots: hooks on the blocks' outputs for that forward only, the gradients caught in *your*
 backward, and, around your ``optimizer.step()`` (any ``torch.optim`` optimizer: found through
 PyTorch's global step hooks, acting only on one that holds this model's parameters), the parameters
-copied before the step so that ΔW is the step's real change. Everything is reduced on the device and
-copied to the host once per record. Per block:
+copied before the step so that ΔW is the step's real change (into one buffer, allocated at the first
+record and reused: a watch holds one copy of the blocks' parameters). Everything is reduced on the
+device and copied to the host once per record. Per block:
 
 * ``grad_norm`` ‖∂L/∂x‖ at its output; ``identity_norm`` / ``residual_norm`` the split of the
   gradient reaching its input (:mod:`resnet_explain.residuals`; NaN where it has no skip);
@@ -72,7 +73,9 @@ class Watch:
         self._hooks: BlockHooks | None = None
         self._pending: int | None = None  # the step whose backward is being recorded
         self._grads: list | None = None
-        self._before: list | None = None
+        self._before: list | None = None  # the parameters before the step (the buffer), or None
+        self._buffer: list | None = None
+        self._wnorms: list | None = None
         self._handles: list = []
 
     # ---- context manager ---------------------------------------------------------------------
@@ -90,6 +93,7 @@ class Watch:
         self._drop_hooks()
         if self._pending is not None:
             self._finish(after=None)
+        self._buffer = None
 
     # ---- hooks -------------------------------------------------------------------------------
     def _on_forward(self, _mod, _args) -> None:
@@ -116,7 +120,13 @@ class Watch:
     def _before_step(self, opt, _args, _kwargs) -> None:
         if self._ours(opt):
             self._grads = [p.grad for p in self.params]
-            self._before = [p.detach().clone() for p in self.params]
+            params = [p.detach() for p in self.params]
+            self._wnorms = torch._foreach_norm(params) if params else []  # on the device, no copy
+            if self._buffer is None:  # one copy of the parameters, allocated once, reused
+                self._buffer = [p.clone() for p in params]
+            elif params:
+                torch._foreach_copy_(self._buffer, params)
+            self._before = self._buffer
 
     def _after_step(self, opt, _args, _kwargs) -> None:
         if self._pending is not None and self._before is not None:
@@ -126,16 +136,19 @@ class Watch:
     def _finish(self, after: list | None) -> None:
         hooks, self._hooks = self._hooks, None
         grads = self._grads if self._grads is not None else [p.grad for p in self.params]
-        before = self._before if self._before is not None else [p.detach() for p in self.params]
         norms = Norms()
         if hooks is not None:
             hooks.add_to(norms)
         for i, g in enumerate(grads):
             if g is not None:
                 norms.norm(("pgrad", i), g)
-            norms.norm(("pnorm", i), before[i])
+            if self._wnorms is not None:  # ‖W‖ before the step, reduced then
+                norms.scalar(("pnorm", i), self._wnorms[i])
+            else:
+                norms.norm(("pnorm", i), self.params[i].detach())
         if after is not None and self.params:
-            norms.norms((("dw", i), d) for i, d in enumerate(torch._foreach_sub(after, before)))
+            torch._foreach_sub_(self._before, after)  # the buffer now holds -ΔW
+            norms.norms((("dw", i), d) for i, d in enumerate(self._before))
         v = norms.read()
         nan = math.nan
         wnorm = self._per_block([v[("pnorm", i)] for i in range(len(self.params))])
@@ -150,7 +163,7 @@ class Watch:
             [v.get(("identity", n), nan) for n in self.names],
             [v.get(("residual", n), nan) for n in self.names]])
         self._records.append((self._pending, values))
-        self._pending, self._grads, self._before = None, None, None
+        self._pending, self._grads, self._before, self._wnorms = None, None, None, None
         if len(self._records) > self.max_records:
             self._thin()
 
