@@ -29,7 +29,6 @@ from .residuals import CONCAT, IDENTITY, NONE, PROJECTION, Residual, find_residu
 from .seeding import sub_seed
 from .spec.kinds import BLOCK_KINDS
 
-
 CHART_VARIANT = "your model"  # the one line of a probe's chart
 
 
