@@ -40,6 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .residuals import split_graph
+
 _F64 = torch.float64
 _LOW_PRECISION = (torch.bfloat16, torch.float16)  # norms of these accumulate in float32
 
@@ -190,8 +192,9 @@ class BlockHooks:
     ``caught`` maps ``(which, block name)`` to a tensor caught in the backward: ``"grad"``, the
     gradient at the block's output; with ``split``, ``"identity"``, ``"residual"`` and ``"gate"``,
     the shares of dL/dx that come back through a block's ``shortcut``, ``body`` and ``gate``
-    modules (where it has them; see the module docstring). With ``activations``, ``acts`` maps
-    a block name to its forward output's (sum, 2-norm, element count)."""
+    modules (where it has them; see the module docstring), or, in any other block with a
+    residual add (:mod:`resnet_explain.residuals`), through its shortcut and its branch. With
+    ``activations``, ``acts`` maps a block name to its forward output's (sum, 2-norm, count)."""
 
     PATHS = (("residual", "body"), ("identity", "shortcut"), ("gate", "gate"))
 
@@ -202,6 +205,7 @@ class BlockHooks:
         self.caught: dict[tuple[str, str], torch.Tensor] = {}
         self.acts: dict[str, tuple[torch.Tensor, torch.Tensor, int]] = {}
         self._handles: list = []
+        self._swapped: list = []  # (block, its own instance forward or None, its two taps)
 
     def __enter__(self) -> BlockHooks:
         return self.install()
@@ -222,6 +226,13 @@ class BlockHooks:
         for h in self._handles:
             h.remove()
         self._handles = []
+        for mod, forward, identity, residual in self._swapped:
+            if forward is None:
+                del mod.forward
+            else:
+                mod.forward = forward
+            identity.on_alias = residual.on_alias = None
+        self._swapped = []
 
     def _catch(self, key: tuple[str, str]):
         def hook(g: torch.Tensor) -> None:
@@ -243,11 +254,30 @@ class BlockHooks:
     def _hook_paths(self, name: str, mod: nn.Module) -> None:
         if not (isinstance(getattr(mod, "body", None), nn.Module)
                 and isinstance(getattr(mod, "shortcut", None), nn.Module)):
+            self._hook_traced_paths(name, mod)
             return
         for which, attr in self.PATHS:  # a gated block's third path back to x: through g(x)
             path = getattr(mod, attr, None)
             if isinstance(path, nn.Module):
                 self._handles.append(path.register_forward_pre_hook(self._on_path_input(name, which)))
+
+    def _hook_traced_paths(self, name: str, mod: nn.Module) -> None:
+        """A block of any other model: for this forward it runs as its traced graph, in which the
+        shortcut and the branch read the input through taps (:func:`residuals.split_graph`: the
+        same computation, the block's own modules). Nothing is changed where it has no add."""
+        split = split_graph(mod)
+        if split is None:
+            return
+        gm, identity, residual = split
+        identity.on_alias = self._on_alias(("identity", name))
+        residual.on_alias = self._on_alias(("residual", name))
+        self._swapped.append((mod, mod.__dict__.get("forward"), identity, residual))
+        mod.forward = gm.forward
+
+    def _on_alias(self, key: tuple[str, str]):
+        def on_alias(alias: torch.Tensor) -> None:
+            alias.register_hook(self._catch(key))
+        return on_alias
 
     def _on_path_input(self, name: str, which: str):
         # Give this path its own alias of x, so its gradient is this path's share only.

@@ -25,7 +25,11 @@ from .device import timed
 from .magnitude import log10
 from .measurement import BlockHooks, Norms
 from .model import build_model, make_batch
+from .residuals import CONCAT, IDENTITY, NONE, PROJECTION, Residual, find_residual
 from .seeding import sub_seed
+from .spec.kinds import BLOCK_KINDS
+
+CHART_VARIANT = "your model"  # the one line of a probe's chart
 
 
 @dataclass
@@ -45,6 +49,21 @@ class ProbeResult:
         if len(g) == 0 or not (g[0] > 0 and g[-1] > 0) or not np.isfinite(g[[0, -1]]).all():
             return float("nan")
         return float(np.log10(g[0]) - np.log10(g[-1]))
+
+    def chart(self):
+        """The app's per-block chart of ‖∂L/∂x‖ (log10, input → output) and, where blocks have a
+        skip, their identity / residual split below it (:mod:`resnet_explain.charts.gradflow`)."""
+        from .charts import gradflow  # altair: imported only when a chart is asked for
+
+        c = gradflow.grad_norm_chart(gradflow.gradflow_long({CHART_VARIANT: self.blocks}))
+        split = gradflow.split_long(self.blocks) if len(self.blocks) else []
+        return c & gradflow.split_chart(split) if len(split) else c
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """Jupyter shows a probe as its chart."""
+        if not len(self.blocks):
+            return {"text/plain": repr(self)}
+        return self.chart()._repr_mimebundle_(include=include, exclude=exclude)
 
 
 def ratio_of(grad_norms) -> float:
@@ -81,8 +100,29 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
     meta = {"device": device.type, "dtype": str(inputs.dtype).replace("torch.", ""),
             "seconds": seconds, "loss": values["loss"], "batch": int(inputs.shape[0]),
             "n_params": int(sum(p.numel() for _, p in params)), "train_mode": train}
-    return ProbeResult(_block_table(chosen, values, hooks.activation_stats(values)),
+    joins = connections(model, chosen)
+    return ProbeResult(_block_table(chosen, values, hooks.activation_stats(values), joins),
                        _param_table(params, [n for n, _ in chosen], values), meta)
+
+
+def connections(model: nn.Module, blocks: list[tuple[str, nn.Module]]) -> dict[str, Residual]:
+    """How each block joins its input back: our blocks say so themselves (their shortcut and
+    kind); any other block is traced (:func:`resnet_explain.residuals.find_residual`)."""
+    return {n: _own_connection(m) or find_residual(m, n, model, blocks) for n, m in blocks}
+
+
+def _own_connection(mod: nn.Module) -> Residual | None:
+    """One of our blocks (it has a ``spec`` and a ``shortcut`` attribute): its join, read from
+    the registry of kinds; None for any other module."""
+    spec = getattr(mod, "spec", None)
+    if spec is None or not hasattr(mod, "shortcut"):
+        return None
+    if mod.shortcut is None:
+        return Residual(NONE)
+    kind = BLOCK_KINDS.get(getattr(spec, "kind", None))
+    if kind is not None and kind.join == "concat":
+        return Residual(CONCAT)
+    return Residual(IDENTITY if isinstance(mod.shortcut, nn.Identity) else PROJECTION, 1)
 
 
 def _measure(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn, train: bool,
@@ -120,8 +160,10 @@ def _measure(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss
 
 
 def _block_table(blocks: list[tuple[str, nn.Module]], values: dict,
-                 stats: dict[str, tuple[float, float]]) -> pd.DataFrame:
-    """One row per block: its gradient norm and flags, the split and the activation stats."""
+                 stats: dict[str, tuple[float, float]], joins: dict[str, Residual]) -> pd.DataFrame:
+    """One row per block: its gradient norm and flags, its join (``skip``: ours have a shortcut,
+    or another model's block adds its input back; ``connection``, ``adds``), the split and the
+    activation stats."""
     nan = float("nan")
     rows = []
     for pos, (n, mod) in enumerate(blocks):
@@ -131,7 +173,8 @@ def _block_table(blocks: list[tuple[str, nn.Module]], values: dict,
         rows.append({
             "position": pos, "block": n, "stage": _stage_of(n),
             "kind": getattr(spec, "kind", type(mod).__name__),
-            "skip": bool(getattr(mod, "shortcut", None) is not None),
+            "skip": joins[n].skip or (spec is not None and getattr(mod, "shortcut", None) is not None),
+            "connection": joins[n].connection, "adds": joins[n].adds,
             "width": getattr(spec, "width", np.nan), "stride": getattr(spec, "stride", np.nan),
             "grad_norm": g, "log10_grad_norm": log10(g),
             "underflow": bool(g == 0.0), "has_nan": bool(math.isnan(g)) and ("grad", n) in values,

@@ -26,11 +26,12 @@ from ..experiments.convergence import key
 from ..experiments.degradation import check_hypothesis, convergence_json, run_degradation
 from ..jsonable import json_dict
 from ..spec import NetSpec, cifar_resnet
+from ..stored_assets import assets_dir
 from ..train.benchmark import bench_train
 from ..train.budgets import BUDGETS, EXPERIMENTS
 from ..train.checkpoints import to_plain
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = assets_dir()
 DEFAULT_RESULTS = ASSETS / "degradation" / "results.json"
 DEFAULT_SWEEP = ASSETS / "lr_sweep"
 

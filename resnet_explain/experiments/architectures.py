@@ -39,6 +39,7 @@ from ..errors import Stopped
 from ..probe import probe_spec
 from ..spec import NetSpec, estimate_cost
 from ..spec.zoo import DEFAULT_VARIANTS, VARIANTS, Variant, variant
+from ..stored_assets import assets_dir
 from ..train.budgets import BUDGETS
 from ..train.estimate import estimate_run_seconds
 from ..train.runs import RunStore, train_run
@@ -47,7 +48,7 @@ DEPTHS = (8, 14, 20, 32, 44, 56)
 DEFAULT_DEPTH = 20
 PROBE_BATCH = 32
 BUDGET = "quick"
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "architectures"
+ASSETS = assets_dir("architectures")
 STORED_RUNS = ASSETS / "runs.csv"
 STORED_PROBES = ASSETS / "probes.csv"
 # Where table 1 has several rows for one idea, the one whose setting matches the variant's.

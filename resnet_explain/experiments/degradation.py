@@ -23,6 +23,7 @@ from ..chance import chance_error, near_chance
 from ..content.training import claim_text
 from ..errors import Stopped
 from ..spec import NetSpec, cifar_resnet
+from ..stored_assets import assets_dir
 from ..train.budgets import EXPERIMENTS, Budget, named
 from ..train.checkpoints import to_plain
 from ..train.config import HISTORY_COLUMNS
@@ -31,7 +32,7 @@ from ..train.runs import RunRequest
 from ..train.trainer import evaluate, train
 from .convergence import THRESHOLDS, convergence_table, steps_per_epoch
 
-STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "degradation"
+STORED_DIR = assets_dir("degradation")
 
 
 def network(budget: Budget, arch: str, depth: int) -> NetSpec:

@@ -16,11 +16,12 @@ import torch
 
 from ..data.cifar import cache_dir
 from ..device import choose_device
+from ..stored_assets import assets_dir
 from .landscape import VERSION, Landscape, LandscapeSettings, landscape
 from .landscape_roughness import path_barrier
 from .landscape_sharpness import fn_curvature
 
-STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "landscapes"
+STORED_DIR = assets_dir("landscapes")
 CACHE_KEEP = 200  # results kept in the user's cache (oldest go first; one is ~20-200 kB)
 
 

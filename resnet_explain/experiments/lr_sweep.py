@@ -31,6 +31,7 @@ from ..chance import chance_error
 from ..content.your_network import why_untrainable
 from ..errors import Stopped
 from ..spec import NetSpec, check_budget
+from ..stored_assets import assets_dir
 from ..train.budgets import BUDGETS, EXPERIMENTS, Budget, named
 from ..train.config import TrainError
 from ..train.runs import RunRequest, RunStore, train_run
@@ -284,7 +285,7 @@ def estimate_sweep_seconds(requests: Sequence[RunRequest], run_seconds: float,
 # ---------------------------------------------------------------------------------------------
 # The stored sweep (scripts/make_lr_sweep.py)
 # ---------------------------------------------------------------------------------------------
-STORED_DIR = Path(__file__).resolve().parents[2] / "assets" / "lr_sweep"
+STORED_DIR = assets_dir("lr_sweep")
 
 
 @dataclass(frozen=True)

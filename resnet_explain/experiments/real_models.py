@@ -216,7 +216,8 @@ def probe_real(name: str, batch: int = 2, seed: int = 0, device=None,
     """Probe torchvision's ``name`` at initialisation: one forward + backward pass on a seeded
     batch, ‖∂L/∂x‖ at each block's output (the registry's block types). Refused with a UserError
     when :func:`estimate_memory` exceeds ``max_memory_bytes``. Returns a ProbeResult whose
-    ``stage`` is each block's parent module and ``skip`` the registry's connection."""
+    ``stage`` is each block's parent module (``skip`` and ``connection`` are the probe's, found in
+    each block's own code by :mod:`resnet_explain.residuals`)."""
     entry = get(name)
     if not 2 <= batch <= 64:
         raise UserError("batch must be from 2 to 64 (BatchNorm in train mode needs two examples "
@@ -234,7 +235,6 @@ def probe_real(name: str, batch: int = 2, seed: int = 0, device=None,
         res = probe(model, x, y, blocks=block_types(entry), train=True)
     b = res.blocks
     b["stage"] = [n.rpartition(".")[0] or n for n in b["block"]]
-    b["skip"] = entry.skip
     res.meta.update({"model": name, "title": entry.title, "input_size": entry.size,
                      "n_blocks": len(b), "block_types": [p.rpartition(".")[2] for p in entry.blocks],
                      "connection": entry.connection, "weights": "none (random initialisation)",

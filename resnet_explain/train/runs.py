@@ -33,11 +33,12 @@ from ..data.cifar import cache_dir
 from ..device import choose_device
 from ..errors import Stopped, UserError
 from ..spec import NetSpec
+from ..stored_assets import assets_dir
 from . import trainer  # called as trainer.train: a test that swaps it out reaches this module
 from .checkpoints import load_checkpoint, save_checkpoint, to_plain
 from .config import TrainConfig
 
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "assets" / "runs"
+SHIPPED_DIR = assets_dir("runs")
 DEFAULT_CAP_BYTES = int(float(os.environ.get("RESNET_EXPLAIN_RUNS_CAP_MB", "200")) * 2**20)
 # TrainConfig fields that do not change what is learned: left out of the run's identity.
 _NOT_IDENTITY = ("device", "check_every", "max_memory_bytes", "eval_batch_size", "compile",
