@@ -15,7 +15,8 @@ st.markdown(
     "**Honest up front:** the textbook story is *vanishing gradients*. That is true for "
     "sigmoid networks without normalisation, and you will measure it. But with BatchNorm + ReLU, "
     "deep plain CNNs do not vanish at initialisation: their gradients *grow* toward the input "
-    "(Yang et al. 2019, arXiv [1902.08129](https://arxiv.org/abs/1902.08129)), and He et al. "
+    "(measured here; Yang et al. 2019, arXiv [1902.08129](https://arxiv.org/abs/1902.08129), prove "
+    "it for wide fully-connected BatchNorm nets), and He et al. "
     "called degradation an *optimisation* difficulty. The pages show whichever the numbers say."
 )
 with st.expander("Common claims, checked: where popular accounts of ResNets go wrong",

@@ -116,7 +116,8 @@ QUESTIONS: tuple[Question, ...] = (
          "It grows toward the input: early blocks get more than later ones",
          "It turns into NaN after a few blocks, as float32 runs out of range"),
         2, "Measured on the Vanishing Gradients page (and in the prediction below): BatchNorm + ReLU plain "
-           "nets grow toward the input at initialisation (Yang et al. 2019). He et al. 2015 called their "
+           "nets grow toward the input at initialisation (Yang et al. 2019 prove it for wide fully-connected "
+           "BatchNorm nets). He et al. 2015 called their "
            "degradation an optimisation difficulty, not vanishing gradients.", "app_pages/vanishing.py",
         "Yang et al. 2019, arXiv 1902.08129; He et al. 2015, arXiv 1512.03385, sec. 4.1"),
     Question(
@@ -187,7 +188,8 @@ PREDICTIONS: tuple[Prediction, ...] = (
     Prediction("p_cnn_plain56", "The plain 56-layer CIFAR CNN (BatchNorm + ReLU, no skips). Guess the ratio.",
                "plain56",
                "BatchNorm + ReLU plain nets do not vanish at init: their gradients grow toward the input "
-               "(Yang et al. 2019, arXiv 1902.08129).", "app_pages/vanishing.py"),
+               "(measured here; Yang et al. 2019, arXiv 1902.08129, prove it for wide fully-connected "
+               "BatchNorm nets).", "app_pages/vanishing.py"),
 )
 
 
