@@ -37,6 +37,8 @@ STOCHASTIC_RUNS: dict[int, tuple[float, float, float, float]] = {
 # 8 epochs, p_L = 0.5, seeds 0, 1, 2: training error with our row-mode drop, and with Huang et al.'s
 # own per-mini-batch rule (``--paper-drop``).
 STOCHASTIC_8_EPOCHS = {"ours": (0.813, 0.809, 0.787), "paper": (0.324, 0.563, 0.583)}
+# The same pair at seed 1, epochs -> (p_L = 0.5 training, test; p_L = 1 training, test).
+STOCHASTIC_SEED1 = {64: (0.000, 0.032, 0.000, 0.046)}
 STOCHASTIC_EPOCHS_PAPER = 500  # Huang et al. 2016 sec. 4, CIFAR-10 (read in search-index copy 66828136182)
 
 
@@ -62,6 +64,9 @@ def stochastic_sentence(train_error: float | None) -> str:
         a_test, c_test = STOCHASTIC_RUNS[ep][1], STOCHASTIC_RUNS[ep][3]
         end = (f" It catches up by {ep} epochs (within 1 point), where its test error is {pct(a_test)} "
                f"against {pct(c_test)} without drop.")
+    for e1, (a1, t1, c1, u1) in STOCHASTIC_SEED1.items():
+        end += (f" Seed 1 at {e1} epochs: training {pct(a1)} (no drop {pct(c1)}), test {pct(t1)} "
+                f"(no drop {pct(u1)}).")
     return (f"Stochastic depth starts slowly{here}, and that is not a bug: its drop-path follows "
             "torchvision's `stochastic_depth` rule (row mode: each example keeps its branch with "
             "probability p_l, a kept branch scaled by 1/p_l), checked against an independent "
