@@ -68,7 +68,8 @@ st.markdown(
     "Each bar is one block's measured **gain** ‖∂L/∂x_in‖ / ‖∂L/∂x_out‖ — the size of "
     "(1 + ∂F/∂x)ᵀ acting on this gradient (∂F/∂xᵀ alone without a skip; post-activation blocks "
     "also include the activation after the add). Their product from "
-    "the last block back to the first is the first/last gradient ratio."
+    "the last block back to the first is the first/last gradient ratio by construction (each gain is a "
+    "ratio of neighbouring gradients, so the product telescopes)."
 )
 ui.chart_with_export(theory_charts.gain_chart(table, height=int(260 * H)), table, "block_gains", "hw_gains")
 if gains_text := highway_text.gains_sentence(table):

@@ -4,32 +4,27 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.content import claims
-from resnet_explain.content.story import SECTIONS, STEPS, talk
+from resnet_explain.content.story import SECTIONS, STEPS, home_intro, talk
 from resnet_explain.ui.share import share_hint
 
 settings = ui.settings()
 
 st.title("Why do residual connections let deep networks train?")
-st.markdown(
-    "In 2015 He et al. (arXiv [1512.03385](https://arxiv.org/abs/1512.03385)) trained a "
-    "152-layer network by adding one line to each block: `out = out + x`. Deeper plain networks "
-    "had trained *worse* than shallower ones. This app lets you **measure** why. Every number here "
-    "is measured or computed (or quoted with its paper beside it): live forward and backward passes on real networks "
-    f"(on **{settings.detail}**), closed-form curves such as σ′ and its 0.25^L bound, "
-    "training runs (stored with the app, or trained here), and lesions that only run trained nets "
-    "forward. Each page says where its numbers come from, and everything is seeded: the same link "
-    "gives the same numbers."
-)
+st.markdown(home_intro(settings.detail))
 st.markdown(
     "**Honest up front:** the textbook story is *vanishing gradients*. That is true for "
     "sigmoid networks without normalisation, and you will measure it. But with BatchNorm + ReLU, "
     "deep plain CNNs do not vanish at initialisation: their gradients *grow* toward the input "
-    "(Yang et al. 2019, arXiv [1902.08129](https://arxiv.org/abs/1902.08129)), and He et al. "
+    "(measured here; Yang et al. 2019, arXiv [1902.08129](https://arxiv.org/abs/1902.08129), prove "
+    "it for wide fully-connected BatchNorm nets), and He et al. "
     "called degradation an *optimisation* difficulty. The pages show whichever the numbers say."
 )
 with st.expander("Common claims, checked: where popular accounts of ResNets go wrong",
                  icon=":material/fact_check:"):
     st.markdown(claims.markdown())
+with st.expander("Your notes vs the papers: the study note's own errors, each with the paper's figure",
+                 icon=":material/menu_book:"):
+    st.markdown(claims.notes_markdown())
 
 st.subheader("The story, step by step")
 n = 0

@@ -43,6 +43,7 @@ if stored is not None:
     ui.chart_with_export(charts.lr_sweep_chart(stored.table, sw.CHANCE, stored.meta["trains_below"]),
                          charts.sweep_points(stored.table), "lr_sweep_stored", "lrs_stored")
     st.info(lr_text.stored_statement(stored), icon=":material/science:")
+    st.markdown(lr_text.warmup_counterexample(stored))
     st.dataframe(charts.display_table(stored.table), hide_index=True, width="stretch", height="content")
 
 # ---- 2. live ------------------------------------------------------------------------------------

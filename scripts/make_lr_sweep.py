@@ -186,8 +186,9 @@ def cross_check(table: pd.DataFrame, meta: dict) -> str:
     return (f"\n**Cross-check** — at the experiment's own lr ({exp.config.lr:g}) these runs have the "
             f"same inputs as seed {meta['seed']} of the stored degradation experiment "
             "(`assets/degradation/runs.csv`, made by an earlier version of the code): "
-            + "; ".join(lines) + ". Where they differ, the same inputs gave a different result under "
-            "the earlier code that made the degradation assets; the sweep's numbers are today's.\n")
+            + "; ".join(lines) + ". Where they differ, the cause has not been tested: the degradation "
+            "assets were made by an earlier version of the code, and the two may also differ in precision "
+            "(a run's identity records the precision it resolved); the sweep's numbers are today's.\n")
 
 
 def cfg_lr(meta: dict) -> str:

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..experiments.theory import SIGMOID_MAX_SLOPE
+from ..magnitude import fmt_ratio, judge_ratio
+from ..spec import preset
+from ..spec.kinds import acts_crossed
 from . import papers as P
 from . import story
+from . import study_note as N
 
 
 @dataclass(frozen=True)
@@ -22,8 +27,6 @@ class Claim:
 
 def _grad(name: str) -> str:
     """ "grows **1.2e+04-fold** toward the input: it **explodes**" for a preset in ACT_RATIOS."""
-    from ..magnitude import judge_ratio
-
     return judge_ratio(story.ACT_RATIOS[name]).markdown
 
 
@@ -80,3 +83,76 @@ def markdown(items: tuple[Claim, ...] | None = None) -> str:
     """The claims as one markdown list for the Home page's box."""
     return "\n".join(f"- *“{c.popular}”* — {c.checked} *(Sources — {c.sources}.)*"
                      for c in (claims() if items is None else items))
+
+
+# ---------------------------------------------------------------------------------------------
+# Your notes vs the papers: the study note's own errors, each with the paper's figure (a record
+# of :mod:`.papers`, whose ``read_in`` says where it was read) and our measurement where we have one.
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NoteError:
+    note: str  # what the study note says (its words, shortened)
+    paper: str  # what the paper prints (built from ``records``)
+    ours: str  # our measurement, or "—" where we have none
+    records: tuple[P.Published, ...]  # the records whose values ``paper`` quotes
+
+
+def _crossed_bound(name: str) -> tuple[int, float]:
+    """(activation layers the first/last ratio of preset ``name`` crosses, 0.25 to that power)."""
+    spec = preset(name)
+    L = int(sum(acts_crossed(b.kind) for b in spec.blocks[1:]))
+    return L, SIGMOID_MAX_SLOPE ** L
+
+
+def note_errors() -> tuple[NoteError, ...]:
+    t6, t1 = {p.label: p for p in P.HE15_TABLE6}, {p.label: p for p in P.HE15_TABLE1}
+    r20, r56 = t6["ResNet-20"], t6["ResNet-56"]
+    t5 = {p.label: p for p in P.HE15_TABLE5}
+    vgg, goog, bn, prelu = (t5[k] for k in ("VGG (ILSVRC'14)", "GoogLeNet (ILSVRC'14)", "BN-inception", "PReLU-net"))
+    b18, b34 = t1["18-layer"], t1["34-layer"]
+    n18, n34 = (sum(int(v) for v in b.value.split(",")) for b in (b18, b34))
+    sig, res, r56m = (story.ACT_RATIOS[k] for k in ("mlp-sigmoid20-plain", "mlp-sigmoid20", "resnet56"))
+    L, bound = _crossed_bound("mlp-sigmoid20-plain")
+    ens, single = P.HE15_ENSEMBLE, P.HE15_SINGLE_152
+    return (
+        NoteError(N.CIFAR_TABLE,
+                  f"Not in He et al. 2015. Table 6 has no plain rows and no training errors; ResNet-56's "
+                  f"test error is {r56.shown} %. {r20.shown} % is ResNet-20's test error. Plain nets are "
+                  f"only curves (fig. 6 left; plain-110 {P.HE15_FIG6_PLAIN110.shown} %).",
+                  "— (our data and budget differ: the Training page checks the orderings, not the numbers)",
+                  (r56, r20, P.HE15_FIG6_PLAIN110)),
+        NoteError(N.PREVIOUS_BEST,
+                  f"{vgg.shown} % is VGG's ILSVRC'14 entry (an ensemble, second); GoogLeNet won with "
+                  f"{goog.shown} %, and {prelu.label} ({prelu.shown} %) and {bn.label} ({bn.shown} %) came "
+                  "before ResNet (table 5).", "—", (vgg, goog, prelu, bn)),
+        NoteError(N.ENSEMBLE,
+                  f"{ens.shown} % is {ens.detail} ({ens.where}); one ResNet-152: {single.shown} % "
+                  f"({single.where}, validation).", "—", (ens, single)),
+        NoteError(N.SIXTEEN_BLOCKS,
+                  f"Table 1: blocks per stage {b18.value} (18-layer) vs {b34.value} (34-layer): "
+                  f"{n34 - n18} more blocks, {2 * (n34 - n18)} more layers, spread over every stage.",
+                  "—", (b18, b34)),
+        NoteError(N.IDENTITY_QUOTE,
+                  f"{P.HE15_IDENTITY.where.capitalize()} prints {P.HE15_IDENTITY.shown}; the note's quotation blends it with sec. 1.",
+                  "—", (P.HE15_IDENTITY,)),
+        NoteError(N.SIGMOID_BOUND,
+                  f"σ′ ≤ {SIGMOID_MAX_SLOPE:g} bounds the activations' factors alone; the weights multiply "
+                  "in too (no paper figure: a bound, not a measurement).",
+                  f"our 20-layer sigmoid MLP: {fmt_ratio(sig, 2)}, {SIGMOID_MAX_SLOPE ** 20 / sig:.0f}× below "
+                  f"{SIGMOID_MAX_SLOPE:g}^20 and {bound / sig:.2g}× below {SIGMOID_MAX_SLOPE:g}^{L} (the {L} σ "
+                  "layers its ratio crosses)", ()),
+        NoteError(N.RESNET_ONE,
+                  "He et al. 2016 (eq. 5): each block's factor is 1 + ∂F/∂x, not 1 (no figure).",
+                  f"our ResNet-56: {judge_ratio(r56m).phrase}; only the sigmoid residual MLP is near 1 "
+                  f"({res:.3g})", ()),
+    )
+
+
+def notes_markdown(items: tuple[NoteError, ...] | None = None) -> str:
+    """The Home page's "Your notes vs the papers" box: one table row per error of the note."""
+    rows = ["| your note says | the paper prints | we measure | where it was read |", "|---|---|---|---|"]
+    for e in note_errors() if items is None else items:
+        cites = "; ".join(sorted({r.cite for r in e.records}))
+        read = f"{cites} — read in {'; '.join(sorted({r.read_in for r in e.records}))}" if cites else "our measurement"
+        rows.append(f"| {e.note} | {e.paper} | {e.ours} | {read} |")
+    return "\n".join(rows)

@@ -32,11 +32,11 @@ def gains_sentence(table: pd.DataFrame) -> str:
     if not len(gains):
         return ""
     prod_log = float(table["log10_gain"].dropna().sum())
-    first_rel = float(table["log10_product_from_last"].iloc[0])
     return (f"Gains range from **{fmt_ratio(gains.min())}** to **{fmt_ratio(gains.max())}** (geometric mean "
             f"{fmt_ratio(10 ** (prod_log / len(gains)))}). Their product is 10^{prod_log:.2f} = "
-            f"**{fmt_ratio(10 ** prod_log)}**, equal to the measured first/last ratio 10^{first_rel:.2f}: "
-            f"the gradient {judge_ratio(10 ** first_rel).markdown}.")
+            f"**{fmt_ratio(10 ** prod_log)}**: the gradient {judge_ratio(10 ** prod_log).markdown}. That "
+            "product is the first/last gradient ratio by construction — each gain is the ratio of two "
+            "neighbouring blocks' gradients, so the product telescopes: an identity, not a check.")
 
 
 def identity_sentence(blocks: pd.DataFrame, alpha: float, zero_init_last: bool, init: str,
@@ -83,8 +83,24 @@ def postact_sentence(frames: dict[str, pd.DataFrame], depth: int = 20) -> str:
         r = ratio_of(frames[k]["grad_norm"])
         said.append(f"**{fmt_ratio(r, 2)}** ({judge_ratio(r).short})")
     plain, post, pre = said
+    r_plain, r_post = (ratio_of(frames[k]["grad_norm"]) for k in list(frames)[:2])
     return (f"Sigmoid MLPs of depth {depth}, no normalisation. First/last gradient ratio: plain {plain}; "
             f"with skips but σ applied **after** the add, {post}; with a clean identity path "
-            f"(pre-activation, σ inside the branch), {pre}. When the sum passes through σ, every block "
-            "still multiplies the gradient by σ′ ≤ 1/4 — the skip only helps if the identity path is kept "
-            "clean (He et al. 2016, arXiv 1603.05027, sec. 3–4).")
+            f"(pre-activation, σ inside the branch), {pre}. " + _postact_verdict(r_plain, r_post)
+            + " (He et al. 2016, arXiv 1603.05027, sec. 3–4.)")
+
+
+def _postact_verdict(r_plain: float, r_post: float) -> str:
+    """What the post-activation skips did, against the plain net: how much they helped, and
+    whether that rescued the gradient (its own verdict)."""
+    v = judge_ratio(r_post)
+    if not (r_plain > 0 and r_post > 0):
+        return "One of the two gradients is 0 in float32, so they cannot be compared here."
+    gain = r_post / r_plain
+    if gain <= 1:
+        return f"Here the post-activation skips did not help: {fmt_ratio(gain, 2)}× the plain net's ratio."
+    helped = f"The post-activation skips help: their ratio is **{fmt_ratio(gain, 2)}×** the plain net's. "
+    if v.band in ("vanishes", "shrinks"):
+        return helped + (f"They do not rescue the net: its gradient still {v.markdown}, because when the "
+                         "sum passes through σ every block still multiplies the gradient by σ′ ≤ 1/4.")
+    return helped + f"With them the gradient {v.markdown}."

@@ -105,6 +105,36 @@ HE15_SINGLE_152 = _he15("table 4", "ResNet-152 (one model)", "ImageNet val top-5
                         "single model, validation set")
 HE15_ENSEMBLE = _he15("table 5", "ResNet ensemble (ILSVRC'15)", "ImageNet test top-5 error (%)", "3.57",
                       "an ensemble of six models of different depth (two of them 152-layer), on the test set")
+# Table 5's other rows (read in copy 55137226131, issue 27's research): the entries before ResNet.
+TOP5_TEST = "ImageNet test top-5 error (%)"
+HE15_TABLE5: tuple[Published, ...] = (
+    _he15("table 5", "VGG (ILSVRC'14)", TOP5_TEST, "7.32", "an ensemble; second in ILSVRC'14"),
+    _he15("table 5", "GoogLeNet (ILSVRC'14)", TOP5_TEST, "6.66", "an ensemble; won ILSVRC'14"),
+    _he15("table 5", "VGG (v5)", TOP5_TEST, "6.8"),
+    _he15("table 5", "PReLU-net", TOP5_TEST, "4.94"),
+    _he15("table 5", "BN-inception", TOP5_TEST, "4.82", "the best entry before ResNet's"),
+)
+# Table 1: blocks per stage (conv2_x … conv5_x) of two 3×3 convolutions each.
+HE15_TABLE1: tuple[Published, ...] = (
+    _he15("table 1", "18-layer", "basic blocks per stage", "2, 2, 2, 2"),
+    _he15("table 1", "34-layer", "basic blocks per stage", "3, 4, 6, 3"),
+)
+# Sec. 4.1 ("Deeper Bottleneck Architectures"), read in copies 33117337082, 23745892984, 69434720757.
+HE15_BOTTLENECK = _he15(
+    "sec. 4.1", "ResNet-50/101/152", "their blocks",
+    "\"We use option B for increasing dimensions\" (the 50-layer net; \"We construct 101-layer and "
+    "152-layer ResNets by using more 3-layer blocks\")", "three-layer bottleneck blocks (1×1, 3×3, 1×1)")
+# Sec. 4.2 and its footnote 5 (read in 55137226131 and five more copies, issue 27's research).
+HE15_WARMUP_110 = _he15(
+    "sec. 4.2", "ResNet-110 (CIFAR-10)", "learning-rate warm-up",
+    "\"the initial learning rate of 0.1 is slightly too large to start converging. So we use 0.01 to "
+    "warm up the training until the training error is below 80% (about 400 iterations), and then go "
+    "back to 0.1\"", "footnote 5: \"With an initial learning rate of 0.1, it starts converging (<90% "
+    "error) after several epochs, but still reaches similar accuracy.\"")
+# Sec. 3.1, the identity argument as printed (the study note blends it with sec. 1's wording).
+HE15_IDENTITY = _he15("sec. 3.1", "the identity argument", "as printed",
+                      "\"if the added layers can be constructed as identity mappings, a deeper model "
+                      "should have training error no greater than its shallower counterpart\"")
 # Sec. 3.3 and sec. 4.1: FLOPs are multiply-adds.
 HE15_FLOPS: tuple[Published, ...] = (
     _he15("sec. 3.3", "34-layer plain / ResNet", "billion FLOPs (multiply-adds)", "3.6",
@@ -166,19 +196,20 @@ HE16_TABLE1: tuple[Published, ...] = (
 # Veit, Wilber, Belongie 2016, "Residual Networks Behave Like Ensembles of Relatively Shallow
 # Networks", arXiv 1605.06431 (NeurIPS 2016). The abstract read at ar5iv and in NeurIPS's metadata
 # (both URLs below). The sec. 4.1 lesion sentences are not in the stored copies of the paper's
-# body; they are read as identical quotations in four independent notes in the search index
-# (ids 56739996498, 37280442718, 68614726779, 58456924873), and say so on the page.
+# body (issue 27's research looked again: only third parties quote them, ids 56739996498,
+# 37280442718, 68614726779, 58456924873), so the page paraphrases them and says "second-hand".
 # ---------------------------------------------------------------------------------------------
 VEIT, VEIT_ID = "Veit et al. 2016", "1605.06431"
 VEIT_ABSTRACT = ("https://ar5iv.labs.arxiv.org/html/1605.06431 and https://papers.nips.cc/paper_files/"
                  "paper/2016/file/37bc2f75bf1bcfe8450a1a41c200364c-Metadata.json (abstract)")
 VEIT_QUOTED = ("sec. 4.1 as quoted alike in search-index notes 56739996498, 37280442718, 68614726779, "
                "58456924873")
+SECOND_HAND = "(their sec. 4.1, quoted second-hand)"
 VEIT_RESIDUAL = Published(VEIT, VEIT_ID, "sec. 4.1", "deleting one residual block", "test error",
-                          "\"removing downsampling blocks does have a modest impact on performance\", "
-                          "\"no other block removal lead to a noticeable change\"", VEIT_QUOTED)
+                          f"the error barely changes, except at some downsampling blocks {SECOND_HAND}",
+                          VEIT_QUOTED)
 VEIT_VGG = Published(VEIT, VEIT_ID, "sec. 4.1", "deleting one layer of VGG (plain)", "test error",
-                     "\"deleting any layer in VGG reduces performance to chance levels\"", VEIT_QUOTED)
+                     f"the error goes to chance {SECOND_HAND}", VEIT_QUOTED)
 VEIT_PATHS = Published(VEIT, VEIT_ID, "abstract", "why", "their reading",
                        "\"a lesion study reveals that these paths show ensemble-like behavior in the "
                        "sense that they do not strongly depend on each other\"", VEIT_ABSTRACT)
@@ -220,6 +251,7 @@ ZOO_PUBLISHED: dict[str, Published] = {
 
 ALL: tuple[Published, ...] = (
     *HE15_TABLE6, HE15_FIG6_PLAIN110, HE15_CIFAR_BUDGET, *HE15_TABLE2, HE15_SINGLE_152, HE15_ENSEMBLE,
+    *HE15_TABLE5, *HE15_TABLE1, HE15_BOTTLENECK, HE15_WARMUP_110, HE15_IDENTITY,
     *HE15_FLOPS, HE15_NOT_VANISHING, HE15_ON_HIGHWAY, *HIGHWAY_CIFAR, *HE16_TABLE1,
     VEIT_RESIDUAL, VEIT_VGG, VEIT_PATHS, HIGHWAY, *ZOO_PUBLISHED.values(),
 )
@@ -317,11 +349,10 @@ def shortcut_table() -> pd.DataFrame:
 def veit_caption() -> str:
     """Where the Lesion page's published sentences come from, and what they do not compare."""
     return (f"{VEIT} (arXiv {VEIT_ID}, {VEIT_RESIDUAL.where}) deleted one block at a time "
-            "from trained residual networks, and one layer at a time from VGG, at test time; those sentences "
-            "are read in identical quotations of the section (the paper's body was not in the stored "
-            "copies), "
-            f"and their abstract reads the result as: {VEIT_PATHS.shown}. Their networks, data and budget "
-            "differ from this pair's: compare the direction, not the sizes.")
+            "from trained residual networks, and one layer at a time from VGG, at test time. Their section "
+            "was not in the stored copies of the paper: its findings are paraphrased here from others' "
+            f"quotations of it. Their abstract, read first-hand, says: {VEIT_PATHS.shown}. Their "
+            "networks, data and budget differ from this pair's: compare the direction, not the sizes.")
 
 
 def veit_beside_ours(findings: dict, depth: int, chance: float) -> pd.DataFrame:

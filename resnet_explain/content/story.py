@@ -135,6 +135,23 @@ def _crossed(name: str) -> int:
     return preset(name).n_blocks - 1
 
 
+def home_intro(detail: str) -> str:
+    """The Home page's opening paragraph (``detail``: where the live passes run)."""
+    from .papers import HE15_BOTTLENECK as b  # papers imports pandas: only when the page asks
+
+    return (
+        "In 2015 He et al. (arXiv [1512.03385](https://arxiv.org/abs/1512.03385)) trained a 152-layer "
+        f"network whose blocks add their input back to what they compute: `out = F(x) + x`. Its blocks "
+        f"are {b.detail}, and where the dimensions grow the added input goes through a projection "
+        f"(option B, {b.where}). Deeper plain networks "
+        "had trained *worse* than shallower ones. This app lets you **measure** why. Every number here "
+        "is measured or computed (or quoted with its paper beside it): live forward and backward passes "
+        f"on real networks (on **{detail}**), closed-form curves such as σ′ and its 0.25^L bound, "
+        "training runs (stored with the app, or trained here), and lesions that only run trained nets "
+        "forward. Each page says where its numbers come from, and everything is seeded: the same link "
+        "gives the same numbers.")
+
+
 def talk() -> tuple[Act, ...]:
     """The talk in order: vanishing -> highway -> degradation -> attributions (presenter mode on)."""
     return (

@@ -133,6 +133,43 @@ def stored_statement(stored: StoredSweep) -> str:
     return state_result(stored.table, stored.meta.get("trains_below"))
 
 
+def _pct2(v: float) -> str:
+    return f"{100 * v:.2g} %"
+
+
+def warmup_counterexample(stored: StoredSweep) -> str:
+    """He et al. 2015's ResNet-110 warm-up (the claim's strongest counterexample) beside the deepest
+    residual net of the stored sweep: its final training error at its best lr, at the largest lr
+    where it trains (below the sweep's threshold) and at the next lr of the grid — each read from
+    the sweep's table."""
+    from .papers import HE15_WARMUP_110 as w  # papers imports pandas: on demand, like the sweep
+
+    said = (f"The strongest counterexample to the claim is in {w.paper} itself (arXiv {w.arxiv}, {w.where}): for "
+            f"{w.label} they write {w.shown}; their footnote 5 adds that at 0.1 it "
+            "\"starts converging (<90% error) after several epochs, but still reaches similar accuracy\".")
+    table, threshold = stored.table, stored.meta["trains_below"]
+    schedule = next(iter(stored.meta.get("recipe", {}).values()), {}).get("config", {}).get("schedule")
+    r = table[table["variant"] == "residual"]
+    if not len(r):
+        return said
+    depth = int(r["depth"].max())
+    r = r[r["depth"] == depth].sort_values("lr")
+    lr, err = r["lr"].to_numpy(dtype=float), r["train_error"].to_numpy(dtype=float)
+    best = int(err.argmin())
+    ok = [i for i in range(best, len(lr)) if err[i] < threshold]
+    last = max(ok) if ok else best
+    if last + 1 >= len(lr) or last == best:
+        return said + f" Our residual-{depth} has no larger learning rate on this grid to show it."
+    pts = (best, last, last + 1)
+    rises = err[best] < err[last] < err[last + 1]
+    return said + (f" Our stored sweep has a limit too: residual-{depth}'s final training error "
+                   f"{'rises' if rises else 'goes'} " + " → ".join(_pct2(err[i]) for i in pts)
+                   + " over lr " + " → ".join(_lr(lr[i]) for i in pts) + " (its best lr, the largest "
+                   "where it trains, the next one)" + (", although its schedule already starts at a tenth of the "
+                   "peak (one-cycle warm-up)" if schedule == "onecycle" else "")
+                   + ". Residual nets tolerate larger steps here, not any step.")
+
+
 def sweep_text(records: Sequence[dict], runs: int) -> str:
     """How far a live sweep is, from :func:`~resnet_explain.experiments.lr_sweep.lr_sweep`'s
     progress records: runs done, and the running (or last finished) run's numbers."""

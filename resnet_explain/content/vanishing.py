@@ -15,6 +15,18 @@ from ..experiments.vanishing import SWEEP_WIDTH, first_underflow_depth, sweep_ra
 from .verdict import judge_blocks, twin_sentence
 
 
+# Yang et al. 2019's scope, from its abstract (read at https://openreview.net/forum?id=SyMDXnCcF7):
+# proved for wide fully-connected BatchNorm nets at initialisation; the "single step" is observed.
+def yang_sentence(depth: int) -> str:
+    """What Yang et al. 2019 prove, and how far it reaches to our plain-``depth`` CNN."""
+    return ("That is what Yang et al. 2019 (arXiv 1902.08129) prove for wide **fully-connected** "
+            "BatchNorm nets without skips at initialisation: gradients explode with depth, and tuning "
+            "the initial weight variances or the activation cannot eliminate it. Plain-"
+            f"{depth} is a CNN, so it agrees with their result without being covered by the proof. They "
+            "also observe that after a single step of optimisation the gradients' dynamic range becomes "
+            "dramatically smaller.")
+
+
 def _fmt(r: float) -> str:
     return magnitude.fmt_ratio(r, digits=2)
 
@@ -87,9 +99,13 @@ def skips_sentence(resnet_name: str, resnet_blocks: pd.DataFrame) -> str:
     """What skips do to the backward product and what they do not, with the residual net's
     measured verdict in the middle (never "skips fix exploding": a ResNet-56 still grows)."""
     v = judge_blocks(resnet_blocks)
-    did = ("What skips do: each block multiplies the backward signal by (1 + ∂F/∂x) instead of ∂F/∂x "
-           "alone (He et al. 2016, arXiv 1603.05027, eq. 5) — a factor near 1 + something, so the "
-           "product over the blocks does not vanish.")
+    did = ("What skips do: each block's backward factor gets a 1, (1 + ∂F/∂x) instead of ∂F/∂x alone — "
+           "exactly so for a block whose output is x + F(x) (He et al. 2016, arXiv 1603.05027, eq. 5); "
+           "with an activation after the add, as in He et al. 2015's blocks, that activation's slope "
+           "multiplies the factor too, so eq. 5 is only approximate. Through a clean identity path the "
+           "gradient does not vanish just because the branches' derivatives are small. That is no rule "
+           "for every skip: with σ applied after the add a sigmoid residual net still vanishes (the "
+           "Misconceptions page measures it), and factors of 1 + something can multiply up.")
     if v.band in ("grows", "explodes"):
         did += f" What they do not do is stop it from growing: {resnet_name}'s gradient still {v.markdown}."
     else:
@@ -109,8 +125,7 @@ def bn_cnn_text(plain_blocks: pd.DataFrame, resnet_blocks: pd.DataFrame, depth: 
     txt = twin_sentence(plain_blocks, resnet_blocks, f"Plain-{depth}", f"ResNet-{depth}")[:-1] + f" ({run})."
     if pv.band in ("grows", "explodes"):
         txt += (f" Plain-{depth} is not starved of gradient at initialisation: it grows toward the input, "
-                "it does not vanish. With BatchNorm this growth is unavoidable in deep plain nets (Yang et "
-                "al. 2019, arXiv 1902.08129).")
+                "it does not vanish. " + yang_sentence(depth))
     return txt + (" He et al. 2015 (arXiv 1512.03385, sec. 4.1) checked that their BN plain nets had "
                   "healthy gradients and still trained worse when deeper: they called degradation an "
                   "**optimisation** difficulty.\n\n" + skips_sentence(f"ResNet-{depth}", resnet_blocks))

@@ -109,3 +109,91 @@ def test_misconceptions_sentences_state_their_tables_numbers():
                            "layer": [1, 1, 2, 2, 3, 3], "rel_change": [0.0, 0.12, 0.5, 0.6, 0.7, 0.8]})
     w = weight_change_sentence(change, 56)
     assert "**exactly 0**" in w and "**0.12** of its size" in w and "by 0.5 and 0.6" in w
+
+
+# ---- issue 27: seven sentences, each against its number (or its corrected wording) ---------------
+def test_postact_sentence_says_the_skip_helps_but_does_not_rescue():
+    """Misconceptions §4: post-activation skips help by the measured factor over plain, and the
+    sentence says they do not rescue the net only while their own ratio still vanishes/shrinks."""
+    from resnet_explain.content import highway as highway_text
+    from resnet_explain.experiments.highway import postact_comparison
+    from resnet_explain.probe import ratio_of
+
+    f = postact_comparison(20, seed=0)
+    plain, post, _ = (ratio_of(f[k]["grad_norm"]) for k in f)
+    s = highway_text.postact_sentence(f)
+    assert "only helps if the identity path is kept clean" not in s
+    assert post > plain and f"**{magnitude.fmt_ratio(post / plain, 2)}×** the plain net's" in s
+    assert ("do not rescue" in s) == (magnitude.judge_ratio(post).band in ("vanishes", "shrinks"))
+    # the claim follows the numbers: a post-activation net that no longer vanishes is not told it does
+    fake = {k: v.copy() for k, v in f.items()}
+    key = list(fake)[1]
+    fake[key]["grad_norm"] = 1.0
+    assert "do not rescue" not in highway_text.postact_sentence(fake)
+
+
+def test_skips_sentence_says_eq5_is_approximate_and_no_rule(measured):
+    s = vanishing_text.skips_sentence("ResNet-56", measured["resnet56"].blocks)
+    assert "so the product over the blocks does not vanish" not in s
+    assert "only approximate" in s and "no rule for every skip" in s and "still vanishes" in s
+
+
+def test_gains_sentence_calls_the_telescoping_product_an_identity(measured):
+    from resnet_explain.content import highway as highway_text
+    from resnet_explain.experiments.highway import highway_table
+
+    r = measured["resnet56"]
+    g = highway_text.gains_sentence(highway_table(r.blocks))
+    assert "equal to the measured" not in g and "telescopes: an identity, not a check" in g
+    assert f"**{magnitude.fmt_ratio(r.ratio)}**" in g and magnitude.judge_ratio(r.ratio).markdown in g
+
+
+def test_quiz_near_one_is_the_sigmoid_nets_number_not_a_rule(measured):
+    p = next(p for p in quiz.PREDICTIONS if p.key == "p_sigmoid_res")
+    assert "stays near 1" not in p.explanation
+    assert f"measures {measured['mlp-sigmoid20'].ratio:.3g}" in p.explanation
+    assert magnitude.judge_ratio(measured["resnet56"].ratio).phrase in p.explanation
+
+
+def test_home_intro_names_bottlenecks_and_projections():
+    from resnet_explain.content import papers
+    from resnet_explain.content.story import home_intro
+
+    s = home_intro("a CPU")
+    assert "one line to each block" not in s and "`out = F(x) + x`" in s
+    assert papers.HE15_BOTTLENECK.detail in s and f"option B, {papers.HE15_BOTTLENECK.where}" in s
+
+
+def test_yang_is_cited_for_what_it_proves():
+    plain = preset("plain56")
+    s = vanishing_text.yang_sentence(56)
+    assert "**fully-connected**" in s and "at initialisation" in s and "Plain-56 is a CNN" in s
+    assert "single step" in s and "unavoidable" not in s
+    assert plain.family == "cnn"  # the sentence's "is a CNN" is about the net it names
+
+
+def test_lr_readme_cross_check_says_the_cause_was_not_tested():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "assets" / "lr_sweep" / "README.md").read_text()
+    script = (root / "scripts" / "make_lr_sweep.py").read_text()
+    assert "the cause is the precision" not in readme
+    said = "Where they differ, the cause has not been tested"
+    assert said in readme and said in script  # the README says what its script prints
+
+
+def test_warmup_sentence_reads_the_stored_sweep():
+    from resnet_explain.content import papers
+    from resnet_explain.content.training_lr import warmup_counterexample
+    from resnet_explain.experiments import lr_sweep as sw
+
+    stored = sw.load_stored()
+    s = warmup_counterexample(stored)
+    assert papers.HE15_WARMUP_110.value in s and "footnote 5" in s
+    r = stored.table[(stored.table["variant"] == "residual") & (stored.table["depth"] == 56)]
+    err = r.set_index("lr")["train_error"]
+    assert err[0.8] < stored.meta["trains_below"] <= err[1.6]  # 0.8 trains, 1.6 does not
+    pts = " → ".join(f"{100 * err[x]:.2g} %" for x in (0.1, 0.8, 1.6))
+    assert f"rises {pts} over lr 0.1 → 0.8 → 1.6" in s
+    assert err[0.1] == err.min() and err[0.1] < err[0.8] < err[1.6]

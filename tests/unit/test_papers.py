@@ -39,8 +39,21 @@ def test_numbers_are_numbers_as_printed():
     for p in papers.HE16_TABLE1:
         assert p.value == "fail" or p.number is not None
     assert papers.HE15_FIG6_PLAIN110.number is None  # fig. 6 gives no number, only "higher than 60%"
-    for p in (papers.VEIT_RESIDUAL, papers.VEIT_VGG, papers.VEIT_PATHS, papers.HIGHWAY):
+    for p in (papers.VEIT_PATHS, papers.HIGHWAY, papers.HE15_IDENTITY):
         assert p.value.startswith('"') and p.value.endswith('"')  # quotations, marked as such
+    for p in papers.HE15_TABLE5:
+        assert p.number is not None
+    assert [p.value for p in papers.HE15_TABLE1] == ["2, 2, 2, 2", "3, 4, 6, 3"]
+
+
+def test_veit_sec41_is_paraphrased_and_marked_second_hand():
+    """Veit et al. sec. 4.1 was read only in others' quotations (issue 27): no quotation marks,
+    a "second-hand" mark; the caption quotes only the abstract, which was read first-hand."""
+    for p in (papers.VEIT_RESIDUAL, papers.VEIT_VGG):
+        assert '"' not in p.value and p.value.endswith("(their sec. 4.1, quoted second-hand)")
+    cap = papers.veit_caption()
+    assert papers.VEIT_PATHS.value in cap and "do not strongly depend on each other" in cap
+    assert "paraphrased" in cap and cap.count('"') == 2
 
 
 def test_the_cifar10_table_is_the_records():
@@ -148,3 +161,38 @@ def test_claims_module_types_no_decimal_number():
     literals = [n.value for n in ast.walk(tree)
                 if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip]
     assert literals and not [s for s in literals if re.search(r"\d+\.\d+|\d\s*%", s)]
+
+
+# ---- the Home page's "your notes vs the papers" (issue 27) ---------------------------------------
+def test_every_note_error_quotes_its_records_figures():
+    """Each row's paper column prints its records' values, every record is one of papers.ALL, and
+    every decimal figure in it is a record's (none typed)."""
+    rows = claims.note_errors()
+    assert len(rows) == 7
+    for e in rows:
+        if not e.records:  # a bound or an equation, not a printed figure: the row says so
+            assert "no paper figure" in e.paper or "no figure" in e.paper, e.note
+            continue
+        for r in e.records:
+            assert r in papers.ALL and r.shown in e.paper, (e.note, r.label)
+        figures = set(re.findall(r"\d+\.\d+", re.sub(r"(?i)sec\. \d+\.\d+", "", e.paper)))
+        printed = {f for r in e.records for f in re.findall(r"\d+\.\d+", r.value)}
+        assert figures <= printed, (e.note, figures - printed)
+    md = claims.notes_markdown()
+    assert md.count("\n") == len(rows) + 1  # header, rule, one row per error
+    for e in rows:
+        for r in e.records:
+            assert r.cite in md and r.read_in in md
+
+
+def test_note_errors_name_the_papers_numbers_and_ours():
+    by = {e.note: e for e in claims.note_errors()}
+    from resnet_explain.content import study_note as N
+
+    assert f"{papers.find('ResNet-56').value} %" in by[N.CIFAR_TABLE].paper and "no plain rows" in by[N.CIFAR_TABLE].paper
+    t5 = {p.label: p.value for p in papers.HE15_TABLE5}
+    prev = by[N.PREVIOUS_BEST].paper
+    assert all(f"{t5[k]} %" in prev for k in ("VGG (ILSVRC'14)", "GoogLeNet (ILSVRC'14)", "BN-inception"))
+    assert "8 more blocks, 16 more layers" in by[N.SIXTEEN_BLOCKS].paper
+    assert magnitude.fmt_ratio(story.ACT_RATIOS["mlp-sigmoid20-plain"], 2) in by[N.SIGMOID_BOUND].ours
+    assert magnitude.judge_ratio(story.ACT_RATIOS["resnet56"]).phrase in by[N.RESNET_ONE].ours

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import fields, replace
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -294,6 +295,59 @@ def test_drop_path_in_eval_and_at_survival_one_is_identity():
     assert torch.equal(a(x), b(x))
 
 
+def _reference_stochastic_depth(x: torch.Tensor, survival: float) -> torch.Tensor:
+    """torchvision's ``ops.stochastic_depth(x, p=1 - survival, mode="row")`` when it imports here
+    (on this host it may not: "operator torchvision::nms does not exist"); else the same rule
+    written from Huang et al. 2016 (arXiv 1603.09382, sec. 3): each example's branch survives with
+    probability p_l, and a survivor is scaled by 1/p_l so that its expectation is the branch."""
+    try:
+        from torchvision.ops import stochastic_depth
+    except Exception:  # noqa: BLE001 - a broken torchvision install raises RuntimeError on import
+        keep = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype).bernoulli_(survival)
+        return x * (keep / survival)
+    return stochastic_depth(x, 1.0 - survival, "row", training=True)
+
+
+@pytest.mark.parametrize("survival", [0.5, 0.9])
+def test_drop_path_matches_an_independent_implementation(survival):
+    """Issue 27 ("stochastic depth looks broken"): the same draws give the same output as the
+    reference; over many draws the kept share is p and the mean is the branch (the 1/p scaling)."""
+    x = _x(4, batch=256).double()
+    dp = DropPath(survival).train()
+    for seed in range(3):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            ours = dp(x)
+            torch.manual_seed(seed)
+            ref = _reference_stochastic_depth(x, survival)
+        torch.testing.assert_close(ours, ref, rtol=1e-12, atol=0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        draws = torch.stack([dp(x) for _ in range(400)])
+    kept = (draws.flatten(2).abs().sum(-1) > 0).double().mean()
+    assert abs(float(kept) - survival) < 0.01
+    factor = draws.flatten(2).sum(-1) / x.flatten(1).sum(-1)  # each draw's factor per example: 0 or 1/p
+    assert set(torch.unique(factor.round(decimals=9)).tolist()) <= {0.0, round(1 / survival, 9)}
+    assert abs(float(factor.mean()) - 1.0) < 0.01  # unbiased: E[keep / p] = 1 (std here ~0.003)
+
+
+def test_a_dropped_branch_still_updates_its_batchnorm_like_a_kept_one():
+    """Row-mode drop (ours, torchvision's) drops the branch's output, not its computation: the
+    branch's BatchNorm sees every example, so its running statistics are those of the same block
+    without stochastic depth (Huang et al.'s per-mini-batch drop skips the branch instead)."""
+    spec = _spec("basic", survival=0.5)
+    a, b = build_model(spec, dtype=F64).train(), build_model(replace(spec, survival=1.0), dtype=F64).train()
+    x, _ = make_batch(spec, batch=8, dtype=F64)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        a(x)
+    b(x)
+    (_, ba), (_, bb) = next(iter(a.named_blocks())), next(iter(b.named_blocks()))
+    for ma, mb in zip(ba.body, bb.body):
+        if isinstance(ma, nn.BatchNorm2d):
+            assert torch.equal(ma.running_mean, mb.running_mean) and torch.equal(ma.running_var, mb.running_var)
+
+
 def test_stochastic_depth_survival_decays_linearly():
     # Huang et al. 2016 eq. 4: p_l = 1 - (l / L)(1 - p_L) over the L residual blocks; the last
     # residual block at p_L; plain and dense blocks never dropped (and not counted in L).
@@ -475,3 +529,23 @@ def test_a_transition_is_norm_act_1x1_then_pooling_never_a_skip_and_gradchecks()
     assert spec.set_block("stage1.block0", kind="transition").blocks[0].skip is False  # turned off
     xs = torch.randn(2, 3, 6, 6, dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda v: model(v), (xs,))
+
+
+def test_stochastic_depth_sentence_says_what_its_runs_show():
+    """Issue 27: the Architectures page's sentence on stochastic depth claims a catch-up only where
+    the stored runs (scripts/measure_stochastic_depth.py) show one, at the epochs they show it."""
+    from resnet_explain.content import architectures as words
+
+    runs = words.STOCHASTIC_RUNS
+    ep = words.caught_up()
+    assert ep is not None and runs[ep][0] - runs[ep][2] <= 0.01
+    assert all(runs[e][0] - runs[e][2] > 0.01 for e in runs if e < ep)  # slower before it
+    s = words.stochastic_sentence(0.757)
+    assert f"catches up by {ep} epochs" in s and f"{runs[ep][1]:.1%} against {runs[ep][3]:.1%}" in s
+    assert "(75.7% training error in the table)" in s
+    slow = {8: (0.8, 0.8, 0.1, 0.2), 16: (0.3, 0.4, 0.0, 0.1)}
+    assert words.caught_up(slow) is None
+    table = pd.DataFrame({"variant": ["stochastic"], "label": ["sd"], "ratio": [2.0], "log10_ratio": [0.3],
+                          "twin_ratio": [float("nan")], "log10_twin_ratio": [float("nan")],
+                          "train_error": [0.757], "ratio_note": [""]})
+    assert any(t.startswith("Stochastic depth starts slowly") for t in words.sentences(table))
