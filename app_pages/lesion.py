@@ -18,10 +18,11 @@ AUTO_START_SECONDS = float(os.environ.get("RESNET_EXPLAIN_LESION_AUTO_S", "10"))
 
 st.title("Lesion study: delete a block")
 st.markdown(
-    "Veit et al. (2016, arXiv 1605.06431, sec. 4) deleted single blocks from a *trained* ResNet at test "
-    "time: the error barely moved, except at some downsampling blocks, while deleting one layer of a plain "
-    "(VGG-like) network destroyed it. They read this as residual networks behaving like **ensembles of many "
-    "shallower paths**. Here we repeat the measurement on a pair of trained twins (same data, same budget): "
+    "Veit et al. (2016, arXiv 1605.06431) deleted single blocks from a *trained* ResNet at test time and "
+    "read residual networks as **ensembles of many shallower paths** that \"do not strongly depend on each "
+    "other\" (their abstract); as their sec. 4.1 is reported by others (we could not read it first-hand), "
+    "deleting one block barely moved the error, except at some downsampling blocks, while deleting one "
+    "layer of a plain (VGG-like) network destroyed it. Here we repeat the measurement on a pair of trained twins (same data, same budget): "
     "a shipped pair, or your network and its twin from the Train page.")
 with st.expander("What “delete a block” means here"):
     st.markdown(

@@ -304,18 +304,29 @@ def ordering_table(hypothesis: list[dict], n_seeds: int) -> pd.DataFrame:
     for h in hypothesis:
         spread = ("" if n_seeds < 2 else
                   "; seed ranges overlap" if h["seed_ranges_overlap"] else "; seed ranges apart")
+        if h.get("testable", True):
+            said = "yes" if h["holds"] else "no"
+        else:  # a network that never left chance: no ordering to compare (chance.near_chance)
+            stuck = " and ".join(h.get("untestable") or []) or "a network"
+            said = f"not testable here ({stuck} never left chance)"
         rows.append({"claim": h["claim"], "He et al. 2015 (CIFAR-10)": _paper_says(h),
                      f"our stored runs (mean of {n_seeds} seeds)":
-                         f"{'yes' if h['holds'] else 'no'}: {h['a']} {_pct(h['a_train_error'])} vs "
+                         f"{said}: {h['a']} {_pct(h['a_train_error'])} vs "
                          f"{h['b']} {_pct(h['b_train_error'])} training error{spread}"})
     return pd.DataFrame(rows)
 
 
 def ordering_sentence(hypothesis: list[dict]) -> str:
-    """How many of He et al.'s orderings our stored runs reproduce (computed, never typed)."""
-    held = sum(bool(h["holds"]) for h in hypothesis)
-    return (f"Our stored runs reproduce **{held} of {len(hypothesis)}** of He et al.'s orderings. The "
-            "comparison is of ordering and direction only: the budgets and the data differ.")
+    """How many of He et al.'s orderings our stored runs reproduce, of those they can test
+    (computed, never typed): a claim resting on a network that never left chance is not counted."""
+    testable = [h for h in hypothesis if h.get("testable", True)]
+    held = sum(bool(h["holds"]) for h in testable)
+    untested = len(hypothesis) - len(testable)
+    s = f"Our stored runs reproduce **{held} of {len(testable)}** of He et al.'s orderings they can test"
+    if untested:
+        s += (f" ({untested} of {len(hypothesis)} not testable here: a network they compare never left "
+              "chance at this budget)")
+    return s + ". The comparison is of ordering and direction only: the budgets and the data differ."
 
 
 def budgets_caption(meta: dict) -> str:

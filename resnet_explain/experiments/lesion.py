@@ -1,9 +1,10 @@
 """Lesion study: delete one block at a time at test time and measure what the network loses.
 
-Veit et al. 2016 (arXiv 1605.06431, sec. 4) delete single blocks from a trained ResNet at test
-time: test error barely moves, except at some downsampling blocks, while deleting a layer of a
-plain (VGG-like) net destroys it. They read this as residual networks behaving like ensembles of
-many relatively shallow paths. We repeat the measurement on our own trained models:
+Veit et al. 2016 (arXiv 1605.06431) delete single blocks from a trained ResNet at test time and
+read residual networks as ensembles of many relatively shallow paths that "do not strongly depend
+on each other" (their abstract). Their sec. 4.1's figures (test error barely moves, except at
+some downsampling blocks, while deleting a layer of a plain VGG-like net destroys it) are known to
+us second-hand only: the section was not in the copies we could read. We repeat the measurement on our own trained models:
 
 * residual block ``y = act(F(x) + S(x))``: deleting it means skipping the residual branch F, so
   ``y = act(S(x))``. With identity shortcuts and ReLU after a ReLU, that is exactly ``y = x``;

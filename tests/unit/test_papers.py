@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from resnet_explain import magnitude
+from resnet_explain.chance import chance_error
 from resnet_explain.charts import lesion as lesion_charts
 from resnet_explain.content import claims, papers, story
 from resnet_explain.experiments.degradation import check_hypothesis, load_stored
@@ -69,18 +70,36 @@ def test_the_cifar10_table_is_the_records():
 
 def test_the_ordering_table_is_computed_from_our_stored_runs():
     stored = load_stored()
-    hyp = check_hypothesis(stored.table)
+    hyp = check_hypothesis(stored.table, chance_error())
     t = papers.ordering_table(hyp, stored.n_seeds)
     assert list(t["claim"]) == [h["claim"] for h in hyp]
     ours = t[f"our stored runs (mean of {stored.n_seeds} seeds)"]
     for h, cell in zip(hyp, ours):
-        assert cell.startswith("yes" if h["holds"] else "no")
+        assert cell.startswith("not testable here" if not h.get("testable", True) else
+                               "yes" if h["holds"] else "no")
         assert f"{h['a']} {h['a_train_error'] * 100:.1f} %" in cell and f"{h['b_train_error'] * 100:.1f} %" in cell
     # residual-56 vs residual-20: the paper's test errors come from the table-6 records
     row = t[t["claim"].str.startswith("residual-56 trains at least")].iloc[0]["He et al. 2015 (CIFAR-10)"]
     assert f"{papers.find('ResNet-56').value} % vs {papers.find('ResNet-20').value} %" in row
-    held = sum(h["holds"] for h in hyp)
-    assert f"**{held} of {len(hyp)}**" in papers.ordering_sentence(hyp)
+    testable = [h for h in hyp if h.get("testable", True)]
+    held = sum(h["holds"] for h in testable)
+    assert f"**{held} of {len(testable)}**" in papers.ordering_sentence(hyp)
+    if len(testable) < len(hyp):
+        assert f"{len(hyp) - len(testable)} of {len(hyp)} not testable here" in papers.ordering_sentence(hyp)
+
+
+def test_an_untestable_claim_is_neither_yes_nor_no_and_not_counted():
+    hyp = [{"claim": "plain-56 trains worse than plain-20 (degradation)", "a": "plain-56", "b": "plain-20",
+            "a_train_error": 0.86, "b_train_error": 0.03, "holds": False, "seed_ranges_overlap": False,
+            "testable": False, "untestable": ["plain-56"]},
+           {"claim": "residual-56 trains at least as well as residual-20", "a": "residual-56", "b": "residual-20",
+            "a_train_error": 0.001, "b_train_error": 0.001, "holds": True, "seed_ranges_overlap": True,
+            "testable": True, "untestable": []}]
+    cells = papers.ordering_table(hyp, 3).iloc[:, 2]
+    assert cells.iloc[0].startswith("not testable here (plain-56 never left chance)")
+    assert cells.iloc[1].startswith("yes")
+    s = papers.ordering_sentence(hyp)
+    assert "**1 of 1**" in s and "1 of 2 not testable here" in s
 
 
 def test_the_ordering_table_says_no_when_ours_does_not_hold():
