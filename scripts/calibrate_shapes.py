@@ -1,0 +1,65 @@
+"""Calibration runs for the generated shapes task (issue 22, item 1b): plain vs residual at depths
+20 and 56 under one small CPU budget per recipe, one seed, one torch thread. The recipes were fixed
+in assets/calibration/README.md before any was run; every result is appended, none is dropped.
+
+    python scripts/calibrate_shapes.py C1 C2        # appends to assets/calibration/results.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from resnet_explain.experiments.degradation import run_degradation  # noqa: E402
+from resnet_explain.train.budgets import Budget  # noqa: E402
+from resnet_explain.train.config import TrainConfig  # noqa: E402
+from resnet_explain.train.runs import DataRecipe  # noqa: E402
+
+BASE = Budget("calibration", "calibration (CPU, 16x16, width 8)",
+              DataRecipe(n_train=1500, n_test=1000, size=16, difficulty=0.1),
+              TrainConfig(epochs=6, batch_size=64, lr=0.1, device="cpu", amp="off",
+                          channels_last="off"),
+              width=8, depths=(20, 56), seeds=(0,))
+# (data recipe changes, config changes): fixed before any result was seen.
+RECIPES = {
+    "C1": ({"difficulty": 0.1}, {}),
+    "C2": ({"difficulty": 0.4}, {}),
+    "C3": ({"difficulty": 0.7}, {}),
+    "C4": ({"difficulty": 1.0}, {}),
+    "C5": ({"difficulty": 0.7}, {"augment": True}),
+    "C6": ({"difficulty": 0.7}, {"schedule": "step"}),
+}
+OUT = ROOT / "assets" / "calibration" / "results.jsonl"
+
+
+def budget(name: str) -> Budget:
+    data_kw, cfg_kw = RECIPES[name]
+    return replace(BASE, name=name, data=replace(BASE.data, **data_kw),
+                   config=replace(BASE.config, **cfg_kw))
+
+
+def main(names) -> int:
+    torch.set_num_threads(1)
+    for name in names:
+        t0 = time.perf_counter()
+        res = run_degradation(budget(name))
+        for r in res.runs.to_dict("records"):
+            row = {"recipe": name, **{k: r[k] for k in ("arch", "depth", "seed", "train_error",
+                                                          "test_error", "seconds")},
+                   "recipe_wall_seconds": time.perf_counter() - t0}
+            with open(OUT, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(row, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
