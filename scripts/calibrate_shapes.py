@@ -2,7 +2,8 @@
 20 and 56 under one small CPU budget per recipe, one seed, one torch thread. The recipes were fixed
 in assets/calibration/README.md before any was run; every result is appended, none is dropped.
 
-    python scripts/calibrate_shapes.py C1 C2        # appends to assets/calibration/results.jsonl
+    python scripts/calibrate_shapes.py C1 C2              # round 1; appends to results.jsonl
+    python scripts/calibrate_shapes.py --round=2 C1 C2    # round 2: 2,000 images x 8 epochs
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from resnet_explain.train.config import TrainConfig  # noqa: E402
 from resnet_explain.train.runs import DataRecipe  # noqa: E402
 
 BASE = Budget("calibration", "calibration (CPU, 16x16, width 8)",
-              DataRecipe(n_train=1500, n_test=1000, size=16, difficulty=0.1),
-              TrainConfig(epochs=6, batch_size=64, lr=0.1, device="cpu", amp="off",
+              DataRecipe(n_train=1000, n_test=1000, size=16, difficulty=0.1),
+              TrainConfig(epochs=4, batch_size=64, lr=0.1, device="cpu", amp="off",
                           channels_last="off"),
               width=8, depths=(20, 56), seeds=(0,))
 # (data recipe changes, config changes): fixed before any result was seen.
@@ -37,22 +38,29 @@ RECIPES = {
     "C5": ({"difficulty": 0.7}, {"augment": True}),
     "C6": ({"difficulty": 0.7}, {"schedule": "step"}),
 }
+# Round 2 (fixed after round 1's C1 and C2, before any other result): the same recipes at four
+# times the steps (2,000 images x 8 epochs = 248 steps, was 60): round 1 left even C1 near chance.
+ROUNDS = {"1": {}, "2": {"n_train": 2000, "epochs": 8}}
 OUT = ROOT / "assets" / "calibration" / "results.jsonl"
 
 
-def budget(name: str) -> Budget:
+def budget(name: str, round_: str = "1") -> Budget:
     data_kw, cfg_kw = RECIPES[name]
+    r = ROUNDS[round_]
+    data_kw = {**data_kw, **({"n_train": r["n_train"]} if "n_train" in r else {})}
+    cfg_kw = {**cfg_kw, **({"epochs": r["epochs"]} if "epochs" in r else {})}
     return replace(BASE, name=name, data=replace(BASE.data, **data_kw),
                    config=replace(BASE.config, **cfg_kw))
 
 
-def main(names) -> int:
+def main(args) -> int:
     torch.set_num_threads(1)
-    for name in names:
+    round_ = args[0].split("=", 1)[1] if args and args[0].startswith("--round=") else "1"
+    for name in [a for a in args if not a.startswith("--")]:
         t0 = time.perf_counter()
-        res = run_degradation(budget(name))
+        res = run_degradation(budget(name, round_))
         for r in res.runs.to_dict("records"):
-            row = {"recipe": name, **{k: r[k] for k in ("arch", "depth", "seed", "train_error",
+            row = {"recipe": name, "round": int(round_), **{k: r[k] for k in ("arch", "depth", "seed", "train_error",
                                                           "test_error", "seconds")},
                    "recipe_wall_seconds": time.perf_counter() - t0}
             with open(OUT, "a") as f:

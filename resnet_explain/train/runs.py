@@ -33,7 +33,7 @@ from ..data.cifar import cache_dir
 from ..errors import Stopped, UserError
 from ..spec import NetSpec
 from .checkpoints import load_checkpoint, save_checkpoint, to_plain
-from .config import TrainConfig
+from .config import TrainConfig, later_at_default
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "assets" / "runs"
 DEFAULT_CAP_BYTES = int(float(os.environ.get("RESNET_EXPLAIN_RUNS_CAP_MB", "200")) * 2**20)
@@ -103,7 +103,8 @@ class RunRequest:
         from ..device import choose_device
         from .trainer import precision
 
-        cfg = {k: v for k, v in asdict(self.config).items() if k not in _NOT_IDENTITY}
+        cfg = {k: v for k, v in asdict(self.config).items()
+               if k not in _NOT_IDENTITY and not later_at_default(k, v)}
         amp, channels_last = precision(self.config, choose_device(self.config.device).device)
         cfg.update(amp="bf16" if amp else "off", channels_last="on" if channels_last else "off")
         return {"spec": self.spec, "data": asdict(self.data), "config": to_plain(cfg)}
