@@ -60,8 +60,8 @@ def main(args) -> int:
         t0 = time.perf_counter()
         res = run_degradation(budget(name, round_))
         for r in res.runs.to_dict("records"):
-            row = {"recipe": name, "round": int(round_), **{k: r[k] for k in ("arch", "depth", "seed", "train_error",
-                                                          "test_error", "seconds")},
+            keep = ("arch", "depth", "seed", "train_error", "test_error", "seconds")
+            row = {"recipe": name, "round": int(round_), **{k: r[k] for k in keep},
                    "recipe_wall_seconds": time.perf_counter() - t0}
             with open(OUT, "a") as f:
                 f.write(json.dumps(row) + "\n")

@@ -136,3 +136,20 @@ def test_papers_numbers_beside_ours():
     value, where = cifar_he2015.paper_test_error("plain", 110)
     assert value is None and "over 60" in where
     assert cifar_he2015.paper_test_error("plain", 20)[0] is None
+
+
+def test_train_your_network_offers_the_depths_within_the_cap_and_names_those_that_need_a_gpu():
+    from resnet_explain.content.your_network import depth_offer as sentence
+    from resnet_explain.experiments.your_network import depth_offer
+
+    quick = budgets.BUDGETS["quick"]
+    o = depth_offer(quick, cap=120.0)
+    assert list(o.seconds) == [20, 32, 44, 56, 110]
+    assert all(a < b for a, b in zip(o.seconds.values(), list(o.seconds.values())[1:]))  # deeper costs more
+    assert o.fits + o.need_gpu == [20, 32, 44, 56, 110] and all(o.seconds[d] <= 120 for d in o.fits)
+    text = sentence(o)
+    assert f"ResNet-{o.need_gpu[0]}" in text or f"-{o.need_gpu[0]}" in text and "need a GPU" in text
+    assert depth_offer(quick, cap=None).need_gpu == []
+    assert "every depth" in sentence(depth_offer(quick, cap=None))
+    tiny = depth_offer(quick, cap=0.001)
+    assert tiny.fits == [] and "every depth needs a GPU" in sentence(tiny)
