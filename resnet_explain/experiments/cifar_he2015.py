@@ -58,6 +58,6 @@ def beside_paper(table: pd.DataFrame) -> pd.DataFrame:
     test error beside each row: ``paper_test_error`` (%) and ``paper_source``."""
     out = table.copy()
     pairs = [paper_test_error(str(a), int(d)) for a, d in zip(out["arch"], out["depth"])]
-    out["paper_test_error"] = [p[0] for p in pairs]
+    out["paper_test_error"] = pd.Series([p[0] for p in pairs], index=out.index, dtype=object)  # None stays
     out["paper_source"] = [p[1] for p in pairs]
     return out

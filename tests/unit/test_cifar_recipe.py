@@ -136,6 +136,10 @@ def test_papers_numbers_beside_ours():
     value, where = cifar_he2015.paper_test_error("plain", 110)
     assert value is None and "over 60" in where
     assert cifar_he2015.paper_test_error("plain", 20)[0] is None
+    import pandas as pd
+
+    side = cifar_he2015.beside_paper(pd.DataFrame({"arch": ["plain", "residual"], "depth": [56, 56]}))
+    assert json.loads(json.dumps(side.to_dict("records"), allow_nan=False))[0]["paper_test_error"] is None
 
 
 def test_train_your_network_offers_the_depths_within_the_cap_and_names_those_that_need_a_gpu():
