@@ -4,6 +4,7 @@ in assets/calibration/README.md before any was run; every result is appended, no
 
     python scripts/calibrate_shapes.py C1 C2              # round 1; appends to results.jsonl
     python scripts/calibrate_shapes.py --round=2 C1 C2    # round 2: 2,000 images x 8 epochs
+    python scripts/calibrate_shapes.py --table            # the README's table
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ RECIPES = {
 # times the steps (2,000 images x 8 epochs = 248 steps, was 60): round 1 left even C1 near chance.
 ROUNDS = {"1": {}, "2": {"n_train": 2000, "epochs": 8}}
 OUT = ROOT / "assets" / "calibration" / "results.jsonl"
+LEFT_CHANCE = 80.0  # training error (%) below which a net has clearly left chance (90 %)
 
 
 def budget(name: str, round_: str = "1") -> Budget:
@@ -53,7 +55,40 @@ def budget(name: str, round_: str = "1") -> Budget:
                    config=replace(BASE.config, **cfg_kw))
 
 
+def table() -> str:
+    """The markdown table of every result in results.jsonl (training error, eval mode, %; each
+    run's training seconds; the four checks of the README)."""
+    rows: dict = {}
+    for line in OUT.read_text().splitlines():
+        r = json.loads(line)
+        rows.setdefault((r.get("round", 1), r["recipe"]), {})[f"{r['arch']}-{r['depth']}"] = r
+    head = ("| round | recipe | plain-20 | plain-56 | residual-20 | residual-56 | (a) p56 < 80 % | "
+            "(b) p56 > p20 | (c) r56 < r20 | (d) r56 < p56 | run seconds p20/p56/r20/r56 |")
+    out = [head, "|" + "---|" * 11]
+    for (rnd, name), g in sorted(rows.items()):
+        e = {k: 100 * v["train_error"] for k, v in g.items()}
+        if len(e) < 4:
+            continue
+        nets = ("plain-20", "plain-56", "residual-20", "residual-56")
+        left = {k: e[k] < LEFT_CHANCE for k in nets}
+
+        def check(a, b, ok):  # "n/t": a net compared has not clearly left chance
+            return ("yes" if ok else "no") if left[a] and left[b] else "n/t"
+
+        checks = ["yes" if left["plain-56"] else "no",
+                  check("plain-56", "plain-20", e["plain-56"] > e["plain-20"]),
+                  check("residual-56", "residual-20", e["residual-56"] < e["residual-20"]),
+                  check("residual-56", "plain-56", e["residual-56"] < e["plain-56"])]
+        secs = "/".join(f"{g[k]['seconds']:.0f}" for k in nets)
+        cells = [f"{e[k]:.1f} %" + ("" if left[k] else " †") for k in nets]
+        out.append(f"| {rnd} | {name} | " + " | ".join(cells + checks) + f" | {secs} |")
+    return "\n".join(out)
+
+
 def main(args) -> int:
+    if args == ["--table"]:
+        print(table())
+        return 0
     torch.set_num_threads(1)
     round_ = args[0].split("=", 1)[1] if args and args[0].startswith("--round=") else "1"
     for name in [a for a in args if not a.startswith("--")]:
