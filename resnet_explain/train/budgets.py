@@ -97,16 +97,29 @@ def named(name: str, table: Mapping[str, Budget], error: type[TrainError] = Trai
     return table[name]
 
 
+HE2015_DEPTHS = (20, 32, 44, 56, 110)  # He et al. 2015 fig. 6 / table 6
+# The gpu experiment's recipe (and the pages' full budget: the same runs), chosen by the
+# calibration in assets/calibration/README.md: a harder task than the first gpu budget's
+# (difficulty 0.3, 20,000 images, 6 epochs, on which every net that trained reached about 0 %).
+# Recipe C4 (difficulty 1.0): no recipe met any of the four checks at the calibration's small CPU
+# budget, and the rule fixed beforehand breaks a tie by taking the hardest task.
+GPU_DATA = DataRecipe(n_train=30000, n_test=5000, size=32, difficulty=1.0)
+GPU_CONFIG = TrainConfig(epochs=30, batch_size=128, lr=0.1)
+GPU_SCALED = ("He et al.'s recipe scaled to a GPU budget: generated shapes (difficulty 1.0) for "
+              "CIFAR-10, 30,000 images, 30 epochs (7,020 iterations, not 64,000), no pad-crop-flip, "
+              "one-cycle (a linear warm-up from lr/10, then linear decay) for the step schedule and "
+              "the 110-layer net's constant warm-up (the seeds train together there, which has none)")
+
+
 BUDGETS: dict[str, Budget] = {
     # About a minute for a ResNet-20 of width 8 and its twin on one CPU thread (cpu-live's data,
     # with a smaller test split).
     "quick": Budget("quick", "quick (CPU): 16×16 images, 1,500 training images, 8 epochs",
                     DataRecipe(n_train=1500, n_test=500, size=16, difficulty=0.05),
                     TrainConfig(epochs=8, batch_size=32, lr=0.05)),
-    # He et al.'s CIFAR image size; seconds on a GPU (the gpu budget's recipe).
-    "full": Budget("full", "full (GPU): 32×32 images, 20,000 training images, 6 epochs",
-                   DataRecipe(n_train=20000, n_test=5000, size=32, difficulty=0.3),
-                   TrainConfig(epochs=6, batch_size=128, lr=0.1)),
+    # He et al.'s CIFAR image size; minutes on a GPU (the gpu experiment's recipe).
+    "full": Budget("full", f"full (GPU): 32×32 images, {GPU_DATA.n_train:,} training images, "
+                   f"{GPU_CONFIG.epochs} epochs", GPU_DATA, GPU_CONFIG),
 }
 
 EXPERIMENTS: dict[str, Budget] = {
@@ -123,16 +136,12 @@ EXPERIMENTS: dict[str, Budget] = {
         TrainConfig(epochs=12, batch_size=64, lr=0.1, device="cpu"),
         note=("reduced for a 2-core CPU; not He et al.'s setting; depths 20 and 56 only (32, 44 "
               "and 110: the gpu experiment)"), width=8, depths=(20, 56), seeds=(0, 1, 2)),
-    # The feasibility setting measured on an H200 with a plain-PyTorch reference (see DESIGN).
+    # He et al.'s depths and width at their image size, on the harder generated task; 3 seeds.
     "gpu": Budget(
-        "gpu", "GPU (32x32 images, width 16, as He et al.'s CIFAR nets)",
-        DataRecipe(n_train=20000, n_test=5000, size=32, difficulty=0.3),
-        TrainConfig(epochs=6, batch_size=128, lr=0.1, device="auto"),
-        width=16, depths=(20, 56, 110), seeds=(0, 1, 2)),
+        "gpu", "GPU (32x32 images, width 16, as He et al.'s CIFAR nets)", GPU_DATA,
+        replace(GPU_CONFIG, device="auto"), note=GPU_SCALED, width=16,
+        depths=HE2015_DEPTHS, seeds=(0, 1, 2)),
 }
-
-
-HE2015_DEPTHS = (20, 32, 44, 56, 110)  # He et al. 2015 fig. 6 / table 6
 
 
 def he2015_cifar(split: str = "50k/10k", iterations: int = 64_000, n_train: int | None = None,
