@@ -77,6 +77,7 @@ except UserError as exc:
     st.warning(f"This network cannot take this budget's images: {exc}", icon=":material/block:")
     st.stop()
 st.caption(yn_text.plan_caption(plan))
+st.caption(yn_text.depth_offer(yn.depth_offer(budgets[choice], cap)))
 if plan.refused:
     st.warning(yn_text.refusal(plan), icon=":material/timer_off:")
 

@@ -1,13 +1,17 @@
 """Regenerate assets/degradation/ (results JSON/CSV) and the shipped runs in assets/runs/ (seed 0 twins).
 
 He et al. 2015 (arXiv 1512.03385) degradation experiment: plain vs residual CIFAR-style nets at
-two (or three) depths, same budget, several seeds. On a GPU the ``gpu`` experiment runs (32x32,
-width 16, depths 20/56/110); without one, the ``cpu-budget`` experiment (16x16, width 8, depths
-20/56), labelled as such in every output.
+several depths, same budget, several seeds. On a GPU the ``gpu`` experiment runs (32x32, width
+16, depths 20/32/44/56/110, 3 seeds); without one, the ``cpu-budget`` experiment (16x16, width 8,
+depths 20/56 only), labelled as such in every output. ``--experiment cifar10-he2015`` trains He et
+al.'s own recipe on CIFAR-10 (a GPU's job; the files in the data folder, RESNET_EXPLAIN_DATA, or a
+download) and writes to assets/cifar10_he2015/ (no shipped runs: those are the generated task's).
+He et al.'s table 6 goes beside the measured table in results.json ("papers").
 
     python scripts/make_assets.py                       # picks gpu or cpu-budget
     python scripts/make_assets.py --experiment cpu-budget --threads 1
     python scripts/make_assets.py --experiment cpu-live --seeds 0 --out /tmp/try --no-runs
+    python scripts/make_assets.py --experiment cifar10-he2015       # fig. 6, on a GPU
 
 Checkpoints: the first seed's model of each (arch, depth), float32 state_dict + spec string +
 normaliser + meta (how to rebuild its test set), loadable with torch.load(weights_only=True) via
@@ -29,9 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from resnet_explain.experiments.degradation import run_degradation
+from resnet_explain.experiments.cifar_he2015 import beside_paper  # noqa: E402
+from resnet_explain.experiments.degradation import run_degradation  # noqa: E402
 from resnet_explain.train import shipped  # noqa: E402
-from resnet_explain.train.budgets import EXPERIMENTS
+from resnet_explain.train.budgets import EXPERIMENTS  # noqa: E402
 
 
 def _ints(text):
@@ -48,13 +53,16 @@ def main() -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is steadiest on a shared 2-core machine)")
-    p.add_argument("--out", default=str(ROOT / "assets" / "degradation"))
+    p.add_argument("--out", default=None, help="default: assets/degradation, or assets/cifar10_he2015 "
+                   "for the CIFAR-10 experiments")
     p.add_argument("--no-runs", action="store_true", help="do not store the seed-0 twins as shipped runs")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     name = a.experiment or ("gpu" if torch.cuda.is_available() else "cpu-budget")
-    out = Path(a.out)
+    cifar = EXPERIMENTS[name].data.kind != "shapes"
+    out = Path(a.out or ROOT / "assets" / ("cifar10_he2015" if cifar else "degradation"))
+    a.no_runs = a.no_runs or cifar  # shipped runs are the generated task's
     out.mkdir(parents=True, exist_ok=True)
 
     def progress(rec):
@@ -67,6 +75,8 @@ def main() -> int:
     res = run_degradation(name, depths=_ints(a.depths), seeds=_ints(a.seeds), epochs=a.epochs,
                           device=a.device, progress=progress, keep_models=not a.no_runs)
     obj = res.to_json()
+    obj["papers"] = [{k: r[k] for k in ("arch", "depth", "paper_test_error", "paper_source")}
+                     for r in beside_paper(res.table).to_dict("records")]
     obj["meta"].update({"made_by": "scripts/make_assets.py " + " ".join(sys.argv[1:]),
                         "made_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                         "python": platform.python_version(), "script_seconds": time.perf_counter() - t0})

@@ -17,7 +17,7 @@ from ..train.budgets import CAP_ENV
 from ..train.snapshots import learning_pace
 
 if TYPE_CHECKING:
-    from ..experiments.your_network import PairResult, Plan, PlannedRun
+    from ..experiments.your_network import DepthOffer, PairResult, Plan, PlannedRun
     from ..spec import NetSpec
     from ..train.runs import Run
 
@@ -150,6 +150,28 @@ def pace_sentences(pair: list[tuple[PlannedRun, Run]]) -> list[str]:
             s += f": the {more} net's first block moves {fmt_factor(x)}× as much as the {less} net's"
         out.append(s + ".")
     return out
+
+
+def depth_offer(o: DepthOffer) -> str:
+    """Which of He et al.'s depths this host trains within its cap under the budget, which need a
+    GPU, with the rough time of each pair."""
+    def nets(ds):
+        names = [f"{d}" for d in ds]
+        return "ResNet-" + (", -".join(names[:-1]) + " and -" + names[-1] if names[1:] else names[0])
+
+    if o.cap is None:
+        return (f"No time limit on this host: every depth of He et al.'s fig. 6 "
+                f"({nets(list(o.seconds))}) and its plain twin can be trained here.")
+    times = ", ".join(f"{d} layers {_secs(o.seconds[d])}" for d in o.seconds)
+    s = (f"He et al.'s CIFAR nets (width 16) and their plain twins under this budget, roughly: "
+         f"{times} a pair. ")
+    if o.fits:
+        s += f"This host trains {nets(o.fits)} within its limit of {_secs(o.cap)}"
+        s += f"; {nets(o.need_gpu)} need a GPU." if o.need_gpu else "."
+    else:
+        s += (f"None fits this host's limit of {_secs(o.cap)}: every depth needs a GPU "
+              "(or the quick budget).")
+    return s
 
 
 def _secs(s: float) -> str:

@@ -267,6 +267,7 @@ def _train_group(exp: Budget, arch: str, depth: int, seeds: tuple[int, ...], dat
     if should_stop is not None and should_stop():
         raise Stopped
     train_set, test_set = data
+    exp = replace(exp, config=exp.config_for(depth))  # He et al. warm up only their 110-layer net
     tags = [{"arch": arch, "depth": depth, "seed": s, "run": out.done + i + 1, "runs": n_runs}
             for i, s in enumerate(seeds)]
     spec = network(exp, arch, depth)
@@ -307,4 +308,4 @@ def _meta(exp: Budget, out: _Collected, wall: float, data_s: float, together: bo
             "threads": torch.get_num_threads(), "train_config": asdict(exp.config),
             "train_error_is": "eval mode, whole training set, after the last epoch",
             "source": "He et al. 2015, arXiv 1512.03385, fig. 6 / table 6 (degradation)",
-            "dataset": "generated shapes (resnet_explain.data.make_shapes)"}
+            "dataset": exp.data.kind if exp.data.kind != "shapes" else "generated shapes (data.make_shapes)"}

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from ..errors import Stopped
-from ..spec import NetSpec
-from ..train.budgets import Budget
+from ..spec import NetSpec, cifar_resnet
+from ..train.budgets import HE2015_DEPTHS, Budget
 from ..train.config import SNAPSHOT_EVERY
-from ..train.estimate import estimate_run_seconds
+from ..train.estimate import estimate_run_seconds, flop_estimate_seconds
 from ..train.runs import Run, RunRequest, RunStore, train_run
+from .degradation import load_stored
 
 DATA_CHANNELS, DATA_CLASSES = 3, 10  # the generated shapes (data/shapes.py): RGB, 10 classes
 ROLES = ("your network", "its twin")
@@ -103,6 +104,38 @@ def plan(spec: NetSpec, budget: Budget, seed: int, device: str, store: RunStore,
         arch = req.netspec.arch
         runs.append(PlannedRun(role, arch, req, stored, 0.0 if stored else float(estimate(req))))
     return Plan(budget, tuple(runs), cap)
+
+
+@dataclass(frozen=True)
+class DepthOffer:
+    """He et al.'s CIFAR ResNets (width 16) and their plain twins at each depth under one budget:
+    the rough time of each pair on this host, and which fit its cap (None = no cap: a GPU)."""
+
+    budget: Budget
+    seconds: dict  # depth -> rough seconds for the pair (net + twin)
+    cap: float | None
+
+    @property
+    def fits(self) -> list[int]:
+        return [d for d, s in self.seconds.items() if self.cap is None or s <= self.cap]
+
+    @property
+    def need_gpu(self) -> list[int]:
+        return [d for d in self.seconds if d not in self.fits]
+
+
+def depth_offer(budget: Budget, cap: float | None, runs: pd.DataFrame | None = None,
+                depths=HE2015_DEPTHS) -> DepthOffer:
+    """Which of He et al.'s depths (20/32/44/56/110) this host trains within its cap under
+    ``budget``: each pair's time scaled by FLOPs from measured ``runs`` (default: the stored
+    degradation runs, one CPU thread; nothing is trained or timed)."""
+    if runs is None:
+        runs = load_stored().runs
+    seconds = {}
+    for d in depths:
+        req = budget.request(cifar_resnet(d, width=16), 0, "cpu")
+        seconds[d] = flop_estimate_seconds(req, runs) + flop_estimate_seconds(req.twin(), runs)
+    return DepthOffer(budget, seconds, cap)
 
 
 # ---------------------------------------------------------------------------------------------

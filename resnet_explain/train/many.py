@@ -53,8 +53,8 @@ def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, c
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise TrainError("train_seeds needs at least one seed")
-    if config.snapshot_every or config.compile:
-        raise TrainError("train_seeds does not record gradient snapshots or compile; use train()")
+    if config.snapshot_every or config.compile or config.max_steps or config.warmup_lr:
+        raise TrainError("train_seeds does not snapshot, compile, stop at max_steps or warm up; use train()")
     if draws_random_numbers(spec):
         return _one_at_a_time(spec, train_set, test_set, config, seeds, progress, should_stop)
     t_all = time.perf_counter()

@@ -36,7 +36,7 @@ from ..spec import NetSpec
 from ..stored_assets import assets_dir
 from . import trainer  # called as trainer.train: a test that swaps it out reaches this module
 from .checkpoints import load_checkpoint, save_checkpoint, to_plain
-from .config import TrainConfig
+from .config import TrainConfig, later_at_default
 
 SHIPPED_DIR = assets_dir("runs")
 DEFAULT_CAP_BYTES = int(float(os.environ.get("RESNET_EXPLAIN_RUNS_CAP_MB", "200")) * 2**20)
@@ -101,7 +101,8 @@ class RunRequest:
         stored as the trainer resolves them on this host ("auto" is bf16 + channels_last on CUDA
         and AMX CPUs, float32 elsewhere): a float32 run and a bf16 run of the same network learn
         different numbers, so they are different runs."""
-        cfg = {k: v for k, v in asdict(self.config).items() if k not in _NOT_IDENTITY}
+        cfg = {k: v for k, v in asdict(self.config).items()
+               if k not in _NOT_IDENTITY and not later_at_default(k, v)}
         amp, channels_last = trainer.precision(self.config, choose_device(self.config.device).device)
         cfg.update(amp="bf16" if amp else "off", channels_last="on" if channels_last else "off")
         return {"spec": self.spec, "data": asdict(self.data), "config": to_plain(cfg)}

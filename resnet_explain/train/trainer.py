@@ -22,7 +22,7 @@ from ..device import choose_device, describe, synchronize
 from ..model import build_model
 from ..seeding import sub_seed
 from ..spec import NetSpec, SpecError, check_budget
-from .config import HISTORY_COLUMNS, TrainConfig, lr_at
+from .config import HISTORY_COLUMNS, WARMUP_WINDOW, TrainConfig, lr_at, steps_total
 from .graphs import GraphedStep, apply_augment, draw_augment, graphed_epoch
 from .snapshots import GradSnapshots, empty_grads
 
@@ -139,9 +139,10 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
         for epoch in range(1, config.epochs + 1):
             synchronize(r.dev)
             t0 = time.perf_counter()
+            start = step
             step, loss_sum, wrong, stopped = _train_epoch(r, config, epoch, step, should_stop,
                                                           step_progress)
-            if stopped:
+            if stopped or step == start:
                 break
             synchronize(r.dev)
             train_s = time.perf_counter() - t0
@@ -149,14 +150,16 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
             if test_set is not None and len(test_set):
                 test_err, _ = evaluate(r.net, test_set, r.normalizer, r.dev, config.eval_batch_size,
                                        r.use_amp)
-            seen = r.steps_per_epoch * r.bs
-            rec = {"epoch": epoch, "train_loss": float(loss_sum) / r.steps_per_epoch,
+            seen = (step - start) * r.bs  # fewer than an epoch's when max_steps ends it
+            rec = {"epoch": epoch, "train_loss": float(loss_sum) / (step - start),
                    "train_error": float(wrong) / seen, "test_error": test_err,
                    "seconds": time.perf_counter() - t0, "images_per_s": seen / train_s,
-                   "lr": lr_at(config, step - 1, r.total)}
+                   "lr": config.warmup_lr if r.warming else lr_at(config, step - 1, r.total)}
             records.append(rec)
             if progress is not None:
                 progress(dict(rec))
+            if step >= r.total:
+                break
     return _result(r, spec, config, records, test_set, stopped, step, t_all)
 
 
@@ -184,6 +187,9 @@ class _Prepared:
     snaps: GradSnapshots | None
     setup_s: float
     graphed: GraphedStep | None = None  # compile="graphs" (train/graphs.py)
+    warming: bool = False  # in a constant warm-up (config.warmup_lr) still
+    window_wrong: torch.Tensor | None = None  # wrong answers in the warm-up's current window
+    warmup_steps: int = 0  # iterations the constant warm-up lasted
 
 
 def _check(spec: NetSpec, train_set: ImageSet, config: TrainConfig) -> None:
@@ -234,9 +240,11 @@ def _prepare(spec: NetSpec, train_set: ImageSet, config: TrainConfig,
     g = torch.Generator().manual_seed(sub_seed(config.seed, "batches"))
     snaps = GradSnapshots(net, config.snapshot_every) if config.snapshot_every else None
     r = _Prepared(choice, dev, use_amp, use_cl, net, fwd, normalizer, scale, shift, x_all, y_all,
-                  n, bs, steps_per_epoch, steps_per_epoch * config.epochs, opt, g, snaps,
-                  time.perf_counter() - t_setup)
-    if config.compile == "graphs" and snaps is None:  # snapshot hooks need the eager step
+                  n, bs, steps_per_epoch, steps_total(config, steps_per_epoch), opt, g, snaps,
+                  time.perf_counter() - t_setup, warming=config.warmup_lr > 0)
+    # The graphed step runs whole epochs at the schedule's lr: snapshot hooks, a constant warm-up
+    # and a mid-epoch stop (max_steps) need the eager step.
+    if config.compile == "graphs" and snaps is None and not config.warmup_lr and not config.max_steps:
         r.graphed = GraphedStep(r, config)
     return r
 
@@ -267,6 +275,8 @@ def _train_epoch(r: _Prepared, config: TrainConfig, epoch: int, step: int, shoul
     loss_sum = torch.zeros((), device=dev)
     wrong = torch.zeros((), device=dev)
     for i in range(r.steps_per_epoch):
+        if step >= r.total:
+            break
         if should_stop is not None and step % config.check_every == 0 and should_stop():
             return step, loss_sum, wrong, True
         idx = perm[i * bs:(i + 1) * bs]
@@ -276,7 +286,7 @@ def _train_epoch(r: _Prepared, config: TrainConfig, epoch: int, step: int, shoul
             xb = _augment(xb, r.g)
         if r.use_cl:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        lr = lr_at(config, step, r.total)
+        lr = config.warmup_lr if r.warming else lr_at(config, step, r.total)
         for group in opt.param_groups:
             group["lr"] = lr
         # A snapshot step hooks the block outputs; a compiled graph would not see the hooks,
@@ -294,11 +304,24 @@ def _train_epoch(r: _Prepared, config: TrainConfig, epoch: int, step: int, shoul
             snaps.after_update()
         # Accumulate on the device: no host sync per step.
         loss_sum = loss_sum + loss.detach()
-        wrong = wrong + (out.detach().argmax(1) != yb).sum()
+        batch_wrong = (out.detach().argmax(1) != yb).sum()
+        wrong = wrong + batch_wrong
         step += 1
+        if r.warming:
+            _warmup_check(r, config, step, batch_wrong)
         if step_progress is not None:
             step_progress(step, r.total)
     return step, loss_sum, wrong, False
+
+
+def _warmup_check(r: _Prepared, config: TrainConfig, step: int, batch_wrong: torch.Tensor) -> None:
+    """End the constant warm-up once the running training error of the last WARMUP_WINDOW steps
+    is below ``config.warmup_until`` (one host sync per window, none per step)."""
+    r.window_wrong = batch_wrong if r.window_wrong is None else r.window_wrong + batch_wrong
+    if step % WARMUP_WINDOW == 0:
+        if float(r.window_wrong) / (WARMUP_WINDOW * r.bs) < config.warmup_until:
+            r.warming, r.warmup_steps = False, step
+        r.window_wrong = None
 
 
 def _result(r: _Prepared, spec: NetSpec, config: TrainConfig, records: list[dict],
@@ -307,6 +330,7 @@ def _result(r: _Prepared, spec: NetSpec, config: TrainConfig, records: list[dict
     history = pd.DataFrame(records, columns=HISTORY_COLUMNS)
     meta = {**describe(r.dev), "device_note": r.choice.note, "seconds": time.perf_counter() - t_all,
             "setup_seconds": r.setup_s, "stopped": stopped, "steps": step,
+            "warmup_steps": step if r.warming else r.warmup_steps,
             "params": sum(p.numel() for p in r.net.parameters()), "spec": spec.to_query(),
             "n_train": r.n, "n_test": len(test_set) if test_set is not None else 0,
             "amp": "bf16" if r.use_amp else "off", "channels_last": r.use_cl,
