@@ -227,7 +227,11 @@ def run_degradation(exp: Budget | str = "cpu-live", depths=None, seeds=None, epo
     if together is None:
         from ..device import choose_device
 
-        together = len(exp.seeds) > 1 and choose_device(exp.config.device).device.type == "cuda"
+        # Seeds together only where train_seeds can do all the config asks (no iteration stop,
+        # no constant warm-up, no compile: He et al.'s CIFAR recipe trains one seed at a time).
+        c = exp.config
+        together = (len(exp.seeds) > 1 and choose_device(c.device).device.type == "cuda"
+                    and not (c.max_steps or c.warmup_lr or c.compile or c.snapshot_every))
     out = _Collected()
     try:
         for arch, depth, group in _groups(exp, archs, together):

@@ -150,9 +150,11 @@ def test_one_budget_type_for_the_pages_and_the_degradation_experiment():
     assert [(q.netspec.arch, q.config.seed) for q in reqs] == [("plain", 1), ("plain", 2),
                                                               ("residual", 1), ("residual", 2)]
     assert reqs[2] == b.request(network(b, "residual", 8), seed=1, device="cpu")
-    # The gpu budget of the experiment and the pages' full budget are the same runs.
+    # The pages' full budget stays the quick GPU pair it was (its stored run ids unchanged); the
+    # gpu experiment has its own, harder recipe.
     spec = network(EXPERIMENTS["gpu"], "residual", 20)
-    assert EXPERIMENTS["gpu"].request(spec).run_id == BUDGETS["full"].request(spec).run_id
+    assert EXPERIMENTS["gpu"].request(spec).run_id != BUDGETS["full"].request(spec).run_id
+    assert (BUDGETS["full"].data.n_train, BUDGETS["full"].config.epochs) == (20000, 6)
     with pytest.raises(TrainError, match="unknown budget 'huge'; known: quick, full"):
         named("huge", BUDGETS)
 
