@@ -30,6 +30,9 @@ def test_every_page_from_the_sidebar(server, browser, shots):
         if step.url_path == "quiz":  # no chart until answers are checked: check them
             page.get_by_role("button", name="Check my answers").click()
             page.get_by_text("Score").first.wait_for(timeout=90_000)
+        elif step.url_path == "why-residuals-work":  # sentences and links, no chart: each reason links
+            page.locator("[data-testid=stPageLink]").first.wait_for(timeout=90_000)
+            assert page.locator("[data-testid=stPageLink]").count() >= 3, step.title
         elif step.url_path == "your-network":  # nothing trained yet: the plan and its Start button
             page.get_by_role("button", name="Start").wait_for(timeout=90_000)
             page.get_by_text("Together roughly").first.wait_for(timeout=90_000)
