@@ -26,6 +26,7 @@ Traces are cached per module and train/eval mode (a trace bakes ``self.training`
 from __future__ import annotations
 
 import operator
+import threading
 import weakref
 from dataclasses import dataclass
 
@@ -63,7 +64,46 @@ class _Add:
     branch: fx.Node  # the other operand
 
 
-class _KeepWhole(fx.Tracer):
+class _OwnThreadTracer(fx.Tracer):
+    """torch.fx's tracer, safe beside other threads. While it traces, fx patches
+    ``nn.Module.__call__`` and ``__getattr__`` for the whole process: another thread's forward
+    pass (a page's probe on a server, a training job) would reach this tracer and fail ("module is
+    not installed as a submodule"). Calls from any other thread go straight to the module; traces
+    take one lock, so no two patch at once (tests/unit/test_residuals.py runs forwards beside a
+    trace)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._thread = threading.get_ident()
+
+    def call_module(self, m, forward, args, kwargs):
+        if threading.get_ident() != self._thread:
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr, attr_val, parameter_proxy_cache):
+        if threading.get_ident() != self._thread:
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+    def trace(self, root, concrete_args=None):
+        with _TRACE_LOCK:
+            self._thread = threading.get_ident()
+            return super().trace(root, concrete_args)
+
+
+_TRACE_LOCK = threading.RLock()
+
+
+def symbolic_trace(mod: nn.Module) -> fx.GraphModule:
+    """``torch.fx.symbolic_trace`` through :class:`_OwnThreadTracer`."""
+    tracer = _OwnThreadTracer()
+    graph = tracer.trace(mod)
+    name = mod.__class__.__name__ if isinstance(mod, nn.Module) else mod.__name__
+    return fx.GraphModule(tracer.root, graph, name)
+
+
+class _KeepWhole(_OwnThreadTracer):
     """A tracer that keeps the given modules as single calls (the parent's view of its blocks)."""
 
     def __init__(self, whole: set[int]):
@@ -82,7 +122,7 @@ def _trace(mod: nn.Module):
     per_mode = _TRACES.setdefault(mod, {})
     if mod.training not in per_mode:
         try:
-            per_mode[mod.training] = (fx.symbolic_trace(mod), None)
+            per_mode[mod.training] = (symbolic_trace(mod), None)
         except Exception as exc:  # any failure to trace is reported, whatever raised it
             per_mode[mod.training] = (None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     return per_mode[mod.training]

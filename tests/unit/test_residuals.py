@@ -133,3 +133,55 @@ def test_probe_on_torchvision_resnet18_finds_eight_skips_with_finite_split():
     assert len(b) == 8 and b["skip"].all()
     assert np.isfinite(b[["identity_norm", "residual_norm"]].to_numpy()).all()
     # (test_real_models checks these grad norms against torch.autograd on the model itself.)
+
+
+def _forwards_beside(trace, seconds=1.5):
+    """Run our model's forward passes in another thread while ``trace`` runs here repeatedly;
+    returns the errors that thread met."""
+    import threading
+    import time
+
+    from resnet_explain.model import build_model
+    from resnet_explain.spec import preset
+
+    model = build_model(preset("resnet20"), seed=0).eval()
+    x = torch.randn(2, 3, 32, 32)
+    errors, stop = [], threading.Event()
+
+    def run():
+        while not stop.is_set():
+            try:
+                with torch.no_grad():
+                    model(x)
+            except Exception as exc:  # what the page's probe met on the server
+                errors.append(repr(exc))
+                return
+
+    t = threading.Thread(target=run)
+    t.start()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds and t.is_alive():
+        trace()
+    stop.set()
+    t.join()
+    return errors
+
+
+class _Res(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.conv(x) + x)
+
+
+def test_tracing_a_block_leaves_other_threads_forward_passes_alone():
+    """fx patches nn.Module.__call__ for the whole process while it traces; on the app's server a
+    page's probe ran beside a Real Architectures trace and failed ("module is not installed as a
+    submodule"). Our tracer lets other threads' calls through."""
+    from resnet_explain import residuals
+
+    errors = _forwards_beside(lambda: residuals.symbolic_trace(_Res()))
+    assert errors == []
