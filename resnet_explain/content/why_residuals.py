@@ -63,12 +63,14 @@ def training_reason(errors: dict[str, float], classes: int | None = None) -> Rea
     chance = chance_error() if classes is None else chance_error(classes)
     p20, p56, r56 = errors["plain20"], errors["plain56"], errors["residual56"]
     stuck = near_chance(1 - p56, 1 - chance)
-    how = (f"it barely left chance ({_pct(chance)})" if stuck else
+    how = (f"it never left chance ({_pct(chance)}): a stronger failure than He et al.'s plain-56, "
+           "which trains, only worse than plain-20" if stuck else
            "it trains, but worse than the shallower plain net" if p56 > p20 else
            "here it even matches the shallower plain net")
     return Reason(
         "Deep plain nets are hard to optimise",
-        f"Trained with one budget, plain-56 ends at **{_pct(p56)}** training error against "
+        f"Trained with one budget (the shipped seed-0 runs), plain-56 ends at **{_pct(p56)}** "
+        f"training error against "
         f"plain-20's **{_pct(p20)}** — {how} — while residual-56 reaches **{_pct(r56)}**. It is the "
         "*training* error that is worse, so this is not overfitting: [He et al. "
         "2015](https://arxiv.org/abs/1512.03385) call it an optimisation difficulty.",
