@@ -49,8 +49,10 @@ def _tf_join(spec: NetSpec) -> str:
     """A Transformer sublayer's join: "+", then post-LN's norm; DeepNorm weights the stream by α;
     ReZero the branch by its α (Wang et al. 2022; Bachlechner et al. 2020)."""
     f = "α·F" if spec.res_scale == 0.0 else "F"
-    text = f"α·x + {f}" if spec.deepnorm else "+" if f == "F" else f"x + {f}"
-    return f"LN({text})" if spec.norm == "post" else text
+    text = f"α·x + {f}" if spec.deepnorm else f"x + {f}"
+    if spec.norm == "post":
+        return f"LN({text})"
+    return "+" if text == "x + F" else text
 
 
 def _runs(spec: NetSpec, collapse: bool):

@@ -71,10 +71,10 @@ def transformer_builder(spec: NetSpec, batch: int, limit_bytes: int) -> None:
         if knobs != current or sorted(off) != sorted(n for n, b in spec.named_blocks() if not b.skip):
             apply_edit(lambda: _rebuild(spec, knobs, off), "tf")
         edit_error("tf")
-        st.graphviz_chart(to_dot(spec, collapse=False), width="stretch")
     with right:
         cost_metrics(spec, batch, limit_bytes)
         st.caption(f"{spec.summary()}. FLOPs are per sequence of {spec.context} tokens.")
+        st.graphviz_chart(to_dot(spec, collapse=False), width="stretch")
         with st.expander("One layer as PyTorch prints it"):
             st.code(repr(TransformerNet(replace(spec, stages=spec.stages[:1])).layer0), language="text")
         show_code(Layer, "Show the code: Layer (the real source)")

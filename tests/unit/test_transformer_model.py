@@ -312,3 +312,16 @@ def test_output_weight_grads_per_sublayer():
     assert list(g["layer"]) == [0, 0, 1, 1, 2, 2] and list(g["kind"]) == ["attn", "mlp"] * 3
     p = res.params.set_index("param")
     assert g["grad_norm"].iloc[3] == p.loc["layer1.mlp.body.out.weight", "grad_norm"]
+
+
+def test_the_lesion_study_deletes_a_sublayer_branch():
+    from resnet_explain.experiments.lesion import lesioned
+
+    spec = _tiny(depth=2, norm="pre")
+    model = build_model(spec, seed=0)
+    x, _ = make_batch(spec, batch=2)
+    _, intact = model(x, return_stream=True)
+    with lesioned(model, "layer1.mlp"):
+        logits, cut = model(x, return_stream=True)
+    assert torch.equal(cut["layer1.mlp"], cut["layer1.attn"]) and torch.equal(cut["layer1.attn"], intact["layer1.attn"])
+    assert torch.equal(logits, model.decode(intact["layer1.attn"]))
