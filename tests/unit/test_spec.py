@@ -106,9 +106,8 @@ def valid_transformer_specs(draw, max_depth=3, max_width=16):
                             scaling=scaling, init=draw(st.sampled_from(FAMILY_INITS["transformer"])),
                             act=draw(st.sampled_from(ACTIVATIONS)), zero_init_last=draw(st.booleans()),
                             survival=draw(st.sampled_from((1.0, 0.5))))
-    if scaling != "rezero" and draw(st.booleans()):
-        spec = dataclasses.replace(spec, res_scale=draw(st.sampled_from((0.5, 1.0, 2.0))))  # SkipInit-like
-        assume(not (spec.deepnorm and spec.res_scale != 1.0))
+    if scaling is None and draw(st.booleans()):  # SkipInit-like: a learnable scalar from another value
+        spec = dataclasses.replace(spec, res_scale=draw(st.sampled_from((0.5, 2.0))))
     skips = draw(st.lists(st.booleans(), min_size=spec.n_blocks, max_size=spec.n_blocks))
     it = iter(skips)
     return spec.map_blocks(lambda b: dataclasses.replace(b, skip=next(it)))

@@ -266,6 +266,20 @@ def test_cost_is_exact(variant):
     # CPU's fused attention kernel is not seen by FlopCounterMode: q·kᵀ and weights·v, 2·T²·w each
     attention = spec.depth * 4 * spec.context ** 2 * spec.width
     assert cost.flops == fc.get_total_flops() + attention
+    # activations: never well under what autograd keeps for backward (as tests/unit/test_cost.py asks)
+    xb, yb = make_batch(spec, batch=4)
+    params = {p.data_ptr() for p in model.parameters()}
+    seen: dict[tuple, int] = {}
+
+    def pack(t):
+        if t.data_ptr() not in params:
+            seen[(t.data_ptr(), t.storage_offset(), tuple(t.shape), t.stride())] = t.numel()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model.loss(model(xb), yb)
+    saved = sum(seen.values()) / 4
+    assert 0.9 * saved <= cost.activations <= 4 * saved, (cost.activations, saved)
 
 
 def test_probe_spec_takes_a_batch_source():
