@@ -3,7 +3,9 @@
 The issue's target (#25): a depth-12 model (width 128, 4 heads, context 64, batch 16) and its
 twin probed in <= 1 s. Timings on a shared machine are noisy, so each figure is reported with a
 baseline measured in the same process, interleaved: a bare forward + backward of the same model
-and batch (no hooks, no norms). The ratio is what this code adds; the seconds say what the host did.
+and batch (no hooks, no norms). The ratio is what this code adds; the seconds say what the host did. With one thread, the
+process's CPU seconds (``time.process_time``) are also reported: on a loaded machine they are closer
+to what an idle core would take than the wall-clock seconds (waiting for a core is not counted).
 
     python scripts/bench_transformer_probe.py [--depth 12] [--repeats 5] [--threads 1]
 """
@@ -22,18 +24,23 @@ from resnet_explain.probe import probe
 from resnet_explain.spec.transformer import transformer_spec
 
 
-def _bare(model, x, y) -> float:
+def _bare(model, x, y) -> tuple[float, float]:
     for p in model.parameters():
         p.grad = None
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     model.loss(model(x), y).backward()
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
-def _probe(model, x, y) -> float:
-    t = time.perf_counter()
+def _probe(model, x, y) -> tuple[float, float]:
+    t, c = time.perf_counter(), time.process_time()
     probe(model, x, y)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def _pair(fn, pair, x, y) -> tuple[float, float]:
+    wall, cpu = zip(*(fn(m, x, y) for m in pair.values()))
+    return sum(wall), sum(cpu)
 
 
 def main(argv=None) -> dict:
@@ -53,12 +60,14 @@ def main(argv=None) -> dict:
         _probe(m, x, y)
     bare, probed = [], []
     for _ in range(a.repeats):  # interleaved, so load changes hit both alike
-        bare.append(sum(_bare(m, x, y) for m in pair.values()))
-        probed.append(sum(_probe(m, x, y) for m in pair.values()))
+        bare.append(_pair(_bare, pair, x, y))
+        probed.append(_pair(_probe, pair, x, y))
+    med = statistics.median
     out = {"spec": spec.to_query(), "batch": a.batch, "threads": a.threads, "repeats": a.repeats,
-           "bare_pair_s_median": statistics.median(bare), "probe_pair_s_median": statistics.median(probed),
-           "probe_pair_s_min": min(probed), "bare_pair_s_min": min(bare),
-           "ratio_median": statistics.median(p / b for p, b in zip(probed, bare))}
+           "bare_pair_s_median": med(b[0] for b in bare), "probe_pair_s_median": med(p[0] for p in probed),
+           "bare_pair_cpu_s_median": med(b[1] for b in bare), "probe_pair_cpu_s_median": med(p[1] for p in probed),
+           "ratio_median": med(p[0] / b[0] for p, b in zip(probed, bare)),
+           "cpu_ratio_median": med(p[1] / b[1] for p, b in zip(probed, bare))}
     print(json.dumps(out, indent=1))
     return out
 
