@@ -101,7 +101,8 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
         if stage != current_stage:
             if current_stage is not None:
                 lines.append("  }")
-            lines.append(f'  subgraph cluster_stage{stage} {{ label="{f"layer{stage - 1}" if tf else f"stage{stage}"}"; fontname="Helvetica";'
+            title = f"layer{stage - 1}" if tf else f"stage{stage}"  # a Transformer's layers count from 0
+            lines.append(f'  subgraph cluster_stage{stage} {{ label="{title}"; fontname="Helvetica";'
                          ' fontsize=11; color="#bbbbbb"; style=rounded;')
             current_stage = stage
         nid = f"b{idx}"

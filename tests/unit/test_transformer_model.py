@@ -339,3 +339,15 @@ def test_the_lesion_study_deletes_a_sublayer_branch():
         logits, cut = model(x, return_stream=True)
     assert torch.equal(cut["layer1.mlp"], cut["layer1.attn"]) and torch.equal(cut["layer1.attn"], intact["layer1.attn"])
     assert torch.equal(logits, model.decode(intact["layer1.attn"]))
+
+
+def test_the_diagram_draws_embedding_layers_norms_and_unembedding():
+    from resnet_explain.charts.diagram import to_dot
+
+    pre = to_dot(_tiny(norm="pre"), highlight="layer1.mlp")
+    assert "embed: token + position → 8" in pre and "final LN, unembed → 11 logits" in pre
+    assert 'label="layer0"' in pre and 'label="layer1"' in pre and "LN → mlp 8  ◀" in pre
+    post = to_dot(_tiny(norm="post", scaling="deepnorm"))
+    assert "LN(α·x + F)" in post and "final LN" not in post
+    assert "(no skip)" in to_dot(_tiny(norm="post").twin()) and "mlp 8 → LN" in to_dot(_tiny(norm="post").twin())
+    assert "x + α·F" in to_dot(_tiny(norm="none", scaling="rezero"))
