@@ -8,7 +8,9 @@
     blocks are separated by ',' and stages by '~'.
     ResNet-20: net=b16*3~b32/2,b32*2~b64/2,b64*2
     A Transformer (fam=transformer): one stage per layer, an attention (a) then an MLP (m)
-    sublayer: net=a128,m128~a128,m128 is 2 layers of width 128; a128! is one without its skip.
+    sublayer: net=a128,m128~a128,m128 is 2 layers of width 128; a128! is a sublayer without its
+    skip. A link may write identical stages once with their count, (a128,m128)*24; the spec's own
+    query keeps every stage written out (its text is part of stored runs' ids).
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def decode_stages(text: str) -> tuple[tuple[BlockSpec, ...], ...]:
     stages, total, token = [], 0, _token()
     kind_of = {k.code: (k.name, True) for k in BLOCK_KINDS.values()} | LEGACY_CODES
     combine_of = {c.code: c.name for c in COMBINES.values()}
-    for stage_text in text.split("~"):
+    for stage_text, copies in _stage_runs(text):
         blocks = []
         for tok in stage_text.split(","):
             m = token.match(tok.strip())
@@ -111,8 +113,29 @@ def decode_stages(text: str) -> tuple[tuple[BlockSpec, ...], ...]:
             b = BlockSpec(kind=kind, width=int(width), stride=int(stride or 1),
                           skip=(can_skip and not noskip), shortcut=sc or "A", combine=combine_of[comb or ""])
             blocks.extend([b] * n)
-        stages.append(tuple(blocks))
+        total += len(blocks) * (copies - 1)
+        if total > MAX_BLOCKS:
+            raise SpecError("net", f"block count must be between 1 and {MAX_BLOCKS}")
+        stages.extend([tuple(blocks)] * copies)
     return tuple(stages)
+
+
+_STAGE_RUN = re.compile(r"^\(([^()]*)\)\*(\d{1,4})$", re.ASCII)
+
+
+def _stage_runs(text: str) -> list[tuple[str, int]]:
+    """``~``-separated stages, each with how many copies it stands for: ``(a16,m16)*3`` is one
+    stage written once for three (a Transformer's identical layers, in a hand-written link)."""
+    out = []
+    for part in text.split("~"):
+        m = _STAGE_RUN.match(part.strip())
+        if m and int(m.group(2)) >= 1:
+            out.append((m.group(1), int(m.group(2))))
+        elif m:
+            raise SpecError("net", "a layer repeat (…)*N needs N >= 1")
+        else:
+            out.append((part, 1))
+    return out
 
 
 _GLOBAL_KEYS = {  # query key -> NetSpec attribute

@@ -94,3 +94,16 @@ def test_url_round_trip_and_keys():
     assert "heads" not in preset("resnet20").to_query() and "dn" not in preset("resnet20").to_query()
     with pytest.raises(SpecError):
         NetSpec.from_query("fam=transformer&net=a16,m16&norm=pre&heads=x")
+
+
+def test_a_link_may_write_identical_layers_once():
+    s = transformer_spec(depth=24, width=16, heads=2)
+    assert NetSpec.from_query("fam=transformer&norm=pre&heads=2&net=(a16,m16)*24") == s
+    t = s.set_block("layer3.mlp", skip=False)
+    assert NetSpec.from_query("fam=transformer&norm=pre&heads=2&net=(a16,m16)*3~a16,m16!~(a16,m16)*20") == t
+    # the spec's own query writes every layer out: stored runs' ids hash this text
+    assert "(" not in s.to_query() and s.to_query().count("a16,m16") == 24
+    for bad in ("(a16,m16)*0", "(a16,m16", "((a16))*2", "(a16,m16)*600", "(b16*999)*2"):
+        with pytest.raises(SpecError) as info:
+            NetSpec.from_query(f"fam=transformer&norm=pre&net={bad}")
+        assert info.value.field == "net"
