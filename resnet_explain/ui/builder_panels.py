@@ -10,6 +10,7 @@ to its control, never as a traceback.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -64,9 +65,10 @@ def preset_picker(spec: NetSpec) -> None:
                         format_func=lambda n: f"{n} — {PRESETS[n][0]}")
     if c2.button("Load preset", disabled=name is None, width="stretch"):
         apply_edit(lambda: PRESETS[name][1], "preset")
-    if c3.button("Start from scratch", width="stretch", help="One stage with one basic block."):
-        apply_edit(lambda: NetSpec(family=spec.family, stages=((BlockSpec(width=spec.stem_width),),),
-                                   act=spec.act, norm=spec.norm, stem_width=spec.stem_width), "preset")
+    if c3.button("Start from scratch", width="stretch", help="One stage with one basic block (a Transformer: one layer)."):
+        apply_edit(lambda: (replace(spec, stages=spec.stages[:1]) if spec.family == "transformer" else
+                            NetSpec(family=spec.family, stages=((BlockSpec(width=spec.stem_width),),),
+                                    act=spec.act, norm=spec.norm, stem_width=spec.stem_width)), "preset")
     edit_error("preset")
 
 

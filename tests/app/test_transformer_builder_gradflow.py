@@ -40,6 +40,8 @@ def test_builder_shows_the_knobs_and_edits_the_url():
     [s for s in at.selectbox if s.label == "Residual scaling"][0].set_value("deepnorm").run()
     assert not at.exception and at.session_state["spec"] == spec
     assert any("post" in e.value for e in at.error)
+    [b for b in at.button if b.label == "Start from scratch"][0].click().run()
+    assert not at.exception and at.session_state["spec"].depth == 1
 
 
 def test_gradient_flow_probes_the_transformer_and_its_twin():
