@@ -85,7 +85,7 @@ def _print_table(b) -> None:
     width = max([18] + [len(n) + 2 for n in b["block"]])
     print(f"{'block':<{width}}{'|dL/dx|':>12}{'log10':>8}  {'identity':>10}{'residual':>10}")
     for r in b.itertuples():
-        g = value_text(r.grad_norm)
+        g = value_text(r.grad_norm, ".3e")
         idt = "" if math.isnan(r.identity_norm) else f"{r.identity_norm:.2e}"
         rst = "" if math.isnan(r.residual_norm) else f"{r.residual_norm:.2e}"
         lg = "" if math.isnan(r.log10_grad_norm) else f"{r.log10_grad_norm:+.2f}"
