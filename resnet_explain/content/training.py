@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..experiments.convergence import key
+from ..numbers import count
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -192,10 +193,12 @@ def curves_caption(n_seeds: int, chance: float) -> str:
 
 def live_caption(meta: dict) -> str:
     """A finished live run's budget, machine and wall time, from its meta."""
+    detail, threads = meta.get("detail", "?"), meta.get("threads")
+    if isinstance(threads, int) and "thread" not in detail:  # a CPU's detail already counts them
+        detail += f", {count(threads, 'CPU thread')}"
     s = (f"{meta['label']} with this budget: {meta['n_train']:,} training / {meta['n_test']:,} test "
-         f"images, {meta['epochs']} epochs, seed {meta['seeds'][0]}, on {meta.get('detail', '?')} "
-         f"(torch {meta.get('torch', '?')}, {meta.get('threads', '?')} threads): "
-         f"{meta['wall_seconds']:.1f} s wall.")
+         f"images, {meta['epochs']} epochs, seed {meta['seeds'][0]}, on {detail}, torch "
+         f"{meta.get('torch', '?')}: {meta['wall_seconds']:.1f} s wall.")
     return s + (" Stopped early: only finished networks are in the table." if meta.get("stopped") else "")
 
 

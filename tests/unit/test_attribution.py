@@ -352,15 +352,18 @@ def test_block_summary_leaves_a_collapsed_net_out_and_the_words_name_the_largest
     assert d.collapsed == {} and len(d.shown) == 6 and set(d.table["variant"]) == {"plain", "residual"}
     s = words.summarise_blocks(frames, "ring")
     assert not s.notes and s.shown.equals(d.shown)
-    assert "**-60%**, goes through `stage1.block1`" in s.sentence  # largest |share|, sign kept
-    assert f"carry {np.median([1.0, 0.98, 1.02]):.0%} (median; from {0.98:.0%} to {1.02:.0%}" in s.sentence
+    assert "**−60 %**, goes through stage 1 · block 2" in s.sentence  # largest |share|, sign kept
+    assert "carry 100 % (median; from 98 % to 102 %" in s.sentence
+    assert s.sentence.endswith(words.SHARES_OUTSIDE)  # a share below 0 % is explained where shown
     assert "**ring**" in s.sentence
     frames["plain"] = _frame([0.3, 5.0, -2.0], 4e-4, False)  # collapsed: f(x) − f(b) ≈ 0
     d = lab.block_summary(frames)
     assert d.collapsed == {"plain": 4e-4} and set(d.shown["variant"]) == {"residual"} and len(d.table) == 6
     s = words.summarise_blocks(frames, "ring")
-    assert s.notes == [words.collapsed_note("plain", 4e-4)] and "4.0e-04" in s.notes[0]
+    assert s.notes == [words.collapsed_note("plain", 4e-4)] and "4.0 × 10⁻⁴" in s.notes[0]
     assert "plain net" not in s.sentence
+    inside = words.summarise_blocks({**frames, "residual": _frame([0.2, 0.5, 0.3], 2.0, True)}, "ring")
+    assert words.SHARES_OUTSIDE not in inside.sentence and "**50 %**" in inside.sentence
     frames["residual"] = _frame([0.1], -1e-5, True)
     s = words.summarise_blocks(frames, "ring")
     assert len(s.notes) == 2 and s.shown.empty and s.sentence is None

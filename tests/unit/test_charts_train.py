@@ -208,7 +208,9 @@ def test_captions_say_the_budget_from_the_numbers():
     meta = {"label": "CPU live", "n_train": 1500, "n_test": 1000, "epochs": 8, "seeds": [3],
             "detail": "CPU only", "torch": "2.13", "threads": 2, "wall_seconds": 61.26}
     assert words.live_caption(meta) == ("CPU live with this budget: 1,500 training / 1,000 test images, "
-                                     "8 epochs, seed 3, on CPU only (torch 2.13, 2 threads): 61.3 s wall.")
+                                     "8 epochs, seed 3, on CPU only, 2 CPU threads, torch 2.13: 61.3 s wall.")
+    one = words.live_caption({**meta, "detail": "CPU only (1 thread)", "threads": 1})
+    assert "CPU only (1 thread), torch 2.13" in one and "threads" not in one
     assert words.live_caption({**meta, "stopped": True}).endswith("only finished networks are in the table.")
 
 

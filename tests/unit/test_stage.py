@@ -56,12 +56,12 @@ def test_picked_block_reads_streamlits_selection_event():
 def test_block_numbers_are_the_blocks_rows_and_their_ratio():
     rows, text = gradflow.block_numbers(_frames(), "stage1.block1", yours="plain")
     assert list(rows["network"]) == ["yours", "twin"] and list(rows["grad_norm"]) == [2.0, 0.5]
-    assert text == ("**stage1.block1**: ‖∂L/∂x‖ = 2.000e+00 in your network (plain), "
-                    "5.000e-01 in its twin (residual): yours is 4× the twin's.")
+    assert text == ("**stage 1 · block 2**: ‖∂L/∂x‖ = 2.000 in your network (plain), "
+                    "5.000 × 10⁻¹ in its twin (residual): yours is 4× the twin's.")
     _, text = gradflow.block_numbers(_frames(), "stage1.block2", yours="plain")  # yours underflows
     assert "0 (underflow) in your network" in text and "yours is 0×" in text
     _, text = gradflow.block_numbers(_frames(), "stage1.block2", yours="residual")  # the twin underflows
-    assert "0 (underflow) in its twin" in text and "×" not in text  # no ratio over an exact 0
+    assert "0 (underflow) in its twin" in text and "yours is" not in text  # no ratio over an exact 0
 
 
 def test_grad_norm_chart_is_pickable_only_when_asked():
