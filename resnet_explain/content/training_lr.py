@@ -15,6 +15,7 @@ import numpy as np
 
 from ..experiments.lr_sweep import CHANCE, CHANCE_MARGIN, TRAINS_BELOW, summarise_variant, sweep_fraction
 from .job_status import job_status
+from .training import schedule_words
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -208,7 +209,7 @@ def stored_caption(meta: dict) -> str:
     return (f"{meta['label']} — the `{meta['experiment']}` recipe of the degradation experiment: "
             f"ResNet-{depths} (width 8) and its plain twin, {d['n_train']:,} training images "
             f"{d['size']}×{d['size']}, {c['epochs']} epochs, batch {c['batch_size']}, "
-            f"{c['schedule']} schedule, seed {meta['seed']}; only the peak learning rate varies. "
+            f"{schedule_words(c['schedule'])}, seed {meta['seed']}; only the peak learning rate varies. "
             f"Measured on {meta.get('detail', meta.get('device'))} (torch {meta['torch']}) on "
             f"{meta['created']}: {len(meta.get('lrs', []))} learning rates × 2 networks × "
             f"{len(meta['depths'])} depth{'s' if len(meta['depths']) > 1 else ''}, "
