@@ -8,7 +8,7 @@ from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
 from resnet_explain.charts.diagram import to_dot
 from resnet_explain.content.highway import identity_reading
-from resnet_explain.content.verdict import twin_sentence
+from resnet_explain.content.verdict import classifier_note, twin_sentence
 from resnet_explain.experiments.highway import gate_share, identity_share
 from resnet_explain.experiments.theory import sigmoid_bound_from_last
 from resnet_explain.probe import ratio_of
@@ -124,6 +124,8 @@ if len(split):
 st.subheader("Weight gradients per layer")
 wl = flow_charts.weight_grad_long(params)
 ui.chart_with_export(flow_charts.weight_grad_chart(wl), wl, "weight_gradients", "gf_weights")
+if (note := classifier_note(wl, spec.norm)) is not None:
+    st.caption(note)
 
 with st.expander("The numbers (per block)"):
     st.dataframe(flow_charts.numbers_table(blocks), hide_index=True, width="stretch")
