@@ -89,11 +89,11 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
         if stage != current_stage:
             if current_stage is not None:
                 lines.append("  }")
-            lines.append(f'  subgraph cluster_stage{stage} {{ label="stage{stage}"; fontname="Helvetica";'
+            lines.append(f'  subgraph cluster_stage{stage} {{ label="stage {stage}"; fontname="Helvetica";'
                          ' fontsize=11; color="#bbbbbb"; style=rounded;')
             current_stage = stage
         nid = f"b{idx}"
-        span = f"block{j}" if j == k else f"block{j}–{k}"
+        span = f"block {j + 1}" if j == k else f"blocks {j + 1}–{k + 1}"  # as spec.block_label counts
         what = f"{b.kind} {b.width}" + (f" (+{b.width - c_in} new)" if b.concatenates else "")
         label = f"{span}: {what}" + (f", stride {b.stride}" if b.stride != 1 else "")
         if count > 1:

@@ -22,13 +22,13 @@ def _marked(dot: str) -> list[str]:
 def test_diagram_marks_the_highlighted_block_and_only_it():
     spec = preset("resnet20")
     assert _marked(to_dot(spec, collapse=False)) == []
-    for name, label in (("stage1.block0", "block0:"), ("stage2.block2", "block2:"), ("stage3.block1", "block1:")):
+    for name, label in (("stage1.block0", "block 1:"), ("stage2.block2", "block 3:"), ("stage3.block1", "block 2:")):
         (line,) = _marked(to_dot(spec, collapse=False, highlight=name))
         assert f'[label="{label}' in line and HIGHLIGHT_MARK in line
         assert to_dot(spec, collapse=False, highlight=name).count(HIGHLIGHT_MARK) == 1
     # Collapsed: the run that holds the block is marked (stage2's blocks 1-2 are one node).
     (line,) = _marked(to_dot(spec, collapse=True, highlight="stage2.block2"))
-    assert '[label="block1–2:' in line
+    assert '[label="blocks 2–3:' in line
     # A name that is not a block of this network marks nothing (and does not raise).
     for bad in ("stage9.block0", "nonsense", ""):
         assert _marked(to_dot(spec, highlight=bad)) == []
