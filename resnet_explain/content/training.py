@@ -174,8 +174,8 @@ def preset_caption(budget, seed: int) -> str:
     exp, tc, size = budget, budget.config, budget.data.size
     return (f"Default budget: the **`{exp.name}` preset** — {exp.label}: {exp.n_train:,} training / "
             f"{exp.n_test:,} test images, {size}×{size} px, first-stage width {exp.width}, "
-            f"{tc.epochs} epochs, batch {tc.batch_size}, {schedule_words(tc.schedule, tc.lr)}, one seed "
-            f"— the sidebar's, {seed}, for the weights, the batch order and the data; {exp.note}.")
+            f"{tc.epochs} epochs, batch {tc.batch_size}, {schedule_words(tc.schedule, tc.lr)}, one seed, "
+            f"{seed} from the sidebar, for the weights, the batch order and the data; {exp.note}.")
 
 
 def plan_caption(n_nets: int, n_train: int, epochs: int, detail: str,
