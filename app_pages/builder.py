@@ -77,8 +77,8 @@ with right:
     st.graphviz_chart(to_dot(spec, collapse=collapse, highlight=sel), width="stretch")
 
     blk, c_in = spec.block(sel), spec.in_width(sel)
-    st.subheader(f"{block_label(sel)} · `{sel}`", help="Its name in the code, the charts' data and the "
-                 "CLI's --json (blocks counted from 0 there).")
+    st.subheader(block_label(sel))
+    st.caption(f"In the code, the charts' data and the CLI's --json: `{sel}` (blocks counted from 0 there).")
     st.markdown(describe_block(blk.kind, blk.skip))
     panels.block_notes(spec, sel)
     if blk.adds_branch and blk.changes_shape(c_in):

@@ -188,7 +188,7 @@ def block_table(spec: NetSpec, version: int) -> None:
         df, key=f"blocks_editor_{version}", num_rows="dynamic", width="stretch",
         height=min(420, 38 + 35 * (len(df) + 1)),
         column_config={
-            "_index": st.column_config.TextColumn("block", disabled=True, width=96),
+            "_index": st.column_config.TextColumn("block", disabled=True, width=124),
             "stage": st.column_config.NumberColumn("stage", min_value=1, max_value=8, step=1, width=62,
                                                    help="Change it to move a block to another stage."),
             "kind": st.column_config.SelectboxColumn("kind", options=list(BLOCK_KINDS), required=True, width=68,
