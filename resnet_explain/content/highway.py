@@ -19,9 +19,10 @@ def identity_reading(n_id: int, n_res: int) -> str:
     if 2 * n_id > n_res:
         return (f"So in most blocks ({n_id} of {n_res}) the gradient comes back mainly along the skip, "
                 "untouched by any weight layer: the highway carries more than the branch.")
-    return (f"So in most blocks ({n_res - n_id} of {n_res}) the branch's term is the larger: the skip "
-            "still hands g back untouched, but here the gradient reaching each block's input is mostly "
-            "what its branch sends back. Skips guarantee a path, not that it is the main one.")
+    return (f"So in most blocks ({n_res - n_id} of {n_res}) the branch's term is the larger one, if only "
+            "slightly (the chart shows by how much): the skip still hands g back untouched, and the "
+            "branch sends back at least as much. A skip guarantees a path, not that it carries most of "
+            "the gradient.")
 
 
 def terms_sentence(table: pd.DataFrame) -> str:

@@ -92,7 +92,7 @@ def test_misconceptions_page():
     assert len(at.get("vega_lite_chart")) == 4
     f = highway.postact_comparison(20, seed=0)
     r = [f[k]["grad_norm"].iloc[0] / f[k]["grad_norm"].iloc[-1] for k in f]
-    assert f"**{r[1]:.1e}** (it vanishes)" in text(at)  # σ after the add: the skip does not save it
+    assert f"**{fmt2(r[1])}** (it vanishes)" in text(at)  # σ after the add: the skip does not save it
     assert "little difference" in text(at)
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from resnet_explain import build_model, cifar_resnet
+from resnet_explain import numbers
 from resnet_explain.content import attribution as words
 from resnet_explain.data.normalizer import Normalizer
 from resnet_explain.experiments import explain as lab
@@ -266,7 +267,7 @@ def test_explain_integrated_gradients_completeness_relative():
     assert abs(e.attr_sum - want) <= 0.02 * abs(want)
     assert e.baseline == "black" and e.delta is not None and e.delta <= 0.02 * abs(want)
     facts = words.facts(e).split(" · ")  # every number the caption states, from the explanation
-    assert facts[1] == f"convergence delta {e.delta:.1e}"
+    assert facts[1] == f"convergence delta {numbers.sci(e.delta)}"
     assert facts[2] == f"Σ attribution {e.attr_sum:.4f} vs f(x) − f(baseline) {e.f_diff:.4f}"
     assert facts[3] == words.ig_clause(e.ig) and f"{e.mask_share:.0%} of the image" in facts[-1]
 
