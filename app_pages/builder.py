@@ -5,7 +5,7 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts.diagram import to_dot
 from resnet_explain.model.blocks import Block
-from resnet_explain.spec import SHORTCUT_LABELS, parse_block_name
+from resnet_explain.spec import SHORTCUT_LABELS, block_label, parse_block_name
 from resnet_explain.spec.kinds import describe_block
 from resnet_explain.ui import builder_panels as panels
 from resnet_explain.ui.transformer_builder import transformer_builder
@@ -30,18 +30,22 @@ with left:
     panels.network_settings(spec)
 
     st.subheader("Blocks")
-    b = st.columns([1, 1, 1])
-    if b[0].button("All skips on", icon=":material/call_merge:", width="stretch"):
+    b = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+    with b[0]:
+        panels.depth_control(spec, version)
+    b[1].metric("Depth", spec.depth, help="Weighted layers on the longest path (He et al.'s count).")
+    if b[2].button("All skips on", icon=":material/call_merge:", width="stretch"):
         ui.apply_edit(lambda: spec.with_skips(True), "blocks")
-    if b[1].button("All skips off", icon=":material/arrow_downward:", width="stretch"):
+    if b[3].button("All skips off", icon=":material/arrow_downward:", width="stretch"):
         ui.apply_edit(lambda: spec.with_skips(False), "blocks")
-    b[2].metric("Depth", spec.depth, help="Weighted layers on the longest path (He et al.'s count).")
     panels.bulk_edit(spec)
     panels.block_table(spec, version)
     ui.edit_error("blocks")
 
     names = [n for n, _ in spec.named_blocks()]
-    sel = st.selectbox("Block", names, key="builder_block", help="Pick a block to edit, move or inspect.")
+    sel = st.selectbox("Block", names, key="builder_block", format_func=block_label,
+                       help="Pick a block to edit, move or inspect. Stages and blocks are counted from 1; "
+                            "the code names the same block stageS.blockB with B counted from 0.")
     a = st.columns(4)
     if a[0].button("Duplicate", icon=":material/content_copy:", width="stretch"):
         ui.apply_edit(lambda: spec.duplicate_block(sel), "block")
@@ -77,7 +81,8 @@ with right:
     st.graphviz_chart(to_dot(spec, collapse=collapse, highlight=sel), width="stretch")
 
     blk, c_in = spec.block(sel), spec.in_width(sel)
-    st.subheader(sel)
+    st.subheader(block_label(sel))
+    st.caption(f"In the code, the charts' data and the CLI's --json: `{sel}` (blocks counted from 0 there).")
     st.markdown(describe_block(blk.kind, blk.skip))
     panels.block_notes(spec, sel)
     if blk.adds_branch and blk.changes_shape(c_in):

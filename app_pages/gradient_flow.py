@@ -7,7 +7,8 @@ import streamlit as st
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
 from resnet_explain.charts.diagram import to_dot
-from resnet_explain.content.verdict import twin_sentence
+from resnet_explain.content.highway import identity_reading
+from resnet_explain.content.verdict import classifier_note, twin_sentence
 from resnet_explain.experiments.highway import gate_share, identity_share
 from resnet_explain.experiments.theory import sigmoid_bound_from_last
 from resnet_explain.probe import ratio_of
@@ -116,7 +117,8 @@ else:
         r"$\frac{\partial L}{\partial x} = S'(x)^\top g + J_F(x)^\top g$, $g = \partial L/\partial s$. "
         "With an identity shortcut the first term is $g$ itself: it passes back untouched, however "
         "small the branch's term (He et al. 2016, arXiv 1603.05027, eq. 5).")
-    sentence = f"In **{n_id} of {n_res}** residual blocks the identity term is the larger one."
+    sentence = (f"In **{n_id} of {n_res}** residual blocks the identity term is the larger one. "
+                + identity_reading(n_id, n_res))
 split = flow_charts.split_long(res_blocks)
 if len(split):
     ui.chart_with_export(flow_charts.split_chart(split), split, "identity_vs_residual", "gf_split")
@@ -125,6 +127,8 @@ if len(split):
 st.subheader("Weight gradients per layer")
 wl = flow_charts.weight_grad_long(params)
 ui.chart_with_export(flow_charts.weight_grad_chart(wl), wl, "weight_gradients", "gf_weights")
+if (note := classifier_note(wl, spec.norm)) is not None:
+    st.caption(note)
 
 with st.expander("The numbers (per block)"):
     st.dataframe(flow_charts.numbers_table(blocks), hide_index=True, width="stretch")

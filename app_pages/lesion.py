@@ -27,8 +27,8 @@ st.markdown(
 with st.expander("What “delete a block” means here"):
     st.markdown(
         f"- **Residual block** `y = act(F(x) + S(x))`: {lesion.HOW_RESIDUAL}. With an identity shortcut that "
-        "is `y = x` (after the ReLU, which leaves a ReLU output unchanged); at a downsampling block S "
-        "subsamples and zero-pads the channels (He et al.'s option A).\n"
+        "is `y = x` (after the ReLU, which leaves a ReLU output unchanged); "
+        f"{lesion_text.SHORTCUT_OPTIONS_TEXT}.\n"
         f"- **Plain block** `y = act(F(x))`: {lesion.HOW_IDENTITY} — a path the network never trained "
         "with, which is the point of the comparison.\n"
         f"- A plain block that changes the shape (stride 2, more channels) is **{lesion.HOW_NONE}**; its row "
@@ -128,7 +128,8 @@ st.subheader("How close is each residual block to the identity?")
 st.markdown(
     "For each residual block, ‖F(x)‖ / ‖x‖: the size of what the branch adds relative to what flows past "
     "it on the shortcut (mean over the test images). Near 0 the block is almost the identity — and deleting "
-    "it should cost little. Light bars: downsampling blocks, whose shortcut subsamples and zero-pads.")
+    "it should cost little. Light bars: downsampling blocks, whose shortcut "
+    f"{lesion_text.downsampling_shortcut(runs[1].spec)}.")
 ui.chart_with_export(lesion_charts.residual_ratio_chart(long, int(260 * H)), long[long["arch"] == "residual"],
                      f"residual_ratio_{depth}", "ls_ratio")
 if ratio_text := lesion_text.ratio_sentence(long, f):

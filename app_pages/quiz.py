@@ -119,18 +119,17 @@ else:
     else:
         kind, item = ITEMS[step]
         choice = widget(kind, item, f"quiz_p_{item.key}")
-        revealed = item.key in done
-        c1, c2 = st.columns([1, 1])
-        if not revealed and c1.button("Run it" if kind == "predict" else "Reveal the answer",
-                                      key=f"quiz_reveal_{step}", type="primary"):
-            measured = measure(item) if kind == "predict" else None
-            b = ratio_bin(measured) if measured is not None else None
-            ok = (choice == item.answer) if kind == "concept" else (choice is not None and choice == b)
-            done[item.key] = (choice, measured, ok)
-            st.rerun()
-        if revealed:
+        if item.key not in done:
+            if st.button("Run it" if kind == "predict" else "Reveal the answer",
+                         key=f"quiz_reveal_{step}", type="primary"):
+                measured = measure(item) if kind == "predict" else None
+                b = ratio_bin(measured) if measured is not None else None
+                ok = (choice == item.answer) if kind == "concept" else (choice is not None and choice == b)
+                done[item.key] = (choice, measured, ok)
+                st.rerun()
+        else:
             ch, measured, _ = done[item.key]
             feedback(kind, item, ch, measured)
-            if c2.button("Next", key=f"quiz_next_{step}", type="primary"):
+            if st.button("Next", key=f"quiz_next_{step}", type="primary"):  # below the feedback it follows
                 ss["quiz_step"] = step + 1
                 st.rerun()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .numbers import fold, number, sci, times
+
 MEASURED = "measured"
 UNDERFLOW = "0 in float32 (underflow)"
 NOT_A_NUMBER = "NaN"
@@ -37,10 +39,13 @@ def statuses(values, has_nan=None, has_inf=None) -> np.ndarray:
     return np.where(nan, NOT_A_NUMBER, np.where(inf, INFINITE, np.where(v == 0, UNDERFLOW, MEASURED)))
 
 
-def value_text(v: float, spec: str = ".3e") -> str:
-    """A norm as a tooltip or table shows it: ``0 (underflow)`` for an exact 0, else formatted
-    with ``spec`` (3 digits, scientific, by default)."""
-    return UNDERFLOW_TEXT if v == 0 else format(float(v), spec)
+def value_text(v: float, spec: str | None = None) -> str:
+    """A norm as a tooltip or table shows it: ``0 (underflow)`` for an exact 0, else in
+    scientific notation as printed (``1.235 × 10⁻⁷``, :func:`resnet_explain.numbers.sci`), or
+    formatted with a format ``spec`` where one is given (the CLI's ASCII columns)."""
+    if v == 0:
+        return UNDERFLOW_TEXT
+    return sci(float(v), 4) if spec is None else format(float(v), spec)
 
 
 def plot_floor(log_values, margin: float = 1.0) -> float:
@@ -58,13 +63,10 @@ def plot_y(log_values, margin: float = 1.0) -> np.ndarray:
 
 
 def fmt_ratio(r: float, digits: int = 3, zero: str = "0") -> str:
-    """A measured ratio for a sentence: plain digits between 1e-3 and 1e4, else scientific;
-    ``zero`` names an exact 0 (e.g. "0 (float32 underflow)"); NaN/Inf as Python prints them."""
-    if r == 0:
-        return zero
-    if not math.isfinite(r):
-        return str(r)
-    return f"{r:.{digits}g}" if 1e-3 <= abs(r) < 1e4 else f"{r:.{max(1, digits - 1)}e}"
+    """A measured ratio for a sentence, as :func:`resnet_explain.numbers.number` writes it
+    (``0.0012``, ``17``, ``12,000``, ``5.0 × 10¹⁴``); ``zero`` names an exact 0 (e.g. "0 (float32
+    underflow)")."""
+    return zero if r == 0 else number(r, digits)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,21 +128,18 @@ def judge_ratio(ratio: float | None) -> Verdict:
     r = float(ratio)
     if r == 0:
         return Verdict(UNDERFLOW_BAND, 0.0, f"reaches the first block as **{UNDERFLOW}**")
-    n = fmt_ratio(r, 2)
     if r >= EXTREME_FACTOR:
-        return Verdict("explodes", r, f"grows **{n}-fold** toward the input: it **explodes**")
+        return Verdict("explodes", r, f"grows **{fold(r)}** toward the input: it **explodes**")
     if r >= SAME_FACTOR:
-        return Verdict("grows", r, f"grows **{n}-fold** toward the input")
+        return Verdict("grows", r, f"grows **{fold(r)}** toward the input")
     if r > 1 / SAME_FACTOR:
         return Verdict("about the same", r,
-                       f"reaches the input at **about the same size** ({fmt_ratio(r, 3)}×, within 2×)")
+                       f"reaches the input at **about the same size** ({times(r, 3)}, within 2×)")
     if r > 1 / EXTREME_FACTOR:
-        return Verdict("shrinks", r, f"shrinks to **{n}×** toward the input")
-    return Verdict("vanishes", r, f"shrinks to **{n}×** toward the input: it **vanishes**")
+        return Verdict("shrinks", r, f"shrinks to **{times(r)}** its size toward the input")
+    return Verdict("vanishes", r, f"shrinks to **{times(r)}** its size toward the input: it **vanishes**")
 
 
 def fmt_factor(x: float) -> str:
-    """A factor for "N× slower": 2.8, 25, 1,000, 3.2e+07."""
-    if not math.isfinite(x):
-        return str(x)
-    return f"{x:.2g}" if x < 100 else (f"{x:,.0f}" if x < 1e6 else f"{x:.1e}")
+    """A factor for "N× slower": 2.8, 25, 1,000, 3.2 × 10⁷ (:func:`resnet_explain.numbers.number`)."""
+    return number(x, 2)

@@ -101,12 +101,12 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
         if stage != current_stage:
             if current_stage is not None:
                 lines.append("  }")
-            title = f"layer{stage - 1}" if tf else f"stage{stage}"  # a Transformer's layers count from 0
+            title = f"layer{stage - 1}" if tf else f"stage {stage}"  # a Transformer's layers count from 0
             lines.append(f'  subgraph cluster_stage{stage} {{ label="{title}"; fontname="Helvetica";'
                          ' fontsize=11; color="#bbbbbb"; style=rounded;')
             current_stage = stage
         nid = f"b{idx}"
-        span = f"block{j}" if j == k else f"block{j}–{k}"
+        span = f"block {j + 1}" if j == k else f"blocks {j + 1}–{k + 1}"  # as spec.block_label counts
         what = f"{b.kind} {b.width}" + (f" (+{b.width - c_in} new)" if b.concatenates else "")
         label = f"{span}: {what}" + (f", stride {b.stride}" if b.stride != 1 else "")
         if tf:  # a Transformer's sublayer: its name and where its LayerNorm is

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import magnitude
-from .axes import VARIANT_COLORS, W, block_order, dash_legend, fit_title, flagged_markers, legend, xblock
+from .axes import VARIANT_COLORS, W, block_axis, block_order, dash_legend, fit_title, flagged_markers, legend, xblock
 
 VARIANTS = ["plain", "residual"]
 QUANTITIES = {  # a column of the snapshot table (train/snapshots.py GRAD_COLUMNS) -> axis title
@@ -85,7 +85,7 @@ def heatmap(frames: dict[str, pd.DataFrame], quantity: str = "grad_norm",
     long = history_long(frames, quantity)
     order = block_order(long) if len(long) else []
     title = f"log10 {SHORT[quantity]}"
-    y = alt.Y("block:O", sort=order, title="block (input ↓ output)")
+    y = alt.Y("block:O", sort=order, title="block (input ↓ output)", axis=block_axis())
     x = alt.X("step:O", title="training step", axis=alt.Axis(labelOverlap=True, labelAngle=0))
     is_measured = alt.datum.status == magnitude.MEASURED
     cells = alt.Chart().mark_rect().encode(

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import magnitude
+from ..spec.block import block_label
 from ..spec.kinds import BLOCK_KINDS
 from .axes import (
     BRANCH_TERM_COLOR,
@@ -117,7 +118,7 @@ def block_numbers(frames: dict[str, pd.DataFrame], block: str, yours: str) -> tu
     rows = rows.sort_values("network", key=lambda s: s != "yours")
     g = dict(zip(rows["network"], rows["grad_norm"]))
     mine, twin = g.get("yours"), g.get("twin")
-    text = f"**{block}**: ‖∂L/∂x‖ = {magnitude.value_text(mine)} in your network ({yours})"
+    text = f"**{block_label(block)}**: ‖∂L/∂x‖ = {magnitude.value_text(mine)} in your network ({yours})"
     if twin is not None:
         other = rows.loc[rows["network"] == "twin", "variant"].iloc[0]
         text += f", {magnitude.value_text(twin)} in its twin ({other})"

@@ -19,6 +19,7 @@ from ..device import choose_device
 from ..errors import UserError
 from ..experiments.lesion import lesion_study
 from ..jsonable import json_rows
+from ..spec import block_label
 from .run_flags import add_run_flags, resolve_run, run_meta
 
 
@@ -55,5 +56,6 @@ def cmd_lesion(a) -> int:
     else:
         print(f"{run.name} ({run.run_id}): accuracy {base:.1%} on {meta['n']} test images, "
               f"{meta['seconds']:.1f} s")
-        print(df.to_string(index=False))
+        # the block as people read it first (stage 1 · block 1), its code name beside it
+        print(df.assign(label=df["block"].map(block_label))[["label", *df.columns]].to_string(index=False))
     return 0

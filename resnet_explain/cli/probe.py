@@ -16,6 +16,7 @@ from ..experiments.real_models import REAL_MODELS, probe_real
 from ..jsonable import json_value
 from ..magnitude import value_text
 from ..probe import output_weight_grads, probe_spec
+from ..spec.block import block_label
 from ..spec import (
     ACTIVATIONS,
     NORMS,
@@ -95,14 +96,18 @@ def _block_rows(b) -> list[dict]:
 
 
 def _print_table(b) -> None:
-    width = max([18] + [len(n) + 2 for n in b["block"]])
-    print(f"{'block':<{width}}{'|dL/dx|':>12}{'log10':>8}  {'identity':>10}{'residual':>10}")
-    for r in b.itertuples():
-        g = value_text(r.grad_norm)
+    # the block as people read it (stage 1 · block 1), then its stable code name (stage1.block0),
+    # which --json, the URLs and the model's modules use
+    labels = [block_label(n) for n in b["block"]]
+    lw = max([8] + [len(x) + 2 for x in labels])
+    width = max([8] + [len(n) + 2 for n in b["block"]])
+    print(f"{'block':<{lw}}{'name':<{width}}{'|dL/dx|':>12}{'log10':>8}  {'identity':>10}{'residual':>10}")
+    for label, r in zip(labels, b.itertuples()):
+        g = value_text(r.grad_norm, ".3e")
         idt = "" if math.isnan(r.identity_norm) else f"{r.identity_norm:.2e}"
         rst = "" if math.isnan(r.residual_norm) else f"{r.residual_norm:.2e}"
         lg = "" if math.isnan(r.log10_grad_norm) else f"{r.log10_grad_norm:+.2f}"
-        print(f"{r.block:<{width}}{g:>12}{lg:>8}  {idt:>10}{rst:>10}")
+        print(f"{label:<{lw}}{r.block:<{width}}{g:>12}{lg:>8}  {idt:>10}{rst:>10}")
 
 
 def cmd_list_torchvision(a) -> int:

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from ..errors import UserError
 from ..jsonable import json_rows, json_value
-from ..spec import NetSpec, check_budget
+from ..spec import NetSpec, block_label, check_budget
 from ..train.budgets import BUDGETS
 from ..train.config import SNAPSHOT_EVERY
 from ..train.estimate import estimate_run_seconds
@@ -119,6 +119,6 @@ def cmd_grad_history(a) -> int:
                         "snapshots off)")
     if a.json:
         print(json.dumps({"run_id": run.run_id, "name": run.name, "rows": json_rows(g)}))
-    else:
-        print(g.to_string(index=False))
+    else:  # the block as people read it first (stage 1 · block 1), its code name beside it
+        print(g.assign(label=g["block"].map(block_label))[["label", *g.columns]].to_string(index=False))
     return 0

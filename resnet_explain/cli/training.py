@@ -25,6 +25,7 @@ from ..experiments import lr_sweep as sw
 from ..experiments.convergence import key
 from ..experiments.degradation import check_hypothesis, convergence_json, run_degradation
 from ..jsonable import json_dict
+from ..numbers import count
 from ..spec import NetSpec, cifar_resnet
 from ..stored_assets import assets_dir
 from ..train.benchmark import bench_train
@@ -187,7 +188,7 @@ def cmd_bench_train(a) -> int:
     if a.json:
         print(json.dumps(json_dict(r)))
     else:
-        print(f"ResNet-{r['depth']} on {r['detail']} (torch {r['torch']}, {r['threads']} threads)")
+        print(f"ResNet-{r['depth']} on {r['detail']} (torch {r['torch']}, {count(r['threads'], 'thread')})")
         print(f"  trainer: {r['trainer_images_per_s']:,.0f} images/s (batch {r['trainer_batch']}, "
               f"amp {r['amp']}, channels_last {r['channels_last']}, compile {r['compile']})")
         print(f"  naive:   {r['naive_images_per_s']:,.0f} images/s (batch 128, eager, DataLoader)")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..chance import NEAR_CHANCE, chance_error, near_chance
 from ..magnitude import SAME_FACTOR, fmt_ratio
+from ..numbers import percent
 
 # why a Fixup row has no ratio: the table's ratio_note, and the sentence under it
 FIXUP_NOTE = ("no gradient reaches any block at initialisation: Fixup starts its classifier at 0 "
@@ -51,28 +52,25 @@ def caught_up(runs: dict[int, tuple[float, float, float, float]] = STOCHASTIC_RU
 def stochastic_sentence(train_error: float | None) -> str:
     """Why stochastic depth's row trains worst here: a slow start; how long it takes to catch up
     (:data:`STOCHASTIC_RUNS`, computed, never typed)."""
-    def pct(v: float) -> str:
-        return f"{v:.1%}"
-
-    runs = "; ".join(f"{ep} epochs {pct(a)} (no drop {pct(c)})" for ep, (a, _, c, _) in STOCHASTIC_RUNS.items())
+    runs = "; ".join(f"{ep} epochs {percent(a)} (no drop {percent(c)})" for ep, (a, _, c, _) in STOCHASTIC_RUNS.items())
     ours, paper = (STOCHASTIC_8_EPOCHS[k] for k in ("ours", "paper"))
-    here = f" ({pct(train_error)} training error in the table)" if train_error is not None else ""
+    here = f" ({percent(train_error)} training error in the table)" if train_error is not None else ""
     ep = caught_up()
     if ep is None:
         end = f" It has not caught up within the {max(STOCHASTIC_RUNS)} epochs we could run."
     else:
         a_test, c_test = STOCHASTIC_RUNS[ep][1], STOCHASTIC_RUNS[ep][3]
-        end = (f" It catches up by {ep} epochs (within 1 point), where its test error is {pct(a_test)} "
-               f"against {pct(c_test)} without drop.")
+        end = (f" It catches up by {ep} epochs (within 1 point), where its test error is {percent(a_test)} "
+               f"against {percent(c_test)} without drop.")
     for e1, (a1, t1, c1, u1) in STOCHASTIC_SEED1.items():
-        end += (f" Seed 1 at {e1} epochs: training {pct(a1)} (no drop {pct(c1)}), test {pct(t1)} "
-                f"(no drop {pct(u1)}).")
+        end += (f" Seed 1 at {e1} epochs: training {percent(a1)} (no drop {percent(c1)}), test {percent(t1)} "
+                f"(no drop {percent(u1)}).")
     return (f"Stochastic depth starts slowly{here}, and that is not a bug: its drop-path follows "
             "torchvision's `stochastic_depth` rule (row mode: each example keeps its branch with "
             "probability p_l, a kept branch scaled by 1/p_l), checked against an independent "
             "implementation (tests/unit/test_zoo_blocks.py), and Huang et al.'s own per-mini-batch drop "
-            f"is slow here too (8 epochs: {pct(min(paper))}–{pct(max(paper))} training error over "
-            f"{len(paper)} seeds; ours {pct(min(ours))}–{pct(max(ours))}). Trained longer (ResNet-20, "
+            f"is slow here too (8 epochs: {percent(min(paper))}–{percent(max(paper))} training error over "
+            f"{len(paper)} seeds; ours {percent(min(ours))}–{percent(max(ours))}). Trained longer (ResNet-20, "
             f"width 8, this budget's data, seed 0, p_L = 0.5), its training error is: {runs}." + end
             + f" Huang et al. train for {STOCHASTIC_EPOCHS_PAPER} epochs.")
 

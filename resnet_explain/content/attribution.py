@@ -12,13 +12,22 @@ import pandas as pd
 
 from ..chance import NEAR_CHANCE, near_chance
 from ..charts.overlay import SCALE_PERCENTILE
+from ..numbers import percent, sci
+from ..spec.block import block_label
 from .fair_pair import unfair_pair
 
 BLOCKS_TEXT = (  # what explain.block_shares measures, in the page's words
     "Layer Integrated Gradients through each block's **residual branch** F (Captum's "
     "`LayerIntegratedGradients` on `block.body`). In a plain net every block is the only path, so "
     "each carries 100 % of f(x) − f(baseline) (completeness). In a residual net the skip carries "
-    "the rest: the share shows how much each block *adds* (Veit et al. 2016, arXiv 1605.06431).")
+    "the rest: the share shows how much each block *adds* (Veit et al. 2016, arXiv 1605.06431). "
+    "There a share can be **below 0 %** (the branch lowers the explained class's score) or **above "
+    "100 %** (it raises the score by more than the whole f(x) − f(baseline), and other blocks pull "
+    "it back), and the shares need not add up to 100 %.")
+
+SHARES_OUTSIDE = ("Shares outside 0–100 % are not errors: in a residual net a branch can lower the "
+                  "score (below 0 %) or raise it by more than the whole difference that other blocks "
+                  "then pull back (above 100 %).")
 
 SCORES_TEXT = (  # what attribution.score_methods measures, in the page's words
     "Over the number of test images chosen below, for every method and both models: the **pointing "
@@ -67,7 +76,7 @@ UNFAIR_SCORES = ("Not a comparison of the twins: one trained far worse than the 
 def ig_clause(ig) -> str:
     """One caption clause on an :class:`~resnet_explain.experiments.attribution.IGCompleteness`."""
     if not ig.judged:
-        return (f"{ig.steps} IG steps; f(x) − f(baseline) = {ig.f_diff:.1e} ≈ 0, so "
+        return (f"{ig.steps} IG steps; f(x) − f(baseline) = {sci(ig.f_diff)} ≈ 0, so "
                 "completeness cannot be judged")
     if ig.converged:
         return f"{ig.steps} IG steps: Σ attribution within {ig.gap:.2%} of f(x) − f(baseline)"
@@ -87,7 +96,7 @@ def facts(e) -> str:
     """The caption under an Explanation's maps: time and device, completeness, the mask scores."""
     out = [f"{e.seconds * 1e3:.0f} ms on {e.device}"]
     if e.delta is not None:
-        out.append(f"convergence delta {e.delta:.1e}")
+        out.append(f"convergence delta {sci(e.delta)}")
         if e.f_diff is not None:
             out.append(f"Σ attribution {e.attr_sum:.4f} vs f(x) − f(baseline) {e.f_diff:.4f}")
     if e.ig is not None:
@@ -110,7 +119,7 @@ class BlockWords:
 
 def collapsed_note(variant: str, diff: float) -> str:
     return (f"The {variant} net's score barely depends on the input here (f(x) − f(baseline) = "
-            f"{diff:.1e}), so its per-block shares are not meaningful and are left out of the chart.")
+            f"{sci(diff)}), so its per-block shares are not meaningful and are left out of the chart.")
 
 
 def blocks_sentence(shown: pd.DataFrame, class_name: str) -> str | None:
@@ -120,14 +129,16 @@ def blocks_sentence(shown: pd.DataFrame, class_name: str) -> str | None:
         return None
     top = res.loc[res["share_of_total"].abs().idxmax()]
     sentence = (f"Explaining **{class_name}**: in the residual net the largest share, "
-                f"**{top['share_of_total']:.0%}**, goes through `{top['block']}`")
+                f"**{percent(top['share_of_total'], 0)}**, goes through {block_label(top['block'])}")
     if len(plain):
         sh = plain["share_of_total"]
         steps = f" at {int(plain['n_steps'].iloc[0])} steps" if "n_steps" in plain else ""
-        sentence += (f"; the plain net's blocks each carry {sh.median():.0%} (median; from "
-                     f"{sh.min():.0%} to {sh.max():.0%}: each should carry exactly 100 % by "
-                     f"completeness, so the spread is the integral's error{steps})")
-    return sentence + "."
+        sentence += (f"; the plain net's blocks each carry {percent(sh.median(), 0)} (median; from "
+                     f"{percent(sh.min(), 0)} to {percent(sh.max(), 0)}: each should carry exactly "
+                     f"100 % by completeness, so the spread is the integral's error{steps})")
+    r = res["share_of_total"]
+    outside = " " + SHARES_OUTSIDE if ((r < 0) | (r > 1)).any() else ""
+    return sentence + "." + outside
 
 
 def summarise_blocks(frames: dict[str, pd.DataFrame], class_name: str) -> BlockWords:

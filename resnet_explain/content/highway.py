@@ -8,7 +8,21 @@ import pandas as pd
 
 from ..experiments.highway import identity_share
 from ..magnitude import UNDERFLOW, fmt_ratio, judge_ratio
+from ..numbers import number
 from ..probe import ratio_of
+
+
+def identity_reading(n_id: int, n_res: int) -> str:
+    """What "the identity term is the larger in n_id of n_res blocks" means, in a sentence."""
+    if n_res == 0:
+        return ""
+    if 2 * n_id > n_res:
+        return (f"So in most blocks ({n_id} of {n_res}) the gradient comes back mainly along the skip, "
+                "untouched by any weight layer: the highway carries more than the branch.")
+    return (f"So in most blocks ({n_res - n_id} of {n_res}) the branch's term is the larger one, if only "
+            "slightly (the chart shows by how much): the skip still hands g back untouched, and the "
+            "branch sends back at least as much. A skip guarantees a path, not that it carries most of "
+            "the gradient.")
 
 
 def terms_sentence(table: pd.DataFrame) -> str:
@@ -19,7 +33,7 @@ def terms_sentence(table: pd.DataFrame) -> str:
             r"terms: the **identity term** $S'(x)^\top g$ (for an identity shortcut, $g$ itself) and the "
             r"**residual-branch term** $J_F(x)^\top g$, with $g = \partial L/\partial s$ at the sum. "
             f"In **{n_id} of {n_res}** residual blocks the identity term is the larger; the median "
-            f"branch/identity size ratio is **{med:.2f}**.")
+            f"branch/identity size ratio is **{med:.2f}**. " + identity_reading(n_id, n_res))
 
 
 def gains_sentence(table: pd.DataFrame) -> str:
@@ -47,10 +61,12 @@ def identity_sentence(blocks: pd.DataFrame, alpha: float, zero_init_last: bool, 
     std = blocks["act_std"].to_numpy(dtype=np.float64)
     spread = float(rel.max() / rel.min()) if rel.min() > 0 else float("inf")
     name = "Identity start" if alpha == 0 or zero_init_last else f"α = {alpha}"
-    txt = (f"**{name}** ({init} init, depth {depth}): the gradient at every block is between "
-           f"**{rel.min():.4g}×** and **{rel.max():.4g}×** the last block's (first/last: **{rel[0]:.4g}**); "
-           f"the forward activations' spread changes by a factor **{std[-1] / std[0]:.4g}** from the first "
-           "block to the last.")
+    lo, hi = number(rel.min(), 4), number(rel.max(), 4)
+    where = (f"is **{lo}×** the last block's at every block" if lo == hi else
+             f"is between **{lo}×** and **{hi}×** the last block's")
+    txt = (f"**{name}** ({init} init, depth {depth}): the gradient {where} (first/last: "
+           f"**{number(rel[0], 4)}**); the forward activations' spread changes by a factor "
+           f"**{number(std[-1] / std[0], 4)}** from the first block to the last.")
     if spread < 1.0001 and alpha == 0:
         return txt + " Every block is exactly the identity: it passes its input and its gradient through unchanged."
     if spread < 1.0001 and zero_init_last:

@@ -12,6 +12,25 @@ from .job_status import job_status
 
 BIG_DROP = 5.0  # percentage points: what the sentences call a large drop
 
+_SHORTCUT_AT_DOWNSAMPLING = {  # what S does where the shape changes, per shortcut option (spec.SHORTCUTS)
+    "A": "subsamples and zero-pads the channels (He et al.'s option A)",
+    "B": "is a projection: a strided 1×1 convolution with its norm (He et al.'s option B)",
+    "C": "is a projection: a strided 1×1 convolution with its norm (He et al.'s option C)",
+}
+SHORTCUT_OPTIONS_TEXT = ("at a downsampling block S changes the shape: with option A it subsamples and "
+                         "zero-pads the channels, with option B or C it is a strided 1×1 convolution "
+                         "(a projection)")
+
+
+def downsampling_shortcut(spec) -> str:
+    """What a residual net's shortcut does at its downsampling blocks, read from its spec (option A
+    zero-pads, B and C project): "whose shortcut …" completes with it."""
+    options = sorted({b.shortcut for (_, b), c_in in zip(spec.named_blocks(), spec.in_widths())
+                      if b.adds_branch and b.changes_shape(c_in)})
+    if not options:
+        return "has no downsampling block with a shortcut"
+    return " / ".join(_SHORTCUT_AT_DOWNSAMPLING[o] for o in options)
+
 
 def live_status(done: int, planned: int, elapsed: float, n: int, *, state: str, error: str | None = None,
                 stopping: bool = False, finished: bool = False,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..magnitude import fmt_ratio, judge_ratio
+from ..numbers import count
 from .training import net_label
 
 if TYPE_CHECKING:
@@ -26,6 +27,10 @@ def _one(df: pd.DataFrame, arch: str, depth: int, state: str | None = None) -> p
     if state is not None:
         sel = sel & (df["state"] == state)
     return df[sel]
+
+
+def _threads(n) -> str:
+    return count(n, "CPU thread") if isinstance(n, int) else f"{n} CPU threads"
 
 
 def _f(v: float, digits: int = 2) -> str:
@@ -177,7 +182,7 @@ def how_made(meta: dict) -> str:
             f"started from, BatchNorm given the statistics of the measured batch) and trained; "
             f"{meta.get('n_images')} test images; gradient snapshots every {meta.get('snapshot_every')} "
             f"steps. Made by `{meta.get('command', 'python scripts/make_mechanisms.py')}` in "
-            f"{meta.get('seconds')} s on {meta.get('threads')} CPU thread(s), torch {meta.get('torch')}."
+            f"{meta.get('seconds')} s on {_threads(meta.get('threads'))}, torch {meta.get('torch')}."
             + _retrained_note(runs))
 
 

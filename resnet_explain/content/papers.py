@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..numbers import percent
+
 
 @dataclass(frozen=True)
 class Published:
@@ -280,8 +282,6 @@ def cifar10_table() -> pd.DataFrame:
     return published_table(HE15_TABLE6 + (HE15_FIG6_PLAIN110,))
 
 
-def _pct(v: float) -> str:
-    return f"{v * 100:.1f} %"
 
 
 def _paper_says(h: dict) -> str:
@@ -311,8 +311,8 @@ def ordering_table(hypothesis: list[dict], n_seeds: int) -> pd.DataFrame:
             said = f"not testable here ({stuck} never left chance)"
         rows.append({"claim": h["claim"], "He et al. 2015 (CIFAR-10)": _paper_says(h),
                      f"our stored runs (mean of {n_seeds} seeds)":
-                         f"{said}: {h['a']} {_pct(h['a_train_error'])} vs "
-                         f"{h['b']} {_pct(h['b_train_error'])} training error{spread}"})
+                         f"{said}: {h['a']} {percent(h['a_train_error'])} vs "
+                         f"{h['b']} {percent(h['b_train_error'])} training error{spread}"})
     return pd.DataFrame(rows)
 
 

@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 
 from ..magnitude import judge_ratio
+from ..numbers import number, sci
 from ..seeding import sub_seed
 from .story import ACT_RATIOS
 
@@ -37,37 +38,44 @@ class Prediction:
 # Order-of-magnitude bins for the first/last block gradient ratio: (label, lo, hi), lo <= r < hi.
 # Guessing bins, not a verdict: the verdict on a ratio is magnitude.judge_ratio (its "about the
 # same size" means within 2x, so the 0.1..10 bin does not use those words).
+_EDGES = (1e-10, 1e-3, 0.1, 10.0, 1e3)
+
+
+def _edge(v: float) -> str:
+    """A bin edge as people write it: 10⁻¹⁰, 10⁻³, 0.1, 10, 1,000."""
+    return number(v, 1) if 1e-2 <= v <= 1e3 else sci(v, 1)
+
+
 RATIO_BINS: tuple[tuple[str, float, float], ...] = (
-    ("below 1e-10 (or exactly 0)", -math.inf, 1e-10),
-    ("1e-10 to 1e-3", 1e-10, 1e-3),
-    ("1e-3 to 0.1", 1e-3, 0.1),
-    ("0.1 to 10", 0.1, 10.0),
-    ("10 to 1000", 10.0, 1e3),
-    ("above 1000", 1e3, math.inf),
+    (f"below {_edge(_EDGES[0])} (or exactly 0)", -math.inf, _EDGES[0]),
+    *((f"{_edge(lo)} to {_edge(hi)}", lo, hi) for lo, hi in zip(_EDGES, _EDGES[1:])),
+    (f"above {_edge(_EDGES[-1])}", _EDGES[-1], math.inf),
 )
 
 QUESTIONS: tuple[Question, ...] = (
     Question(
         "why_vanish", "Why do gradients vanish in a deep sigmoid network without skips or normalisation, "
                       "at PyTorch's default init?",
-        ("Gradients vanish in every deep network: depth alone shrinks them, whatever the layers",
+        ("Depth alone does it: every deep network loses gradient, whatever activation or init",
          "Each layer scales the gradient by σ′ ≤ 1/4 times its weights, and the weights are small",
-         "The loss is already tiny at initialisation, so there is hardly any gradient to send back",
-         "float32 cannot hold a deep network's weights, so the early layers' weights round to 0"),
+         "Sigmoid saturates at once: default init drives inputs past |x| > 5, where σ′ ≈ 0",
+         "float32 rounds each layer's gradient below 10⁻⁷ to 0, so a few layers zero it out"),
         1, "Backpropagation multiplies one Jacobian per layer, diag(σ′)·Wᵀ, and σ′(x) ≤ σ′(0) = 1/4, so a "
            "layer can change the gradient's size by at most ‖W‖/4 (‖W‖: the weights' largest gain). While "
            "every ‖W‖ is below 4 each factor is below 1 and the product shrinks geometrically with depth — "
-           "true at PyTorch's default init; with gains above 4 the bound no longer promises a shrink. Depth "
-           "alone does not do it: BatchNorm + ReLU CNNs grow instead. Measured on the Vanishing Gradients page.",
+           "true at PyTorch's default init, whose small weights (variance 1/(3·fan_in)) keep the sigmoids' "
+           "inputs near 0, far from saturation; with gains above 4 the bound no longer promises a shrink. "
+           "Depth alone does not do it: BatchNorm + ReLU CNNs grow instead. Measured on the Vanishing "
+           "Gradients page.",
         "app_pages/vanishing.py",
         "Hochreiter 1991, diploma thesis; Bengio, Simard & Frasconi 1994, IEEE Trans. Neural Networks 5, "
         "doi:10.1109/72.279181"),
     Question(
         "skip_math", "How does an identity skip connection keep a deep network's gradient from vanishing?",
         ("It adds parameters to every block, so the early layers get more capacity to learn",
-         "It rescales the gradient in every block so that it always keeps exactly the same size",
-         "x + F(x) has Jacobian 1 + ∂F/∂x: the 1 hands the gradient back even where ∂F/∂x ≈ 0",
-         "It removes the nonlinearity, so the whole network turns linear and easy to train"),
+         "It renormalises the gradient in each block, like BatchNorm, to a norm of exactly 1",
+         "x + F(x) has Jacobian 1 + ∂F/∂x: the 1 passes the gradient back where ∂F/∂x ≈ 0",
+         "It turns the ReLU off on the shortcut, so the whole network then becomes linear and easy to train"),
         2, "With x_{l+1} = x_l + F(x_l), ∂L/∂x_l = ∂L/∂x_{l+1}(1 + ∂F/∂x_l). He et al. 2016 (eq. 5) write it "
            "for any two blocks as ∂E/∂x_l = ∂E/∂x_L(1 + ∂/∂x_l Σ F_i): one term reaches x_l through no "
            "weight layer at all. The identity adds no parameters and does not fix the gradient's size: a "
@@ -76,10 +84,10 @@ QUESTIONS: tuple[Question, ...] = (
         "app_pages/highway.py", "He et al. 2016, arXiv 1603.05027, eqs. 3–5"),
     Question(
         "projection", "When should a block use a projection shortcut instead of the identity?",
-        ("In every block: projections always beat identity shortcuts and cost almost nothing",
-         "Where the shape changes (channels or stride); the free identity everywhere else",
-         "Never: a 1×1 projection on the shortcut blocks the gradient highway completely",
-         "Only in the first block, where the image's 3 channels must become the stem's width"),
+        ("In every block: 1×1 projections always beat identities and add almost no parameters at all",
+         "Where the shape changes (channels or stride), and the free identity everywhere else",
+         "Never: a 1×1 projection on the shortcut cuts the gradient highway in every block",
+         "Only in the stem, where the image's 3 channels must become the first stage's 16"),
         1, "He et al. 2015 (sec. 3.3 and 4.1, table 3) compare A (zero-padding where the shape changes), B "
            "(projections only there) and C (projections everywhere) on ImageNet: B is slightly better than "
            "A, C marginally better than B, which they put down to C's extra parameters. The differences are "
@@ -88,10 +96,10 @@ QUESTIONS: tuple[Question, ...] = (
         "app_pages/builder.py", "He et al. 2015, arXiv 1512.03385, sec. 4.1, table 3"),
     Question(
         "residual_easier", "Why is learning F(x) = H(x) − x easier than learning H(x) directly?",
-        ("F has fewer parameters than H, so the optimiser has much less to search through",
-         "If H is near the identity, F just has to stay near 0, and small weights do that",
-         "The skip stops the gradient from vanishing, which happens in every deep network",
-         "Subtracting x removes the input's noise before the block's layers ever get to see it"),
+        ("F needs fewer parameters than H, so the optimiser searches a much smaller weight space",
+         "If H is near the identity, F only has to stay near 0, and small weights do that",
+         "The skip stops the gradient vanishing, which happens in every deep network of 20+ layers",
+         "Subtracting x removes the input's noise before the 3×3 convolutions see it"),
         1, "He et al. 2015 (sec. 3.1) hypothesise that if the best mapping is close to the identity, it is "
            "easier to push a residual towards zero than to fit an identity with a stack of nonlinear "
            "layers. F and H use the same layers, so there are no fewer parameters. The Gradient Highway page "
@@ -99,10 +107,10 @@ QUESTIONS: tuple[Question, ...] = (
         "app_pages/highway.py", "He et al. 2015, arXiv 1512.03385, sec. 3.1"),
     Question(
         "f_zero", "What happens when a residual block's branch gives F(x) ≈ 0?",
-        ("The network's output becomes 0, because this block passes nothing forward",
-         "The block is about the identity: input forward, gradient back, little harm",
-         "Every block before it stops receiving gradient, so training stalls below it",
-         "The block is wasted: its skip must be removed before training can go on"),
+        ("The network's output becomes 0: a block with F(x) = 0 passes nothing forward",
+         "The block is about the identity: input forward, gradient back, little harm done",
+         "Every block before it stops getting gradient, because ∂F/∂x = 0 cuts the chain",
+         "The block is wasted, and its skip must be pruned before training can continue"),
         1, "With F = 0 the block is x ↦ x and its Jacobian is I: the Gradient Highway page measures a "
            "first/last gradient ratio of exactly 1 at α = 0. Veit et al. 2016 delete single blocks of "
            "trained ResNets at test time; their abstract reads the result as paths that \"do not strongly "
@@ -111,10 +119,10 @@ QUESTIONS: tuple[Question, ...] = (
     Question(
         "bn_plain", "A 56-layer plain CNN with BatchNorm and ReLU, at initialisation: what does its "
                     "gradient do from the output back to the input?",
-        ("It vanishes, as in every deep network: depth alone shrinks it",
+        ("It vanishes, as in every deep network: 56 layers shrink it below 10⁻¹⁰",
          "It stays the same size: BatchNorm alone fixes the gradient's scale",
          "It grows toward the input: early blocks get more than later ones",
-         "It turns into NaN after a few blocks, as float32 runs out of range"),
+         "It becomes NaN within a few blocks, once float32 overflows past 3.4 × 10³⁸"),
         2, "Measured on the Vanishing Gradients page (and in the prediction below): BatchNorm + ReLU plain "
            "nets grow toward the input at initialisation (Yang et al. 2019 prove it for wide fully-connected "
            "BatchNorm nets). He et al. 2015 called their "
@@ -123,10 +131,10 @@ QUESTIONS: tuple[Question, ...] = (
     Question(
         "degradation", "He et al.'s plain 56-layer CIFAR net had a higher training error than the plain "
                        "20-layer one. What did they conclude?",
-        ("Overfitting: the deeper net memorised its training images and failed on new ones",
-         "Vanishing gradients: with BatchNorm, no gradient gets back through 56 layers",
-         "Optimisation: the solver fails to find weights as good as the shallower net's",
-         "Missing BatchNorm: adding it to the plain 56-layer net would have closed the gap"),
+        ("Overfitting: the 56-layer net memorised its training images and then failed on test ones",
+         "Vanishing gradients: even with BatchNorm, no gradient got back through 56 layers",
+         "Optimisation: the solver fails to find weights as good as the 20-layer net's",
+         "Too few epochs: trained 2× as long, the 56-layer net would have caught up"),
         2, "Not overfitting: the deeper plain net has the higher *training* error (sec. 1, fig. 1; fig. 6 "
            "left). Not vanishing: their plain nets use BatchNorm, and they checked that forward signals and "
            "backward gradients have healthy sizes (sec. 4.1). A deeper net could copy the shallow one and "

@@ -20,11 +20,11 @@ class Step:
 
 STEPS: tuple[Step, ...] = (
     Step("app_pages/vanishing.py", "Vanishing Gradients", ":material/trending_down:", "Learn", "vanishing",
-         "Why gradients vanish: sigma' <= 1/4, measured on live sigmoid, tanh and ReLU networks; float32 "
+         "Why gradients vanish: σ′ ≤ 1/4, measured on live sigmoid, tanh and ReLU networks; float32 "
          "underflow; and the honest correction: BatchNorm + ReLU CNNs explode instead."),
     Step("app_pages/highway.py", "The Gradient Highway", ":material/add_road:", "Learn", "highway",
-         "dL/dx_l = dL/dx_(l+1) (1 + dF/dx_l): the identity term and the residual-branch term of every "
-         "block of your network, and a network that starts as the identity (alpha = 0)."),
+         "∂L/∂x_l = ∂L/∂x_(l+1) · (1 + ∂F/∂x_l): the identity term and the residual-branch term of every "
+         "block of your network, and a network that starts as the identity (α = 0)."),
     Step("app_pages/shattered.py", "Shattered Gradients", ":material/grain:", "Learn", "shattered",
          "Sweep one input along a line: a deep plain net's gradient looks like white noise, a residual "
          "net's stays correlated (Balduzzi et al. 2017)."),
@@ -142,12 +142,12 @@ def home_intro(detail: str) -> str:
     return (
         "In 2015 He et al. (arXiv [1512.03385](https://arxiv.org/abs/1512.03385)) trained a 152-layer "
         f"network whose blocks add their input back to what they compute: `out = F(x) + x`. Its blocks "
-        f"are {b.detail}, and where the dimensions grow the added input goes through a projection "
-        f"(option B, {b.where}). Deeper plain networks "
+        f"are {b.detail}, and where the dimensions grow the added input goes through a projection: "
+        f"option B, {b.where}. Deeper plain networks "
         "had trained *worse* than shallower ones. This app lets you **measure** why. Every number here "
-        "is measured or computed (or quoted with its paper beside it): live forward and backward passes "
-        f"on real networks (on **{detail}**), closed-form curves such as σ′ and its 0.25^L bound, "
-        "training runs (stored with the app, or trained here), and lesions that only run trained nets "
+        "is measured or computed, or quoted with its paper beside it: live forward and backward passes "
+        f"on real networks, run here on **{detail}**; closed-form curves such as σ′ and its 0.25^L bound; "
+        "training runs, stored with the app or trained here; and lesions that only run trained nets "
         "forward. Each page says where its numbers come from, and everything is seeded: the same link "
         "gives the same numbers.")
 

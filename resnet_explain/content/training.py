@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..experiments.convergence import key
+from ..numbers import count, percent
+from ..train.config import TrainConfig
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -144,14 +146,25 @@ def convergence_caption(thresholds, spe: int) -> str:
 # ---------------------------------------------------------------------------------------------
 # What a budget is, in words (stored meta, the preset, a live run's plan and its result)
 # ---------------------------------------------------------------------------------------------
+def schedule_words(schedule: str, lr: float | None = None) -> str:
+    """A learning-rate schedule's config name in words (train.config.lr_at is what it does)."""
+    peak = "" if lr is None else f" {lr:g}"
+    return {"onecycle": f"a one-cycle learning rate (a linear warm-up from a tenth of the peak{peak} over "
+                        f"the first {percent(TrainConfig.warmup, 0)} of steps, then a linear decay to 0; Smith & Topin 2017, arXiv "
+                        "1708.07120)",
+            "step": f"a step learning rate ({lr or 'the peak'} divided by 10 at 50 % and 75 % of training, "
+                    "as He et al. 2015, sec. 4.2)",
+            "constant": f"a constant learning rate{peak}"}.get(schedule, f"the {schedule} schedule{peak}")
+
+
 def stored_caption(meta: dict) -> str:
     """The stored experiment's budget and machine, from its results.json meta."""
     tc = meta["train_config"]
     return (f"**{meta['label']}** — {meta['note']}. {meta['n_train']:,} training / "
             f"{meta['n_test']:,} test images, {meta['size']}×{meta['size']} px, first-stage width "
             f"{meta['width']} (He et al.: 16), {meta['epochs']} epochs, batch {tc['batch_size']}, "
-            f"{tc['schedule']} lr (peak {tc['lr']}), seeds {', '.join(map(str, meta['seeds']))}. "
-            f"Ran on {meta['detail']} ({meta['torch']}) in {meta['wall_seconds']:.0f} s "
+            f"{schedule_words(tc['schedule'], tc['lr'])}, seeds {', '.join(map(str, meta['seeds']))}. "
+            f"Ran on {meta['detail']}, torch {meta['torch']}, in {meta['wall_seconds']:.0f} s "
             f"(`{meta['made_by']}`; see assets/degradation/README.md).")
 
 
@@ -161,8 +174,8 @@ def preset_caption(budget, seed: int) -> str:
     exp, tc, size = budget, budget.config, budget.data.size
     return (f"Default budget: the **`{exp.name}` preset** — {exp.label}: {exp.n_train:,} training / "
             f"{exp.n_test:,} test images, {size}×{size} px, first-stage width {exp.width}, "
-            f"{tc.epochs} epochs, batch {tc.batch_size}, {tc.schedule} lr (peak {tc.lr}), one seed "
-            f"(the sidebar's: {seed}, for the weights, the batch order and the data); {exp.note}.")
+            f"{tc.epochs} epochs, batch {tc.batch_size}, {schedule_words(tc.schedule, tc.lr)}, one seed, "
+            f"{seed} from the sidebar, for the weights, the batch order and the data; {exp.note}.")
 
 
 def plan_caption(n_nets: int, n_train: int, epochs: int, detail: str,
@@ -192,10 +205,12 @@ def curves_caption(n_seeds: int, chance: float) -> str:
 
 def live_caption(meta: dict) -> str:
     """A finished live run's budget, machine and wall time, from its meta."""
+    detail, threads = meta.get("detail", "?"), meta.get("threads")
+    if isinstance(threads, int) and "thread" not in detail:  # a CPU's detail already counts them
+        detail += f", {count(threads, 'CPU thread')}"
     s = (f"{meta['label']} with this budget: {meta['n_train']:,} training / {meta['n_test']:,} test "
-         f"images, {meta['epochs']} epochs, seed {meta['seeds'][0]}, on {meta.get('detail', '?')} "
-         f"(torch {meta.get('torch', '?')}, {meta.get('threads', '?')} threads): "
-         f"{meta['wall_seconds']:.1f} s wall.")
+         f"images, {meta['epochs']} epochs, seed {meta['seeds'][0]}, on {detail}, torch "
+         f"{meta.get('torch', '?')}: {meta['wall_seconds']:.1f} s wall.")
     return s + (" Stopped early: only finished networks are in the table." if meta.get("stopped") else "")
 
 

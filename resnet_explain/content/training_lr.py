@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..experiments.lr_sweep import CHANCE, CHANCE_MARGIN, TRAINS_BELOW, summarise_variant, sweep_fraction
+from ..numbers import number, percent
 from .job_status import job_status
+from .training import schedule_words
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,8 +40,6 @@ def _lr(v: float) -> str:
     return f"{v:g}"
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f} %"
 
 
 def state_result(table: pd.DataFrame, threshold: float | None = None) -> str:
@@ -66,7 +66,7 @@ def state_result(table: pd.DataFrame, threshold: float | None = None) -> str:
 def _state_depth(d: pd.DataFrame, depth, threshold: float) -> str:
     name = {v: f"{v}-{depth}" if depth is not None else v for v in ("plain", "residual")}
     grid = sorted({float(v) for v in d["lr"]})
-    crit = f"(final training error below {_pct(threshold)})"
+    crit = f"(final training error below {percent(threshold)})"
     s = {v: summarise_variant(d[d["variant"] == v]) for v in ("plain", "residual")
          if (d["variant"] == v).any()}
     if len(s) < 2:
@@ -112,7 +112,7 @@ def _state_depth(d: pd.DataFrame, depth, threshold: float) -> str:
                          "at a higher one.")
     d = d.assign(finite=np.isfinite(d["train_loss"].to_numpy(dtype=float)) if "train_loss" in d else True)
     flagged = []
-    at_chance = (f"Ended at chance (within {100 * CHANCE_MARGIN:.0f} points of {_pct(CHANCE)}, "
+    at_chance = (f"Ended at chance (within {100 * CHANCE_MARGIN:.0f} points of {percent(CHANCE)}, "
                  "learned nothing)")
     for what, sel in (("Loss not finite", ~d["finite"]),
                       (at_chance, d["diverged"].astype(bool) & d["finite"])):
@@ -122,8 +122,8 @@ def _state_depth(d: pd.DataFrame, depth, threshold: float) -> str:
             flagged.append(f"{what}: {'; '.join(where)}.")
     parts += flagged or ["No run diverged or ended at chance."]
     if p["best_error"] is not None and r["best_error"] is not None:
-        parts.append(f"Lowest final training error: {name['plain']} {_pct(p['best_error'])} at lr "
-                     f"{_lr(p['best_lr'])}, {name['residual']} {_pct(r['best_error'])} at lr "
+        parts.append(f"Lowest final training error: {name['plain']} {percent(p['best_error'])} at lr "
+                     f"{_lr(p['best_lr'])}, {name['residual']} {percent(r['best_error'])} at lr "
                      f"{_lr(r['best_lr'])}.")
     return " ".join(parts)
 
@@ -133,8 +133,8 @@ def stored_statement(stored: StoredSweep) -> str:
     return state_result(stored.table, stored.meta.get("trains_below"))
 
 
-def _pct2(v: float) -> str:
-    return f"{100 * v:.2g} %"
+def _pct2(v: float) -> str:  # two significant digits: 0.39 %, 12 %, 100 %
+    return f"{number(100 * v, 2)} %"
 
 
 def warmup_counterexample(stored: StoredSweep) -> str:
@@ -208,7 +208,7 @@ def stored_caption(meta: dict) -> str:
     return (f"{meta['label']} — the `{meta['experiment']}` recipe of the degradation experiment: "
             f"ResNet-{depths} (width 8) and its plain twin, {d['n_train']:,} training images "
             f"{d['size']}×{d['size']}, {c['epochs']} epochs, batch {c['batch_size']}, "
-            f"{c['schedule']} schedule, seed {meta['seed']}; only the peak learning rate varies. "
+            f"{schedule_words(c['schedule'])}, seed {meta['seed']}; only the peak learning rate varies. "
             f"Measured on {meta.get('detail', meta.get('device'))} (torch {meta['torch']}) on "
             f"{meta['created']}: {len(meta.get('lrs', []))} learning rates × 2 networks × "
             f"{len(meta['depths'])} depth{'s' if len(meta['depths']) > 1 else ''}, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..numbers import number
 from ..magnitude import NO_GRADIENT_BAND, NOT_FINITE_BAND, UNDERFLOW, UNDERFLOW_BAND, Verdict, judge_ratio
 from ..probe import first_nonfinite
 
@@ -44,3 +45,28 @@ def twin_sentence(yours: pd.DataFrame, twin: pd.DataFrame, your_name: str = "You
     """
     a, b = judge_blocks(yours, dtype), judge_blocks(twin, dtype)
     return f"**{your_name}:** the gradient {a.markdown}; **{twin_name}:** {b.markdown}."
+
+
+def classifier_note(long: pd.DataFrame, norm: str) -> str | None:
+    """Why the last point of the weight-gradient chart (the classifier) can stand out: its size
+    next to the median of the other weight layers, per network, measured (``long``:
+    charts.gradflow.weight_grad_long), and the reason in the formula. None when nothing stands out."""
+    said, last = [], None
+    for variant, d in long.groupby("variant", sort=False):
+        d = d.sort_values("layer")
+        last = str(d["param"].iloc[-1]).removesuffix(".weight")
+        g = d["grad_norm"].to_numpy(dtype=np.float64)
+        if len(g) < 3 or not np.isfinite(g).all() or np.median(g[:-1]) <= 0:
+            continue
+        x = g[-1] / np.median(g[:-1])
+        if x >= 2 or x <= 0.5:
+            said.append(f"{variant} {number(x, 2)}×")
+    if not said or not last.startswith("head"):
+        return None
+    why = ("Every other weight layer here feeds a BatchNorm, which makes the loss blind to that "
+           "layer's weight scale and keeps its gradient on the order of 1/‖W‖ (van Laarhoven 2017, "
+           "arXiv 1706.05350); the classifier feeds no norm. " if norm == "batch" else "")
+    return (f"The last point is the classifier (`{last}`): its weight gradient is the prediction error "
+            "times the pooled features it reads, ∂L/∂W = (p − y)·hᵀ averaged over the batch, so it "
+            "scales with those features' size rather than with the layers below. " + why +
+            "Here it is " + ", ".join(said) + " the median of the other weight layers.")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..chance import chance_error, near_chance
 from ..magnitude import fmt_ratio, judge_ratio
+from ..numbers import percent
 from . import mechanisms as mech
 from .story import ACT_RATIOS
 
@@ -31,8 +32,6 @@ class Reason:
     link: str  # the link's label
 
 
-def _pct(e: float) -> str:
-    return f"{100 * float(e):.1f} %"
 
 
 def sigmoid_reason(ratios: dict[str, float] = ACT_RATIOS) -> Reason:
@@ -63,15 +62,15 @@ def training_reason(errors: dict[str, float], classes: int | None = None) -> Rea
     chance = chance_error() if classes is None else chance_error(classes)
     p20, p56, r56 = errors["plain20"], errors["plain56"], errors["residual56"]
     stuck = near_chance(1 - p56, 1 - chance)
-    how = (f"it never left chance ({_pct(chance)}): a stronger failure than He et al.'s plain-56, "
+    how = (f"it never left chance ({percent(chance)}): a stronger failure than He et al.'s plain-56, "
            "which trains, only worse than plain-20" if stuck else
            "it trains, but worse than the shallower plain net" if p56 > p20 else
            "here it even matches the shallower plain net")
     return Reason(
         "Deep plain nets are hard to optimise",
-        f"Trained with one budget (the shipped seed-0 runs), plain-56 ends at **{_pct(p56)}** "
+        f"Trained with one budget (the shipped seed-0 runs), plain-56 ends at **{percent(p56)}** "
         f"training error against "
-        f"plain-20's **{_pct(p20)}** — {how} — while residual-56 reaches **{_pct(r56)}**. It is the "
+        f"plain-20's **{percent(p20)}** — {how} — while residual-56 reaches **{percent(r56)}**. It is the "
         "*training* error that is worse, so this is not overfitting: [He et al. "
         "2015](https://arxiv.org/abs/1512.03385) call it an optimisation difficulty.",
         "app_pages/training.py", "Training: Degradation")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .. import magnitude
 from ..experiments.your_network import DATA_CHANNELS, DATA_CLASSES, remaining_seconds, untrainable
 from ..magnitude import fmt_factor, fmt_ratio
+from ..spec.block import block_label
 from ..train.budgets import CAP_ENV
 from ..train.snapshots import learning_pace
 
@@ -111,9 +112,9 @@ def pace_sentence(pace, name: str = "plain") -> str:
     def fmt(v: float) -> str:
         return fmt_ratio(v, 2, zero="0")
 
-    said = (f"In the {name} net the first block ({pace.first_block}) changes its weights by a median "
+    said = (f"In the {name} net the first block ({block_label(pace.first_block)}) changes its weights by a median "
             f"{fmt(pace.first)} of their size per step (‖ΔW‖/‖W‖ over {pace.snapshots} snapshots), the "
-            f"last block ({pace.last_block}) by {fmt(pace.last)}: ")
+            f"last block ({block_label(pace.last_block)}) by {fmt(pace.last)}: ")
     r = pace.ratio
     inv = fmt_factor(1 / r) if r else "∞"
     verdict = {
@@ -122,7 +123,7 @@ def pace_sentence(pace, name: str = "plain") -> str:
         magnitude.NOT_FINITE_BAND: "an update ratio is NaN or Inf, so the pace cannot be compared.",
         "vanishes": f"the first block learns {inv}× slower than the last, hardly at all.",
         "shrinks": f"the first block learns {inv}× slower than the last.",
-        "about the same": f"both learn at about the same pace ({r:.3g}×, within 2×).",
+        "about the same": f"both learn at about the same pace ({fmt_ratio(r, 3)}×, within 2×).",
         "grows": f"the first block moves {fmt_factor(r)}× faster than the last.",
         "explodes": f"the first block moves {fmt_factor(r)}× faster than the last: its updates explode.",
     }[pace.band]

@@ -12,7 +12,7 @@
 * :mod:`.cost`     — parameters, FLOPs and memory from the spec alone, before any allocation
 """
 
-from .block import BlockSpec, block_name, parse_block_name
+from .block import BlockSpec, block_label, block_name, parse_block_name
 from .cost import Cost, check_budget, estimate_cost
 from .errors import SpecError
 from .grammar import SPEC_KEYS, params_from_query
@@ -33,6 +33,6 @@ from .presets import PRESETS, preset
 
 __all__ = ["ACTIVATIONS", "BLOCK_KINDS", "BlockSpec", "COMBINES", "Combine", "Cost", "FAMILIES", "INITS",
            "Kind", "MAX_PARAMS", "NORMS", "NetSpec", "PRESETS", "SHORTCUTS", "SHORTCUT_LABELS",
-           "SHORTCUT_SHORT", "SPEC_KEYS", "SpecError", "block_name", "check_budget", "cifar_resnet",
+           "SHORTCUT_SHORT", "SPEC_KEYS", "SpecError", "block_label", "block_name", "check_budget", "cifar_resnet",
            "estimate_cost", "mlp", "params_from_query", "parse_block_name", "preset", "register_combine",
            "register_kind"]

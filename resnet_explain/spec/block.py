@@ -75,3 +75,14 @@ def block_name(stage: int, index: int) -> str:
     """(0-based stage, block index) -> ``"stage{stage+1}.block{index}"``, the stable names of
     the model's modules, the charts and the CLI."""
     return f"stage{stage + 1}.block{index}"
+
+
+def block_label(name: str) -> str:
+    """A block's name as a learner reads it: ``"stage1.block0"`` -> ``"stage 1 · block 1"``
+    (stages and blocks both counted from 1). The code name stays the stable machine name (model
+    modules, URLs, data, JSON); this is for display only. Other names (``stem``, ``head``, a
+    user's own ``layer1.0``) are returned as they are."""
+    m = _BLOCK_NAME.match(str(name))
+    if not m:
+        return str(name)
+    return f"stage {int(m.group(1))} · block {int(m.group(2)) + 1}"

@@ -26,9 +26,10 @@ from ..spec import (
     SHORTCUTS,
     BlockSpec,
     NetSpec,
+    block_label,
 )
 from ..spec.kinds import kinds_of
-from ..spec.limits import FAMILY_INITS, FAMILY_NORMS, MAX_CARDINALITY, MAX_GATE_BIAS, MIN_SURVIVAL
+from ..spec.limits import FAMILY_INITS, FAMILY_NORMS, MAX_BLOCKS, MAX_CARDINALITY, MAX_GATE_BIAS, MIN_SURVIVAL
 from .url_state import apply_edit, edit_error
 
 KEEP = "keep"  # the bulk edit's "leave this field as each block has it"
@@ -126,6 +127,45 @@ def network_settings(spec: NetSpec) -> None:
     edit_error("widen")
 
 
+def with_blocks_per_stage(spec: NetSpec, n: int) -> NetSpec:
+    """``spec`` with ``n`` blocks in every stage (NetSpec.set_stage on each: extra blocks copy a
+    stage's last one with stride 1). He et al.'s CIFAR ResNets: three stages of n two-layer blocks,
+    depth 6n+2 (:func:`resnet_explain.spec.layouts.blocks_per_stage`)."""
+    for stage in range(1, len(spec.stages) + 1):
+        spec = spec.set_stage(stage, count=int(n))
+    return spec
+
+
+def blocks_per_stage(spec: NetSpec) -> int | None:
+    """The number of blocks every stage has, or None where the stages differ."""
+    counts = {len(s) for s in spec.stages}
+    return counts.pop() if len(counts) == 1 else None
+
+
+def depth_help(spec: NetSpec) -> str:
+    """What the depth control does, with this network's depth rule in its own numbers."""
+    said = "Blocks in every stage; extra blocks copy the stage's last one (stride 1)."
+    layers = {BLOCK_KINDS[b.kind].layers for b in spec.blocks}
+    if len(layers) != 1:
+        return said
+    per = layers.pop() * len(spec.stages)  # weighted layers that one more block per stage adds
+    if per == 6 and spec.family == "cnn":
+        return said + (" Here depth = 6n + 2, as in He et al.'s CIFAR ResNets (2015, arXiv 1512.03385, "
+                       "sec. 4.2): n = 3, 9, 18 give ResNet-20, -56, -110.")
+    return said + f" Here depth = {per}n + 2 (the stem and the head add one layer each)."
+
+
+def depth_control(spec: NetSpec, version: int) -> None:
+    """Blocks per stage, n: changing it rebuilds every stage (and so the URL's network)."""
+    n = blocks_per_stage(spec)
+    new = st.number_input("Blocks per stage (n)", 1, MAX_BLOCKS, value=n,
+                          key=f"bld_n_{version}", help=depth_help(spec),
+                          placeholder="stages differ: type n to make them equal")
+    if new is not None and new != n:
+        apply_edit(lambda: with_blocks_per_stage(spec, int(new)), "depth")
+    edit_error("depth")
+
+
 def _keep(options):
     return (KEEP,) + tuple(options)
 
@@ -147,12 +187,13 @@ def bulk_edit(spec: NetSpec) -> None:
 
 def block_table(spec: NetSpec, version: int) -> None:
     """Every block as a row (dynamic: add, delete, change stage); read back by NetSpec.from_rows."""
-    df = pd.DataFrame(spec.to_rows()).set_index("block")
+    df = pd.DataFrame(spec.to_rows())
+    df.index = [block_label(n) for n in df.pop("block")]  # as people read them; rows are read by position
     edited = st.data_editor(
         df, key=f"blocks_editor_{version}", num_rows="dynamic", width="stretch",
         height=min(420, 38 + 35 * (len(df) + 1)),
         column_config={
-            "_index": st.column_config.TextColumn("block", disabled=True, width=96),
+            "_index": st.column_config.TextColumn("block", disabled=True, width=124),
             "stage": st.column_config.NumberColumn("stage", min_value=1, max_value=8, step=1, width=62,
                                                    help="Change it to move a block to another stage."),
             "kind": st.column_config.SelectboxColumn("kind", options=kinds_of(spec.family), required=True, width=68,

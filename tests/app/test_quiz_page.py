@@ -67,3 +67,28 @@ def test_presenter_mode_grades_the_shuffled_options():
     next(b for b in at.button if b.label == "Reveal the answer").click()
     at.run()
     assert len(at.success) == 1 and not at.error
+
+
+def _in_order(node) -> list:
+    """The page's elements in the order they are drawn (depth first)."""
+    kids = getattr(node, "children", None)
+    if not kids:
+        return [node]
+    return [e for k in sorted(kids) for e in _in_order(kids[k])]
+
+
+def test_presenter_next_sits_below_the_feedback():
+    q = quiz.QUESTIONS[0]
+    at = page(presenter=True, seed=7)
+    at.radio[0].set_value(q.answer)
+    next(b for b in at.button if b.label == "Reveal the answer").click()
+    at.run()
+    flat = _in_order(at.main)
+    feedback = next(i for i, e in enumerate(flat) if e.type == "alert" or type(e).__name__ == "Success")
+    nxt = next(i for i, e in enumerate(flat) if getattr(e, "label", None) == "Next")
+    assert feedback < nxt
+    assert not any(getattr(e, "label", None) == "Reveal the answer" for e in flat)  # gone once revealed
+    next(b for b in at.button if b.label == "Next").click()
+    at.run()
+    assert not at.exception and at.radio[0].options == [quiz.QUESTIONS[1].options[i]
+                                                          for i in quiz.option_order(quiz.QUESTIONS[1], 7)]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from resnet_explain import magnitude
 from resnet_explain.charts.diagram import HIGHLIGHT, HIGHLIGHT_MARK
 
 TIMEOUT = 120
@@ -32,15 +33,16 @@ def test_gradient_flow_click_shows_the_blocks_numbers_and_highlights_it():
     at.session_state["gf_norms_chart"] = {"selection": {"pick": [{"block": "stage2.block1"}]}}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    text = [m.value for m in at.markdown if m.value.startswith("**stage2.block1**")]
+    text = [m.value for m in at.markdown if m.value.startswith("**stage 2 · block 2**")]
     assert len(text) == 1 and "in your network (plain)" in text[0] and "× the twin's" in text[0]
     rows = [d.value for d in at.dataframe if len(d.value) == 2]
     assert rows and set(rows[0]["block"]) == {"stage2.block1"} and list(rows[0]["network"]) == ["yours", "twin"]
     (line,) = _highlighted_lines(at)
-    assert "block1" in line and HIGHLIGHT_MARK in line
+    assert "block 2:" in line and HIGHLIGHT_MARK in line  # stage2.block1, counted from 1 in the diagram
     mine, twin = rows[0]["grad_norm"]  # the sentence's numbers are the table's
-    assert f"{mine:.3e} in your network" in text[0] and f"{twin:.3e} in its twin" in text[0]
-    assert f"{mine / twin:.3g}× the twin's" in text[0]
+    assert f"{magnitude.value_text(mine)} in your network" in text[0]
+    assert f"{magnitude.value_text(twin)} in its twin" in text[0]
+    assert f"{magnitude.fmt_ratio(mine / twin)}× the twin's" in text[0]
 
 
 def test_builder_highlights_the_picked_block_only():
@@ -50,7 +52,7 @@ def test_builder_highlights_the_picked_block_only():
         picker.set_value(name).run()
         assert not at.exception
         (line,) = _highlighted_lines(at)
-        assert line.split("[label=\"")[1].startswith(f"block{name[-1]}"), line
+        assert line.split("[label=\"")[1].startswith(f"block {int(name[-1]) + 1}:"), line
 
 
 def test_theme_rides_in_the_url_and_loads_streamlits_theme_option():

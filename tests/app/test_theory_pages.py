@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain import magnitude
+from resnet_explain import magnitude, numbers
 from resnet_explain.content import quiz
 from resnet_explain.experiments import highway, shattered
 from resnet_explain.experiments import quiz as quiz_measure
@@ -30,8 +30,8 @@ def text(at) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
-def fmt2(r):  # the pages' two-significant-figure format
-    return f"{r:.2g}" if 1e-3 <= abs(r) < 1e4 else f"{r:.1e}"
+def fmt2(r):  # the pages' two-significant-figure format (resnet_explain.numbers)
+    return numbers.number(r, 2)
 
 
 def test_vanishing_numbers_and_underflow():
@@ -92,7 +92,7 @@ def test_misconceptions_page():
     assert len(at.get("vega_lite_chart")) == 4
     f = highway.postact_comparison(20, seed=0)
     r = [f[k]["grad_norm"].iloc[0] / f[k]["grad_norm"].iloc[-1] for k in f]
-    assert f"**{r[1]:.1e}** (it vanishes)" in text(at)  # σ after the add: the skip does not save it
+    assert f"**{fmt2(r[1])}** (it vanishes)" in text(at)  # σ after the add: the skip does not save it
     assert "little difference" in text(at)
 
 

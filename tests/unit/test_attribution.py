@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from resnet_explain import build_model, cifar_resnet
+from resnet_explain import numbers
 from resnet_explain.content import attribution as words
 from resnet_explain.data.normalizer import Normalizer
 from resnet_explain.experiments import explain as lab
@@ -266,7 +267,7 @@ def test_explain_integrated_gradients_completeness_relative():
     assert abs(e.attr_sum - want) <= 0.02 * abs(want)
     assert e.baseline == "black" and e.delta is not None and e.delta <= 0.02 * abs(want)
     facts = words.facts(e).split(" · ")  # every number the caption states, from the explanation
-    assert facts[1] == f"convergence delta {e.delta:.1e}"
+    assert facts[1] == f"convergence delta {numbers.sci(e.delta)}"
     assert facts[2] == f"Σ attribution {e.attr_sum:.4f} vs f(x) − f(baseline) {e.f_diff:.4f}"
     assert facts[3] == words.ig_clause(e.ig) and f"{e.mask_share:.0%} of the image" in facts[-1]
 
@@ -352,15 +353,18 @@ def test_block_summary_leaves_a_collapsed_net_out_and_the_words_name_the_largest
     assert d.collapsed == {} and len(d.shown) == 6 and set(d.table["variant"]) == {"plain", "residual"}
     s = words.summarise_blocks(frames, "ring")
     assert not s.notes and s.shown.equals(d.shown)
-    assert "**-60%**, goes through `stage1.block1`" in s.sentence  # largest |share|, sign kept
-    assert f"carry {np.median([1.0, 0.98, 1.02]):.0%} (median; from {0.98:.0%} to {1.02:.0%}" in s.sentence
+    assert "**−60 %**, goes through stage 1 · block 2" in s.sentence  # largest |share|, sign kept
+    assert "carry 100 % (median; from 98 % to 102 %" in s.sentence
+    assert s.sentence.endswith(words.SHARES_OUTSIDE)  # a share below 0 % is explained where shown
     assert "**ring**" in s.sentence
     frames["plain"] = _frame([0.3, 5.0, -2.0], 4e-4, False)  # collapsed: f(x) − f(b) ≈ 0
     d = lab.block_summary(frames)
     assert d.collapsed == {"plain": 4e-4} and set(d.shown["variant"]) == {"residual"} and len(d.table) == 6
     s = words.summarise_blocks(frames, "ring")
-    assert s.notes == [words.collapsed_note("plain", 4e-4)] and "4.0e-04" in s.notes[0]
+    assert s.notes == [words.collapsed_note("plain", 4e-4)] and "4.0 × 10⁻⁴" in s.notes[0]
     assert "plain net" not in s.sentence
+    inside = words.summarise_blocks({**frames, "residual": _frame([0.2, 0.5, 0.3], 2.0, True)}, "ring")
+    assert words.SHARES_OUTSIDE not in inside.sentence and "**50 %**" in inside.sentence
     frames["residual"] = _frame([0.1], -1e-5, True)
     s = words.summarise_blocks(frames, "ring")
     assert len(s.notes) == 2 and s.shown.empty and s.sentence is None

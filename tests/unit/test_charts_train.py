@@ -195,7 +195,8 @@ def test_captions_say_the_budget_from_the_numbers():
     assert "in 777 s" in cap and "scripts/make_assets.py" in cap
     assert "dotted: chance (90% error, 10 classes)" in words.curves_caption(3, 0.9)
     pre = words.preset_caption(EXPERIMENTS["cpu-live"], 7)
-    assert pre.startswith("Default budget: the **`cpu-live` preset**") and "the sidebar's: 7" in pre
+    assert pre.startswith("Default budget: the **`cpu-live` preset**") and "one seed, 7 from the sidebar" in pre
+    assert "one-cycle learning rate" in pre and "onecycle" not in pre  # the schedule explained
     assert "1,500 training / 1,000 test images" in pre and "8 epochs, batch 32" in pre
     plan = words.plan_caption(4, 96, 2, "CPU only (2 threads)", 12.4)
     assert plan.startswith("4 networks × 96 images × 2 epochs on **CPU only (2 threads)**.")
@@ -208,7 +209,9 @@ def test_captions_say_the_budget_from_the_numbers():
     meta = {"label": "CPU live", "n_train": 1500, "n_test": 1000, "epochs": 8, "seeds": [3],
             "detail": "CPU only", "torch": "2.13", "threads": 2, "wall_seconds": 61.26}
     assert words.live_caption(meta) == ("CPU live with this budget: 1,500 training / 1,000 test images, "
-                                     "8 epochs, seed 3, on CPU only (torch 2.13, 2 threads): 61.3 s wall.")
+                                     "8 epochs, seed 3, on CPU only, 2 CPU threads, torch 2.13: 61.3 s wall.")
+    one = words.live_caption({**meta, "detail": "CPU only (1 thread)", "threads": 1})
+    assert "CPU only (1 thread), torch 2.13" in one and "threads" not in one
     assert words.live_caption({**meta, "stopped": True}).endswith("only finished networks are in the table.")
 
 

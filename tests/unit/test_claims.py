@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from resnet_explain import magnitude
+from resnet_explain import magnitude, numbers
 from resnet_explain.content import quiz
 from resnet_explain.content import vanishing as vanishing_text
 from resnet_explain.content.story import ACT_RATIOS, talk
@@ -41,7 +41,7 @@ def test_act3_says_both_numbers(measured):
 
 def test_act2_numbers(measured):
     say = next(a.say for a in talk() if a.title.startswith("2 "))
-    assert f"shrinks to {magnitude.fmt_ratio(measured['mlp-sigmoid20-plain'].ratio, 2)}×" in say
+    assert f"shrinks to {numbers.times(measured['mlp-sigmoid20-plain'].ratio)} its size" in say
     assert magnitude.judge_ratio(measured["mlp-sigmoid20"].ratio).band == "about the same"
     assert "about the same size" in say
 

@@ -76,3 +76,6 @@ def test_train_records_gradient_snapshots_by_default_and_matches_the_pages_run_i
     code, out, err = run(["grad-history", "--run", rid, "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["rows"] and json.loads(out)["run_id"] == rid
+    code, out, err = run(["grad-history", "--run", rid], capsys)  # text: the block as people read it
+    assert code == 0, err
+    assert out.split()[0] == "label" and "stage 1 · block 1" in out and "stage1.block0" in out

@@ -139,8 +139,8 @@ def test_postact_sentence_gives_each_ratio_its_verdict():
     f = highway.postact_comparison(20, seed=0)
     s = highway_text.postact_sentence(f)
     r = [f[k]["grad_norm"].iloc[0] / f[k]["grad_norm"].iloc[-1] for k in f]
-    assert f"plain **{r[0]:.1e}** (it vanishes)" in s
-    assert f"**{r[1]:.1e}** ({magnitude.judge_ratio(r[1]).short})" in s
+    assert f"plain **{magnitude.fmt_ratio(r[0], 2)}** (it vanishes)" in s
+    assert f"**{magnitude.fmt_ratio(r[1], 2)}** ({magnitude.judge_ratio(r[1]).short})" in s
     assert "(about the same size)" in s  # the clean identity path keeps ~1
 
 

@@ -11,6 +11,7 @@ import torch
 
 from resnet_explain import build_model, cli
 from resnet_explain.chance import near_chance
+from resnet_explain import numbers
 from resnet_explain.content import attribution as words
 from resnet_explain.data.normalizer import Normalizer
 from resnet_explain.experiments import explain as lab
@@ -89,7 +90,7 @@ def test_ig_loop_does_not_judge_a_score_that_ignores_the_input():
     a, c = integrated_gradients_complete(model, x, 0, steps=(4, 8, 16), flat_below=1e9)
     assert not c.judged and not c.converged and math.isnan(c.gap)
     assert c.steps == 4 and len(c.tried) == 1  # no step count can fix a gap that means nothing
-    assert words.ig_clause(c).startswith(f"4 IG steps; f(x) − f(baseline) = {c.f_diff:.1e} ≈ 0")
+    assert words.ig_clause(c).startswith(f"4 IG steps; f(x) − f(baseline) = {numbers.sci(c.f_diff)} ≈ 0")
     with pytest.raises(AttributionError):
         integrated_gradients_complete(model, x, 0, noise_tunnel=True)
     with pytest.raises(AttributionError):

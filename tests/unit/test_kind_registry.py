@@ -118,7 +118,7 @@ def test_toy_kind_round_trips_through_the_url(toy):
 
 def test_toy_kind_is_drawn_and_described(toy):
     dot = to_dot(_spec())
-    assert "block0: toy 4" in dot and "F + ½·S" in dot and "zero-pad" in dot
+    assert "block 1: toy 4" in dot and "F + ½·S" in dot and "zero-pad" in dot
     assert "toy 12, stride 2  (no skip)" in to_dot(_spec().twin())
     assert describe_block(TOY, True) == "toy: 1x1 then 3x3, activation after the add, with a skip."
     assert describe_block(TOY, False) == "toy, plain: 1x1 then 3x3; no skip (a plain block, no shortcut)."

@@ -32,10 +32,11 @@ def test_phrases_say_the_number_and_the_word():
     v = judge_ratio(17.0)
     assert v.phrase == "grows 17-fold toward the input"
     assert v.markdown == "grows **17-fold** toward the input"
-    assert judge_ratio(12059.6).phrase == "grows 1.2e+04-fold toward the input: it explodes"
-    assert judge_ratio(3e-14).phrase == "shrinks to 3.0e-14× toward the input: it vanishes"
+    assert judge_ratio(12059.6).phrase == "grows 12,000-fold toward the input: it explodes"
+    assert judge_ratio(5e14).phrase == "grows 5.0 × 10¹⁴-fold toward the input: it explodes"
+    assert judge_ratio(3e-14).phrase == "shrinks to 3.0 × 10⁻¹⁴ times its size toward the input: it vanishes"
     assert "within 2×" in judge_ratio(1.3).phrase and "about the same size" in judge_ratio(1.3).phrase
-    assert judge_ratio(0.2).phrase == "shrinks to 0.2× toward the input"
+    assert judge_ratio(0.2).phrase == "shrinks to 0.2× its size toward the input"
     assert judge_ratio(17.0).short == "it grows" and judge_ratio(1.0).short == "about the same size"
 
 
@@ -66,10 +67,12 @@ def test_band_is_symmetric_in_log(r):
 
 def test_value_text_and_fmt_ratio():
     assert magnitude.value_text(0.0) == magnitude.UNDERFLOW_TEXT
-    assert magnitude.value_text(1.23456e-7) == "1.235e-07"
+    assert magnitude.value_text(1.23456e-7) == "1.235 × 10⁻⁷"
+    assert magnitude.value_text(1.23456e-7, ".3e") == "1.235e-07"  # the CLI's ASCII columns
     assert magnitude.value_text(2.328306e-10, ".4g") == "2.328e-10"
     assert magnitude.fmt_ratio(0.0, zero=magnitude.UNDERFLOW) == magnitude.UNDERFLOW
-    assert magnitude.fmt_ratio(17.0, 2) == "17" and magnitude.fmt_ratio(1.2e5, 2) == "1.2e+05"
+    assert magnitude.fmt_ratio(17.0, 2) == "17" and magnitude.fmt_ratio(1.2e5, 2) == "120,000"
+    assert magnitude.fmt_ratio(3.2e7, 2) == "3.2 × 10⁷" and magnitude.fmt_factor(3.2e7) == "3.2 × 10⁷"
 
 
 # ---- a whole block table ------------------------------------------------------------------------------------

@@ -10,27 +10,41 @@ QS = quiz.QUESTIONS
 CHANCE = len(QS) / 4  # four options per question
 
 
-def _lengths(q):
-    return [len(o) for o in q.options]
+def _lengths(q, measure=len):
+    return [measure(o) for o in q.options]
+
+
+def _words(text):
+    return len(text.split())
+
+
+FAIR_SHARE = -(-len(QS) // 4)  # questions per length rank if the answers' ranks were dealt evenly
 
 
 def test_four_options_each():
     assert all(len(q.options) == 4 and len(set(q.options)) == 4 for q in QS)
 
 
-def test_the_right_answer_is_never_the_longest():
+def _rank_hits(measure):
+    """Per length rank (0 = longest … 3 = shortest): in how many questions the right answer has
+    that rank's length (a tie counts for every rank it shares, so a tie never hides a tell)."""
+    hits = [0] * 4
     for q in QS:
-        lengths = _lengths(q)
-        assert lengths[q.answer] < max(lengths), q.key
+        lengths = sorted(_lengths(q, measure), reverse=True)
+        for r in range(4):
+            hits[r] += measure(q.options[q.answer]) == lengths[r]
+    return hits
 
 
-def test_length_strategies_score_no_better_than_chance():
-    """Always picking the longest (or the shortest) option, ties counted as a hit, scores at most
-    what guessing would, rounded up."""
-    longest = sum(len(q.options[q.answer]) == max(_lengths(q)) for q in QS)
-    shortest = sum(len(q.options[q.answer]) == min(_lengths(q)) for q in QS)
-    assert longest == 0
-    assert shortest <= -(-CHANCE // 1), shortest
+def test_the_right_answer_is_not_systematically_the_longest():
+    """Counted in characters and in words (what a reader sees): the right answer is the longest
+    option in at most a fair share of the questions, and no length rank (longest, second, third,
+    shortest) holds it more often than that — so "pick the longest", "skip the extremes" or any
+    other length rule scores no better than a fair share."""
+    for measure in (len, _words):
+        hits = _rank_hits(measure)
+        assert hits[0] <= FAIR_SHARE, (measure.__name__, hits)
+        assert max(hits) <= FAIR_SHARE, (measure.__name__, hits)
 
 
 def test_option_lengths_are_balanced():

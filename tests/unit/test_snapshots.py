@@ -302,7 +302,7 @@ def test_learning_pace_numbers_and_words():
     assert slow.ratio == pytest.approx(1e-4) and slow.snapshots == 3
     assert slow.first_block == "stage1.block0" and slow.last_block == "stage2.block0"
     text = pace_sentence(slow, "plain")
-    assert "10,000× slower" in text and "1.0e-06" in text and "plain" in text  # 1 / ratio, first
+    assert "10,000× slower" in text and "1.0 × 10⁻⁶" in text and "plain" in text  # 1 / ratio, first
     same = snapshots.learning_pace(synthetic(3e-3, 2e-3))
     assert same.band == "about the same" and same.learns and "1.5×" in pace_sentence(same)
     faster = snapshots.learning_pace(synthetic(5e-2, 1e-3))

@@ -219,6 +219,6 @@ def test_pace_sentences_say_whether_the_first_blocks_learn(store):
     assert len(s) == 3
     assert s[0].startswith("In the plain net") and "10,000× slower than the last, hardly at all" in s[0]
     assert s[1].startswith("In the residual net") and "about the same pace" in s[1]
-    assert "plain 1.0e-06, residual 0.01" in s[2] and "residual net's first block moves 10,000×" in s[2]
+    assert "plain 1.0 × 10⁻⁶, residual 0.01" in s[2] and "residual net's first block moves 10,000×" in s[2]
     none = yn_text.pace_sentences([(mine, fake_run(mine, 1e-2)), (twin, fake_run(twin, 0, snapshots=0))])
     assert none[0].startswith("The plain net (its twin) has no gradient snapshots") and len(none) == 2

@@ -541,8 +541,8 @@ def test_stochastic_depth_sentence_says_what_its_runs_show():
     assert ep is not None and runs[ep][0] - runs[ep][2] <= 0.01
     assert all(runs[e][0] - runs[e][2] > 0.01 for e in runs if e < ep)  # slower before it
     s = words.stochastic_sentence(0.757)
-    assert f"catches up by {ep} epochs" in s and f"{runs[ep][1]:.1%} against {runs[ep][3]:.1%}" in s
-    assert "(75.7% training error in the table)" in s
+    assert f"catches up by {ep} epochs" in s and f"{100 * runs[ep][1]:.1f} % against {100 * runs[ep][3]:.1f} %" in s
+    assert "(75.7 % training error in the table)" in s
     slow = {8: (0.8, 0.8, 0.1, 0.2), 16: (0.3, 0.4, 0.0, 0.1)}
     assert words.caught_up(slow) is None
     table = pd.DataFrame({"variant": ["stochastic"], "label": ["sd"], "ratio": [2.0], "log10_ratio": [0.3],
