@@ -10,9 +10,9 @@ SMALLER_NETWORK = ("No budget on this page fits this network: make it shallower 
 
 
 def seconds(s: float) -> str:
-    """"45 s", "3 min 20 s", "2 h 05 min": how long, as a person says it."""
+    """"45 s", "154 s", "3 min 20 s", "2 h 05 min": how long, as a person says it."""
     s = max(0.0, float(s))
-    if s < 100:
+    if s < 180:
         return f"{s:.0f} s"
     if s < 3600:
         m, r = divmod(round(s), 60)
@@ -21,16 +21,23 @@ def seconds(s: float) -> str:
     return f"{h} h {m:02d} min"
 
 
-def refusal(estimate: float, cap: float, fix=None, otherwise: str = "", setting: str = "") -> str:
+def refusal(estimate: float, cap: float, fix=None, otherwise: str = "", setting: str = "",
+            first=None) -> str:
     """Why Start is off: ``estimate`` over ``cap`` (``setting``: the host setting that sets the
     cap), and ``fix`` (a :class:`~resnet_explain.train.budgets.Fix`: label, value shown, estimate
-    then) — or, when no single control on the page fixes it, ``otherwise``."""
+    then); when no single control fixes it, ``otherwise``, or else ``first`` (the control that
+    does the most, :func:`~resnet_explain.train.budgets.nearest`) as the first step."""
     where = f" ({setting})" if setting else ""
     s = (f"Start is off: this would take about {seconds(estimate)} here, over this host's limit of "
          f"{seconds(cap)} for one Start{where}.")
     if fix is not None:
         return s + f" Set **{fix.label}** to {fix.shown} (about {seconds(fix.seconds)})."
-    return s + (f" {otherwise}" if otherwise else "")
+    if otherwise:
+        return f"{s} {otherwise}"
+    if first is not None:
+        return (s + f" No one control is enough: set **{first.label}** to {first.shown} first "
+                f"(about {seconds(first.seconds)}), then make another smaller.")
+    return s
 
 
 def estimate_basis() -> str:

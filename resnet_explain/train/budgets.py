@@ -266,3 +266,11 @@ def fix(cap: float, controls: Sequence[Control]) -> Fix | None:
                     best = Fix(c.label, v, c.show(v), secs)
                 break
     return best
+
+
+def nearest(controls: Sequence[Control]) -> Fix | None:
+    """When no single control fits (:func:`fix` is None): the control whose furthest value does
+    the most (the smallest estimate) — the first step to name."""
+    ends = [Fix(c.label, c.values[-1], c.show(c.values[-1]), float(c.seconds(c.values[-1])))
+            for c in controls if len(c.values)]
+    return min(ends, key=lambda f: f.seconds, default=None)

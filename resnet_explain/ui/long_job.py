@@ -70,12 +70,13 @@ def refuse(estimate_s: float, device_type: str, controls: Sequence = (), otherwi
     label on this page, or ``otherwise`` when none does) when ``estimate_s`` is over this host's cap
     (:func:`host_cap`). ``controls``: :class:`resnet_explain.train.budgets.Control`, the page's
     controls that shrink the job, in the page's order."""
-    from ..train.budgets import CAP_ENV, fix  # lazy: see host_cap
+    from ..train.budgets import CAP_ENV, fix, nearest  # lazy: see host_cap
 
     cap = host_cap(device_type)
     if not over_cap(estimate_s, cap):
         return False
-    st.warning(refusal(estimate_s, cap, fix(cap, controls), otherwise, CAP_ENV), icon=":material/timer_off:")
+    st.warning(refusal(estimate_s, cap, fix(cap, controls), otherwise, CAP_ENV, nearest(controls)),
+               icon=":material/timer_off:")
     return True
 
 

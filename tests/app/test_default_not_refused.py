@@ -87,10 +87,13 @@ def test_the_landscape_default_is_stored_and_its_smallest_grid_is_not_refused(ta
 
 
 def test_a_landscape_over_the_cap_names_the_one_control_that_fits(target_host):
-    at = open_page("landscape", ll_grid="51", ll_images="5000")
+    at = open_page("landscape", ll_grid="31", ll_images="1024")
     said = refusals(at)
     assert len(said) == 1 and said[0].count("Set **") == 1 and at.button(key="ll_start").disabled
     assert "Set **Training images in the sample** to" in said[0] or "Set **Grid (points per axis)** to" in said[0]
+    at = open_page("landscape", ll_grid="51", ll_images="5000")  # no one control is enough: the first step
+    said = refusals(at)
+    assert len(said) == 1 and "No one control is enough: set **" in said[0] and said[0].count("**") == 2
 
 
 def test_the_architectures_default_is_stored_and_a_deeper_probe_is_not_refused(target_host, monkeypatch):

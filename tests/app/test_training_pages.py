@@ -158,7 +158,7 @@ def test_training_refuses_a_budget_over_the_cap_and_names_the_one_control_that_f
     est = dg.estimate_experiment_seconds(exp, ("plain", "residual"), speed)
     warning = [w.value for w in at.warning if w.value.startswith("Start is off")]
     assert est > 120 and warning and f"about {seconds(est)} here" in warning[0], [w.value for w in at.warning]
-    assert "limit of 2 min 00 s" in warning[0] and warning[0].count("Set **") == 1
+    assert "limit of 120 s" in warning[0] and warning[0].count("Set **") == 1
     assert any(f"Set **{c}** to" in warning[0] for c in ("Depths", "Epochs", "Training images"))
     assert at.button(key="tr_start").disabled
 

@@ -154,7 +154,21 @@ def test_the_refusal_names_the_estimate_the_limit_and_the_one_control():
     from resnet_explain.content.refusal import refusal, seconds
 
     said = refusal(154.2, 120.0, fix(120.0, [Control("Epochs", [4], lambda e: 77.0)]), setting=B.CAP_ENV)
-    assert "about 2 min 34 s" in said and "limit of 2 min 00 s" in said and B.CAP_ENV in said
+    assert "about 154 s" in said and "limit of 120 s" in said and B.CAP_ENV in said
     assert said.endswith("Set **Epochs** to 4 (about 77 s).")
     assert refusal(200, 120, None, "Make it smaller in the **Network Builder**.").endswith("**Network Builder**.")
-    assert [seconds(s) for s in (0.4, 99, 125, 7300)] == ["0 s", "99 s", "2 min 05 s", "2 h 02 min"]
+    assert [seconds(s) for s in (0.4, 154, 250, 7300)] == ["0 s", "154 s", "4 min 10 s", "2 h 02 min"]
+
+
+def test_when_no_control_is_enough_the_one_that_does_the_most_is_named_first():
+    from resnet_explain.content.refusal import refusal
+    from resnet_explain.train.budgets import nearest
+
+    epochs = Control("Epochs", [3, 2, 1], lambda e: 100.0 * e)
+    images = Control("Training images", [1000, 500], lambda n: 0.3 * n)
+    assert fix(90.0, [epochs, images]) is None
+    first = nearest([epochs, images])
+    assert (first.label, first.value) == ("Epochs", 1)  # 100 s beats 500 images' 150 s
+    said = refusal(400.0, 90.0, None, first=first)
+    assert said.endswith("set **Epochs** to 1 first (about 100 s), then make another smaller.")
+    assert nearest([]) is None
