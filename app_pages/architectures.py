@@ -8,6 +8,7 @@ from resnet_explain import ui
 from resnet_explain.charts import architectures as charts
 from resnet_explain.content import architectures as arch_text
 from resnet_explain.content.job_status import count_progress, job_status
+from resnet_explain.content.refusal import estimate_basis
 from resnet_explain.experiments import architectures as A
 from resnet_explain.spec.zoo import DEFAULT_VARIANTS, VARIANTS
 from resnet_explain.train.runs import RunStore
@@ -43,12 +44,6 @@ def known() -> dict:
     return dict(A.stored_probes())
 
 
-@st.cache_data(max_entries=64, ttl=600, show_spinner="Timing small probes here…")
-def seconds_per_flop(batch: int, name: str) -> float:
-    with ui.compute_slot():
-        return A.measure_seconds_per_flop(batch, name=name)
-
-
 keys = {n: A.probe_key(n, depth, seed, int(batch)) for n in names}
 missing = [n for n in names if keys[n] not in known()]
 
@@ -72,7 +67,8 @@ def probe_status(j):
 
 
 if missing:
-    est = A.probe_seconds_estimate(depth, missing, int(batch), lambda n: seconds_per_flop(int(batch), n))
+    speed = ui.host_speed(device.type)
+    est = A.probe_seconds_estimate(depth, missing, int(batch), speed)
     if est <= A.inline_seconds():
         try:
             with st.spinner(f"Probing {len(missing)} networks and their twins (about {est:.0f} s)…"), \
@@ -86,10 +82,12 @@ if missing:
                             start_key="ar_probe")
         if not probes.running:
             st.caption(f"{len(missing)} of these networks and their twins are not probed yet: about "
-                       f"**{est:.0f} s** on {settings.detail}, at the speed of each variant's depth-8 "
-                       "probe timed here just now.")
+                       f"**{est:.0f} s** on {settings.detail} ({estimate_basis()}).")
+        refused = ui.refuse(est, device.type, ui_panel.shrink(depth, names, missing, lambda d, m: (
+            A.probe_seconds_estimate(d, m, int(batch), speed))))
         probes.buttons(lambda: probes.start(lambda j: probe_all(missing, j), shared=(
-            "architectures-probe", tuple(keys.values())), meta={"keys": keys, "n": len(missing)}))
+            "architectures-probe", tuple(keys.values())), meta={"keys": keys, "n": len(missing)}),
+                       blocked=refused)
         probes.follow(show=lambda j: j.meta["keys"] == keys)
         st.stop()
 

@@ -2,6 +2,8 @@
 Hessian's extremes and the slice's roughness beside the picture. Stored for the shipped twins'
 default view; live (a background job with progress and Stop) for anything else."""
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
@@ -9,10 +11,11 @@ from resnet_explain import ui
 from resnet_explain.charts import landscape as charts
 from resnet_explain.content import landscape as landscape_text
 from resnet_explain.content.job_status import count_progress, job_status
+from resnet_explain.content.refusal import estimate_basis
 from resnet_explain.experiments import landscape as L
 from resnet_explain.experiments import landscape_store as store
 from resnet_explain.experiments.landscape_directions import filter_normalized
-from resnet_explain.train.runs import RunStore
+from resnet_explain.train.budgets import Control
 
 settings = ui.settings()
 device, seed = settings.device, settings.seed
@@ -46,21 +49,15 @@ runs = {ui.run_title(r): r for r in (plain, residual)}
 for r in runs.values():
     st.caption(ui.describe_run(r))
 c1, c2, c3 = st.columns(3)
-grid = c1.select_slider("Grid (points per axis)", (11, 15, 21, 31, 41, 51), value=D.grid, key="ll_grid",
-                        bind="query-params")
+GRIDS, SAMPLES = (11, 15, 21, 31, 41, 51), (128, 256, 512, 1024, 2048, 5000)
+grid = c1.select_slider("Grid (points per axis)", GRIDS, value=D.grid, key="ll_grid", bind="query-params")
 span = c2.select_slider("Span (± along each direction)", (0.25, 0.5, 1.0, 1.5, 2.0), value=D.span,
                         key="ll_span", bind="query-params")
-images = c3.select_slider("Training images in the sample", (128, 256, 512, 1024, 2048, 5000),
-                          value=D.images, key="ll_images", bind="query-params")
+images = c3.select_slider("Training images in the sample", SAMPLES, value=D.images, key="ll_images",
+                          bind="query-params")
 s = L.LandscapeSettings(grid=int(grid), span=float(span), images=int(images), seed=seed)
 dtype = "bf16" if device.type == "cuda" else "float32"
 found = {k: store.find(r.run_id, s, dtype) for k, r in runs.items()}
-
-
-@st.cache_data(max_entries=32, ttl=600, show_spinner="Timing one pass over the sample here…")
-def one_pass(run_id: str, n: int, dev: str) -> float:
-    with ui.compute_slot():
-        return L.time_one_point(RunStore().get(run_id), L.LandscapeSettings(images=n), device=dev)
 
 
 def status(j) -> None:
@@ -86,13 +83,15 @@ live = ui.LongJob("ll", "the loss landscapes", status, start_label="Compute")
 todo = [k for k, v in found.items() if v is None]
 refused = False
 if todo and not live.running:
-    est = sum(L.estimate_seconds(runs[k], s, one_pass(runs[k].run_id, s.images, device.type)) for k in todo)
-    st.caption(f"{' and '.join(todo)} at these settings: about **{est:.0f} s** on "
-               f"{settings.detail} ({sum(L.work_units(s).values())} passes over "
-               "the sample each, at the speed of one pass timed here just now).")
-    if refused := ui.over_cap(est, cap := ui.host_cap(device.type)):
-        st.warning(f"Refused: the estimate, {est:.0f} s, is over this host's {cap:.0f} s cap "
-                   "for live work on a CPU; choose a smaller grid or sample.")
+    speed = ui.host_speed(device.type)
+    est = lambda **kw: sum(L.estimate_seconds(runs[k], replace(s, **kw), speed) for k in todo)
+    st.caption(f"{' and '.join(todo)} at these settings: about **{est():.0f} s** on "
+               f"{settings.detail} ({sum(L.work_units(s).values())} passes over the sample each; "
+               f"{estimate_basis()}).")
+    refused = ui.refuse(est(), device.type, [
+        Control("Grid (points per axis)", [g for g in GRIDS[::-1] if g < s.grid], lambda g: est(grid=g)),
+        Control("Training images in the sample", [n for n in SAMPLES[::-1] if n < s.images],
+                lambda n: est(images=n))])
 key = ("landscape", tuple(r.run_id for r in runs.values()), s, dtype)
 live.buttons(lambda: live.start(work, meta={"runs": len(runs), "now": ""}, shared=key),
              blocked=not todo or refused)

@@ -7,9 +7,10 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts import lr_sweep as charts
 from resnet_explain.content import training_lr as lr_text
+from resnet_explain.content.refusal import estimate_basis
 from resnet_explain.errors import UserError
 from resnet_explain.experiments import lr_sweep as sw
-from resnet_explain.train.budgets import BUDGETS
+from resnet_explain.train.budgets import BUDGETS, Control
 from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import RunStore
 
@@ -74,13 +75,6 @@ c3.number_input("Training images", 64, 5000, BUDGET.data.n_train, step=250, key=
                 disabled=running)
 
 
-@st.cache_data(max_entries=64, ttl=600, show_spinner="Timing a few training steps of this network here…")
-def run_seconds(request) -> float:
-    """One run's time at the speed a few real steps take on this host now (as Train your network)."""
-    with ui.compute_slot():
-        return estimate_run_seconds(request)
-
-
 def chosen():
     """(base request, lrs, problems) from the widgets now (Start's callback reads them again)."""
     if not ss["lrs_lrs"]:
@@ -104,19 +98,26 @@ def start() -> None:
 
 
 base, lrs, problems = chosen()
+refused = False
 if not problems:
-    reqs, store, cap = sw.sweep_requests(base, lrs), RunStore(), ui.host_cap(device.type)
+    reqs, store, speed = sw.sweep_requests(base, lrs), RunStore(), ui.host_speed(device.type)
     todo = sum(not store.has(r.run_id) for r in reqs)
-    est = sw.estimate_sweep_seconds(reqs, run_seconds(base) if todo else 0.0, store)
+
+    def est(lrs=lrs, **kw) -> float:  # the sweep's estimate with one widget changed
+        b = sw.base_request(spec, BUDGET, seed=seed, device=device.type, **{
+            "epochs": int(ss["lrs_epochs"]), "n_train": int(ss["lrs_ntrain"]), **kw})
+        return sw.estimate_sweep_seconds(sw.sweep_requests(b, lrs), estimate_run_seconds(b, speed), store)
+
     st.caption(f"{len(reqs)} runs ({todo} to train, {len(reqs) - todo} stored already): about "
-               f"**{est:.0f} s** on {settings.detail} (the speed of a few real "
-               "training steps of this network here just now × the steps to run; rough).")
-    if ui.over_cap(est, cap):
-        problems.append(f"refused: the estimate, {est:.0f} s, is over this host's {cap:.0f} s cap "
-                        "for a live run on a CPU; choose fewer learning rates, epochs or images")
+               f"**{est():.0f} s** on {settings.detail} ({estimate_basis()}).")
+    refused = ui.refuse(est(), device.type, [
+        Control("Learning rates", [lrs[:k] for k in range(len(lrs) - 1, 0, -1)], est,
+                lambda v: ", ".join(f"{x:g}" for x in v)),
+        Control("Epochs", range(int(ss["lrs_epochs"]) - 1, 0, -1), lambda e: est(epochs=e)),
+        Control("Training images", range(int(ss["lrs_ntrain"]) - 250, 63, -250), lambda n: est(n_train=n))])
 for p in problems:
     st.warning(p[0].upper() + p[1:] + ".")
-job.buttons(start, blocked=bool(problems))
+job.buttons(start, blocked=bool(problems) or refused)
 if (res := job.follow()) is not None:
     ss["lrs_last"] = res
 last = ss.get("lrs_last")

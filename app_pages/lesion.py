@@ -9,7 +9,9 @@ from resnet_explain import ui
 from resnet_explain.charts import lesion as lesion_charts
 from resnet_explain.content import lesion as lesion_text
 from resnet_explain.content import papers
+from resnet_explain.content.refusal import estimate_basis
 from resnet_explain.experiments import lesion
+from resnet_explain.train.budgets import Control
 
 settings = ui.settings()
 device = settings.device
@@ -43,13 +45,6 @@ def studies() -> dict:
     return {}
 
 
-@st.cache_data(max_entries=32, ttl=600, show_spinner="Timing a forward pass of each network here…")
-def per_image(run_id: str, dev: str) -> float:
-    """Seconds per image of one forward pass of the run's model, measured here just now."""
-    model, normalizer, _ = ui.private_model(run_id, dev)
-    return lesion.seconds_per_image(model, ui.run_test_images(run_id), normalizer)
-
-
 def study(job, runs, dev: str, n: int, key, done: dict) -> None:
     """The background job: each twin on its own copy of its model (lesion hooks meet no one's);
     stopped, nothing is kept."""
@@ -80,14 +75,16 @@ live = ui.LongJob("ls", "this lesion study", status,
                   stop_help="Ends the study after the current forward pass.")
 if key not in done:  # estimate first; a long study waits for Start; all run with progress and Stop
     planned = sum(lesion.lesion_passes(r.spec) for r in runs)
-    est = sum(lesion.lesion_passes(r.spec) * n * per_image(r.run_id, device.type) for r in runs)
+    speed = ui.host_speed(device.type)
+    est = lambda m: sum(lesion.estimate_seconds(r.spec, m, speed) for r in runs)  # seconds for m images
     st.caption(f"Not yet computed on this server: {planned} forward passes over {n} test images (each "
-               f"network whole, then without each deletable block), about **{est:.0f} s** on "
-               f"{settings.detail}, from a forward pass of each net timed here just now.")
+               f"network whole, then without each deletable block), about **{est(n):.0f} s** on "
+               f"{settings.detail} ({estimate_basis()}).")
+    refused = ui.refuse(est(n), device.type, [Control("Test images", [m for m in sizes[::-1] if m < n], est)])
     job = live.job
     live.buttons(lambda: live.start(lambda j: study(j, runs, device.type, n, key, done), shared=key,
-                                    meta={"key": key, "planned": planned, "n": n}),
-                 auto=est <= AUTO_START_SECONDS and (job is None or job.meta["key"] != key))
+                                    meta={"key": key, "planned": planned, "n": n}), blocked=refused,
+                 auto=est(n) <= AUTO_START_SECONDS and (job is None or job.meta["key"] != key))
 # a finished study's tables are in the store, a stopped one's nowhere: its box while its inputs are shown
 live.follow(show=lambda j: j.meta["key"] == key and key not in done)
 if (found := done.get(key)) is None:

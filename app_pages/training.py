@@ -9,13 +9,12 @@ from resnet_explain.charts import training as training_charts
 from resnet_explain.content import papers
 from resnet_explain.content import training as training_text
 from resnet_explain.experiments import degradation as dg
-from resnet_explain.train.budgets import EXPERIMENTS
+from resnet_explain.train.budgets import EXPERIMENTS, Control
 from resnet_explain.ui import training_panel as panel
 
 PRESET = EXPERIMENTS["cpu-live"]
 ARCHS = ("plain", "residual")
 DEPTH_CHOICES = (8, 14, 20, 32, 44, 56)  # He et al.'s CIFAR nets have depth 6n + 2
-MAX_LIVE_SECONDS = 300  # estimated, on a CPU: a shared 2-vCPU server must not be held longer
 MAX_KEPT_RUNS = 5
 
 settings = ui.settings()
@@ -87,13 +86,6 @@ c5.number_input("Test images", 32, 2000, step=250, key="tr_ntest", bind="query-p
 c6.button("Reset to preset", on_click=ss.update, args=(DEFAULTS,), disabled=running, key="tr_reset")
 
 
-@st.cache_data(max_entries=32, ttl=600, show_spinner="Timing a few training steps here…")
-def live_seconds(exp, archs) -> float:
-    """The budget's time at the speed of a few real training steps here now (one net per depth)."""
-    with ui.compute_slot():
-        return dg.estimate_experiment_seconds(exp, archs)
-
-
 def chosen():
     """The budget and architectures in the widgets now (Start's callback reads them again)."""
     exp = PRESET.with_(depths=tuple(sorted(ss["tr_depths"])), seeds=(seed,), data_seed=seed,
@@ -112,15 +104,19 @@ def start() -> None:
 exp, archs = chosen()
 problems = [f"choose at least one {what}" for what, picked in
             (("depth", exp.depths), ("architecture", archs)) if not picked]
-est = 0.0 if problems else live_seconds(exp, archs)
-if ui.over_cap(est, cap := MAX_LIVE_SECONDS if device.type == "cpu" else None):
-    problems.append(training_text.too_long(est, cap))
-if not problems:
+speed = ui.host_speed(device.type)
+est = lambda **kw: dg.estimate_experiment_seconds(exp.with_(**kw), archs, speed)  # one widget changed
+refused = not problems and ui.refuse(est(), device.type, [
+    Control("Depths", [exp.depths[:k] for k in range(len(exp.depths) - 1, 0, -1)],
+            lambda d: est(depths=d), lambda d: ", ".join(map(str, d))),
+    Control("Epochs", range(exp.config.epochs - 1, 0, -1), lambda e: est(epochs=e)),
+    Control("Training images", range(exp.n_train - 250, 31, -250), lambda n: est(n_train=n))])
+if not problems and not refused:
     st.caption(training_text.plan_caption(len(archs) * len(exp.depths), exp.n_train, exp.config.epochs,
-                                            settings.detail, est if device.type == "cpu" else None))
+                                            settings.detail, est() if device.type == "cpu" else None))
 for p in problems:
     st.warning(p[0].upper() + p[1:] + ".")  # not str.capitalize: it would write "cpu"
-job.buttons(start, blocked=bool(problems))
+job.buttons(start, blocked=bool(problems) or refused)
 if (res := job.follow()) is not None and not res.runs.empty:  # keep its numbers, not its models
     ss["tr_count"] = ss.get("tr_count", 0) + 1
     ss["tr_runs"] = (ss.get("tr_runs", []) + [{"curves": res.curves, "runs": res.runs,

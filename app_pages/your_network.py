@@ -12,9 +12,10 @@ from resnet_explain import ui
 from resnet_explain.chance import chance_error
 from resnet_explain.charts import grad_history as gh
 from resnet_explain.content import your_network as yn_text
+from resnet_explain.content.refusal import SMALLER_NETWORK
 from resnet_explain.errors import UserError
 from resnet_explain.experiments import your_network as yn
-from resnet_explain.train.budgets import default_budget, host_budgets
+from resnet_explain.train.budgets import Control, default_budget, host_budgets
 from resnet_explain.train.estimate import estimate_run_seconds
 from resnet_explain.train.runs import RunStore, train_run
 from resnet_explain.ui import training_panel as panel
@@ -24,14 +25,6 @@ seed, device = settings.seed, settings.device
 ss = st.session_state
 spec = ui.current_spec()
 store, chance = RunStore(), chance_error()
-
-
-@st.cache_data(max_entries=64, ttl=600, show_spinner="Timing a few training steps of this network here…")
-def measured_estimate(request) -> float:
-    """Seconds to train ``request`` at the speed a few real steps take on this host now (cached
-    10 minutes: the page reruns on every click)."""
-    with ui.compute_slot():
-        return estimate_run_seconds(request)
 
 st.title("Train your network")
 st.markdown(
@@ -59,7 +52,7 @@ def live(j) -> None:
 
 
 try:
-    budgets, cap = host_budgets(), ui.host_cap(device.type)
+    budgets, cap, speed = host_budgets(), ui.host_cap(device.type), ui.host_speed(device.type)
 except UserError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
@@ -72,14 +65,16 @@ choice = st.radio("Budget", names, index=names.index(default_budget(names, devic
                   bind="query-params",
                   help="quick: minutes on a CPU; full: He et al.'s 32×32 images, for a GPU.")
 try:
-    plan = yn.plan(spec, budgets[choice], seed, device.type, store, cap, measured_estimate)
+    plan = yn.plan(spec, budgets[choice], seed, device.type, store, cap,
+                   lambda r: estimate_run_seconds(r, speed))
 except UserError as exc:
     st.warning(f"This network cannot take this budget's images: {exc}", icon=":material/block:")
     st.stop()
 st.caption(yn_text.plan_caption(plan))
-st.caption(yn_text.depth_offer(yn.depth_offer(budgets[choice], cap)))
-if plan.refused:
-    st.warning(yn_text.refusal(plan), icon=":material/timer_off:")
+st.caption(yn_text.depth_offer(yn.depth_offer(budgets[choice], cap, speed)))
+secs = {n: yn.budget_seconds(spec, budgets[n], seed, store, speed) for n in names if n != choice}
+ui.refuse(plan.estimate, device.type, [Control("Budget", sorted(secs, key=lambda n: -secs[n]), secs.get,
+                                               lambda n: budgets[n].label)], SMALLER_NETWORK)
 
 
 def work(j, p: yn.Plan):

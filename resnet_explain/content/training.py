@@ -184,15 +184,11 @@ def plan_caption(n_nets: int, n_train: int, epochs: int, detail: str,
     s = (f"{n_nets} network{_s(n_nets)} × {n_train:,} images × {epochs} epochs on **{detail}**.")
     if cpu_seconds is not None:
         t = f"{cpu_seconds:.0f} s" if cpu_seconds >= 1 else "under 1 s"
-        s += (f" Rough estimate on a CPU: {t} (at the speed of a few real training steps of "
-              "each depth, timed here just now).")
+        s += (f" Rough estimate on a CPU: {t} (at this server's speed timed once when it was "
+              "idle; longer while others compute).")
     return s
 
 
-def too_long(seconds: float, limit: float) -> str:
-    """The refusal of a live budget whose estimate is over the page's limit."""
-    return (f"this budget would take roughly {seconds:.0f} s on a CPU, over this page's limit of "
-            f"{limit:.0f} s: use fewer images, epochs or depths")
 
 
 def curves_caption(n_seeds: int, chance: float) -> str:

@@ -14,7 +14,6 @@ from .. import magnitude
 from ..experiments.your_network import DATA_CHANNELS, DATA_CLASSES, remaining_seconds, untrainable
 from ..magnitude import fmt_factor, fmt_ratio
 from ..spec.block import block_label
-from ..train.budgets import CAP_ENV
 from ..train.snapshots import learning_pace
 
 if TYPE_CHECKING:
@@ -50,17 +49,8 @@ def plan_caption(p: Plan) -> str:
          f"change made to it). {said[:1].upper()}{said[1:]}.")
     if not p.to_train:
         return s + " Nothing to train: both are shown below."
-    return s + (f" Together roughly {_secs(p.estimate)}, at the speed a few training steps of "
-                "this network took on this server just now (it changes with the server's load).")
-
-
-def refusal(p: Plan) -> str | None:
-    """Why Start is refused (the estimate is over the host's cap), or None."""
-    if not p.refused:
-        return None
-    cap = _secs(p.cap) if p.cap >= 1 else f"{p.cap:g} s"
-    return (f"This budget would take roughly {_secs(p.estimate)} here, over this host's "
-            f"limit of {cap} ({CAP_ENV}): choose the quick budget or a smaller network.")
+    return s + (f" Together roughly {_secs(p.estimate)}, at this server's speed timed once when it "
+                "was idle (longer while others compute).")
 
 
 def progress_line(p: Plan, records: list[dict], elapsed: float, *, state: str,

@@ -108,20 +108,11 @@ def stored_probes(path: Path = STORED_PROBES) -> dict[tuple[str, int, int], dict
     return {(r["spec"], int(r["seed"]), int(r["batch"])): dict(r) for r in df.to_dict("records")}
 
 
-def probe_seconds_estimate(depth: int, names: Iterable[str], batch: int,
-                           seconds_per_flop: float | Callable[[str], float]) -> float:
-    """Rough time to probe ``names`` and their twins: forward FLOPs x batch x 3 (forward and
-    backward) x 2 (network and twin) at ``seconds_per_flop`` (one number, or one per variant:
-    :func:`measure_seconds_per_flop` of its depth-8 network here)."""
-    spf = seconds_per_flop if callable(seconds_per_flop) else (lambda n: seconds_per_flop)
-    return float(sum(6 * estimate_cost(variant(n, depth)).flops * batch * spf(n) for n in names))
-
-
-def measure_seconds_per_flop(batch: int = PROBE_BATCH, seed: int = 0, name: str = "resnet") -> float:
-    """Seconds per forward FLOP of a probe here and now: variant ``name`` at depth 8 timed once
-    (a dense net's concatenations cost more time per FLOP than a ResNet's convolutions)."""
-    row = probe_row(name, 8, seed=seed, batch=batch)
-    return row["probe_seconds"] / (6 * estimate_cost(variant(name, 8)).flops * batch)
+def probe_seconds_estimate(depth: int, names: Iterable[str], batch: int, speed) -> float:
+    """Rough time to probe ``names`` and their twins on this host: a probe is a forward and a
+    backward pass on ``batch`` examples, priced as one training step of the network and one of its
+    twin at ``speed`` (:class:`~..train.estimate.HostSpeed`, this host's one measurement)."""
+    return float(sum(2 * speed.train_step(variant(n, depth), batch) for n in names))
 
 
 def inline_seconds() -> float:
@@ -178,19 +169,14 @@ class PlannedTraining:
 
 
 def plan_training(depth: int, names: Sequence[str], seed: int, store=None,
-                  reference_seconds: Callable[[object], float] | None = None) -> list[PlannedTraining]:
-    """The variants with no stored result, each with a rough time: ``reference_seconds`` (default
-    :func:`~..train.estimate.estimate_run_seconds`, a few real steps timed here) of the first
-    one, scaled to each by forward FLOPs."""
-    reference_seconds = reference_seconds or estimate_run_seconds
+                  seconds: Callable[[object], float] | None = None) -> list[PlannedTraining]:
+    """The variants with no stored result, each with a rough time: ``seconds(request)`` (default
+    :func:`~..train.estimate.estimate_run_seconds`, this host's one measurement)."""
+    seconds = seconds or estimate_run_seconds
     shipped = stored_runs()
     todo = [(n, request(n, depth, seed)) for n in names]
-    todo = [(n, r) for n, r in todo if run_result(r, store, shipped) is None]
-    if not todo:
-        return []
-    ref_flops = estimate_cost(todo[0][1].netspec).flops
-    ref = float(reference_seconds(todo[0][1]))
-    return [PlannedTraining(n, r, ref * estimate_cost(r.netspec).flops / ref_flops) for n, r in todo]
+    return [PlannedTraining(n, r, float(seconds(r))) for n, r in todo
+            if run_result(r, store, shipped) is None]
 
 
 def train_missing(plan: Sequence[PlannedTraining], store, progress: Callable[[dict], None] | None = None,
@@ -224,7 +210,7 @@ def compare(depth: int = DEFAULT_DEPTH, names: Sequence[str] = DEFAULT_VARIANTS,
     probes = probes or probe_row
     if train:
         store = store or RunStore()
-        train_missing(plan_training(depth, names, seed, store, reference_seconds=lambda r: 0.0), store)
+        train_missing(plan_training(depth, names, seed, store, seconds=lambda r: 0.0), store)
     shipped = stored_runs()
     rows = []
     for n in names:

@@ -54,11 +54,11 @@ def planned_epochs(budget: Budget, archs: Sequence[str]) -> int:
     return len(archs) * len(budget.depths) * len(budget.seeds) * budget.config.epochs
 
 
-def estimate_experiment_seconds(budget: Budget, archs: Sequence[str], measure=None) -> float:
-    """Rough time of the experiment here and now (:func:`~..train.estimate.estimate_requests_seconds`
-    of its runs: a few real training steps of one network per depth; its plain twin costs the same
-    to within one addition per block)."""
-    return estimate_requests_seconds(requests(budget, archs), measure)
+def estimate_experiment_seconds(budget: Budget, archs: Sequence[str], speed=None) -> float:
+    """Rough time of the experiment on this host: every run of it, one after another, at
+    ``speed`` (:func:`~..train.estimate.estimate_requests_seconds`; default: this host's one
+    measurement)."""
+    return estimate_requests_seconds(requests(budget, archs), speed)
 
 
 @dataclass

@@ -42,6 +42,7 @@ from .landscape_hessian import hessian_extremes
 from .landscape_points import evaluate_points, float_state
 from .landscape_roughness import summarise
 
+IMAGE_BATCH = 1024  # evaluate_points' default image batch
 VERSION = 1  # bump when a change alters stored results; part of every result's key
 
 
@@ -208,26 +209,9 @@ def landscape(run, settings: LandscapeSettings = LandscapeSettings(), *, device=
     return Landscape(surface, line, path, numbers, meta)
 
 
-def estimate_seconds(run, settings: LandscapeSettings, forward_seconds: float) -> float:
-    """Rough wall time: the work units × the measured time of one forward pass over the sample."""
-    return sum(work_units(settings).values()) * float(forward_seconds)
-
-
-def time_one_point(run, settings: LandscapeSettings, device=None) -> float:
-    """Seconds of one forward pass over the landscape's sample at the trained weights, measured
-    here and now (the unit of :func:`estimate_seconds`)."""
-    from ..device import choose_device
-
-    dev = torch.device(device) if device is not None else choose_device("auto").device
-    model, normalizer, _ = run.load_model(device=dev)
-    xu, y = sample(run, int(settings.images))
-    x = normalizer(xu.to(dev))
-    base = float_state(model)
-    zero = {k: torch.zeros_like(v) for k, v in base.items()}
-    evaluate_points(model, base, [zero], np.zeros((1, 1)), x[:8], y[:8].to(dev), batched=False)  # warm
-    synchronize(dev)
-    t = time.perf_counter()
-    evaluate_points(model, base, [zero], np.zeros((1, 1)), x, y.to(dev), batched=False,
-                    amp=dev.type == "cuda")
-    synchronize(dev)
-    return time.perf_counter() - t
+def estimate_seconds(run, settings: LandscapeSettings, speed) -> float:
+    """Rough wall time on this host: the work units × one forward pass of the run's network over
+    the sample (in the batches :func:`evaluate_points` uses) at ``speed``
+    (:class:`~..train.estimate.HostSpeed`, this host's one measurement)."""
+    one = speed.forward_seconds(run.spec, int(settings.images), IMAGE_BATCH)
+    return sum(work_units(settings).values()) * one

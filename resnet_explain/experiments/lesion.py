@@ -115,29 +115,18 @@ def _as_tensors(data, normalizer):
 def lesion_passes(spec) -> int:
     """Forward passes over the test images a study of ``spec`` makes: one of the whole network,
     then one per block that can be deleted (every residual block; a plain block that keeps the
-    shape). Its time is this count x images x the measured :func:`seconds_per_image`."""
+    shape). Its time: :func:`estimate_seconds`."""
     ds = downsampling_blocks(spec)
     return 1 + sum(b.skip or not ds[name] for name, b in spec.named_blocks())
 
 
-@torch.no_grad()
-def seconds_per_image(model: nn.Module, data, normalizer=None, chunk: int = 128) -> float:
-    """Measured here and now: seconds of one eval-mode forward pass per image, timed on the first
-    ``chunk`` images of ``data`` after an untimed warm-up pass on a few of them."""
-    x, _ = _as_tensors(data, normalizer)
-    x = x[:chunk]
-    if len(x) == 0:
-        raise LesionError("no examples to time")
-    dev = next(model.parameters()).device
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    with _eval_mode(model):
-        xb = x.to(dev)
-        model(xb[:8])
-        sync()
-        t0 = time.perf_counter()
-        model(xb)
-        sync()
-    return (time.perf_counter() - t0) / len(xb)
+BATCH = 500  # lesion_study's default batch
+
+
+def estimate_seconds(spec, images: int, speed) -> float:
+    """Rough seconds of a study of ``spec`` on ``images`` test images on this host: its
+    :func:`lesion_passes` × one forward pass at ``speed`` (:class:`~..train.estimate.HostSpeed`)."""
+    return lesion_passes(spec) * speed.forward_seconds(spec, int(images), BATCH)
 
 
 def study_twins(twins: dict, progress=None, should_stop=None) -> tuple[dict, dict, dict]:

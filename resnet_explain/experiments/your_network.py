@@ -3,8 +3,8 @@
 The page "Train your network" is widgets -> :func:`plan` -> a background job running
 :func:`train_pair` -> the table, curves and gradient records made here. A plan knows, before anything
 starts, which of the two runs are already stored (they load at once, 0 s), the rough time of the
-others (:func:`~resnet_explain.train.estimate.estimate_run_seconds`) and whether the host's cap
-refuses them. Gradient snapshots are on (``SNAPSHOT_EVERY``), so the stored runs carry the block ×
+others (:func:`~resnet_explain.train.estimate.estimate_run_seconds`: this host's one measurement)
+and whether the host's cap refuses them. Gradient snapshots are on (``SNAPSHOT_EVERY``), so the stored runs carry the block ×
 step record of gradient flow during training.
 
 The budgets offered and the host's cap: :mod:`resnet_explain.train.budgets`; every sentence the
@@ -13,18 +13,18 @@ page shows: :mod:`resnet_explain.content.your_network`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from ..errors import Stopped
+from ..errors import Stopped, UserError
 from ..spec import NetSpec, cifar_resnet
-from ..train.budgets import HE2015_DEPTHS, Budget
+from ..train.budgets import HE2015_DEPTHS, Budget, over_cap
 from ..train.config import SNAPSHOT_EVERY
-from ..train.estimate import estimate_run_seconds, flop_estimate_seconds
+from ..train.estimate import HostSpeed, estimate_run_seconds
 from ..train.runs import Run, RunRequest, RunStore, train_run
-from .degradation import load_stored
 
 DATA_CHANNELS, DATA_CLASSES = 3, 10  # the generated shapes (data/shapes.py): RGB, 10 classes
 ROLES = ("your network", "its twin")
@@ -87,7 +87,7 @@ class Plan:
 
     @property
     def refused(self) -> bool:
-        return self.cap is not None and self.estimate > self.cap
+        return over_cap(self.estimate, self.cap)
 
 
 def plan(spec: NetSpec, budget: Budget, seed: int, device: str, store: RunStore,
@@ -104,6 +104,17 @@ def plan(spec: NetSpec, budget: Budget, seed: int, device: str, store: RunStore,
         arch = req.netspec.arch
         runs.append(PlannedRun(role, arch, req, stored, 0.0 if stored else float(estimate(req))))
     return Plan(budget, tuple(runs), cap)
+
+
+def budget_seconds(spec: NetSpec, budget: Budget, seed: int, store: RunStore,
+                   speed: HostSpeed | None = None) -> float:
+    """The estimate of :func:`plan` under ``budget`` at ``speed`` (inf when the network cannot
+    take the budget's images): what another budget on the page would take."""
+    try:
+        return plan(spec, budget, seed, budget.config.device, store, None,
+                    lambda r: estimate_run_seconds(r, speed)).estimate
+    except UserError:
+        return math.inf
 
 
 @dataclass(frozen=True)
@@ -124,17 +135,15 @@ class DepthOffer:
         return [d for d in self.seconds if d not in self.fits]
 
 
-def depth_offer(budget: Budget, cap: float | None, runs: pd.DataFrame | None = None,
+def depth_offer(budget: Budget, cap: float | None, speed: HostSpeed | None = None,
                 depths=HE2015_DEPTHS) -> DepthOffer:
     """Which of He et al.'s depths (20/32/44/56/110) this host trains within its cap under
-    ``budget``: each pair's time scaled by FLOPs from measured ``runs`` (default: the stored
-    degradation runs, one CPU thread; nothing is trained or timed)."""
-    if runs is None:
-        runs = load_stored().runs
+    ``budget``: each pair's time at ``speed`` (default: this host's one measurement,
+    :func:`~..train.estimate.host_speed`; nothing is trained)."""
     seconds = {}
     for d in depths:
-        req = budget.request(cifar_resnet(d, width=16), 0, "cpu")
-        seconds[d] = flop_estimate_seconds(req, runs) + flop_estimate_seconds(req.twin(), runs)
+        req = budget.request(cifar_resnet(d, width=16), 0, budget.config.device)
+        seconds[d] = estimate_run_seconds(req, speed) + estimate_run_seconds(req.twin(), speed)
     return DepthOffer(budget, seconds, cap)
 
 

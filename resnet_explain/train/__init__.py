@@ -7,8 +7,8 @@ speed benchmark (:mod:`.benchmark`) and the time estimate made before a run star
 
 from .checkpoints import load_checkpoint, save_checkpoint
 from .config import SCHEDULES, TrainConfig, TrainError, lr_at
-from .estimate import Throughput, estimate_seconds
+from .estimate import HostSpeed, estimate_run_seconds, host_speed
 from .trainer import TrainResult, evaluate, train
 
-__all__ = ["SCHEDULES", "Throughput", "TrainConfig", "TrainError", "TrainResult", "estimate_seconds",
-           "evaluate", "load_checkpoint", "lr_at", "save_checkpoint", "train"]
+__all__ = ["SCHEDULES", "HostSpeed", "TrainConfig", "TrainError", "TrainResult", "estimate_run_seconds",
+           "evaluate", "host_speed", "load_checkpoint", "lr_at", "save_checkpoint", "train"]

@@ -13,7 +13,9 @@ Settings (environment): ``RESNET_EXPLAIN_TRAIN_BUDGET`` adds a budget of the hos
 inline or a file: ``{"name": ..., "data": {DataRecipe fields}, "config": {TrainConfig fields}}``),
 chosen by default: a small host or a test can train a tiny recipe through the same pages; and
 ``RESNET_EXPLAIN_MAX_TRAIN_SECONDS`` caps the estimated seconds of one Start on a CPU host
-(default 120 s; ``off`` for none; no cap when CUDA trains): :func:`cap_seconds`, THE cap rule.
+(default 120 s; ``off`` for none; no cap when CUDA trains): :func:`cap_seconds`, THE cap rule of
+every page that starts long work (training, sweeps, landscapes, lesions, probes); a refused Start
+names one control that brings it under the cap (:func:`fix`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 from pathlib import Path
 
 from ..data.cifar import SPLITS, CifarRecipe
@@ -33,6 +36,10 @@ from .runs import DataRecipe, RunRequest
 
 BUDGET_ENV = "RESNET_EXPLAIN_TRAIN_BUDGET"
 CAP_ENV = "RESNET_EXPLAIN_MAX_TRAIN_SECONDS"
+# One Start holds the server's one compute slot (ui/jobs.py); a visitor's cached computation waits
+# for that slot up to RESNET_EXPLAIN_JOB_WAIT (default 120 s) before it gives up, so one Start is
+# not allowed longer than that wait. The defaults of every long page are sized to fit it with
+# margin on a 2-vCPU host (tests/app/test_default_not_refused.py).
 CPU_CAP_SECONDS = 120.0
 
 
@@ -217,3 +224,53 @@ def cap_seconds(device_type: str, env: Mapping[str, str] | None = None) -> float
     if not (math.isfinite(cap) and cap > 0):
         raise BudgetError(f"{CAP_ENV} must be positive, got {raw[:20]!r}")
     return cap
+
+
+def over_cap(estimate: float, cap: float | None) -> bool:
+    """THE refusal rule: an estimate over the cap (no cap: never refused)."""
+    return cap is not None and estimate > cap
+
+
+@dataclass(frozen=True)
+class Control:
+    """A control on a page that changes a long job's estimate: its visible label, the values to
+    try (from the one next to the current value outward: the smallest change first), the
+    estimate with each, and how the page shows a value."""
+
+    label: str
+    values: Sequence[Any]
+    seconds: Callable[[Any], float]
+    show: Callable[[Any], str] = str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """The one control that brings a refused Start under the cap, set to ``value``."""
+
+    label: str
+    value: Any
+    shown: str  # the value as the page shows it
+    seconds: float  # the estimate with it
+
+
+def fix(cap: float, controls: Sequence[Control]) -> Fix | None:
+    """THE remedy of a refusal: for each control, its first value (the smallest change) whose
+    estimate fits ``cap``; of those, the one that keeps the most work (the largest estimate; the
+    first control on a tie). None when no single control brings the estimate under the cap."""
+    best: Fix | None = None
+    for c in controls:
+        for v in c.values:
+            secs = float(c.seconds(v))
+            if secs <= cap:
+                if best is None or secs > best.seconds:
+                    best = Fix(c.label, v, c.show(v), secs)
+                break
+    return best
+
+
+def nearest(controls: Sequence[Control]) -> Fix | None:
+    """When no single control fits (:func:`fix` is None): the control whose furthest value does
+    the most (the smallest estimate) — the first step to name."""
+    ends = [Fix(c.label, c.values[-1], c.show(c.values[-1]), float(c.seconds(c.values[-1])))
+            for c in controls if len(c.values)]
+    return min(ends, key=lambda f: f.seconds, default=None)

@@ -1,167 +1,200 @@
-"""How long will a training run take, before it starts.
+"""How long will long work take here, before it starts: THE estimator of every page and the CLI.
 
-For a visitor's run: a few real training steps of that network are timed here and now
-(:func:`measure_images_per_second`), because a shared 2-vCPU server under load trains several
-times slower than the machine that made the stored runs; :func:`flop_estimate_seconds` scales the
-measured runs (``runs``: the caller passes them, e.g. the stored degradation runs) by FLOPs when
-nothing may run; :func:`estimate_requests_seconds` times several runs, one measurement per network
-and its twin. Every page's estimate goes through this module; an experiment passes what it
-knows (its requests, its measured runs), the estimator imports no experiment.
+One measurement of this host (:func:`measure_host`), made once per host — per device type and
+thread count (:func:`host_key`), never per request or per minute — and every estimate is
+arithmetic on it: a training step, a forward pass, making the generated images, for any network.
 
-Measured runs (e.g. ``assets/degradation/runs.csv``) record each network's mean training speed in
-images per second. The time a CIFAR net spends on one image grows about linearly with its depth
-(every block costs about the same), so a straight line through the measured seconds per image at
-the shallowest and the deepest depth gives every other depth (:class:`Throughput`). It is rough by
-design: it leaves out evaluation and data generation, and a busy server is slower than the
-machine that made the stored runs.
+Why a line in layers and FLOPs, not FLOPs alone: on a CPU a small network's step is dominated by
+the fixed cost of each layer's kernels, a wide one's by its multiply-adds. A ResNet-20 of width 8
+(16×16 images, batch 32) took 62 ms a step here and one of width 16 (4× the FLOPs) 146 ms, not
+4 × 62 (scripts in the est helper's note, 2 cores under load). So the host is timed on two
+networks of the same depth and different width, and a step costs
+``calls × layers × per_layer + FLOPs × per_flop`` (:class:`Line`), which serves every network:
+one measurement, scaled by each network's layers and FLOPs counted from its spec.
+
+Robust by construction: each timing is the median of a few steps after one warm step (the first
+pays for allocation); the caller measures on an idle compute slot (the app: ui.long_job.host_speed
+holds the warm-up back and takes the compute slot first), so a busy minute does not become every
+visitor's estimate. Rough by design: it is a line, not a profile.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from ..data import make_shapes
 from ..device import choose_device, synchronize
 from ..model import build_model
-from ..spec import cifar_resnet, estimate_cost
-from .trainer import train
+from ..spec import NetSpec, cifar_resnet, estimate_cost
 
-if TYPE_CHECKING:
-    from .budgets import Budget
-
-MIN_SECONDS_PER_IMAGE = 1e-6  # a line extrapolated below the shallowest depth never goes to 0
+REFERENCE_DEPTH = 20  # He et al.'s ResNet-20, the app's default network's depth
+REFERENCE_WIDTHS = (8, 16)  # same layers, 4x the FLOPs: separates the two costs of a step
+REFERENCE_SIZE = 16  # the CPU budgets' image side
+TRAIN_BATCH, FORWARD_BATCH = 32, 128
+TIMED_STEPS = 5  # timed after one warm step; the median is kept
+DATA_IMAGES = 64  # generated images timed to price the shapes task
+SNAPSHOT_COST = 0.5  # a snapshot step's extra hooks and host copy, in training steps (rough)
 
 
 @dataclass(frozen=True)
-class Throughput:
-    """Seconds per training image (one epoch, one network) as a line in depth."""
+class Line:
+    """Seconds of ``calls`` passes of a network: ``calls × layers × per_layer + flops × per_flop``
+    (``flops``: every multiply-add of all the calls together, 2 per multiply-add)."""
 
-    depth0: float  # the shallowest measured depth
-    seconds0: float  # measured seconds per image at depth0
-    slope: float  # extra seconds per image per layer
+    per_layer: float  # seconds per layer per call: the kernels' fixed cost
+    per_flop: float  # seconds per FLOP
+
+    def seconds(self, layers: int, flops: float, calls: float = 1.0) -> float:
+        return float(calls * layers * self.per_layer + flops * self.per_flop)
 
     @classmethod
-    def fit(cls, runs: pd.DataFrame) -> Throughput:
-        """Fit to measured runs (columns ``depth``, ``images_per_s``): through the mean seconds
-        per image at the shallowest and the deepest depth; with one depth, proportional to depth."""
-        if runs is None or len(runs) == 0:
-            raise ValueError("no measured runs to fit a training speed to")
-        speed = runs.groupby("depth")["images_per_s"].mean()
-        if not (np.isfinite(speed) & (speed > 0)).all():
-            raise ValueError("measured speeds must be positive and finite")
-        per = 1.0 / speed
-        d0, d1 = float(per.index.min()), float(per.index.max())
-        t0, t1 = float(per.loc[per.index.min()]), float(per.loc[per.index.max()])
-        slope = (t1 - t0) / (d1 - d0) if d1 > d0 else t0 / d0
-        return cls(d0, t0, slope)
-
-    def seconds_per_image(self, depth: float) -> float:
-        return max(self.seconds0 + self.slope * (float(depth) - self.depth0), MIN_SECONDS_PER_IMAGE)
+    def through(cls, layers: int, small: tuple[float, float], large: tuple[float, float]) -> Line:
+        """The line through two timings (flops, seconds) of networks with ``layers`` layers. Noise
+        that tilts it the wrong way (a negative cost) falls back to FLOPs alone at the slower
+        rate, which over-estimates rather than under."""
+        (f1, t1), (f2, t2) = small, large
+        per_flop = (t2 - t1) / (f2 - f1) if f2 > f1 else 0.0
+        per_layer = (t1 - f1 * per_flop) / layers
+        if per_flop <= 0 or per_layer < 0:
+            return cls(0.0, max(t1 / f1, t2 / f2))
+        return cls(per_layer, per_flop)
 
 
-def estimate_seconds(budget: Budget, archs: Sequence[str], runs: pd.DataFrame) -> float:
-    """Rough training time of the CIFAR nets of ``budget`` (its depths and seeds) for ``archs``,
-    from the speed measured in ``runs``: seconds per image at each depth x images x epochs x
-    seeds x architectures."""
-    fit = Throughput.fit(runs)
-    images = budget.data.n_train * budget.config.epochs * len(budget.seeds) * len(archs)
-    return images * sum(fit.seconds_per_image(d) for d in budget.depths)
+@dataclass(frozen=True)
+class HostSpeed:
+    """This host's speed: what :func:`measure_host` found (see the module's docstring)."""
+
+    key: tuple[str, int]  # (device type, threads): :func:`host_key`
+    train: Line  # one training step: forward, backward, SGD update
+    forward: Line  # one eval-mode forward pass, no gradient
+    data_per_pixel: float  # seconds to generate one pixel of the shapes task (one image: side²)
+
+    def train_step(self, spec: NetSpec, batch: int) -> float:
+        """Seconds of one training step of ``spec`` on ``batch`` examples."""
+        return self.train.seconds(spec.depth, estimate_cost(spec).flops * batch)
+
+    def forward_seconds(self, spec: NetSpec, images: int, batch: int = 1024) -> float:
+        """Seconds of a forward pass of ``spec`` over ``images`` examples in batches of ``batch``."""
+        calls = math.ceil(max(int(images), 0) / max(int(batch), 1))
+        return self.forward.seconds(spec.depth, estimate_cost(spec).flops * images, calls)
+
+    def data_seconds(self, images: int, size: int) -> float:
+        """Seconds to generate ``images`` shapes of ``size``×``size``."""
+        return float(images) * size * size * self.data_per_pixel
+
+    def run_seconds(self, request) -> float:
+        """Seconds to train ``request`` (a :class:`~.runs.RunRequest`): its training steps (with
+        the snapshot steps' hooks), a forward pass over the test images each epoch and over the
+        training images at the end, and making its images when they are generated."""
+        spec, cfg, d = request.netspec, request.config, request.data
+        bs = min(cfg.batch_size, d.n_train)
+        steps = (d.n_train // bs) * cfg.epochs
+        if cfg.max_steps:
+            steps = min(steps, cfg.max_steps)
+        if cfg.snapshot_every:
+            steps += SNAPSHOT_COST * math.ceil(steps / cfg.snapshot_every)
+        evals = self.forward_seconds(spec, d.n_test * cfg.epochs + d.n_train, cfg.eval_batch_size)
+        generated = getattr(d, "kind", "") == "shapes"  # CIFAR-10 is read from disk: ~free
+        data = self.data_seconds(d.n_train + d.n_test, d.size) if generated else 0.0
+        return float(steps * self.train_step(spec, bs) + evals + data)
 
 
-def seconds_per_flop(runs: pd.DataFrame, width: int = 8, size: int = 16) -> float:
-    """Measured training seconds per forward FLOP per image, from runs of He et al.'s CIFAR nets
-    of first-stage ``width`` at ``size``×``size`` (the stored degradation runs: width 8, 16×16).
-    One training image costs about three forward passes (forward, backward for activations and for
-    weights), which this constant absorbs."""
-    speed = runs.groupby("depth")["images_per_s"].mean()
-    per_flop = [1.0 / (float(s) * estimate_cost(cifar_resnet(int(d), width=width, in_size=size)).flops)
-                for d, s in speed.items()]
-    return float(np.mean(per_flop))
+def host_key(device: str = "auto") -> tuple[str, int]:
+    """What a measurement is kept under: the device type it ran on and torch's thread count."""
+    return choose_device(device).device.type, int(torch.get_num_threads())
 
 
-def flop_estimate_seconds(request, runs: pd.DataFrame) -> float:
-    """Rough CPU time to train ``request`` without running anything: its network's forward FLOPs
-    (from the spec, before anything is built) x images x epochs x the seconds per FLOP measured on
-    ``runs`` (:func:`seconds_per_flop`; e.g. the stored degradation runs, one CPU thread).
-    Evaluation and data generation are left out; a busy server is slower."""
-    flops = estimate_cost(request.netspec).flops
-    return float(request.data.n_train * request.config.epochs * flops * seconds_per_flop(runs))
-
-
-WARMUP_STEPS = 4  # timed training steps (the first, which pays for allocation, is not counted)
-
-
-def measure_images_per_second(request, steps: int = WARMUP_STEPS) -> float:
-    """Train ``request``'s network for a few real steps on its own data, here and now, and return
-    the images per second of those steps: the speed of this host under its present load (a
-    shared server is much slower when busy than the machine that made the stored runs). Costs
-    about ``steps + 1`` training steps; nothing is stored."""
-    cfg = request.config
-    bs = min(cfg.batch_size, request.data.n_train)
-    data = make_shapes(bs * (steps + 1), seed=request.data.seed, size=request.data.size,
-                       difficulty=request.data.difficulty)
-    timings: list[float] = []
-    dev = choose_device(cfg.device).device
-    clock = [0.0]
-
-    def tick(done, total):
+def _median_seconds(step: Callable[[], None], dev: torch.device, steps: int) -> float:
+    times = []
+    for _ in range(steps + 1):
         synchronize(dev)
-        now = time.perf_counter()
-        if done > 1:  # the first step pays for allocation and autotuning
-            timings.append(now - clock[0])
-        clock[0] = now
+        t = time.perf_counter()
+        step()
+        synchronize(dev)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times[1:]))  # the first paid for allocation
 
-    clock[0] = time.perf_counter()
+
+def _timings(spec: NetSpec, dev: torch.device, steps: int) -> tuple[float, float]:
+    """(training step at TRAIN_BATCH, forward pass at FORWARD_BATCH) seconds of ``spec``."""
+    g = torch.Generator().manual_seed(0)
+    side = spec.in_size
+    x = torch.randn(FORWARD_BATCH, 3, side, side, generator=g).to(dev)
+    y = torch.randint(0, spec.classes, (FORWARD_BATCH,), generator=g).to(dev)
+    model = build_model(spec, seed=0).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, foreach=dev.type != "mps")
+
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x[:TRAIN_BATCH]), y[:TRAIN_BATCH]).backward()
+        opt.step()
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    model.train()
+    train_s = _median_seconds(train_step, dev, steps)
+    model.eval()
+    return train_s, _median_seconds(forward, dev, steps)
+
+
+def measure_host(device: str = "auto", steps: int = TIMED_STEPS) -> HostSpeed:
+    """Time this host now: a training step and a forward pass of ResNet-20 at widths 8 and 16
+    (16×16 images; median of ``steps`` after a warm one), and generating a few shapes. About
+    3 s on an idle 2-core CPU. Global random state is left as it was."""
+    dev = choose_device(device).device
+    nets = [cifar_resnet(REFERENCE_DEPTH, width=w, in_size=REFERENCE_SIZE) for w in REFERENCE_WIDTHS]
     with torch.random.fork_rng(devices=[]):
-        train(request.netspec, data, None, replace(cfg, epochs=1, snapshot_every=0),
-              step_progress=tick, model=build_model(request.netspec, seed=cfg.seed))
-    if not timings:
-        raise ValueError("too few steps to time")
-    return bs / float(np.median(timings))
+        timed = [(estimate_cost(n).flops, _timings(n, dev, steps)) for n in nets]
+        t = time.perf_counter()
+        make_shapes(DATA_IMAGES, seed=0, size=REFERENCE_SIZE, difficulty=0.05)
+        data_s = time.perf_counter() - t
+    layers = nets[0].depth
+    (f1, (tr1, fw1)), (f2, (tr2, fw2)) = timed
+    train = Line.through(layers, (f1 * TRAIN_BATCH, tr1), (f2 * TRAIN_BATCH, tr2))
+    forward = Line.through(layers, (f1 * FORWARD_BATCH, fw1), (f2 * FORWARD_BATCH, fw2))
+    return HostSpeed((dev.type, int(torch.get_num_threads())), train, forward,
+                     data_s / (DATA_IMAGES * REFERENCE_SIZE**2))
 
 
-def estimate_run_seconds(request, runs: pd.DataFrame | None = None) -> float:
-    """Rough time to train ``request`` (a :class:`~resnet_explain.train.runs.RunRequest`) here:
-    :func:`step_images` at the speed measured now by :func:`measure_images_per_second`, or, when
-    measured ``runs`` are given instead, scaled from them by the network's forward FLOPs
-    (:func:`flop_estimate_seconds`: nothing runs)."""
-    if runs is not None:
-        return flop_estimate_seconds(request, runs)
-    return float(step_images(request) / measure_images_per_second(request))
+_SPEEDS: dict[tuple[str, int], HostSpeed] = {}  # one measurement per host, for the process
+_MEASURING = threading.Lock()  # one measurement at a time: the others wait for it and share it
 
 
-def step_images(request) -> float:
-    """A run's work in training-image equivalents: its training images x epochs, plus a
-    forward-only pass over the test images each epoch and over the training images at the end
-    (about a third of a training step each)."""
-    d, epochs = request.data, request.config.epochs
-    return float(d.n_train * epochs + (d.n_test * epochs + d.n_train) / 3.0)
+def known_speed(device: str = "auto") -> HostSpeed | None:
+    """This host's measurement when it has been made (nothing runs)."""
+    return _SPEEDS.get(host_key(device))
 
 
-def estimate_requests_seconds(requests: Sequence, measure: Callable | None = None) -> float:
-    """Rough time of several runs here and now: :func:`step_images` of each at the speed of a few
-    real training steps, measured once per network and its twin (they cost the same to within one
-    addition per block). ``measure(request) -> images/s`` defaults to
-    :func:`measure_images_per_second`."""
-    measure = measure or measure_images_per_second
-    speed: dict[frozenset, float] = {}
-    total = 0.0
-    for req in requests:
-        key = frozenset((req.spec, req.netspec.twin().to_query(), req.data, _speed_config(req)))
-        if key not in speed:
-            speed[key] = float(measure(req))
-        total += step_images(req) / speed[key]
-    return total
+def host_speed(device: str = "auto", measure: Callable[[str], HostSpeed] = measure_host) -> HostSpeed:
+    """This host's speed, measured the first time it is asked for and kept for the process.
+    Measure on an idle host (the app holds its warm-up back and takes the compute slot)."""
+    key = host_key(device)
+    if (hit := _SPEEDS.get(key)) is not None:
+        return hit
+    with _MEASURING:
+        if key not in _SPEEDS:
+            _SPEEDS[key] = measure(device)
+        return _SPEEDS[key]
 
 
-def _speed_config(request) -> tuple:
-    """The config fields that change a step's speed (not the seed, the lr or the schedule)."""
-    c = request.config
-    return (c.batch_size, c.device, c.amp, c.channels_last, c.compile, c.augment)
+def estimate_run_seconds(request, speed: HostSpeed | None = None) -> float:
+    """Rough seconds to train ``request`` (a :class:`~.runs.RunRequest`) on this host:
+    :meth:`HostSpeed.run_seconds` at ``speed`` (default: :func:`host_speed` of the request's
+    device)."""
+    speed = speed or host_speed(request.config.device)
+    return speed.run_seconds(request)
+
+
+def estimate_requests_seconds(requests: Sequence, speed: HostSpeed | None = None) -> float:
+    """Rough seconds to train every run of ``requests`` one after another."""
+    return float(sum(estimate_run_seconds(r, speed) for r in requests))

@@ -12,7 +12,7 @@ the cached function and never shared between sessions.
 import importlib
 
 from .jobs import ServerBusy, compute_slot, queued_note, show_job
-from .long_job import LongJob, host_cap, over_cap
+from .long_job import LongJob, host_cap, host_speed, over_cap, refuse
 from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
 from .sidebar import Settings, remember_settings, settings, sidebar
 from .url_state import DEFAULT_PRESET, apply_edit, current_spec, edit_error, editor_version, set_spec
@@ -36,8 +36,8 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 __all__ = ["apply_edit", "chart_with_export", "compute_slot", "cost_metrics", "current_spec",
-           "DEFAULT_PRESET", "describe_run", "edit_error", "editor_version", "host_cap", "image_picker",
+           "DEFAULT_PRESET", "describe_run", "edit_error", "editor_version", "host_cap", "host_speed", "image_picker",
            "LongJob", "MAX_PROBE_MEMORY", "next_step_footer", "over_cap", "pick_pair", "private_model",
-           "PROBE_BATCH", "probe_cached", "queued_note", "remember_pair", "remember_settings",
+           "PROBE_BATCH", "probe_cached", "queued_note", "refuse", "remember_pair", "remember_settings",
            "run_probe", "run_test_images", "run_title", "run_variant", "ServerBusy", "set_spec",
            "settings", "Settings", "shared_model", "show_code", "show_job", "sidebar"]

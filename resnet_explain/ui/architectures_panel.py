@@ -1,5 +1,5 @@
-"""The Architectures page's training section: what is not stored yet, its estimate (a few
-training steps timed here, scaled by FLOPs), the host's cap, Train / Stop and the job's status.
+"""The Architectures page's training section: what is not stored yet, its estimate (this host's
+one measurement, :func:`.long_job.host_speed`), the host's cap, Train / Stop and the job's status.
 The numbers come from :mod:`resnet_explain.experiments.architectures`; here they are only laid out."""
 
 from __future__ import annotations
@@ -7,18 +7,24 @@ from __future__ import annotations
 import streamlit as st
 
 from ..content.job_status import count_progress, job_status
+from ..content.refusal import estimate_basis
 from ..errors import UserError
 from ..experiments import architectures as A
 from ..spec.zoo import VARIANTS
+from ..train.budgets import Control
 from ..train.estimate import estimate_run_seconds
-from .jobs import compute_slot, show_job
-from .long_job import LongJob, host_cap, over_cap
+from .jobs import show_job
+from .long_job import LongJob, host_speed, refuse
 
 
-@st.cache_data(max_entries=64, ttl=600, show_spinner="Timing a few training steps here…")
-def measured_estimate(request) -> float:
-    with compute_slot():
-        return estimate_run_seconds(request)
+def shrink(depth: int, names, chosen, seconds) -> list[Control]:
+    """The page's two controls that shrink its work, for a refusal: a smaller **Depth (6n + 2)**,
+    or fewer **Variants** (the last ones dropped); ``seconds(depth, names)`` prices each."""
+    smaller = [d for d in A.DEPTHS[::-1] if d < depth]
+    fewer = [list(names[:k]) for k in range(len(names) - 1, 0, -1)]
+    return [Control("Depth (6n + 2)", smaller, lambda d: seconds(d, chosen)),
+            Control("Variants", fewer, lambda v: seconds(depth, [n for n in chosen if n in v]),
+                    lambda v: ", ".join(v))]
 
 
 def _train_status(j) -> None:
@@ -41,20 +47,20 @@ def training_section(depth: int, names, seed: int, store, device) -> None:
     """Plan, estimate, Train / Stop and the status of the training job, under its subheader."""
     st.subheader("Training results")
     training = TRAINING.running
+    price = lambda r: estimate_run_seconds(r, host_speed(device.type))  # timed only when needed
+
+    def seconds(d, chosen) -> float:
+        return sum(p.estimate for p in A.plan_training(d, chosen, seed, store, price))
     try:
-        plan = [] if training else A.plan_training(depth, names, seed, store, reference_seconds=measured_estimate)
-        cap = host_cap(device.type)
+        plan = [] if training else A.plan_training(depth, names, seed, store, price)
     except UserError as exc:
         st.error(str(exc))
         st.stop()
     total = sum(p.estimate for p in plan)
     if plan:
         st.caption(f"Not stored yet: {', '.join(VARIANTS[p.name].label for p in plan)} — roughly "
-                   f"**{total:.0f} s** to train here with the quick budget (a few training steps "
-                   "timed just now, scaled by FLOPs).")
-    if refused := over_cap(total, cap):
-        st.warning(f"Refused: {total:.0f} s is over this host's {cap:.0f} s cap for live training on a "
-                   "CPU; pick fewer variants or a smaller depth.", icon=":material/timer_off:")
+                   f"**{total:.0f} s** to train here with the quick budget ({estimate_basis()}).")
+    refused = refuse(total, device.type, shrink(depth, names, names, seconds))
     work = lambda j: A.train_missing(plan, store, j.records.append, j.should_stop)
     TRAINING.buttons(lambda: TRAINING.start(work, meta={"runs": len(plan), "epochs": sum(
         r.request.config.epochs for r in plan)}), blocked=not plan or refused)

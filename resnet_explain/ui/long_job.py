@@ -3,7 +3,9 @@ button (refused over the cap), Stop, the progress box redrawn each second, then 
 
     job = ui.LongJob("ll", "the loss landscapes", status, start_label="Compute")
     ...widgets disabled while job.running...
-    refused = ui.over_cap(estimate, ui.host_cap(device.type))
+    speed = ui.host_speed(device.type)      # THE measurement of this host, once per host
+    estimate = ...arithmetic on speed...     # every estimate: resnet_explain.train.estimate
+    refused = ui.refuse(estimate, device.type, [Control("Grid (points per axis)", ...), ...])
     job.buttons(lambda: job.start(work, meta={...}, shared=key), blocked=refused)
     result = job.follow()   # the finished result, once; None while it runs or after
 
@@ -17,11 +19,13 @@ for the same work at once watch one job (:func:`.jobs.start_shared_job`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import streamlit as st
 
-from .jobs import BackgroundJob, start_job, start_shared_job, watch_job
+from ..content.refusal import refusal
+from .jobs import BackgroundJob, ServerBusy, compute_slot, start_job, start_shared_job, watch_job
+from .warmup import HOLD
 
 
 def host_cap(device_type: str) -> float | None:
@@ -34,8 +38,46 @@ def host_cap(device_type: str) -> float | None:
 
 
 def over_cap(estimate_s: float, cap_s: float | None) -> bool:
-    """The one refusal rule: an estimate over the cap (no cap: never refused)."""
-    return cap_s is not None and estimate_s > cap_s
+    """THE refusal rule (:func:`resnet_explain.train.budgets.over_cap`)."""
+    from ..train.budgets import over_cap as rule  # lazy: see host_cap
+
+    return rule(estimate_s, cap_s)
+
+
+def host_speed(device_type: str):
+    """THE measurement of this host that every page's estimate is arithmetic on
+    (:func:`resnet_explain.train.estimate.host_speed`): made once per host (device type + threads)
+    and kept for the process, on an idle compute slot — the warm-up yields (:data:`.warmup.HOLD`)
+    and a running job finishes first. Never measured while the server is busy: when the slot
+    stays taken, the page says so and stops."""
+    # lazy: resnet_explain.train loads the training engine, kept out of start-up (test_lazy_imports)
+    from ..train import estimate
+
+    if (known := estimate.known_speed(device_type)) is not None:
+        return known
+    try:
+        with st.spinner("Timing this server once (a few training steps of two small networks)…"), \
+                HOLD.held(), compute_slot():
+            return estimate.host_speed(device_type)
+    except ServerBusy as exc:
+        st.warning(f"{exc}. Estimates wait for an idle server: this page needs one first.",
+                   icon=":material/hourglass_top:")
+        st.stop()
+
+
+def refuse(estimate_s: float, device_type: str, controls: Sequence = (), otherwise: str = "") -> bool:
+    """THE cap rule on a page: True (and a warning that names the one control that fixes it, by its
+    label on this page, or ``otherwise`` when none does) when ``estimate_s`` is over this host's cap
+    (:func:`host_cap`). ``controls``: :class:`resnet_explain.train.budgets.Control`, the page's
+    controls that shrink the job, in the page's order."""
+    from ..train.budgets import CAP_ENV, fix, nearest  # lazy: see host_cap
+
+    cap = host_cap(device_type)
+    if not over_cap(estimate_s, cap):
+        return False
+    st.warning(refusal(estimate_s, cap, fix(cap, controls), otherwise, CAP_ENV, nearest(controls)),
+               icon=":material/timer_off:")
+    return True
 
 
 @dataclass

@@ -15,7 +15,10 @@ Polite on a shared 2-vCPU box:
 - when a visitor's script starts while a page is warming, that page's run is stopped (at its next
   Streamlit call: a computation already running finishes, and its result stays cached) and the
   page is tried again later;
-- the computations take the compute slot inside the pages' cached functions, like any visitor's.
+- the computations take the compute slot inside the pages' cached functions, like any visitor's;
+- work that must run on an idle server (timing this host for every estimate,
+  :func:`.long_job.host_speed`) holds it back (:data:`HOLD`): the page it is warming yields, and
+  no page starts until the hold ends.
 
 ``RESNET_EXPLAIN_WARMUP``: ``on`` (default), ``off``, or a comma-separated list of url paths
 (``vanishing,lesion``) to warm only those pages' default views.
@@ -103,6 +106,47 @@ class Activity:
 ACTIVITY = Activity()  # one per process, like the server's sessions
 
 
+class Hold:
+    """Work that must see an idle server asks the warm-up to step aside: while anyone holds, the
+    warm-up starts no page and the page it is warming yields; :meth:`held` returns once that page
+    has stopped (or after ``wait`` seconds: a page run by the warm-up may itself be the holder)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.holders = 0
+        self.visiting = False
+
+    @property
+    def on(self) -> bool:
+        return self.holders > 0
+
+    @contextmanager
+    def visit(self):
+        """Around one page the warm-up opens."""
+        with self._cond:
+            self.visiting = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.visiting = False
+                self._cond.notify_all()
+
+    @contextmanager
+    def held(self, wait: float = 10.0):
+        with self._cond:
+            self.holders += 1
+            self._cond.wait_for(lambda: not self.visiting, timeout=wait)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.holders -= 1
+
+
+HOLD = Hold()  # one per process, like ACTIVITY
+
+
 @contextmanager
 def visitor_run():
     """Around a visitor's page run (app.py): the warm-up holds back while it runs."""
@@ -131,6 +175,7 @@ class Warmup:
     visit: Callable[[str, str, Callable[[], bool]], str]
     busy: Callable[[float], bool] = ACTIVITY.busy  # busy(quiet seconds)
     slot_free: Callable[[], bool] = slot_free
+    hold: Hold = HOLD
     poll: float = 0.2
     log: Callable[[str], None] = lambda line: print(f"{LOG_PREFIX} {line}", file=sys.stderr, flush=True)
     done: list = field(default_factory=list)  # (path, query, status, seconds)
@@ -139,7 +184,7 @@ class Warmup:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def idle(self) -> bool:
-        return not self.busy(QUIET_SECONDS) and self.slot_free()
+        return not self.busy(QUIET_SECONDS) and self.slot_free() and not self.hold.on
 
     def wait_idle(self) -> bool:
         """Block until the server is idle (True) or the warm-up was stopped (False)."""
@@ -148,6 +193,9 @@ class Warmup:
                 return True
             self.stop.wait(self.poll)
         return False
+
+    def _should_yield(self) -> bool:
+        return self.busy(0.0) or self.hold.on or self.stop.is_set()
 
     def run(self) -> None:
         t0 = time.monotonic()
@@ -159,7 +207,8 @@ class Warmup:
                         return
                     self.state = "running"
                     t = time.monotonic()
-                    status = self.visit(path, query, lambda: self.busy(0.0) or self.stop.is_set())
+                    with self.hold.visit():
+                        status = self.visit(path, query, self._should_yield)
                     secs = time.monotonic() - t
                     if status != "yielded":
                         break

@@ -65,6 +65,10 @@ def test_untrained_variants_are_offered_with_an_estimate(at):
 def test_a_long_probe_waits_for_a_button_with_its_estimate(tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path))
     monkeypatch.setenv("RESNET_EXPLAIN_INLINE_PROBE_SECONDS", "0")  # any probe not stored: a job
+    from resnet_explain.train import estimate as E  # a fast host, installed as this host's one timing:
+
+    monkeypatch.setitem(E._SPEEDS, E.host_key("cpu"), E.HostSpeed(("cpu", 2), E.Line(1e-5, 1e-11),
+                                                                   E.Line(1e-5, 1e-11), 1e-8))  # not refused
     app = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     app.query_params.update({"ar_depth": "56", "ar_variants": ["wide", "dense"], "ar_batch": "32"})
     app.run()

@@ -77,7 +77,7 @@ def test_a_long_study_shows_its_estimate_and_waits_for_start(pair, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     planned = lesion.lesion_passes(twin.spec) + lesion.lesion_passes(yours.spec)
     estimate = [c.value for c in at.caption if f"{planned} forward passes over 48 test images" in c.value]
-    assert estimate and "about **" in estimate[0] and "timed here just now" in estimate[0]
+    assert estimate and "about **" in estimate[0] and "timed once when it was idle" in estimate[0]
     assert "ls_job" not in at.session_state and not at.metric  # nothing runs before Start
     start, stop = (next(b for b in at.button if b.label == label) for label in ("Start", "Stop"))
     assert not start.disabled and stop.disabled

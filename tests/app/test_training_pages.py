@@ -143,19 +143,23 @@ def test_training_run_nobody_watches_stops_itself():
     assert any(label.startswith("Stopped (nobody was watching) after") for label in status_labels(at))
 
 
-def test_training_refuses_a_budget_over_the_cpu_time_cap_and_shows_the_estimate(monkeypatch):
-    """The estimate is the library's, at the speed a few real steps take here (faked here: a host
-    where ResNet-20 trains 2000 images/s and ResNet-56 700)."""
-    from resnet_explain.train import estimate
+def test_training_refuses_a_budget_over_the_cap_and_names_the_one_control_that_fits(monkeypatch):
+    """The estimate is the library's, on a host of known speed installed as this host's one
+    measurement; the cap is THE cap (120 s), not a page's own."""
+    from resnet_explain.content.refusal import seconds
+    from resnet_explain.train import estimate as E
+    from resnet_explain.train.budgets import EXPERIMENTS
 
-    speed = {20: 2000.0, 56: 700.0}
-    monkeypatch.setattr(estimate, "measure_images_per_second", lambda req: speed[req.netspec.depth])
+    speed = E.HostSpeed(("cpu", 1), E.Line(1e-3, 1e-10), E.Line(5e-4, 5e-11), 1e-7)
+    monkeypatch.setitem(E._SPEEDS, E.host_key("cpu"), speed)
     at = set_budget(training_page(), depths=(20, 56), epochs=30, n_train=5000)
-    per_run = 5000 * 30 + (at.session_state["tr_ntest"] * 30 + 5000) / 3  # estimate.step_images
-    est = 2 * per_run * (1 / speed[20] + 1 / speed[56])  # 2 architectures, one seed
-    assert est > 300
-    assert any(w.value.startswith(f"This budget would take roughly {est:.0f} s on a CPU, over this "
-                                  "page's limit of 300 s") for w in at.warning), [w.value for w in at.warning]
+    exp = EXPERIMENTS["cpu-live"].with_(depths=(20, 56), seeds=(0,), data_seed=0, epochs=30, n_train=5000,
+                                        n_test=at.session_state["tr_ntest"], device="cpu")
+    est = dg.estimate_experiment_seconds(exp, ("plain", "residual"), speed)
+    warning = [w.value for w in at.warning if w.value.startswith("Start is off")]
+    assert est > 120 and warning and f"about {seconds(est)} here" in warning[0], [w.value for w in at.warning]
+    assert "limit of 120 s" in warning[0] and warning[0].count("Set **") == 1
+    assert any(f"Set **{c}** to" in warning[0] for c in ("Depths", "Epochs", "Training images"))
     assert at.button(key="tr_start").disabled
 
 

@@ -7,9 +7,9 @@ import torch
 from resnet_explain.content.lesion import live_status
 from resnet_explain.errors import Stopped
 from resnet_explain.experiments.lesion import (
+    estimate_seconds,
     lesion_passes,
     lesion_study,
-    seconds_per_image,
     study_twins,
 )
 from resnet_explain.model import build_model
@@ -62,10 +62,14 @@ def test_study_twins_counts_passes_across_both_networks():
     assert tables["residual"]["accuracy"].tolist() == want["accuracy"].tolist()
 
 
-def test_seconds_per_image_is_measured():
-    model = build_model(cifar_resnet(8, width=4, in_size=8), seed=0).train()
-    s = seconds_per_image(model, data(32))
-    assert 0 < s < 1 and model.training  # mode restored
+def test_the_estimate_is_the_passes_times_one_forward_pass_at_the_host_speed():
+    from resnet_explain.train.estimate import HostSpeed, Line
+
+    speed = HostSpeed(("cpu", 1), Line(0.0, 1e-9), Line(1e-3, 1e-9), 0.0)
+    spec = cifar_resnet(14, width=4, in_size=8)
+    one = speed.forward_seconds(spec, 500, 500)
+    assert estimate_seconds(spec, 500, speed) == pytest.approx(lesion_passes(spec) * one)
+    assert estimate_seconds(spec, 1000, speed) > estimate_seconds(spec, 500, speed)
 
 
 def test_live_status_says_what_is_left_and_how_it_ended():

@@ -1,152 +1,174 @@
-"""The time estimate made before a training run starts (train/estimate.py)."""
+"""THE estimator (train/estimate.py) and THE cap rule with its one-control remedy (train/budgets.py):
+one measurement per host, every estimate arithmetic on it, the same rule on every page."""
 
-import math
+import threading
+from dataclasses import replace
 
-import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resnet_explain.experiments.degradation import load_stored, planned_epochs
-from resnet_explain.train.budgets import EXPERIMENTS
-from resnet_explain.train.estimate import Throughput, estimate_seconds
+from resnet_explain.spec import cifar_resnet, estimate_cost
+from resnet_explain.train import budgets as B
+from resnet_explain.train import estimate as E
+from resnet_explain.train.budgets import EXPERIMENTS, Control, fix, over_cap
+from resnet_explain.train.config import TrainConfig
+from resnet_explain.train.runs import DataRecipe, RunRequest
 
-LIVE = EXPERIMENTS["cpu-live"]
-
-
-def _runs(speeds: dict[int, list[float]]) -> pd.DataFrame:
-    """Measured runs: per depth, the images/s of each seed."""
-    return pd.DataFrame([{"arch": "plain", "depth": d, "seed": s, "images_per_s": v}
-                         for d, vs in speeds.items() for s, v in enumerate(vs)])
-
-
-RUNS = _runs({20: [2000.0, 2000.0], 56: [500.0, 1000.0]})  # 1/2000 s and 1/750 s per image
+# A host: 1 ms per layer per training step + 1 ns per FLOP; eval half that; 1 µs per pixel made.
+SPEED = E.HostSpeed(("cpu", 2), E.Line(1e-3, 1e-9), E.Line(5e-4, 5e-10), 1e-6)
+NET = cifar_resnet(20, width=8, in_size=16)
+RECIPE = DataRecipe(n_train=320, n_test=64, size=16, difficulty=0.0)
 
 
-def test_fit_returns_the_measured_time_per_image_at_the_measured_depths():
-    fit = Throughput.fit(RUNS)
-    assert math.isclose(fit.seconds_per_image(20), 1 / 2000)
-    assert math.isclose(fit.seconds_per_image(56), 1 / 750)  # mean speed of the seeds: 750 images/s
-    # linear in between: halfway in depth is halfway in time
-    assert math.isclose(fit.seconds_per_image(38), (1 / 2000 + 1 / 750) / 2)
+def request(n_train=320, epochs=2, batch=32, **cfg) -> RunRequest:
+    return RunRequest(NET.to_query(), replace(RECIPE, n_train=n_train),
+                      TrainConfig(epochs=epochs, batch_size=batch, device="cpu", **cfg))
 
 
-def test_one_depth_is_proportional_to_depth_and_the_line_never_reaches_zero():
-    fit = Throughput.fit(_runs({20: [1000.0]}))
-    assert math.isclose(fit.seconds_per_image(40), 2 / 1000)
-    falling = Throughput.fit(_runs({8: [100.0], 56: [1000.0]}))  # deeper measured faster: odd data
-    assert falling.seconds_per_image(200) == pytest.approx(1e-6)
+def test_a_run_is_its_steps_its_evaluations_and_its_images():
+    flops = estimate_cost(NET).flops
+    step = 20 * 1e-3 + flops * 32 * 1e-9
+    evals = 20 * 5e-4 * 1 + flops * (64 * 2 + 320) * 5e-10  # one call: under the eval batch of 1024
+    data = (320 + 64) * 16 * 16 * 1e-6
+    assert SPEED.run_seconds(request()) == pytest.approx(10 * 2 * step + evals + data)
 
 
-def test_estimate_is_the_sum_over_networks_of_images_times_epochs_times_time_per_image():
-    exp = LIVE.with_(depths=(20, 56), seeds=(0,), n_train=1000, epochs=3)
-    want = 2 * 1000 * 3 * (1 / 2000 + 1 / 750)  # two architectures
-    assert math.isclose(estimate_seconds(exp, ("plain", "residual"), RUNS), want)
-    assert math.isclose(estimate_seconds(exp, ("residual",), RUNS), want / 2)
-    three = exp.with_(seeds=(0, 1, 2))
-    assert math.isclose(estimate_seconds(three, ("plain",), RUNS), 3 * want / 2)
+def test_snapshots_max_steps_and_cifar_change_the_estimate_the_way_they_change_the_run():
+    base = SPEED.run_seconds(request())
+    assert SPEED.run_seconds(request(snapshot_every=8)) > base  # hooks on every 8th step
+    assert SPEED.run_seconds(request(max_steps=5)) < base  # the run stops at step 5
+    cifar = replace(request(), data=replace(RECIPE, kind="cifar"))  # read from disk, not made
+    assert SPEED.run_seconds(cifar) == pytest.approx(base - (320 + 64) * 256 * 1e-6)
 
 
-@given(n=st.integers(32, 5000), epochs=st.integers(1, 30), k=st.integers(2, 5))
-def test_estimate_is_linear_in_images_and_epochs(n, epochs, k):
-    exp = LIVE.with_(n_train=n, epochs=epochs)
-    base = estimate_seconds(exp, ("plain", "residual"), RUNS)
-    assert math.isclose(estimate_seconds(exp.with_(n_train=k * n), ("plain", "residual"), RUNS), k * base)
-    assert math.isclose(estimate_seconds(exp.with_(epochs=k * epochs), ("plain", "residual"), RUNS),
-                        k * base)
+@settings(max_examples=30, deadline=None)
+@given(k=st.integers(2, 6), epochs=st.integers(1, 6))
+def test_more_work_never_costs_less_and_epochs_add_up(k, epochs):
+    one = SPEED.run_seconds(request(epochs=epochs))
+    assert SPEED.run_seconds(request(n_train=320 * k, epochs=epochs)) > one
+    per_epoch = SPEED.run_seconds(request(epochs=2)) - SPEED.run_seconds(request(epochs=1))
+    assert SPEED.run_seconds(request(epochs=epochs + 1)) == pytest.approx(one + per_epoch)
 
 
-def test_planned_epochs_counts_every_network_seed_and_epoch():
-    exp = LIVE.with_(depths=(8, 14, 20), seeds=(0, 1), epochs=4)
-    assert planned_epochs(exp, ("plain", "residual")) == 3 * 2 * 2 * 4
-    assert planned_epochs(exp, ("plain",)) == 24
+def test_a_deeper_or_wider_network_costs_more_in_layers_and_flops():
+    wide, deep = cifar_resnet(20, width=16, in_size=16), cifar_resnet(56, width=8, in_size=16)
+    assert SPEED.train_step(wide, 32) - SPEED.train_step(NET, 32) == pytest.approx(
+        (estimate_cost(wide).flops - estimate_cost(NET).flops) * 32 * 1e-9)  # same layers
+    assert SPEED.train_step(deep, 32) > SPEED.train_step(NET, 32) + 36 * 1e-3
+    assert SPEED.forward_seconds(NET, 2048, 1024) == pytest.approx(
+        2 * 20 * 5e-4 + estimate_cost(NET).flops * 2048 * 5e-10)  # two calls of 1024
 
 
-def test_estimate_of_the_stored_experiment_is_close_to_its_measured_time():
-    """The fit on the stored runs, asked for the stored budget, gives back most of the measured
-    training time (it leaves out evaluation after each epoch, so it comes out a little lower)."""
-    stored = load_stored()
-    est = estimate_seconds(EXPERIMENTS["cpu-budget"], ("plain", "residual"), stored.runs)
-    measured = stored.runs["seconds"].sum()
-    assert 0.7 * measured < est < measured
+@given(f1=st.floats(1e6, 1e9), ratio=st.floats(1.5, 20), per_layer=st.floats(0, 1e-2),
+       per_flop=st.floats(1e-12, 1e-8), layers=st.integers(2, 200))
+def test_the_line_through_two_timings_gives_back_the_costs_that_made_them(f1, ratio, per_layer, per_flop,
+                                                                         layers):
+    f2 = f1 * ratio
+    t = lambda f: layers * per_layer + f * per_flop  # noqa: E731
+    line = E.Line.through(layers, (f1, t(f1)), (f2, t(f2)))
+    assert line.seconds(layers, f1) == pytest.approx(t(f1), rel=1e-6)
+    assert line.seconds(layers, f2) == pytest.approx(t(f2), rel=1e-6)
 
 
-def test_fit_refuses_missing_or_impossible_speeds():
-    with pytest.raises(ValueError):
-        Throughput.fit(RUNS.iloc[:0])
-    with pytest.raises(ValueError):
-        Throughput.fit(_runs({20: [0.0]}))
+@given(t1=st.floats(1e-4, 1.0), t2=st.floats(1e-4, 1.0))
+def test_noisy_timings_never_give_a_negative_cost_and_never_under_estimate_them(t1, t2):
+    line = E.Line.through(20, (1e6, t1), (4e6, t2))
+    assert line.per_layer >= 0 and line.per_flop > 0
+    assert line.seconds(20, 1e6) >= t1 * (1 - 1e-9) or line.seconds(20, 4e6) >= t2 * (1 - 1e-9)
 
 
-def test_run_estimate_scales_with_flops_images_and_epochs_and_matches_the_stored_runs():
-    from dataclasses import replace
+def test_the_host_is_measured_once_per_device_type_and_thread_count(monkeypatch):
+    monkeypatch.setattr(E, "_SPEEDS", {})
+    calls = []
 
-    from resnet_explain.spec import cifar_resnet
-    from resnet_explain.train.estimate import estimate_run_seconds as estimate
-    from resnet_explain.train.runs import RunRequest
+    def measure(device):
+        calls.append(device)
+        return SPEED
 
-    stored = load_stored()
-    exp = EXPERIMENTS["cpu-budget"]
-    recipe = exp.data
-
-    def estimate_run_seconds(req):  # scaled by FLOPs from the stored runs: nothing runs
-        return estimate(req, stored.runs)
-
-    for depth in (20, 56):
-        req = RunRequest(cifar_resnet(depth, width=8, in_size=16).to_query(), recipe, exp.config)
-        measured = stored.runs[stored.runs["depth"] == depth]
-        train_s = exp.n_train * exp.config.epochs / measured["images_per_s"].mean()
-        # one constant per FLOP for both depths: within 30 % of each depth's measured time
-        assert 0.7 * train_s < estimate_run_seconds(req) < 1.3 * train_s
-    req = RunRequest(cifar_resnet(20, width=8, in_size=16).to_query(), recipe, exp.config)
-    twice = replace(req, data=replace(recipe, n_train=2 * exp.n_train))
-    assert estimate_run_seconds(twice) == pytest.approx(2 * estimate_run_seconds(req))
-    wide = RunRequest(cifar_resnet(20, width=16, in_size=16).to_query(), recipe, exp.config)
-    assert 3.5 < estimate_run_seconds(wide) / estimate_run_seconds(req) < 4.5  # 4x the FLOPs
+    threads = [threading.Thread(target=E.host_speed, args=("cpu", measure)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["cpu"] and E.known_speed("cpu") is SPEED  # the others waited and shared it
+    assert E.estimate_run_seconds(request()) == SPEED.run_seconds(request())  # no new timing
+    monkeypatch.setattr(E.torch, "get_num_threads", lambda: 7)
+    assert E.known_speed("cpu") is None  # another thread count is another host
+    E.host_speed("cpu", measure)
+    assert calls == ["cpu", "cpu"]
 
 
+def test_a_real_measurement_is_positive_and_leaves_the_random_state_alone():
+    import torch
 
-def test_measured_estimate_times_real_steps_of_this_network():
-    from dataclasses import replace
-
-    from resnet_explain.spec import cifar_resnet
-    from resnet_explain.train.config import TrainConfig
-    from resnet_explain.train.estimate import estimate_run_seconds, measure_images_per_second
-    from resnet_explain.train.runs import DataRecipe, RunRequest
-
-    recipe = DataRecipe(n_train=96, n_test=32, size=8, difficulty=0.0)
-    req = RunRequest(cifar_resnet(8, width=2, in_size=8).to_query(), recipe,
-                     TrainConfig(epochs=2, batch_size=16, device="cpu"))
-    ips = measure_images_per_second(req)
-    assert 10 < ips < 1e6
-    est = estimate_run_seconds(req)
-    assert est == pytest.approx((96 * 2 + (32 * 2 + 96) / 3) / ips, rel=0.5)  # measured again
-    bigger = replace(req, data=replace(recipe, n_train=960, n_test=320))
-    assert estimate_run_seconds(bigger) > 3 * est
+    torch.manual_seed(5)
+    before = torch.rand(1)
+    torch.manual_seed(5)
+    got = E.measure_host("cpu", steps=1)
+    assert torch.rand(1) == before
+    assert got.key == ("cpu", torch.get_num_threads())
+    assert got.train.per_flop > 0 and got.forward.per_flop > 0 and got.data_per_pixel > 0
+    assert got.train_step(NET, 32) > 0
 
 
-def test_an_experiment_is_estimated_at_the_measured_speed_of_each_depth():
+def test_an_experiment_is_every_run_of_it_at_the_host_speed():
     from resnet_explain.experiments.degradation import estimate_experiment_seconds, requests
-    from resnet_explain.train.estimate import step_images
 
     exp = EXPERIMENTS["cpu-live"].with_(depths=(8, 14), seeds=(0, 1), epochs=2, n_train=100, n_test=40)
-    measured = []
-
-    def measure(req):  # a host where depth 8 trains 1000 images/s and depth 14 500
-        measured.append(req.netspec.depth)
-        return {8: 1000.0, 14: 500.0}[req.netspec.depth]
-
-    est = estimate_experiment_seconds(exp, ("plain", "residual"), measure=measure)
     reqs = requests(exp, ("plain", "residual"))
-    assert len(reqs) == 2 * 2 * 2 and sorted(measured) == [8, 14], "one measurement per depth"
-    per_run = step_images(reqs[0])
-    assert per_run == 100 * 2 + (40 * 2 + 100) / 3
-    assert math.isclose(est, 4 * per_run / 1000 + 4 * per_run / 500)
+    assert len(reqs) == 8
+    assert estimate_experiment_seconds(exp, ("plain", "residual"), SPEED) == pytest.approx(
+        sum(SPEED.run_seconds(r) for r in reqs))
 
 
-def test_the_experiment_estimate_times_real_steps_here():
-    from resnet_explain.experiments.degradation import estimate_experiment_seconds
+# ---- THE cap rule and its remedy ------------------------------------------------------------------
+def test_the_cap_rule():
+    assert over_cap(121.0, 120.0) and not over_cap(120.0, 120.0) and not over_cap(1e9, None)
+    assert B.cap_seconds("cpu", {}) == B.CPU_CAP_SECONDS and B.cap_seconds("cuda", {}) is None
 
-    exp = EXPERIMENTS["cpu-live"].with_(depths=(8,), seeds=(0,), epochs=1, n_train=64, n_test=32)
-    est = estimate_experiment_seconds(exp, ("residual",))
-    assert 0 < est < 60
+
+def test_the_fix_is_the_smallest_change_of_the_control_that_keeps_the_most_work():
+    epochs = Control("Epochs", [7, 6, 5, 4, 3, 2, 1], lambda e: 25.0 * e)  # 200 s at 8 epochs
+    images = Control("Training images", [1250, 1000, 750, 500], lambda n: 0.11 * n)  # 165 s at 1500
+    got = fix(120.0, [epochs, images])  # 4 epochs: 100 s; 1000 images: 110 s, more of the work
+    assert (got.label, got.value, got.seconds) == ("Training images", 1000, pytest.approx(110.0))
+    assert fix(100.0, [epochs, images]).value == 4  # 4 epochs: 100 s; 750 images: 82.5 s
+    tie = Control("Training images", [1000], lambda n: 100.0)
+    assert fix(100.0, [epochs, tie]).label == "Epochs"  # a tie: the page's first control
+    assert fix(1.0, [epochs, images]) is None  # no single control brings it under
+
+
+@given(cap=st.floats(1, 500), est=st.lists(st.floats(0, 1000), min_size=1, max_size=8))
+def test_a_fix_always_fits_the_cap_and_none_means_nothing_fits(cap, est):
+    c = Control("Knob", list(range(len(est))), lambda i: est[i], show=lambda i: f"#{i}")
+    got = fix(cap, [c])
+    if got is None:
+        assert all(e > cap for e in est)
+    else:
+        assert got.seconds <= cap and got.value == next(i for i, e in enumerate(est) if e <= cap)
+        assert got.shown == f"#{got.value}"
+
+
+def test_the_refusal_names_the_estimate_the_limit_and_the_one_control():
+    from resnet_explain.content.refusal import refusal, seconds
+
+    said = refusal(154.2, 120.0, fix(120.0, [Control("Epochs", [4], lambda e: 77.0)]), setting=B.CAP_ENV)
+    assert "about 154 s" in said and "limit of 120 s" in said and B.CAP_ENV in said
+    assert said.endswith("Set **Epochs** to 4 (about 77 s).")
+    assert refusal(200, 120, None, "Make it smaller in the **Network Builder**.").endswith("**Network Builder**.")
+    assert [seconds(s) for s in (0.4, 154, 250, 7300)] == ["0 s", "154 s", "4 min 10 s", "2 h 02 min"]
+
+
+def test_when_no_control_is_enough_the_one_that_does_the_most_is_named_first():
+    from resnet_explain.content.refusal import refusal
+    from resnet_explain.train.budgets import nearest
+
+    epochs = Control("Epochs", [3, 2, 1], lambda e: 100.0 * e)
+    images = Control("Training images", [1000, 500], lambda n: 0.3 * n)
+    assert fix(90.0, [epochs, images]) is None
+    first = nearest([epochs, images])
+    assert (first.label, first.value) == ("Epochs", 1)  # 100 s beats 500 images' 150 s
+    said = refusal(400.0, 90.0, None, first=first)
+    assert said.endswith("set **Epochs** to 1 first (about 100 s), then make another smaller.")
+    assert nearest([]) is None

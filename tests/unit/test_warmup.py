@@ -128,3 +128,34 @@ def test_the_app_under_apptest_starts_no_warmup_thread(monkeypatch):
     assert not at.exception
     assert not [t for t in threading.enumerate() if t.name == "resnet-explain: warm-up"]
     assert warmup.ACTIVITY.running == 0  # the run was counted and ended
+
+
+def test_timing_the_host_holds_the_warmup_back_and_waits_for_its_page_to_yield():
+    """Issue 24: the estimate was timed while the warm-up ran. A holder (the host's one timing)
+    stops the page being warmed, waits until it has stopped, and no page starts while it holds."""
+    hold = warmup.Hold()
+    events = []
+    visiting = threading.Event()
+
+    def visit(path, query, should_yield):
+        events.append(f"open {path}")
+        if visiting.is_set():  # the second try, after the hold: it finishes
+            return "finished"
+        visiting.set()
+        while not should_yield():
+            time.sleep(0.01)
+        time.sleep(0.1)  # the page takes a moment to stop
+        events.append(f"yielded {path}")
+        return "yielded"
+
+    w = warmup.Warmup([("your-network", "")], visit, busy=lambda quiet: False, slot_free=lambda: True,
+                      hold=hold, poll=0.01, log=lambda line: None)
+    th = _run(w)
+    assert visiting.wait(5)
+    with hold.held(wait=5):
+        events.append("timing")  # the warm-up's page has stopped before this
+        time.sleep(0.3)
+        events.append("timed")
+    th.join(5)
+    assert events == ["open your-network", "yielded your-network", "timing", "timed", "open your-network"]
+    assert not th.is_alive() and w.done[0][2] == "finished" and not hold.on  # tried again after the hold
