@@ -2,7 +2,17 @@
 
 import pytest
 
+from .hostspeed import target
 from .jobs import train_tiny_pair
+
+
+@pytest.fixture(autouse=True)
+def target_host_speed(monkeypatch):
+    """Every page test runs at the target host's speed (one host measurement, installed), not at
+    this machine's present load; a test may install another."""
+    from resnet_explain.train import estimate as E
+
+    monkeypatch.setitem(E._SPEEDS, E.host_key("cpu"), target())
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,7 @@
 """Issue 24: the first thing a room does was refused. Every long page's default view (and the
 smallest live work of the pages whose default is stored) is not refused on the host we target — a
-2-vCPU server, idle when it is timed once — with margin.
-
-The target host's speed: the shape of THE estimator's line (its per-layer and per-FLOP costs)
-as measured on this 2-core machine with one thread (``python scripts/estimate_check.py``, the
-quietest of 3 measurements, under a load average of 23), scaled by one factor so that it gives
-back the training speed of the stored degradation runs (assets/degradation/runs.csv: ResNet-20,
-width 8, 16×16, batch 64, one thread on a 2-core CPU; median 2,471 images/s). Scaled so, the same
-line also gives back the stored ResNet-56 runs (0.0760 s a batch against 0.0757 measured) and the
-issue's idle estimate of the default pair (33.5 s against its 32 s). The pages are then asked at
-MARGIN times slower than that."""
+2-vCPU server, idle when it is timed once — with margin: at MARGIN times the target's time
+(:mod:`.hostspeed` says where the target's speed comes from)."""
 
 from pathlib import Path
 
@@ -22,18 +14,11 @@ from resnet_explain.spec import cifar_resnet
 from resnet_explain.train import budgets
 from resnet_explain.train import estimate as E
 
+from .hostspeed import target
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
 MARGIN = 1.5  # the defaults must fit the cap at 1.5x the target's time (the heaviest need 1.9x)
-MEASURED = E.HostSpeed(("cpu", 1), E.Line(9.461e-3, 5.472e-10), E.Line(5.742e-3, 2.163e-10), 2.042e-6)
-
-
-def target(margin: float = 1.0) -> E.HostSpeed:
-    runs = pd.read_csv(ROOT / "assets" / "degradation" / "runs.csv")
-    batch_s = 64 / float(runs[runs["depth"] == 20]["images_per_s"].median())
-    k = margin * batch_s / MEASURED.train_step(cifar_resnet(20, width=8, in_size=16), 64)
-    scale = lambda line: E.Line(line.per_layer * k, line.per_flop * k)  # noqa: E731
-    return E.HostSpeed(("cpu", 2), scale(MEASURED.train), scale(MEASURED.forward), MEASURED.data_per_pixel * k)
 
 
 @pytest.fixture
