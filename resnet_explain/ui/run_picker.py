@@ -22,14 +22,16 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from streamlit.errors import StreamlitAPIException
+from urllib.parse import urlencode
 
+from ..content.story import STEPS
 from ..train import run_links, shipped
 from ..train.budgets import host_budgets
 from ..train.runs import Run, RunError, RunStore, valid_run_id
 
 SESSION_KEY = "run_pairs"  # st.session_state[SESSION_KEY]: [(yours_id, twin_id), ...], oldest first
 URL_KEY = run_links.URL_RUN
+TRAIN_PATH = next(s.url_path for s in STEPS if s.file == "app_pages/your_network.py")  # relative link
 
 
 def remember_pair(yours_id: str, twin_id: str) -> None:
@@ -178,12 +180,12 @@ def missing_notice(url: str, store: RunStore) -> None:
     spec = again.request.netspec
     text = (f"Train it here: {spec.arch}-{spec.depth} and its twin, {again.budget} budget, seed {again.seed}"
             + (" (the same inputs give the same run id)" if again.same_id else
-               " (on this server these inputs give another run id: its precision differs)"))
-    try:
-        st.page_link("app_pages/your_network.py", label=text, icon=":material/model_training:",
-                     query_params=again.train_page_params())
-    except StreamlitAPIException:  # the page run on its own, outside the app's navigation
-        st.caption(f"{text}: open Train Your Network from the app's navigation.")
+               f" (here they make run {again.request.run_id[:6]}…, not the link's: a link from "
+               "another kind of machine, such as a GPU training in bf16, or an edited link)"))
+    # A link to a new tab, not st.page_link: a session keeps its own Seed (the sidebar's widget)
+    # and budget over a link's query string; a fresh session takes them from the URL.
+    st.link_button(text + " (opens a new tab)", f"{TRAIN_PATH}?{urlencode(again.train_page_params())}",
+                   icon=":material/model_training:")
 
 
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)

@@ -4,13 +4,15 @@ offer to train it here, and the shipped twins meanwhile; an id that is not an id
 
 import json
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from resnet_explain.train import run_links
+from resnet_explain.spec import NetSpec
 from resnet_explain.train.budgets import BUDGET_ENV, host_budgets
 from resnet_explain.ui import run_picker
+from resnet_explain.ui.url_keys import NON_SPEC_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 LESION = str(ROOT / "app_pages" / "lesion.py")
@@ -68,13 +70,16 @@ def test_a_run_this_server_does_not_have_is_said_plainly_and_offered_for_trainin
     assert f"This link names run `{again.run_id}`, but this server has no such run" in text
     assert "Showing the **shipped twins** instead" in text
     assert isinstance(at.selectbox(key="ls_depth").value, int)  # a shipped depth
-    offer = " ".join(c.value for c in at.caption)  # outside the app's navigation the link is a caption
-    assert ("Train it here: residual-8 and its twin, tiny budget, seed 5 (the same inputs give the "
-            "same run id)") in offer
+    offer = at.get("link_button")[0].proto
+    assert offer.label == ("Train it here: residual-8 and its twin, tiny budget, seed 5 (the same inputs "
+                           "give the same run id) (opens a new tab)")
+    page, _, query = offer.url.partition("?")
+    train = parse_qs(query)  # the Train page's own keys: a fresh tab reads them from its URL
+    assert page == "your-network" and train["seed"] == ["5"] and train["yn_budget"] == ["tiny"]
+    assert NetSpec.from_query(query, ignore=NON_SPEC_KEYS) == yours.spec
     assert at.query_params["run"] == again.run_id  # the link stays as it came: a reload says it again
     at.run()
     assert f"run `{again.run_id}`" in warnings(at)
-    assert run_links.retrain(params, host_budgets()).train_page_params()["seed"] == "5"
 
 
 def test_a_missing_run_without_a_recipe_says_it_cannot_be_trained_again(pair):
