@@ -25,6 +25,7 @@ import streamlit as st
 from urllib.parse import urlencode
 
 from ..content.story import STEPS
+from ..errors import UserError
 from ..train import run_links, shipped
 from ..train.budgets import host_budgets
 from ..train.runs import Run, RunError, RunStore, valid_run_id
@@ -152,7 +153,11 @@ def write_link(choice: Choice, store: RunStore) -> None:
     if isinstance(choice.key, int):
         want = {URL_KEY: choice.ids[-1]}
     elif (want := known.get(choice.ids[0])) is None:  # read once per run and session
-        want = known[choice.ids[0]] = run_links.link_params(store.get(choice.ids[0]), host_budgets())
+        try:
+            budgets = host_budgets()
+        except UserError:  # an unreadable host budget: the Train page says so; the id still links
+            budgets = {}
+        want = known[choice.ids[0]] = run_links.link_params(store.get(choice.ids[0]), budgets)
     for k in run_links.LINK_KEYS:
         if k in want and qp.get(k) != want[k]:
             qp[k] = want[k]
@@ -173,7 +178,10 @@ def missing_notice(url: str, store: RunStore) -> None:
                   "no such run: it was trained on another server, or this one's cache made room.")
                + " Showing the **shipped twins** instead until you pick another pair.",
                icon=":material/link_off:")
-    again = run_links.retrain(dict(st.query_params.to_dict()), host_budgets())
+    try:
+        again = run_links.retrain(dict(st.query_params.to_dict()), host_budgets())
+    except UserError:  # an unreadable host budget (the Train page says which)
+        again = None
     if again is None:
         st.caption("The link carries no network, seed and budget to train it again from.")
         return
