@@ -42,11 +42,17 @@ def _texts(page, testid: str) -> str:
     return " ".join(page.locator(f"[data-testid={testid}]").all_inner_texts())
 
 
-def _picked(page) -> str:
-    """What the selectboxes show (the picked option is drawn in an input, not as inner text)."""
-    return " ".join(page.eval_on_selector_all(
-        "[data-testid=stSelectbox]", "els => els.map(e => e.textContent + ' ' + "
-        "Array.from(e.querySelectorAll('input')).map(i => i.value).join(' '))"))
+def _picked(page, want: str) -> str:
+    """What the selectboxes show (the picked option is drawn in an input, not as inner text),
+    once it contains ``want`` (a loaded server may still be drawing them), else after 60 s."""
+    for _ in range(120):
+        shown = " ".join(page.eval_on_selector_all(
+            "[data-testid=stSelectbox]", "els => els.map(e => e.textContent + ' ' + "
+            "Array.from(e.querySelectorAll('input')).map(i => i.value).join(' '))"))
+        if want in shown:
+            break
+        page.wait_for_timeout(500)
+    return shown
 
 
 @pytest.mark.parametrize("path", ["landscape", "lesion", "attribution"])
@@ -59,8 +65,8 @@ def test_a_run_link_opens_the_cli_trained_pair_in_a_fresh_browser(store_server, 
     wait_for_app(page)
     captions = _texts(page, "stCaptionContainer")
     assert f"run {yours}, trained here" in captions and f"run {twin}, trained here" in captions
-    picker = _picked(page)
-    assert f"your network: residual-8 ({yours[:6]}) vs its twin" in picker
+    want = f"your network: residual-8 ({yours[:6]}) vs its twin"
+    assert want in _picked(page, want)
     assert "this server has" not in _texts(page, "stAlert")  # no stand-in notice
     assert f"run={yours}" in page.url  # the link stays the link
     page.screenshot(path=str(OUT / f"run_link_{path}.png"), full_page=False)
@@ -81,7 +87,8 @@ def test_a_run_the_server_lacks_is_said_and_the_offer_opens_the_train_page_with_
     alert = page.locator("[data-testid=stAlert]").filter(has_text="no such run")
     alert.wait_for(timeout=60_000)
     assert alert.is_visible() and f"run {missing}" in alert.inner_text()
-    assert "shipped twins, depth" in _picked(page)
+    wait_for_app(page)
+    assert "shipped twins, depth" in _picked(page, "shipped twins, depth")
     page.screenshot(path=str(OUT / "run_link_missing.png"), full_page=False)
     offer = page.get_by_text("Train it here: residual-8 and its twin, full budget, seed 7 (the same "
                              "inputs give the same run id)")
