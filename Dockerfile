@@ -19,4 +19,7 @@ COPY --chown=user . .
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
-CMD ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]
+# The Space embeds the app in a cross-site iframe over HTTPS: its XSRF cookie must be SameSite=None
+# (sent Secure), or uploads fail with 403. Plain-http hosts keep config.toml's "lax" (README: workshop).
+CMD ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0", \
+     "--server.xsrfCookieSameSite=none"]

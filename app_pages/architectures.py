@@ -7,8 +7,6 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.charts import architectures as charts
 from resnet_explain.content import architectures as arch_text
-from resnet_explain.content.job_status import count_progress, job_status
-from resnet_explain.content.refusal import estimate_basis
 from resnet_explain.experiments import architectures as A
 from resnet_explain.spec.zoo import DEFAULT_VARIANTS, VARIANTS
 from resnet_explain.train.runs import RunStore
@@ -37,61 +35,10 @@ if not names:
     st.stop()
 
 
-@st.cache_resource(show_spinner=False)
-def known() -> dict:
-    """Probe rows by (spec query, seed, batch): the stored default view's, then each one this
-    process computes (a row is a few numbers; a background job fills it without a script run)."""
-    return dict(A.stored_probes())
-
-
 keys = {n: A.probe_key(n, depth, seed, int(batch)) for n in names}
-missing = [n for n in names if keys[n] not in known()]
+known = ui_panel.probe_section(keys, depth, int(batch), settings, device.type, names)  # stops here until probed
 
-
-def probe_all(todo, job=None):  # in a job, the job holds the compute slot
-    for i, n in enumerate(todo):
-        if job is not None and job.should_stop():
-            return
-        known()[keys[n]] = A.probe_query(*keys[n])
-        if job is not None:
-            job.records.append({"done": i + 1, "total": len(todo), "variant": VARIANTS[n].label})
-
-
-def probe_status(j):
-    rec = j.records[-1] if j.records else {"done": 0, "total": j.meta["n"], "variant": "…"}
-    label, state = job_status(state=j.state, elapsed=j.elapsed, error=j.error, stopping=j.stop.is_set(),
-                              abandoned=j.abandoned, finished=bool(j.records) and rec["done"] == rec["total"],
-                              running="Probing", done="Probed")
-    ui.show_job(j, label, state, *count_progress(rec["done"], rec["total"], "probed (with twins)",
-                                                 after=(f"last: {rec['variant']}",)))
-
-
-if missing:
-    speed = ui.host_speed(device.type)
-    est = A.probe_seconds_estimate(depth, missing, int(batch), speed)
-    if est <= A.inline_seconds():
-        try:
-            with st.spinner(f"Probing {len(missing)} networks and their twins (about {est:.0f} s)…"), \
-                    ui.compute_slot():
-                probe_all(missing)
-        except ui.ServerBusy as exc:
-            st.warning(str(exc).capitalize())
-            st.stop()
-    else:
-        probes = ui.LongJob("ar_probe", "the probes", probe_status, start_label="Probe them",
-                            start_key="ar_probe")
-        if not probes.running:
-            st.caption(f"{len(missing)} of these networks and their twins are not probed yet: about "
-                       f"**{est:.0f} s** on {settings.detail} ({estimate_basis()}).")
-        refused = ui.refuse(est, device.type, ui_panel.shrink(depth, names, missing, lambda d, m: (
-            A.probe_seconds_estimate(d, m, int(batch), speed))))
-        probes.buttons(lambda: probes.start(lambda j: probe_all(missing, j), shared=(
-            "architectures-probe", tuple(keys.values())), meta={"keys": keys, "n": len(missing)}),
-                       blocked=refused)
-        probes.follow(show=lambda j: j.meta["keys"] == keys)
-        st.stop()
-
-df = A.compare(depth, names, seed, int(batch), store=store, probes=lambda n, d, s, b: known()[keys[n]])
+df = A.compare(depth, names, seed, int(batch), store=store, probes=lambda n, d, s, b: known[keys[n]])
 view = charts.table(df)
 st.subheader(f"{len(df)} variant{'s' * (len(df) != 1)} at depth {depth} (6n + 2 with n = {(depth - 2) // 6})")
 st.dataframe(view, hide_index=True, width="stretch", height=35 * (len(view) + 1) + 3, column_config={

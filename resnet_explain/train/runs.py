@@ -50,6 +50,12 @@ class RunError(UserError):
     """An unknown run id, or a run that cannot be read."""
 
 
+def valid_run_id(run_id) -> bool:
+    """A run id is exactly 16 lowercase hex digits: never a path, whatever a link or flag says."""
+    return (isinstance(run_id, str) and len(run_id) == RUN_ID_LENGTH
+            and all(c in "0123456789abcdef" for c in run_id))
+
+
 @dataclass(frozen=True)
 class DataRecipe:
     """How a run's data are made: the generated shapes of :mod:`resnet_explain.data.shapes`."""
@@ -169,8 +175,7 @@ class RunStore:
     shipped_root: Path = SHIPPED_DIR
 
     def _folder(self, run_id: str) -> tuple[Path, bool] | None:
-        if not (isinstance(run_id, str) and len(run_id) == RUN_ID_LENGTH
-                and all(c in "0123456789abcdef" for c in run_id)):
+        if not valid_run_id(run_id):
             return None  # never a path from user input
         for base, shipped in ((self.root, False), (self.shipped_root, True)):
             p = Path(base) / run_id

@@ -4,8 +4,11 @@ The pairs offered are the shipped twins (by depth) and the pairs trained in THIS
 The session contract: a page that trains the visitor's network and its twin calls
 :func:`remember_pair` with both run ids; the picker then lists that pair as
 "your network: residual-20 (1fb939) vs its twin". The run store is shared by every visitor of a
-Space (one process), the list of pairs is not: another visitor's runs are never offered, and a
-``?run=<id>`` link selects a pair only when it is one of this session's (or a shipped) pair.
+Space (one process), the list of pairs is not: another visitor's runs are never *listed*. A
+``?run=<id>`` link is a capability (:mod:`resnet_explain.train.run_links`): when this server has
+that run and its twin, the pair opens for whoever holds the link and joins their session's list;
+when it has not, a warning says so, offers to train it here from the network, seed and budget the
+link carries, and the shipped twins are shown meanwhile.
 
 The pair comes back plain first, residual second, the order of the charts' colours (plain red,
 residual blue). Models are read once per process per run id, read-only (:func:`shared_model`),
@@ -19,11 +22,17 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ..train import shipped
-from ..train.runs import Run, RunError, RunStore
+from urllib.parse import urlencode
+
+from ..content.story import STEPS
+from ..errors import UserError
+from ..train import run_links, shipped
+from ..train.budgets import host_budgets
+from ..train.runs import Run, RunError, RunStore, valid_run_id
 
 SESSION_KEY = "run_pairs"  # st.session_state[SESSION_KEY]: [(yours_id, twin_id), ...], oldest first
-URL_KEY = "run"
+URL_KEY = run_links.URL_RUN
+TRAIN_PATH = next(s.url_path for s in STEPS if s.file == "app_pages/your_network.py")  # relative link
 
 
 def remember_pair(yours_id: str, twin_id: str) -> None:
@@ -102,31 +111,89 @@ def pick_pair(key: str, label: str = "Twins") -> tuple[Run, Run]:
     """A selectbox of the pairs this session may study; returns (plain run, residual run).
     The widget's value is a shipped depth (int) or a session pair's run id (str)."""
     store = RunStore()
+    url, missing_key = st.query_params.get(URL_KEY), f"_{key}_link_missing"
     options = choices(st.session_state.get(SESSION_KEY, []), store)
+    first_visit = url and key not in st.session_state
+    if first_visit and not choice_for(url, options) and (pair := run_links.linked_pair(url, store)):
+        remember_pair(*pair)  # the link's pair: this server has it, so whoever holds the id sees it
+        options = choices(st.session_state.get(SESSION_KEY, []), store)
     if not options:
         st.error("No trained twins: none are shipped in assets/runs (run scripts/make_assets.py) "
                  "and none were trained in this session (the Train page).")
         st.stop()
     by_key = {c.key: c for c in options}
-    url = st.query_params.get(URL_KEY)
-    if url and key not in st.session_state:
+    if first_visit:
         chosen = choice_for(url, options)
-        if chosen is None:
-            st.caption(f"The link's run `{url[:16]}` is not one of this session's runs.")
-        else:
-            st.session_state[key] = chosen.key
+        shipped_first = next((c.key for c in options if isinstance(c.key, int)), options[0].key)
+        st.session_state[key] = chosen.key if chosen else shipped_first
+        st.session_state[missing_key] = None if chosen else (url, st.session_state[key])
     pick = st.selectbox(label, list(by_key), format_func=lambda k: by_key[k].label, key=key,
                         help="Twins: the same network with and without skips, trained on the same "
                              "data with the same budget and seed. Your own pairs come from the "
-                             "Train page and stay in this browser session.")
-    if st.query_params.get(URL_KEY) not in by_key[pick].ids:  # a shared link restores the pair
-        st.query_params[URL_KEY] = by_key[pick].ids[-1]
+                             "Train page and stay in this browser session; a link to them opens "
+                             "them for whoever holds it, on this server.")
+    missing = st.session_state.get(missing_key)
+    if missing and missing[1] == pick:  # still the stand-in for a link's run: say so, keep the link
+        missing_notice(missing[0], store)
+    else:
+        st.session_state[missing_key] = None
+        write_link(by_key[pick], store)
     try:
         a, b = (store.get(i) for i in by_key[pick].ids)
     except RunError as exc:
         st.error(str(exc))
         st.stop()
     return plain_first(a, b)
+
+
+def write_link(choice: Choice, store: RunStore) -> None:
+    """Mirror the picked pair into the URL: a shipped pair's residual id; a session pair's first
+    run (your network) with the network, seed and budget that train it again elsewhere."""
+    qp, known = st.query_params, st.session_state.setdefault("_run_link_params", {})
+    if isinstance(choice.key, int):
+        want = {URL_KEY: choice.ids[-1]}
+    elif (want := known.get(choice.ids[0])) is None:  # read once per run and session
+        try:
+            budgets = host_budgets()
+        except UserError:  # an unreadable host budget: the Train page says so; the id still links
+            budgets = {}
+        want = known[choice.ids[0]] = run_links.link_params(store.get(choice.ids[0]), budgets)
+    for k in run_links.LINK_KEYS:
+        if k in want and qp.get(k) != want[k]:
+            qp[k] = want[k]
+        elif k not in want and k in qp:
+            del qp[k]
+
+
+def missing_notice(url: str, store: RunStore) -> None:
+    """A visible warning for a link whose pair this server does not have, and the offer to train
+    it here (the Train page with the link's network, seed and budget)."""
+    if not valid_run_id(url):
+        st.warning(f"This link's run `{url[:20]}` is not a run id (16 hex digits). Showing the "
+                   "shipped twins instead.", icon=":material/link_off:")
+        return
+    has_it = store.has(url)
+    st.warning(f"This link names run `{url}`, but this server has "
+               + ("that run and not its twin." if has_it else
+                  "no such run: it was trained on another server, or this one's cache made room.")
+               + " Showing the **shipped twins** instead until you pick another pair.",
+               icon=":material/link_off:")
+    try:
+        again = run_links.retrain(dict(st.query_params.to_dict()), host_budgets())
+    except UserError:  # an unreadable host budget (the Train page says which)
+        again = None
+    if again is None:
+        st.caption("The link carries no network, seed and budget to train it again from.")
+        return
+    spec = again.request.netspec
+    text = (f"Train it here: {spec.arch}-{spec.depth} and its twin, {again.budget} budget, seed {again.seed}"
+            + (" (the same inputs give the same run id)" if again.same_id else
+               f" (here they make run {again.request.run_id[:6]}…, not the link's: a link from "
+               "another kind of machine, such as a GPU training in bf16, or an edited link)"))
+    # A link to a new tab, not st.page_link: a session keeps its own Seed (the sidebar's widget)
+    # and budget over a link's query string; a fresh session takes them from the URL.
+    st.link_button(text + " (opens a new tab)", f"{TRAIN_PATH}?{urlencode(again.train_page_params())}",
+                   icon=":material/model_training:")
 
 
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)

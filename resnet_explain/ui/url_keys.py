@@ -23,4 +23,5 @@ PAGE_KEYS = {"gf_batch", "gf_f64",                                      # Gradie
              "mech_depth", "mech_q"}                                    # Why plain nets fail
 # The sidebar's and the app's own keys, and every page's.
 NON_SPEC_KEYS = frozenset({"seed", "device", "batch", "presenter", "theme", "controls", "preset", "view",
-                           "block", "dtype", "depth", "page", "embed", "embed_options", "run"} | PAGE_KEYS)
+                           "block", "dtype", "depth", "page", "embed", "embed_options", "run",
+                           "run_net", "run_seed", "run_budget"} | PAGE_KEYS)  # train/run_links.py

@@ -2,6 +2,7 @@
 variant with the library's numbers; each row's link opens that variant in the Network Builder;
 Fixup's missing ratio said in words; untrained variants offered for training with an estimate."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -69,10 +70,36 @@ def test_a_long_probe_waits_for_a_button_with_its_estimate(tmp_path, monkeypatch
 
     monkeypatch.setitem(E._SPEEDS, E.host_key("cpu"), E.HostSpeed(("cpu", 2), E.Line(1e-5, 1e-11),
                                                                    E.Line(1e-5, 1e-11), 1e-8))  # not refused
+    monkeypatch.setenv("RESNET_EXPLAIN_AUTO_PROBE_SECONDS", "0")  # ... that waits for its button
     app = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     app.query_params.update({"ar_depth": "56", "ar_variants": ["wide", "dense"], "ar_batch": "32"})
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.dataframe  # nothing probed in the script run
-    assert "not probed yet" in " ".join(c.value for c in app.caption)
+    text = " ".join(c.value for c in app.caption)
+    assert "not probed on this server yet" in text
+    assert "**Probe them** runs one forward and backward pass of each network and its twin" in text
+    assert "ar_probe_job" not in app.session_state  # nothing started without the click
     assert not app.button(key="ar_probe").disabled
+
+
+def test_a_link_whose_probes_are_short_enough_shows_its_view_without_a_click(tmp_path, monkeypatch):
+    """Issue #24: a shared ``ar_depth=32`` link showed an empty view until "Probe them"."""
+    monkeypatch.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path))
+    monkeypatch.setenv("RESNET_EXPLAIN_INLINE_PROBE_SECONDS", "0")  # a background job ...
+    monkeypatch.setenv("RESNET_EXPLAIN_AUTO_PROBE_SECONDS", "1e9")  # ... that starts by itself
+    app = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    app.query_params.update({"ar_depth": "14", "ar_variants": ["resnet", "gate"], "ar_batch": "4"})
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "probed now, by themselves" in " ".join(c.value for c in app.caption)
+    t0 = time.monotonic()
+    while not app.dataframe and time.monotonic() - t0 < 120:  # as the job box's timer reruns it
+        time.sleep(0.5)
+        app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.session_state["ar_probe_job"].state == "done"  # the job did it, no button was clicked
+    df = app.dataframe[0].value
+    assert list(df["variant"]) == [VARIANTS[n].label for n in ("resnet", "gate")]
+    want = A.compare(14, ["resnet", "gate"], seed=0, batch=4)
+    np.testing.assert_allclose(df["log10 ratio"], want["log10_ratio"].round(2), equal_nan=True)

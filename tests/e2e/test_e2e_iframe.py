@@ -2,8 +2,9 @@
 
 A Space page (huggingface.co) embeds the app (*.hf.space) in a cross-site iframe. Browsers send a
 SameSite=Lax cookie only to same-site requests, so with Streamlit's default XSRF cookie every
-upload inside the iframe fails with 403; `.streamlit/config.toml` sets
-`server.xsrfCookieSameSite = "none"`. Here the parent page is served from 127.0.0.1 and the app
+upload inside the iframe fails with 403; the Space's Dockerfile launches the app with
+`--server.xsrfCookieSameSite=none` (config.toml keeps "lax", which plain http needs:
+tests/e2e/test_e2e_lan.py). Here the parent page is served from 127.0.0.1 and the app
 from localhost (two sites). Playwright's default contexts are incognito-like, where Chromium
 blocks third-party cookies; a visitor's normal Chrome profile allows them, so the browser here is
 a fresh persistent profile with Chrome's default cookie setting (third-party cookies allowed).
@@ -88,7 +89,7 @@ def _upload_in_iframe(ctx, parent_url, app_url, png_path, choose_upload=None):
 def test_an_upload_works_inside_a_cross_site_iframe(parent_site, chrome_profile, tmp_path):
     png = tmp_path / "photo.png"
     png.write_bytes(_png())
-    proc, app = _start(ROOT / "app.py", ROOT)  # the repository's config.toml: "none"
+    proc, app = _start(ROOT / "app.py", ROOT, same_site="none")  # as the Space's Dockerfile launches it
     try:
         def choose_upload(frame):
             frame.get_by_text("upload a PNG/JPEG").click(timeout=240_000)

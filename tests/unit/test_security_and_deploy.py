@@ -15,7 +15,10 @@ def test_streamlit_security_settings():
     server = cfg["server"]
     assert server.get("enableXsrfProtection", True) is True
     assert server.get("enableCORS", True) is True
-    assert server["xsrfCookieSameSite"] == "none"  # uploads inside the Space's iframe
+    # lax where the app is served over plain http (a laptop, a workshop LAN: tests/e2e/test_e2e_lan.py);
+    # none, which needs HTTPS, only where the Space embeds it in a cross-site iframe
+    assert server["xsrfCookieSameSite"] == "lax"
+    assert '"--server.xsrfCookieSameSite=none"]' in (ROOT / "Dockerfile").read_text()
     assert server["maxUploadSize"] <= 5
     assert cfg["browser"]["gatherUsageStats"] is False
 
