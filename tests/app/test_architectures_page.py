@@ -23,6 +23,11 @@ NAMES = ["resnet", "gate", "fixup"]
 def at(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path_factory.mktemp("ar-cache")))  # nothing stored
+        from resnet_explain.train import estimate as E  # the target host (module scope: before conftest's)
+
+        from .hostspeed import target
+
+        mp.setitem(E._SPEEDS, E.host_key("cpu"), target())
         app = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
         app.query_params.update({"ar_depth": "8", "ar_variants": NAMES, "ar_batch": "4"})
         yield app.run()
