@@ -34,7 +34,7 @@ def chart_with_export(chart, data, name: str, key: str, title: str | None = None
         event = None
         st.altair_chart(chart, width="stretch")
     heading, sub = title or chart_title(chart, name), networks_subtitle(data)
-    with st.container(horizontal=True, gap="small", key=f"{key}_export"):
+    with st.container(horizontal=True, gap="small", key=f"aside_export_{key}"):  # not on stage
         st.download_button("PNG", data=lambda: to_image(chart, "png", title=heading, subtitle=sub),
                            file_name=f"{name}.png", mime="image/png", key=f"{key}_png",
                            icon=":material/image:", on_click="ignore", help="The chart as an image")
@@ -91,12 +91,13 @@ def _si(n: float) -> str:
     return f"{n:g}"
 
 
-def image_picker(test, seed: int, key: str):
+def image_picker(test, seed: int, key: str, where=None):
     """Pick an image to explain: from ``test`` (an ImageSet: by class, by index, or a seeded random
     draw) or an uploaded PNG/JPEG (validated and resized to the set's size, never stored). Returns
     (uint8 image (C, H, W) as numpy, mask or None, label or None); stops the page while an upload
-    is missing or refused. Widget keys start with ``key``."""
-    s1, s2, s3 = st.columns([2, 1, 1])
+    is missing or refused. Widget keys start with ``key``; the widgets go in ``where`` (a
+    container; default: the page)."""
+    s1, s2, s3 = (where or st).columns([2, 1, 1])
     source = s1.radio("Image", ("from the test set", "upload a PNG/JPEG"), horizontal=True, key=f"{key}_src",
                       bind="query-params")
     if source == "from the test set":
