@@ -35,6 +35,10 @@ LEGEND_TITLE_LIMIT = 420
 # An axis title longer than its axis is cut; wrap it instead. Characters per pixel of axis
 # length at the largest title font the app uses (17 px in presenter mode, ~9 px a character).
 TITLE_PX_PER_CHAR = 9.0
+# A chart's height on a page is the whole chart's (Streamlit fits a container-wide chart into its
+# width and height), so the y axis is shorter by the x axis below it: block names at -60° and
+# the x title take up to ~110 px (measured in Chromium: tests/e2e/test_e2e_fit.py).
+X_AXIS_PX = 110
 
 
 def legend(**kw) -> alt.Legend:
@@ -55,9 +59,9 @@ def dash_legend(**kw) -> alt.Legend:
 
 
 def fit_title(text: str, length_px: float) -> str | list[str]:
-    """``text`` as it fits an axis ``length_px`` long: one line when it fits, else wrapped at
-    words into lines that each fit (Vega-Lite draws a list as a multi-line title)."""
-    per_line = max(12, int(length_px / TITLE_PX_PER_CHAR))
+    """``text`` as it fits the y axis of a chart ``length_px`` high: one line when it fits, else
+    wrapped at words into lines that each fit (Vega-Lite draws a list as a multi-line title)."""
+    per_line = max(12, int((length_px - X_AXIS_PX) / TITLE_PX_PER_CHAR))
     if len(text) <= per_line:
         return text
     return textwrap.wrap(text, per_line, break_long_words=False) or [text]
