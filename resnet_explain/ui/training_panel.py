@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from ..charts import training as ct
+from ..charts.palette import with_palette
 from ..content import training as words
 from ..experiments.convergence import pairs
 from ..experiments.degradation import check_hypothesis
@@ -27,7 +28,7 @@ def curves(frame: pd.DataFrame, chance: float, title: str = "", name: str = "liv
             if key:
                 chart_with_export(chart, long, f"{name}_{metric.replace(' ', '_')}", key)
             else:
-                st.altair_chart(chart, width="stretch")
+                st.altair_chart(with_palette(chart), width="stretch")
 
 
 def results(table: pd.DataFrame, n_seeds: int, chance: float,

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from ..charts.export import chart_title, networks_subtitle, to_csv, to_image
+from ..charts.palette import with_palette
 from ..content.story import next_step
 from ..data.upload import UploadError, load_image
 from ..spec import estimate_cost
@@ -24,6 +25,7 @@ def chart_with_export(chart, data, name: str, key: str, title: str | None = None
     The exported images carry a title (``title``, else what the chart's axes say) and, where the
     data has a network and its twin, a subtitle saying which line is which. The buttons sit in a
     wrapping row at their own width, so "PNG", "SVG", "CSV" stay readable in a narrow column."""
+    chart = with_palette(chart)  # projector-safe colours for any colour channel without a scale
     if st.session_state.get("presenter"):  # readable from the back of the room
         chart = chart.configure_axis(labelFontSize=15, titleFontSize=17).configure_legend(
             labelFontSize=15, titleFontSize=16).configure_title(fontSize=20, subtitleFontSize=15)
