@@ -6,7 +6,6 @@ import streamlit as st
 
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
-from resnet_explain.charts.diagram import to_dot
 from resnet_explain.content.verdict import twin_sentence
 from resnet_explain.experiments.highway import gate_share, identity_share
 from resnet_explain.experiments.theory import sigmoid_bound_from_last
@@ -80,7 +79,7 @@ if picked:
     st.dataframe(rows, hide_index=True, width="stretch")
 with st.expander(f"Where {picked} is in your network" if picked else "Your network's architecture",
                  expanded=picked is not None):
-    st.graphviz_chart(to_dot(spec, collapse=spec.n_blocks > 12, highlight=picked), width="stretch")
+    ui.diagram(spec, collapse=spec.n_blocks > 12, highlight=picked)
 
 res_blocks = blocks["residual"]
 terms = flow_charts.split_terms(res_blocks)

@@ -8,6 +8,7 @@ import inspect
 import numpy as np
 import streamlit as st
 
+from ..charts.diagram import to_dot
 from ..charts.export import chart_title, networks_subtitle, to_csv, to_image
 from ..charts.palette import with_palette
 from ..content.story import next_step
@@ -47,6 +48,22 @@ def chart_with_export(chart, data, name: str, key: str, title: str | None = None
                            key=f"{key}_csv", icon=":material/table:", on_click="ignore",
                            help="The numbers behind the chart")
     return event
+
+
+def diagram(spec, collapse: bool = True, highlight: str | None = None) -> None:
+    """The network's Graphviz diagram (charts.diagram.to_dot) in the colours of the theme the page
+    is drawn in: a white diagram on the dark theme was a white slab on a projector."""
+    st.graphviz_chart(to_dot(spec, collapse=collapse, highlight=highlight, theme=drawn_theme()), width="stretch")
+
+
+def drawn_theme() -> str:
+    """"light" or "dark": what the browser draws (st.context.theme, which follows "auto" too),
+    else the sidebar's choice, else light."""
+    kind = getattr(getattr(st.context, "theme", None), "type", None)
+    if kind in ("light", "dark"):
+        return kind
+    chosen = st.session_state.get("theme", "auto")
+    return chosen if chosen in ("light", "dark") else "light"
 
 
 def show_code(obj, label: str = "Show the code") -> None:
