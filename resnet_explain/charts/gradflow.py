@@ -84,8 +84,10 @@ def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
                           scale=alt.Scale(domain=list(BOUND_DASHES), range=list(BOUND_DASHES.values())),
                           legend=dash_legend(values=networks, labelExpr=_label_expr(names))
                           if len(networks) > 1 else None)
+    # Vega-Lite merges this channel's legend with the dashes' (the same field): every dash value
+    # needs a width here, or the merged legend draws its symbols over its labels.
     width = alt.StrokeWidth("network:N", legend=None,
-                            scale=alt.Scale(domain=["yours", "twin"], range=[3.5, 1.5]))
+                            scale=alt.Scale(domain=list(BOUND_DASHES), range=[3.5, 1.5, 2.5]))
     line = base.mark_line(point=alt.OverlayMarkDef(size=40)).encode(
         x=x, y=alt.Y("y:Q", title=fit_title("log10 ‖∂L/∂x‖ at block output", height)), color=color,
         strokeDash=dash, strokeWidth=width, detail="variant:N", tooltip=tooltip)
