@@ -88,6 +88,8 @@ def vanishing_chart(long: pd.DataFrame, selected_depth: int | None = None, heigh
     if selected_depth is not None:
         sel = pd.DataFrame({"depth": [selected_depth]})
         layers.append(alt.Chart(sel).mark_rule(color="#2ca02c", strokeWidth=2).encode(x="depth:Q"))
+        layers.append(alt.Chart(sel).mark_text(align="left", baseline="top", dx=4, y=4, color="#2ca02c",
+                                               fontSize=12).encode(x="depth:Q", text=alt.value("your depth")))
     return alt.layer(*layers).properties(height=height, width=W)
 
 
@@ -98,12 +100,17 @@ def activation_sweep_chart(sweep: pd.DataFrame, height: int = 360) -> alt.Chart:
     color = alt.Color("label:N", title=None, legend=legend(),
                       scale=activation_init_scale(sweep["label"], sweep["act"], sweep["init"]))
     base = alt.Chart(sweep).encode(x=alt.X("depth:Q", title="network depth (weighted layers)"), color=color)
-    layers = [base.mark_line(point=alt.OverlayMarkDef(size=30)).encode(
-        y=alt.Y("y:Q", title=fit_title("log10 (first / last block gradient)", height)), tooltip=tooltip)]
     pred = sweep.dropna(subset=["predicted_log10"])
+    kinds = ["measured", "predicted (ReLU gain per layer)^L"][:1 + bool(len(pred))]
+    # Solid measured, dashed predicted: a legend of its own, so the dashes are named on the chart.
+    dash = alt.StrokeDash("line:N", title=None, scale=alt.Scale(domain=kinds, range=[[1, 0], [6, 4]][:len(kinds)]),
+                          legend=dash_legend() if len(kinds) > 1 else None)
+    layers = [base.mark_line(point=alt.OverlayMarkDef(size=30)).transform_calculate(line=f"'{kinds[0]}'").encode(
+        y=alt.Y("y:Q", title=fit_title("log10 (first / last block gradient)", height)), tooltip=tooltip,
+        strokeDash=dash)]
     if len(pred):
-        layers.append(alt.Chart(pred).mark_line(strokeDash=[6, 4], opacity=0.7).encode(
-            x="depth:Q", y="predicted_log10:Q", color=color,
+        layers.append(alt.Chart(pred).mark_line(opacity=0.7).transform_calculate(line=f"'{kinds[1]}'").encode(
+            x="depth:Q", y="predicted_log10:Q", color=color, strokeDash=dash,
             tooltip=["label:N", alt.Tooltip("predicted_log10:Q", title="predicted log10", format=".2f")]))
     layers += flagged_markers(sweep, alt.X("depth:Q"), color, tooltip)
     return alt.layer(*layers).properties(height=height, width=W)
