@@ -52,3 +52,16 @@ def test_with_palette_sets_the_scheme_for_charts_without_a_scale():
     chart = alt.Chart(pd.DataFrame({"x": [1, 2], "stage": ["a", "b"]})).mark_point().encode(x="x", color="stage")
     spec = palette.with_palette(chart).to_dict()
     assert spec["config"]["range"]["category"] == list(palette.CATEGORICAL)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_diagram_takes_the_theme_colours_on_a_transparent_background(theme):
+    from resnet_explain.charts.diagram import HIGHLIGHT_MARK, THEMES, to_dot
+    from resnet_explain.spec import preset
+
+    dot = to_dot(preset("resnet20"), highlight="stage2.block1", theme=theme)
+    other = THEMES["dark" if theme == "light" else "light"]
+    assert 'bgcolor="transparent"' in dot  # never a white slab on the dark page
+    for part in ("text", "box", "residual", "skip", "pick"):
+        assert THEMES[theme][part] in dot and other[part] not in dot, part
+    assert dot.count(HIGHLIGHT_MARK) == 1
