@@ -42,6 +42,7 @@ df = A.compare(depth, names, seed, int(batch), store=store, probes=lambda n, d, 
 view = charts.table(df)
 st.subheader(f"{len(df)} variant{'s' * (len(df) != 1)} at depth {depth} (6n + 2 with n = {(depth - 2) // 6})")
 st.dataframe(view, hide_index=True, width="stretch", height=35 * (len(view) + 1) + 3, column_config={
+    "variant": st.column_config.TextColumn("variant", width="medium", pinned=True),  # stays while scrolling
     "open in builder": st.column_config.LinkColumn("open in builder", display_text="open ↗",
                                                    help="This variant's network in the Network Builder"),
     "published error (%)": st.column_config.NumberColumn(help=arch_text.COLUMN_HELP["published error (%)"]),

@@ -13,7 +13,7 @@ settings = ui.settings()
 dev = settings.device.type
 
 st.title("Attribution Lab")
-st.markdown(
+ui.aside("at_intro").markdown(
     "Which pixels does a trained network use? Below, the **plain** and the **residual** twin "
     "(same depth, same data, same budget: a shipped pair, or your network and its twin from the "
     "Train page) explain the same image with the same Captum method. Because every generated "
@@ -22,7 +22,7 @@ st.markdown(
 )
 
 # ---- controls ----------------------------------------------------------------------------------
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4 = ui.controls().columns(4)
 with c1:
     runs = ui.pick_pair("at_depth")  # (plain, residual)
 ids = tuple(r.run_id for r in runs)
@@ -40,19 +40,19 @@ smooth = c4.toggle("SmoothGrad (NoiseTunnel)", key="at_nt", disabled=method in a
                    bind="query-params",
                    help="Average the method over noisy copies of the image (Smilkov et al. 2017).")
 
-image, mask, label = ui.image_picker(test, settings.seed, key="at")
-target_mode = st.radio("Explain the score of", ("the true class", "each model's prediction", "a class"),
+image, mask, label = ui.image_picker(test, settings.seed, key="at", where=ui.controls())
+target_mode = ui.controls().radio("Explain the score of", ("the true class", "each model's prediction", "a class"),
                        horizontal=True, key="at_target", index=0 if label is not None else 1,
                        bind="query-params")
 target = "true" if target_mode == "the true class" and label is not None else "pred"
 if target_mode == "a class":
-    target = classes.index(st.selectbox("Class to explain", classes, key="at_tclass", bind="query-params"))
+    target = classes.index(ui.controls().selectbox("Class to explain", classes, key="at_tclass", bind="query-params"))
 elif target_mode == "the true class" and label is None:
     st.caption("An upload has no true class: explaining each model's prediction.")
 layer = None
 if method == "LayerGradCam":
     blocks = [n for n, _ in runs[0].spec.named_blocks()]
-    layer = st.select_slider("Grad-CAM block", blocks, value=blocks[-1], key="at_layer", bind="query-params")
+    layer = ui.controls().select_slider("Grad-CAM block", blocks, value=blocks[-1], key="at_layer", bind="query-params")
 notes = {r.run_id: attribution_text.chance_note(r.name, r.meta, len(classes)) for r in runs}
 if unfair := attribution_text.pair_note({r.name: r.meta for r in runs}, len(classes)):
     st.warning(unfair, icon=":material/balance:")
@@ -85,7 +85,7 @@ for col, r in zip(st.columns(2, gap="large"), runs):
         st.markdown(attribution_text.headline(e, classes, label))
         for c, (picture, caption) in zip(st.columns(3), overlay.panels(image, e.attr_map, mask)):
             c.image(picture, caption=caption, width="stretch")
-        st.caption(attribution_text.facts(e))
+        ui.aside(f"at_facts_{r.run_id}").caption(attribution_text.facts(e))
 st.caption(attribution_text.OVERLAY_LEGEND)
 
 st.header("Which blocks carry the decision")

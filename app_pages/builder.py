@@ -3,7 +3,6 @@
 import streamlit as st
 
 from resnet_explain import ui
-from resnet_explain.charts.diagram import to_dot
 from resnet_explain.model.blocks import Block
 from resnet_explain.spec import SHORTCUT_LABELS, block_label, parse_block_name
 from resnet_explain.spec.kinds import describe_block
@@ -78,7 +77,7 @@ with right:
     ui.cost_metrics(spec, ui.PROBE_BATCH, ui.MAX_PROBE_MEMORY)
     st.caption(spec.summary())
     collapse = st.toggle("Collapse runs of identical blocks", value=spec.n_blocks > 12)
-    st.graphviz_chart(to_dot(spec, collapse=collapse, highlight=sel), width="stretch")
+    ui.diagram(spec, collapse=collapse, highlight=sel)
 
     blk, c_in = spec.block(sel), spec.in_width(sel)
     st.subheader(block_label(sel))

@@ -6,7 +6,6 @@ import streamlit as st
 
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
-from resnet_explain.charts.diagram import to_dot
 from resnet_explain.content.highway import identity_reading
 from resnet_explain.content.verdict import classifier_note, twin_sentence
 from resnet_explain.experiments.highway import gate_share, identity_share
@@ -17,7 +16,7 @@ settings = ui.settings()
 spec = ui.current_spec()
 
 st.title("Gradient Flow")
-st.markdown(
+ui.aside("gf_intro").markdown(
     "One forward and one backward pass on a seeded random batch (cross-entropy against random "
     "labels, BatchNorm in training mode). For every block we measure ‖∂L/∂x‖, the size of the "
     "gradient arriving at its output, for your network and for its **twin**: the same weights "
@@ -27,7 +26,7 @@ if spec.family == "transformer":
     st.caption("A Transformer: next-token cross-entropy on seeded random tokens; each point is the residual "
                "stream right after an attention or MLP sublayer (`layer0.attn`, `layer0.mlp`, …).")
 
-c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+c1, c2, c3 = ui.controls().columns([2, 1, 1], vertical_alignment="bottom")
 skips = c1.toggle("Skip connections on", value=spec.any_skip, key="gf_skips",
                   help="Switches every skip of your network (the builder can switch them one by one); "
                        "switching back restores the network as it was built.")
@@ -56,7 +55,7 @@ blocks = {variant: mine[0], other: theirs[0]}
 params = {variant: mine[1], other: theirs[1]}
 meta = {variant: mine[2], other: theirs[2]}
 info = settings.device_info
-st.caption(f"Ran on **{info['detail']}** ({meta[variant]['device']}, {meta[variant]['dtype']}), "
+ui.aside("gf_ran").caption(f"Ran on **{info['detail']}** ({meta[variant]['device']}, {meta[variant]['dtype']}), "
            f"torch {info['torch']}: {meta[variant]['seconds'] * 1e3:.0f} ms for your network, "
            f"{meta[other]['seconds'] * 1e3:.0f} ms for its twin (forward + backward + probe, "
            f"batch {batch}, seed {settings.seed}). {spec.summary()}.")
@@ -70,13 +69,13 @@ bound = None
 if spec.act == "sigmoid" and spec.norm == "none":
     bound = sigmoid_bound_from_last(blocks["plain"])
 st.subheader("Gradient size at each block's output")
-st.caption("log10 ‖∂L/∂x‖; solid: your network, dashed: its twin; hover for exact values, click a point "
+ui.aside("gf_how").caption("log10 ‖∂L/∂x‖; solid: your network, dashed: its twin; hover for exact values, click a point "
            "for its block's numbers and place in the network (double-click clears). Points marked "
            f"▼ are {magnitude.UNDERFLOW} or not finite; they keep their place at the bottom."
            + (" Dashed: 0.25 per sigmoid layer from the last block, the most σ′ alone allows "
               "(σ′(0) = 1/4)." if bound is not None else ""))
 picked = flow_charts.picked_block(ui.chart_with_export(
-    flow_charts.grad_norm_chart(long, bound, height=460 if settings.presenter else 340, pickable=True),
+    flow_charts.grad_norm_chart(long, bound, height=ui.chart_height(340, 460, 320), pickable=True),
     long, "gradient_norms", "gf_norms", select=flow_charts.PICK), long["block"])
 if picked:
     rows, text = flow_charts.block_numbers(blocks, picked, variant)
@@ -84,7 +83,7 @@ if picked:
     st.dataframe(rows, hide_index=True, width="stretch")
 with st.expander(f"Where {picked} is in your network" if picked else "Your network's architecture",
                  expanded=picked is not None):
-    st.graphviz_chart(to_dot(spec, collapse=spec.n_blocks > 12, highlight=picked), width="stretch")
+    ui.diagram(spec, collapse=spec.n_blocks > 12, highlight=picked)
 
 res_blocks = blocks["residual"]
 terms = flow_charts.split_terms(res_blocks)

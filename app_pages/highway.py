@@ -29,8 +29,8 @@ st.markdown(
     "\n\n"
     r"$$\frac{\partial L}{\partial x_l} = \frac{\partial L}{\partial x_{l+1}}\Big(1 + \frac{\partial F}{\partial x_l}\Big)"
     r"\qquad\Rightarrow\qquad \frac{\partial L}{\partial x_1} = \frac{\partial L}{\partial x_L}"
-    r"\prod_{l=1}^{L-1}\Big(1 + \frac{\partial F_l}{\partial x_l}\Big)$$"
-    "\n\n"
+    r"\prod_{l=1}^{L-1}\Big(1 + \frac{\partial F_l}{\partial x_l}\Big)$$")
+ui.aside("hw_intro").markdown(
     "The **1** is the identity shortcut: it hands the gradient back untouched, so the product does "
     "not go to 0 when the branches' derivatives are small, as a plain net's ∏ ∂F/∂x does. It does "
     "not keep the product near 1 either: factors of 1 + something can multiply up (the bars below). "
@@ -45,7 +45,7 @@ st.markdown(
 st.header("1 · Your network, block by block")
 net = spec if spec.any_skip else spec.twin()
 if spec.any_skip:
-    st.caption(f"Your network (from the Network Builder / the URL): {spec.summary()}.")
+    ui.aside("hw_yours").caption(f"Your network (from the Network Builder / the URL): {spec.summary()}.")
 else:
     st.info(f"Your network ({spec.summary()}) has no skip connections, so it has no identity term. "
             "Shown here: its **residual twin** — the same layers and weights with the skips on.",
@@ -56,10 +56,10 @@ if not got:
     st.stop()
 blocks, _, meta = got
 table = highway.highway_table(blocks)
-st.caption(f"{net.summary()}. One forward + backward pass, batch {meta['batch']}, seed {seed}, "
-           f"{meta['device']} ({meta['dtype']}), {meta['seconds'] * 1e3:.0f} ms.")
+ui.aside("hw_ran").caption(f"{net.summary()}. One forward + backward pass, batch {meta['batch']}, "
+                           f"seed {seed}, {meta['device']} ({meta['dtype']}), {meta['seconds'] * 1e3:.0f} ms.")
 if net.any_skip:
-    ui.chart_with_export(theory_charts.highway_chart(highway.highway_long(table), height=int(340 * H)),
+    ui.chart_with_export(theory_charts.highway_chart(highway.highway_long(table), height=ui.chart_height(340, 476, 340)),
                          table, "highway_terms", "hw_terms")
     st.markdown(highway_text.terms_sentence(table))
 
@@ -89,7 +89,7 @@ st.markdown(
     "[2002.10444](https://arxiv.org/abs/2002.10444); ReZero, Bachlechner et al. 2020). Here: a ReLU "
     "residual MLP **without normalisation**."
 )
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4 = ui.controls("hw_id").columns(4)
 alpha = c1.select_slider("Residual scale α", options=ALPHAS, value=0.0, key="hw_alpha", bind="query-params")
 zil = c2.toggle("Zero-init last layer", value=False, key="hw_zil", bind="query-params",
                 help="Start the last Linear of every branch at 0 (the branch is then 0 whatever α is).")
@@ -109,7 +109,7 @@ if got:
 st.subheader("Raise α: residual growth without normalisation")
 with st.spinner("Sweeping α over 2 depths × 2 inits…"):
     sweep = alpha_cached(seed)
-c1, c2 = st.columns(2)
+c1, c2 = ui.columns(2)
 with c1:
     ui.chart_with_export(theory_charts.alpha_chart(sweep, height=int(300 * H)), sweep, "alpha_sweep", "hw_alpha_g")
     st.caption("Backward: first/last block gradient ratio (log10).")

@@ -23,7 +23,7 @@ stored = st.cache_data(show_spinner=False)(dg.load_stored)()
 chance = chance_error()
 
 st.title("Training: does depth help?")
-st.markdown(
+ui.aside("tr_intro").markdown(
     "He et al. (2015, arXiv 1512.03385, sec. 4.2) trained *plain* networks of 20 to 56 layers on CIFAR-10: "
     "the deeper ones had the **higher training error** (their training curves: fig. 1, and fig. 6 left) — "
     "not overfitting, an optimisation difficulty; they called it *degradation*. With identity shortcuts the "
@@ -37,7 +37,7 @@ st.info(
 
 # ---- 1. stored ----------------------------------------------------------------------------------
 st.header("1 · Stored runs")
-st.caption(training_text.stored_caption(stored.meta))
+ui.aside("tr_stored").caption(training_text.stored_caption(stored.meta))
 panel.curves(stored.curves, chance, "", "stored", ("tr_s_train", "tr_s_test"))
 st.caption(training_text.curves_caption(stored.n_seeds, chance))
 st.subheader(f"Final errors and speed (mean over {stored.n_seeds} seeds), plain and residual, by depth")
@@ -74,13 +74,13 @@ job = ui.LongJob("tr", "your training run", status,
                  stop_help="Ends the run at the next training step; finished networks are kept.")
 running = job.running
 st.caption(training_text.preset_caption(PRESET, seed))
-c1, c2, c3 = st.columns([2, 2, 1])
+c1, c2, c3 = ui.controls("tr_live").columns([2, 2, 1])
 c1.multiselect("Depths", DEPTH_CHOICES, key="tr_depths", bind="query-params", disabled=running,
                help="He et al.'s CIFAR networks: 3 stages of (depth - 2) / 6 basic blocks each.")
 c2.multiselect("Architectures", list(ARCHS), key="tr_archs", bind="query-params", disabled=running,
                help="residual: identity shortcuts (option A); plain: the same network without them.")
 c3.number_input("Epochs", 1, 30, key="tr_epochs", bind="query-params", disabled=running)
-c4, c5, c6 = st.columns([2, 2, 1], vertical_alignment="bottom")
+c4, c5, c6 = ui.controls("tr_live").columns([2, 2, 1], vertical_alignment="bottom")
 c4.number_input("Training images", 32, 5000, step=250, key="tr_ntrain", bind="query-params", disabled=running)
 c5.number_input("Test images", 32, 2000, step=250, key="tr_ntest", bind="query-params", disabled=running)
 c6.button("Reset to preset", on_click=ss.update, args=(DEFAULTS,), disabled=running, key="tr_reset")

@@ -35,7 +35,7 @@ def activations_cached(seed: int) -> pd.DataFrame:
 
 
 st.title("Vanishing gradients")
-st.markdown(
+ui.aside("van_intro").markdown(
     "Backpropagation multiplies one factor per layer. If every factor is below 1, the gradient "
     "that reaches the first layers shrinks geometrically with depth: those layers barely learn. "
     "Below, every curve marked *measured* is a real forward and backward pass on a network built "
@@ -46,7 +46,7 @@ st.markdown(
 st.header("1 · The sigmoid's slope is at most 1/4")
 curves = theory.sigmoid_curves()
 peak_x, peak_y = theory.sigmoid_peak(curves)
-c1, c2 = st.columns([3, 2])
+c1, c2 = ui.columns([3, 2])
 with c1:
     ui.chart_with_export(theory_charts.sigmoid_chart(curves, height=int(260 * H)), curves, "sigmoid", "van_sig")
 with c2:
@@ -61,7 +61,7 @@ with c2:
 
 # ---- depth slider -------------------------------------------------------------------------------
 st.header("2 · Measured on a live sigmoid MLP")
-depth = st.select_slider("Depth (weighted layers)", options=DEPTHS, value=20, key="van_depth",
+depth = ui.controls("van_depth").select_slider("Depth (weighted layers)", options=DEPTHS, value=20, key="van_depth",
                          bind="query-params",
                          help="stem + two-layer blocks + head; no skips, no normalisation, PyTorch's "
                               "default init, width 64.")
@@ -70,7 +70,7 @@ with st.spinner("Probing sigmoid MLPs at every depth (float32 and float64)…"):
 row = table[table["depth"] == depth].iloc[0]
 L = int(row["layers_crossed"])
 long = vanishing.vanishing_long(table)
-st.caption(
+ui.aside("van_how").caption(
     "x: depth. y: log10 of the ratio ‖∂L/∂x‖ at the first block's output over the last block's. "
     f"Dashed: 0.25^L and 0.3^L with L = the sigmoid layers between those two points (depth − 4; "
     f"L = {L} at depth {depth}). Green line: the depth you picked. ▼: {magnitude.UNDERFLOW}, drawn "
@@ -92,7 +92,7 @@ st.caption("Norms are summed in float64 from float32 gradients, so a gradient wh
 # ---- tanh and ReLU -------------------------------------------------------------------------------------
 st.header("4 · tanh and ReLU")
 slopes = theory.activation_slopes()
-c1, c2 = st.columns([2, 3])
+c1, c2 = ui.columns([2, 3])
 with c1:
     ui.chart_with_export(theory_charts.activation_slopes_chart(slopes, height=int(260 * H)), slopes,
                          "activation_slopes", "van_slopes")
@@ -111,7 +111,7 @@ st.markdown(relu)
 
 # ---- BN + ReLU CNN: explosion ---------------------------------------------------------------------------
 st.header("5 · The honest correction: BatchNorm + ReLU CNNs do not vanish")
-cnn_depth = st.segmented_control("Plain CIFAR CNN depth", (20, 56, 110), default=56, key="van_cnn_depth",
+cnn_depth = ui.controls("van_cnn").segmented_control("Plain CIFAR CNN depth", (20, 56, 110), default=56, key="van_cnn_depth",
                                  bind="query-params",
                                  help="He et al. 2015's CIFAR networks (6n+2 layers), BatchNorm + ReLU, "
                                       "without skips, and the ResNet twin with the same weights.") or 56

@@ -65,7 +65,9 @@ def ratio_long(df: pd.DataFrame) -> pd.DataFrame:
 def chart(df: pd.DataFrame, height: int | None = None) -> alt.HConcatChart:
     order = list(df["label"])
     h = height or max(220, 26 * len(order))
-    y = alt.Y("variant:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    # Widths that fit the narrowest page a presenter uses (1280 px with the sidebar open: 820 px):
+    # names up to 200 px, the panels 300 and 170 (tests/e2e/test_e2e_fit.py measures it).
+    y = alt.Y("variant:N", sort=order, title=None, axis=alt.Axis(labelLimit=200))
     long = ratio_long(df)
     band = pd.DataFrame({"lo": [-math.log10(magnitude.SAME_FACTOR)], "hi": [math.log10(magnitude.SAME_FACTOR)]})
     tip = [alt.Tooltip("variant:N"), alt.Tooltip("role:N", title="network"),
@@ -74,12 +76,13 @@ def chart(df: pd.DataFrame, height: int | None = None) -> alt.HConcatChart:
         alt.Chart(band).mark_rect(color=MID_GREY, opacity=0.15).encode(x="lo:Q", x2="hi:Q"),
         alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color=MID_GREY).encode(x="x:Q"),
         alt.Chart(long[long["measured"]]).mark_point(filled=True, size=90).encode(
-            x=alt.X("log10_ratio:Q", title="log10 (first / last block gradient) at initialisation"),
+            x=alt.X("log10_ratio:Q", title=["log10 (first / last block gradient)", "at initialisation"]),
             y=y, color=alt.Color("role:N", scale=ROLE_COLORS, title=None, legend=legend(orient="top")),
             tooltip=tip),
         alt.Chart(long[~long["measured"] & (long["role"] == NET)]).mark_text(
             align="left", dx=4, fontSize=11, color=RESIDUAL_COLOR).encode(x="log10_ratio:Q", y=y, text="why:N"),
-    ).properties(width=380, height=h, title="Gradient at initialisation (grey band: within 2× of 1)")
+    ).properties(width=300, height=h, title=alt.TitleParams(
+        ["Gradient at initialisation", "(grey band: within 2× of 1)"]))
     err = pd.DataFrame({"variant": df["label"], "err": 100 * df["train_error"],
                         "train_source": df["train_source"]})
     yr = alt.Y("variant:N", sort=order, title=None, axis=None)
@@ -90,7 +93,7 @@ def chart(df: pd.DataFrame, height: int | None = None) -> alt.HConcatChart:
                      alt.Tooltip("train_source:N", title="result")]),
         alt.Chart(err[err["err"].isna()].assign(x=0.0)).mark_text(
             align="left", dx=4, fontSize=11, color=MID_GREY).encode(x="x:Q", y=yr, text="train_source:N"),
-    ).properties(width=240, height=h, title="Training error after the quick budget")
+    ).properties(width=170, height=h, title=alt.TitleParams(["Training error", "after the quick budget"]))
     return alt.hconcat(left, right).resolve_scale(y="shared")
 
 

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .axes import VARIANT_COLORS, W, block_order, fit_title, legend, xblock
+from .axes import MID_GREY, VARIANT_COLORS, W, block_order, fit_title, legend, xblock
 
 
 def block_share_chart(df: pd.DataFrame, height: int = 300) -> alt.Chart:
@@ -37,6 +37,8 @@ def score_chart(table: pd.DataFrame, height: int = 260) -> alt.Chart:
         color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend()),
         tooltip=["model:N", "method:N", "score:N", alt.Tooltip("value:Q", format=".1%"),
                  alt.Tooltip("mask_share_of_image:Q", title="mask share of image", format=".1%")])
-    ref = alt.Chart().mark_rule(strokeDash=[4, 3], color="#333").encode(x="mean(mask_share_of_image):Q")
-    return alt.layer(bars, ref, data=long).properties(height=height, width=320).facet(
+    ref = alt.Chart().mark_rule(strokeDash=[4, 3], color=MID_GREY).encode(x="mean(mask_share_of_image):Q")
+    ref_text = alt.Chart().mark_text(align="left", baseline="top", dx=4, y=2, color=MID_GREY, fontSize=11).encode(
+        x="mean(mask_share_of_image):Q", text=alt.value("dashed: an evenly spread map"))
+    return alt.layer(bars, ref, ref_text, data=long).properties(height=height, width=320).facet(
         column=alt.Column("score:N", title=None))

@@ -10,24 +10,22 @@ import altair as alt
 import pandas as pd
 
 from .. import magnitude
+from .palette import (  # noqa: F401 (re-exported: the charts import their colours from here)
+    ACTIVATION_COLORS,
+    BRANCH_TERM_COLOR,
+    IDENTITY_TERM_COLOR,
+    MID_GREY,
+    NEUTRAL_COLORS,
+    PLAIN_COLOR,
+    RESIDUAL_COLOR,
+    RESIDUAL_SHADES,
+    TOTAL_GRAD_COLOR,
+)
 
 W = "container"  # charts fill the page's width
 
-# One colour per concept, the same on every page: a plain network is red, a residual one blue.
-PLAIN_COLOR, RESIDUAL_COLOR = "#d62728", "#1f77b4"
+# The colours live in .palette (one place, projector-safe); named here too, where charts import them.
 VARIANT_COLORS = alt.Scale(domain=["residual", "plain"], range=[RESIDUAL_COLOR, PLAIN_COLOR])
-# ... and each activation its own colour, none of them plain's red or residual's blue.
-ACTIVATION_COLORS = {"sigmoid": "#9467bd", "tanh": "#17becf", "relu": "#2ca02c", "gelu": "#8c564b"}
-# The two terms of a residual block's backward pass: the identity (shortcut) term is the skip's
-# blue, the residual-branch term orange; the whole gradient at a block's output dark grey.
-IDENTITY_TERM_COLOR, BRANCH_TERM_COLOR, TOTAL_GRAD_COLOR = RESIDUAL_COLOR, "#ff7f0e", "#333333"
-# Lighter and darker shades of a residual net's blue, for several residual variants on one chart.
-RESIDUAL_SHADES = ("#74a9cf", "#08306b", "#9ecae1", "#3182bd")
-NEUTRAL_COLORS = ("#555555", "#e377c2", "#bcbd22", "#999999")
-# A grey for lines that are no concept's colour (legend dashes, reference lines, the picked block's
-# rule) that reads on the light theme's white and the dark theme's near-black alike (contrast
-# 3.5:1 on #ffffff, 5.7:1 on #0e1014; tests/unit/test_stage.py checks both).
-MID_GREY = "#8a8a8a"
 
 # Legends: long labels are shown whole (Vega's default cuts them at 160 px with "…").
 LEGEND_LABEL_LIMIT = 420
@@ -35,6 +33,10 @@ LEGEND_TITLE_LIMIT = 420
 # An axis title longer than its axis is cut; wrap it instead. Characters per pixel of axis
 # length at the largest title font the app uses (17 px in presenter mode, ~9 px a character).
 TITLE_PX_PER_CHAR = 9.0
+# A chart's height on a page is the whole chart's (Streamlit fits a container-wide chart into its
+# width and height), so the y axis is shorter by the x axis below it: block names at -60° and
+# the x title take up to ~110 px (measured in Chromium: tests/e2e/test_e2e_fit.py).
+X_AXIS_PX = 110
 
 
 def legend(**kw) -> alt.Legend:
@@ -55,9 +57,9 @@ def dash_legend(**kw) -> alt.Legend:
 
 
 def fit_title(text: str, length_px: float) -> str | list[str]:
-    """``text`` as it fits an axis ``length_px`` long: one line when it fits, else wrapped at
-    words into lines that each fit (Vega-Lite draws a list as a multi-line title)."""
-    per_line = max(12, int(length_px / TITLE_PX_PER_CHAR))
+    """``text`` as it fits the y axis of a chart ``length_px`` high: one line when it fits, else
+    wrapped at words into lines that each fit (Vega-Lite draws a list as a multi-line title)."""
+    per_line = max(12, int((length_px - X_AXIS_PX) / TITLE_PX_PER_CHAR))
     if len(text) <= per_line:
         return text
     return textwrap.wrap(text, per_line, break_long_words=False) or [text]
@@ -66,7 +68,7 @@ def fit_title(text: str, length_px: float) -> str | list[str]:
 def activation_scale(domain) -> alt.Scale:
     """Colours for rows keyed by activation name (``sigmoid``, ``relu``…): ACTIVATION_COLORS."""
     domain = list(dict.fromkeys(domain))
-    return alt.Scale(domain=domain, range=[ACTIVATION_COLORS.get(a, "#7f7f7f") for a in domain])
+    return alt.Scale(domain=domain, range=[ACTIVATION_COLORS.get(a, MID_GREY) for a in domain])
 
 
 def shade(color: str, f: float) -> str:
@@ -84,7 +86,7 @@ def activation_init_scale(labels, acts, inits) -> alt.Scale:
     rng = []
     for _, act, _ in rows:
         k = seen[act] = seen.get(act, -1) + 1
-        rng.append(shade(ACTIVATION_COLORS.get(act, "#7f7f7f"), (0.0, 0.45, -0.5, 0.7)[k % 4]))
+        rng.append(shade(ACTIVATION_COLORS.get(act, MID_GREY), (0.0, 0.45, -0.5, 0.7)[k % 4]))
     return alt.Scale(domain=[r[0] for r in rows], range=rng)
 
 

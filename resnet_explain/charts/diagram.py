@@ -12,13 +12,26 @@ from __future__ import annotations
 
 from ..spec import BLOCK_KINDS, NetSpec, SpecError, parse_block_name
 
-_SKIP = 'color="#1f77b4", style=dashed, penwidth=2'
-_JOIN_FILL = "#1f77b4"  # the skip's colour: the join is where the skip path ends
-_MAIN = 'color="#333333", penwidth=1.6'
-# The picked block (a click in a chart, the builder's block picker): a thick near-black frame, bold,
-# with a marker. Not red or blue, which say plain and residual; its fill still says which it is.
-HIGHLIGHT = 'penwidth=4, color="#111111", fontname="Helvetica-Bold"'
+# Colours per app theme (light and dark: .streamlit/config.toml). Graphviz draws on white unless
+# told otherwise, so a dark page showed a white diagram: the background is transparent and the
+# boxes, text and lines take the theme's colours. Skips are the residual blue (lighter on dark).
+THEMES = {
+    "light": {"text": "#1a1c23", "box": "#f4f4f4", "main": "#333333", "cluster": "#bbbbbb",
+              "plain": "#fde0dd", "residual": "#deebf7", "skip": "#1f77b4", "pick": "#111111"},
+    "dark": {"text": "#f4f5f7", "box": "#22262e", "main": "#c8cad0", "cluster": "#5a5f6a",
+             "plain": "#5a1e22", "residual": "#17324f", "skip": "#5fa8e8", "pick": "#ffffff"},
+}
+# The picked block (a click in a chart, the builder's block picker): a thick frame in the text's
+# colour, bold, with a marker. Not red or blue, which say plain and residual; its fill still says which it is.
+_HIGHLIGHT = 'penwidth=4, color="{pick}", fontname="Helvetica-Bold"'
+HIGHLIGHT = _HIGHLIGHT.format(pick=THEMES["light"]["pick"])  # as the light theme draws it
 HIGHLIGHT_MARK = "  ◀"
+
+
+def _styles(theme: str) -> dict:
+    c = THEMES.get(theme, THEMES["light"])
+    return {**c, "skip_edge": f'color="{c["skip"]}", style=dashed, penwidth=2',
+            "main_edge": f'color="{c["main"]}", penwidth=1.6', "highlight": _HIGHLIGHT.format(pick=c["pick"])}
 
 
 def skip_label(text: str) -> str:
@@ -35,14 +48,15 @@ def join_label(kind: str, combine: str) -> str:
     return BLOCK_KINDS[kind].join_text(combine)
 
 
-def _join_node(nid: str, text: str) -> str:
+def _join_node(nid: str, text: str, fill: str) -> str:
+    """The join node, in the skip's colour ``fill``: the join is where the skip path ends."""
     if text == "+":
         return (f'    {nid} [label="+", shape=circle, width=0.3, fixedsize=true, '
-                f'fillcolor="{_JOIN_FILL}", fontcolor=white];')
+                f'fillcolor="{fill}", fontcolor=white];')
     # A box sized to its text, with a space of padding on each side: the browser's font may draw
     # it a little wider than Graphviz measured it.
     return (f'    {nid} [label="  {text}  ", shape=box, style="rounded,filled", height=0.26, margin="0.06,0.02", '
-            f'fontsize=10, fillcolor="{_JOIN_FILL}", fontcolor=white];')
+            f'fontsize=10, fillcolor="{fill}", fontcolor=white];')
 
 
 def _tf_join(spec: NetSpec) -> str:
@@ -80,19 +94,22 @@ def _highlighted(highlight: str | None) -> tuple[int, int] | None:
     return i + 1, j
 
 
-def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -> str:
+def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None, theme: str = "light") -> str:
     """The network as DOT. ``highlight`` (a block name such as ``stage2.block1``) draws that block,
-    or the collapsed run that holds it, with HIGHLIGHT."""
+    or the collapsed run that holds it, with HIGHLIGHT; ``theme``: one of THEMES."""
     cnn, tf = spec.family == "cnn", spec.family == "transformer"
     picked = _highlighted(highlight)
-    lines = ["digraph G {", "  rankdir=TB; nodesep=0.25; ranksep=0.22;",
-             '  node [shape=box, style="rounded,filled", fillcolor="#f4f4f4", fontname="Helvetica",'
-             ' fontsize=11, height=0.3];', '  edge [arrowsize=0.6];']
+    c = _styles(theme)
+    _MAIN, _SKIP = c["main_edge"], c["skip_edge"]
+    lines = ["digraph G {", '  rankdir=TB; nodesep=0.25; ranksep=0.22; bgcolor="transparent";',
+             f'  node [shape=box, style="rounded,filled", fillcolor="{c["box"]}", fontcolor="{c["text"]}",'
+             ' fontname="Helvetica", fontsize=11, height=0.3];',
+             f'  edge [arrowsize=0.6, color="{c["main"]}"];']
     shape = f"{spec.in_channels}×{spec.in_size}×{spec.in_size}" if cnn else f"{spec.in_features}"
     stem_text = f"stem: {'3×3 conv' if cnn else 'linear'} {spec.stem_width}, {spec.norm} norm, {spec.act}"
     if tf:
         shape, stem_text = f"{spec.context} tokens", f"embed: token + position → {spec.width}"
-    lines.append(f'  input [label="input {shape}", shape=plaintext, fillcolor=white];')
+    lines.append(f'  input [label="input {shape}", shape=plaintext, style=""];')
     lines.append(f'  stem [label="{stem_text}"];')
     lines.append(f"  input -> stem [{_MAIN}];")
     prev = "stem"
@@ -103,7 +120,7 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
                 lines.append("  }")
             title = f"layer{stage - 1}" if tf else f"stage {stage}"  # a Transformer's layers count from 0
             lines.append(f'  subgraph cluster_stage{stage} {{ label="{title}"; fontname="Helvetica";'
-                         ' fontsize=11; color="#bbbbbb"; style=rounded;')
+                         f' fontsize=11; color="{c["cluster"]}"; fontcolor="{c["text"]}"; style=rounded;')
             current_stage = stage
         nid = f"b{idx}"
         span = f"block {j + 1}" if j == k else f"blocks {j + 1}–{k + 1}"  # as spec.block_label counts
@@ -116,20 +133,20 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
             label += f"  × {count}"
         if not b.skip:
             label += "  (no skip)"
-        fill = "#fde0dd" if not b.skip else "#deebf7"
+        fill = c["plain"] if not b.skip else c["residual"]
         if picked is not None and picked[0] == stage and j <= picked[1] <= k:
             label += HIGHLIGHT_MARK
-            pen = f", {HIGHLIGHT}"
+            pen = f", {c['highlight']}"
         else:
             pen = ""
         lines.append(f'    {nid} [label="{label}", fillcolor="{fill}"{pen}];')
         lines.append(f"    {prev} -> {nid} [{_MAIN}];")
         if b.skip:
             add = f"add{idx}"
-            lines.append(_join_node(add, _tf_join(spec) if tf else join_label(b.kind, b.combine)))
+            lines.append(_join_node(add, _tf_join(spec) if tf else join_label(b.kind, b.combine), c["skip"]))
             lines.append(f"    {nid} -> {add} [{_MAIN}];")
             sc = BLOCK_KINDS[b.kind].skip_text(b, c_in)
-            lines.append(f'    {prev} -> {add} [{_SKIP}, label="{skip_label(sc)}", fontcolor="#1f77b4", '
+            lines.append(f'    {prev} -> {add} [{_SKIP}, label="{skip_label(sc)}", fontcolor="{c["skip"]}", '
                          f'fontsize=9, constraint=false];')
             prev = add
         else:

@@ -6,6 +6,7 @@ where the data has a network and its twin, a subtitle that says which line is wh
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import altair as alt
 import pandas as pd
@@ -77,13 +78,41 @@ def to_image(chart: alt.Chart, fmt: str = "png", width: int = 900, title: str | 
     if title or subtitle:
         chart = titled(chart, title, subtitle)
     spec = chart.to_dict()
-    import vl_convert as vlc  # lazy: out of the app's start-up (test_lazy_imports); only export needs it
+    # One sans font for title, labels and legend: vl-convert draws a text in the first font that has
+    # every glyph it needs, so with its default "sans-serif" a title holding ‖ or ∂ came out serif
+    # beside sans labels. DejaVu Sans has them (shipped with matplotlib, which captum installs).
+    spec.setdefault("config", {})["font"] = EXPORT_FONT
+    vlc = _vl_convert()
 
     if fmt == "png":
         return vlc.vegalite_to_png(spec, scale=2)
     if fmt == "svg":
         return vlc.vegalite_to_svg(spec).encode()
     raise ValueError(f"unknown image format {fmt!r}")
+
+
+EXPORT_FONT = "DejaVu Sans"
+
+
+def _vl_convert():
+    """vl-convert, with DejaVu Sans registered where matplotlib ships it (once per process)."""
+    import vl_convert as vlc  # lazy: out of the app's start-up (test_lazy_imports); only export needs it
+
+    global _FONTS_READY
+    if not _FONTS_READY:
+        _FONTS_READY = True
+        try:
+            import matplotlib  # lazy: only to find its font folder, once
+
+            folder = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
+            if folder.is_dir():
+                vlc.register_font_directory(str(folder))
+        except ImportError:  # the system's DejaVu Sans (Debian: fonts-dejavu-core), else vl-convert's own
+            pass
+    return vlc
+
+
+_FONTS_READY = False
 
 
 def _has_container_width(chart) -> bool:

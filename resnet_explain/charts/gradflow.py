@@ -3,6 +3,8 @@ residual-branch terms, and per-layer weight gradients."""
 
 from __future__ import annotations
 
+import json
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -73,14 +75,20 @@ def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
                alt.Tooltip("status:N")]
     color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend())
     # Which line is yours and which the twin: a second legend (solid / dashed), kept in exports.
-    networks = [n for n in ("yours", "twin") if n in set(long["network"])]
+    # The theory bound is a third entry of that legend, dotted: on a wall a grey dashed line with no
+    # entry of its own reads as the twin's dashes.
+    has_bound = theory is not None and len(theory) > 0
+    networks = [n for n in ("yours", "twin") if n in set(long["network"])] + (["bound"] if has_bound else [])
+    names = {"yours": "your network", "twin": "its twin",
+             "bound": str(theory["curve"].iloc[0]) if has_bound else ""}
     dash = alt.StrokeDash("network:N", title=None,
-                          scale=alt.Scale(domain=["yours", "twin"], range=[[1, 0], [5, 4]]),
-                          legend=dash_legend(values=networks,
-                                        labelExpr="datum.label == 'yours' ? 'your network' : 'its twin'")
+                          scale=alt.Scale(domain=list(BOUND_DASHES), range=list(BOUND_DASHES.values())),
+                          legend=dash_legend(values=networks, labelExpr=_label_expr(names))
                           if len(networks) > 1 else None)
+    # Vega-Lite merges this channel's legend with the dashes' (the same field): every dash value
+    # needs a width here, or the merged legend draws its symbols over its labels.
     width = alt.StrokeWidth("network:N", legend=None,
-                            scale=alt.Scale(domain=["yours", "twin"], range=[3.5, 1.5]))
+                            scale=alt.Scale(domain=list(BOUND_DASHES), range=[3.5, 1.5, 2.5]))
     line = base.mark_line(point=alt.OverlayMarkDef(size=40)).encode(
         x=x, y=alt.Y("y:Q", title=fit_title("log10 ‖∂L/∂x‖ at block output", height)), color=color,
         strokeDash=dash, strokeWidth=width, detail="variant:N", tooltip=tooltip)
@@ -90,11 +98,24 @@ def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
         layers = [line.add_params(pick),
                   base.mark_rule(color=MID_GREY, strokeWidth=2, strokeDash=[2, 2]).encode(x=x).transform_filter(pick)]
     layers += flagged_markers(long, x, color, tooltip, label=True)
-    if theory is not None and len(theory):
-        layers.append(alt.Chart(theory).mark_line(strokeDash=[6, 4], color=MID_GREY).encode(
-            x=x, y="log10:Q", detail="curve:N",
+    if has_bound:
+        layers.append(alt.Chart(theory.assign(network="bound")).mark_line(
+            color=MID_GREY, strokeWidth=2.5, strokeCap="round").encode(
+            x=x, y="log10:Q", detail="curve:N", strokeDash=dash,
             tooltip=[alt.Tooltip("curve:N"), alt.Tooltip("log10:Q", format=".2f")]))
     return alt.layer(*layers).properties(height=height, width=W)
+
+
+# Line styles of the per-block chart: yours solid, the twin dashed, a theory bound dotted.
+BOUND_DASHES = {"yours": [1, 0], "twin": [5, 4], "bound": [1, 4]}
+
+
+def _label_expr(names: dict[str, str]) -> str:
+    """A Vega expression that writes each legend value as its name (``names``: value -> text)."""
+    expr = "datum.label"
+    for value, text in names.items():
+        expr = f"datum.label == {json.dumps(value)} ? {json.dumps(text)} : ({expr})"
+    return expr
 
 
 def picked_block(event, blocks) -> str | None:

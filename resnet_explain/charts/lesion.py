@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..content.lesion import BIG_DROP
 from .axes import VARIANT_COLORS, W, block_order, legend, xblock
+from .palette import OCHRE, RESIDUAL_COLOR
 from .training import net_label
 
 LESION_LONG_COLUMNS = ["arch", "net", "block", "position", "downsampling", "removable", "status",
@@ -90,7 +91,7 @@ def residual_ratio_chart(long: pd.DataFrame, height: int = 260) -> alt.Chart:
         color=alt.Color("shortcut:N", title=None, legend=legend(),
                         scale=alt.Scale(domain=["identity shortcut",
                                                 "downsampling block"],
-                                        range=["#1f77b4", "#9ecae1"])),
+                                        range=[RESIDUAL_COLOR, OCHRE])),  # light/dark blue read as one on a wall
         tooltip=["block:O", alt.Tooltip("residual_ratio:Q", title="‖F(x)‖/‖x‖", format=".3f"),
                  alt.Tooltip("drop_pct:Q", title="accuracy drop when deleted (points)", format=".1f"),
                  "shortcut:N"],

@@ -72,7 +72,7 @@ def lr_sweep_chart(table: pd.DataFrame, chance: float | None = None, threshold: 
             continue
         rule = pd.DataFrame({"y": [100.0 * value], "label": [f"{label} {100 * value:.0f} %"]})
         layers.append(alt.Chart(rule).mark_rule(strokeDash=dash_, color="#777").encode(y="y:Q"))
-        layers.append(alt.Chart(rule).mark_text(align="left", dy=-7, x=4, color="#555", fontSize=11)
+        layers.append(alt.Chart(rule).mark_text(align="left", dy=-7, x=4, color="#777", fontSize=11)
                       .encode(y="y:Q", text="label:N"))
     note = DIVERGED_NOTE if pts["diverged"].any() else ""
     return alt.layer(*layers).properties(width=W, height=height, title=alt.TitleParams(

@@ -11,6 +11,7 @@ import altair as alt
 import pandas as pd
 
 from .. import magnitude
+from .palette import MID_GREY, OCHRE, PLAIN_COLOR, VERMILLION
 from .axes import (
     ACTIVATION_COLORS,
     BRANCH_TERM_COLOR,
@@ -40,7 +41,7 @@ def sigmoid_chart(curves: pd.DataFrame, height: int = 260) -> alt.Chart:
             domain=names, range=["#7f7f7f", ACTIVATION_COLORS["sigmoid"]][:len(names)])),
         tooltip=["curve:N", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("value:Q", format=".4f")])
     peak = pd.DataFrame({"x": [0.0], "value": [0.25], "label": ["σ′(0) = 0.25, the maximum"]})
-    rule = alt.Chart(peak).mark_rule(strokeDash=[4, 4], color="#555").encode(y="value:Q")
+    rule = alt.Chart(peak).mark_rule(strokeDash=[4, 4], color=MID_GREY).encode(y="value:Q")
     pt = alt.Chart(peak).mark_point(size=120, filled=True, color=ACTIVATION_COLORS["sigmoid"]).encode(
         x="x:Q", y="value:Q")
     txt = alt.Chart(peak).mark_text(align="left", dx=10, dy=-10, fontSize=13).encode(
@@ -59,7 +60,7 @@ def activation_slopes_chart(slopes: pd.DataFrame, height: int = 260) -> alt.Char
 
 
 _VAN_COLORS = alt.Scale(domain=["measured, float32", "measured, float64", "0.25^L (σ′ ≤ 1/4 per layer)", "0.3^L"],
-                        range=["#d62728", "#7b1113", "#555555", "#999999"])  # plain red, a darker red
+                        range=[PLAIN_COLOR, VERMILLION, MID_GREY, OCHRE])  # plain red, then an orange-red
 
 
 def vanishing_chart(long: pd.DataFrame, selected_depth: int | None = None, height: int = 380) -> alt.Chart:
@@ -87,6 +88,8 @@ def vanishing_chart(long: pd.DataFrame, selected_depth: int | None = None, heigh
     if selected_depth is not None:
         sel = pd.DataFrame({"depth": [selected_depth]})
         layers.append(alt.Chart(sel).mark_rule(color="#2ca02c", strokeWidth=2).encode(x="depth:Q"))
+        layers.append(alt.Chart(sel).mark_text(align="left", baseline="top", dx=4, y=4, color="#2ca02c",
+                                               fontSize=12).encode(x="depth:Q", text=alt.value("your depth")))
     return alt.layer(*layers).properties(height=height, width=W)
 
 
@@ -97,12 +100,17 @@ def activation_sweep_chart(sweep: pd.DataFrame, height: int = 360) -> alt.Chart:
     color = alt.Color("label:N", title=None, legend=legend(),
                       scale=activation_init_scale(sweep["label"], sweep["act"], sweep["init"]))
     base = alt.Chart(sweep).encode(x=alt.X("depth:Q", title="network depth (weighted layers)"), color=color)
-    layers = [base.mark_line(point=alt.OverlayMarkDef(size=30)).encode(
-        y=alt.Y("y:Q", title=fit_title("log10 (first / last block gradient)", height)), tooltip=tooltip)]
     pred = sweep.dropna(subset=["predicted_log10"])
+    kinds = ["measured", "predicted (ReLU gain per layer)^L"][:1 + bool(len(pred))]
+    # Solid measured, dashed predicted: a legend of its own, so the dashes are named on the chart.
+    dash = alt.StrokeDash("line:N", title=None, scale=alt.Scale(domain=kinds, range=[[1, 0], [6, 4]][:len(kinds)]),
+                          legend=dash_legend() if len(kinds) > 1 else None)
+    layers = [base.mark_line(point=alt.OverlayMarkDef(size=30)).transform_calculate(line=f"'{kinds[0]}'").encode(
+        y=alt.Y("y:Q", title=fit_title("log10 (first / last block gradient)", height)), tooltip=tooltip,
+        strokeDash=dash)]
     if len(pred):
-        layers.append(alt.Chart(pred).mark_line(strokeDash=[6, 4], opacity=0.7).encode(
-            x="depth:Q", y="predicted_log10:Q", color=color,
+        layers.append(alt.Chart(pred).mark_line(opacity=0.7).transform_calculate(line=f"'{kinds[1]}'").encode(
+            x="depth:Q", y="predicted_log10:Q", color=color, strokeDash=dash,
             tooltip=["label:N", alt.Tooltip("predicted_log10:Q", title="predicted log10", format=".2f")]))
     layers += flagged_markers(sweep, alt.X("depth:Q"), color, tooltip)
     return alt.layer(*layers).properties(height=height, width=W)
@@ -135,7 +143,7 @@ def highway_chart(long: pd.DataFrame, height: int = 340) -> alt.Chart:
     ).properties(height=height, width=W)
 
 
-_GROWS, _SHRINKS = "#555555", "#ff7f0e"  # not plain/residual: a gain is neither
+_GROWS, _SHRINKS = MID_GREY, OCHRE  # not plain/residual: a gain is neither
 
 
 def gain_chart(table: pd.DataFrame, height: int = 260) -> alt.Chart:
@@ -181,7 +189,7 @@ def _correlation_chart(df: pd.DataFrame, x: str, x_title: str, y: str, y_title: 
         y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(domain=[-1, 1])),
         color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend()),
         tooltip=["variant:N", f"{x}:Q", alt.Tooltip(f"{y}:Q", format=".3f")])
-    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[4, 4], color=MID_GREY).encode(y="y:Q")
     return alt.layer(line, zero).properties(height=height, width=W)
 
 

@@ -15,8 +15,9 @@ from .jobs import ServerBusy, compute_slot, queued_note, show_job
 from .long_job import LongJob, host_cap, host_speed, over_cap, refuse
 from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
 from .sidebar import Settings, remember_settings, settings, sidebar
+from .stage import aside, chart_height, columns, controls, on_stage
 from .url_state import DEFAULT_PRESET, apply_edit, current_spec, edit_error, editor_version, set_spec
-from .widgets import chart_with_export, cost_metrics, image_picker, next_step_footer, show_code
+from .widgets import chart_with_export, cost_metrics, diagram, image_picker, next_step_footer, show_code
 
 # The run picker reads trained runs (resnet_explain.train: trainer, checkpoints, runs); only the
 # pages that study trained twins need it, so it is imported on first use, not with every page.
@@ -35,7 +36,8 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
-__all__ = ["apply_edit", "chart_with_export", "compute_slot", "cost_metrics", "current_spec",
+__all__ = ["apply_edit", "aside", "chart_height", "chart_with_export", "columns", "controls", "on_stage",
+           "compute_slot", "cost_metrics", "current_spec", "diagram",
            "DEFAULT_PRESET", "describe_run", "edit_error", "editor_version", "host_cap", "host_speed", "image_picker",
            "LongJob", "MAX_PROBE_MEMORY", "next_step_footer", "over_cap", "pick_pair", "private_model",
            "PROBE_BATCH", "probe_cached", "queued_note", "refuse", "remember_pair", "remember_settings",

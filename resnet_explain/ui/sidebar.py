@@ -11,6 +11,7 @@ import streamlit as st
 import torch
 
 from ..device import DEVICE_CHOICES, available_devices, choose_device, describe
+from . import stage
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ _PRESENTER_CSS = """
 [data-testid="stMain"] h1 { font-size: 2.4rem !important; padding-top: 0 !important; }
 [data-testid="stMain"] h2 { font-size: 2rem !important; }
 [data-testid="stMain"] .block-container { max-width: 100% !important; padding-left: 2rem; padding-right: 2rem;
-  padding-top: 2.5rem !important; }
+  padding-top: 3.75rem !important; }  /* Streamlit's header is 3.75rem: the title starts below it */
 /* a narrow sidebar, so the chart gets the room */
 section[data-testid="stSidebar"][data-collapsed="false"] { width: 240px !important; min-width: 240px !important; }
 [data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"] span { font-size: 0.9rem; }
@@ -90,6 +91,7 @@ def theme_sync_js(theme: str, changed: bool) -> str:
 def sidebar() -> Settings:
     """Device, seed and presenter mode, on every page. Returns them as :class:`Settings`."""
     _set_threads()
+    stage.begin_run()
     present = available_devices()
     sb = st.sidebar
     # The Controls widget below decides where it is drawn, so read its value before it exists:
@@ -109,7 +111,9 @@ def sidebar() -> Settings:
                      help="dark reads best on a projector; auto follows your system. Kept in the URL "
                           "(changing it reloads the page, which keeps every setting).")
         st.selectbox("Controls", ("show", "hide"), key="controls", bind="query-params",
-                     help="'hide' folds these settings away (and rides in the URL).")
+                     help="'hide' is the screen for a wall: the sidebar starts collapsed, these settings and "
+                          "the page's controls fold away, explanations are hidden: the title, one "
+                          "sentence and the charts are left (rides in the URL).")
     choice = choose_device(st.session_state.get("device", "auto"))
     info = describe(choice.device)
     sb.caption(f"Running on **{info['detail']}** · torch {info['torch']}")

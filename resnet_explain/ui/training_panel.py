@@ -8,10 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from ..charts import training as ct
+from ..charts.palette import with_palette
 from ..content import training as words
 from ..experiments.convergence import pairs
 from ..experiments.degradation import check_hypothesis
 from .jobs import BackgroundJob, show_job
+from .stage import chart_height, columns
 from .widgets import chart_with_export
 
 
@@ -19,14 +21,14 @@ def curves(frame: pd.DataFrame, chance: float, title: str = "", name: str = "liv
            keys: tuple[str, str] | None = None) -> None:
     """Training and test error per epoch, side by side; with downloads when ``keys`` are given."""
     long = ct.curves_long(frame)
-    height = int(300 * (1.35 if st.session_state.get("presenter") else 1.0))
-    for col, metric, key in zip(st.columns(2), ("training error", "test error"), keys or (None, None)):
+    height = chart_height(300, 405, 370)
+    for col, metric, key in zip(columns(2), ("training error", "test error"), keys or (None, None)):
         chart = ct.error_curves_chart(long, metric, chance, height, f"{title}{metric} per epoch")
         with col:
             if key:
                 chart_with_export(chart, long, f"{name}_{metric.replace(' ', '_')}", key)
             else:
-                st.altair_chart(chart, width="stretch")
+                st.altair_chart(with_palette(chart), width="stretch")
 
 
 def results(table: pd.DataFrame, n_seeds: int, chance: float,

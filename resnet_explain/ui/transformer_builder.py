@@ -8,14 +8,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ..charts.diagram import to_dot
 from ..model.blocks import Block
 from ..model.transformer import Layer, TransformerNet
 from ..spec import NetSpec
 from ..spec.limits import MAX_CONTEXT, MAX_HEADS, MAX_WIDTH
 from ..spec.transformer import scaling_of, transformer_spec
 from .url_state import apply_edit, edit_error, editor_version
-from .widgets import cost_metrics, show_code
+from .widgets import cost_metrics, diagram, show_code
 
 NORM_WORDS = {"pre": "pre-LN: x + F(LN(x)) (GPT-2)", "post": "post-LN: LN(x + F(x)) (Vaswani et al. 2017)",
               "none": "none"}
@@ -74,7 +73,7 @@ def transformer_builder(spec: NetSpec, batch: int, limit_bytes: int) -> None:
     with right:
         cost_metrics(spec, batch, limit_bytes)
         st.caption(f"{spec.summary()}. FLOPs are per sequence of {spec.context} tokens.")
-        st.graphviz_chart(to_dot(spec, collapse=False), width="stretch")
+        diagram(spec, collapse=False)
         with st.expander("One layer as PyTorch prints it"):
             st.code(repr(TransformerNet(replace(spec, stages=spec.stages[:1])).layer0), language="text")
         show_code(Layer, "Show the code: Layer (the real source)")

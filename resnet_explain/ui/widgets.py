@@ -8,7 +8,9 @@ import inspect
 import numpy as np
 import streamlit as st
 
+from ..charts.diagram import to_dot
 from ..charts.export import chart_title, networks_subtitle, to_csv, to_image
+from ..charts.palette import with_palette
 from ..content.story import next_step
 from ..data.upload import UploadError, load_image
 from ..spec import estimate_cost
@@ -24,6 +26,7 @@ def chart_with_export(chart, data, name: str, key: str, title: str | None = None
     The exported images carry a title (``title``, else what the chart's axes say) and, where the
     data has a network and its twin, a subtitle saying which line is which. The buttons sit in a
     wrapping row at their own width, so "PNG", "SVG", "CSV" stay readable in a narrow column."""
+    chart = with_palette(chart)  # projector-safe colours for any colour channel without a scale
     if st.session_state.get("presenter"):  # readable from the back of the room
         chart = chart.configure_axis(labelFontSize=15, titleFontSize=17).configure_legend(
             labelFontSize=15, titleFontSize=16).configure_title(fontSize=20, subtitleFontSize=15)
@@ -34,7 +37,7 @@ def chart_with_export(chart, data, name: str, key: str, title: str | None = None
         event = None
         st.altair_chart(chart, width="stretch")
     heading, sub = title or chart_title(chart, name), networks_subtitle(data)
-    with st.container(horizontal=True, gap="small", key=f"{key}_export"):
+    with st.container(horizontal=True, gap="small", key=f"aside_export_{key}"):  # not on stage
         st.download_button("PNG", data=lambda: to_image(chart, "png", title=heading, subtitle=sub),
                            file_name=f"{name}.png", mime="image/png", key=f"{key}_png",
                            icon=":material/image:", on_click="ignore", help="The chart as an image")
@@ -45,6 +48,22 @@ def chart_with_export(chart, data, name: str, key: str, title: str | None = None
                            key=f"{key}_csv", icon=":material/table:", on_click="ignore",
                            help="The numbers behind the chart")
     return event
+
+
+def diagram(spec, collapse: bool = True, highlight: str | None = None) -> None:
+    """The network's Graphviz diagram (charts.diagram.to_dot) in the colours of the theme the page
+    is drawn in: a white diagram on the dark theme was a white slab on a projector."""
+    st.graphviz_chart(to_dot(spec, collapse=collapse, highlight=highlight, theme=drawn_theme()), width="stretch")
+
+
+def drawn_theme() -> str:
+    """"light" or "dark": what the browser draws (st.context.theme, which follows "auto" too),
+    else the sidebar's choice, else light."""
+    kind = getattr(getattr(st.context, "theme", None), "type", None)
+    if kind in ("light", "dark"):
+        return kind
+    chosen = st.session_state.get("theme", "auto")
+    return chosen if chosen in ("light", "dark") else "light"
 
 
 def show_code(obj, label: str = "Show the code") -> None:
@@ -91,12 +110,13 @@ def _si(n: float) -> str:
     return f"{n:g}"
 
 
-def image_picker(test, seed: int, key: str):
+def image_picker(test, seed: int, key: str, where=None):
     """Pick an image to explain: from ``test`` (an ImageSet: by class, by index, or a seeded random
     draw) or an uploaded PNG/JPEG (validated and resized to the set's size, never stored). Returns
     (uint8 image (C, H, W) as numpy, mask or None, label or None); stops the page while an upload
-    is missing or refused. Widget keys start with ``key``."""
-    s1, s2, s3 = st.columns([2, 1, 1])
+    is missing or refused. Widget keys start with ``key``; the widgets go in ``where`` (a
+    container; default: the page)."""
+    s1, s2, s3 = (where or st).columns([2, 1, 1])
     source = s1.radio("Image", ("from the test set", "upload a PNG/JPEG"), horizontal=True, key=f"{key}_src",
                       bind="query-params")
     if source == "from the test set":

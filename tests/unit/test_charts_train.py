@@ -65,7 +65,7 @@ def test_error_curves_chart_band_only_with_several_seeds():
     spec = ct.error_curves_chart(long, "training error", chance=0.9).to_dict()
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
              for layer in spec["layer"]]
-    assert marks[:3] == ["rule", "area", "line"]  # chance, seed band, mean
+    assert marks[:4] == ["rule", "text", "area", "line"]  # chance, its name, seed band, mean
     one = ct.curves_long(_curves()[lambda d: d["seed"] == 0])
     marks1 = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
               for layer in ct.error_curves_chart(one, "test error").to_dict()["layer"]]
