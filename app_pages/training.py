@@ -6,11 +6,10 @@ import streamlit as st
 from resnet_explain import ui
 from resnet_explain.chance import chance_error
 from resnet_explain.charts import training as training_charts
-from resnet_explain.content import papers
-from resnet_explain.content import training as training_text
+from resnet_explain.content import papers, training as training_text
 from resnet_explain.experiments import degradation as dg
 from resnet_explain.train.budgets import EXPERIMENTS, Control
-from resnet_explain.ui import training_panel as panel
+from resnet_explain.ui import other_runs, training_panel as panel
 
 PRESET = EXPERIMENTS["cpu-live"]
 ARCHS = ("plain", "residual")
@@ -52,6 +51,7 @@ st.caption(papers.budgets_caption(stored.meta))
 with st.expander(papers.more_numbers_label()):
     st.table(papers.imagenet_table())
     st.table(papers.shortcut_table())
+other_runs.show(chance)  # the gpu experiment and CIFAR-10 itself, when stored; else how to make them
 
 # ---- 2. live ------------------------------------------------------------------------------------
 st.header("2 · Run it live")

@@ -78,16 +78,32 @@ def _host_dtype(device: torch.device) -> torch.dtype:
 
 
 def _fast_norms(tensors: list[torch.Tensor], ord: float = 2) -> list[torch.Tensor]:
-    """Plain ``ord``-norms of many tensors (2, or inf: the largest entry), one fused call per
-    dtype (no host sync); bfloat16 and float16 entries are summed in float32."""
-    out: list = [None] * len(tensors)
-    for dt, idx in _by_dtype(tensors).items():
-        group = [tensors[i] for i in idx]
-        norms = (torch._foreach_norm(group, ord, dtype=torch.float32) if dt in _LOW_PRECISION
-                 else torch._foreach_norm(group, ord))
-        for i, v in zip(idx, norms):
-            out[i] = v
-    return out
+    """Plain ``ord``-norms of tensors of one dtype (2, 1, or inf: the largest entry) in one fused
+    call (no host sync); bfloat16 and float16 entries are summed in float32."""
+    if tensors[0].dtype in _LOW_PRECISION:
+        return torch._foreach_norm(tensors, ord, dtype=torch.float32)
+    return torch._foreach_norm(tensors, ord)
+
+
+def _vector(scalars: list[torch.Tensor]) -> torch.Tensor:
+    """0-dim tensors of one dtype as one 1-D tensor. Where a fused reduction wrote them side by
+    side into one buffer (CUDA's ``_foreach_norm`` does), that buffer itself, as a view: a stack
+    would dispatch an op per scalar (host time, on a GPU). Else (a CPU reduces tensor by tensor)
+    one stack. The view is taken only where every scalar sits at its place in it."""
+    first = scalars[0]
+    p0, step = first.data_ptr(), first.element_size()
+    if len(scalars) > 1 and all(s.data_ptr() == p0 + i * step for i, s in enumerate(scalars)):
+        try:
+            return first.as_strided((len(scalars),), (1,))
+        except RuntimeError:  # beyond its storage: they only happen to be adjacent
+            pass
+    return torch.stack(scalars)
+
+
+def _to_host(vectors: list[torch.Tensor]) -> np.ndarray:
+    """1-D tensors -> one float64 host vector: one cat (widening, exact), one cast, one copy."""
+    flat = torch.cat(vectors) if len(vectors) > 1 else vectors[0]
+    return flat.to(_host_dtype(flat.device)).cpu().numpy().astype(np.float64, copy=False)
 
 
 def _safe_norms(tensors: list[torch.Tensor]) -> np.ndarray:
@@ -111,25 +127,25 @@ def _safe_norms(tensors: list[torch.Tensor]) -> np.ndarray:
     return out
 
 
-def _suspect(norm: float, dtype: torch.dtype) -> bool:
-    """True when a plain norm may be wrong because squares left the dtype's range: it is tiny
-    (squares of entries below sqrt(tiny) underflow) or not finite (squares overflowed, or the
-    tensor really holds NaN/Inf, which safe_norm then reports as such)."""
-    tiny = float(torch.finfo(dtype).tiny) if dtype.is_floating_point else 0.0
-    return not math.isfinite(norm) or norm < math.sqrt(tiny) * 1e3
+def _suspects(norms: np.ndarray, dtype: torch.dtype) -> np.ndarray:
+    """Which plain norms of ``dtype`` tensors may be wrong because squares left the range of the
+    dtype they were summed in: tiny ones (squares of entries below sqrt(tiny) underflow) and ones
+    not finite (squares overflowed, or the tensor really holds NaN/Inf, which safe_norm then
+    reports as such)."""
+    acc = _accumulates_in(dtype)
+    tiny = float(torch.finfo(acc).tiny) if acc.is_floating_point else 0.0
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(norms) | (norms < math.sqrt(tiny) * 1e3)
 
 
-def _stack_to_host(scalars: list[torch.Tensor]) -> np.ndarray:
-    """0-dim tensors -> one float64 host vector: one stack and one cast per dtype present (on CUDA
-    a cast per scalar would be a kernel launch each), one copy."""
-    dtype = _host_dtype(scalars[0].device)
-    groups = _by_dtype(scalars)
-    if len(groups) == 1:
-        return torch.stack(scalars).to(dtype).cpu().numpy().astype(np.float64)
-    order = [i for idx in groups.values() for i in idx]
-    stacked = torch.cat([torch.stack([scalars[i] for i in idx]).to(dtype) for idx in groups.values()])
-    out = np.empty(len(scalars), dtype=np.float64)
-    out[order] = stacked.cpu().numpy()
+def _all_zeros(tensors: list[torch.Tensor]) -> np.ndarray:
+    """Which tensors are all zeros, for norms that came out exactly 0 (a BatchNorm bias at
+    initialisation, or squares that underflowed): their 1-norms, a sum of |x| that no nonzero
+    entry can bring to 0, in one fused call per dtype and one copy."""
+    groups = _by_dtype(tensors)
+    l1 = _to_host([_vector(_fast_norms([tensors[i] for i in idx], 1)) for idx in groups.values()])
+    out = np.empty(len(tensors), dtype=bool)
+    out[[i for idx in groups.values() for i in idx]] = l1 == 0
     return out
 
 
@@ -168,20 +184,36 @@ class Norms:
             return {}
         # On a GPU the largest entries come in the same copy: a tensor of zeros (a BatchNorm
         # bias at initialisation) then needs no rescue, and no second copy (a sync). On a CPU a
-        # copy is free and the max-norm a slow loop, so zeros are rescued (to 0) there instead.
+        # copy is free and the max-norm a slow loop: there zeros are told apart by their 1-norms.
         with_max = tensors[0].device.type != "cpu" if tensors else False
+        s_groups, t_groups = _by_dtype(scalars), _by_dtype(tensors)
+        order = [i for idx in t_groups.values() for i in idx]  # the norms' order on the host
         with torch.no_grad():
-            host = _stack_to_host([s.reshape(()) for s in scalars] + _fast_norms(tensors)
-                                  + (_fast_norms(tensors, float("inf")) if with_max else []))
+            vectors = [_vector([scalars[i] if scalars[i].dim() == 0 else scalars[i].reshape(())
+                                for i in idx]) for idx in s_groups.values()]
+            for ord in (2, float("inf")) if with_max else (2,):
+                vectors += [_vector(_fast_norms([tensors[i] for i in idx], ord))
+                            for idx in t_groups.values()]
+            host = _to_host(vectors)
         k, n = len(scalars), len(tensors)
-        values = dict(zip(scalar_keys + keys, host[:k + n].tolist()))
-        norms, amax = host[k:k + n], (host[k + n:] if with_max else np.ones(n))
-        redo = [j for j, t in enumerate(tensors)
-                if amax[j] != 0 and _suspect(norms[j], _accumulates_in(t.dtype))]
-        if redo:
+        values = dict(zip([scalar_keys[i] for idx in s_groups.values() for i in idx]
+                          + [keys[i] for i in order], host[:k + n].tolist()))
+        norms, suspect, start = host[k:k + n], np.zeros(n, dtype=bool), 0
+        for dt, idx in t_groups.items():
+            suspect[start:start + len(idx)] = _suspects(norms[start:start + len(idx)], dt)
+            start += len(idx)
+        if with_max:
+            suspect &= host[k + n:] != 0
+        elif suspect.any():
+            zero = np.flatnonzero(suspect & (norms == 0))
+            if len(zero):
+                with torch.no_grad():
+                    suspect[zero[_all_zeros([tensors[order[j]] for j in zero])]] = False
+        if suspect.any():
+            redo = [order[j] for j in np.flatnonzero(suspect)]
             with torch.no_grad():
-                fixed = _safe_norms([tensors[j] for j in redo])
-            values.update(zip([keys[j] for j in redo], fixed.tolist()))
+                fixed = _safe_norms([tensors[i] for i in redo])
+            values.update(zip([keys[i] for i in redo], fixed.tolist()))
         return values
 
 
@@ -199,11 +231,12 @@ class BlockHooks:
     PATHS = (("residual", "body"), ("identity", "shortcut"), ("gate", "gate"))
 
     def __init__(self, blocks: list[tuple[str, nn.Module]], *, split: bool = True,
-                 activations: bool = True):
+                 activations: bool = True, capture: bool = False):
         self.blocks = list(blocks)
-        self.split, self.activations = split, activations
+        self.split, self.activations, self.capture = split, activations, capture
         self.caught: dict[tuple[str, str], torch.Tensor] = {}
         self.acts: dict[str, tuple[torch.Tensor, torch.Tensor, int]] = {}
+        self._targets: list[tuple[tuple[str, str], torch.Tensor]] = []  # with ``capture``
         self._handles: list = []
         self._swapped: list = []  # (block, its own instance forward or None, its two taps)
 
@@ -215,7 +248,7 @@ class BlockHooks:
 
     def install(self) -> BlockHooks:
         """Hook the blocks for the next forward (what an earlier one caught is forgotten)."""
-        self.caught, self.acts = {}, {}
+        self.caught, self.acts, self._targets = {}, {}, []
         for name, mod in self.blocks:
             self._handles.append(mod.register_forward_hook(self._on_output(name)))
             if self.split:
@@ -239,6 +272,39 @@ class BlockHooks:
             self.caught[key] = g.detach()  # reduced after the backward, all at once
         return hook
 
+    def _watch(self, key: tuple[str, str], t: torch.Tensor) -> None:
+        """Catch the gradient at ``t`` in the backward: a tensor hook, or with ``capture`` a
+        target of :meth:`backward`'s one autograd call."""
+        if self.capture:
+            self._targets.append((key, t))
+        else:
+            t.register_hook(self._catch(key))
+
+    def backward(self, loss: torch.Tensor, params: list[torch.Tensor]) -> None:
+        """``zero_grad(set_to_none=True); loss.backward()`` for a caller that owns the backward
+        (the probe). With ``capture``, one ``torch.autograd.grad`` call returns every caught
+        gradient and the parameters' gradients at once, so no Python hook runs inside the
+        backward (each is a call into Python, on CUDA from the autograd engine's own thread). They
+        are the gradients tensor hooks would catch: the engine captures a tensor's gradient where
+        a hook on it would fire. Each parameter's ``.grad`` becomes its gradient (None where it got
+        none); no other leaf gets a ``.grad`` (an input that requires grad: use hooks there)."""
+        if not self.capture:  # the tensor hooks catch, in a plain backward
+            for p in params:
+                p.grad = None
+            loss.backward()
+            return
+        targets, self._targets = self._targets, []
+        wanted = [p for p in params if p.requires_grad]
+        if targets or wanted:
+            grads = torch.autograd.grad(loss, [t for _, t in targets] + wanted, allow_unused=True)
+        else:  # nothing to catch: autograd.grad would refuse; backward still runs (or raises)
+            loss.backward()
+            grads = ()
+        self.caught = {k: g for (k, _), g in zip(targets, grads) if g is not None}
+        got = dict(zip(map(id, wanted), grads[len(targets):]))
+        for p in params:
+            p.grad = got.get(id(p))
+
     def _on_output(self, name: str):
         def hook(_mod, _inp, out):
             if isinstance(out, torch.Tensor):
@@ -248,7 +314,7 @@ class BlockHooks:
                     # std_mean is ~40x slower there); the float64 arithmetic is done on the host.
                     self.acts[name] = (a.sum(), torch.linalg.vector_norm(a), a.numel())
                 if out.requires_grad:
-                    out.register_hook(self._catch(("grad", name)))
+                    self._watch(("grad", name), out)
         return hook
 
     def _hook_paths(self, name: str, mod: nn.Module) -> None:
@@ -276,7 +342,7 @@ class BlockHooks:
 
     def _on_alias(self, key: tuple[str, str]):
         def on_alias(alias: torch.Tensor) -> None:
-            alias.register_hook(self._catch(key))
+            self._watch(key, alias)
         return on_alias
 
     def _on_path_input(self, name: str, which: str):
@@ -286,7 +352,7 @@ class BlockHooks:
             if not (isinstance(x, torch.Tensor) and x.requires_grad):
                 return None
             alias = x.view_as(x)
-            alias.register_hook(self._catch((which, name)))
+            self._watch((which, name), alias)
             return (alias,) + tuple(args[1:])
         return hook
 
