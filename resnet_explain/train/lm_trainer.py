@@ -38,7 +38,7 @@ LM_HISTORY_COLUMNS = ["step", "train_loss", "val_loss", "grad_norm_max", "lr", "
 # Adam's betas and epsilon as Vaswani et al. 2017 (sec. 5.3) and Xiong et al. 2020 trained with.
 ADAM_BETAS = (0.9, 0.98)
 ADAM_EPS = 1e-9
-EVAL_WINDOWS = 256  # validation windows per recorded row (the whole split when smaller)
+EVAL_WINDOWS = 128  # validation windows per recorded row (8,192 next bytes; the whole split when smaller)
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:

@@ -330,7 +330,7 @@ def train_run(request: RunRequest, store: RunStore | None = None, *,
     return store.put(request, res.model.cpu(), res.normalizer, res.history, grads, meta), False
 
 
-LM_TRAIN_WINDOWS = 1024  # training windows a language model's final training loss is measured on
+LM_TRAIN_WINDOWS = 256  # training windows a language model's final training loss is measured on
 
 
 def _lm_summary(res, tr, te) -> dict:
