@@ -25,6 +25,7 @@ from .device import timed
 from .magnitude import log10
 from .measurement import BlockHooks, Norms
 from .model import build_model, make_batch
+from .model.transformer import TransformerNet
 from .residuals import CONCAT, IDENTITY, NONE, PROJECTION, Residual, find_residual
 from .seeding import sub_seed
 from .spec.kinds import BLOCK_KINDS
@@ -87,6 +88,8 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
     ``train=True`` uses batch statistics in BatchNorm, as during training (running statistics are
     updated, as a training step would). Parameter ``.grad`` is reset first and left filled.
     ``dtype=torch.float64`` runs a float64 copy of the model (the original is untouched).
+    ``loss_fn`` defaults to cross-entropy: per example for a classifier, per next token for our
+    Transformer (``inputs`` are then token ids [B, T], ``targets`` the next tokens [B, T]).
     """
     if dtype is not None:
         model = copy.deepcopy(model).to(dtype=dtype)
@@ -95,14 +98,21 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
     inputs, targets = inputs.to(device), targets.to(device)
     chosen = select_blocks(model, blocks)
     hooks = BlockHooks(chosen, split=True, activations=True)
-    values, seconds = _measure(model, inputs, targets, loss_fn or F.cross_entropy, train, hooks)
+    values, seconds = _measure(model, inputs, targets, loss_fn or default_loss(model), train, hooks)
     params = list(model.named_parameters())
-    meta = {"device": device.type, "dtype": str(inputs.dtype).replace("torch.", ""),
+    dt = inputs.dtype if inputs.is_floating_point() else next(model.parameters()).dtype  # tokens: the model's
+    meta = {"device": device.type, "dtype": str(dt).replace("torch.", ""),
             "seconds": seconds, "loss": values["loss"], "batch": int(inputs.shape[0]),
             "n_params": int(sum(p.numel() for _, p in params)), "train_mode": train}
     joins = connections(model, chosen)
     return ProbeResult(_block_table(chosen, values, hooks.activation_stats(values), joins),
                        _param_table(params, [n for n, _ in chosen], values), meta)
+
+
+def default_loss(model: nn.Module):
+    """The loss a probe takes unless told: next-token cross-entropy for our Transformer
+    (:meth:`TransformerNet.loss`), cross-entropy of (logits, classes) otherwise."""
+    return model.loss if isinstance(model, TransformerNet) else F.cross_entropy
 
 
 def connections(model: nn.Module, blocks: list[tuple[str, nn.Module]]) -> dict[str, Residual]:
@@ -233,10 +243,17 @@ def first_nonfinite(result: ProbeResult | pd.DataFrame) -> str | None:
 
 
 def probe_spec(spec, seed: int = 0, batch: int = 32, device=None, dtype=None,
-               train: bool = True) -> ProbeResult:
-    """Build ``spec`` with ``seed``, make a seeded batch and probe it (the CLI's and pages' path)."""
+               train: bool = True, batch_fn=None) -> ProbeResult:
+    """Build ``spec`` with ``seed``, make a seeded batch and probe it (the CLI's and pages' path).
+    ``batch_fn(spec, batch, seed) -> (inputs, targets)`` supplies the batch (e.g. windows of a
+    text corpus for a Transformer); default :func:`~resnet_explain.model.make_batch` (random
+    inputs; for a Transformer random tokens)."""
     model = build_model(spec, seed=seed, device=device, dtype=dtype)
-    x, y = make_batch(spec, batch=batch, seed=seed, device=device, dtype=dtype)
+    if batch_fn is None:
+        x, y = make_batch(spec, batch=batch, seed=seed, device=device, dtype=dtype)
+    else:
+        x, y = batch_fn(spec, batch, seed)
+        x, y = x.to(next(model.parameters()).device), y.to(next(model.parameters()).device)
     # Stochastic depth and a dropout shortcut draw masks in a training step: from a generator
     # seeded here, so the same spec and seed give the same numbers (the caller's RNG is restored).
     dev = x.device

@@ -155,10 +155,11 @@ class Makers:
 
 
 def make_body(b: BlockSpec, family: str, act: str, norm: str, c_in: int,
-              cardinality: int = 1) -> tuple[nn.Sequential, nn.Module]:
+              cardinality: int = 1, makers=None) -> tuple[nn.Sequential, nn.Module]:
     """The branch F(x) as a named Sequential, and the activation after the join: the block's kind's
-    recipe, made of modules."""
-    parts, out_act = BLOCK_KINDS[b.kind].body(Makers(family, act, norm, cardinality), b, c_in)
+    recipe, made of modules (``makers``: a family's own, e.g. a Transformer's; default :class:`Makers`)."""
+    makers = makers if makers is not None else Makers(family, act, norm, cardinality)
+    parts, out_act = BLOCK_KINDS[b.kind].body(makers, b, c_in)
     body = nn.Sequential()
     for name, mod in parts:
         body.add_module(name, mod)
@@ -176,15 +177,18 @@ class Block(nn.Module):
     Zhang et al. 2019) multiplies the branch by a learnable scalar initialised to that value; at 0
     the block starts as its shortcut (times the outer activation, for post-activation kinds).
     ``survival`` < 1 drops the branch per example in training (stochastic depth).
+    ``skip_scale`` multiplies the shortcut S(x) by a constant (DeepNorm's α, Wang et al. 2022).
+    A Transformer's sublayers are Blocks too (:mod:`.transformer`): ``makers`` builds their body.
     """
 
     def __init__(self, b: BlockSpec, family: str, act: str, norm: str, c_in: int,
                  res_scale: float = 1.0, *, survival: float = 1.0, gate_bias: float = -6.0,
-                 cardinality: int = 1, scalar: bool = False):
+                 cardinality: int = 1, scalar: bool = False, makers=None, skip_scale: float = 1.0):
         super().__init__()
         self.spec = b
-        self.body, self.out_act = make_body(b, family, act, norm, c_in, cardinality)
+        self.body, self.out_act = make_body(b, family, act, norm, c_in, cardinality, makers)
         self.shortcut = make_shortcut(b, family, norm, c_in)
+        self.skip_scale = float(skip_scale)
         adds = b.adds_branch
         self.combine = b.combine if adds else None
         rule = COMBINES[b.combine] if adds else None
@@ -200,6 +204,8 @@ class Block(nn.Module):
         if self.shortcut is None:
             return self.out_act(out)
         s = self.shortcut(x)
+        if self.skip_scale != 1.0:
+            s = self.skip_scale * s
         if self.combine is None:  # a concatenating kind: the input's channels, then the new ones
             return self.out_act(torch.cat([s, out], dim=1))
         if self.drop_path is not None:
@@ -217,6 +223,8 @@ class Block(nn.Module):
         scaling, (1 − g(x))·S(x) for the gates —, and for a concatenating kind the new channels at
         0 (``output``, the intact block's output, gives their shape). Needs a shortcut."""
         s = self.shortcut(x)
+        if self.skip_scale != 1.0:
+            s = self.skip_scale * s
         if self.combine is None:  # concatenation: x's channels as they are, the branch's at 0
             zeros = s.new_zeros((s.shape[0], output.shape[1] - s.shape[1]) + tuple(s.shape[2:]))
             return self.out_act(torch.cat([s, zeros], dim=1))

@@ -1,4 +1,5 @@
-"""build_model(spec, seed) -> nn.Module with stable, human names: stem, stage1.block0, ..., head.
+"""build_model(spec, seed) -> nn.Module with stable, human names: stem, stage1.block0, ..., head
+(a Transformer: embed, layer0.attn, layer0.mlp, ..., final_norm, unembed; :mod:`.transformer`).
 
 Each block is initialised from its own seed, derived from (seed, block name). So adding a block
 leaves every other block's weights as they were, and a plain twin has exactly the same weights in
@@ -13,6 +14,7 @@ from torch import nn
 from ..seeding import sub_seed
 from ..spec import NetSpec
 from .blocks import Block, find_blocks, make_act, make_layer, make_norm
+from .transformer import TransformerNet, token_batch
 
 
 class Net(nn.Module):
@@ -121,9 +123,9 @@ def _fixup(blk: Block, n_branches: int) -> None:
 
 
 def build_model(spec: NetSpec, seed: int = 0, device: torch.device | str | None = None,
-                dtype: torch.dtype | None = None) -> Net:
+                dtype: torch.dtype | None = None) -> Net | TransformerNet:
     """Build the network described by ``spec``, deterministic in ``seed``, on ``device``."""
-    model = Net(spec, seed)
+    model = TransformerNet(spec, seed) if spec.family == "transformer" else Net(spec, seed)
     if dtype is not None:
         model = model.to(dtype=dtype)
     if device is not None:
@@ -132,7 +134,11 @@ def build_model(spec: NetSpec, seed: int = 0, device: torch.device | str | None 
 
 
 def make_batch(spec: NetSpec, batch: int = 32, seed: int = 0, device=None, dtype=None):
-    """A seeded random batch: standard-normal inputs and uniformly random class targets."""
+    """A seeded random batch: standard-normal inputs and uniformly random class targets (a
+    Transformer: random tokens and their next tokens, :func:`.transformer.token_batch`)."""
+    if spec.family == "transformer":
+        x, y = token_batch(spec, batch, seed)
+        return (x, y) if device is None else (x.to(device), y.to(device))
     # Not yet sub_seed(seed, "batch"): that would change every probe's input batch, so every
     # stored probe number (content.story.ACT_RATIOS, assets/) would have to be remade with it.
     g = torch.Generator().manual_seed(int(seed) + 7919)

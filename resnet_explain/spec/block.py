@@ -1,4 +1,5 @@
-"""BlockSpec: one block of a network, and the stable names of blocks (``stage1.block0``)."""
+"""BlockSpec: one block of a network, and the stable names of blocks (``stage1.block0``; in a
+Transformer ``layer0.attn`` and ``layer0.mlp``)."""
 
 from __future__ import annotations
 
@@ -45,14 +46,29 @@ class BlockSpec:
 
 
 _BLOCK_NAME = re.compile(r"^stage(\d+)\.block(\d+)$")
+# A Transformer's layer i is its stage i (0-based, as GPT-2's h.0 and TransformerLens' blocks.0):
+# its attention sublayer first, its MLP second.
+SUBLAYERS = ("attn", "mlp")
+_SUBLAYER_NAME = re.compile(r"^layer(\d+)\.(attn|mlp)$")
 
 
 def parse_block_name(name: str) -> tuple[int, int]:
-    """``"stage2.block0"`` -> (1, 0): 0-based stage and block index. Raises SpecError."""
+    """``"stage2.block0"`` -> (1, 0): 0-based stage and block index; a Transformer's
+    ``"layer3.mlp"`` -> (3, 1). Raises SpecError."""
+    t = _SUBLAYER_NAME.match(str(name))
+    if t:
+        return int(t.group(1)), SUBLAYERS.index(t.group(2))
     m = _BLOCK_NAME.match(str(name))
     if not m or int(m.group(1)) < 1:
-        raise SpecError("block", f"expected a name such as stage1.block0, got {str(name)[:30]!r}")
+        raise SpecError("block", f"expected a name such as stage1.block0 or layer0.attn, got "
+                                 f"{str(name)[:30]!r}")
     return int(m.group(1)) - 1, int(m.group(2))
+
+
+def sublayer_name(layer: int, kind: str) -> str:
+    """(0-based layer, ``"attn"`` or ``"mlp"``) -> ``"layer{layer}.{kind}"``: a Transformer's
+    stable names (the model's modules, the probe, the charts and the CLI)."""
+    return f"layer{layer}.{kind}"
 
 
 def block_name(stage: int, index: int) -> str:

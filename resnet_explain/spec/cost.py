@@ -20,7 +20,7 @@ from .netspec import NetSpec
 @dataclass(frozen=True)
 class Cost:
     params: int  # exact parameter count of build_model(spec) (tested)
-    flops: int  # forward FLOPs per example of the weighted layers (2 per multiply-add)
+    flops: int  # forward FLOPs per example (a Transformer: per sequence) of the weighted layers (2 per multiply-add)
     activations: int  # elements per example that a training step keeps for backward (estimate)
 
     def memory_bytes(self, batch: int, bytes_per_value: int = 4) -> int:
@@ -75,7 +75,63 @@ class Counter:
             self.elementwise(width)  # the pooled output
 
 
+class TransformerCounter:
+    """The cost side of a Transformer sublayer's recipe (``attn``, ``mlp``), per sequence of
+    ``context`` tokens: linear layers with biases, LayerNorms, activations and the attention's
+    mixing (q·kᵀ and the weights times v: 2·T²·width FLOPs each, the full square as PyTorch's
+    FlopCounterMode counts attention where it sees it; on a CPU it does not see the fused kernel)."""
+
+    cardinality = 1
+
+    def __init__(self, spec: NetSpec):
+        self.t, self.heads = spec.context, spec.heads
+        self.pre_norm, self.post_norm = spec.norm == "pre", spec.norm == "post"
+        self.params = self.flops = self.acts = 0
+
+    def layer(self, c_in, c_out, kernel=1, stride=1, groups=1):
+        self.params += c_in * c_out + c_out
+        self.flops += 2 * self.t * c_in * c_out
+        self.acts += self.t * c_out
+
+    def elementwise(self, width, n=1):
+        self.acts += n * width * self.t
+
+    def norm(self, width):
+        self.params += 2 * width
+        self.elementwise(width)
+
+    def act(self, width):
+        self.elementwise(width)
+
+    def attend(self, width):
+        self.flops += 4 * self.t * self.t * width
+        self.elementwise(width)  # the output (and a log-sum-exp per head and position)
+        self.acts += self.heads * self.t
+
+
+def _transformer_cost(spec: NetSpec) -> Cost:
+    c = TransformerCounter(spec)
+    w, t = spec.width, spec.context
+    c.params += (spec.vocab + t) * w  # token and position embeddings
+    c.elementwise(w)  # the embedded stream
+    for b in spec.blocks:
+        BLOCK_KINDS[b.kind].body(c, b, w)
+        if b.adds_branch:
+            if spec.res_scale != 1.0:  # ReZero's alpha (or SkipInit's scalar)
+                c.params += 1
+                c.elementwise(w)
+            c.elementwise(w)  # the sum
+    if spec.norm == "pre":
+        c.norm(w)  # the final LayerNorm
+    c.params += w * spec.vocab  # the unembedding (untied, no bias)
+    c.flops += 2 * t * w * spec.vocab
+    c.acts += t * spec.vocab  # the logits: the loss keeps their softmax
+    return Cost(params=c.params, flops=c.flops, activations=c.acts)
+
+
 def estimate_cost(spec: NetSpec) -> Cost:
+    if spec.family == "transformer":
+        return _transformer_cost(spec)
     c = Counter(spec)
     c_in = spec.in_channels if c.cnn else spec.in_features
     c.elementwise(c_in)  # the input: the stem layer keeps it for its weight gradient

@@ -7,6 +7,8 @@
            p (plain) is read as b...! (old links)
     blocks are separated by ',' and stages by '~'.
     ResNet-20: net=b16*3~b32/2,b32*2~b64/2,b64*2
+    A Transformer (fam=transformer): one stage per layer, an attention (a) then an MLP (m)
+    sublayer: net=a128,m128~a128,m128 is 2 layers of width 128; a128! is one without its skip.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from .limits import (
     MAX_BLOCKS,
     MAX_CARDINALITY,
     MAX_CLASSES,
+    MAX_CONTEXT,
     MAX_GATE_BIAS,
+    MAX_HEADS,
     MAX_IN_CHANNELS,
     MAX_IN_FEATURES,
     MAX_IN_SIDE,
     MAX_RES_SCALE,
+    MAX_VOCAB,
     MAX_WIDTH,
     MIN_IN_SIDE,
     MIN_SURVIVAL,
@@ -114,6 +119,7 @@ _GLOBAL_KEYS = {  # query key -> NetSpec attribute
     "fam": "family", "act": "act", "norm": "norm", "init": "init", "zil": "zero_init_last",
     "alpha": "res_scale", "inc": "in_channels", "ins": "in_size", "inf": "in_features",
     "stem": "stem_width", "cls": "classes", "pl": "survival", "gb": "gate_bias", "card": "cardinality",
+    "heads": "heads", "ctx": "context", "vocab": "vocab", "dn": "deepnorm",
 }
 _KNOWN_KEYS = set(_GLOBAL_KEYS) | {"net"}
 SPEC_KEYS = tuple(sorted(_KNOWN_KEYS))  # the URL keys that belong to the network
@@ -208,8 +214,9 @@ def fields_from_params(p: dict[str, str]) -> dict:
             if p[key] not in choices:
                 raise SpecError(key, f"must be one of {choices}, got {p[key][:20]!r}")
             kw[_GLOBAL_KEYS[key]] = p[key]
-    if "zil" in p:
-        kw["zero_init_last"] = _parse_bool("zil", p["zil"])
+    for key in ("zil", "dn"):
+        if key in p:
+            kw[_GLOBAL_KEYS[key]] = _parse_bool(key, p[key])
     if "alpha" in p:
         kw["res_scale"] = _parse_float("alpha", p["alpha"], 0.0, MAX_RES_SCALE)
     if "pl" in p:
@@ -218,7 +225,8 @@ def fields_from_params(p: dict[str, str]) -> dict:
         kw["gate_bias"] = _parse_float("gb", p["gb"], -MAX_GATE_BIAS, MAX_GATE_BIAS)
     ints = {"inc": (1, MAX_IN_CHANNELS), "ins": (MIN_IN_SIDE, MAX_IN_SIDE),
             "inf": (1, MAX_IN_FEATURES), "stem": (MIN_WIDTH, MAX_WIDTH), "cls": (2, MAX_CLASSES),
-            "card": (1, MAX_CARDINALITY)}
+            "card": (1, MAX_CARDINALITY), "heads": (1, MAX_HEADS), "ctx": (1, MAX_CONTEXT),
+            "vocab": (2, MAX_VOCAB)}
     for key, (lo, hi) in ints.items():
         if key in p:
             kw[_GLOBAL_KEYS[key]] = _parse_int(key, p[key], lo, hi)
@@ -228,11 +236,15 @@ def fields_from_params(p: dict[str, str]) -> dict:
     return kw
 
 
+_TRANSFORMER_FIELDS = dict(heads=4, context=64, vocab=256, deepnorm=False)  # NetSpec's own defaults
 DEFAULT_GLOBALS = {
     "cnn": dict(act="relu", norm="batch", init="default", zero_init_last=False, res_scale=1.0,
                 in_channels=3, in_size=32, in_features=64, stem_width=16, classes=10,
-                survival=1.0, gate_bias=-6.0, cardinality=8),
+                survival=1.0, gate_bias=-6.0, cardinality=8, **_TRANSFORMER_FIELDS),
     "mlp": dict(act="relu", norm="none", init="default", zero_init_last=False, res_scale=1.0,
                 in_channels=3, in_size=32, in_features=64, stem_width=64, classes=10,
-                survival=1.0, gate_bias=-6.0, cardinality=8),
+                survival=1.0, gate_bias=-6.0, cardinality=8, **_TRANSFORMER_FIELDS),
+    "transformer": dict(act="gelu", norm="pre", init="default", zero_init_last=False, res_scale=1.0,
+                        in_channels=3, in_size=32, in_features=64, stem_width=16, classes=10,
+                        survival=1.0, gate_bias=-6.0, cardinality=8, **_TRANSFORMER_FIELDS),
 }

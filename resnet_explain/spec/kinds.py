@@ -12,6 +12,11 @@ activation after the join (None: none). The model passes makers that return modu
 (:mod:`resnet_explain.model.blocks`), the cost a counter that counts (:mod:`.cost`): the two cannot
 drift apart, and this module needs no torch.
 
+A Transformer's sublayers are kinds too (``attn``, ``mlp``): their recipes ask the makers for
+``m.attend(width)`` (causal softmax attention over heads, no weights of its own) and read
+``m.pre_norm`` / ``m.post_norm`` (LayerNorm before the sublayer, or after its add: the post-LN
+norm is the "activation after the join" of a CNN block).
+
 A kind's ``join`` says what its skip does: ``"add"`` (the branch is added into a shortcut by a
 combine), ``"concat"`` (the input is concatenated to the branch's output, pooled where it strides)
 or ``"none"`` (the kind never has a skip).
@@ -50,6 +55,7 @@ class Kind:
     head_norm: bool = False  # as the last block, the head starts with norm + act (its output is not normalised)
     join_label: str | None = None  # the diagram's join node; None: the combine's
     knobs: tuple[str, ...] = ()  # NetSpec fields the kind reads (the builder shows only those in use)
+    families: tuple[str, ...] = ("mlp", "cnn")  # the NetSpec families whose networks it may be in
 
     @property
     def adds(self) -> bool:
@@ -245,3 +251,40 @@ register_kind(Kind(
                        "skip (DenseNet's layer between dense blocks, Huang et al. 2017)",
     "transition: norm-act-1x1 to width, then 2x2 average pooling where it strides", 1, 1, "none",
     _transition, _check_transition))
+
+
+# ---- a Transformer's sublayers (decoder-only; GPT-2's block, Radford et al. 2019) ---------------
+# nanoGPT's block reads x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)) (pre-LN); the original
+# Transformer (Vaswani et al. 2017) is post-LN: x = LN(x + F(x)). Each sublayer is one kind: its
+# body F is [norm (pre-LN)] + its layers, and a post-LN norm comes after the add.
+def _attn(m, b, c_in):  # causal multi-head self-attention: qkv projection, softmax mixing, output
+    w = b.width
+    pre = [("norm", m.norm(w))] if m.pre_norm else []
+    return pre + [("qkv", m.layer(w, 3 * w)), ("mix", m.attend(w)), ("out", m.layer(w, w))], \
+        (m.norm(w) if m.post_norm else None)
+
+
+def _mlp(m, b, c_in):  # position-wise MLP, 4x wider inside (GPT-2), one activation
+    w = b.width
+    pre = [("norm", m.norm(w))] if m.pre_norm else []
+    return pre + [("fc", m.layer(w, 4 * w)), ("act", m.act(4 * w)), ("out", m.layer(4 * w, w))], \
+        (m.norm(w) if m.post_norm else None)
+
+
+def _check_sublayer(spec, name, b, c_in):
+    if spec.family != "transformer":
+        raise SpecError(f"{name}.kind", f"an {b.kind} sublayer belongs to a Transformer; use the "
+                                        "transformer family")
+    if b.combine != "add" or b.stride != 1 or b.shortcut != "A":
+        raise SpecError(name, "a Transformer sublayer adds its branch to the identity (stride 1, "
+                              "shortcut A, combine add)")
+
+
+register_kind(Kind(
+    "attn", "a", "causal self-attention sublayer, added to the residual stream",
+    "causal self-attention sublayer, plain: its output replaces the stream", 2, 1, "add", _attn,
+    _check_sublayer, knobs=("heads",), families=("transformer",)))
+register_kind(Kind(
+    "mlp", "m", "MLP sublayer (width → 4·width → width), added to the residual stream",
+    "MLP sublayer, plain: its output replaces the stream", 2, 1, "add", _mlp, _check_sublayer,
+    families=("transformer",)))

@@ -6,9 +6,14 @@ may allocate, and both are checked before any tensor exists.
 
 from __future__ import annotations
 
-FAMILIES = ("mlp", "cnn")
+FAMILIES = ("mlp", "cnn", "transformer")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu")
-NORMS = ("batch", "none")
+NORMS = ("batch", "none", "pre", "post")
+# What each family's ``norm`` may be: BatchNorm or none for mlp/cnn; for a transformer, LayerNorm
+# before each sublayer (pre-LN), after each residual add (post-LN, the original Transformer) or none.
+FAMILY_NORMS = {"mlp": ("batch", "none"), "cnn": ("batch", "none"), "transformer": ("pre", "post", "none")}
+FAMILY_INITS = {"mlp": ("default", "kaiming", "xavier", "fixup"), "cnn": ("default", "kaiming", "xavier", "fixup"),
+                "transformer": ("default", "xavier")}  # a transformer's default: GPT-2's (normal 0.02)
 INITS = ("default", "kaiming", "xavier", "fixup")
 # He et al. 2015, section 4.1 ("Identity vs. Projection Shortcuts").
 SHORTCUTS = ("A", "B", "C")
@@ -34,3 +39,6 @@ MAX_RES_SCALE = 10.0
 MAX_GATE_BIAS = 20.0
 MIN_SURVIVAL = 0.05
 MAX_CARDINALITY = 64
+MAX_HEADS = 64
+MAX_CONTEXT = 4096
+MAX_VOCAB = 65536

@@ -5,12 +5,17 @@ Every page, the CLI and every cache key use the same object, and its URL query s
 serialisation, so a copied link rebuilds the same network (TensorFlow Playground keeps its whole
 network in the URL for the same reason).
 
-Two families:
+Three families:
 
 * ``mlp``: fully connected blocks on a flat input (the theory pages);
 * ``cnn``: the CIFAR-style ResNet of He et al. 2015 (arXiv 1512.03385, section 4.2): a 3x3 stem,
   stages of widths w, 2w, 4w with stride 2 at each stage start, global average pooling and a
-  linear head; depth 6n+2.
+  linear head; depth 6n+2;
+* ``transformer``: a small decoder-only Transformer (GPT-2's layout, Radford et al. 2019): token +
+  position embedding, ``depth`` layers each of an ``attn`` and an ``mlp`` sublayer (one stage per
+  layer, names ``layer0.attn``, ``layer0.mlp``), a final norm (pre-LN only) and an unembedding;
+  ``norm`` places LayerNorm (``pre``, ``post`` or ``none``), ``res_scale`` = 0 is ReZero and
+  ``deepnorm`` is DeepNorm (:mod:`.transformer`).
 
 The network is a tuple of stages, each a tuple of :class:`BlockSpec`. Plain and residual blocks
 are one kind with a ``skip`` switch, so every network has a twin that differs only in its skips.
@@ -24,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Iterator
 
 from . import grammar
-from .block import BlockSpec, block_name, parse_block_name
+from .block import BlockSpec, block_name, parse_block_name, sublayer_name
 from .errors import SpecError
 from .kinds import BLOCK_KINDS
 from .limits import MAX_WIDTH
@@ -35,11 +40,11 @@ from .validate import validate
 class NetSpec:
     """A whole network. Frozen and hashable: it is the cache key everywhere."""
 
-    family: str = "cnn"  # "mlp" or "cnn"
+    family: str = "cnn"  # "mlp", "cnn" or "transformer"
     stages: tuple[tuple[BlockSpec, ...], ...] = ()  # stage -> blocks; names stage{i}.block{j}
     act: str = "relu"  # activation everywhere (one module per call site)
-    norm: str = "batch"  # "batch" (BatchNorm) or "none"
-    init: str = "default"  # PyTorch's default, kaiming (He et al. 2015b) or xavier (Glorot 2010)
+    norm: str = "batch"  # "batch" (BatchNorm) or "none"; a transformer: "pre", "post" (LayerNorm) or "none"
+    init: str = "default"  # PyTorch's default (a transformer: GPT-2's), kaiming (He et al. 2015b) or xavier (Glorot 2010)
     zero_init_last: bool = False  # last norm (or layer) of each residual branch starts at 0
     res_scale: float = 1.0  # SkipInit/ReZero: learnable scalar on the branch, initialised here
     survival: float = 1.0  # stochastic depth: the last block's survival probability p_L (1 = off)
@@ -50,6 +55,10 @@ class NetSpec:
     in_features: int = 64  # mlp input features
     stem_width: int = 16  # width after the stem
     classes: int = 10  # outputs of the head
+    heads: int = 4  # transformer: attention heads (each width/heads wide)
+    context: int = 64  # transformer: the longest token sequence (positions embedded)
+    vocab: int = 256  # transformer: token ids 0..vocab-1 (bytes: 256)
+    deepnorm: bool = False  # transformer, post-LN: x <- LN(alpha*x + F(x)), beta-scaled init (Wang et al. 2022)
 
     # ---- derived -------------------------------------------------------------------------
     @property
@@ -57,17 +66,19 @@ class NetSpec:
         return [b for stage in self.stages for b in stage]
 
     def named_blocks(self) -> Iterator[tuple[str, BlockSpec]]:
+        tf = self.family == "transformer"
         for i, stage in enumerate(self.stages):
             for j, b in enumerate(stage):
-                yield block_name(i, j), b
+                yield (sublayer_name(i, b.kind) if tf else block_name(i, j)), b
 
     def block(self, name: str) -> BlockSpec:
         i, j = self._locate(name)
         return self.stages[i][j]
 
     def in_widths(self) -> list[int]:
-        """The input width of every block, in order (the stem's width for the first)."""
-        out, width = [], self.stem_width
+        """The input width of every block, in order (the stem's width for the first; in a
+        transformer every sublayer reads the residual stream, its first block's width)."""
+        out, width = [], self.blocks[0].width if self.family == "transformer" and self.stages else self.stem_width
         for b in self.blocks:
             out.append(width)
             width = b.width
@@ -86,8 +97,16 @@ class NetSpec:
 
     @property
     def depth(self) -> int:
-        """Weighted layers on the longest path: stem + layers per block + head (He's count)."""
+        """Weighted layers on the longest path: stem + layers per block + head (He's count). A
+        transformer's depth is its number of layers (attention + MLP each), as GPT-2's "12 layers"."""
+        if self.family == "transformer":
+            return len(self.stages)
         return 2 + sum(BLOCK_KINDS[b.kind].layers for b in self.blocks)
+
+    @property
+    def width(self) -> int:
+        """A transformer's d_model (every sublayer's width); otherwise the last block's width."""
+        return self.blocks[0].width if self.family == "transformer" else self.blocks[-1].width
 
     @property
     def any_skip(self) -> bool:
@@ -128,6 +147,8 @@ class NetSpec:
     def input_shape(self, batch: int = 1) -> tuple[int, ...]:
         if self.family == "cnn":
             return (batch, self.in_channels, self.in_size, self.in_size)
+        if self.family == "transformer":
+            return (batch, self.context)  # token ids
         return (batch, self.in_features)
 
     # ---- edits (all return new, validated specs) -----------------------------------------
@@ -312,6 +333,11 @@ class NetSpec:
 
     def summary(self) -> str:
         kinds = sorted({b.kind for b in self.blocks})
+        if self.family == "transformer":
+            extra = ", ReZero" if self.res_scale == 0 else ", DeepNorm" if self.deepnorm else ""
+            return (f"transformer, {self.depth} layers, width {self.width}, {self.heads} heads, "
+                    f"context {self.context}, vocab {self.vocab}, {self.n_skips}/{self.n_blocks} "
+                    f"skips, {self.norm}-LN{extra}".replace("none-LN", "no norm"))
         return (f"{self.family} depth {self.depth}, {self.n_blocks} blocks ({'/'.join(kinds)}), "
                 f"{self.n_skips} skips, {self.act}, norm={self.norm}")
 

@@ -1,11 +1,13 @@
-"""Named networks: He et al.'s CIFAR ResNets and their plain twins, the theory pages' MLPs, and the
-family around ResNet (:mod:`.zoo`) at depth 20 (the layouts themselves: :mod:`.layouts`)."""
+"""Named networks: He et al.'s CIFAR ResNets and their plain twins, the theory pages' MLPs, the
+family around ResNet (:mod:`.zoo`) at depth 20 (the layouts themselves: :mod:`.layouts`), and the
+small decoder-only Transformers (:mod:`.transformer`)."""
 
 from __future__ import annotations
 
 from .errors import SpecError
 from .layouts import cifar_resnet, mlp
 from .netspec import NetSpec
+from .transformer import transformer_spec
 from .zoo import VARIANTS
 
 
@@ -31,7 +33,31 @@ def _presets() -> dict[str, tuple[str, NetSpec]]:
                                   "(SkipInit, De & Smith 2020)",
                                   mlp(20, skip=True, act="relu", res_scale=0.0))
     out.update(_zoo_presets(ZOO_DEPTH))
+    out.update(_transformer_presets())
     return out
+
+
+# The Transformer presets' size: the issue's figure size (width 128, 4 heads, context 64, bytes),
+# at the depth of the CPU training grid (6 layers), so a preset names the network that is trained.
+TF_SIZE = dict(depth=6, width=128, heads=4, context=64, vocab=256)
+
+
+def _transformer_presets() -> dict[str, tuple[str, NetSpec]]:
+    d = TF_SIZE["depth"]
+    return {
+        "tf-preln": (f"Transformer, {d} layers, pre-LN: x + F(LN(x)) (GPT-2; Xiong et al. 2020)",
+                     transformer_spec(**TF_SIZE, norm="pre")),
+        "tf-postln": (f"Transformer, {d} layers, post-LN: LN(x + F(x)) (Vaswani et al. 2017)",
+                      transformer_spec(**TF_SIZE, norm="post")),
+        "tf-noskip": (f"Transformer, {d} layers, no norms and no skips: the twin of the no-norm "
+                      "Transformer (likely untrainable)",
+                      transformer_spec(**TF_SIZE, norm="none", skips=False)),
+        "tf-rezero": (f"Transformer, {d} layers, ReZero: x + α·F(x), α from 0, no norms "
+                      "(Bachlechner et al. 2020)", transformer_spec(**TF_SIZE, norm="none", scaling="rezero")),
+        "tf-deepnorm": (f"Transformer, {d} layers, DeepNorm: LN(α·x + F(x)), β-scaled Xavier init "
+                        "(Wang et al. 2022)",
+                        transformer_spec(**TF_SIZE, norm="post", scaling="deepnorm", init="xavier")),
+    }
 
 
 ZOO_DEPTH = 20  # the zoo's variants as presets at He et al.'s smallest CIFAR depth (6n+2, n = 3)

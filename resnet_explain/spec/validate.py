@@ -15,21 +15,24 @@ from .kinds import BLOCK_KINDS, COMBINES
 from .limits import (
     ACTIVATIONS,
     FAMILIES,
-    INITS,
+    FAMILY_INITS,
+    FAMILY_NORMS,
     MAX_BLOCKS,
     MAX_CARDINALITY,
     MAX_CLASSES,
+    MAX_CONTEXT,
     MAX_GATE_BIAS,
+    MAX_HEADS,
     MAX_IN_CHANNELS,
     MAX_IN_FEATURES,
     MAX_IN_SIDE,
     MAX_RES_SCALE,
     MAX_STRIDE,
+    MAX_VOCAB,
     MAX_WIDTH,
     MIN_IN_SIDE,
     MIN_SURVIVAL,
     MIN_WIDTH,
-    NORMS,
     SHORTCUTS,
 )
 
@@ -44,6 +47,8 @@ def validate(spec: "NetSpec") -> None:
         raise SpecError("stages", "need at least one stage, and every stage at least one block")
     if spec.n_blocks > MAX_BLOCKS:
         raise SpecError("stages", f"at most {MAX_BLOCKS} blocks, got {spec.n_blocks}")
+    if spec.family == "transformer":
+        _check_transformer(spec)
     for name, b in spec.named_blocks():
         if not isinstance(b, BlockSpec):
             raise SpecError(name, "must be a BlockSpec")
@@ -54,10 +59,10 @@ def validate(spec: "NetSpec") -> None:
 def _check_globals(spec: "NetSpec") -> None:
     if spec.family not in FAMILIES:
         raise SpecError("family", f"must be one of {FAMILIES}")
-    for name, value, choices in (("act", spec.act, ACTIVATIONS), ("norm", spec.norm, NORMS),
-                                 ("init", spec.init, INITS)):
+    for name, value, choices in (("act", spec.act, ACTIVATIONS), ("norm", spec.norm, FAMILY_NORMS[spec.family]),
+                                 ("init", spec.init, FAMILY_INITS[spec.family])):
         if value not in choices:
-            raise SpecError(name, f"must be one of {choices}, got {value!r}")
+            raise SpecError(name, f"a {spec.family} takes one of {choices}, got {value!r}")
     if not isinstance(spec.zero_init_last, bool):
         raise SpecError("zero_init_last", "must be True or False")
     if (not isinstance(spec.res_scale, (int, float)) or isinstance(spec.res_scale, bool)
@@ -74,6 +79,32 @@ def _check_globals(spec: "NetSpec") -> None:
     _check_int("in_features", spec.in_features, 1, MAX_IN_FEATURES)
     _check_int("stem_width", spec.stem_width, MIN_WIDTH, MAX_WIDTH)
     _check_int("classes", spec.classes, 2, MAX_CLASSES)
+    _check_int("heads", spec.heads, 1, MAX_HEADS)
+    _check_int("context", spec.context, 1, MAX_CONTEXT)
+    _check_int("vocab", spec.vocab, 2, MAX_VOCAB)
+    if not isinstance(spec.deepnorm, bool):
+        raise SpecError("deepnorm", "must be True or False")
+    if spec.deepnorm and (spec.family != "transformer" or spec.norm != "post"):
+        raise SpecError("deepnorm", "DeepNorm is a post-LN Transformer's x <- LN(alpha*x + F(x)) "
+                                    "(Wang et al. 2022): use the transformer family with norm=post")
+    if spec.deepnorm and spec.res_scale != 1.0:
+        raise SpecError("deepnorm", "DeepNorm and ReZero (res_scale) are two answers to one problem; "
+                                    "choose one")
+
+
+def _check_transformer(spec: "NetSpec") -> None:
+    """A decoder-only Transformer: every stage is one layer, an attn sublayer then an mlp one, all
+    as wide as the residual stream, which the heads divide."""
+    for i, stage in enumerate(spec.stages):
+        if tuple(getattr(b, "kind", None) for b in stage) != ("attn", "mlp"):
+            raise SpecError("stages", f"layer {i}: a Transformer layer is an attn sublayer then an "
+                                      "mlp sublayer (e.g. net=a128,m128~a128,m128)")
+    width = spec.blocks[0].width
+    if any(b.width != width for b in spec.blocks):
+        raise SpecError("stages", "every sublayer of a Transformer has the residual stream's width")
+    _check_int("width", width, MIN_WIDTH, MAX_WIDTH)
+    if width % spec.heads:
+        raise SpecError("heads", f"the heads must divide the width {width}, got {spec.heads}")
 
 
 def _check_block(spec: "NetSpec", name: str, b: BlockSpec, width: int) -> None:
@@ -83,6 +114,9 @@ def _check_block(spec: "NetSpec", name: str, b: BlockSpec, width: int) -> None:
     if not isinstance(b.combine, str) or b.combine not in COMBINES:
         raise SpecError(f"{name}.combine", f"must be one of {tuple(COMBINES)}, got {b.combine!r}")
     kind = BLOCK_KINDS[b.kind]
+    if spec.family not in kind.families:
+        raise SpecError(f"{name}.kind", f"a {kind.name} block is not part of a {spec.family}; "
+                                        f"it belongs to {' or '.join(kind.families)}")
     kind.check(spec, name, b, width)
     if not kind.can_skip and b.skip:  # the kind's own check may say it in its words first
         raise SpecError(f"{name}.skip", f"a {kind.name} block has no skip; turn its skip off")

@@ -35,22 +35,29 @@ from resnet_explain.spec import (
     preset,
 )
 from resnet_explain.spec.grammar import decode_stages, encode_stages
-from resnet_explain.spec.limits import MAX_BLOCKS, MAX_WIDTH
+from resnet_explain.spec.limits import FAMILY_INITS, FAMILY_NORMS, MAX_BLOCKS, MAX_WIDTH
+from resnet_explain.spec.transformer import transformer_spec
 from resnet_explain.ui.url_keys import NON_SPEC_KEYS
 
 
 # ---------------------------------------------------------------------------------------------
 # Strategies
 # ---------------------------------------------------------------------------------------------
+CNN_FAMILIES = tuple(f for f in FAMILIES if f != "transformer")
+
+
 @st.composite
-def valid_specs(draw, families=FAMILIES, max_stages=3, max_blocks_per_stage=2, max_width=8,
+def valid_specs(draw, families=CNN_FAMILIES, max_stages=3, max_blocks_per_stage=2, max_width=8,
                 acts=ACTIVATIONS, norms=NORMS, kinds=tuple(BLOCK_KINDS)):
-    """A random VALID NetSpec, tiny (widths <= max_width, in_size 4..8, in_features <= 8)."""
+    """A random VALID NetSpec of the mlp or cnn family, tiny (widths <= max_width, in_size 4..8,
+    in_features <= 8); Transformers: :func:`valid_transformer_specs`."""
     fam = draw(st.sampled_from(families))
+    norms = [n for n in norms if n in FAMILY_NORMS[fam]]
     stem = draw(st.integers(1, max_width))
     card = draw(st.sampled_from((1, 2)))
     prev = stem
     stages = []
+    kinds = [k for k in kinds if fam in BLOCK_KINDS[k].families]
     kinds = [k for k in kinds if fam == "cnn" or k != "resnext"]  # grouped 3x3: cnn only
     for _ in range(draw(st.integers(1, max_stages))):
         blocks = []
@@ -78,12 +85,38 @@ def valid_specs(draw, families=FAMILIES, max_stages=3, max_blocks_per_stage=2, m
     res_scale = draw(st.sampled_from((0.0, 0.5, 1.0, 2.0))
                      | st.floats(0.0, 10.0, allow_nan=False, allow_infinity=False))
     return NetSpec(family=fam, stages=tuple(stages), act=draw(st.sampled_from(acts)),
-                   norm=draw(st.sampled_from(norms)), init=draw(st.sampled_from(INITS)),
+                   norm=draw(st.sampled_from(norms)), init=draw(st.sampled_from(FAMILY_INITS[fam])),
                    zero_init_last=draw(st.booleans()), res_scale=res_scale,
                    in_channels=draw(st.integers(1, 3)), in_size=draw(st.integers(4, 8)),
                    in_features=draw(st.integers(1, 8)), stem_width=stem,
                    classes=draw(st.integers(2, 5)), cardinality=card,
                    survival=draw(st.sampled_from((1.0, 0.5))), gate_bias=draw(st.sampled_from((-6.0, 0.0, 2.5))))
+
+
+@st.composite
+def valid_transformer_specs(draw, max_depth=3, max_width=16):
+    """A random VALID Transformer spec, tiny: every norm placement, skips on/off per sublayer,
+    ReZero, DeepNorm (post-LN), both inits, any activation, heads dividing the width."""
+    heads = draw(st.integers(1, 4))
+    width = heads * draw(st.integers(1, max(1, max_width // heads)))
+    norm = draw(st.sampled_from(FAMILY_NORMS["transformer"]))
+    scaling = draw(st.sampled_from((None, "rezero", "deepnorm") if norm == "post" else (None, "rezero")))
+    spec = transformer_spec(depth=draw(st.integers(1, max_depth)), width=width, heads=heads,
+                            context=draw(st.integers(1, 8)), vocab=draw(st.integers(2, 12)), norm=norm,
+                            scaling=scaling, init=draw(st.sampled_from(FAMILY_INITS["transformer"])),
+                            act=draw(st.sampled_from(ACTIVATIONS)), zero_init_last=draw(st.booleans()),
+                            survival=draw(st.sampled_from((1.0, 0.5))))
+    if scaling != "rezero" and draw(st.booleans()):
+        spec = dataclasses.replace(spec, res_scale=draw(st.sampled_from((0.5, 1.0, 2.0))))  # SkipInit-like
+        assume(not (spec.deepnorm and spec.res_scale != 1.0))
+    skips = draw(st.lists(st.booleans(), min_size=spec.n_blocks, max_size=spec.n_blocks))
+    it = iter(skips)
+    return spec.map_blocks(lambda b: dataclasses.replace(b, skip=next(it)))
+
+
+def any_valid_specs(**kw):
+    """Either family kind: a CNN/MLP spec or a Transformer's."""
+    return valid_specs(**kw) | valid_transformer_specs()
 
 
 def _kw(spec: NetSpec) -> dict:
@@ -199,7 +232,7 @@ def invalid_specs(draw):
 # ---------------------------------------------------------------------------------------------
 # Validation
 # ---------------------------------------------------------------------------------------------
-@given(valid_specs())
+@given(any_valid_specs())
 def test_valid_specs_validate_and_hash(spec):
     assert spec.n_blocks == len(spec.blocks) == len(list(spec.named_blocks()))
     copy = NetSpec(**_kw(spec))
@@ -269,6 +302,10 @@ def test_depth_helpers_and_presets():
     assert preset("resnet56") is PRESETS["resnet56"][1]
     for name, (desc, spec) in PRESETS.items():
         assert desc
+        if spec.family == "transformer":  # tf-*: the depth is in the description, skips in the name
+            assert name.startswith("tf-") and f"{spec.depth} layers" in desc
+            assert ("noskip" in name) != spec.any_skip
+            continue
         assert spec.depth == int(re.search(r"\d+", name).group()), name  # resnet56 has depth 56
         assert ("plain" in name) != spec.any_skip
 
@@ -295,7 +332,8 @@ def test_query_round_trip_every_preset(name):
     assert len(q) < 200, q  # compact enough to share (ResNet-1202 included)
 
 
-@given(valid_specs(max_stages=4, max_blocks_per_stage=4, max_width=MAX_WIDTH))
+@given(valid_specs(max_stages=4, max_blocks_per_stage=4, max_width=MAX_WIDTH)
+       | valid_transformer_specs(max_depth=6, max_width=MAX_WIDTH))
 def test_query_round_trip_random_specs(spec):
     q = spec.to_query()
     back = NetSpec.from_query(q)
@@ -311,7 +349,7 @@ def test_stage_encoding_is_compact_and_readable():
     assert decode_stages("k16/2:C*2")[0] == (BlockSpec("bottleneck", 16, 2, True, "C"),) * 2
 
 
-@given(valid_specs(), st.dictionaries(st.sampled_from(sorted(NON_SPEC_KEYS)),
+@given(any_valid_specs(), st.dictionaries(st.sampled_from(sorted(NON_SPEC_KEYS)),
                                       st.text(max_size=10), max_size=4))
 def test_non_spec_keys_are_ignored(spec, extra):
     from urllib.parse import urlencode
@@ -438,7 +476,7 @@ def test_estimate_params_equal_real_count_for_presets(name):
     assert estimate_cost(spec).params == _n_params(spec)
 
 
-@given(valid_specs(max_stages=3, max_blocks_per_stage=3, max_width=12))
+@given(valid_specs(max_stages=3, max_blocks_per_stage=3, max_width=12) | valid_transformer_specs())
 def test_estimate_params_equal_real_count_for_random_specs(spec):
     assert estimate_cost(spec).params == _n_params(spec)  # FLOPs: tests/unit/test_cost.py
 
