@@ -15,7 +15,7 @@ still a true one):
    setting, fixed before anything was trained), then a lesion of each layer and sublayer and the
    logit lens on each (lesion.csv, lens.csv);
 3. grid: pre-LN and post-LN at 4 learning rates x 3 warm-ups, the no-skip twin at 4 learning rates
-   (grid_finals.csv, grid_curves.csv).
+   (grid_finals.csv, grid_curves.csv), the most telling cells first (:func:`priority`).
 
 meta.json records the machine, versions, corpus hash and each stage's seconds.
 """
@@ -77,10 +77,21 @@ def stage_trained(out: Path, store: RunStore) -> None:
     _meta(out, trained_seconds=round(time.perf_counter() - t, 1))
 
 
+def priority(cell: tfg.Cell) -> tuple:
+    """The most telling cells first, so that a grid cut short still answers the main question:
+    no warm-up vs the longest warm-up for both norm placements, then the no-skip twin, then the
+    middle warm-up; within each, the largest learning rate first, post-LN before pre-LN."""
+    if cell.variant == "no skips":
+        rank = 2
+    else:
+        rank = {0: 0, max(tfg.GRID_WARMUPS): 1}.get(cell.warmup_steps, 3)
+    return rank, -cell.lr, cell.variant != "post-LN"
+
+
 def stage_grid(out: Path, store: RunStore) -> None:
     t = time.perf_counter()
     have = _done(out)
-    for cell in tfg.grid_cells():
+    for cell in sorted(tfg.grid_cells(), key=priority):
         if (cell.variant, cell.lr, cell.warmup_steps) in have:
             continue
         _append(out, tfg.train_cells([cell], store, device="cpu", progress=_say))

@@ -80,10 +80,11 @@ def pair_cells(lr: float = 1e-3, warmup_steps: int = 15, depth: int = 6, seed: i
 
 def train_cells(cells: list[Cell], store: RunStore | None = None, *, budget: Budget | None = None,
                 device: str = "auto", progress: Callable[[int, int, dict], None] | None = None,
-                should_stop: Callable[[], bool] | None = None,
-                keep_going: bool = False) -> list[tuple[Cell, Run]]:
+                should_stop: Callable[[], bool] | None = None, keep_going: bool = False,
+                sizes: dict | None = None) -> list[tuple[Cell, Run]]:
     """Train (or load) each cell's run, in order. ``progress(done, total, row)`` after each history
-    row; a stop raises :class:`Stopped` unless ``keep_going``, which returns the finished cells."""
+    row; a stop raises :class:`Stopped` unless ``keep_going``, which returns the finished cells.
+    ``sizes``: other transformer_spec sizes (width, heads; tests use tiny ones)."""
     store = store or RunStore()
     done: list[tuple[Cell, Run]] = []
     for i, cell in enumerate(cells):
@@ -91,7 +92,7 @@ def train_cells(cells: list[Cell], store: RunStore | None = None, *, budget: Bud
             if progress is not None:
                 progress(i, len(cells), {**cell.label(), **row})
         try:
-            run, _ = train_run(cell.request(budget, device), store, progress=row_progress,
+            run, _ = train_run(cell.request(budget, device, **(sizes or {})), store, progress=row_progress,
                                should_stop=should_stop, name=f"{cell.variant} d{cell.depth}",
                                label=f"lr {cell.lr:g}, warm-up {cell.warmup_steps}")
         except Stopped:
