@@ -9,7 +9,8 @@ skips the cells already in grid_finals.csv, so an interrupted run resumes and a 
 still a true one):
 
 1. init: ‖∂L/∂x‖ per sublayer, per-matrix gradient norms, stream norms and branch shares at
-   initialisation for pre-LN, post-LN and no skips at depths 6, 12, 24 (init_streams.csv,
+   initialisation for pre-LN, post-LN and no skips at depths 6, 12, 24, with GPT-2's init and with
+   Xavier's (init_streams.csv,
    init_params.csv);
 2. trained: the three networks of the default view (lr 1e-3, warm-up 15: the budget's own
    setting, fixed before anything was trained), then a lesion of each layer and sublayer and the
@@ -35,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from resnet_explain.data.text import read_corpus  # noqa: E402
+from resnet_explain.data.text import read_corpus, unigram_entropy, unigram_loss  # noqa: E402
 from resnet_explain.experiments import transformers as tfx  # noqa: E402
 from resnet_explain.experiments import transformers_trained as tft  # noqa: E402
 from resnet_explain.experiments import transformers_train as tfg  # noqa: E402
@@ -54,7 +55,7 @@ def _meta(out: Path, **kw) -> None:
 
 def stage_init(out: Path) -> None:
     t = time.perf_counter()
-    streams, params = tfx.init_measurements()
+    streams, params = tfx.init_measurements(inits=tuple(tfx.INITS))
     streams.to_csv(out / "init_streams.csv", index=False)
     params.to_csv(out / "init_params.csv", index=False)
     _meta(out, init_seconds=round(time.perf_counter() - t, 1))
@@ -128,7 +129,7 @@ def _say(done, total, row) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", choices=("init", "trained", "grid"), action="append")
+    ap.add_argument("--only", choices=("init", "trained", "grid", "meta"), action="append")
     ap.add_argument("--out", default=str(ROOT / "assets" / "transformers"))
     ap.add_argument("--store", default=None, help="run store folder (default: the user's cache)")
     ap.add_argument("--threads", type=int, default=1)
@@ -138,17 +139,19 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     store = RunStore(root=Path(a.store)) if a.store else RunStore()
     c = read_corpus()
+    train, val = LM_BUDGETS["lm-quick"].data.load()
     _meta(out, machine=platform.machine(), processor=platform.processor(), node_cpus=torch.get_num_threads(),
           python=platform.python_version(), torch=torch.__version__, threads=a.threads,
           corpus_sha256=c.sha256, corpus_bytes=len(c.data), corpus_files=list(c.files),
-          corpus_missing=list(c.missing), budget=LM_BUDGETS["lm-quick"].label,
+          corpus_missing=list(c.missing), unigram_entropy=unigram_entropy(train),
+          unigram_loss=unigram_loss(train, val), budget=LM_BUDGETS["lm-quick"].label,
           config=repr(LM_BUDGETS["lm-quick"].config), data=repr(LM_BUDGETS["lm-quick"].data))
     stages = a.only or ["init", "trained", "grid"]
     for stage in stages:
         t = time.perf_counter()
         print(f"== {stage}", flush=True)
         {"init": lambda: stage_init(out), "trained": lambda: stage_trained(out, store),
-         "grid": lambda: stage_grid(out, store)}[stage]()
+         "grid": lambda: stage_grid(out, store), "meta": lambda: None}[stage]()
         print(f"== {stage} done in {time.perf_counter() - t:.0f} s", flush=True)
 
 

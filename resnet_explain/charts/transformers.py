@@ -25,9 +25,15 @@ def _log10(s: pd.Series) -> pd.Series:
         return pd.Series(np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), np.nan), index=s.index)
 
 
-def grad_stream_chart(streams: pd.DataFrame, depth: int, height: int = 300) -> alt.Chart:
+def at(df: pd.DataFrame, depth: int, init: str = "default") -> pd.DataFrame:
+    """The rows of one depth and one init (tables stored before the init column: GPT-2's)."""
+    inits = df["init"] if "init" in df else pd.Series("default", index=df.index)
+    return df[(df["depth"] == depth) & (inits == init)]
+
+
+def grad_stream_chart(streams: pd.DataFrame, depth: int, init: str = "default", height: int = 300) -> alt.Chart:
     """log10 ‖∂L/∂x‖ on the residual stream after each sublayer, input -> output, per network."""
-    d = streams[streams["depth"] == depth].assign(log10_grad=lambda f: _log10(f["grad_norm"]))
+    d = at(streams, depth, init).assign(log10_grad=lambda f: _log10(f["grad_norm"]))
     order = list(dict.fromkeys(d.sort_values("position")["block"]))
     return alt.Chart(d).mark_line(point=True).encode(
         x=alt.X("block:O", sort=order, title="sublayer (input → output)"),
@@ -36,12 +42,12 @@ def grad_stream_chart(streams: pd.DataFrame, depth: int, height: int = 300) -> a
     ).properties(width=W, height=height)
 
 
-def param_grad_chart(params: pd.DataFrame, depth: int, height: int = 280) -> alt.Chart:
+def param_grad_chart(params: pd.DataFrame, depth: int, init: str = "default", height: int = 280) -> alt.Chart:
     """Per layer, log10 of the gradient norm of each sublayer's output projection (the MLP's is
     Xiong et al.'s W2), per network: level (pre-LN, their prediction) or rising toward the output
     (post-LN, their prediction)?"""
     keep = params["matrix"].isin(["mlp output projection", "attn output projection"])
-    d = params[(params["depth"] == depth) & keep].assign(log10_grad=lambda f: _log10(f["grad_norm"]))
+    d = at(params[keep], depth, init).assign(log10_grad=lambda f: _log10(f["grad_norm"]))
     return alt.Chart(d).mark_line(point=True).encode(
         x=alt.X("layer:O", title="layer (input → output)"),
         y=alt.Y("log10_grad:Q", title="log10 ‖∂L/∂W‖"),
@@ -50,10 +56,10 @@ def param_grad_chart(params: pd.DataFrame, depth: int, height: int = 280) -> alt
     ).properties(width=W, height=height)
 
 
-def stream_chart(streams: pd.DataFrame, depth: int, height: int = 240) -> alt.VConcatChart:
+def stream_chart(streams: pd.DataFrame, depth: int, init: str = "default", height: int = 240) -> alt.VConcatChart:
     """Above: the stream's norm after each sublayer (mean over tokens). Below: each sublayer's
     share ‖F(x)‖/‖x‖ of the stream it reads (log scale)."""
-    d = streams[streams["depth"] == depth]
+    d = at(streams, depth, init)
     order = list(dict.fromkeys(d.sort_values("position")["block"]))
     x = alt.X("block:O", sort=order, title="sublayer (input → output)")
     top = alt.Chart(d).mark_line(point=True).encode(

@@ -38,9 +38,10 @@ def _shape(r: float) -> str:
     return "larger toward the output" if r < LEVEL[0] else "larger toward the input"
 
 
-def xiong_sentence(first_last: pd.DataFrame, depth: int) -> str:
+def xiong_sentence(first_last: pd.DataFrame, depth: int, init: str = "default", init_label: str = "") -> str:
     """Our first/last-layer gradient ratio of the MLP output weights beside Xiong et al.'s prediction."""
-    d = first_last[first_last["depth"] == depth].set_index("variant")["first_over_last"]
+    d = first_last[(first_last["depth"] == depth) & (first_last["init"] == init)]
+    d = d.set_index("variant")["first_over_last"]
     parts = [f"**{v}** {d[v]:.2g}× ({_shape(float(d[v]))})" for v in d.index]
     pre, post = float(d.get("pre-LN", np.nan)), float(d.get("post-LN", np.nan))
     agree = []
@@ -48,14 +49,15 @@ def xiong_sentence(first_last: pd.DataFrame, depth: int) -> str:
                  else "post-LN's do **not** grow toward the output here")
     agree.append("pre-LN's stay level, as predicted" if LEVEL[0] <= pre <= LEVEL[1]
                  else f"pre-LN's are **not** level: {_shape(pre)}")
-    return (f"At depth {depth}, the MLP output weights' gradient norm in the first layer over the last "
+    how = f" with {init_label} init" if init_label else ""
+    return (f"At depth {depth}{how}, the MLP output weights' gradient norm in the first layer over the last "
             f"layer's: {', '.join(parts)}. {XIONG} predict post-LN's gradients grow toward the output at "
             f"initialisation and pre-LN's stay level; in our measurement {agree[0]}, and {agree[1]}.")
 
 
-def stream_sentence(streams: pd.DataFrame, depth: int) -> str:
+def stream_sentence(streams: pd.DataFrame, depth: int, init: str = "default") -> str:
     """How the stream's norm and the sublayers' shares change from the first sublayer to the last."""
-    d = streams[streams["depth"] == depth].sort_values("position")
+    d = streams[(streams["depth"] == depth) & (streams["init"] == init)].sort_values("position")
     out = []
     for v, g in d.groupby("variant", sort=False):
         a, b = float(g["stream_norm"].iloc[0]), float(g["stream_norm"].iloc[-1])
@@ -86,6 +88,16 @@ def _warmup_effect(finals: pd.DataFrame, variant: str) -> tuple[list[float], lis
     return helped, blew, lrs
 
 
+def _stuck(cells: pd.DataFrame, unigram: float | None) -> str:
+    """How many cells got no further than byte frequencies (within HELPED_NATS of ``unigram``)."""
+    if unigram is None or not len(cells):
+        return ""
+    n = int((~cells["diverged"].astype(bool) & (cells["val_loss"] > unigram - HELPED_NATS)).sum())
+    return (f"; {n} of {len(cells)} of its cells ended within {HELPED_NATS} nats of (or above) "
+            f"{unigram:.3f}, the loss of a model that knows only how often each byte occurs (it "
+            "learnt no context)" if n else f"; every cell beat the byte-frequency model ({unigram:.3f})")
+
+
 def _lrs(v: list[float]) -> str:
     return ", ".join(f"{x:g}" for x in v) if v else "none"
 
@@ -103,15 +115,14 @@ def grid_sentences(finals: pd.DataFrame, unigram: float | None = None) -> list[s
                   f"{int(best['warmup_steps'])} warm-up steps" if best is not None else "")
         out.append(f"**{v}**: warm-up lowered the final validation loss by more than {HELPED_NATS} nats at "
                    f"{len(helped)} of {len(lrs)} learning rates ({_lrs(helped)}); without warm-up it "
-                   f"diverged at {_lrs(blew)}{best_s}.")
+                   f"diverged at {_lrs(blew)}{best_s}{_stuck(finals[finals['variant'] == v], unigram)}.")
     ns = finals[finals["variant"] == "no skips"]
     if len(ns):
         ok = ns[~ns["diverged"].astype(bool)]
         best = float(ok["val_loss"].min()) if len(ok) else math.nan
         pre = finals[(finals["variant"] == "pre-LN") & finals["warmup_steps"].isin(ns["warmup_steps"])]
         pre_best = float(pre["val_loss"].min()) if len(pre) else math.nan
-        uni = (f"; a model that knew only how often each byte occurs would score {unigram:.3f}"
-               if unigram is not None else "")
+        uni = _stuck(ns, unigram)
         out.append(f"**No skips** (pre-LN's norms and weights, every skip off): best {best:.3f} nats per "
                    f"byte over {len(ns)} learning rates, against pre-LN's {pre_best:.3f} with the same "
                    f"warm-up{uni}.")

@@ -167,6 +167,20 @@ def unigram_entropy(ts: TokenSet) -> float:
     return float(-(p * p.log()).sum())
 
 
+def _targets(ts: TokenSet) -> torch.Tensor:
+    y = ts.tokens[:, 1:].long()
+    return (y[ts.scored] if ts.scored is not None else y).flatten()
+
+
+def unigram_loss(fit: TokenSet, on: TokenSet) -> float:
+    """Loss in nats per scored target on ``on`` of the model that predicts every next byte with the
+    byte frequencies of ``fit`` (half a count added to each byte, so none has probability 0): what
+    a network that learnt nothing about context scores on validation."""
+    counts = torch.bincount(_targets(fit), minlength=VOCAB).double() + 0.5
+    logq = (counts / counts.sum()).log()
+    return float(-logq[_targets(on)].mean())
+
+
 UNIFORM_LOSS = math.log(VOCAB)  # the loss of a uniform guess over the 256 bytes
 
 

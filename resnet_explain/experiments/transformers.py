@@ -33,9 +33,12 @@ from .transformers_train import VARIANTS
 
 INIT_DEPTHS = (6, 12, 24)
 INIT_VARIANTS = ("pre-LN", "post-LN", "no skips")
-STREAM_COLUMNS = ["variant", "depth", "position", "block", "layer", "sublayer", "grad_norm",
+# GPT-2's init (normal 0.02, output projections / sqrt(2N): the model's default) and Xavier's, the
+# setting of Xiong et al.'s analysis (their sec. 3: Xavier, no depth scaling).
+INITS = {"default": "GPT-2 (std 0.02, output projections / √(2N))", "xavier": "Xavier (Xiong et al.'s setting)"}
+STREAM_COLUMNS = ["variant", "depth", "init", "position", "block", "layer", "sublayer", "grad_norm",
                   "stream_norm", "branch_share"]
-PARAM_COLUMNS = ["variant", "depth", "param", "block", "layer", "sublayer", "matrix", "grad_norm",
+PARAM_COLUMNS = ["variant", "depth", "init", "param", "block", "layer", "sublayer", "matrix", "grad_norm",
                  "weight_norm"]
 # The matrices of a sublayer by their module name in the body (model/transformer.py).
 MATRICES = {"qkv": "attention q,k,v", "out": "output projection", "fc": "MLP input (W1)"}
@@ -82,36 +85,45 @@ def stream_stats(model, x: torch.Tensor) -> pd.DataFrame:
 
 
 def init_measurements(depths=INIT_DEPTHS, variants=INIT_VARIANTS, seed: int = 0, batch: int = 16,
-                      recipe: TextRecipe | None = None, **sizes) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      recipe: TextRecipe | None = None, inits=("default",),
+                      **sizes) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(streams: one row per network and sublayer; params: one row per network and weight matrix
-    of a sublayer) at initialisation, on one seeded batch of the corpus."""
+    of a sublayer) at initialisation, on one seeded batch of the corpus, for each init of ``inits``."""
     recipe = recipe or TextRecipe(context=sizes.get("context", 64))
     x, y = corpus_batch(recipe, batch, seed)
     streams, params = [], []
-    for depth in depths:
-        for variant in variants:
-            spec = transformer_spec(depth=int(depth), **VARIANTS[variant], **sizes)
-            model = build_model(spec, seed=seed)
-            r = probe(model, x, y)
-            st = stream_stats(model, x).set_index("block")
-            for row in r.blocks.itertuples():
-                layer, sub = _layer_of(row.block)
-                streams.append({"variant": variant, "depth": int(depth), "position": int(row.position),
-                                "block": row.block, "layer": layer, "sublayer": sub,
-                                "grad_norm": float(row.grad_norm),
-                                "stream_norm": float(st.loc[row.block, "stream_norm"]),
-                                "branch_share": float(st.loc[row.block, "branch_share"])})
-            for row in r.params.itertuples():
-                parts = row.param.split(".")
-                if not (row.param.startswith("layer") and parts[-1] == "weight" and "body" in parts
-                        and parts[-2] in MATRICES):
-                    continue
-                layer, sub = _layer_of(row.param)
-                params.append({"variant": variant, "depth": int(depth), "param": row.param,
-                               "block": row.block, "layer": layer, "sublayer": sub,
-                               "matrix": f"{sub} {MATRICES[parts[-2]]}", "grad_norm": float(row.grad_norm),
-                               "weight_norm": float(row.weight_norm)})
+    for init in inits:
+        for depth in depths:
+            for variant in variants:
+                spec = transformer_spec(depth=int(depth), **VARIANTS[variant], init=init, **sizes)
+                tag = {"variant": variant, "depth": int(depth), "init": init}
+                s, p = _measure(build_model(spec, seed=seed), x, y, tag)
+                streams += s
+                params += p
     return pd.DataFrame(streams, columns=STREAM_COLUMNS), pd.DataFrame(params, columns=PARAM_COLUMNS)
+
+
+def _measure(model, x, y, tag: dict) -> tuple[list[dict], list[dict]]:
+    """One network's rows: the probe's per-sublayer ‖∂L/∂x‖ and per-matrix gradients, the stream."""
+    r = probe(model, x, y)
+    st = stream_stats(model, x).set_index("block")
+    streams, params = [], []
+    for row in r.blocks.itertuples():
+        layer, sub = _layer_of(row.block)
+        streams.append({**tag, "position": int(row.position), "block": row.block, "layer": layer,
+                        "sublayer": sub, "grad_norm": float(row.grad_norm),
+                        "stream_norm": float(st.loc[row.block, "stream_norm"]),
+                        "branch_share": float(st.loc[row.block, "branch_share"])})
+    for row in r.params.itertuples():
+        parts = row.param.split(".")
+        if not (row.param.startswith("layer") and parts[-1] == "weight" and "body" in parts
+                and parts[-2] in MATRICES):
+            continue
+        layer, sub = _layer_of(row.param)
+        params.append({**tag, "param": row.param, "block": row.block, "layer": layer, "sublayer": sub,
+                       "matrix": f"{sub} {MATRICES[parts[-2]]}", "grad_norm": float(row.grad_norm),
+                       "weight_norm": float(row.weight_norm)})
+    return streams, params
 
 
 def first_last(params: pd.DataFrame, matrix: str = "mlp output projection") -> pd.DataFrame:
@@ -119,9 +131,10 @@ def first_last(params: pd.DataFrame, matrix: str = "mlp output projection") -> p
     (> 1: larger toward the input; < 1: larger toward the output, as Xiong et al. predict for
     post-LN)."""
     rows = []
-    for (variant, depth), g in params[params["matrix"] == matrix].groupby(["variant", "depth"], sort=False):
+    keys = ["variant", "depth", "init"]
+    for (variant, depth, init), g in params[params["matrix"] == matrix].groupby(keys, sort=False):
         g = g.sort_values("layer")
         first, last = float(g["grad_norm"].iloc[0]), float(g["grad_norm"].iloc[-1])
-        rows.append({"variant": variant, "depth": int(depth), "matrix": matrix, "first": first,
+        rows.append({"variant": variant, "depth": int(depth), "init": init, "matrix": matrix, "first": first,
                      "last": last, "first_over_last": first / last if last else math.nan})
     return pd.DataFrame(rows)

@@ -105,3 +105,12 @@ def test_sort_recipe_splits_and_names_itself():
 def test_unknown_kind_is_a_user_error():
     with pytest.raises(UserError, match="unknown text data"):
         TextRecipe(kind="novels").load()
+
+
+def test_unigram_loss_is_the_cross_entropy_of_the_fitted_frequencies():
+    from resnet_explain.data.text import TokenSet, unigram_loss
+    fit = TokenSet(torch.tensor([[0, 1, 1, 1]], dtype=torch.int16), None, 256, "f")  # targets 1, 1, 1
+    on = TokenSet(torch.tensor([[5, 1, 2]], dtype=torch.int16), None, 256, "o")  # targets 1, 2
+    total = 3 + 0.5 * 256
+    want = -(math.log(3.5 / total) + math.log(0.5 / total)) / 2
+    assert unigram_loss(fit, on) == pytest.approx(want)
