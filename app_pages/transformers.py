@@ -33,8 +33,8 @@ depths = sorted(stored.streams["depth"].unique()) if len(stored.streams) else li
 c1, c2 = st.columns(2)
 depth = int(c1.segmented_control("Layers", depths, default=depths[0], key="tf_depth",
                                  bind="query-params") or depths[0])
-init = c2.segmented_control("Initialisation", list(tfx.INITS), default="default", key="tf_init",
-                            bind="query-params", format_func=tfx.INITS.get) or "default"
+init = tfx.INIT_CHOICES[c2.segmented_control("Initialisation", list(tfx.INIT_CHOICES), default="GPT-2",
+                                              key="tf_init", bind="query-params") or "GPT-2"]
 st.subheader("The gradient along the stream")
 ui.chart_with_export(charts.grad_stream_chart(stored.streams, depth, init, int(300 * H)),
                      charts.at(stored.streams, depth, init), f"tf_grad_{depth}_{init}", "tf_grad")
@@ -70,9 +70,9 @@ st.header("After training: lesion and logit lens")
 if len(stored.lesion):
     ui.chart_with_export(charts.lesion_chart(stored.lesion, "layer", int(280 * H)), stored.lesion,
                          "tf_lesion", "tf_lesion")
-    st.markdown(text.lesion_sentence(stored.lesion))
+    st.markdown(text.lesion_sentence(stored.lesion, stored.meta.get("unigram_loss")))
     ui.chart_with_export(charts.lens_chart(stored.lens, int(280 * H)), stored.lens, "tf_lens", "tf_lens")
-    st.markdown(text.lens_sentence(stored.lens))
+    st.markdown(text.lens_sentence(stored.lens, stored.meta.get("unigram_loss")))
     st.caption("The stored networks: lr 0.001, 15 warm-up steps (the budget's own setting, fixed before "
                "training), seed 0; 128 validation windows.")
 
@@ -93,7 +93,8 @@ def finished() -> dict:
 
 
 @st.cache_data(max_entries=4, ttl=600, show_spinner="Timing two training steps here…")
-def per_step(dev: str) -> float:
+def per_step(dev: str, budget: str, sizes: str) -> float:
+    """Seconds of one training step here (keyed by the budget and sizes it is timed for)."""
     return live.seconds_per_step(device=dev)
 
 
@@ -116,7 +117,7 @@ def status(j) -> None:
 key = (float(live_lr), int(live_warm), device.type)
 job = ui.LongJob("tf", "training a Transformer pair", status, stop_help="Ends the run after this step.")
 if key not in finished():
-    est = live.estimate_pair_seconds(per_step(device.type))
+    est = live.estimate_pair_seconds(per_step(device.type, live.LIVE_BUDGET, repr(live.LIVE_SIZES)))
     refused = ui.over_cap(est, ui.host_cap(device.type))
     st.caption(f"About **{est:.0f} s** on {settings.detail} (two training steps timed here just now)"
                + (": over this server's limit for one run." if refused else "."))
@@ -125,7 +126,8 @@ job.follow(show=lambda j: j.meta["key"] == key and key not in finished())
 if (res := finished().get(key)) is not None:
     ui.chart_with_export(charts.curves_chart(res["curves"], live_lr, int(260 * H)), res["curves"],
                          "tf_live_curves", "tf_live_curves")
-    st.markdown(text.lesion_sentence(res["lesion"]) + "\n\n" + text.lens_sentence(res["lens"]))
+    uni = stored.meta.get("unigram_loss") if stored.same_corpus else None
+    st.markdown(text.lesion_sentence(res["lesion"], uni) + "\n\n" + text.lens_sentence(res["lens"], uni))
 
 st.divider()
 st.markdown(text.LIMITS)

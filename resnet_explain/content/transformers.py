@@ -56,17 +56,26 @@ def xiong_sentence(first_last: pd.DataFrame, depth: int, init: str = "default", 
 
 
 def stream_sentence(streams: pd.DataFrame, depth: int, init: str = "default") -> str:
-    """How the stream's norm and the sublayers' shares change from the first sublayer to the last."""
+    """How the stream's norm and the sublayers' shares change from the first sublayer to the last,
+    and whether pre-LN shows the curse of depth (its stream grows, its later shares shrink)."""
     d = streams[(streams["depth"] == depth) & (streams["init"] == init)].sort_values("position")
-    out = []
+    out, pre = [], None
     for v, g in d.groupby("variant", sort=False):
         a, b = float(g["stream_norm"].iloc[0]), float(g["stream_norm"].iloc[-1])
         s0, s1 = float(g["branch_share"].iloc[0]), float(g["branch_share"].iloc[-1])
         out.append(f"**{v}**: ‖stream‖ {a:.3g} → {b:.3g} (×{b / a:.2g}), ‖F(x)‖/‖x‖ {s0:.2g} → {s1:.2g}")
+        if v == "pre-LN":
+            pre = (b / a, s1 / s0)
+    said = ""
+    if pre is not None:
+        grows = "grows" if pre[0] > 1.1 else "does not grow"
+        shares = "and the last sublayer's share is smaller than the first's" if pre[1] < 1 else \
+            "but the last sublayer's share is not smaller than the first's"
+        said = f" Here pre-LN's stream {grows} (×{pre[0]:.2g}) {shares} (×{pre[1]:.2g})."
     return (f"From the first sublayer to the last at depth {depth}: " + "; ".join(out) + ". "
-            f"In pre-LN nothing normalises the stream, so every add can grow it and a later sublayer's "
-            f"share of it shrinks — the \"curse of depth\" ({CURSE}) — while post-LN renormalises "
-            "after every add. This is initialisation; training changes both.")
+            "In pre-LN nothing normalises the stream, so the adds can grow it and later sublayers' "
+            f"shares shrink — the \"curse of depth\" ({CURSE}); post-LN renormalises after every add."
+            f"{said} This is initialisation; training changes both.")
 
 
 def _warmup_effect(finals: pd.DataFrame, variant: str) -> tuple[list[float], list[float], list[float]]:
@@ -131,22 +140,32 @@ def grid_sentences(finals: pd.DataFrame, unigram: float | None = None) -> list[s
     return out
 
 
-def lesion_sentence(lesion: pd.DataFrame) -> str:
-    """Median and largest loss added by deleting one layer, per network."""
+def _learnt_nothing(loss: float, unigram: float | None) -> bool:
+    return unigram is not None and loss > unigram - HELPED_NATS
+
+
+def lesion_sentence(lesion: pd.DataFrame, unigram: float | None = None) -> str:
+    """Median and largest loss added by deleting one layer, per network; a network that learnt no
+    more than byte frequencies is named, and its lesion is not read as evidence."""
     d = lesion[lesion["unit"] == "layer"]
-    parts = []
+    parts, idle = [], []
     for v, g in d.groupby("variant", sort=False):
         worst = g.loc[g["delta"].idxmax()]
-        parts.append(f"**{v}** median +{g['delta'].median():.3f}, largest +{worst['delta']:.3f} "
+        base = float(lesion[(lesion["variant"] == v) & (lesion["unit"] == "none")]["val_loss"].iloc[0])
+        parts.append(f"**{v}** median {g['delta'].median():+.3f}, largest {worst['delta']:+.3f} "
                      f"({worst['removed']})")
+        if _learnt_nothing(base, unigram):
+            idle.append(v)
+    warn = (f" **{' and '.join(idle)} learnt no more than byte frequencies** ({unigram:.3f} nats) at this "
+            "setting: deleting their layers cannot show what the layers do." if idle else "")
     return ("Deleting one whole layer (attention and MLP) of the trained networks adds to the validation "
-            f"loss: {'; '.join(parts)}. {VEIT} found a residual network barely hurt by deleting one "
+            f"loss: {'; '.join(parts)}.{warn} {VEIT} found a residual network barely hurt by deleting one "
             f"block and a plain one broken; {GROMOV} prune about half of an LLM's deepest layers before "
             "it collapses. Without skips a deleted layer is replaced by passing its input on, a path "
             "the network never trained with.")
 
 
-def lens_sentence(lens: pd.DataFrame) -> str:
+def lens_sentence(lens: pd.DataFrame, unigram: float | None = None) -> str:
     """Where in depth each network's decoded stream reaches its final loss."""
     parts = []
     for v, g in lens.groupby("variant", sort=False):
@@ -154,8 +173,9 @@ def lens_sentence(lens: pd.DataFrame) -> str:
         final = float(g["val_loss"].iloc[-1])
         close = g[g["val_loss"] <= final + 0.1]
         first = close["after"].iloc[0] if len(close) else "—"
+        idle = " (byte frequencies only)" if _learnt_nothing(final, unigram) else ""
         parts.append(f"**{v}** {float(g['val_loss'].iloc[0]):.2f} after the embedding → {final:.2f} at "
-                     f"the end, within 0.1 of it from {first}")
+                     f"the end{idle}, within 0.1 of it from {first}")
     return ("The logit lens decodes the stream after each layer with the model's own final norm and "
             f"unembedding ({LENS}): {'; '.join(parts)}. A residual stream is one running prediction that "
             "each layer refines; without skips the intermediate states are not meant to be read by the "

@@ -36,6 +36,7 @@ INIT_VARIANTS = ("pre-LN", "post-LN", "no skips")
 # GPT-2's init (normal 0.02, output projections / sqrt(2N): the model's default) and Xavier's, the
 # setting of Xiong et al.'s analysis (their sec. 3: Xavier, no depth scaling).
 INITS = {"default": "GPT-2 (std 0.02, output projections / √(2N))", "xavier": "Xavier (Xiong et al.'s setting)"}
+INIT_CHOICES = {"GPT-2": "default", "Xavier": "xavier"}  # the page's short names
 STREAM_COLUMNS = ["variant", "depth", "init", "position", "block", "layer", "sublayer", "grad_norm",
                   "stream_norm", "branch_share"]
 PARAM_COLUMNS = ["variant", "depth", "init", "param", "block", "layer", "sublayer", "matrix", "grad_norm",
