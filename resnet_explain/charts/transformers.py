@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .axes import PLAIN_COLOR, RESIDUAL_COLOR, RESIDUAL_SHADES, W, legend
+from .axes import PLAIN_COLOR, RESIDUAL_COLOR, RESIDUAL_SHADES, W, dash_legend, legend
 
 # pre-LN the skip's blue, post-LN a darker blue (it has skips too), no skips plain's red.
 VARIANT_ORDER = ["pre-LN", "post-LN", "no skips"]
@@ -51,7 +51,7 @@ def param_grad_chart(params: pd.DataFrame, depth: int, init: str = "default", he
     return alt.Chart(d).mark_line(point=True).encode(
         x=alt.X("layer:O", title="layer (input → output)"),
         y=alt.Y("log10_grad:Q", title="log10 ‖∂L/∂W‖"),
-        color=_color(), strokeDash=alt.StrokeDash("matrix:N", title="matrix", legend=legend(orient="top")),
+        color=_color(), strokeDash=alt.StrokeDash("matrix:N", title="matrix", legend=dash_legend(orient="top")),
         tooltip=["variant:N", "layer:O", "matrix:N", alt.Tooltip("grad_norm:Q", format=".3e")],
     ).properties(width=W, height=height)
 
@@ -106,7 +106,7 @@ def curves_chart(curves: pd.DataFrame, lr: float, height: int = 300) -> alt.Char
     return alt.Chart(d).mark_line(point=True).encode(
         x=alt.X("step:Q", title="training step"),
         y=alt.Y("val_loss:Q", title="validation loss (nats per byte)"),
-        color=_color(), strokeDash=alt.StrokeDash("warm-up:N", legend=legend(orient="top")),
+        color=_color(), strokeDash=alt.StrokeDash("warm-up:N", legend=dash_legend(orient="top")),
         detail="warmup_steps:N",
         tooltip=["variant:N", "warm-up:N", "step:Q", alt.Tooltip("val_loss:Q", format=".3f"),
                  alt.Tooltip("grad_norm_max:Q", format=".3g", title="largest gradient norm")],
