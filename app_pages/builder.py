@@ -8,6 +8,7 @@ from resnet_explain.model.blocks import Block
 from resnet_explain.spec import SHORTCUT_LABELS, parse_block_name
 from resnet_explain.spec.kinds import describe_block
 from resnet_explain.ui import builder_panels as panels
+from resnet_explain.ui.transformer_builder import transformer_builder
 
 settings = ui.settings()
 spec = ui.current_spec()
@@ -18,6 +19,9 @@ st.caption("Every change here is kept in the page's URL: copy it to share this e
 
 with st.container(border=True):
     panels.preset_picker(spec)
+if spec.family == "transformer":  # knobs instead of blocks: its layout is fixed (attn, mlp per layer)
+    transformer_builder(spec, ui.PROBE_BATCH, ui.MAX_PROBE_MEMORY)
+    st.stop()
 
 left, right = st.columns([5, 2], gap="large")
 version = ui.editor_version()

@@ -22,6 +22,9 @@ st.markdown(
     "gradient arriving at its output, for your network and for its **twin**: the same weights "
     "with every skip toggled."
 )
+if spec.family == "transformer":
+    st.caption("A Transformer: next-token cross-entropy on seeded random tokens; each point is the residual "
+               "stream right after an attention or MLP sublayer (`layer0.attn`, `layer0.mlp`, …).")
 
 c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
 skips = c1.toggle("Skip connections on", value=spec.any_skip, key="gf_skips",

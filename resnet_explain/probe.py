@@ -264,3 +264,17 @@ def probe_spec(spec, seed: int = 0, batch: int = 32, device=None, dtype=None,
     res.meta["seed"] = seed
     res.meta["spec"] = spec.to_query()
     return res
+
+
+def output_weight_grads(result: ProbeResult) -> pd.DataFrame:
+    """A Transformer probe's parameter gradients per sublayer, input to output: ‖∂L/∂W‖ of its
+    output projection (``layer{i}.attn.body.out.weight``, ``layer{i}.mlp.body.out.weight``), the
+    weights Xiong et al. 2020 (arXiv 2002.04745, fig. 3) compare across layers for pre- and post-LN."""
+    p = result.params
+    rows = p[p["param"].str.endswith(".body.out.weight")]
+    out = pd.DataFrame({"block": rows["block"].to_numpy(), "grad_norm": rows["grad_norm"].to_numpy(),
+                        "weight_norm": rows["weight_norm"].to_numpy()})
+    out["layer"] = [int(b.split(".")[0].removeprefix("layer")) for b in out["block"]]
+    out["kind"] = [b.split(".")[-1] for b in out["block"]]
+    out["log10_grad_norm"] = out["grad_norm"].map(log10)
+    return out

@@ -45,6 +45,16 @@ def _join_node(nid: str, text: str) -> str:
             f'fontsize=10, fillcolor="{_JOIN_FILL}", fontcolor=white];')
 
 
+def _tf_join(spec: NetSpec) -> str:
+    """A Transformer sublayer's join: "+", then post-LN's norm; DeepNorm weights the stream by α;
+    ReZero the branch by its α (Wang et al. 2022; Bachlechner et al. 2020)."""
+    f = "α·F" if spec.res_scale == 0.0 else "F"
+    text = f"α·x + {f}" if spec.deepnorm else f"x + {f}"
+    if spec.norm == "post":
+        return f"LN({text})"
+    return "+" if text == "x + F" else text
+
+
 def _runs(spec: NetSpec, collapse: bool):
     """(first block name, BlockSpec, input width, count, stage number, first j, last j): runs of
     identical consecutive blocks of a stage (or every block alone when not ``collapse``)."""
@@ -73,15 +83,17 @@ def _highlighted(highlight: str | None) -> tuple[int, int] | None:
 def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -> str:
     """The network as DOT. ``highlight`` (a block name such as ``stage2.block1``) draws that block,
     or the collapsed run that holds it, with HIGHLIGHT."""
-    cnn = spec.family == "cnn"
+    cnn, tf = spec.family == "cnn", spec.family == "transformer"
     picked = _highlighted(highlight)
     lines = ["digraph G {", "  rankdir=TB; nodesep=0.25; ranksep=0.22;",
              '  node [shape=box, style="rounded,filled", fillcolor="#f4f4f4", fontname="Helvetica",'
              ' fontsize=11, height=0.3];', '  edge [arrowsize=0.6];']
     shape = f"{spec.in_channels}×{spec.in_size}×{spec.in_size}" if cnn else f"{spec.in_features}"
+    stem_text = f"stem: {'3×3 conv' if cnn else 'linear'} {spec.stem_width}, {spec.norm} norm, {spec.act}"
+    if tf:
+        shape, stem_text = f"{spec.context} tokens", f"embed: token + position → {spec.width}"
     lines.append(f'  input [label="input {shape}", shape=plaintext, fillcolor=white];')
-    stem = "3×3 conv" if cnn else "linear"
-    lines.append(f'  stem [label="stem: {stem} {spec.stem_width}, {spec.norm} norm, {spec.act}"];')
+    lines.append(f'  stem [label="{stem_text}"];')
     lines.append(f"  input -> stem [{_MAIN}];")
     prev = "stem"
     current_stage = None
@@ -89,13 +101,16 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
         if stage != current_stage:
             if current_stage is not None:
                 lines.append("  }")
-            lines.append(f'  subgraph cluster_stage{stage} {{ label="stage{stage}"; fontname="Helvetica";'
+            lines.append(f'  subgraph cluster_stage{stage} {{ label="{f"layer{stage - 1}" if tf else f"stage{stage}"}"; fontname="Helvetica";'
                          ' fontsize=11; color="#bbbbbb"; style=rounded;')
             current_stage = stage
         nid = f"b{idx}"
         span = f"block{j}" if j == k else f"block{j}–{k}"
         what = f"{b.kind} {b.width}" + (f" (+{b.width - c_in} new)" if b.concatenates else "")
         label = f"{span}: {what}" + (f", stride {b.stride}" if b.stride != 1 else "")
+        if tf:  # a Transformer's sublayer: its name and where its LayerNorm is
+            label = f"{'LN → ' if spec.norm == 'pre' else ''}{b.kind} {b.width}"
+            label += " → LN" if spec.norm == "post" and not b.skip else ""
         if count > 1:
             label += f"  × {count}"
         if not b.skip:
@@ -110,7 +125,7 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
         lines.append(f"    {prev} -> {nid} [{_MAIN}];")
         if b.skip:
             add = f"add{idx}"
-            lines.append(_join_node(add, join_label(b.kind, b.combine)))
+            lines.append(_join_node(add, _tf_join(spec) if tf else join_label(b.kind, b.combine)))
             lines.append(f"    {nid} -> {add} [{_MAIN}];")
             sc = BLOCK_KINDS[b.kind].skip_text(b, c_in)
             lines.append(f'    {prev} -> {add} [{_SKIP}, label="{skip_label(sc)}", fontcolor="#1f77b4", '
@@ -120,7 +135,10 @@ def to_dot(spec: NetSpec, collapse: bool = True, highlight: str | None = None) -
             prev = nid
     if current_stage is not None:
         lines.append("  }")
-    lines.append(f'  head [label="head: {"global avg pool, " if cnn else ""}linear → {spec.classes}"];')
+    head = f'head: {"global avg pool, " if cnn else ""}linear → {spec.classes}'
+    if tf:
+        head = f"{'final LN, ' if spec.norm == 'pre' else ''}unembed → {spec.vocab} logits"
+    lines.append(f'  head [label="{head}"];')
     lines.append(f"  {prev} -> head [{_MAIN}];")
     lines.append("}")
     return "\n".join(lines)

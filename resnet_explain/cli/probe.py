@@ -15,7 +15,7 @@ from ..errors import UserError
 from ..experiments.real_models import REAL_MODELS, probe_real
 from ..jsonable import json_value
 from ..magnitude import value_text
-from ..probe import probe_spec
+from ..probe import output_weight_grads, probe_spec
 from ..spec import (
     ACTIVATIONS,
     NORMS,
@@ -28,17 +28,26 @@ from ..spec import (
     params_from_query,
     preset,
 )
+from ..spec.transformer import SCALINGS, transformer_spec
 
 
 def add_parsers(sub) -> None:
     pr = sub.add_parser("probe", help="one forward+backward pass, gradient norm per block")
-    pr.add_argument("--arch", choices=("mlp", "cnn"), default="cnn")
-    pr.add_argument("--depth", type=int, default=20, help="cnn: 6n+2 (20, 56, 110...); mlp: even >= 4")
+    pr.add_argument("--arch", choices=("mlp", "cnn", "transformer"), default="cnn")
+    pr.add_argument("--depth", type=int, default=None,
+                    help="cnn: 6n+2 (20, 56, 110...; default 20); mlp: even >= 4 (20); transformer: layers (6)")
     pr.add_argument("--no-skip", action="store_true", help="the plain twin: no skip connections")
     pr.add_argument("--act", choices=ACTIVATIONS, default=None, help="default: relu (cnn), sigmoid (mlp)")
-    pr.add_argument("--norm", choices=NORMS, default=None, help="default: batch (cnn), none (mlp)")
-    pr.add_argument("--width", type=int, default=None, help="cnn: first stage width (16); mlp: width (64)")
-    pr.add_argument("--batch", type=int, default=None, help="default: 32 (ours), 2 (--torchvision)")
+    pr.add_argument("--norm", choices=NORMS, default=None,
+                    help="default: batch (cnn), none (mlp), pre (transformer: pre, post or none)")
+    pr.add_argument("--width", type=int, default=None,
+                    help="cnn: first stage width (16); mlp: width (64); transformer: d_model (128)")
+    pr.add_argument("--heads", type=int, default=4, help="transformer: attention heads")
+    pr.add_argument("--context", type=int, default=64, help="transformer: tokens per sequence")
+    pr.add_argument("--scaling", choices=[s for s in SCALINGS if s], default=None,
+                    help="transformer: rezero (alpha from 0) or deepnorm (needs --norm post)")
+    pr.add_argument("--batch", type=int, default=None,
+                    help="default: 32 (ours; 16 for a transformer), 2 (--torchvision)")
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
     pr.add_argument("--dtype", choices=("float32", "float64"), default="float32")
@@ -59,11 +68,15 @@ def add_parsers(sub) -> None:
 def _spec_from_args(a):
     if a.preset:
         spec = preset(a.preset)
+    elif a.arch == "transformer":
+        spec = transformer_spec(6 if a.depth is None else a.depth, 128 if a.width is None else a.width,
+                                a.heads, a.context, norm=a.norm or "pre", skips=not a.no_skip,
+                                scaling=a.scaling, act=a.act or "gelu")
     elif a.arch == "cnn":
-        spec = cifar_resnet(a.depth, skip=not a.no_skip, width=16 if a.width is None else a.width,
-                            act=a.act or "relu", norm=a.norm or "batch")
+        spec = cifar_resnet(20 if a.depth is None else a.depth, skip=not a.no_skip,
+                            width=16 if a.width is None else a.width, act=a.act or "relu", norm=a.norm or "batch")
     else:
-        spec = mlp(a.depth, skip=not a.no_skip, width=64 if a.width is None else a.width,
+        spec = mlp(20 if a.depth is None else a.depth, skip=not a.no_skip, width=64 if a.width is None else a.width,
                    act=a.act or "sigmoid", norm=a.norm or "none")
     if a.spec:
         params = spec.to_params()
@@ -143,10 +156,10 @@ def cmd_probe(a) -> int:
         if choice.note:
             print(f"note: {choice.note}", file=sys.stderr)
         return cmd_probe_torchvision(a, choice)
-    a.batch = 32 if a.batch is None else a.batch
+    spec = _spec_from_args(a)
+    a.batch = (16 if spec.family == "transformer" else 32) if a.batch is None else a.batch
     if not 1 <= a.batch <= 4096:
         raise UserError("--batch must be from 1 to 4096")
-    spec = _spec_from_args(a)
     if choice.note:
         print(f"note: {choice.note}", file=sys.stderr)
     check_budget(spec, a.batch, max_memory_bytes=16 * 2**30)
@@ -160,7 +173,12 @@ def cmd_probe(a) -> int:
         meta["depth"] = spec.depth
         meta["ratio_first_last"] = json_value(res.ratio)
         meta["log10_ratio_first_last"] = json_value(res.log10_ratio)
-        print(json.dumps({"blocks": blocks, "meta": meta}))
+        out = {"blocks": blocks, "meta": meta}
+        if spec.family == "transformer":  # per sublayer: its output projection's weight gradient
+            out["out_weights"] = [{"name": r.block, "grad_norm": json_value(r.grad_norm),
+                                   "weight_norm": json_value(r.weight_norm)}
+                                  for r in output_weight_grads(res).itertuples()]
+        print(json.dumps(out))
         return 0
     d = describe(choice.device)
     print(f"{spec.summary()}; {res.meta['n_params']:,} parameters")

@@ -128,6 +128,11 @@ def register_combine(combine: Combine) -> Combine:
 LEGACY_CODES = {"p": ("basic", False)}  # links from before plain was a switch: p16 reads as b16!
 
 
+def kinds_of(family: str) -> list[str]:
+    """The kinds a network of ``family`` may hold, in the registry's order (the builder offers these)."""
+    return [k.name for k in BLOCK_KINDS.values() if family in k.families]
+
+
 def describe_block(kind: str, skip: bool) -> str:
     """A block of ``kind`` in words, with its skip or as the plain block (the builder's text)."""
     return BLOCK_KINDS[kind].describe(skip)

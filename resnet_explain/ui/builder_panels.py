@@ -19,8 +19,6 @@ from ..spec import (
     BLOCK_KINDS,
     COMBINES,
     FAMILIES,
-    INITS,
-    NORMS,
     PRESETS,
     SHORTCUT_LABELS,
     SHORTCUT_SHORT,
@@ -28,7 +26,8 @@ from ..spec import (
     BlockSpec,
     NetSpec,
 )
-from ..spec.limits import MAX_CARDINALITY, MAX_GATE_BIAS, MIN_SURVIVAL
+from ..spec.kinds import kinds_of
+from ..spec.limits import FAMILY_INITS, FAMILY_NORMS, MAX_CARDINALITY, MAX_GATE_BIAS, MIN_SURVIVAL
 from .url_state import apply_edit, edit_error
 
 KEEP = "keep"  # the bulk edit's "leave this field as each block has it"
@@ -79,9 +78,13 @@ def network_settings(spec: NetSpec) -> None:
         "family": g[0].selectbox("Family", FAMILIES, index=FAMILIES.index(spec.family),
                                  help="cnn: CIFAR-style ResNet (He et al. 2015). mlp: fully connected."),
         "act": g[1].selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index(spec.act)),
-        "norm": g[2].selectbox("Normalisation", NORMS, index=NORMS.index(spec.norm)),
-        "init": g[3].selectbox("Initialisation", INITS, index=INITS.index(spec.init), help=INIT_HELP),
+        "norm": g[2].selectbox("Normalisation", FAMILY_NORMS[spec.family],
+                               index=FAMILY_NORMS[spec.family].index(spec.norm)),
+        "init": g[3].selectbox("Initialisation", FAMILY_INITS[spec.family],
+                               index=FAMILY_INITS[spec.family].index(spec.init), help=INIT_HELP),
     }
+    if changes["family"] == "transformer":  # a different layout altogether: start from its preset
+        apply_edit(lambda: PRESETS["tf-preln"][1], "globals")
     h = st.columns(3)
     changes["zero_init_last"] = h[0].toggle("Zero-init F(x)", value=spec.zero_init_last,
                                             help="The last layer of each residual branch starts at 0, so "
@@ -128,7 +131,7 @@ def _keep(options):
 def bulk_edit(spec: NetSpec) -> None:
     """Set the kind and/or the combine of every block, or of one stage's blocks."""
     bulk = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
-    kind = bulk[0].selectbox("Set the kind", _keep(BLOCK_KINDS), key="bulk_kind",
+    kind = bulk[0].selectbox("Set the kind", _keep(kinds_of(spec.family)), key="bulk_kind",
                              format_func=lambda k: "(keep)" if k == KEEP else BLOCK_KINDS[k].label.split(":")[0])
     combine = bulk[1].selectbox("and the combine", _keep(COMBINES), key="bulk_combine", help=combine_help(),
                                 format_func=lambda c: "(keep)" if c == KEEP else _short(c))
@@ -150,7 +153,7 @@ def block_table(spec: NetSpec, version: int) -> None:
             "_index": st.column_config.TextColumn("block", disabled=True, width=96),
             "stage": st.column_config.NumberColumn("stage", min_value=1, max_value=8, step=1, width=62,
                                                    help="Change it to move a block to another stage."),
-            "kind": st.column_config.SelectboxColumn("kind", options=list(BLOCK_KINDS), required=True, width=68,
+            "kind": st.column_config.SelectboxColumn("kind", options=kinds_of(spec.family), required=True, width=68,
                                                      help="; ".join(k.label for k in BLOCK_KINDS.values())),
             "width": st.column_config.NumberColumn("width", min_value=1, max_value=1024, step=1, width=64),
             "stride": st.column_config.SelectboxColumn("stride", options=[1, 2], required=True, width=62),
@@ -168,7 +171,7 @@ def block_editor(spec: NetSpec, sel: str, version: int) -> None:
     """Kind, skip, shortcut and combine of the block ``sel``."""
     blk = spec.block(sel)
     e = st.columns(4)
-    kinds, combines = list(BLOCK_KINDS), list(COMBINES)
+    kinds, combines = kinds_of(spec.family), list(COMBINES)
     new = {"kind": e[0].selectbox("Kind of this block", kinds, kinds.index(blk.kind),
                                   key=f"kind_{sel}_{version}"),
            "skip": e[1].toggle("Skip", blk.skip, key=f"skip_{sel}_{version}",

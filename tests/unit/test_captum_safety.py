@@ -20,7 +20,7 @@ from resnet_explain.spec import BLOCK_KINDS, BlockSpec, NetSpec
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Setting forward, backward hooks and attributes on non-linear:UserWarning")
 
-CASES = [(k, s, sc) for k in BLOCK_KINDS for s in (False, True) for sc in ("A", "B")
+CASES = [(k, s, sc) for k in BLOCK_KINDS if "cnn" in BLOCK_KINDS[k].families for s in (False, True) for sc in ("A", "B")
          if not (k == "plain" and s) and not (not s and sc == "B") and not (k == "transition" and s)]
 
 

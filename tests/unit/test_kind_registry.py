@@ -149,6 +149,7 @@ class _Tally:
     """A maker factory that counts weighted layers and activations (the recipe's own count)."""
 
     cardinality = 2
+    pre_norm, post_norm = True, True  # a Transformer sublayer's recipe reads these
 
     def __init__(self):
         self.layers = self.acts = 0
@@ -166,6 +167,10 @@ class _Tally:
 
     def pool(self, stride, width):
         return "pool"
+
+    def attend(self, width):  # attention's softmax: the activation a gradient crosses
+        self.acts += 1
+        return "attend"
 
 
 def test_every_kind_says_its_layers_and_activations_as_its_recipe_makes_them(toy):
