@@ -11,6 +11,7 @@ unknown model, ...) becomes one line on stderr and exit code 2. Commands:
 * :mod:`.lesion` — ``lesion``
 * :mod:`.landscape` — ``landscape``
 * :mod:`.architectures` — ``architectures``
+* :mod:`.transformers` — ``transformers``
 
 :mod:`.run_flags` is how a command names a trained run (``--model`` / ``--run``); the ``--json``
 tables go through :mod:`resnet_explain.jsonable` (a non-finite number becomes null).
@@ -22,7 +23,7 @@ import argparse
 import sys
 
 from ..errors import UserError
-from . import architectures, attribution, landscape, lesion, probe, runs, training
+from . import architectures, attribution, landscape, lesion, probe, runs, training, transformers
 
 PROG = "python -m resnet_explain"
 
@@ -37,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Measure gradient flow in plain and residual networks.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    for module in (probe, training, runs, attribution, lesion, landscape, architectures):
+    for module in (probe, training, runs, attribution, lesion, landscape, architectures, transformers):
         module.add_parsers(sub)
     return p
 

@@ -74,6 +74,10 @@ STEPS: tuple[Step, ...] = (
          "attribution",
          "Captum attributions of trained plain and residual twins side by side, and scored against "
          "the true object masks: which method, on which network, points at the object?"),
+    Step("app_pages/transformers.py", "Transformers", ":material/stacks:", "Experiment",
+         "transformers",
+         "Pre-LN vs post-LN vs no skips in a small byte-level Transformer: gradients and the stream at "
+         "init (Xiong et al. 2020), a learning-rate x warm-up grid, a lesion of each layer, the logit lens."),
     Step("app_pages/why_residuals_work.py", "So, Why Do Residuals Work?", ":material/lightbulb:",
          "Check yourself", "why-residuals-work",
          "The answer in a few sentences, each from a number measured in this app and linked to the "

@@ -29,6 +29,7 @@ from typing import Any
 from pathlib import Path
 
 from ..data.cifar import SPLITS, CifarRecipe
+from ..data.text import TextRecipe
 from ..errors import UserError
 from ..spec import NetSpec
 from .config import TrainConfig, TrainError
@@ -180,6 +181,21 @@ def he2015_cifar(split: str = "50k/10k", iterations: int = 64_000, n_train: int 
 
 EXPERIMENTS["cifar10-he2015"] = he2015_cifar("50k/10k")
 EXPERIMENTS["cifar10-he2015-val"] = he2015_cifar("45k/5k")
+
+# Language models (the transformer family): next-byte prediction on the Python standard library's
+# own source (data/text.py), at the figure sizes (context 64, batch 16), with AdamW, a linear
+# warm-up (the LR x warm-up grid varies lr and warmup_steps), cosine decay to lr/10, clipping at 1
+# (GPT-2 / nanoGPT), float32 everywhere (amp off: a bf16 CPU would otherwise train other numbers).
+LM_DATA = TextRecipe(context=64, n_val=256, seed=0)
+LM_CONFIG = TrainConfig(epochs=10, batch_size=16, lr=1e-3, optimizer="adamw", weight_decay=0.01,
+                        schedule="cosine", warmup_steps=15, grad_clip=1.0, max_steps=150,
+                        eval_every=25, amp="off", channels_last="off")
+LM_BUDGETS: dict[str, Budget] = {
+    "lm-quick": Budget("lm-quick", "quick (CPU): bytes of Python's own source, context 64, batch 16, "
+                       "150 AdamW steps (154k tokens)", LM_DATA, LM_CONFIG,
+                       note="a few minutes of a 2-core CPU: far from converged; the grid compares "
+                            "settings at this budget, not final models"),
+}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from ..errors import UserError
 
-SCHEDULES = ("onecycle", "step", "constant")
+SCHEDULES = ("onecycle", "step", "constant", "cosine")
+OPTIMIZERS = ("sgd", "adamw")
 # Gradient snapshots every K steps (train/snapshots.py) as the app asks for them: the live budget
 # (budgets.EXPERIMENTS["cpu-live"]: 1500 images, batch 32 -> 46 steps an epoch) then gets
 # 5 or 6 snapshots an epoch (steps 0, 8, ..., 40 in epoch 1), 46 over its 8 epochs. The overhead at
@@ -63,6 +64,15 @@ class TrainConfig:
     warmup_lr: float = 0.0  # > 0: train at this constant lr until the running training error
     # is below ``warmup_until`` (He et al.'s 110-layer net: 0.01 until < 80 %, ~400 iterations)
     warmup_until: float = 0.8
+    # Language models (the transformer family, train/lm_trainer.py): AdamW as is usual for
+    # Transformers (Loshchilov & Hutter 2019, arXiv 1711.05101), a linear warm-up over the first
+    # ``warmup_steps`` iterations on top of any schedule (Vaswani et al. 2017 sec. 5.3; Xiong et al.
+    # 2020, arXiv 2002.04745, ask whether post-LN needs it), gradient clipping by global norm and a
+    # validation loss every ``eval_every`` steps.
+    optimizer: str = "sgd"  # "sgd" (momentum, as above) or "adamw"
+    warmup_steps: int = 0  # linear warm-up from lr/warmup_steps to lr over these iterations
+    grad_clip: float = 0.0  # clip the global gradient norm to this (0 = never)
+    eval_every: int = 0  # language models: record the losses every K steps (0 = once, at the end)
 
     def validate(self) -> "TrainConfig":
         if not (isinstance(self.epochs, int) and 1 <= self.epochs <= 10_000):
@@ -90,12 +100,21 @@ class TrainConfig:
                 and 0 < self.warmup_until <= 1):
             raise TrainError("warmup_lr must be in [0, 10] (0 = none) and warmup_until in (0, 1], "
                              f"got {self.warmup_lr!r}, {self.warmup_until!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise TrainError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        for name in ("warmup_steps", "eval_every"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10_000_000):
+                raise TrainError(f"{name} must be a whole number of steps (0 = none), got {v!r}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip >= 0):
+            raise TrainError(f"grad_clip must be a number >= 0 (0 = never), got {self.grad_clip!r}")
         return self
 
 
 # Fields added after runs were shipped: left out of a run's identity while at these defaults,
 # so every run trained before they existed keeps its id (train/runs.py).
-LATER_DEFAULTS = {"milestones": (), "max_steps": 0, "warmup_lr": 0.0, "warmup_until": 0.8}
+LATER_DEFAULTS = {"milestones": (), "max_steps": 0, "warmup_lr": 0.0, "warmup_until": 0.8,
+                  "optimizer": "sgd", "warmup_steps": 0, "grad_clip": 0.0, "eval_every": 0}
 
 
 def later_at_default(name: str, value) -> bool:
@@ -113,7 +132,15 @@ def steps_total(config: TrainConfig, steps_per_epoch: int) -> int:
 
 
 def lr_at(config: TrainConfig, step: int, total: int) -> float:
-    """Learning rate for ``step`` (0-based) of ``total`` steps."""
+    """Learning rate for ``step`` (0-based) of ``total`` steps: the schedule's, scaled by the
+    linear warm-up while ``step < warmup_steps``."""
+    lr = _schedule_lr(config, step, total)
+    if step < config.warmup_steps:
+        return lr * (step + 1) / config.warmup_steps
+    return lr
+
+
+def _schedule_lr(config: TrainConfig, step: int, total: int) -> float:
     t = step / max(1, total)
     if config.schedule == "constant":
         return config.lr
@@ -121,6 +148,10 @@ def lr_at(config: TrainConfig, step: int, total: int) -> float:
         if config.milestones:
             return config.lr * (0.1 ** sum(step >= m for m in config.milestones))
         return config.lr * (0.1 ** ((t >= 0.5) + (t >= 0.75)))
+    if config.schedule == "cosine":  # after the warm-up, a half cosine from lr to lr/10 (nanoGPT)
+        w = min(config.warmup_steps, total - 1) if total > 1 else 0
+        u = min(1.0, max(0.0, (step - w) / max(1, total - w)))
+        return config.lr * (0.1 + 0.45 * (1.0 + math.cos(math.pi * u)))
     w = config.warmup
     if t < w:  # one-cycle: linear warm-up from lr/10 ...
         return config.lr * (0.1 + 0.9 * t / w)

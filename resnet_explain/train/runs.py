@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..data import ImageSet, make_shapes, shapes_train_test
 from ..data.cifar import cache_dir
+from ..data.text import TextRecipe
 from ..device import choose_device
 from ..errors import Stopped, UserError
 from ..spec import NetSpec
@@ -37,6 +38,7 @@ from ..stored_assets import assets_dir
 from . import trainer  # called as trainer.train: a test that swaps it out reaches this module
 from .checkpoints import load_checkpoint, save_checkpoint, to_plain
 from .config import TrainConfig, later_at_default
+from .lm_trainer import evaluate_lm
 
 SHIPPED_DIR = assets_dir("runs")
 DEFAULT_CAP_BYTES = int(float(os.environ.get("RESNET_EXPLAIN_RUNS_CAP_MB", "200")) * 2**20)
@@ -44,6 +46,7 @@ DEFAULT_CAP_BYTES = int(float(os.environ.get("RESNET_EXPLAIN_RUNS_CAP_MB", "200"
 _NOT_IDENTITY = ("device", "check_every", "max_memory_bytes", "eval_batch_size", "compile",
                  "snapshot_every")  # snapshots are tested not to change the training
 RUN_ID_LENGTH = 16
+TEXT_KINDS = ("stdlib", "sort")  # data/text.py's recipes
 
 
 class RunError(UserError):
@@ -88,12 +91,18 @@ class RunRequest:
     """Everything that decides what a run learns."""
 
     spec: str  # NetSpec query string
-    data: DataRecipe = DataRecipe()
+    data: DataRecipe | TextRecipe = DataRecipe()  # images (cnn, mlp) or text (transformer)
     config: TrainConfig = TrainConfig()
 
     def __post_init__(self):
         s = NetSpec.from_query(self.spec)  # raises SpecError for a bad spec
         object.__setattr__(self, "spec", s.to_query())  # canonical form: one id per network
+        if (s.family == "transformer") != isinstance(self.data, TextRecipe):
+            raise RunError(f"a {s.family} network trains on "
+                           f"{'text' if s.family == 'transformer' else 'images'}; the data recipe "
+                           f"is {type(self.data).__name__}")
+        if isinstance(self.data, TextRecipe):
+            return
         if s.in_size != self.data.size:
             raise RunError(f"the network expects {s.in_size}x{s.in_size} images, the data recipe "
                            f"makes {self.data.size}x{self.data.size}")
@@ -111,7 +120,9 @@ class RunRequest:
                if k not in _NOT_IDENTITY and not later_at_default(k, v)}
         amp, channels_last = trainer.precision(self.config, choose_device(self.config.device).device)
         cfg.update(amp="bf16" if amp else "off", channels_last="on" if channels_last else "off")
-        return {"spec": self.spec, "data": asdict(self.data), "config": to_plain(cfg)}
+        # A text recipe's identity carries the SHA-256 of the corpus read (data/text.py).
+        data = self.data.identity() if isinstance(self.data, TextRecipe) else asdict(self.data)
+        return {"spec": self.spec, "data": data, "config": to_plain(cfg)}
 
     @property
     def run_id(self) -> str:
@@ -126,7 +137,9 @@ class RunRequest:
     def from_identity(cls, d: dict) -> "RunRequest":
         cfg_names = {f.name for f in fields(TrainConfig)}
         cfg = TrainConfig(**{k: v for k, v in d["config"].items() if k in cfg_names})
-        return cls(spec=d["spec"], data=DataRecipe(**d["data"]), config=cfg)
+        data = (TextRecipe.from_identity(d["data"]) if d["data"].get("kind") in TEXT_KINDS
+                else DataRecipe(**d["data"]))
+        return cls(spec=d["spec"], data=data, config=cfg)
 
 
 @dataclass
@@ -305,14 +318,33 @@ def train_run(request: RunRequest, store: RunStore | None = None, *,
                         should_stop=should_stop)
     if res.meta.get("stopped"):
         raise Stopped(f"{request.netspec.arch}-{request.netspec.depth} stopped after {res.meta.get('steps', 0)} steps")
-    train_err, train_loss = trainer.evaluate(res.model, tr, res.normalizer)
     meta = {k: res.meta[k] for k in ("device", "name", "detail", "torch", "seconds", "params", "amp")
             if k in res.meta}
     kind = request.netspec.arch
     meta.update(name=name or f"{kind}-{request.netspec.depth}", label=label or "your network",
-                train_error=train_err,
+                created=time.time())
+    if isinstance(request.data, TextRecipe):
+        meta.update(_lm_summary(res, tr, te))
+        return store.put(request, res.model.cpu(), None, res.history, None, meta), False
+    train_err, train_loss = trainer.evaluate(res.model, tr, res.normalizer)
+    meta.update(train_error=train_err,
                 train_loss=train_loss, test_error=float(res.history["test_error"].iloc[-1]),
-                epochs=int(request.config.epochs), created=time.time(),
+                epochs=int(request.config.epochs),
                 train_error_is="eval mode, whole training set, after the last epoch")
     grads = getattr(res, "grads", None)
     return store.put(request, res.model.cpu(), res.normalizer, res.history, grads, meta), False
+
+
+LM_TRAIN_WINDOWS = 256  # training windows a language model's final training loss is measured on
+
+
+def _lm_summary(res, tr, te) -> dict:
+    """A language model's final numbers: eval-mode loss (nats per scored token) on the first
+    LM_TRAIN_WINDOWS training windows and on the whole validation split; diverged or not."""
+    diverged = bool(res.meta.get("diverged"))
+    nan = float("nan")
+    return {"train_loss": nan if diverged else evaluate_lm(res.model, tr, max_windows=LM_TRAIN_WINDOWS),
+            "val_loss": nan if diverged or te is None else evaluate_lm(res.model, te),
+            "diverged": diverged, "steps": int(res.meta.get("steps", 0)),
+            "corpus_sha256": tr.meta.get("sha256"),
+            "train_loss_is": f"eval mode, first {LM_TRAIN_WINDOWS} training windows, after the last step"}

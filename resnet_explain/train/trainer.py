@@ -127,6 +127,11 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
     The random numbers the network draws in training (stochastic depth, the dropout shortcut) come
     from a generator seeded by ``config.seed`` too: a run is reproducible for its seed.
     """
+    if spec.family == "transformer":  # token windows, next-token loss: train/lm_trainer.py
+        # lazy: lm_trainer imports this module (TrainResult, precision)
+        from .lm_trainer import train_lm
+
+        return train_lm(spec, train_set, test_set, config, progress, should_stop, step_progress, model)
     _check(spec, train_set, config)
     r = _prepare(spec, train_set, config, model)
     records: list[dict] = []
@@ -196,7 +201,8 @@ def _check(spec: NetSpec, train_set: ImageSet, config: TrainConfig) -> None:
     """Refuse (TrainError / SpecError) what the trainer cannot train, before anything is built."""
     config.validate()
     if spec.family != "cnn":
-        raise SpecError("family", "the trainer trains image (cnn) networks")
+        raise SpecError("family", "the trainer trains image (cnn) networks and language models "
+                                  "(transformer)")
     if train_set.x.shape[1:] != spec.input_shape(1)[1:]:
         raise SpecError("in_size", f"the network expects inputs {tuple(spec.input_shape(1)[1:])}, "
                                    f"the data are {tuple(train_set.x.shape[1:])}")

@@ -20,7 +20,8 @@ PAGE_KEYS = {"gf_batch", "gf_f64",                                      # Gradie
              "ll_grid", "ll_span", "ll_images",                         # Loss Landscape
              "rm_model", "rm_batch",                                    # Real Architectures
              "ar_depth", "ar_variants", "ar_batch",                     # Architectures
-             "mech_depth", "mech_q"}                                    # Why plain nets fail
+             "mech_depth", "mech_q",                                    # Why plain nets fail
+             "tf_depth", "tf_init", "tf_lr", "tf_live_lr", "tf_live_warm"}  # Transformers
 # The sidebar's and the app's own keys, and every page's.
 NON_SPEC_KEYS = frozenset({"seed", "device", "batch", "presenter", "theme", "controls", "preset", "view",
                            "block", "dtype", "depth", "page", "embed", "embed_options", "run",

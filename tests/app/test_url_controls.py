@@ -64,6 +64,11 @@ ROWS = [
     ("architectures", "ar_batch", "4", 4),
     ("why_plain_fails", "mech_depth", "20", 20),
     ("why_plain_fails", "mech_q", QUANTITIES["update_ratio"], "update_ratio"),
+    ("transformers", "tf_depth", "12", 12),
+    ("transformers", "tf_init", "Xavier", "Xavier"),
+    ("transformers", "tf_lr", "0.01", 0.01),
+    ("transformers", "tf_live_lr", "0.003", 0.003),
+    ("transformers", "tf_live_warm", "60", 60),
 ]
 PAGE_FILE = {"attribution_gradcam": "attribution", "attribution_upload": "attribution"}
 # yn_q (Your Network's heatmap quantity) shows only once a pair is trained: tested below with one.

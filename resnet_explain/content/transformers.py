@@ -1,0 +1,191 @@
+"""Every sentence of the Transformers page: numbers in, words out (no streamlit), each with its paper."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+XIONG = "Xiong et al. 2020, [arXiv 2002.04745](https://arxiv.org/abs/2002.04745)"
+CURSE = "Sun et al. 2025, [arXiv 2502.05795](https://arxiv.org/abs/2502.05795)"
+VEIT = "Veit et al. 2016, [arXiv 1605.06431](https://arxiv.org/abs/1605.06431)"
+GROMOV = "Gromov et al. 2024, [arXiv 2403.17887](https://arxiv.org/abs/2403.17887)"
+LENS = ("nostalgebraist 2020, [\"interpreting GPT: the logit lens\"](https://www.lesswrong.com/posts/"
+        "AcKRB8wDpdaN6v6ru/interpreting-gpt-the-logit-lens); Belrose et al. 2023, "
+        "[arXiv 2303.08112](https://arxiv.org/abs/2303.08112)")
+LEVEL = (0.8, 1.25)  # a first/last ratio in here reads "about level"
+HELPED_NATS = 0.05  # warm-up "helped" where it lowered the final loss by more than this
+
+LIMITS = (
+    "**What a small character model can and cannot say.** These are 6-layer (up to 24 at "
+    "initialisation) decoder-only models of width 128 reading bytes of Python's own source for a few "
+    "hundred steps on a CPU. They can show mechanisms that hold at any size because they are "
+    "arithmetic of the architecture: where the gradient goes at initialisation, whether a stream "
+    "without normalisation grows, whether removing a skip changes what training reaches, whether a "
+    "layer's output is a refinement of one running prediction. They cannot show what an LLM does "
+    "after billions of tokens: our runs are far from converged, one seed per cell (differences of a "
+    "few hundredths of a nat are noise), the learning-rate thresholds where post-LN breaks move with "
+    "width, depth, batch and optimizer settings, and a byte model's layers do not learn the features a "
+    "large model's do. Read the grid as \"at this budget, on this machine\", never as a law.")
+
+
+def _shape(r: float) -> str:
+    if not math.isfinite(r):
+        return "not measurable (a zero or non-finite gradient)"
+    if LEVEL[0] <= r <= LEVEL[1]:
+        return "about level"
+    return "larger toward the output" if r < LEVEL[0] else "larger toward the input"
+
+
+def xiong_sentence(first_last: pd.DataFrame, depth: int, init: str = "default", init_label: str = "") -> str:
+    """Our first/last-layer gradient ratio of the MLP output weights beside Xiong et al.'s prediction."""
+    d = first_last[(first_last["depth"] == depth) & (first_last["init"] == init)]
+    d = d.set_index("variant")["first_over_last"]
+    parts = [f"**{v}** {d[v]:.2g}× ({_shape(float(d[v]))})" for v in d.index]
+    pre, post = float(d.get("pre-LN", np.nan)), float(d.get("post-LN", np.nan))
+    agree = []
+    agree.append("post-LN's grow toward the output, as predicted" if post < LEVEL[0]
+                 else "post-LN's do **not** grow toward the output here")
+    agree.append("pre-LN's stay level, as predicted" if LEVEL[0] <= pre <= LEVEL[1]
+                 else f"pre-LN's are **not** level: {_shape(pre)}")
+    how = f" with {init_label} init" if init_label else ""
+    return (f"At depth {depth}{how}, the MLP output weights' gradient norm in the first layer over the last "
+            f"layer's: {', '.join(parts)}. {XIONG} predict post-LN's gradients grow toward the output at "
+            f"initialisation and pre-LN's stay level; in our measurement {agree[0]}, and {agree[1]}.")
+
+
+def stream_sentence(streams: pd.DataFrame, depth: int, init: str = "default") -> str:
+    """How the stream's norm and the sublayers' shares change from the first sublayer to the last,
+    and whether pre-LN shows the curse of depth (its stream grows, its later shares shrink)."""
+    d = streams[(streams["depth"] == depth) & (streams["init"] == init)].sort_values("position")
+    out, pre = [], None
+    for v, g in d.groupby("variant", sort=False):
+        a, b = float(g["stream_norm"].iloc[0]), float(g["stream_norm"].iloc[-1])
+        s0, s1 = float(g["branch_share"].iloc[0]), float(g["branch_share"].iloc[-1])
+        out.append(f"**{v}**: ‖stream‖ {a:.3g} → {b:.3g} (×{b / a:.2g}), ‖F(x)‖/‖x‖ {s0:.2g} → {s1:.2g}")
+        if v == "pre-LN":
+            pre = (b / a, s1 / s0)
+    said = ""
+    if pre is not None:
+        grows = "grows" if pre[0] > 1.1 else "does not grow"
+        shares = "and the last sublayer's share is smaller than the first's" if pre[1] < 1 else \
+            "but the last sublayer's share is not smaller than the first's"
+        said = f" Here pre-LN's stream {grows} (×{pre[0]:.2g}) {shares} (×{pre[1]:.2g})."
+    return (f"From the first sublayer to the last at depth {depth}: " + "; ".join(out) + ". "
+            "In pre-LN nothing normalises the stream, so the adds can grow it and later sublayers' "
+            f"shares shrink — the \"curse of depth\" ({CURSE}); post-LN renormalises after every add."
+            f"{said} This is initialisation; training changes both.")
+
+
+def _warmup_effect(finals: pd.DataFrame, variant: str) -> tuple[list[float], list[float], list[float]]:
+    """(lrs where warm-up helped, lrs where no warm-up diverged, lrs measured) for ``variant``."""
+    g = finals[finals["variant"] == variant]
+    helped, blew, lrs = [], [], sorted(g["lr"].unique())
+    for lr in lrs:
+        at = g[np.isclose(g["lr"], lr)]
+        cold = at[at["warmup_steps"] == 0]
+        warm = at[at["warmup_steps"] > 0]
+        if not len(cold) or not len(warm):
+            continue
+        cold_loss = math.inf if bool(cold["diverged"].iloc[0]) else float(cold["val_loss"].iloc[0])
+        if bool(cold["diverged"].iloc[0]):
+            blew.append(lr)
+        best_warm = warm.loc[~warm["diverged"].astype(bool), "val_loss"].min()
+        if math.isfinite(best_warm) and cold_loss - best_warm > HELPED_NATS:
+            helped.append(lr)
+    return helped, blew, lrs
+
+
+def _stuck(cells: pd.DataFrame, unigram: float | None) -> str:
+    """How many cells got no further than byte frequencies (within HELPED_NATS of ``unigram``)."""
+    if unigram is None or not len(cells):
+        return ""
+    n = int((~cells["diverged"].astype(bool) & (cells["val_loss"] > unigram - HELPED_NATS)).sum())
+    return (f"; {n} of {len(cells)} of its cells ended within {HELPED_NATS} nats of (or above) "
+            f"{unigram:.3f}, the loss of a model that knows only how often each byte occurs (it "
+            "learnt no context)" if n else f"; every cell beat the byte-frequency model ({unigram:.3f})")
+
+
+def _lrs(v: list[float]) -> str:
+    return ", ".join(f"{x:g}" for x in v) if v else "none"
+
+
+def grid_sentences(finals: pd.DataFrame, unigram: float | None = None) -> list[str]:
+    """Does post-LN need warm-up? Does pre-LN train without it? Does the no-skip twin train?"""
+    out = []
+    for v in ("post-LN", "pre-LN"):
+        if not (finals["variant"] == v).any():
+            continue
+        helped, blew, lrs = _warmup_effect(finals, v)
+        g = finals[(finals["variant"] == v) & ~finals["diverged"].astype(bool)]
+        best = g.loc[g["val_loss"].idxmin()] if len(g) else None
+        best_s = (f"; its best cell: {best['val_loss']:.3f} nats per byte at lr {best['lr']:g}, "
+                  f"{int(best['warmup_steps'])} warm-up steps" if best is not None else "")
+        out.append(f"**{v}**: warm-up lowered the final validation loss by more than {HELPED_NATS} nats at "
+                   f"{len(helped)} of {len(lrs)} learning rates ({_lrs(helped)}); without warm-up it "
+                   f"diverged at {_lrs(blew)}{best_s}{_stuck(finals[finals['variant'] == v], unigram)}.")
+    ns = finals[finals["variant"] == "no skips"]
+    if len(ns):
+        ok = ns[~ns["diverged"].astype(bool)]
+        best = float(ok["val_loss"].min()) if len(ok) else math.nan
+        pre = finals[(finals["variant"] == "pre-LN") & finals["warmup_steps"].isin(ns["warmup_steps"])]
+        pre_best = float(pre["val_loss"].min()) if len(pre) else math.nan
+        uni = _stuck(ns, unigram)
+        out.append(f"**No skips** (pre-LN's norms and weights, every skip off): best {best:.3f} nats per "
+                   f"byte over {len(ns)} learning rates, against pre-LN's {pre_best:.3f} with the same "
+                   f"warm-up{uni}.")
+    out.append(f"The question and the prediction: {XIONG} (post-LN needs warm-up; pre-LN trains "
+               "without it).")
+    return out
+
+
+def _learnt_nothing(loss: float, unigram: float | None) -> bool:
+    return unigram is not None and loss > unigram - HELPED_NATS
+
+
+def lesion_sentence(lesion: pd.DataFrame, unigram: float | None = None) -> str:
+    """Median and largest loss added by deleting one layer, per network; a network that learnt no
+    more than byte frequencies is named, and its lesion is not read as evidence."""
+    d = lesion[lesion["unit"] == "layer"]
+    parts, idle = [], []
+    for v, g in d.groupby("variant", sort=False):
+        worst = g.loc[g["delta"].idxmax()]
+        base = float(lesion[(lesion["variant"] == v) & (lesion["unit"] == "none")]["val_loss"].iloc[0])
+        parts.append(f"**{v}** median {g['delta'].median():+.3f}, largest {worst['delta']:+.3f} "
+                     f"({worst['removed']})")
+        if _learnt_nothing(base, unigram):
+            idle.append(v)
+    warn = (f" **{' and '.join(idle)} learnt no more than byte frequencies** ({unigram:.3f} nats) at this "
+            "setting: deleting their layers cannot show what the layers do." if idle else "")
+    return ("Deleting one whole layer (attention and MLP) of the trained networks adds to the validation "
+            f"loss: {'; '.join(parts)}.{warn} {VEIT} found a residual network barely hurt by deleting one "
+            f"block and a plain one broken; {GROMOV} prune about half of an LLM's deepest layers before "
+            "it collapses. Without skips a deleted layer is replaced by passing its input on, a path "
+            "the network never trained with.")
+
+
+def lens_sentence(lens: pd.DataFrame, unigram: float | None = None) -> str:
+    """Where in depth each network's decoded stream reaches its final loss."""
+    parts = []
+    for v, g in lens.groupby("variant", sort=False):
+        g = g.sort_values("layer")
+        final = float(g["val_loss"].iloc[-1])
+        close = g[g["val_loss"] <= final + 0.1]
+        first = close["after"].iloc[0] if len(close) else "—"
+        idle = " (byte frequencies only)" if _learnt_nothing(final, unigram) else ""
+        parts.append(f"**{v}** {float(g['val_loss'].iloc[0]):.2f} after the embedding → {final:.2f} at "
+                     f"the end{idle}, within 0.1 of it from {first}")
+    return ("The logit lens decodes the stream after each layer with the model's own final norm and "
+            f"unembedding ({LENS}): {'; '.join(parts)}. A residual stream is one running prediction that "
+            "each layer refines; without skips the intermediate states are not meant to be read by the "
+            "unembedding at all.")
+
+
+def live_status(records: list, total_cells: int) -> tuple[float, str]:
+    """(fraction, text) of a live training job from its progress records."""
+    done = sum(1 for r in records if "step" not in r)
+    last = next((r for r in reversed(records) if "step" in r), None)
+    now = (f" · {last['variant']}: step {int(last['step'])}, validation loss {last['val_loss']:.3f}"
+           if last is not None and math.isfinite(last.get("val_loss", math.nan)) else "")
+    return (done / total_cells if total_cells else 0.0), f"{done} of {total_cells} networks trained{now}"

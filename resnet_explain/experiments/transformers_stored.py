@@ -1,0 +1,50 @@
+"""The Transformers page's stored results (assets/transformers/, made by
+scripts/make_transformers.py): read them, say whether this machine's corpus is the one they used."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..data.text import read_corpus
+from ..stored_assets import assets_dir
+
+STORED_DIR = assets_dir("transformers")
+FILES = {"streams": "init_streams.csv", "params": "init_params.csv", "finals": "grid_finals.csv",
+         "curves": "grid_curves.csv", "lesion": "lesion.csv", "lens": "lens.csv"}
+
+
+@dataclass
+class Stored:
+    """Each table (empty when not stored) and meta.json."""
+
+    streams: pd.DataFrame
+    params: pd.DataFrame
+    finals: pd.DataFrame
+    curves: pd.DataFrame
+    lesion: pd.DataFrame
+    lens: pd.DataFrame
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def same_corpus(self) -> bool:
+        """True when this Python's corpus files hash to the stored results' (else a live run here
+        trains on other bytes than the stored ones did)."""
+        try:
+            return read_corpus().sha256 == self.meta.get("corpus_sha256")
+        except ValueError:
+            return False
+
+
+def load_stored(folder: Path | None = None) -> Stored:
+    folder = Path(folder) if folder is not None else STORED_DIR
+    tables = {}
+    for key, name in FILES.items():
+        p = folder / name
+        tables[key] = pd.read_csv(p) if p.is_file() else pd.DataFrame()
+    meta_p = folder / "meta.json"
+    meta = json.loads(meta_p.read_text()) if meta_p.is_file() else {}
+    return Stored(meta=meta, **tables)
