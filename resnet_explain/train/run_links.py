@@ -66,6 +66,7 @@ class Retrain:
     request: RunRequest
     budget: str
     same_id: bool
+    budget_label: str = ""  # the Train page's budget radio is bound to the URL by its label
 
     @property
     def seed(self) -> int:
@@ -73,7 +74,8 @@ class Retrain:
 
     def train_page_params(self) -> dict[str, str]:
         """The Train Your Network page's query keys for this pair: network, seed, budget."""
-        return {**self.request.netspec.to_params(), "seed": str(self.seed), "yn_budget": self.budget}
+        return {**self.request.netspec.to_params(), "seed": str(self.seed),
+                "yn_budget": self.budget_label or self.budget}
 
 
 def retrain(params: Mapping[str, str], budgets: Mapping[str, Budget]) -> Retrain | None:
@@ -87,4 +89,4 @@ def retrain(params: Mapping[str, str], budgets: Mapping[str, Budget]) -> Retrain
     except UserError:  # SpecError, RunError: the link's network is not one this app builds
         return None
     wanted = params.get(URL_RUN)
-    return Retrain(req, name, wanted in (req.run_id, req.twin().run_id))
+    return Retrain(req, name, wanted in (req.run_id, req.twin().run_id), budgets[name].label)

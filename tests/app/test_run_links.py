@@ -75,7 +75,7 @@ def test_a_run_this_server_does_not_have_is_said_plainly_and_offered_for_trainin
                            "give the same run id) (opens a new tab)")
     page, _, query = offer.url.partition("?")
     train = parse_qs(query)  # the Train page's own keys: a fresh tab reads them from its URL
-    assert page == "your-network" and train["seed"] == ["5"] and train["yn_budget"] == ["tiny"]
+    assert page == "your-network" and train["seed"] == ["5"] and train["yn_budget"] == [host_budgets()["tiny"].label]
     assert NetSpec.from_query(query, ignore=NON_SPEC_KEYS) == yours.spec
     assert at.query_params["run"] == again.run_id  # the link stays as it came: a reload says it again
     at.run()

@@ -48,7 +48,7 @@ def test_a_link_carries_the_recipe_that_trains_the_same_run_again(yours):
     again = rl.retrain(params, BUDGETS)
     assert again.same_id and again.request.run_id == yours.run_id and again.seed == 3
     page = again.train_page_params()
-    assert page["seed"] == "3" and page["yn_budget"] == "tiny" and page["net"] == SPEC.to_params()["net"]
+    assert page["seed"] == "3" and page["yn_budget"] == TINY.label and page["net"] == SPEC.to_params()["net"]
     # a link to the twin's id rebuilt from your network's recipe is the same pair
     assert rl.retrain({**params, "run": yours.request.twin().run_id}, BUDGETS).same_id
     assert not rl.retrain({**params, "run": "0123456789abcdef"}, BUDGETS).same_id
