@@ -11,6 +11,7 @@ from ..charts import training as ct
 from ..content import training as words
 from ..experiments.convergence import pairs
 from ..experiments.degradation import check_hypothesis
+from .cached_chart import cached_chart
 from .jobs import BackgroundJob, show_job
 from .widgets import chart_with_export
 
@@ -21,12 +22,12 @@ def curves(frame: pd.DataFrame, chance: float, title: str = "", name: str = "liv
     long = ct.curves_long(frame)
     height = int(300 * (1.35 if st.session_state.get("presenter") else 1.0))
     for col, metric, key in zip(st.columns(2), ("training error", "test error"), keys or (None, None)):
-        chart = ct.error_curves_chart(long, metric, chance, height, f"{title}{metric} per epoch")
+        chart = cached_chart(ct.error_curves_chart, long, metric, chance, height, f"{title}{metric} per epoch")
         with col:
             if key:
                 chart_with_export(chart, long, f"{name}_{metric.replace(' ', '_')}", key)
             else:
-                st.altair_chart(chart, width="stretch")
+                st.vega_lite_chart(chart.spec(), width="stretch")
 
 
 def results(table: pd.DataFrame, n_seeds: int, chance: float,
