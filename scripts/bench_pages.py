@@ -20,8 +20,8 @@ session, as a new visitor). A visit's cost is the server process's CPU time (uti
 /proc/<pid>/stat, its children's too) from before ``goto`` until the page has settled, its context
 is closed and the server is idle again (so the session's teardown counts); the server's own idle
 CPU over the same wall time is measured first and printed. Visits per minute on 2 vCPU =
-2 × 60 / CPU-seconds per visit. ``--baseline DIR`` measures another checkout first (e.g. the code
-before a change) in the same run, and prints ratios.
+2 × 60 / CPU-seconds per visit. ``--baseline DIR`` serves another checkout beside this one (e.g.
+the code before a change), alternates the visits between the two, and prints ratios.
 
     python scripts/bench_pages.py --cpu [--visits 3] [--baseline DIR] [--pages home,vanishing]
 """
@@ -113,29 +113,42 @@ def visit_cpu(browser, url: str, pid: int) -> tuple[float, float]:
     return cpu_seconds(pid) - c0, time.perf_counter() - t0
 
 
-def measure_cpu(browser, app: Path, paths: list[str], visits: int) -> dict[str, list[float]]:
-    """CPU-seconds per cached visit of each page on one fresh server of ``app`` (warm-up off: one
-    visit per page first fills the caches)."""
-    port = free_port()
+def start_cpu_server(browser, app: Path, paths: list[str]):
+    """A fresh server of ``app`` (warm-up off) whose every page's default view has been opened once
+    (by its own session, waited for until quiet for 3 s: a page between two spinners is not done);
+    returns (process, base url)."""
     log = Path(tempfile.mkdtemp(prefix="bench_pages_cpu_")) / "server.log"
-    out: dict[str, list[float]] = {p: [] for p in paths}
-    with open(log, "w") as fh:
-        proc = serve(app.resolve() / "app.py", port, {"RESNET_EXPLAIN_WARMUP": "off"}, log=fh)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            for path in paths:  # the warm-up: every page's default view, once
-                settle_seconds(browser, f"{url}/{path}")
-            wait_idle(proc.pid, window=2.0)
-            c0 = cpu_seconds(proc.pid)
-            time.sleep(5.0)
-            print(f"{app}: idle server {(cpu_seconds(proc.pid) - c0) / 5:.3f} CPU-s per s", flush=True)
-            for path in paths:
-                for _ in range(visits):
-                    cpu, wall = visit_cpu(browser, f"{url}/{path}", proc.pid)
-                    out[path].append(cpu)
-                print(f"  {path or 'home':<20} " + " ".join(f"{c:5.2f}" for c in out[path])
-                      + f" CPU-s (last visit {wall:.1f} s wall)", flush=True)
-        finally:
+    port = free_port()
+    proc = serve(app.resolve() / "app.py", port, {"RESNET_EXPLAIN_WARMUP": "off"}, log=open(log, "w"))
+    url = f"http://127.0.0.1:{port}"
+    for path in paths:
+        settle_seconds(browser, f"{url}/{path}", quiet=3.0)
+    wait_idle(proc.pid, window=2.0)
+    c0 = cpu_seconds(proc.pid)
+    time.sleep(5.0)
+    print(f"{app}: caches filled; idle server {(cpu_seconds(proc.pid) - c0) / 5:.3f} CPU-s per s "
+          f"(log {log})", flush=True)
+    return proc, url
+
+
+def measure_cpu(browser, apps: dict[str, Path], paths: list[str], visits: int) -> dict:
+    """CPU-seconds per cached visit of each page, per app: one fresh server each, all up at once;
+    the visits alternate between the apps (app A, app B, app A, ...), so a change in the machine's
+    load falls on both alike."""
+    out: dict[str, dict[str, list[float]]] = {label: {p: [] for p in paths} for label in apps}
+    servers = {}
+    try:
+        for label, app in apps.items():
+            servers[label] = start_cpu_server(browser, app, paths)
+        for path in paths:
+            for _ in range(visits):
+                for label, (proc, url) in servers.items():
+                    out[label][path].append(visit_cpu(browser, f"{url}/{path}", proc.pid)[0])
+            print(f"  {path or 'home':<20} " + "; ".join(
+                f"{label} " + " ".join(f"{c:5.2f}" for c in out[label][path]) for label in apps)
+                + " CPU-s", flush=True)
+    finally:
+        for proc, _ in servers.values():
             stop(proc)
     return out
 
@@ -161,10 +174,10 @@ def cpu_table(runs: dict[str, dict[str, list[float]]]) -> None:
 def main_cpu(a, paths: list[str]) -> None:
     from playwright.sync_api import sync_playwright
 
-    apps = ([("baseline", a.baseline)] if a.baseline else []) + [("this", a.app)]
+    apps = ({"baseline": a.baseline} if a.baseline else {}) | {"this": a.app}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        runs = {label: measure_cpu(browser, app, paths, a.visits) for label, app in apps}
+        runs = measure_cpu(browser, apps, paths, a.visits)
         browser.close()
     print(f"\nServer CPU-seconds per cached visit (fresh sessions; median of {a.visits}; "
           f"{os.cpu_count()} CPUs shared, load average {os.getloadavg()[0]:.1f}: noisy, read ratios):")
