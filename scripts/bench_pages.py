@@ -21,7 +21,10 @@ session, as a new visitor). A visit's cost is the server process's CPU time (uti
 is closed and the server is idle again (so the session's teardown counts); the server's own idle
 CPU over the same wall time is measured first and printed. Visits per minute on 2 vCPU =
 2 × 60 / CPU-seconds per visit. ``--baseline DIR`` serves another checkout beside this one (e.g.
-the code before a change), alternates the visits between the two, and prints ratios.
+the code before a change), alternates the visits between the two, and prints ratios. ``--floor``
+adds a server of a one-line page on the same settings (every path opens that page): what
+Streamlit itself costs a new visitor (its scripts, styles and fonts are fetched by each fresh
+browser context), which no change to this app can remove.
 
     python scripts/bench_pages.py --cpu [--visits 3] [--baseline DIR] [--pages home,vanishing]
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -48,6 +52,7 @@ BUSY = """() => !document.querySelector('[data-testid=stMain] h1') ||
      document.querySelector('[data-testid=stSkeleton]'))"""
 DONE_LINE = "resnet-explain warm-up: done"
 VIEWPORT = {"width": 1400, "height": 1100}
+FLOOR_APP = "import streamlit as st\n\nst.title('Floor')\nst.write('A page that computes nothing.')\n"
 
 
 def settle_seconds(browser, url: str, quiet: float = 1.0, limit: float = 300.0) -> float:
@@ -154,16 +159,17 @@ def measure_cpu(browser, apps: dict[str, Path], paths: list[str], visits: int) -
 
 
 def cpu_table(runs: dict[str, dict[str, list[float]]]) -> None:
-    """Median CPU-seconds per visit and visits a minute on 2 vCPU; ratios against the first run."""
+    """Median CPU-seconds per visit and visits a minute on 2 vCPU; this / baseline."""
     labels = list(runs)
     paths = list(runs[labels[0]])
     head = " | ".join(f"{lb}: CPU-s/visit | {lb}: visits/min on 2 vCPU" for lb in labels)
-    print(f"| page | {head} |" + (" ratio |" if len(labels) > 1 else ""))
-    print("|---" * (1 + 2 * len(labels) + (len(labels) > 1)) + "|")
+    both = "baseline" in runs
+    print(f"| page | {head} |" + (" this / baseline |" if both else ""))
+    print("|---" * (1 + 2 * len(labels) + both) + "|")
     for path in paths:
         med = [statistics.median(runs[lb][path]) for lb in labels]
         cells = " | ".join(f"{m:.2f} | {120 / m:.0f}" for m in med)
-        ratio = f" {med[-1] / med[0]:.2f} |" if len(labels) > 1 else ""
+        ratio = f" {med[labels.index('this')] / med[0]:.2f} |" if both else ""
         print(f"| {path or 'home'} | {cells} |{ratio}")
     for lb in labels:
         allv = [statistics.median(v) for v in runs[lb].values()]
@@ -175,6 +181,11 @@ def main_cpu(a, paths: list[str]) -> None:
     from playwright.sync_api import sync_playwright
 
     apps = ({"baseline": a.baseline} if a.baseline else {}) | {"this": a.app}
+    if a.floor:  # what Streamlit itself costs a new visitor: a page that only writes a title
+        floor = Path(tempfile.mkdtemp(prefix="bench_pages_floor_"))
+        shutil.copytree(a.app / ".streamlit", floor / ".streamlit")  # the same server settings
+        (floor / "app.py").write_text(FLOOR_APP)
+        apps["floor"] = floor
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         runs = measure_cpu(browser, apps, paths, a.visits)
@@ -197,7 +208,9 @@ def main() -> None:
     ap.add_argument("--warmup-limit", type=float, default=900.0, help="seconds to wait for it")
     ap.add_argument("--cpu", action="store_true", help="server CPU-seconds per cached visit instead")
     ap.add_argument("--visits", type=int, default=3, help="--cpu: measured visits per page")
-    ap.add_argument("--baseline", type=Path, metavar="DIR", help="--cpu: measure this checkout first")
+    ap.add_argument("--baseline", type=Path, metavar="DIR", help="--cpu: measure this checkout beside")
+    ap.add_argument("--floor", action="store_true",
+                    help="--cpu: also a trivial Streamlit page on the same settings (Streamlit's own cost)")
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
