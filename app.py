@@ -6,7 +6,7 @@ import streamlit as st
 
 from resnet_explain import ui
 from resnet_explain.content.story import SECTIONS, STEPS
-from resnet_explain.ui import warmup
+from resnet_explain.ui import heap, warmup
 
 st.set_page_config(page_title="resnet-explain", page_icon=str(Path(__file__).parent / "assets" / "favicon.png"), layout="wide")
 
@@ -19,7 +19,9 @@ for section in SECTIONS:
         pages[section] = in_section
 
 nav = st.navigation(pages, expanded=True)  # every step of the story visible, no "View more"
-with warmup.visitor_run():  # the background warm-up holds back while a visitor's page runs
+# the background warm-up holds back while a visitor's page runs; then what new imports brought is
+# frozen out of the collector's walk (ui/heap.py: most of a cached visit's cost before)
+with warmup.visitor_run(), heap.frozen_imports():
     ui.remember_settings(ui.sidebar())
     warmup.start()  # once per server: the pages' default views, in the background, while idle
     nav.run()

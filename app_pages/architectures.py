@@ -51,7 +51,7 @@ st.dataframe(view, hide_index=True, width="stretch", height=35 * (len(view) + 1)
 st.caption(arch_text.caption(seed, int(batch)))
 for s in arch_text.sentences(df):
     st.markdown(f"- {s}")
-ui.chart_with_export(charts.chart(df), charts.chart_data(df), f"architectures_{depth}", "ar_chart")
+ui.chart_with_export(ui.cached_chart(charts.chart, df), charts.chart_data(df), f"architectures_{depth}", "ar_chart")
 
 
 ui_panel.training_section(depth, names, seed, store, device)

@@ -97,7 +97,7 @@ if tgt is not None:
     for note in s.notes:
         st.warning(note)
     if len(s.shown):
-        ui.chart_with_export(attribution_charts.block_share_chart(s.shown), s.table, "block_attribution", "at_blocks")
+        ui.chart_with_export(ui.cached_chart(attribution_charts.block_share_chart, s.shown), s.table, "block_attribution", "at_blocks")
     if s.sentence:
         st.markdown(s.sentence)
 
@@ -126,7 +126,7 @@ elif q2.button("Score all methods", icon=":material/scoreboard:", key="at_score"
     with ui.queued_note("scoring"), st.spinner(f"Scoring {len(attribution.METHODS)} methods × "
                                                f"{len(scored)} models on {n_img} images…"):
         table = scores(scored, dev, n_img, baseline)
-    ui.chart_with_export(attribution_charts.score_chart(table), table, "attribution_scores", "at_scores")
+    ui.chart_with_export(ui.cached_chart(attribution_charts.score_chart, table), table, "attribution_scores", "at_scores")
     st.dataframe(table.round(2).assign(seconds_per_image=table["seconds_per_image"].round(4)),
                  hide_index=True, width="stretch")
     st.markdown(attribution_text.score_summary(table))

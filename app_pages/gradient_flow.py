@@ -75,7 +75,7 @@ ui.aside("gf_how").caption("log10 ‖∂L/∂x‖; solid: your network, dashed: 
            + (" Dashed: 0.25 per sigmoid layer from the last block, the most σ′ alone allows "
               "(σ′(0) = 1/4)." if bound is not None else ""))
 picked = flow_charts.picked_block(ui.chart_with_export(
-    flow_charts.grad_norm_chart(long, bound, height=ui.chart_height(340, 460, 320), pickable=True),
+    ui.cached_chart(flow_charts.grad_norm_chart, long, bound, height=ui.chart_height(340, 460, 320), pickable=True),
     long, "gradient_norms", "gf_norms", select=flow_charts.PICK), long["block"])
 if picked:
     rows, text = flow_charts.block_numbers(blocks, picked, variant)
@@ -120,12 +120,12 @@ else:
                 + identity_reading(n_id, n_res))
 split = flow_charts.split_long(res_blocks)
 if len(split):
-    ui.chart_with_export(flow_charts.split_chart(split), split, "identity_vs_residual", "gf_split")
+    ui.chart_with_export(ui.cached_chart(flow_charts.split_chart, split), split, "identity_vs_residual", "gf_split")
     st.markdown(sentence)
 
 st.subheader("Weight gradients per layer")
 wl = flow_charts.weight_grad_long(params)
-ui.chart_with_export(flow_charts.weight_grad_chart(wl), wl, "weight_gradients", "gf_weights")
+ui.chart_with_export(ui.cached_chart(flow_charts.weight_grad_chart, wl), wl, "weight_gradients", "gf_weights")
 if (note := classifier_note(wl, spec.norm)) is not None:
     st.caption(note)
 

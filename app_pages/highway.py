@@ -59,7 +59,8 @@ table = highway.highway_table(blocks)
 ui.aside("hw_ran").caption(f"{net.summary()}. One forward + backward pass, batch {meta['batch']}, "
                            f"seed {seed}, {meta['device']} ({meta['dtype']}), {meta['seconds'] * 1e3:.0f} ms.")
 if net.any_skip:
-    ui.chart_with_export(theory_charts.highway_chart(highway.highway_long(table), height=ui.chart_height(340, 476, 340)),
+    ui.chart_with_export(ui.cached_chart(theory_charts.highway_chart, highway.highway_long(table),
+                                         height=ui.chart_height(340, 476, 340)),
                          table, "highway_terms", "hw_terms")
     st.markdown(highway_text.terms_sentence(table))
 
@@ -71,7 +72,7 @@ st.markdown(
     "the last block back to the first is the first/last gradient ratio by construction (each gain is a "
     "ratio of neighbouring gradients, so the product telescopes)."
 )
-ui.chart_with_export(theory_charts.gain_chart(table, height=int(260 * H)), table, "block_gains", "hw_gains")
+ui.chart_with_export(ui.cached_chart(theory_charts.gain_chart, table, height=int(260 * H)), table, "block_gains", "hw_gains")
 if gains_text := highway_text.gains_sentence(table):
     st.markdown(gains_text)
 with st.expander("The numbers (per block)"):
@@ -103,7 +104,7 @@ if got:
     st.markdown(highway_text.identity_sentence(ib, alpha, zil, init, depth))
     label = f"α = {alpha}{', zero-init last' if zil else ''}"
     long = flow_charts.gradflow_long({label: ib})
-    ui.chart_with_export(theory_charts.blocks_multi_chart(long, height=int(280 * H)), long,
+    ui.chart_with_export(ui.cached_chart(theory_charts.blocks_multi_chart, long, height=int(280 * H)), long,
                          "identity_start", "hw_id")
 
 st.subheader("Raise α: residual growth without normalisation")
@@ -111,10 +112,10 @@ with st.spinner("Sweeping α over 2 depths × 2 inits…"):
     sweep = alpha_cached(seed)
 c1, c2 = ui.columns(2)
 with c1:
-    ui.chart_with_export(theory_charts.alpha_chart(sweep, height=int(300 * H)), sweep, "alpha_sweep", "hw_alpha_g")
+    ui.chart_with_export(ui.cached_chart(theory_charts.alpha_chart, sweep, height=int(300 * H)), sweep, "alpha_sweep", "hw_alpha_g")
     st.caption("Backward: first/last block gradient ratio (log10).")
 with c2:
-    ui.chart_with_export(theory_charts.alpha_chart(sweep, "log10_forward_growth",
+    ui.chart_with_export(ui.cached_chart(theory_charts.alpha_chart, sweep, "log10_forward_growth",
                                                    "log10 (activation std, last / first block)",
                                                    height=int(300 * H)), sweep, "alpha_forward", "hw_alpha_f")
     st.caption("Forward: how much the activations' spread grows through the blocks (log10).")

@@ -41,7 +41,7 @@ except sw.SweepError as exc:
     st.warning(str(exc), icon=":material/warning:")
 if stored is not None:
     st.caption(lr_text.stored_caption(stored.meta))
-    ui.chart_with_export(charts.lr_sweep_chart(stored.table, sw.CHANCE, stored.meta["trains_below"]),
+    ui.chart_with_export(ui.cached_chart(charts.lr_sweep_chart, stored.table, sw.CHANCE, stored.meta["trains_below"]),
                          charts.sweep_points(stored.table), "lr_sweep_stored", "lrs_stored")
     st.info(lr_text.stored_statement(stored), icon=":material/science:")
     st.markdown(lr_text.warmup_counterexample(stored))
@@ -123,7 +123,7 @@ if (res := job.follow()) is not None:
 last = ss.get("lrs_last")
 if last is not None and not running and len(last):
     st.subheader("Your sweep")
-    ui.chart_with_export(charts.lr_sweep_chart(last, sw.CHANCE, sw.TRAINS_BELOW),
+    ui.chart_with_export(ui.cached_chart(charts.lr_sweep_chart, last, sw.CHANCE, sw.TRAINS_BELOW),
                          charts.sweep_points(last), "lr_sweep_live", "lrs_live")
     st.info(lr_text.state_result(last), icon=":material/science:")
     st.dataframe(charts.display_table(last), hide_index=True, width="stretch", height="content")

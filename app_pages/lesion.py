@@ -117,7 +117,7 @@ if verdict := lesion_text.lesion_verdict(f, chance):
     st.markdown(verdict)
 st.table(papers.veit_beside_ours(f, depth, chance))
 st.caption(papers.veit_caption())
-ui.chart_with_export(lesion_charts.lesion_drop_chart(long, int(340 * H)), long, f"lesion_drop_{depth}", "ls_drop")
+ui.chart_with_export(ui.cached_chart(lesion_charts.lesion_drop_chart, long, int(340 * H)), long, f"lesion_drop_{depth}", "ls_drop")
 st.caption(f"Bars: accuracy of the whole network minus accuracy with that one block deleted, on {int(n)} "
            "test images (percentage points). ✕: cannot be deleted. Grey bands: downsampling blocks.")
 
@@ -127,7 +127,7 @@ st.markdown(
     "it on the shortcut (mean over the test images). Near 0 the block is almost the identity — and deleting "
     "it should cost little. Light bars: downsampling blocks, whose shortcut "
     f"{lesion_text.downsampling_shortcut(runs[1].spec)}.")
-ui.chart_with_export(lesion_charts.residual_ratio_chart(long, int(260 * H)), long[long["arch"] == "residual"],
+ui.chart_with_export(ui.cached_chart(lesion_charts.residual_ratio_chart, long, int(260 * H)), long[long["arch"] == "residual"],
                      f"residual_ratio_{depth}", "ls_ratio")
 if ratio_text := lesion_text.ratio_sentence(long, f):
     st.markdown(ratio_text)

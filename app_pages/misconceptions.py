@@ -46,7 +46,7 @@ net = st.segmented_control("Network", ("resnet20", "resnet56"), default="resnet2
                            bind="query-params") or "resnet20"
 with st.spinner("Forward pass…"):
     bv = branch_cached(net, seed)
-ui.chart_with_export(theory_charts.branch_chart(bv, height=int(280 * H)), bv, "branch_vs_skip", "mc_copy")
+ui.chart_with_export(ui.cached_chart(theory_charts.branch_chart, bv, height=int(280 * H)), bv, "branch_vs_skip", "mc_copy")
 st.markdown(
     f"In {net} at initialisation (He et al. 2015's CIFAR net, BatchNorm in training mode, batch "
     f"{SWEEP_BATCH}), what each residual branch **adds** is between "
@@ -65,7 +65,7 @@ st.markdown(
 st.header("“Skip connections always help”")
 with st.spinner(f"Training 4 small MLPs for {TRAIN_STEPS} steps each (cached after the first run)…"):
     curves, summary, change = train_cached(seed)
-ui.chart_with_export(theory_charts.training_chart(curves, height=int(320 * H)), curves, "train_depth", "mc_train")
+ui.chart_with_export(ui.cached_chart(theory_charts.training_chart, curves, height=int(320 * H)), curves, "train_depth", "mc_train")
 shallow, deep = TRAIN_DEPTHS
 st.caption(f"ReLU MLPs, width 32, no normalisation, PyTorch default init, Adam (lr 1e-3, batch 64), "
            f"{TRAIN_STEPS} steps on a toy task (512 Gaussian points labelled by a fixed random teacher "
@@ -82,7 +82,7 @@ st.markdown(
     "relative to its starting size."
 )
 ch = change[change["depth"] == deep]
-ui.chart_with_export(theory_charts.weight_change_chart(ch, height=int(300 * H)), ch, "weight_change", "mc_learn")
+ui.chart_with_export(ui.cached_chart(theory_charts.weight_change_chart, ch, height=int(300 * H)), ch, "weight_change", "mc_learn")
 st.markdown(words.weight_change_sentence(change, deep))
 
 # ---- 4 -------------------------------------------------------------------------------------------------
@@ -90,5 +90,5 @@ st.header("“Any skip connection fixes vanishing gradients”")
 with st.spinner("Probing three sigmoid MLPs…"):
     frames = postact_cached(seed)
 long = flow_charts.gradflow_long(frames)
-ui.chart_with_export(theory_charts.blocks_multi_chart(long, height=int(320 * H)), long, "postact", "mc_post")
+ui.chart_with_export(ui.cached_chart(theory_charts.blocks_multi_chart, long, height=int(320 * H)), long, "postact", "mc_post")
 st.markdown(postact_sentence(frames))

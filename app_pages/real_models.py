@@ -78,7 +78,7 @@ long = charts.real_long(blocks)
 st.caption("log10 ‖∂L/∂x‖ from input (left) to output (right), coloured by stage; hover for exact "
            f"values. Points marked ▼ are {magnitude.UNDERFLOW} or not finite; they keep their place "
            "at the bottom.")
-ui.chart_with_export(charts.real_chart(long, height=460 if settings.presenter else 340), long,
+ui.chart_with_export(ui.cached_chart(charts.real_chart, long, height=460 if settings.presenter else 340), long,
                      f"gradients_{name}", "rm_chart")
 
 with st.expander("The numbers (per block)"):

@@ -55,19 +55,19 @@ st.caption(
 )
 c1, c2 = st.columns(2)
 with c1:
-    ui.chart_with_export(theory_charts.sweep_gradient_chart(curves, "plain", height=int(240 * H)),
+    ui.chart_with_export(ui.cached_chart(theory_charts.sweep_gradient_chart, curves, "plain", height=int(240 * H)),
                          curves[curves["variant"] == "plain"], "shattered_plain", "sh_plain")
 with c2:
-    ui.chart_with_export(theory_charts.sweep_gradient_chart(curves, "residual", height=int(240 * H)),
+    ui.chart_with_export(ui.cached_chart(theory_charts.sweep_gradient_chart, curves, "residual", height=int(240 * H)),
                          curves[curves["variant"] == "residual"], "shattered_residual", "sh_res")
 
 st.subheader("Autocorrelation of the gradient along the line")
-ui.chart_with_export(theory_charts.autocorr_chart(ac, height=int(280 * H)), ac, "shattered_autocorr", "sh_ac")
+ui.chart_with_export(ui.cached_chart(theory_charts.autocorr_chart, ac, height=int(280 * H)), ac, "shattered_autocorr", "sh_ac")
 st.markdown(shattered_text.lag1_sentence(ac, depth))
 
 st.subheader("As depth grows")
 with st.spinner("Sweeping every depth…"):
     summ = summary_cached(seed, alpha)
-ui.chart_with_export(theory_charts.depth_autocorr_chart(summ, height=int(260 * H)), summ,
+ui.chart_with_export(ui.cached_chart(theory_charts.depth_autocorr_chart, summ, height=int(260 * H)), summ,
                      "shattered_depth", "sh_depth")
 st.markdown(shattered_text.depth_sentence(summ, alpha))

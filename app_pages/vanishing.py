@@ -48,7 +48,7 @@ curves = theory.sigmoid_curves()
 peak_x, peak_y = theory.sigmoid_peak(curves)
 c1, c2 = ui.columns([3, 2])
 with c1:
-    ui.chart_with_export(theory_charts.sigmoid_chart(curves, height=int(260 * H)), curves, "sigmoid", "van_sig")
+    ui.chart_with_export(ui.cached_chart(theory_charts.sigmoid_chart, curves, height=int(260 * H)), curves, "sigmoid", "van_sig")
 with c2:
     st.markdown(
         r"$\sigma(x) = 1/(1+e^{-x})$ and $\sigma'(x) = \sigma(x)\,(1-\sigma(x))$. "
@@ -77,7 +77,7 @@ ui.aside("van_how").caption(
     f"at the bottom, not dropped. {len(DEPTHS)} depths × 2 precisions took "
     f"{secs:.2f} s on the CPU when first computed (then cached)."
 )
-ui.chart_with_export(theory_charts.vanishing_chart(long, depth, height=int(400 * H)), table,
+ui.chart_with_export(ui.cached_chart(theory_charts.vanishing_chart, long, depth, height=int(400 * H)), table,
                      "vanishing_sigmoid", "van_chart")
 st.markdown(vanishing_text.depth_sentence(row))
 
@@ -94,13 +94,13 @@ st.header("4 · tanh and ReLU")
 slopes = theory.activation_slopes()
 c1, c2 = ui.columns([2, 3])
 with c1:
-    ui.chart_with_export(theory_charts.activation_slopes_chart(slopes, height=int(260 * H)), slopes,
+    ui.chart_with_export(ui.cached_chart(theory_charts.activation_slopes_chart, slopes, height=int(260 * H)), slopes,
                          "activation_slopes", "van_slopes")
     st.caption(vanishing_text.slopes_caption(slopes))
 with c2:
     with st.spinner("Probing plain MLPs with three activations and three inits…"):
         sweep = activations_cached(seed)
-    ui.chart_with_export(theory_charts.activation_sweep_chart(sweep, height=int(320 * H)), sweep,
+    ui.chart_with_export(ui.cached_chart(theory_charts.activation_sweep_chart, sweep, height=int(320 * H)), sweep,
                          "activations_depth", "van_acts")
     st.caption("Plain MLPs (no skips, no norm), width 64. Dashed: the predicted ReLU curve "
                "(per-layer gain √(fan_in·Var(w)/2))^L for each init.")
@@ -120,6 +120,6 @@ with st.spinner(f"Probing plain-{cnn_depth} and ResNet-{cnn_depth}…"):
     resnet = ui.run_probe(cifar_resnet(cnn_depth, skip=True), settings) if plain else None
 if plain and resnet:
     cl = flow_charts.gradflow_long({"plain": plain[0], "residual": resnet[0]})
-    ui.chart_with_export(flow_charts.grad_norm_chart(cl, height=int(360 * H)), cl, f"bn_cnn_{cnn_depth}", "van_cnn")
+    ui.chart_with_export(ui.cached_chart(flow_charts.grad_norm_chart, cl, height=int(360 * H)), cl, f"bn_cnn_{cnn_depth}", "van_cnn")
     st.markdown(vanishing_text.bn_cnn_text(plain[0], resnet[0], cnn_depth,
                                       f"batch {ui.PROBE_BATCH}, seed {seed}, {plain[2]['device']}"))

@@ -50,28 +50,28 @@ g = tables["grads"][tables["grads"]["depth"] == depth]
 frames = {arch: g[g["arch"] == arch] for arch in ("plain", "residual")}
 quantity = st.radio("Quantity", ["grad_norm", "update_ratio"], horizontal=True, key="mech_q",
                     format_func=grad_history.QUANTITIES.get, bind="query-params")
-ui.chart_with_export(grad_history.heatmap(frames, quantity, height=int(320 * H)), g,
+ui.chart_with_export(ui.cached_chart(grad_history.heatmap, frames, quantity, height=int(320 * H)), g,
                      f"mechanisms_{quantity}_{depth}", "mech_heat")
 st.markdown(text.gradient_sentence(tables["grads"], depth))
 
 st.subheader("2 · Shattered gradients")
 c = tables["correlation"]
-ui.chart_with_export(charts.correlation_chart(c, depth, height=int(260 * H)), c[c["depth"] == depth],
+ui.chart_with_export(ui.cached_chart(charts.correlation_chart, c, depth, height=int(260 * H)), c[c["depth"] == depth],
                      f"mechanisms_correlation_{depth}", "mech_corr")
 st.markdown(text.correlation_sentence(c, depth))
 
 st.subheader("3 · The residual branch's share")
 s = tables["share"]
-ui.chart_with_export(charts.share_chart(s, height=int(260 * H)), s, "mechanisms_share", "mech_share")
+ui.chart_with_export(ui.cached_chart(charts.share_chart, s, height=int(260 * H)), s, "mechanisms_share", "mech_share")
 st.markdown(text.share_sentence(s, depth))
 
 st.subheader("4 · Signal propagation at initialisation")
 sig = tables["signal"]
 c1, c2 = st.columns(2)
 with c1:
-    ui.chart_with_export(charts.signal_chart(sig, "variance", height=int(240 * H)), sig,
+    ui.chart_with_export(ui.cached_chart(charts.signal_chart, sig, "variance", height=int(240 * H)), sig,
                          "mechanisms_variance", "mech_var")
 with c2:
-    ui.chart_with_export(charts.signal_chart(sig, "mean_sq", height=int(240 * H)), sig,
+    ui.chart_with_export(ui.cached_chart(charts.signal_chart, sig, "mean_sq", height=int(240 * H)), sig,
                          "mechanisms_mean_sq", "mech_msq")
 st.markdown(text.signal_sentence(sig, depth))

@@ -111,11 +111,11 @@ if steps_all:
     st.caption("log10 of the quantity per block (rows, input at the top) and snapshot step; one "
                "colour scale for both networks. Grey cells are exactly 0 (float32 underflow) or "
                "not finite, marked, never dropped.")
-    ui.chart_with_export(gh.heatmap(frames, q), gh.history_long(frames, q), f"heatmap_{q}", "yn_heat")
+    ui.chart_with_export(ui.cached_chart(gh.heatmap, frames, q), gh.history_long(frames, q), f"heatmap_{q}", "yn_heat")
     ids = "_".join(run.run_id[:6] for _, run in pair)
     steps = st.multiselect("Profile at steps", steps_all, default=gh.pick_steps(steps_all),
                            key=f"yn_steps_{ids}", max_selections=4)
-    ui.chart_with_export(gh.profile_chart(frames, q, steps), gh.profile_long(frames, q, steps),
+    ui.chart_with_export(ui.cached_chart(gh.profile_chart, frames, q, steps), gh.profile_long(frames, q, steps),
                          f"profile_{q}", "yn_prof")
     st.subheader("Do the first blocks learn at all?")
 else:

@@ -12,12 +12,28 @@ start of that quiet second.
                                   [--app DIR]
 
 Goal (issue 16): every page <= 2 s on a warm server.
+
+``--cpu``: what a cached visit costs the server (issue 24: <= 0.3 CPU-seconds on every page). One
+server (warm-up off: each page is opened once first, by its own fresh session, so its default
+view is cached), then each page ``--visits`` times, each visit a fresh browser context (a new
+session, as a new visitor). A visit's cost is the server process's CPU time (utime + stime of
+/proc/<pid>/stat, its children's too) from before ``goto`` until the page has settled, its context
+is closed and the server is idle again (so the session's teardown counts); the server's own idle
+CPU over the same wall time is measured first and printed. Visits per minute on 2 vCPU =
+2 × 60 / CPU-seconds per visit. ``--baseline DIR`` serves another checkout beside this one (e.g.
+the code before a change), alternates the visits between the two, and prints ratios. ``--floor``
+adds a server of a one-line page on the same settings (every path opens that page): what
+Streamlit itself costs a new visitor (its scripts, styles and fonts are fetched by each fresh
+browser context), which no change to this app can remove.
+
+    python scripts/bench_pages.py --cpu [--visits 3] [--baseline DIR] [--pages home,vanishing]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -35,11 +51,14 @@ BUSY = """() => !document.querySelector('[data-testid=stMain] h1') ||
      document.querySelector('[data-testid=stSpinner]') ||
      document.querySelector('[data-testid=stSkeleton]'))"""
 DONE_LINE = "resnet-explain warm-up: done"
+VIEWPORT = {"width": 1400, "height": 1100}
+FLOOR_APP = "import streamlit as st\n\nst.title('Floor')\nst.write('A page that computes nothing.')\n"
 
 
 def settle_seconds(browser, url: str, quiet: float = 1.0, limit: float = 300.0) -> float:
-    """Open ``url`` in a new tab; seconds until the page went quiet (and stayed so ``quiet`` s)."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    """Open ``url`` in a new tab of ``browser`` (or of a browser context); seconds until the page
+    went quiet (and stayed so ``quiet`` s)."""
+    page = browser.new_page(**({} if hasattr(browser, "browser") else {"viewport": VIEWPORT}))
     try:
         t0 = time.perf_counter()
         page.goto(url, timeout=int(limit * 1000))
@@ -67,6 +86,115 @@ def wait_for_line(log: Path, line: str, limit: float) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system, of all its threads and waited-for children)."""
+    # /proc/<pid>/stat: the name (field 2) may hold spaces, so split after its closing ')';
+    # utime, stime, cutime, cstime are fields 14-17 (proc(5)), in clock ticks.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, window: float = 0.5, below: float = 0.02, limit: float = 60.0) -> None:
+    """Until the server used under ``below`` CPU-seconds in a ``window`` of wall time."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        c0 = cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - c0 < below:
+            return
+
+
+def visit_cpu(browser, url: str, pid: int) -> tuple[float, float]:
+    """(server CPU-seconds, wall seconds) of one visit by a new visitor (a fresh browser context):
+    from before ``goto`` until the page settled, its context closed and the server idle again."""
+    wait_idle(pid)
+    t0, c0 = time.perf_counter(), cpu_seconds(pid)
+    ctx = browser.new_context(viewport=VIEWPORT)
+    try:
+        settle_seconds(ctx, url)
+    finally:
+        ctx.close()
+    wait_idle(pid)
+    return cpu_seconds(pid) - c0, time.perf_counter() - t0
+
+
+def start_cpu_server(browser, app: Path, paths: list[str]):
+    """A fresh server of ``app`` (warm-up off) whose every page's default view has been opened once
+    (by its own session, waited for until quiet for 3 s: a page between two spinners is not done);
+    returns (process, base url)."""
+    log = Path(tempfile.mkdtemp(prefix="bench_pages_cpu_")) / "server.log"
+    port = free_port()
+    proc = serve(app.resolve() / "app.py", port, {"RESNET_EXPLAIN_WARMUP": "off"}, log=open(log, "w"))
+    url = f"http://127.0.0.1:{port}"
+    for path in paths:
+        settle_seconds(browser, f"{url}/{path}", quiet=3.0)
+    wait_idle(proc.pid, window=2.0)
+    c0 = cpu_seconds(proc.pid)
+    time.sleep(5.0)
+    print(f"{app}: caches filled; idle server {(cpu_seconds(proc.pid) - c0) / 5:.3f} CPU-s per s "
+          f"(log {log})", flush=True)
+    return proc, url
+
+
+def measure_cpu(browser, apps: dict[str, Path], paths: list[str], visits: int) -> dict:
+    """CPU-seconds per cached visit of each page, per app: one fresh server each, all up at once;
+    the visits alternate between the apps (app A, app B, app A, ...), so a change in the machine's
+    load falls on both alike."""
+    out: dict[str, dict[str, list[float]]] = {label: {p: [] for p in paths} for label in apps}
+    servers = {}
+    try:
+        for label, app in apps.items():
+            servers[label] = start_cpu_server(browser, app, paths)
+        for path in paths:
+            for _ in range(visits):
+                for label, (proc, url) in servers.items():
+                    out[label][path].append(visit_cpu(browser, f"{url}/{path}", proc.pid)[0])
+            print(f"  {path or 'home':<20} " + "; ".join(
+                f"{label} " + " ".join(f"{c:5.2f}" for c in out[label][path]) for label in apps)
+                + " CPU-s", flush=True)
+    finally:
+        for proc, _ in servers.values():
+            stop(proc)
+    return out
+
+
+def cpu_table(runs: dict[str, dict[str, list[float]]]) -> None:
+    """Median CPU-seconds per visit and visits a minute on 2 vCPU; this / baseline."""
+    labels = list(runs)
+    paths = list(runs[labels[0]])
+    head = " | ".join(f"{lb}: CPU-s/visit | {lb}: visits/min on 2 vCPU" for lb in labels)
+    both = "baseline" in runs
+    print(f"| page | {head} |" + (" this / baseline |" if both else ""))
+    print("|---" * (1 + 2 * len(labels) + both) + "|")
+    for path in paths:
+        med = [statistics.median(runs[lb][path]) for lb in labels]
+        cells = " | ".join(f"{m:.2f} | {120 / m:.0f}" for m in med)
+        ratio = f" {med[labels.index('this')] / med[0]:.2f} |" if both else ""
+        print(f"| {path or 'home'} | {cells} |{ratio}")
+    for lb in labels:
+        allv = [statistics.median(v) for v in runs[lb].values()]
+        print(f"{lb}: mean {statistics.mean(allv):.2f}, max {max(allv):.2f} CPU-s per visit; "
+              f"{120 / statistics.mean(allv):.0f} visits a minute on 2 vCPU at the mean")
+
+
+def main_cpu(a, paths: list[str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    apps = ({"baseline": a.baseline} if a.baseline else {}) | {"this": a.app}
+    if a.floor:  # what Streamlit itself costs a new visitor: a page that only writes a title
+        floor = Path(tempfile.mkdtemp(prefix="bench_pages_floor_"))
+        shutil.copytree(a.app / ".streamlit", floor / ".streamlit")  # the same server settings
+        (floor / "app.py").write_text(FLOOR_APP)
+        apps["floor"] = floor
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        runs = measure_cpu(browser, apps, paths, a.visits)
+        browser.close()
+    print(f"\nServer CPU-seconds per cached visit (fresh sessions; median of {a.visits}; "
+          f"{os.cpu_count()} CPUs shared, load average {os.getloadavg()[0]:.1f}: noisy, read ratios):")
+    cpu_table(runs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=1, help="fresh servers; medians per page")
@@ -78,12 +206,21 @@ def main() -> None:
     ap.add_argument("--app", type=Path, default=ROOT, metavar="DIR",
                     help="the checkout whose app.py to serve (e.g. the code before a change)")
     ap.add_argument("--warmup-limit", type=float, default=900.0, help="seconds to wait for it")
+    ap.add_argument("--cpu", action="store_true", help="server CPU-seconds per cached visit instead")
+    ap.add_argument("--visits", type=int, default=3, help="--cpu: measured visits per page")
+    ap.add_argument("--baseline", type=Path, metavar="DIR", help="--cpu: measure this checkout beside")
+    ap.add_argument("--floor", action="store_true",
+                    help="--cpu: also a trivial Streamlit page on the same settings (Streamlit's own cost)")
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
     from resnet_explain.content.story import STEPS
 
     paths = [p for p in a.pages.split(",") if p] or [s.url_path for s in STEPS]
+    if a.cpu:
+        main_cpu(a, [("" if p == "home" else p) for p in a.pages.split(",") if p]
+                 or [""] + [s.url_path for s in STEPS])
+        return
     times: dict[str, list[float]] = {p: [] for p in paths}
     again: dict[str, list[float]] = {p: [] for p in paths}
     env = {"RESNET_EXPLAIN_WARMUP": a.warmup}

@@ -1,9 +1,10 @@
 """The only streamlit-aware code: the sidebar and its typed settings (:mod:`.sidebar`), the network
 in the URL (:mod:`.url_state`), compute slots and background jobs (:mod:`.jobs`), the one long-job
-lifecycle every long page uses (:mod:`.long_job`), the cached probe
-(:mod:`.probing`), the pair of trained runs a page studies (:mod:`.run_picker`) and output helpers
-(:mod:`.widgets`). Pages use ``from resnet_explain import ui``; the run picker's names are
-imported on first use (it loads the training modules, which most pages never need).
+lifecycle every long page uses (:mod:`.long_job`), the cached probe (:mod:`.probing`), charts
+drawn from a spec cached per input (:mod:`.cached_chart`), the pair of trained runs a page studies
+(:mod:`.run_picker`) and output helpers (:mod:`.widgets`). Pages use ``from resnet_explain import
+ui``; the run picker's names are imported on first use (it loads the training modules, which most
+pages never need).
 
 Results are cached as DataFrames (copied per session by st.cache_data); models are built inside
 the cached function and never shared between sessions.
@@ -11,6 +12,7 @@ the cached function and never shared between sessions.
 
 import importlib
 
+from .cached_chart import cached_chart
 from .jobs import ServerBusy, compute_slot, queued_note, show_job
 from .long_job import LongJob, host_cap, host_speed, over_cap, refuse
 from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
@@ -36,8 +38,8 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
-__all__ = ["apply_edit", "aside", "chart_height", "chart_with_export", "columns", "controls", "on_stage",
-           "compute_slot", "cost_metrics", "current_spec", "diagram",
+__all__ = ["apply_edit", "aside", "cached_chart", "chart_height", "chart_with_export", "columns", "controls",
+           "on_stage", "compute_slot", "cost_metrics", "current_spec", "diagram",
            "DEFAULT_PRESET", "describe_run", "edit_error", "editor_version", "host_cap", "host_speed", "image_picker",
            "LongJob", "MAX_PROBE_MEMORY", "next_step_footer", "over_cap", "pick_pair", "private_model",
            "PROBE_BATCH", "probe_cached", "queued_note", "refuse", "remember_pair", "remember_settings",

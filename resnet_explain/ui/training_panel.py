@@ -8,10 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from ..charts import training as ct
-from ..charts.palette import with_palette
 from ..content import training as words
 from ..experiments.convergence import pairs
 from ..experiments.degradation import check_hypothesis
+from .cached_chart import cached_chart
 from .jobs import BackgroundJob, show_job
 from .stage import chart_height, columns
 from .widgets import chart_with_export
@@ -23,12 +23,12 @@ def curves(frame: pd.DataFrame, chance: float, title: str = "", name: str = "liv
     long = ct.curves_long(frame)
     height = chart_height(300, 405, 370)
     for col, metric, key in zip(columns(2), ("training error", "test error"), keys or (None, None)):
-        chart = ct.error_curves_chart(long, metric, chance, height, f"{title}{metric} per epoch")
+        chart = cached_chart(ct.error_curves_chart, long, metric, chance, height, f"{title}{metric} per epoch")
         with col:
             if key:
                 chart_with_export(chart, long, f"{name}_{metric.replace(' ', '_')}", key)
             else:
-                st.altair_chart(with_palette(chart), width="stretch")
+                st.vega_lite_chart(chart.spec(), width="stretch")
 
 
 def results(table: pd.DataFrame, n_seeds: int, chance: float,

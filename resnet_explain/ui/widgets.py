@@ -14,40 +14,52 @@ from ..charts.palette import with_palette
 from ..content.story import next_step
 from ..data.upload import UploadError, load_image
 from ..spec import estimate_cost
+from .cached_chart import CachedChart, presenter_style
 
 
 def chart_with_export(chart, data, name: str, key: str, title: str | None = None,
                       select: str | None = None):
-    """Show an Altair chart full width, with PNG/SVG (rendered on click) and CSV downloads.
+    """Show a chart full width, with PNG/SVG (rendered on click) and CSV downloads. ``chart`` is an
+    Altair chart or, cheaper on every visit, a :func:`.cached_chart.cached_chart` (drawn from a
+    spec cached per input; built only for an export).
 
     ``select`` names a point selection in the chart: a click on the chart then reruns the page
     and this returns Streamlit's selection event (``event["selection"][select]``); else None.
 
     The exported images carry a title (``title``, else what the chart's axes say) and, where the
     data has a network and its twin, a subtitle saying which line is which. The buttons sit in a
-    wrapping row at their own width, so "PNG", "SVG", "CSV" stay readable in a narrow column."""
-    chart = with_palette(chart)  # projector-safe colours for any colour channel without a scale
-    if st.session_state.get("presenter"):  # readable from the back of the room
-        chart = chart.configure_axis(labelFontSize=15, titleFontSize=17).configure_legend(
-            labelFontSize=15, titleFontSize=16).configure_title(fontSize=20, subtitleFontSize=15)
-    if select:
-        event = st.altair_chart(chart, width="stretch", on_select="rerun", selection_mode=[select],
-                                key=f"{key}_chart")
+    wrapping row at their own width, so "PNG", "SVG", "CSV" stay readable in a narrow column.
+    Titles, images and the CSV are made only when a button is clicked."""
+    presenter = bool(st.session_state.get("presenter"))  # readable from the back of the room
+    lazy = chart if isinstance(chart, CachedChart) else None
+    if lazy is None:
+        chart = with_palette(chart)  # projector-safe colours for any colour channel without a scale
+        chart = presenter_style(chart) if presenter else chart
+        spec = None
     else:
-        event = None
-        st.altair_chart(chart, width="stretch")
-    heading, sub = title or chart_title(chart, name), networks_subtitle(data)
+        spec = lazy.spec(presenter)
+
+    def built():
+        return chart if lazy is None else lazy.build(presenter)
+
+    def image(fmt: str) -> bytes:
+        c = built()
+        return to_image(c, fmt, title=title or chart_title(c, name), subtitle=networks_subtitle(data))
+
+    draw = dict(width="stretch", on_select="rerun", selection_mode=[select], key=f"{key}_chart") \
+        if select else dict(width="stretch")
+    event = st.altair_chart(chart, **draw) if spec is None else st.vega_lite_chart(spec, **draw)
     with st.container(horizontal=True, gap="small", key=f"aside_export_{key}"):  # not on stage
-        st.download_button("PNG", data=lambda: to_image(chart, "png", title=heading, subtitle=sub),
+        st.download_button("PNG", data=lambda: image("png"),
                            file_name=f"{name}.png", mime="image/png", key=f"{key}_png",
                            icon=":material/image:", on_click="ignore", help="The chart as an image")
-        st.download_button("SVG", data=lambda: to_image(chart, "svg", title=heading, subtitle=sub),
+        st.download_button("SVG", data=lambda: image("svg"),
                            file_name=f"{name}.svg", mime="image/svg+xml", key=f"{key}_svg",
                            icon=":material/draw:", on_click="ignore", help="The chart as a vector image")
-        st.download_button("CSV", data=to_csv(data), file_name=f"{name}.csv", mime="text/csv",
+        st.download_button("CSV", data=lambda: to_csv(data), file_name=f"{name}.csv", mime="text/csv",
                            key=f"{key}_csv", icon=":material/table:", on_click="ignore",
                            help="The numbers behind the chart")
-    return event
+    return event if select else None
 
 
 def diagram(spec, collapse: bool = True, highlight: str | None = None) -> None:
