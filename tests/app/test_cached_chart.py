@@ -13,6 +13,7 @@ def _script(presenter: bool, selectable: bool):
     from resnet_explain.charts import theory as tc
     from resnet_explain.experiments import theory
     from resnet_explain.probe import probe_spec
+    from resnet_explain.charts.palette import with_palette
     from resnet_explain.ui.cached_chart import presenter_style
 
     st.session_state["presenter"] = presenter
@@ -26,7 +27,7 @@ def _script(presenter: bool, selectable: bool):
         fn, args, kw, select = fc.grad_norm_chart, (long(),), {"height": 300, "pickable": True}, fc.PICK
     else:
         fn, args, kw, select = tc.sigmoid_chart, (theory.sigmoid_curves(),), {"height": 260}, None
-    direct = fn(*args, **kw)
+    direct = with_palette(fn(*args, **kw))  # as chart_with_export draws a built chart
     draw = dict(on_select="rerun", selection_mode=[select], key="direct") if select else {}
     st.altair_chart(presenter_style(direct) if presenter else direct, width="stretch", **draw)
     for i in range(2):  # the second from the cache
