@@ -147,11 +147,12 @@ def pick_pair(key: str, label: str = "Twins") -> tuple[Run, Run]:
 
 
 def write_link(choice: Choice, store: RunStore) -> None:
-    """Mirror the picked pair into the URL: a shipped pair's residual id; a session pair's first
-    run (your network) with the network, seed and budget that train it again elsewhere."""
+    """Mirror the picked pair into the URL: a shipped pair's residual id (or the link's own id when
+    it already names this pair: a shared link is left as it was); a session pair's first run (your
+    network) with the network, seed and budget that train it again elsewhere."""
     qp, known = st.query_params, st.session_state.setdefault("_run_link_params", {})
     if isinstance(choice.key, int):
-        want = {URL_KEY: choice.ids[-1]}
+        want = {URL_KEY: qp.get(URL_KEY) if qp.get(URL_KEY) in choice.ids else choice.ids[-1]}
     elif (want := known.get(choice.ids[0])) is None:  # read once per run and session
         try:
             budgets = host_budgets()

@@ -84,5 +84,7 @@ def test_a_landscape_over_the_cap_names_the_one_control_that_fits(target_host):
 def test_the_architectures_default_is_stored_and_a_deeper_probe_is_not_refused(target_host, monkeypatch):
     assert not refusals(open_page("architectures"))
     monkeypatch.setenv("RESNET_EXPLAIN_INLINE_PROBE_SECONDS", "0")  # a job with Start, not inline
+    monkeypatch.setenv("RESNET_EXPLAIN_AUTO_PROBE_SECONDS", "0")  # ... that waits for its button (a link's
+    # cheap probes start by themselves: then the running job, not a refusal, turns Start off)
     at = open_page("architectures", ar_depth="32")
     assert not refusals(at) and not at.button(key="ar_probe").disabled
