@@ -12,8 +12,11 @@ networks of the same depth and different width, and a step costs
 ``calls × layers × per_layer + FLOPs × per_flop`` (:class:`Line`), which serves every network:
 one measurement, scaled by each network's layers and FLOPs counted from its spec.
 
-Robust by construction: each timing is the median of a few steps after one warm step (the first
-pays for allocation); the caller measures on an idle compute slot (the app: ui.long_job.host_speed
+Robust by construction: the two networks' steps are timed in turns (a burst of another process's
+work lands on both, not on one), each timing is the fastest of a few steps after one warm step
+(the first pays for allocation; Python's ``timeit`` keeps the minimum for the same reason: slower
+repeats are other processes' interference, not this host's speed), a line that noise tilts the
+wrong way is measured again (up to MEASURE_TRIES), and the caller measures on an idle compute slot (the app: ui.long_job.host_speed
 holds the warm-up back and takes the compute slot first), so a busy minute does not become every
 visitor's estimate. Rough by design: it is a line, not a profile.
 """
@@ -26,7 +29,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -39,7 +41,8 @@ REFERENCE_DEPTH = 20  # He et al.'s ResNet-20, the app's default network's depth
 REFERENCE_WIDTHS = (8, 16)  # same layers, 4x the FLOPs: separates the two costs of a step
 REFERENCE_SIZE = 16  # the CPU budgets' image side
 TRAIN_BATCH, FORWARD_BATCH = 32, 128
-TIMED_STEPS = 5  # timed after one warm step; the median is kept
+TIMED_STEPS = 5  # timed after one warm step; the fastest is kept
+MEASURE_TRIES = 3  # a line that noise tilted (Line.valid is False) is measured again, this often
 DATA_IMAGES = 64  # generated images timed to price the shapes task
 SNAPSHOT_COST = 0.5  # a snapshot step's extra hooks and host copy, in training steps (rough)
 
@@ -54,6 +57,13 @@ class Line:
 
     def seconds(self, layers: int, flops: float, calls: float = 1.0) -> float:
         return float(calls * layers * self.per_layer + flops * self.per_flop)
+
+    @staticmethod
+    def valid(small: tuple[float, float], large: tuple[float, float]) -> bool:
+        """Whether two timings (flops, seconds) make a line with positive costs: the larger
+        network slower, and by at most its FLOPs' ratio (else noise tilted them)."""
+        (f1, t1), (f2, t2) = small, large
+        return f2 > f1 and t1 < t2 <= t1 * f2 / f1
 
     @classmethod
     def through(cls, layers: int, small: tuple[float, float], large: tuple[float, float]) -> Line:
@@ -112,19 +122,22 @@ def host_key(device: str = "auto") -> tuple[str, int]:
     return choose_device(device).device.type, int(torch.get_num_threads())
 
 
-def _median_seconds(step: Callable[[], None], dev: torch.device, steps: int) -> float:
-    times = []
-    for _ in range(steps + 1):
-        synchronize(dev)
-        t = time.perf_counter()
-        step()
-        synchronize(dev)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times[1:]))  # the first paid for allocation
+def _fastest_seconds(steps: Sequence[Callable[[], None]], dev: torch.device, repeats: int) -> list[float]:
+    """The fastest of ``repeats`` timings of each of ``steps``, timed in turns after one warm call
+    of each (the first pays for allocation)."""
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(repeats + 1):
+        for i, step in enumerate(steps):
+            synchronize(dev)
+            t = time.perf_counter()
+            step()
+            synchronize(dev)
+            times[i].append(time.perf_counter() - t)
+    return [float(min(ts[1:])) for ts in times]
 
 
-def _timings(spec: NetSpec, dev: torch.device, steps: int) -> tuple[float, float]:
-    """(training step at TRAIN_BATCH, forward pass at FORWARD_BATCH) seconds of ``spec``."""
+def _steps(spec: NetSpec, dev: torch.device) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(a training step at TRAIN_BATCH, an eval forward pass at FORWARD_BATCH) of ``spec``."""
     g = torch.Generator().manual_seed(0)
     side = spec.in_size
     x = torch.randn(FORWARD_BATCH, 3, side, side, generator=g).to(dev)
@@ -133,33 +146,37 @@ def _timings(spec: NetSpec, dev: torch.device, steps: int) -> tuple[float, float
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, foreach=dev.type != "mps")
 
     def train_step():
+        model.train()
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(x[:TRAIN_BATCH]), y[:TRAIN_BATCH]).backward()
         opt.step()
 
     def forward():
+        model.eval()
         with torch.no_grad():
             model(x)
 
-    model.train()
-    train_s = _median_seconds(train_step, dev, steps)
-    model.eval()
-    return train_s, _median_seconds(forward, dev, steps)
+    return train_step, forward
 
 
 def measure_host(device: str = "auto", steps: int = TIMED_STEPS) -> HostSpeed:
     """Time this host now: a training step and a forward pass of ResNet-20 at widths 8 and 16
-    (16×16 images; median of ``steps`` after a warm one), and generating a few shapes. About
-    3 s on an idle 2-core CPU. Global random state is left as it was."""
+    (16×16 images; the fastest of ``steps`` after a warm one, the four timed in turns), and
+    generating a few shapes. About 1 s on an idle 2-core CPU (up to MEASURE_TRIES times that when
+    noise tilts the line). Global random state is left as it was."""
     dev = choose_device(device).device
     nets = [cifar_resnet(REFERENCE_DEPTH, width=w, in_size=REFERENCE_SIZE) for w in REFERENCE_WIDTHS]
+    flops = [estimate_cost(n).flops for n in nets]
     with torch.random.fork_rng(devices=[]):
-        timed = [(estimate_cost(n).flops, _timings(n, dev, steps)) for n in nets]
+        (tr_small, fw_small), (tr_large, fw_large) = (_steps(n, dev) for n in nets)
+        for _ in range(MEASURE_TRIES):
+            tr1, tr2, fw1, fw2 = _fastest_seconds((tr_small, tr_large, fw_small, fw_large), dev, steps)
+            if Line.valid((flops[0], tr1), (flops[1], tr2)) and Line.valid((flops[0], fw1), (flops[1], fw2)):
+                break
         t = time.perf_counter()
         make_shapes(DATA_IMAGES, seed=0, size=REFERENCE_SIZE, difficulty=0.05)
         data_s = time.perf_counter() - t
-    layers = nets[0].depth
-    (f1, (tr1, fw1)), (f2, (tr2, fw2)) = timed
+    layers, (f1, f2) = nets[0].depth, flops
     train = Line.through(layers, (f1 * TRAIN_BATCH, tr1), (f2 * TRAIN_BATCH, tr2))
     forward = Line.through(layers, (f1 * FORWARD_BATCH, fw1), (f2 * FORWARD_BATCH, fw2))
     return HostSpeed((dev.type, int(torch.get_num_threads())), train, forward,
