@@ -48,7 +48,7 @@ def test_controls_hide_never_shows_the_settings(server, browser, shots):
     page = ctx.new_page()
     seen = []  # sampled while the first run draws, before anything was clicked
     page.goto(f"{server}/gradient-flow?controls=hide&presenter=true")
-    page.wait_for_selector("[data-testid=stSidebar]", timeout=90_000)
+    page.wait_for_selector("[data-testid=stSidebar]", state="attached", timeout=90_000)  # collapsed: hidden
     for _ in range(40):
         seen.append(page.get_by_label("Device", exact=True).is_visible())
         if page.locator("[data-testid=stVegaLiteChart]").count():
