@@ -27,6 +27,10 @@ def why_untrainable(spec: NetSpec) -> str | None:
     why = untrainable(spec)
     if why is None:
         return None
+    if why == "family" and spec.family == "transformer":
+        return ("This network is a **Transformer**. The runs here train image networks (**cnn**) on "
+                "the generated shapes; Transformers train on the Python standard library's own text "
+                "on the **Transformers** page (its \"Train the pair here\" section).")
     if why == "family":
         return (f"This network is of the **{spec.family}** family (fully connected layers on a flat "
                 "vector). The runs here train image networks (**cnn**) on the generated shapes, "

@@ -78,6 +78,11 @@ def test_only_image_networks_for_the_shapes_are_trainable():
     assert "mlp" in yn_text.why_untrainable(SPEC.with_globals(family="mlp"))
     assert "1-channel" in yn_text.why_untrainable(SPEC.with_globals(in_channels=1))
     assert "10 classes" in yn_text.why_untrainable(SPEC.with_globals(classes=5))
+    from resnet_explain.spec.transformer import transformer_spec
+
+    tf = transformer_spec(depth=2, width=16, heads=2, context=8, vocab=256)
+    said = yn_text.why_untrainable(tf)  # a Transformer is pointed to the page that trains it
+    assert yn.untrainable(tf) == "family" and "**Transformers** page" in said and "flat" not in said
 
 
 # ---- the plan ----------------------------------------------------------------------------------
