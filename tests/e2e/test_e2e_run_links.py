@@ -101,6 +101,9 @@ def test_a_run_the_server_lacks_is_said_and_the_offer_opens_the_train_page_with_
     caption.wait_for(timeout=120_000)
     text = caption.inner_text()
     assert "net=b4~b8/2~b16/2" in text and "seed 7" in text, text
+    # the budget radio comes after the page has timed this server once (a fresh server's first page
+    # that estimates): wait for it rather than read the page mid-run
+    page.locator("[data-testid=stRadio]").first.wait_for(timeout=180_000)
     checked = page.locator("label:has(input[type=radio]:checked)").all_inner_texts()
     assert any(t.startswith("full (GPU)") for t in checked), checked  # the budget the link named
     assert page.get_by_label("Seed", exact=True).input_value() == "7"
