@@ -7,6 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from .. import magnitude
 from .axes import PLAIN_COLOR, RESIDUAL_COLOR, RESIDUAL_SHADES, W, dash_legend, legend
 
 # pre-LN the skip's blue, post-LN a darker blue (it has skips too), no skips plain's red.
@@ -19,10 +20,9 @@ def _color(title: str = "network") -> alt.Color:
 
 
 def _log10(s: pd.Series) -> pd.Series:
-    """log10 in float64; 0 (or non-finite) becomes NaN and is drawn as a gap, never as a number."""
-    v = s.astype("float64").to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return pd.Series(np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), np.nan), index=s.index)
+    """:func:`resnet_explain.magnitude.log10` of each norm: 0 (underflow) or non-finite becomes NaN,
+    drawn as a gap, never as a number."""
+    return s.astype("float64").map(magnitude.log10)
 
 
 def at(df: pd.DataFrame, depth: int, init: str = "default") -> pd.DataFrame:
