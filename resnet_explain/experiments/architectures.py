@@ -41,6 +41,7 @@ from ..spec import NetSpec, estimate_cost
 from ..spec.zoo import DEFAULT_VARIANTS, VARIANTS, Variant, variant
 from ..stored_assets import assets_dir
 from ..train.budgets import BUDGETS
+from ..train.concurrent import Job, on_cuda, train_runs
 from ..train.estimate import estimate_run_seconds
 from ..train.runs import RunStore, train_run
 
@@ -180,17 +181,27 @@ def plan_training(depth: int, names: Sequence[str], seed: int, store=None,
 
 
 def train_missing(plan: Sequence[PlannedTraining], store, progress: Callable[[dict], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> list[str]:
-    """Train the planned runs in turn (:func:`~..train.runs.train_run`; each is stored when it
-    finishes). Epoch records reach ``progress`` tagged with the variant; a stop ends it (the
-    stopped run is not stored). Returns the names trained."""
+                  should_stop: Callable[[], bool] | None = None, together: bool | None = None) -> list[str]:
+    """Train the planned runs (each stored when it finishes). Epoch records reach ``progress``
+    tagged with the variant; a stop ends it (the stopped run is not stored). Returns the names
+    trained. ``together``: every variant at once through
+    :func:`~..train.concurrent.train_runs` (on CUDA, each on its own stream; the same runs up to
+    float rounding); None = on CUDA; False: in turn, each :func:`~..train.runs.train_run`."""
+    tags = [{"variant": p.name, "run": i, "runs": len(plan)} for i, p in enumerate(plan, 1)]
+    names = [f"{p.name}-{p.request.netspec.depth}" for p in plan]
+    if together is None:
+        together = on_cuda(Job(p.request.netspec, p.request.config, None) for p in plan)
+    if together:
+        report = (lambda k, rec: progress({**rec, **tags[k]})) if progress else None
+        got = train_runs([p.request for p in plan], store, together=True, progress=report,
+                         should_stop=should_stop, names=names, label="architectures page")
+        return [p.name for p, g in zip(plan, got) if g is not None]
     done = []
-    for i, p in enumerate(plan, 1):
-        tag = {"variant": p.name, "run": i, "runs": len(plan)}
+    for p, tag, name in zip(plan, tags, names):
         report = (lambda rec, tag=tag: progress({**rec, **tag})) if progress else None
         try:
-            train_run(p.request, store, progress=report, should_stop=should_stop,
-                      name=f"{p.name}-{p.request.netspec.depth}", label="architectures page")
+            train_run(p.request, store, progress=report, should_stop=should_stop, name=name,
+                      label="architectures page")
         except Stopped:  # the stopped run is not stored; the names trained before it are kept
             break
         done.append(p.name)

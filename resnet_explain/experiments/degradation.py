@@ -26,10 +26,11 @@ from ..spec import NetSpec, cifar_resnet
 from ..stored_assets import assets_dir
 from ..train.budgets import EXPERIMENTS, Budget, named
 from ..train.checkpoints import to_plain
+from ..train.concurrent import Job, train_all
 from ..train.config import HISTORY_COLUMNS
 from ..train.estimate import estimate_requests_seconds
 from ..train.runs import RunRequest
-from ..train.trainer import evaluate, train
+from ..train.trainer import evaluate
 from .convergence import THRESHOLDS, convergence_table, steps_per_epoch
 
 STORED_DIR = assets_dir("degradation")
@@ -211,9 +212,10 @@ def run_degradation(exp: Budget | str = "cpu-live", depths=None, seeds=None, epo
     The final ``train_error`` in ``runs``/``table`` is measured in eval mode on the whole training
     set after training (the curves keep the running train-mode error).
 
-    ``together``: train the seeds of each network at once (:func:`.many.train_seeds`, the same
-    curves up to float rounding); None = on CUDA when there are several seeds (on a CPU it is
-    slower: ``scripts/bench_many.py``).
+    ``together``: train every network at once through :func:`..train.concurrent.train_all` (a
+    network's seeds stacked under vmap; on CUDA the networks concurrently, on their own streams,
+    as CUDA graphs; the same curves up to float rounding); None = on CUDA (on a CPU it is slower:
+    ``scripts/bench_many.py``). False: one at a time, each exactly :func:`~..train.trainer.train`.
     """
     exp = named(exp, EXPERIMENTS) if isinstance(exp, str) else exp
     exp = exp.with_(depths=tuple(depths) if depths else None, seeds=tuple(seeds) if seeds else None,
@@ -227,16 +229,12 @@ def run_degradation(exp: Budget | str = "cpu-live", depths=None, seeds=None, epo
     if together is None:
         from ..device import choose_device
 
-        # Seeds together only where train_seeds can do all the config asks (no iteration stop,
-        # no constant warm-up, no compile: He et al.'s CIFAR recipe trains one seed at a time).
-        c = exp.config
-        together = (len(exp.seeds) > 1 and choose_device(c.device).device.type == "cuda"
-                    and not (c.max_steps or c.warmup_lr or c.compile or c.snapshot_every))
+        # On CUDA every network at once (the runner trains alone what cannot stack: He et al.'s
+        # CIFAR recipe, with its iteration stop and warm-up); on a CPU one at a time (faster there).
+        together = choose_device(exp.config.device).device.type == "cuda"
     out = _Collected()
     try:
-        for arch, depth, group in _groups(exp, archs, together):
-            _train_group(exp, arch, depth, group, (train_set, test_set), out, len(exp.seeds)
-                         * len(exp.depths) * len(archs), progress, should_stop, keep_models)
+        _train_all(exp, archs, together, (train_set, test_set), out, progress, should_stop, keep_models)
     except Stopped:
         out.stopped = True  # finished networks stay in the result
     runs_df = pd.DataFrame(out.runs, columns=RUN_COLUMNS)
@@ -264,41 +262,41 @@ def _groups(exp: Budget, archs, together: bool) -> list[tuple[str, int, tuple[in
     return [(a, d, (s,)) for s in exp.seeds for d in exp.depths for a in archs]
 
 
-def _train_group(exp: Budget, arch: str, depth: int, seeds: tuple[int, ...], data, out: _Collected,
-                 n_runs: int, progress, should_stop, keep_models: bool) -> None:
-    """Train one network at ``seeds`` and add its curves and final rows to ``out``; raises
-    Stopped when a stop was asked (before it, or during one of its runs)."""
+def _train_all(exp: Budget, archs, together: bool, data, out: _Collected, progress, should_stop,
+               keep_models: bool) -> None:
+    """Every (arch, depth, seed) through the concurrent runner (:mod:`..train.concurrent`):
+    ``together``, a network's seeds share a vmapped stack and, on CUDA, the networks run at once
+    on their own streams; otherwise each trains alone, exactly :func:`~..train.trainer.train`.
+    The finished networks go to ``out``; raises Stopped when a stop was asked."""
     if should_stop is not None and should_stop():
         raise Stopped
-    train_set, test_set = data
-    exp = replace(exp, config=exp.config_for(depth))  # He et al. warm up only their 110-layer net
-    tags = [{"arch": arch, "depth": depth, "seed": s, "run": out.done + i + 1, "runs": n_runs}
-            for i, s in enumerate(seeds)]
-    spec = network(exp, arch, depth)
-    if len(seeds) == 1:
-        cb = (lambda rec, tag=tags[0]: progress({**tag, **rec})) if progress else None
-        results = [train(spec, train_set, test_set, replace(exp.config, seed=seeds[0]), progress=cb,
-                         should_stop=should_stop)]
-    else:
-        from ..train.many import train_seeds
+    names = [(a, d, s) for a, d, seeds in _groups(exp, archs, together) for s in seeds]
+    tags = [{"arch": a, "depth": d, "seed": s, "run": i + 1, "runs": len(names)}
+            for i, (a, d, s) in enumerate(names)]
+    # He et al. warm up only their 110-layer net (config_for); such a net trains alone
+    jobs = [Job(network(exp, a, d), replace(exp.config_for(d), seed=s), *data) for a, d, s in names]
+    cb = (lambda i, rec: progress({**tags[i], **rec})) if progress else None
+    results = train_all(jobs, stack=together, progress=cb, should_stop=should_stop)
+    for (arch, depth, seed), res in zip(names, results):
+        if res is not None and not res.meta["stopped"]:
+            _collect(arch, depth, seed, res, data[0], out, keep_models)
+    if any(res is None or res.meta["stopped"] for res in results):
+        raise Stopped
 
-        cb = (lambda i, rec, tags=tags: progress({**tags[i], **rec})) if progress else None
-        results = train_seeds(spec, train_set, test_set, exp.config, seeds, progress=cb,
-                              should_stop=should_stop)
-    for seed, res in zip(seeds, results):
-        out.device = {k: res.meta[k] for k in DEVICE_KEYS if k in res.meta}
-        if res.meta["stopped"]:
-            raise Stopped
-        for rec in res.history.to_dict("records"):
-            out.curves.append({"arch": arch, "depth": depth, "seed": seed, **rec})
-        tr_err, tr_loss = evaluate(res.model, train_set, res.normalizer)
-        out.runs.append({"arch": arch, "depth": depth, "seed": seed, "train_error": tr_err,
-                         "train_loss": tr_loss, "test_error": float(res.history["test_error"].iloc[-1]),
-                         "seconds": res.meta["seconds"], "params": res.meta["params"],
-                         "images_per_s": float(res.history["images_per_s"].mean())})
-        if keep_models:
-            out.models[(arch, depth, seed)] = (res.model, res.normalizer)
-    out.done += len(seeds)
+
+def _collect(arch: str, depth: int, seed: int, res, train_set, out: _Collected, keep_models: bool) -> None:
+    """One finished network's curves and final rows (eval-mode training error) into ``out``."""
+    out.device = {k: res.meta[k] for k in DEVICE_KEYS if k in res.meta}
+    for rec in res.history.to_dict("records"):
+        out.curves.append({"arch": arch, "depth": depth, "seed": seed, **rec})
+    tr_err, tr_loss = evaluate(res.model, train_set, res.normalizer)
+    out.runs.append({"arch": arch, "depth": depth, "seed": seed, "train_error": tr_err,
+                     "train_loss": tr_loss, "test_error": float(res.history["test_error"].iloc[-1]),
+                     "seconds": res.meta["seconds"], "params": res.meta["params"],
+                     "images_per_s": float(res.history["images_per_s"].mean())})
+    if keep_models:
+        out.models[(arch, depth, seed)] = (res.model, res.normalizer)
+    out.done += 1
 
 
 def _meta(exp: Budget, out: _Collected, wall: float, data_s: float, together: bool) -> dict:

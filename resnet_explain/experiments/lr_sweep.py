@@ -33,6 +33,7 @@ from ..errors import Stopped
 from ..spec import NetSpec, check_budget
 from ..stored_assets import assets_dir
 from ..train.budgets import BUDGETS, EXPERIMENTS, Budget, named
+from ..train.concurrent import Job, on_cuda, train_runs
 from ..train.config import TrainError
 from ..train.runs import RunRequest, RunStore, train_run
 from .degradation import network
@@ -152,7 +153,8 @@ def _row(run, req: RunRequest, loaded: bool) -> dict:
 def lr_sweep(spec: NetSpec | None, base: Budget | RunRequest | str, lrs: Sequence[float] = DEFAULT_LRS,
              seed: int | None = None, store: RunStore | None = None,
              progress: Callable[[dict], None] | None = None,
-             should_stop: Callable[[], bool] | None = None, device: str = "auto") -> pd.DataFrame:
+             should_stop: Callable[[], bool] | None = None, device: str = "auto",
+             together: bool | None = None) -> pd.DataFrame:
     """Train ``spec`` and its twin at each learning rate in ``lrs``, everything else fixed.
 
     ``base`` is a budget (or its name: the budget's run of ``spec``) or a request (``spec`` None
@@ -165,16 +167,24 @@ def lr_sweep(spec: NetSpec | None, base: Budget | RunRequest | str, lrs: Sequenc
     ``runs`` and ``epochs``, and, when a run is done or loaded, ``{"done": True, ...}``.
     ``should_stop()`` ends the sweep: the runs finished so far are returned
     (``attrs["stopped"]``); the run that was stopped is not stored.
+
+    ``together``: every run at once through :func:`~..train.concurrent.train_runs` (the network
+    at its learning rates as one vmapped stack, its twin as another, on CUDA concurrently; the
+    same runs up to float rounding; "done" records come when all have finished); None = on CUDA.
+    False: one run after another, each exactly :func:`~..train.trainer.train`.
     """
     req0 = base_request(spec, base, seed=seed, device=device)
     reqs = sweep_requests(req0, lrs)
     store = store or RunStore()
     t0 = time.perf_counter()
     rows, data, stopped = [], None, False
+    if together is None:
+        together = on_cuda(Job(req.netspec, req.config, None) for req in reqs)
     try:
-        for k, req in enumerate(reqs):
-            tag = {"variant": variant_of(req.netspec), "lr": req.config.lr, "run": k + 1,
-                   "runs": len(reqs), "epochs": req.config.epochs}
+        if together:
+            rows, stopped = _train_together(reqs, store, progress, should_stop)
+        for k, req in enumerate([] if together else reqs):
+            tag = _tag(k, req, len(reqs))
             if should_stop is not None and should_stop():
                 raise Stopped
             if data is None and not store.has(req.run_id):
@@ -194,6 +204,28 @@ def lr_sweep(spec: NetSpec | None, base: Budget | RunRequest | str, lrs: Sequenc
         df["variant"] = df["variant"].astype(str)
     df.attrs.update(stopped=stopped, runs=len(reqs), wall_seconds=time.perf_counter() - t0)
     return df
+
+
+def _tag(k: int, req: RunRequest, runs: int) -> dict:
+    return {"variant": variant_of(req.netspec), "lr": req.config.lr, "run": k + 1, "runs": runs,
+            "epochs": req.config.epochs}
+
+
+def _train_together(reqs: list[RunRequest], store: RunStore, progress,
+                    should_stop) -> tuple[list[dict], bool]:
+    """The sweep's runs at once (:func:`~..train.concurrent.train_runs`): (the rows of those that
+    finished, in order; whether a stop came first)."""
+    tags = [_tag(k, req, len(reqs)) for k, req in enumerate(reqs)]
+    report = None if progress is None else (
+        lambda k, rec: progress({**rec, "lr_now": rec.get("lr"), **tags[k]}))
+    got = train_runs(reqs, store, together=True, progress=report, should_stop=should_stop)
+    rows = []
+    for tag, req, done in zip(tags, reqs, got):
+        if done is not None:
+            rows.append(_row(done[0], req, done[1]))
+            if progress is not None:
+                progress({**tag, "done": True, "loaded": done[1], "train_error": rows[-1]["train_error"]})
+    return rows, len(rows) < len(reqs)
 
 
 def sweep_curves(table: pd.DataFrame, store: RunStore) -> pd.DataFrame:
@@ -247,13 +279,16 @@ def parse_lrs(text: str) -> tuple[float, ...]:
 # Before and during a live sweep: the time it will take, how far it is
 # ---------------------------------------------------------------------------------------------
 def sweep_fraction(records: Sequence[dict], runs: int) -> float:
-    """The fraction done, from :func:`lr_sweep`'s progress records: finished runs plus the
-    running one's share of its epochs."""
+    """The fraction done, from :func:`lr_sweep`'s progress records: finished runs plus each
+    running one's share of its epochs (runs trained together advance together)."""
     runs = max(1, int(runs))
-    frac = sum(1 for r in records if r.get("done")) / runs
-    last = records[-1] if records else None
-    if last is not None and not last.get("done"):
-        frac += float(last["epoch"]) / max(1, int(last["epochs"])) / runs
+    done, share = set(), {}
+    for r in records:
+        if r.get("done"):
+            done.add(r.get("run"))
+        else:
+            share[r.get("run")] = float(r["epoch"]) / max(1, int(r["epochs"]))
+    frac = (len(done) + sum(v for k, v in share.items() if k not in done)) / runs
     return min(1.0, frac)
 
 

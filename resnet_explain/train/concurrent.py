@@ -43,6 +43,7 @@ from ..spec import NetSpec
 from . import trainer  # called as trainer.train: a test that swaps it out reaches this module
 from .config import TrainConfig
 from .many import draws_random_numbers
+from .runs import Run, RunRequest, RunStore, store_trained
 from .stacked import StackedGroup, on_device
 from .trainer import TrainResult
 
@@ -132,6 +133,36 @@ def train_all(jobs: Sequence[Job], stack: bool | None = None, streams: bool | No
                                                             for r in out):
             break
         out[i] = _alone(jobs[i], i, progress, should_stop)
+    return out
+
+
+def train_runs(requests: Sequence[RunRequest], store: RunStore, together: bool | None = None,
+               progress: Callable[[int, dict], None] | None = None,
+               should_stop: Callable[[], bool] | None = None,
+               names: Sequence[str | None] | None = None,
+               label: str | None = None) -> list[tuple[Run, bool] | None]:
+    """:func:`~.runs.train_run` for many requests at once: (run, loaded) per request, in order;
+    the stored ones load, the others train through :func:`train_all` (``together``: its
+    ``stack``; None: on CUDA) and are stored. None: not finished (a stop came first; a stopped
+    run is never stored). Each data recipe is made once; ``names[i]`` names run i."""
+    out: list[tuple[Run, bool] | None] = [None] * len(requests)
+    todo = []
+    for i, req in enumerate(requests):
+        if store.has(req.run_id):
+            out[i] = (store.get(req.run_id), True)
+        else:
+            todo.append(i)
+    data: dict = {}
+    for i in todo:
+        if requests[i].data not in data:
+            data[requests[i].data] = requests[i].data.load()
+    jobs = [Job(requests[i].netspec, requests[i].config, *data[requests[i].data]) for i in todo]
+    report = None if progress is None else (lambda k, rec: progress(todo[k], rec))
+    results = train_all(jobs, stack=together, progress=report, should_stop=should_stop)
+    for i, res in zip(todo, results):
+        if res is not None and not res.meta.get("stopped"):
+            name = names[i] if names is not None else None
+            out[i] = (store_trained(requests[i], res, store, data[requests[i].data], name, label), False)
     return out
 
 

@@ -316,23 +316,31 @@ def train_run(request: RunRequest, store: RunStore | None = None, *,
     tr, te = data if data is not None else request.data.load()
     res = trainer.train(request.netspec, tr, te, request.config, progress=progress,
                         should_stop=should_stop)
+    return store_trained(request, res, store, (tr, te), name, label), False
+
+
+def store_trained(request: RunRequest, res, store: RunStore, data: tuple, name: str | None = None,
+                  label: str | None = None) -> Run:
+    """Store ``res`` (a :class:`~.trainer.TrainResult` of ``request`` trained on ``data``, its
+    (train, test)) as a run, with its final errors; a stopped result raises Stopped instead."""
+    tr, te = data
     if res.meta.get("stopped"):
         raise Stopped(f"{request.netspec.arch}-{request.netspec.depth} stopped after {res.meta.get('steps', 0)} steps")
-    meta = {k: res.meta[k] for k in ("device", "name", "detail", "torch", "seconds", "params", "amp")
-            if k in res.meta}
+    meta = {k: res.meta[k] for k in ("device", "name", "detail", "torch", "seconds", "params", "amp",
+                                     "trained_with") if k in res.meta}
     kind = request.netspec.arch
     meta.update(name=name or f"{kind}-{request.netspec.depth}", label=label or "your network",
                 created=time.time())
     if isinstance(request.data, TextRecipe):
         meta.update(_lm_summary(res, tr, te))
-        return store.put(request, res.model.cpu(), None, res.history, None, meta), False
+        return store.put(request, res.model.cpu(), None, res.history, None, meta)
     train_err, train_loss = trainer.evaluate(res.model, tr, res.normalizer)
     meta.update(train_error=train_err,
                 train_loss=train_loss, test_error=float(res.history["test_error"].iloc[-1]),
                 epochs=int(request.config.epochs),
                 train_error_is="eval mode, whole training set, after the last epoch")
     grads = getattr(res, "grads", None)
-    return store.put(request, res.model.cpu(), res.normalizer, res.history, grads, meta), False
+    return store.put(request, res.model.cpu(), res.normalizer, res.history, grads, meta)
 
 
 LM_TRAIN_WINDOWS = 256  # training windows a language model's final training loss is measured on

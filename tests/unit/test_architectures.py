@@ -128,6 +128,32 @@ def test_train_stores_the_run_and_the_next_table_loads_it(tmp_path):
     assert A.plan_training(8, ["fixup"], 2, store, seconds=lambda r: 1.0) == []
 
 
+def test_training_together_stores_the_same_runs_as_training_in_turn(tmp_path):
+    """together=True (the CUDA default): the missing variants train at once
+    (train/concurrent.py); each is stored under its own run id with its own name."""
+    from dataclasses import replace
+
+    from resnet_explain.train.runs import RunStore
+
+    plan = [replace(p, request=replace(p.request, config=replace(p.request.config, epochs=1, amp="off",
+                                                                 channels_last="off")))
+            for p in A.plan_training(8, ["resnet", "preact"], 1, RunStore(root=tmp_path / "x", shipped_root=tmp_path),
+                                     seconds=lambda r: 0.0)]
+    small = [replace(p, request=replace(p.request, data=replace(p.request.data, n_train=64, n_test=32)))
+             for p in plan]
+    stores = [RunStore(root=tmp_path / k, shipped_root=tmp_path / "none") for k in ("turn", "together")]
+    seen = []
+    assert A.train_missing(small, stores[0], together=False) == ["resnet", "preact"]
+    assert A.train_missing(small, stores[1], seen.append, together=True) == ["resnet", "preact"]
+    assert {r["variant"] for r in seen} == {"resnet", "preact"}
+    for p in small:
+        a, b = (s.get(p.request.run_id).meta for s in stores)
+        assert b["name"] == a["name"] == f"{p.name}-8" and b["label"] == "architectures page"
+        assert abs(a["train_error"] - b["train_error"]) < 1e-3 and b["trained_with"].startswith("stacked")
+    assert A.train_missing(small, RunStore(root=tmp_path / "s", shipped_root=tmp_path / "none"),
+                           together=True, should_stop=lambda: True) == []
+
+
 def test_every_stored_row_is_of_the_current_recipe():
     """A variant whose recipe changed (its spec, its budget) must have its stored rows redone:
     a stale row would never be found and would only sit in the assets."""

@@ -93,6 +93,32 @@ def test_stop_returns_the_finished_runs_and_stores_no_partial_one(tmp_path):
     assert mid.empty and mid.attrs["stopped"] and len(store.list()) == 2
 
 
+def test_together_trains_every_lr_at_once_with_the_same_runs_and_stops_cleanly(tmp_path):
+    """together=True (the CUDA default): the network at its learning rates is one vmapped stack,
+    its twin another (train/concurrent.py); same run ids, same numbers up to float rounding."""
+    import numpy as np
+
+    one = RunStore(root=tmp_path / "one", shipped_root=tmp_path / "none")
+    both = RunStore(root=tmp_path / "both", shipped_root=tmp_path / "none")
+    records = []
+    f32 = lambda **kw: (lambda r: replace(r, config=replace(r.config, amp="off", channels_last="off")))(
+        tiny_request(**kw))  # noqa: E731 -- bf16 (AMX CPUs) rounds too coarsely to compare at lr 0.4
+    a = sw.lr_sweep(None, f32(epochs=2), LRS, store=one, together=False)
+    b = sw.lr_sweep(None, f32(epochs=2), LRS, store=both, together=True, progress=records.append)
+    assert list(a["run_id"]) == list(b["run_id"]) and not b.attrs["stopped"]
+    cols = ["train_error", "test_error", "train_loss", "best_epoch_train_error"]
+    np.testing.assert_allclose(b[cols].to_numpy(float), a[cols].to_numpy(float), rtol=1e-3, atol=1e-4)
+    assert all(both.get(r).meta["trained_with"].startswith("stacked (2 models") for r in b["run_id"])
+    assert sorted(r["run"] for r in records if r.get("done")) == [1, 2, 3, 4]
+    assert sw.sweep_fraction(records[:-4], 4) == pytest.approx(1.0)  # every run at its last epoch
+    halfway = [r for r in records if not r.get("done") and r["epoch"] == 1]
+    assert sw.sweep_fraction(halfway, 4) == pytest.approx(0.5)  # 4 runs, each 1 epoch of 2
+    polls = {"n": 0}
+    stopped = sw.lr_sweep(None, f32(epochs=2, seed=7), LRS, store=both, together=True,
+                          should_stop=lambda: (polls.__setitem__("n", polls["n"] + 1), polls["n"] > 3)[1])
+    assert stopped.empty and stopped.attrs["stopped"] and len(both.list()) == 4
+
+
 def test_divergence_is_flagged_from_nan_loss_or_chance():
     class FakeRun:
         def __init__(self, train_error, final_loss, losses):
