@@ -19,28 +19,23 @@ measured vmapped evaluation at 0.3x a loop on this project's 2-core CPU), so cal
 CUDA. Not supported here (use :func:`~.trainer.train`): gradient snapshots, channels_last,
 torch.compile. A network that draws random numbers in training (dropout shortcut, stochastic depth)
 is trained one seed at a time by :func:`~.trainer.train` instead (:func:`draws_random_numbers`).
+
+The stacked step itself lives in :mod:`.stacked` (with a learning rate per model and CUDA graphs)
+and is run by :mod:`.concurrent`, which also trains different networks at once; here is the
+seeds-of-one-network entry point, the BatchNorm dtype fix and the random-numbers rule.
 """
 
 from __future__ import annotations
 
-import copy
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 
-import pandas as pd
 import torch
-import torch.nn.functional as F
-from torch.func import functional_call, stack_module_state, vmap
 
-from ..data import ImageSet, Normalizer
-from ..device import choose_device, describe, synchronize
-from ..model import build_model
-from ..seeding import sub_seed
+from ..data import ImageSet
 from ..spec import COMBINES, NetSpec
-from .config import HISTORY_COLUMNS, TrainConfig, TrainError, lr_at
-from .snapshots import empty_grads
-from .trainer import TrainResult, _augment, evaluate, precision, train
+from .config import TrainConfig, TrainError
+from .trainer import TrainResult, train
 
 
 def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, config: TrainConfig,
@@ -57,85 +52,12 @@ def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, c
         raise TrainError("train_seeds does not snapshot, compile, stop at max_steps or warm up; use train()")
     if draws_random_numbers(spec):
         return _one_at_a_time(spec, train_set, test_set, config, seeds, progress, should_stop)
-    t_all = time.perf_counter()
-    r = _stack(spec, train_set, config, seeds)
-    records: list[list[dict]] = [[] for _ in seeds]
-    step, stopped = 0, False
-    for epoch in range(1, config.epochs + 1):
-        synchronize(r.dev)
-        t0 = time.perf_counter()
-        step, loss_sum, wrong, stopped = _epoch(r, config, step, should_stop)
-        if stopped:
-            break
-        synchronize(r.dev)
-        train_s = time.perf_counter() - t0
-        _unstack(r.models, r.params, r.buffers)
-        losses = (loss_sum / r.steps_per_epoch).tolist()
-        errs = (wrong / (r.steps_per_epoch * r.bs)).tolist()
-        for k, m in enumerate(r.models):
-            test_err = float("nan")
-            if test_set is not None and len(test_set):
-                test_err, _ = evaluate(m, test_set, r.normalizer, r.dev, config.eval_batch_size, r.use_amp)
-            rec = {"epoch": epoch, "train_loss": losses[k], "train_error": errs[k], "test_error": test_err,
-                   "seconds": time.perf_counter() - t0,
-                   "images_per_s": len(seeds) * r.steps_per_epoch * r.bs / train_s,
-                   "lr": lr_at(config, step - 1, r.total)}
-            records[k].append(rec)
-            if progress is not None:
-                progress(k, dict(rec))
-    _unstack(r.models, r.params, r.buffers)
-    return _results(r, spec, config, seeds, records, test_set, stopped, step, t_all)
+    # Local: the stacked step (train/stacked.py, through the concurrent runner) imports this
+    # module's norms_in_float32 and _unstack; one vmapped trainer serves both.
+    from .concurrent import Job, train_all
 
-
-@dataclass
-class _Stacked:
-    """The K models, their stacked parameters and buffers, the vmapped forward, the data on the
-    device, the optimizer and one batch-order generator per seed."""
-    dev: torch.device
-    choice: object
-    use_amp: bool
-    models: list
-    params: dict
-    buffers: dict
-    batched: Callable
-    normalizer: Normalizer
-    scale: torch.Tensor
-    shift: torch.Tensor
-    x_all: torch.Tensor
-    y_all: torch.Tensor
-    n: int
-    bs: int
-    steps_per_epoch: int
-    total: int
-    opt: torch.optim.Optimizer
-    gens: list
-
-
-def _stack(spec: NetSpec, train_set: ImageSet, config: TrainConfig, seeds: list[int]) -> _Stacked:
-    choice = choose_device(config.device)
-    dev = choice.device
-    use_amp, _ = precision(config, dev)
-    models = [build_model(spec, seed=s).to(dev).train() for s in seeds]
-    params, buffers = stack_module_state(models)  # leaves: (K, ...) each, params require grad
-    shape = copy.deepcopy(models[0]).to("meta")
-    norms_in_float32(shape)
-
-    def forward(p, b, x):
-        return functional_call(shape, (p, b), (x,))
-
-    normalizer = Normalizer.of(train_set)
-    scale, shift = normalizer.tensors(dev)
-    n = len(train_set)
-    bs = min(config.batch_size, n)
-    steps_per_epoch = n // bs
-    opt_kw = dict(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-                  nesterov=config.nesterov)
-    opt = torch.optim.SGD(list(params.values()), **opt_kw, foreach=dev.type != "cuda",
-                          **({"fused": True} if dev.type == "cuda" else {}))
-    gens = [torch.Generator().manual_seed(sub_seed(s, "batches")) for s in seeds]
-    return _Stacked(dev, choice, use_amp, models, params, buffers, vmap(forward), normalizer, scale, shift,
-                    train_set.x.to(dev), train_set.y.to(dev), n, bs, steps_per_epoch,
-                    steps_per_epoch * config.epochs, opt, gens)
+    jobs = [Job(spec, replace(config, seed=s), train_set, test_set) for s in seeds]
+    return train_all(jobs, stack=True, streams=False, progress=progress, should_stop=should_stop)
 
 
 def norms_in_float32(model: torch.nn.Module) -> None:
@@ -153,56 +75,6 @@ def norms_in_float32(model: torch.nn.Module) -> None:
 
 def _float_input(module, args):
     return (args[0].float(),) + tuple(args[1:])
-
-
-def _epoch(r: _Stacked, config: TrainConfig, step: int,
-           should_stop) -> tuple[int, torch.Tensor, torch.Tensor, bool]:
-    """One epoch of all K models: (steps so far, summed loss per model, wrong answers, stopped)."""
-    K = len(r.models)
-    perms = [torch.randperm(r.n, generator=g)[: r.steps_per_epoch * r.bs].to(r.dev) for g in r.gens]
-    loss_sum = torch.zeros(K, device=r.dev)
-    wrong = torch.zeros(K, device=r.dev)
-    for i in range(r.steps_per_epoch):
-        if should_stop is not None and should_stop():
-            return step, loss_sum, wrong, True
-        xs, ys = [], []
-        for k in range(K):
-            idx = perms[k][i * r.bs:(i + 1) * r.bs]
-            xb = r.x_all.index_select(0, idx).float() * r.scale - r.shift
-            if config.augment:
-                xb = _augment(xb, r.gens[k])
-            xs.append(xb)
-            ys.append(r.y_all.index_select(0, idx))
-        xb, yb = torch.stack(xs), torch.stack(ys)
-        for group in r.opt.param_groups:
-            group["lr"] = lr_at(config, step, r.total)
-        with torch.autocast(r.dev.type, dtype=torch.bfloat16, enabled=r.use_amp):
-            out = r.batched(r.params, r.buffers, xb)  # (K, B, classes)
-            per_model = F.cross_entropy(out.float().flatten(0, 1), yb.flatten(),
-                                        label_smoothing=config.label_smoothing,
-                                        reduction="none").view(K, r.bs).mean(1)
-        r.opt.zero_grad(set_to_none=True)
-        per_model.sum().backward()  # model k's parameters get only model k's gradient
-        r.opt.step()
-        loss_sum = loss_sum + per_model.detach()
-        wrong = wrong + (out.detach().argmax(-1) != yb).sum(1)
-        step += 1
-    return step, loss_sum, wrong, False
-
-
-def _results(r: _Stacked, spec, config, seeds, records, test_set, stopped, step,
-             t_all) -> list[TrainResult]:
-    out = []
-    for k, (s, m) in enumerate(zip(seeds, r.models)):
-        cfg = replace(config, seed=s)
-        meta = {**describe(r.dev), "device_note": r.choice.note, "seconds": time.perf_counter() - t_all,
-                "stopped": stopped, "steps": step, "params": sum(p.numel() for p in m.parameters()),
-                "spec": spec.to_query(), "n_train": r.n, "n_test": len(test_set) if test_set is not None else 0,
-                "amp": "bf16" if r.use_amp else "off", "channels_last": False, "config": asdict(cfg),
-                "trained_with": f"train_seeds ({len(seeds)} models at once, vmap)"}
-        out.append(TrainResult(pd.DataFrame(records[k], columns=HISTORY_COLUMNS), m.train(), r.normalizer,
-                               meta, empty_grads()))
-    return out
 
 
 def draws_random_numbers(spec: NetSpec) -> bool:
