@@ -5,9 +5,13 @@
 #   OUT=/tmp/gpu bash scripts/gpu_check.sh              # on the GPU machine ($OUT is set there)
 #   GPU_CHECK_TINY=1 OUT=/tmp/tiny bash scripts/gpu_check.sh   # dry run on a CPU: tiny sizes
 #
-# Parts, each under its own `timeout`, in this order: env, train (bench_train: ResNet-20/56 at
+# Parts, each under its own `timeout`, in this order: env, runner (every network of the gpu
+# experiment's depths 20/56/110 x plain/residual x 3 seeds at issue #23's recipe, 20,000 images,
+# 6 epochs, through the concurrent runner, train/concurrent.py: goal <= 90 s; vs one at a time,
+# timed on seed 0 for one epoch and scaled; then the runner without streams and without graphs,
+# one epoch each), train (bench_train: ResNet-20/56 at
 # batch 128 and 512, eager vs compile="graphs"), compile (torch.compile reduce-overhead, ResNet-20),
-# many (3 seeds one at a time vs together), probe (probe vs bare forward+backward, ResNet-20/56/110),
+# probe (probe vs bare forward+backward, ResNet-20/56/110),
 # landscape (51x51 of the shipped depth-56 twin, 5,000 images), experiment (make_assets.py
 # --experiment gpu --depths 20,56, the rest of the time: at least ~230 s when the parts before
 # it take what they typically do). The whole run stays under GPU_CHECK_TOTAL_S (470 s): a
@@ -15,7 +19,10 @@
 # Output as it goes: $OUT/log.txt (everything), $OUT/table.txt (the table), and the experiment's
 # results in $OUT/assets/degradation-gpu/ (results.json, table.csv, runs.csv, curves.csv: copy the
 # folder into assets/). The device tool brings back at most 8 files, two folders down: these are 6.
-# Options: GPU_CHECK_SKIP="compile many" skips parts; GPU_CHECK_DEPTHS=20,56,110 (default 20,56)
+# The experiment runs through the same runner (run_degradation together=None on CUDA); at its
+# recipe (30,000 images, 30 epochs) it may not finish in what is left: GPU_CHECK_SKIP="train
+# compile probe landscape" gives it most of the run.
+# Options: GPU_CHECK_SKIP="compile runner" skips parts; GPU_CHECK_DEPTHS=20,56,110 (default 20,56)
 # sets the experiment's depths; GPU_CHECK_TOTAL_S the whole run's limit.
 # Wheels in .whl/ (streamlit, captum, ...) are installed to /tmp/site first when present; the
 # benchmarks and the experiment need only torch, numpy and pandas.
@@ -56,7 +63,7 @@ if [[ $TINY == 1 ]]; then  # a CPU dry run: every part, tiny sizes
   DEV=cpu
   TRAIN=(--depth 8 --width 4 --size 8 --steps 3 --naive-steps 2 --repeats 1 --threads 1)
   BATCHES=(16 32)
-  MANY=(--device cpu --depth 8 --width 4 --size 8 --seeds 2 --n-train 64 --batch 16)
+  RUNNER=(--runner --device cpu --budget gpu --depths 8 --width 4 --size 8 --seed-list 0,1 --n-train 64 --batch 16 --epochs 1 --variants serial --threads 1)
   PROBE=(--devices cpu --models resnet20 --batch 2 --warmup 0 --repeats 1 --threads 1)
   LAND=(--device cpu --grid 3 --depth 20 --images 32 --skip-plain)
   EXP=(--experiment cpu-live --depths "${GPU_CHECK_DEPTHS:-20}" --seeds 0 --epochs 1 --threads 1)
@@ -64,7 +71,7 @@ else
   DEV=cuda
   TRAIN=(--depth 20 56 --steps 100 --naive-steps 30 --repeats 2)
   BATCHES=(128 512)
-  MANY=(--device cuda --depth 20 --width 16 --size 32 --seeds 3 --n-train 20000 --batch 128)
+  RUNNER=(--runner --device cuda --budget gpu --depths 20,56,110 --n-train 20000 --epochs 6 --variants serial,eager)
   PROBE=(--devices cuda --repeats 20)
   LAND=(--device cuda --grid 51 --depth 56 --images 5000 --skip-plain)
   # depths 20 and 56 by default: with 110 the experiment took ~11 minutes one network at a time
@@ -85,17 +92,13 @@ compile_all() {  # torch.compile needs a C++ compiler and minutes on a CPU: GPU 
   $PY scripts/bench_train.py --device $DEV --batch "${BATCHES[0]}" --depth 20 --steps 100 \
     --naive-steps 10 --repeats 1 --compile reduce-overhead
 }
-many_all() {
-  $PY scripts/bench_many.py "${MANY[@]}"
-  $PY scripts/bench_many.py "${MANY[@]}" --compile graphs
-}
-export -f train_all compile_all many_all
+export -f train_all compile_all
 export DEV TINY PY
-export TRAIN_S="${TRAIN[*]}" BATCHES_S="${BATCHES[*]}" MANY_S="${MANY[*]}"
+export TRAIN_S="${TRAIN[*]}" BATCHES_S="${BATCHES[*]}"
 # exported functions cannot see arrays: rebuild them inside
-part train 110 bash -c 'TRAIN=($TRAIN_S); BATCHES=($BATCHES_S); train_all'
-part compile 75 bash -c 'BATCHES=($BATCHES_S); compile_all'
-part many 60 bash -c 'MANY=($MANY_S); many_all'
+part runner 210 $PY scripts/bench_many.py "${RUNNER[@]}"
+part train 100 bash -c 'TRAIN=($TRAIN_S); BATCHES=($BATCHES_S); train_all'
+part compile 60 bash -c 'BATCHES=($BATCHES_S); compile_all'
 part probe 40 $PY scripts/bench_probe.py "${PROBE[@]}"
 part landscape 45 $PY scripts/bench_landscape.py "${LAND[@]}"
 part experiment 600 $PY scripts/make_assets.py "${EXP[@]}" --no-runs --out "$OUT/assets/degradation-gpu"

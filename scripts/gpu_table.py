@@ -58,6 +58,15 @@ def rows(results: list[dict], parts: dict, experiment: dict | None) -> list[tupl
         alone = f"one at a time ({r['compile']})" if r["compile"] else "one at a time"
         add(f"many: {r['seeds']} seeds of ResNet-{r['depth']}, {alone} / together",
             "> 1x", f"{r['one_s']:.1f} s / {r['many_s']:.1f} s = {r['ratio']:.2f}x", r["ratio"] > 1)
+    for r in (r for r in results if r["part"] == "runner"):
+        est = "extrapolated" if r.get("alone_extrapolated") else "measured"
+        add(f"runner: {r['budget']} depths {'/'.join(map(str, r['depths']))} x 2 x {r['seeds']} seeds, "
+            f"{r['epochs']} epochs, {r['n_train']:,} images (wall)", "<= 90 s",
+            f"{r['runner_s']:.1f} s; one at a time {r['alone_s']:.0f} s ({est}) = {r['ratio']:.2f}x; "
+            f"{r['graphed']} of {r['networks']} graphed", r["runner_s"] <= 90 if r["device"] == "cuda" else None)
+    for r in (r for r in results if r["part"] == "runner_variant"):
+        add(f"runner variant {r['variant']}, {r['epochs']} epoch(s) (s)", "(record)",
+            f"{r['runner_s']:.1f} s; one at a time / it = {r['ratio']:.2f}x", None)
     for r in (r for r in results if r["part"] == "probe"):
         add(f"probe / bare {r['model']} ({r['device']}, batch {r['batch']})", "<= 1.15x",
             f"{r['probe_ms']:.1f} / {r['bare_ms']:.1f} ms = {r['ratio']:.2f}x", r["ratio"] <= 1.15)
@@ -69,7 +78,7 @@ def rows(results: list[dict], parts: dict, experiment: dict | None) -> list[tupl
         wall = parts.get("experiment", (0, float("nan")))[1]
         add(f"experiment {m.get('experiment')} ({m.get('device', '?')}, depths {m.get('depths')}, "
             f"seeds {m.get('seeds')}) wall", "<= 90 s", f"{wall:.0f} s", wall <= 90)
-    for name in ("env", "train", "compile", "many", "probe", "landscape", "experiment"):
+    for name in ("env", "runner", "train", "compile", "many", "probe", "landscape", "experiment"):
         add(f"part {name}", "ok", _status(parts, name), None)
     return out
 

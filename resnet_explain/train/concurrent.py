@@ -117,16 +117,22 @@ def train_all(jobs: Sequence[Job], stack: bool | None = None, streams: bool | No
     out: list[TrainResult | None] = [None] * len(jobs)
     stacked = [g for g in groups if stack and stackable(jobs[g[0]])]
     alone = [g[0] for g in groups if not (stack and stackable(jobs[g[0]]))]
-    how = f", {len(stacked)} groups {'on their own CUDA streams' if streams else 'one after another'}"
+    plural = "s" if len(stacked) != 1 else ""
+    how = f", {len(stacked)} group{plural} {'on their own CUDA streams' if streams else 'one after another'}"
     device_data: dict = {}
     for g in stacked:  # uploaded once per data set, on the current stream, before any group's
         j = jobs[g[0]]  # stream exists (each stream waits for it: _cuda_streams)
         on_device(j.train_set, choose_device(j.config.device).device, device_data)
     runs = [_group_steps(g, jobs, out, graphs, how, device_data, progress, should_stop) for g in stacked]
+    # On CUDA every group has its own stream (a graph's warm-up and capture want a side stream,
+    # PyTorch's CUDA-graph notes); ``streams`` decides whether they take turns step by step.
+    contexts = _cuda_streams(len(runs)) if cuda else serial_contexts(len(runs))
     if streams:
-        round_robin(runs, _cuda_streams(len(runs)))
+        round_robin(runs, contexts)
     else:
-        one_after_another(runs)
+        one_after_another(runs, contexts)
+    if cuda:  # the models were last written on the groups' streams; callers read on theirs
+        torch.cuda.synchronize()
     device_data.clear()
     for i in alone:
         if (should_stop is not None and should_stop()) or any(r is not None and r.meta.get("stopped")
@@ -188,11 +194,13 @@ def _alone(job: Job, i: int, progress, should_stop) -> TrainResult:
     return res
 
 
-def one_after_another(runs: Sequence[Iterator[None]]) -> None:
-    """Each run to its end, in order (the CPU's way: nothing to overlap)."""
-    for run in runs:
-        for _ in run:
-            pass
+def one_after_another(runs: Sequence[Iterator[None]], contexts: Sequence[Callable[[], object]]) -> None:
+    """Each run to its end, in order, run k under ``contexts[k]()`` (the CPU's way: nothing to
+    overlap)."""
+    for run, ctx in zip(runs, contexts):
+        with ctx():
+            for _ in run:
+                pass
 
 
 def round_robin(runs: Sequence[Iterator[None]], contexts: Sequence[Callable[[], object]]) -> list[int]:

@@ -163,7 +163,7 @@ class StackedGroup:
         torch.cuda.synchronize(self.dev)
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph, stream=torch.cuda.current_stream(self.dev)):
+            with torch.cuda.graph(graph):  # captured on its own side stream, replayed on ours
                 self._body()
         except RuntimeError as exc:  # keep training, eagerly; the result's meta says why
             self.capture, self.capture_error = False, str(exc)[:300]
@@ -181,7 +181,7 @@ class StackedGroup:
         epoch is not recorded (as :func:`~.trainer.train`)."""
         cfg = self.configs[0]
         for epoch in range(1, cfg.epochs + 1):
-            synchronize(self.dev)
+            self._wait()
             t0 = time.perf_counter()
             self.plan_epoch()
             for i in range(self.steps_per_epoch):
@@ -193,6 +193,13 @@ class StackedGroup:
                 yield
             self._end_epoch(epoch, t0, progress)
             yield
+
+    def _wait(self) -> None:
+        """Wait for this group's queued work (its own stream on CUDA: the other groups run on)."""
+        if self.dev.type == "cuda":
+            torch.cuda.current_stream(self.dev).synchronize()
+        else:
+            synchronize(self.dev)
 
     def _end_epoch(self, epoch: int, t0: float, progress) -> None:
         losses = (self.loss_sum / self.steps_per_epoch).tolist()  # waits for this group's stream

@@ -109,6 +109,41 @@ def test_round_robin_interleaves_steps_under_each_runs_own_context():
     assert finished == [1, 2, 0]
 
 
+def test_the_cuda_schedule_on_a_cpu_with_fake_streams_gives_each_group_its_stream(data, monkeypatch):
+    """train_all's CUDA path (stack, a stream per group, round-robin, a device-wide wait at the
+    end) with the CUDA calls replaced by stand-ins: every step of a group runs under that group's
+    stream, the groups take turns step by step, and the results are still each job's own."""
+    from resnet_explain.train.stacked import StackedGroup
+
+    tr, te = data
+    current, steps, waited = [], [], []
+
+    def fake_streams(n):
+        def ctx(k):
+            @contextmanager
+            def enter():
+                current.append(k)
+                yield
+                current.pop()
+            return enter
+        return [ctx(k) for k in range(n)]
+
+    step = StackedGroup.__call__
+    monkeypatch.setattr(StackedGroup, "__call__", lambda self, i: (steps.append((self.spec.depth, current[-1])),
+                                                                    step(self, i))[1])
+    monkeypatch.setattr(concurrent, "on_cuda", lambda jobs: True)
+    monkeypatch.setattr(concurrent, "_cuda_streams", fake_streams)
+    monkeypatch.setattr(concurrent.torch.cuda, "synchronize", lambda *a: waited.append(1))
+    jobs = [Job(cifar_resnet(d, width=4, in_size=8), replace(CFG, seed=s), tr, te) for d in (8, 14) for s in (0, 1)]
+    res = train_all(jobs)  # stack, streams and graphs default to "on CUDA"; no capture on a CPU
+    assert {d: {k for dd, k in steps if dd == d} for d, _ in steps} == {8: {0}, 14: {1}}
+    assert [d for d, _ in steps[:4]] == [8, 14, 8, 14]  # turns, one step each
+    assert len(steps) == 2 * 2 * (64 // 16) and waited == [1]
+    assert all("2 groups on their own CUDA streams" in r.meta["trained_with"] for r in res)
+    for job, got in zip(jobs, res):
+        _same(got, train(job.spec, tr, te, job.config))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_on_cuda_groups_run_on_streams_with_graphs():
     tr, te = shapes_train_test(256, 64, seed=0, size=8, difficulty=0.0)

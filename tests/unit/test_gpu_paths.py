@@ -100,7 +100,7 @@ def test_gpu_check_tiny_mode_runs_every_part_and_prints_the_table(tmp_path):
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     table = (tmp_path / "table.txt").read_text()
-    for part in ("train", "many", "probe", "landscape", "experiment"):
+    for part in ("runner", "train", "probe", "landscape", "experiment"):
         assert part in table
     assert "timed out" not in table and "failed" not in table, table
     assert (tmp_path / "assets" / "degradation-gpu" / "results.json").exists()
