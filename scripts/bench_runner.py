@@ -21,7 +21,8 @@ def _budget(a):
 
     exp = EXPERIMENTS[a.budget]
     n_test = min(exp.data.n_test, max(32, a.n_train // 4)) if a.n_train else None
-    exp = exp.with_(depths=_ints(a.depths, exp.depths), seeds=_ints(a.seed_list, exp.seeds),
+    tiny = (8, 14) if a.device == "cpu" else exp.depths  # a CPU's default: tiny networks
+    exp = exp.with_(depths=_ints(a.depths, tiny), seeds=_ints(a.seed_list, exp.seeds),
                     epochs=a.epochs, device=a.device, n_train=a.n_train or None, n_test=n_test)
     if a.device == "cpu":  # tiny models on a CPU: the sizes asked for (--width, --size, --batch)
         exp = exp.with_(width=a.width, size=a.size)

@@ -43,7 +43,7 @@ from .config import HISTORY_COLUMNS, TrainConfig, lr_at, steps_total
 from .graphs import WARMUP_STEPS, apply_augment, draw_augment
 from .many import _unstack, norms_in_float32
 from .snapshots import empty_grads
-from .trainer import TrainResult, evaluate, precision
+from .trainer import TrainResult, _check, evaluate, precision
 
 
 class StackedGroup:
@@ -55,6 +55,8 @@ class StackedGroup:
                  test_set: ImageSet | None = None, capture: bool | None = None,
                  device_data: dict | None = None):
         self.spec, self.configs, self.test_set = spec, list(configs), test_set
+        for c in self.configs:  # the lone trainer's refusals (shapes, classes, memory at its batch)
+            _check(spec, train_set, c)
         cfg = self.configs[0]
         self.choice = choose_device(cfg.device)
         self.dev = dev = self.choice.device

@@ -85,6 +85,14 @@ def test_a_stop_ends_every_group_and_leaves_later_jobs_unstarted(data):
     assert res[2] is None
 
 
+def test_a_stacked_job_is_refused_as_the_lone_trainer_refuses_it(data):
+    from resnet_explain.spec import SpecError
+
+    tr, te = data
+    with pytest.raises(SpecError):  # 16x16 network, 8x8 images: the trainer's own message
+        train_all([Job(cifar_resnet(8, width=4, in_size=16), CFG, tr, te)], stack=True)
+
+
 def test_round_robin_interleaves_steps_under_each_runs_own_context():
     log = []
 
