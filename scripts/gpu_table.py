@@ -78,7 +78,7 @@ def rows(results: list[dict], parts: dict, experiment: dict | None) -> list[tupl
         wall = parts.get("experiment", (0, float("nan")))[1]
         add(f"experiment {m.get('experiment')} ({m.get('device', '?')}, depths {m.get('depths')}, "
             f"seeds {m.get('seeds')}) wall", "<= 90 s", f"{wall:.0f} s", wall <= 90)
-    for name in ("env", "runner", "train", "compile", "many", "probe", "landscape", "experiment"):
+    for name in ("env", "runner", "train", "compile", "probe", "landscape", "experiment"):
         add(f"part {name}", "ok", _status(parts, name), None)
     return out
 
