@@ -123,7 +123,8 @@ def main(a) -> int:
 
 
 def _variants(a, exp, data, per_epoch_alone: float, stack: bool) -> None:
-    """The runner without streams (groups one after another) and without graphs, at
+    """The runner with one model per group (unstacked: no vmap, every network its own stream and
+    graph), without streams (groups one after another) and without graphs, at
     ``--variant-epochs``, against the default at the same epochs: what each ingredient buys."""
     from resnet_explain.device import synchronize
     from resnet_explain.train.concurrent import train_all
@@ -131,7 +132,8 @@ def _variants(a, exp, data, per_epoch_alone: float, stack: bool) -> None:
     names = [v for v in a.variants.split(",") if v]
     if not names:
         return
-    kw = {"streams+graphs": {}, "serial": {"streams": False}, "eager": {"graphs": False}}
+    kw = {"streams+graphs": {}, "unstacked": {"max_stack": 1}, "serial": {"streams": False},
+          "eager": {"graphs": False}}
     for name in ["streams+graphs", *names]:
         jobs = _jobs(exp, data, a.variant_epochs)
         t = time.perf_counter()

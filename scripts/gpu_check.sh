@@ -8,8 +8,8 @@
 # Parts, each under its own `timeout`, in this order: env, runner (every network of the gpu
 # experiment's depths 20/56/110 x plain/residual x 3 seeds at issue #23's recipe, 20,000 images,
 # 6 epochs, through the concurrent runner, train/concurrent.py: goal <= 90 s; vs one at a time,
-# timed on seed 0 for one epoch and scaled; then the runner without streams and without graphs,
-# one epoch each), train (bench_train: ResNet-20/56 at
+# timed on seed 0 for one epoch and scaled; then, one epoch each, the runner unstacked (one model
+# per group: no vmap), without streams and without graphs), train (bench_train: ResNet-20/56 at
 # batch 128 and 512, eager vs compile="graphs"), compile (torch.compile reduce-overhead, ResNet-20),
 # probe (probe vs bare forward+backward, ResNet-20/56/110),
 # landscape (51x51 of the shipped depth-56 twin, 5,000 images), experiment (make_assets.py
@@ -63,7 +63,7 @@ if [[ $TINY == 1 ]]; then  # a CPU dry run: every part, tiny sizes
   DEV=cpu
   TRAIN=(--depth 8 --width 4 --size 8 --steps 3 --naive-steps 2 --repeats 1 --threads 1)
   BATCHES=(16 32)
-  RUNNER=(--runner --device cpu --budget gpu --depths 8 --width 4 --size 8 --seed-list 0,1 --n-train 64 --batch 16 --epochs 1 --variants serial --threads 1)
+  RUNNER=(--runner --device cpu --budget gpu --depths 8 --width 4 --size 8 --seed-list 0,1 --n-train 64 --batch 16 --epochs 1 --variants unstacked --threads 1)
   PROBE=(--devices cpu --models resnet20 --batch 2 --warmup 0 --repeats 1 --threads 1)
   LAND=(--device cpu --grid 3 --depth 20 --images 32 --skip-plain)
   EXP=(--experiment cpu-live --depths "${GPU_CHECK_DEPTHS:-20}" --seeds 0 --epochs 1 --threads 1)
@@ -71,7 +71,7 @@ else
   DEV=cuda
   TRAIN=(--depth 20 56 --steps 100 --naive-steps 30 --repeats 2)
   BATCHES=(128 512)
-  RUNNER=(--runner --device cuda --budget gpu --depths 20,56,110 --n-train 20000 --epochs 6 --variants serial,eager)
+  RUNNER=(--runner --device cuda --budget gpu --depths 20,56,110 --n-train 20000 --epochs 6 --variants unstacked,serial,eager)
   PROBE=(--devices cuda --repeats 20)
   LAND=(--device cuda --grid 51 --depth 56 --images 5000 --skip-plain)
   # depths 20 and 56 by default: with 110 the experiment took ~11 minutes one network at a time

@@ -20,8 +20,16 @@ a few microseconds on the host, so one thread keeps many streams fed; eager step
 in Python and ATen dispatch, which hold the GIL, so threads would take turns anyway and add
 switching and the capture rules' cross-thread hazards (a capture in "global" mode refuses other
 threads' unsafe calls; PyTorch's CUDA-graph notes). With one thread every step's order is fixed,
-so a run is reproducible. ``scripts/bench_many.py --runner`` measures streams + graphs against
-groups one after another, without graphs, and one network at a time (``scripts/gpu_check.sh``).
+so a run is reproducible.
+
+What is measured, and what is not yet: vmap turns K convolutions into one grouped convolution
+(NCHW: channels_last does not apply to the 5-D stack), which a GPU may run slower per image than
+K plain ones, while streams and graphs overlap plain ones without it. So ``max_stack=1`` (one
+model per group, its slice of the stack called without vmap) is the other candidate, and
+``scripts/bench_many.py --runner --variants unstacked,serial,eager`` (part of
+``scripts/gpu_check.sh``) times the default against it, against groups one after another, against
+eager steps, and against one network at a time. No GPU has run it yet: the default (stacked,
+streams, graphs) is the design's choice, to be confirmed or changed by that measurement.
 
 On a CPU there is nothing to overlap (one device, 1-2 cores here) and vmap turns convolutions into
 slower grouped ones (train/many.py), so ``stack=None`` trains every job alone, one after

@@ -70,6 +70,9 @@ class StackedGroup:
         shape = copy.deepcopy(self.models[0]).to("meta")
         norms_in_float32(shape)  # the bf16 + vmap BatchNorm crash of issue #23 (train/many.py)
         self.forward = vmap(lambda p, b, x: functional_call(shape, (p, b), (x,)))
+        if len(self.configs) == 1:  # one model: slice 0 of each stack, no vmap (plain convolutions)
+            self.forward = lambda p, b, x: functional_call(
+                shape, ({n: t[0] for n, t in p.items()}, {n: t[0] for n, t in b.items()}), (x[0],)).unsqueeze(0)
         self.normalizer = Normalizer.of(train_set)
         self.scale, self.shift = self.normalizer.tensors(dev)
         self.x_all, self.y_all = on_device(train_set, dev, device_data)
@@ -230,7 +233,8 @@ class StackedGroup:
                 "n_train": self.n, "n_test": len(self.test_set) if self.test_set is not None else 0,
                 "amp": "bf16" if self.use_amp else "off", "channels_last": False,
                 "graphed": self.graph is not None, "config": asdict(c),
-                "trained_with": f"stacked ({len(self.models)} models at once, vmap){scheduled}"}
+                "trained_with": (f"stacked ({len(self.models)} models at once, vmap)" if len(self.models) > 1
+                                 else "stacked (1 model: its slice of the stack, no vmap)") + scheduled}
         if self.capture_error:
             meta["graph_error"] = self.capture_error
         return TrainResult(pd.DataFrame(self.records[k], columns=HISTORY_COLUMNS), m.train(),

@@ -45,6 +45,7 @@ def test_a_mixed_list_of_depths_archs_seeds_and_lrs_matches_each_job_trained_alo
         jobs.append(Job(cifar_resnet(depth, skip=skip, width=4, in_size=8), cfg, tr, te))
     groups = plan(jobs, stack=True)
     assert groups == [[0, 2, 3], [1, 5], [4, 6]]  # same net and recipe; seeds and lrs differ
+    assert plan(jobs, stack=True, max_stack=2) == [[0, 2], [1, 5], [3], [4, 6]]
     seen = []
     res = train_all(jobs, stack=True, progress=lambda i, rec: seen.append((i, rec["epoch"])))
     assert sorted(seen) == sorted((i, e) for i in range(len(jobs)) for e in (1, 2))
@@ -54,6 +55,17 @@ def test_a_mixed_list_of_depths_archs_seeds_and_lrs_matches_each_job_trained_alo
         assert got.meta["trained_with"].startswith("stacked") and not got.meta["stopped"]
     # seed 0 at two learning rates learned two networks
     assert not torch.equal(res[0].model.head.fc.weight, res[3].model.head.fc.weight)
+
+
+def test_unstacked_groups_of_one_model_learn_what_train_learns(data):
+    """max_stack=1 (streams and graphs without vmap: one model per group, its slice of the
+    stack called directly) is the same training too."""
+    tr, te = data
+    jobs = [Job(cifar_resnet(8, skip=s, width=4, in_size=8), replace(CFG, seed=3, augment=True), tr, te)
+            for s in (True, False)]
+    for job, got in zip(jobs, train_all(jobs, stack=True, max_stack=1)):
+        assert got.meta["trained_with"].startswith("stacked (1 model: ")
+        _same(got, train(job.spec, tr, te, job.config))
 
 
 def test_what_cannot_stack_trains_alone_and_cpu_default_is_one_at_a_time(data, monkeypatch):
@@ -147,6 +159,7 @@ def test_the_cuda_schedule_on_a_cpu_with_fake_streams_gives_each_group_its_strea
     assert {d: {k for dd, k in steps if dd == d} for d, _ in steps} == {8: {0}, 14: {1}}
     assert [d for d, _ in steps[:4]] == [8, 14, 8, 14]  # turns, one step each
     assert len(steps) == 2 * 2 * (64 // 16) and waited == [1]
+    assert all(r.meta["trained_with"].startswith("stacked (2 models") for r in res)
     assert all("2 groups on their own CUDA streams" in r.meta["trained_with"] for r in res)
     for job, got in zip(jobs, res):
         _same(got, train(job.spec, tr, te, job.config))
