@@ -11,6 +11,7 @@ from ..charts import training as ct
 from ..content import training as words
 from ..experiments.convergence import pairs
 from ..experiments.degradation import check_hypothesis
+from ..experiments import your_lm
 from .cached_chart import cached_chart
 from .jobs import BackgroundJob, show_job
 from .stage import chart_height, columns
@@ -65,3 +66,24 @@ def live_run(job: BackgroundJob, chance: float, with_curves: bool = True,
     show_job(job, *p, lines=[words.epoch_line(r) for r in recs[-4:]])
     if with_curves and recs:
         curves(pd.DataFrame(recs), chance, "live: ", "live", keys)
+
+
+def lm_curves(curves: pd.DataFrame, reference: float, title: str = "", key: str | None = None) -> None:
+    """A Transformer pair's validation loss per recorded step beside the byte-frequency loss."""
+    chart = cached_chart(ct.lm_loss_chart, curves, reference, chart_height(300, 405, 370),
+                         f"{title}validation loss (nats per byte)")
+    if key:
+        chart_with_export(chart, curves, "your_network_val_loss", key)
+    else:
+        st.vega_lite_chart(chart.spec(), width="stretch")
+
+
+def lm_results(pair, trained_here, pair_sentences, caption: str) -> None:
+    """A trained Transformer pair: its table, its curves beside the byte-frequency loss (computed
+    from the runs' own data recipe), and the sentences ``pair_sentences(findings)`` makes of it."""
+    ref = your_lm.reference_loss(pair[0][1].request.data)
+    st.dataframe(your_lm.lm_table(pair, ref, trained_here), hide_index=True, width="stretch")
+    st.caption(caption)
+    lm_curves(your_lm.lm_curves(pair), ref, "", "yn_c_val")
+    for sentence in pair_sentences(your_lm.lm_findings(pair, ref)):
+        st.markdown(sentence)
