@@ -86,13 +86,17 @@ class Choice:
     ids: tuple[str, str]  # (yours, twin) or (plain, residual): ordered later by plain_first
 
 
-def choices(session_pairs, store: RunStore) -> list[Choice]:
-    """This session's pairs (newest first; pairs whose runs were evicted are left out), then the
-    shipped twins by depth."""
+def choices(session_pairs, store: RunStore, family: str = "cnn") -> list[Choice]:
+    """This session's pairs of the ``family`` (newest first; pairs whose runs were evicted are
+    left out), then, for image networks, the shipped twins by depth."""
     out = []
     for yours, twin in reversed([tuple(p) for p in session_pairs]):
         if store.has(yours) and store.has(twin) and yours not in {c.key for c in out}:
-            out.append(Choice(yours, pair_label(store.get(yours)), (yours, twin)))
+            run = store.get(yours)
+            if run.spec.family == family:  # a Transformer pair goes to its own picker (Lesion Study)
+                out.append(Choice(yours, pair_label(run), (yours, twin)))
+    if family != "cnn":
+        return out
     for depth, names in sorted(shipped.pairs().items()):
         out.append(Choice(depth, f"shipped twins, depth {depth}",
                           tuple(shipped.run(n).run_id for n in names)))
