@@ -36,6 +36,7 @@ from ..data import make_shapes
 from ..device import choose_device, synchronize
 from ..model import build_model
 from ..spec import NetSpec, cifar_resnet, estimate_cost
+from .config import steps_total
 
 REFERENCE_DEPTH = 20  # He et al.'s ResNet-20, the app's default network's depth
 REFERENCE_WIDTHS = (8, 16)  # same layers, 4x the FLOPs: separates the two costs of a step
@@ -141,8 +142,6 @@ def lm_steps(request) -> int:
     """Training steps of a language model's run (:func:`~.config.steps_total`): ``max_steps``, or
     the epochs over the recipe's training windows when they end it first (the corpus's windows are
     counted from its bytes, read once per process)."""
-    from .config import steps_total
-
     cfg, d = request.config, request.data
     n = d.n_train if d.kind == "sort" else len(d.load()[0])
     return int(steps_total(cfg, max(1, n // max(1, min(cfg.batch_size, n)))))
