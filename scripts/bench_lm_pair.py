@@ -4,7 +4,8 @@ Reports, on one thread: training steps per second of the depth-6 pre-LN network 
 batch and context (the fastest of ``--repeats`` timed steps after a warm one, as Python's timeit
 keeps the minimum), the same for a bare forward + backward + AdamW step written here (the baseline:
 what the trainer adds is the ratio), and then the whole pair under the budget through
-``train_run`` (the page's path: training, its evaluations, the final losses), wall and CPU seconds.
+``train_run`` (the page's path: training, its evaluations, the final losses), wall and CPU seconds,
+beside the one estimator's figure for it (:func:`~resnet_explain.train.estimate.measure_host` here).
 On a loaded machine the CPU seconds (``time.process_time``) are closer to what an idle core takes.
 
     PYTHONPATH=. python scripts/bench_lm_pair.py [--budget lm-quick] [--repeats 20] [--no-pair]
@@ -68,16 +69,21 @@ def main(argv=None) -> dict:
            "load_avg": os.getloadavg(), "step_s": trainer_s, "bare_step_s": bare_s,
            "steps_per_s": 1 / trainer_s, "trainer_over_bare": trainer_s / bare_s,
            "max_steps": b.config.max_steps}
+    from resnet_explain.train.estimate import measure_host
+
+    req = b.request(spec, 0, "cpu")
+    speed = measure_host("cpu")  # the one estimator, timed here and now (1 thread)
+    out["estimate_pair_s"] = speed.run_seconds(req) + speed.run_seconds(req.twin())
     if not a.no_pair:
         with tempfile.TemporaryDirectory() as d:
             store = RunStore(root=d)
-            req = b.request(spec, 0, "cpu")
             b.data.load()  # read the corpus once, outside the timing (the page has it cached)
             t, c = time.perf_counter(), time.process_time()
             runs = [train_run(r, store)[0] for r in (req, req.twin())]
             out.update(pair_wall_s=time.perf_counter() - t, pair_cpu_s=time.process_time() - c,
                        val_loss=[r.meta["val_loss"] for r in runs],
                        run_seconds=[r.meta["seconds"] for r in runs])
+            out["pair_cpu_over_estimate"] = out["pair_cpu_s"] / out["estimate_pair_s"]
     out["load_avg_end"] = os.getloadavg()
     print(json.dumps(out, indent=1))
     return out
