@@ -33,18 +33,18 @@ def downsampling_shortcut(spec) -> str:
 
 
 def live_status(done: int, planned: int, elapsed: float, n: int, *, state: str, error: str | None = None,
-                stopping: bool = False, finished: bool = False,
-                abandoned: bool = False) -> tuple[str, str, float, str]:
+                stopping: bool = False, finished: bool = False, abandoned: bool = False,
+                items: str = "images", units: str = "block") -> tuple[str, str, float, str]:
     """(label, status state, fraction, text) of a study running as a background job: ``done`` of
     ``planned`` forward passes over ``n`` images, and the time left at the pace measured so far;
     ``finished``: the job ended with its tables (else it was stopped)."""
     frac = min(1.0, done / planned) if planned else 0.0
-    text = f"{done} of {planned} forward passes over {n} images · {elapsed:.0f} s"
+    text = f"{done} of {planned} forward passes over {n} {items} · {elapsed:.0f} s"
     if 0 < done < planned:
         text += f" · about {elapsed / done * (planned - done):.0f} s left"
     label, st = job_status(state=state, elapsed=elapsed, error=error, stopping=stopping,
                            abandoned=abandoned, finished=finished,
-                           running=f"Deleting each block, {n} test images",
+                           running=f"Deleting each {units}, {n} {'test ' if items == 'images' else ''}{items}",
                            stopping_text="Stopping after the current forward pass…")
     return label, st, frac, text
 

@@ -12,12 +12,15 @@ import streamlit as st
 from ..charts import lesion as charts
 from ..content import lesion as words
 from ..experiments import lm_lesion as lml
+from ..errors import UserError
 from ..experiments.your_lm import reference_loss
+from ..spec import NetSpec
 from ..train import run_links
 from .cached_chart import cached_chart
 from .jobs import show_job
 from .long_job import LongJob, host_speed, refuse
-from .run_picker import SESSION_KEY, choices, plain_first, private_model, remember_pair
+from .run_picker import (SESSION_KEY, choices, missing_notice, plain_first, private_model, remember_pair,
+                         write_link)
 from .widgets import chart_with_export
 
 STORED = "stored"
@@ -25,11 +28,15 @@ FAMILIES = ("CNN twins", "Transformers")
 
 
 def family_default(store) -> str:
-    """The Transformers side when the page's ``?run=`` link names a Transformer run here."""
-    url = st.query_params.get(run_links.URL_RUN)
-    if url and store.has(url) and store.get(url).spec.family == "transformer":
-        return FAMILIES[1]
-    return FAMILIES[0]
+    """The Transformers side when the page's link names a Transformer run here, or carries a
+    Transformer's network (a run this server lacks, to train again)."""
+    url, net = st.query_params.get(run_links.URL_RUN), st.query_params.get(run_links.URL_NET)
+    if url and store.has(url):
+        return FAMILIES[1] if store.get(url).spec.family == "transformer" else FAMILIES[0]
+    try:
+        return FAMILIES[1] if net and NetSpec.from_query(net).family == "transformer" else FAMILIES[0]
+    except UserError:  # a link's unreadable network: the image side, as before
+        return FAMILIES[0]
 
 
 @st.cache_resource(show_spinner=False)
@@ -40,15 +47,21 @@ def studies() -> dict:
 
 def _pick(store):
     """The selectbox of Transformer pairs: this session's (and a link's), then the stored one."""
-    url = st.query_params.get(run_links.URL_RUN)
-    if url and "ls_tf_pair" not in st.session_state and (pair := run_links.linked_pair(url, store)):
+    url, first = st.query_params.get(run_links.URL_RUN), "ls_tf_pair" not in st.session_state
+    if url and first and (pair := run_links.linked_pair(url, store)):
         remember_pair(*pair)
-    opts = {c.key: (c.label, c.ids) for c in choices(st.session_state.get(SESSION_KEY, []), store,
-                                                     "transformer")}
+    found = {c.key: c for c in choices(st.session_state.get(SESSION_KEY, []), store, "transformer")}
+    opts = {k: (c.label, c.ids) for k, c in found.items()}
     stored = lml.stored_pair()
     if stored is not None:
         opts[STORED] = ("the Transformers page's stored pair: pre-LN vs no skips, "
                         f"{stored.depth} layers", stored.run_ids)
+    if url and first:
+        linked = next((k for k, (_, ids) in opts.items() if url in ids and k != STORED), None)
+        if linked is not None:
+            st.session_state["ls_tf_pair"] = linked
+        elif url not in (stored.run_ids if stored else ()):
+            missing_notice(url, store, "transformer")
     if not opts:
         st.error("No Transformer pair: none is stored on this installation and none was trained in "
                  "this session (Train Your Network, with a Transformer from the Network Builder).")
@@ -56,6 +69,8 @@ def _pick(store):
     key = st.selectbox("Transformer pair", list(opts), format_func=lambda k: opts[k][0], key="ls_tf_pair",
                        help="Your own pairs come from Train Your Network and stay in this browser "
                             "session; the stored pair is the Transformers page's default pair.")
+    if key in found:  # the picked pair rides in the URL (a link opens it for whoever holds it)
+        write_link(found[key], store)
     return key, opts[key][1], stored
 
 
@@ -65,7 +80,8 @@ def _study(runs, dev: str, speed, auto_s: float):
     job = LongJob("ls_tf", "this lesion study", lambda j: show_job(j, *words.live_status(
         j.records[-1] if j.records else 0, j.meta["planned"], j.elapsed, lml.WINDOWS, state=j.state,
         error=j.error, stopping=j.stop.is_set(), finished=j.meta["key"] in studies(),
-        abandoned=j.abandoned)), stop_help="Ends the study before the next network.")
+        abandoned=j.abandoned, items="validation windows", units="layer and sublayer")),
+        stop_help="Ends the study before the next network.")
     if key not in done:
         planned = sum(lml.lesion_passes(r.spec) for r in runs)
         est = sum(lml.estimate_seconds(r.spec, lml.WINDOWS, speed) for r in runs)

@@ -95,13 +95,15 @@ def test_a_tiny_transformer_and_its_twin_train_then_the_lesion_study_reads_them(
     assert not [b for b in at.button if b.key == "yn_q"]  # no gradient snapshots for a language model
 
     # The Lesion Study: the pair's link opens the Transformer side with this pair.
-    ls = AppTest.from_file(LESION, default_timeout=TIMEOUT)
-    ls.session_state["run_pairs"] = [ids]
+    ls = AppTest.from_file(LESION, default_timeout=TIMEOUT)  # a fresh session: the link alone
     ls.query_params["run"] = ids[0]
     ls.run()
     assert not ls.exception, [e.value for e in ls.exception]
     assert ls.segmented_control(key="ls_family").value == "Transformers"
     assert ls.selectbox(key="ls_tf_pair").value == ids[0]
+    # the link now carries what trains the pair again elsewhere: network, seed, budget
+    assert (ls.query_params["run_budget"], ls.query_params["run_seed"]) == ("tiny", "0")
+    assert ls.query_params["run_net"] == store.get(ids[0]).request.spec
     assert any("forward passes over 128 validation windows" in c.value for c in ls.caption)
     ls.button(key="ls_tf_start").click().run()
     ls = wait_for_job(ls, "ls_tf_job", TIMEOUT)
@@ -138,3 +140,41 @@ def test_the_lesion_study_reads_the_transformers_pages_stored_pair_at_once(cache
     assert "**plain-6 never left the byte-frequency loss**" in warning and "no verdict" in warning
     assert "In short" not in text(at) and "not testable here" in text(at)
     assert "Validation loss added when one sublayer is deleted" in [h.value for h in at.subheader]
+
+
+def test_the_default_transformer_pair_is_not_refused_on_the_target_host(tmp_path, monkeypatch):
+    """The Builder's Transformer (tf-preln: 6 layers, width 128) and its twin under the quick budget
+    fit the cap at 1.5x the target host's time, as every page's default (test_default_not_refused)."""
+    from resnet_explain.spec.presets import PRESETS
+    from resnet_explain.train import estimate as E
+
+    from .hostspeed import target
+
+    monkeypatch.setitem(E._SPEEDS, E.host_key("cpu"), target(1.5))
+    monkeypatch.setenv("RESNET_EXPLAIN_CACHE", str(tmp_path))
+    for env in (budgets.CAP_ENV, budgets.LM_BUDGET_ENV):
+        monkeypatch.delenv(env, raising=False)
+    at = AppTest.from_file(YN, default_timeout=TIMEOUT)
+    at.query_params.update(PRESETS["tf-preln"][1].to_params())
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="yn_budget").value == "quick"
+    assert not [w for w in at.warning if w.value.startswith("Start is off")]
+    assert not at.button(key="yn_start").disabled
+    at.radio(key="yn_budget").set_value("full").run()  # 10x the steps, 4x the batch: a GPU's
+    assert [w for w in at.warning if w.value.startswith("Start is off")] and at.button(key="yn_start").disabled
+
+
+def test_a_link_to_a_transformer_run_this_server_lacks_offers_to_train_it(cache):
+    from resnet_explain.spec import NetSpec
+
+    net = NetSpec.from_query("&".join(f"{k}={v}" for k, v in NET.items())).to_query()
+    at = AppTest.from_file(LESION, default_timeout=TIMEOUT)
+    at.query_params.update({"run": "0123456789abcdef", "run_net": net, "run_seed": "0", "run_budget": "tiny"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.segmented_control(key="ls_family").value == "Transformers"
+    assert any("no such run" in w.value for w in at.warning)
+    assert at.selectbox(key="ls_tf_pair").value == "stored"  # shown meanwhile
+    button = next(b for b in at.get("link_button"))
+    assert "Train it here" in button.proto.label and "fam=transformer" in button.proto.url
