@@ -66,7 +66,7 @@ names = list(budgets)
 choice = st.radio("Budget", names, index=names.index(default_budget(names, device.type)),
                   format_func=lambda n: budgets[n].label, key="yn_budget", disabled=running,
                   bind="query-params",
-                  help="quick: minutes on a CPU; full: He et al.'s 32×32 images, for a GPU.")
+                  help=yn_text.budget_help(budgets, lm))
 try:
     plan = yn.plan(spec, budgets[choice], seed, device.type, store, cap,
                    lambda r: estimate_run_seconds(r, speed))

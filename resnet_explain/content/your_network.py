@@ -248,3 +248,12 @@ def look_inside(language: bool) -> list[tuple[str, str]]:
     if language:  # the Attribution Lab reads images
         return [lesion]
     return [("app_pages/attribution.py", "Attribution Lab: your network vs its twin"), lesion]
+
+
+def budget_help(budgets: dict, language: bool) -> str:
+    """The budget control's help: what each of the page's budgets trains, for this family."""
+    if not language:
+        return "quick: minutes on a CPU; full: He et al.'s 32×32 images, for a GPU."
+    return "; ".join(f"{n}: {b.config.max_steps:,} AdamW steps of {b.config.batch_size} windows"
+                     for n, b in budgets.items()) + (" (quick: the default pair in about 42 s of one CPU "
+                                                     "core, scripts/bench_lm_pair.py; full: for a GPU).")
