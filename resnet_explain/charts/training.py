@@ -194,11 +194,14 @@ def lm_loss_chart(curves: pd.DataFrame, reference: float | None = None, height: 
                alt.Tooltip("train_loss:Q", title="training loss since the last row", format=".3f")]
     layers = []
     if reference is not None:  # dotted, drawn first: the loss of knowing only byte frequencies
-        c = pd.DataFrame({"y": [reference], "what": [f"byte frequencies only: {reference:.3f}"]})
+        c = pd.DataFrame({"y": [reference], "what": [f"byte frequencies only: {reference:.3f}"],
+                          "step": [float(d["step"].max()) if len(d) else 0.0]})
         layers.append(alt.Chart(c).mark_rule(strokeDash=[2, 3], color="#777").encode(
             y="y:Q", tooltip=[alt.Tooltip("what:N", title="dotted line")]))
-        layers.append(alt.Chart(c).mark_text(align="left", baseline="bottom", dy=-3, x=4, color="#777",
-                                             fontSize=11).encode(y="y:Q", text="what:N"))
+        # named under the line's right end: the curves cross it near the start, a network that
+        # learns runs below it later (one that does not runs just above it)
+        layers.append(alt.Chart(c).mark_text(align="right", baseline="top", dy=4, color="#777",
+                                             fontSize=11).encode(x="step:Q", y="y:Q", text="what:N"))
     layers.append(alt.Chart(d).mark_line(strokeWidth=2.5).encode(
         x=x, y=alt.Y("val_loss:Q", title="validation loss (nats per byte)", scale=alt.Scale(zero=False)),
         color=color, detail="net:N", tooltip=tooltip))

@@ -206,8 +206,8 @@ def lm_pair_sentences(f: dict) -> list[str]:
         said = (f"**{d['net']}** ({role}) ended at **{d['val_loss']:.3f}** nats per byte on the "
                 f"validation windows, {where} the byte-frequency loss {ref:.3f}")
         if d["flag"] == "near chance" and d["gain"] > -NEAR_REFERENCE_NATS:
-            said += (f": less than {NEAR_REFERENCE_NATS} nats below it, so in {f['steps']} steps it "
-                     "learnt how often each byte occurs and no context")
+            said += ((f": less than {NEAR_REFERENCE_NATS} nats below it" if d["gain"] > 0 else "") +
+                     f", so in {f['steps']} steps it learnt how often each byte occurs and no context")
         elif d["flag"] == "near chance":
             said += f": in {f['steps']} steps it did not even learn how often each byte occurs"
         out.append(said + ".")

@@ -28,6 +28,7 @@ from ..errors import Stopped
 from . import transformers_trained as tft
 from .transformers_stored import load_stored
 from .transformers_train import pair_cells
+from .your_lm import reference_loss
 
 WINDOWS = tft.LESION_WINDOWS  # validation windows per forward pass (the stored tables' count)
 FORWARD_BATCH = 32  # transformers_trained's batch of windows
@@ -86,7 +87,7 @@ class StoredPair:
     """The Transformers page's stored lesion of its default pair: tables, reference, provenance."""
 
     tables: dict  # arch -> lesion table (transformers_trained.LESION_COLUMNS)
-    reference: float  # the byte-frequency loss on the same validation windows' split
+    reference: float  # the byte-frequency loss on the same validation windows
     run_ids: tuple[str, str]  # (plain, residual): the runs the tables were measured on
     depth: int
     same_corpus: bool  # this Python's corpus hashes to the one they were trained on
@@ -104,9 +105,12 @@ def stored_pair() -> StoredPair | None:
     if len(tables) != 2:
         return None
     cells = {c.variant: c for c in pair_cells()}  # the pair the stored tables were measured on
-    ids = tuple(cells[v].request().run_id for v in STORED_VARIANTS)
+    requests = [cells[v].request() for v in STORED_VARIANTS]
     depth = int(tables["residual"]["layer"].max()) + 1
-    return StoredPair(tables, float(s.meta["unigram_loss"]), ids, depth, s.same_corpus, s.meta)
+    # the reference on the windows the tables were measured on; another Python's corpus: the
+    # stored whole-split value (meta.json), as its bytes are not here to count
+    ref = (reference_loss(requests[0].data, WINDOWS) if s.same_corpus else float(s.meta["unigram_loss"]))
+    return StoredPair(tables, ref, tuple(r.run_id for r in requests), depth, s.same_corpus, s.meta)
 
 
 def findings(long: pd.DataFrame, reference: float, unit: str = "layer") -> dict:

@@ -32,11 +32,12 @@ LM_CURVE_COLUMNS = ["net", "role", "arch", "step", "train_loss", "val_loss"]
 
 
 @lru_cache(maxsize=8)
-def reference_loss(recipe: TextRecipe) -> float:
-    """The byte-frequency loss (nats per byte) on ``recipe``'s validation split, fit on its
-    training split (:func:`resnet_explain.data.text.unigram_loss`): what learning no context scores."""
+def reference_loss(recipe: TextRecipe, windows: int | None = None) -> float:
+    """The byte-frequency loss (nats per byte) on ``recipe``'s validation split (its first
+    ``windows`` windows: those a lesion is measured on), fit on its training split
+    (:func:`resnet_explain.data.text.unigram_loss`): what learning no context scores."""
     train, val = recipe.load()
-    return unigram_loss(train, val)
+    return unigram_loss(train, val if windows is None else val.subset(int(windows)))
 
 
 def lm_table(pair: list[tuple[PlannedRun, Run]], reference: float, trained_here=()) -> pd.DataFrame:

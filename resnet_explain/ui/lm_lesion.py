@@ -118,7 +118,7 @@ def transformer_study(store, dev: str, height: float = 1.0, auto_s: float = 10.0
         if found is None:
             st.stop()
         tables, depth = found[0], runs[1].spec.depth
-        ref = reference_loss(runs[0].request.data)
+        ref = reference_loss(runs[0].request.data, lml.WINDOWS)
         st.caption(f"Runs `{runs[1].run_id}` (residual) and `{runs[0].run_id}` (no skips), "
                    f"{lml.WINDOWS} validation windows; the studies took "
                    + ", ".join(f"{s:.1f} s ({a})" for a, s in found[1].items()) + ".")
@@ -133,7 +133,8 @@ def show_findings(long, ref: float, height: float = 1.0) -> None:
     cols = st.columns(len(f) + 1)
     for col, d in zip(cols, f.values()):
         col.metric(f"{d['net']}: validation loss", f"{d['base_loss']:.3f}", help="nats per byte, whole network")
-    cols[-1].metric("byte frequencies only", f"{ref:.3f}", help="data/text.py unigram_loss: no context")
+    cols[-1].metric("byte frequencies only", f"{ref:.3f}", help="data/text.py unigram_loss on the same "
+                    "windows: a model that knows how often each byte occurs and no context")
     st.subheader(f"Validation loss added when one {unit} is deleted")
     for d in f.values():
         st.markdown(words.lm_side_sentence(d, unit))
