@@ -49,7 +49,7 @@ def live(j) -> None:
                                      abandoned=j.abandoned),
                 lines=[yn_text.epoch_line(r) for r in recs[-4:]])
     if recs and (j.result is None or j.result.stopped is not None) and p.language:
-        panel.lm_curves(your_lm.records_curves(recs), your_lm.reference_loss(p.runs[0].request.data), "live: ")
+        panel.lm_curves(your_lm.records_curves(recs), p.runs[0].request.data, "live: ")
     elif recs and (j.result is None or j.result.stopped is not None):
         panel.curves(pd.DataFrame(recs), chance, "live: ")
 
