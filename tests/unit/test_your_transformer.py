@@ -197,3 +197,12 @@ def test_a_study_counts_its_passes_and_stops_between_networks():
     assert set(tables) == {"plain", "residual"} and len(tables["plain"]) == 7
     with pytest.raises(Stopped):
         lm_lesion.study_pair(twins, 8, should_stop=lambda: True)
+
+
+def test_a_stopped_language_model_run_is_not_stored(tmp_path):
+    store = RunStore(root=tmp_path / "runs", shipped_root=tmp_path / "none")
+    p = yn.plan(SPEC, B.host_budgets(TINY_ENV, family="transformer")["tiny"], 1, "cpu", store, None,
+                lambda r: 1.0)
+    res = yn.train_pair(p, store, should_stop=lambda: True)
+    assert res.runs == [] and res.stopped.role == "your network"
+    assert not any(store.has(i) for i in p.run_ids)
