@@ -10,8 +10,10 @@ from resnet_explain.charts import lesion as lesion_charts
 from resnet_explain.content import lesion as lesion_text
 from resnet_explain.content import papers
 from resnet_explain.content.refusal import estimate_basis
-from resnet_explain.experiments import lesion
+from resnet_explain.experiments import lesion, lm_lesion
 from resnet_explain.train.budgets import Control
+from resnet_explain.train.runs import RunStore
+from resnet_explain.ui import lm_lesion as lm_ui
 
 settings = ui.settings()
 device = settings.device
@@ -26,6 +28,13 @@ st.markdown(
     "deleting one block barely moved the error, except at some downsampling blocks, while deleting one "
     "layer of a plain (VGG-like) network destroyed it. Here we repeat the measurement on a pair of trained twins (same data, same budget): "
     "a shipped pair, or your network and its twin from the Train page.")
+store = RunStore()
+family = st.segmented_control("Networks", lm_ui.FAMILIES, default=lm_ui.family_default(store), key="ls_family",
+                              bind="query-params", help="A Transformer's layers: its own study below.")
+if family == lm_ui.FAMILIES[1]:
+    lm_ui.transformer_study(store, device.type, H, AUTO_START_SECONDS)
+    ui.show_code(lm_lesion.study_pair, "Show the code: study_pair")
+    st.stop()
 with st.expander("What “delete a block” means here"):
     st.markdown(
         f"- **Residual block** `y = act(F(x) + S(x))`: {lesion.HOW_RESIDUAL}. With an identity shortcut that "

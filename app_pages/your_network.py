@@ -14,6 +14,7 @@ from resnet_explain.charts import grad_history as gh
 from resnet_explain.content import your_network as yn_text
 from resnet_explain.content.refusal import SMALLER_NETWORK
 from resnet_explain.errors import UserError
+from resnet_explain.experiments import your_lm
 from resnet_explain.experiments import your_network as yn
 from resnet_explain.train.budgets import Control, default_budget, host_budgets
 from resnet_explain.train.estimate import estimate_run_seconds
@@ -24,7 +25,7 @@ settings = ui.settings()
 seed, device = settings.seed, settings.device
 ss = st.session_state
 spec = ui.current_spec()
-store, chance = RunStore(), chance_error()
+store, chance, lm = RunStore(), chance_error(), spec.family == "transformer"
 
 st.title("Train your network")
 st.markdown(
@@ -33,7 +34,7 @@ st.markdown(
     "1512.03385, fig. 6) saw deep plain networks train *worse* than their residual twins; here "
     "you see whether yours does, and where the gradient went while it trained: per block, every "
     f"{yn.SNAPSHOT_EVERY} steps, from the training steps themselves.")
-st.caption(f"Your network: `{spec.to_query()}` · seed {seed} (sidebar).")
+st.caption(f"Your network: `{spec.to_query()}` · seed {seed} (sidebar)." + (yn_text.LM_NOTE if lm else ""))
 
 if reason := yn_text.why_untrainable(spec):
     st.warning(reason, icon=":material/block:")
@@ -47,12 +48,14 @@ def live(j) -> None:
                                      stopping=j.stop.is_set(), result=j.result,
                                      abandoned=j.abandoned),
                 lines=[yn_text.epoch_line(r) for r in recs[-4:]])
-    if recs and (j.result is None or j.result.stopped is not None):
+    if recs and (j.result is None or j.result.stopped is not None) and p.language:
+        panel.lm_curves(your_lm.records_curves(recs), p.runs[0].request.data, "live: ")
+    elif recs and (j.result is None or j.result.stopped is not None):
         panel.curves(pd.DataFrame(recs), chance, "live: ")
 
 
 try:
-    budgets, cap, speed = host_budgets(), ui.host_cap(device.type), ui.host_speed(device.type)
+    budgets, cap, speed = host_budgets(family=spec.family), ui.host_cap(device.type), ui.host_speed(device.type)
 except UserError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
@@ -63,7 +66,7 @@ names = list(budgets)
 choice = st.radio("Budget", names, index=names.index(default_budget(names, device.type)),
                   format_func=lambda n: budgets[n].label, key="yn_budget", disabled=running,
                   bind="query-params",
-                  help="quick: minutes on a CPU; full: He et al.'s 32×32 images, for a GPU.")
+                  help=yn_text.budget_help(budgets, lm))
 try:
     plan = yn.plan(spec, budgets[choice], seed, device.type, store, cap,
                    lambda r: estimate_run_seconds(r, speed))
@@ -71,7 +74,8 @@ except UserError as exc:
     st.warning(f"This network cannot take this budget's images: {exc}", icon=":material/block:")
     st.stop()
 st.caption(yn_text.plan_caption(plan))
-st.caption(yn_text.depth_offer(yn.depth_offer(budgets[choice], cap, speed)))
+if not lm:
+    st.caption(yn_text.depth_offer(yn.depth_offer(budgets[choice], cap, speed)))
 secs = {n: yn.budget_seconds(spec, budgets[n], seed, store, speed) for n in names if n != choice}
 ui.refuse(plan.estimate, device.type, [Control("Budget", sorted(secs, key=lambda n: -secs[n]), secs.get,
                                                lambda n: budgets[n].label)], SMALLER_NETWORK)
@@ -96,13 +100,16 @@ if pair is None:
     ui.show_code(train_run, "Show the code: train a run, or load it when it is stored")
     st.stop()
 
-st.header("1 · Final errors")
-st.dataframe(yn.pair_table(pair, ss.get("yn_trained", ())), hide_index=True, width="stretch")
-st.caption(yn_text.TABLE_CAPTION)
-panel.curves(yn.curves_frame(pair), chance, "", "your_network", ("yn_c_train", "yn_c_test"))
+st.header("1 · Final losses" if lm else "1 · Final errors")
+if lm:
+    panel.lm_results(pair, ss.get("yn_trained", ()), yn_text.lm_pair_sentences, yn_text.LM_TABLE_CAPTION)
+else:
+    st.dataframe(yn.pair_table(pair, ss.get("yn_trained", ())), hide_index=True, width="stretch")
+    st.caption(yn_text.TABLE_CAPTION)
+    panel.curves(yn.curves_frame(pair), chance, "", "your_network", ("yn_c_train", "yn_c_test"))
 
 st.header("2 · Gradient flow during training")
-frames = yn.grad_frames(pair)
+frames = {} if lm else yn.grad_frames(pair)
 steps_all = sorted({int(s) for f in frames.values() if len(f) for s in f["step"]})
 if steps_all:
     q = st.selectbox("Quantity", ["grad_norm", "weight_grad_norm", "update_ratio"], key="yn_q",
@@ -119,15 +126,14 @@ if steps_all:
                          f"profile_{q}", "yn_prof")
     st.subheader("Do the first blocks learn at all?")
 else:
-    st.caption("These runs have no gradient snapshots stored.")
-for sentence in yn_text.pace_sentences(pair):
+    st.caption(yn_text.LM_NO_SNAPSHOTS if lm else "These runs have no gradient snapshots stored.")
+for sentence in [] if lm else yn_text.pace_sentences(pair):
     st.markdown(sentence)
 
 yours_id = pair[0][1].run_id
 ui.remember_pair(yours_id, pair[1][1].run_id)  # (yours, twin): the run pickers offer it
 st.header("3 · Look inside the trained pair")
-for file, label in (("app_pages/attribution.py", "Attribution Lab: your network vs its twin"),
-                    ("app_pages/lesion.py", "Lesion Study: delete a block of your network")):
+for file, label in yn_text.look_inside(lm):
     try:
         st.page_link(file, label=label, icon=":material/arrow_forward:", query_params={"run": yours_id})
     except StreamlitAPIException:  # the page run on its own, outside the app's navigation

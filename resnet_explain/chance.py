@@ -1,6 +1,11 @@
 """How far from guessing a trained model got: the one rule every page, chart and CLI command uses
 to say "this model barely learned" (Training, Attribution Lab, Lesion Study, Loss Landscape), and
-"this one trained far worse than its twin" (a pair whose comparison is not fair)."""
+"this one trained far worse than its twin" (a pair whose comparison is not fair).
+
+Two scales, one rule (:func:`unfair_gains`). A classifier's score is its accuracy and its "chance"
+is guessing (1 / classes). A language model's score is its loss in nats, lower is better, and its
+"chance" is the byte-frequency loss (:func:`resnet_explain.data.text.unigram_loss`: a model that
+learnt how often each byte occurs and nothing about context); :func:`unfair_lm_sides`."""
 
 from __future__ import annotations
 
@@ -53,11 +58,43 @@ def unfair_sides(accuracies: dict[str, float], chance: float) -> dict[str, str]:
     """The sides of a pair (name -> accuracy) that make a comparison of the two unfair, each with
     why: ``"near chance"`` (it never left chance) or ``"far worse"`` (than the other side). Empty
     for a fair pair; works for any number of sides (each against the best of the others)."""
+    return unfair_gains({n: float(a) - chance for n, a in accuracies.items()},
+                        NEAR_CHANCE * (1.0 - chance))
+
+
+# A language model whose validation loss is not at least this many nats per byte below the
+# byte-frequency loss learnt no context: its layers cannot show what layers do. (The Transformers
+# page's stored grid: post-LN and the no-skip twin stuck at 3.080-3.082 against 3.075; the cells
+# that trained ended 0.28-0.76 nats below it: assets/transformers/README.md.)
+NEAR_REFERENCE_NATS = 0.05
+
+
+def near_reference(loss: float, reference: float, margin: float = NEAR_REFERENCE_NATS) -> bool:
+    """Did a language model's ``loss`` (nats) stay within ``margin`` of the byte-frequency loss
+    ``reference`` (or above it)? The language models' "never left chance" (:func:`unfair_gains`)."""
+    return not float(reference) - float(loss) >= margin
+
+
+def unfair_lm_sides(losses: dict[str, float], reference: float) -> dict[str, str]:
+    """:func:`unfair_sides` for language models (name -> validation loss in nats, ``reference``
+    the byte-frequency loss): ``"near chance"`` for a side that never left the reference, ``"far
+    worse"`` for one that got less than FAR_WORSE of the best other side's way below it. A
+    diverged side (loss not finite) counts as never having left it."""
+    gains = {n: float(reference) - float(v) for n, v in losses.items()}
+    return unfair_gains({n: g if g == g and abs(g) != float("inf") else -float("inf")
+                         for n, g in gains.items()}, NEAR_REFERENCE_NATS)
+
+
+def unfair_gains(gains: dict[str, float], near: float) -> dict[str, str]:
+    """THE rule of a fair pair, on any scale: ``gains`` is how far each side got past what a model
+    that learnt nothing scores (accuracy above guessing, nats below the byte-frequency loss). A
+    side whose gain is under ``near`` never left chance; a side whose gain is under FAR_WORSE of the
+    best other side's (when that one left chance) trained far worse."""
     out = {}
-    for name, acc in accuracies.items():
-        others = [a for n, a in accuracies.items() if n != name]
-        if near_chance(acc, chance):
+    for name, g in gains.items():
+        best = max((v for n, v in gains.items() if n != name), default=None)
+        if not g >= near:
             out[name] = "near chance"
-        elif others and far_worse(acc, max(others), chance):
+        elif best is not None and best >= near and g < FAR_WORSE * best:
             out[name] = "far worse"
     return out

@@ -122,3 +122,24 @@ def lesion_findings(long: pd.DataFrame, big_drop: float = BIG_DROP) -> dict:
             f["spearman_ratio_drop"] = float(rr["residual_ratio"].rank().corr(rr["drop_pct"].rank()))
         out[arch] = f
     return out
+
+
+def lm_lesion_chart(long: pd.DataFrame, unit: str = "layer", height: int = 300) -> alt.Chart:
+    """Validation loss added (nats per byte) when one layer or sublayer of a Transformer is
+    deleted, the net without skips and the residual one side by side (from
+    :func:`~resnet_explain.experiments.lm_lesion.lesion_long`)."""
+    d = long[long["unit"] == unit]
+    order = list(dict.fromkeys(d.sort_values(["layer", "removed"])["removed"]))
+    offset = alt.XOffset("arch:N", scale=alt.Scale(domain=["plain", "residual"]))
+    return alt.Chart(d).mark_bar().encode(
+        x=alt.X("removed:N", sort=order, title=f"{unit} deleted (input → output)",
+                axis=alt.Axis(labelAngle=-45 if unit == "sublayer" else 0)),
+        xOffset=offset, y=alt.Y("delta:Q", title="validation loss added (nats per byte)"),
+        color=alt.Color("net:N", title=None, legend=legend(symbolOpacity=1), scale=alt.Scale(
+            domain=list(dict.fromkeys(d.sort_values("arch")["net"])),
+            range=[dict(zip(VARIANT_COLORS.domain, VARIANT_COLORS.range))[a]
+                   for a in dict.fromkeys(d.sort_values("arch")["arch"])])),
+        tooltip=["net:N", "removed:N", alt.Tooltip("val_loss:Q", title="loss with it deleted", format=".3f"),
+                 alt.Tooltip("delta:Q", title="added", format="+.3f"),
+                 alt.Tooltip("base_loss:Q", title="whole network", format=".3f")],
+    ).properties(height=height, width=W)

@@ -173,3 +173,39 @@ def he_tables(parts: list[tuple[pd.DataFrame, str]]) -> pd.DataFrame:
     """Several ``summarise`` tables, each labelled with its source, in one He-shaped table."""
     frames = [he_table(t, source) for t, source in parts]
     return pd.concat(frames, ignore_index=True) if frames else he_table(pd.DataFrame(), "")
+
+
+# ---------------------------------------------------------------------------------------------
+# A language model's curves (Train Your Network with a Transformer)
+# ---------------------------------------------------------------------------------------------
+def lm_loss_chart(curves: pd.DataFrame, reference: float | None = None, height: int = 300,
+                  title: str | None = None) -> alt.Chart:
+    """Validation loss (nats per byte) against training steps, one line per net (colour =
+    plain/residual, as every chart), from :func:`~resnet_explain.experiments.your_lm.lm_curves`;
+    a dotted line at ``reference``, the byte-frequency loss, named on the chart."""
+    d = curves.dropna(subset=["val_loss"])
+    nets = d[["net", "arch"]].drop_duplicates()
+    arch_col = dict(zip(VARIANT_COLORS.domain, VARIANT_COLORS.range))
+    color = alt.Color("net:N", title=None, scale=alt.Scale(
+        domain=list(nets["net"]), range=[arch_col.get(a, "#555") for a in nets["arch"]]),
+        legend=legend(symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=300, symbolOpacity=1))
+    x = alt.X("step:Q", title="training step")
+    tooltip = ["net:N", "role:N", "step:Q", alt.Tooltip("val_loss:Q", title="validation loss", format=".3f"),
+               alt.Tooltip("train_loss:Q", title="training loss since the last row", format=".3f")]
+    layers = []
+    if reference is not None:  # dotted, drawn first: the loss of knowing only byte frequencies
+        c = pd.DataFrame({"y": [reference], "what": [f"byte frequencies only: {reference:.3f}"],
+                          "step": [float(d["step"].max()) if len(d) else 0.0]})
+        layers.append(alt.Chart(c).mark_rule(strokeDash=[2, 3], color="#777").encode(
+            y="y:Q", tooltip=[alt.Tooltip("what:N", title="dotted line")]))
+        # named under the line's right end: the curves cross it near the start, a network that
+        # learns runs below it later (one that does not runs just above it)
+        layers.append(alt.Chart(c).mark_text(align="right", baseline="top", dy=4, color="#777",
+                                             fontSize=11).encode(x="step:Q", y="y:Q", text="what:N"))
+    layers.append(alt.Chart(d).mark_line(strokeWidth=2.5).encode(
+        x=x, y=alt.Y("val_loss:Q", title="validation loss (nats per byte)", scale=alt.Scale(zero=False)),
+        color=color, detail="net:N", tooltip=tooltip))
+    layers.append(alt.Chart(d).mark_point(filled=True, size=30).encode(x=x, y="val_loss:Q", color=color,
+                                                                       tooltip=tooltip))
+    chart = alt.layer(*layers).properties(height=height, width=W)
+    return chart.properties(title=title) if title else chart

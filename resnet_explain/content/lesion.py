@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..chance import unfair_sides
-from .fair_pair import unfair_pair
+from .fair_pair import unfair_lm_pair, unfair_pair
 from .job_status import job_status
 
 BIG_DROP = 5.0  # percentage points: what the sentences call a large drop
@@ -33,18 +33,18 @@ def downsampling_shortcut(spec) -> str:
 
 
 def live_status(done: int, planned: int, elapsed: float, n: int, *, state: str, error: str | None = None,
-                stopping: bool = False, finished: bool = False,
-                abandoned: bool = False) -> tuple[str, str, float, str]:
+                stopping: bool = False, finished: bool = False, abandoned: bool = False,
+                items: str = "images", units: str = "block") -> tuple[str, str, float, str]:
     """(label, status state, fraction, text) of a study running as a background job: ``done`` of
     ``planned`` forward passes over ``n`` images, and the time left at the pace measured so far;
     ``finished``: the job ended with its tables (else it was stopped)."""
     frac = min(1.0, done / planned) if planned else 0.0
-    text = f"{done} of {planned} forward passes over {n} images · {elapsed:.0f} s"
+    text = f"{done} of {planned} forward passes over {n} {items} · {elapsed:.0f} s"
     if 0 < done < planned:
         text += f" · about {elapsed / done * (planned - done):.0f} s left"
     label, st = job_status(state=state, elapsed=elapsed, error=error, stopping=stopping,
                            abandoned=abandoned, finished=finished,
-                           running=f"Deleting each block, {n} test images",
+                           running=f"Deleting each {units}, {n} {'test ' if items == 'images' else ''}{items}",
                            stopping_text="Stopping after the current forward pass…")
     return label, st, frac, text
 
@@ -127,3 +127,60 @@ def ratio_sentence(long: pd.DataFrame, findings: dict) -> str | None:
     return s + (f" Across residual blocks, the rank correlation between this ratio and the accuracy "
                 f"drop is Spearman ρ = {rho:.2f}{tail}")
 
+
+
+# ---------------------------------------------------------------------------------------------
+# A Transformer pair (experiments/lm_lesion.py): losses in nats per byte, not accuracy
+# ---------------------------------------------------------------------------------------------
+BIG_LOSS = 0.1  # nats per byte: what the sentences call a large increase (the pre-LN pair's stored
+# lesion: layer 0 adds 0.78, the other layers 0.001-0.026; assets/transformers/README.md)
+UNIT_WORDS = {"layer": "layer (attention and MLP)", "sublayer": "sublayer"}
+
+
+def lm_side_sentence(f: dict, unit: str = "layer", big: float = BIG_LOSS) -> str:
+    """What deleting one ``unit`` of one network costs (``f``: one arch of
+    :func:`~resnet_explain.experiments.lm_lesion.findings`); a side that never left the
+    byte-frequency loss is named, and its numbers are not read."""
+    net = f["net"]
+    s = (f"Deleting one {UNIT_WORDS[unit]} of **{net}** adds a median of **{_nats(f['median_delta'])}** "
+         f"nats per byte to its validation loss of {f['base_loss']:.3f} (mean {_nats(f['mean_delta'])}); "
+         f"the largest, {_nats(f['max_delta'])}, is {f['worst']}")
+    if f["flag"] == "near chance":
+        return s + (f". **{net} never left the byte-frequency loss**, so what its layers do is not "
+                    "testable here: these numbers are shown, not read.")
+    n_big = sum(v > big for v in f["deltas"])
+    return s + (f"; {n_big} of {f['units']} {unit}s {'adds' if n_big == 1 else 'add'} more than {big} nats." if n_big else
+                f"; none of the {f['units']} adds more than {big} nats.")
+
+
+def _nats(v: float) -> str:
+    """A loss change with its sign, 3 decimals; a change that rounds to zero is "+0.000"."""
+    return f"{(round(float(v), 3) or 0.0):+.3f}"
+
+
+def lm_pair_warning(f: dict, reference: float) -> str | None:
+    """The warning for a Transformer pair whose comparison is not fair (the one rule:
+    :func:`resnet_explain.chance.unfair_lm_sides`); None for a fair pair."""
+    return unfair_lm_pair({d["net"]: d["base_loss"] for d in f.values()}, reference,
+                          "A network that learnt no context has nothing for a deleted layer to "
+                          "take away, so this page draws no verdict on which of the two is more "
+                          "fragile from this pair.")
+
+
+def lm_verdict(f: dict, big: float = BIG_LOSS) -> str | None:
+    """The "In short" sentence for a fair Transformer pair: Veit et al.'s contrast or not. None
+    when a side is flagged (:func:`lm_pair_warning` says why) or missing."""
+    pr, rr = f.get("plain"), f.get("residual")
+    if pr is None or rr is None or pr["flag"] or rr["flag"]:
+        return None
+    pm, rm = pr["median_delta"], rr["median_delta"]
+    if pm <= big:
+        verdict = f"neither loses more than {big} nats from a typical deletion: not Veit et al.'s contrast"
+    elif rm <= big:
+        verdict = "as Veit et al. found: deleting a layer of the net without skips hurts, the residual net barely moves"
+    elif rm < pm / 2:
+        verdict = "in the direction Veit et al. found, but the residual net's typical deletion is not small"
+    else:
+        verdict = "not Veit et al.'s contrast: here the residual net is about as fragile as the one without skips"
+    return (f"**In short:** the typical (median) deletion adds {_nats(pm)} nats per byte to the net "
+            f"without skips and {_nats(rm)} to the residual net — {verdict}.")

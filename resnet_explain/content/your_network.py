@@ -11,9 +11,12 @@ import math
 from typing import TYPE_CHECKING
 
 from .. import magnitude
+from ..chance import NEAR_REFERENCE_NATS
+from ..data.text import VOCAB
 from ..experiments.your_network import DATA_CHANNELS, DATA_CLASSES, remaining_seconds, untrainable
 from ..magnitude import fmt_factor, fmt_ratio
 from ..spec.block import block_label
+from ..train.estimate import lm_steps
 from ..train.snapshots import learning_pace
 
 if TYPE_CHECKING:
@@ -27,10 +30,10 @@ def why_untrainable(spec: NetSpec) -> str | None:
     why = untrainable(spec)
     if why is None:
         return None
-    if why == "family" and spec.family == "transformer":
-        return ("This network is a **Transformer**. The runs here train image networks (**cnn**) on "
-                "the generated shapes; Transformers train on the Python standard library's own text "
-                "on the **Transformers** page (its \"Train the pair here\" section).")
+    if why == "vocab":
+        return (f"This Transformer reads {spec.vocab} symbols; it trains here on bytes of the Python "
+                f"standard library's own source, {VOCAB} symbols. Set its vocabulary to {VOCAB} in "
+                "the Network Builder to train it.")
     if why == "family":
         return (f"This network is of the **{spec.family}** family (fully connected layers on a flat "
                 "vector). The runs here train image networks (**cnn**) on the generated shapes, "
@@ -48,9 +51,10 @@ def plan_caption(p: Plan) -> str:
     parts = [f"{r.role} ({r.net}): " + ("stored, loads at once (0 s)" if r.stored else
                                         f"train, roughly {_secs(r.estimate)}") for r in p.runs]
     said = "; ".join(parts)
-    size = p.budget.data.size
-    s = (f"Budget **{p.budget.label}** (the network takes its {size}×{size} images: the only "
-         f"change made to it). {said[:1].upper()}{said[1:]}.")
+    d = p.runs[0].request.data
+    fits = (f"windows of {d.context} bytes, as long as the network's context" if p.language else
+            f"the network takes its {d.size}×{d.size} images: the only change made to it")
+    s = f"Budget **{p.budget.label}** ({fits}). {said[:1].upper()}{said[1:]}."
     if not p.to_train:
         return s + " Nothing to train: both are shown below."
     return s + (f" Together roughly {_secs(p.estimate)}, at this server's speed timed once when it "
@@ -62,13 +66,14 @@ def progress_line(p: Plan, records: list[dict], elapsed: float, *, state: str,
                   result: PairResult | None = None, abandoned: bool = False) -> tuple[str, str, float, str]:
     """(label, st.status state, fraction done, text) of the pair's job from its epoch records."""
     done, total = len(records), max(1, p.planned_epochs)
-    frac, text = min(1.0, done / total), f"{done} / {p.planned_epochs} epochs"
+    unit = "loss readings" if p.language else "epochs"  # a language model reports every eval_every steps
+    frac, text = min(1.0, done / total), f"{done} / {p.planned_epochs} {unit}"
     if error:
         return f"Failed: {error}", "error", frac, text
     if state == "done" and (result is None or result.stopped is not None):  # None: never began
         who = result.stopped if result is not None else (p.to_train or list(p.runs))[0]
         why = " (nobody was watching)" if abandoned else ""
-        return (f"Stopped{why} after {done} of {p.planned_epochs} epochs, {elapsed:.0f} s: "
+        return (f"Stopped{why} after {done} of {p.planned_epochs} {unit}, {elapsed:.0f} s: "
                 f"{who.net} ({who.role}) was not stored"), "complete", frac, text
     if state == "done":
         n = sum(1 for _, _, loaded in result.runs if not loaded)
@@ -83,14 +88,21 @@ def progress_line(p: Plan, records: list[dict], elapsed: float, *, state: str,
             f"past the rough estimate of {_secs(p.estimate)}: the first epoch will tell")
     if records:
         r = records[-1]
-        epochs = p.runs[r["run"] - 1].request.config.epochs
-        return (f"Training {r['net']} ({r['role']}): epoch {r['epoch']} of {epochs} done · "
+        if "epoch" in r:
+            at = f"epoch {r['epoch']} of {p.runs[r['run'] - 1].request.config.epochs}"
+        else:
+            at = f"step {r['step']} of {lm_steps(p.runs[r['run'] - 1].request)}"
+        return (f"Training {r['net']} ({r['role']}): {at} done · "
                 f"{elapsed:.0f} s · {left}"), "running", frac, text
     first = p.to_train[0] if p.to_train else p.runs[0]
     return f"Training {first.net} ({first.role})… {elapsed:.0f} s · {left}", "running", frac, text
 
 
 def epoch_line(r: dict) -> str:
+    """One progress record: an image network's epoch, a language model's row of steps."""
+    if "epoch" not in r:
+        return (f"{r['net']} ({r['role']}) step {r['step']}: training loss {r['train_loss']:.3f}, "
+                f"validation loss {r['val_loss']:.3f} nats per byte, {r['seconds']:.1f} s")
     return (f"{r['net']} ({r['role']}) epoch {r['epoch']}: training error {r['train_error']:.1%}, "
             f"test error {r['test_error']:.1%}, {r['seconds']:.1f} s")
 
@@ -171,3 +183,77 @@ def depth_offer(o: DepthOffer) -> str:
 
 def _secs(s: float) -> str:
     return "under 1 s" if s < 1 else (f"{s:.0f} s" if s < 180 else f"{s / 60:.1f} min")
+
+
+LM_TABLE_CAPTION = ("Losses in nats per byte, eval mode after the last step: training loss on the first "
+                    "256 training windows, validation loss on the whole validation split. *Below byte "
+                    "frequencies*: how far the validation loss is under the byte-frequency loss (a model "
+                    "that knows only how often each byte occurs; ln 256 = 5.545 is a uniform guess). "
+                    "Seconds: the run's training time where it was trained (its stored meta).")
+
+
+def lm_pair_sentences(f: dict) -> list[str]:
+    """What the Transformer pair's final validation losses say, against the byte-frequency loss
+    (``f``: :func:`~resnet_explain.experiments.your_lm.lm_findings`): each side in numbers, then the
+    comparison the one fair-pair rule allows (:func:`resnet_explain.chance.unfair_lm_sides`)."""
+    ref, sides = f["reference"], f["sides"]
+    out = []
+    for role, d in sides.items():
+        if d["diverged"] or not math.isfinite(d["val_loss"]):
+            out.append(f"**{d['net']}** ({role}) diverged: its loss stopped being finite.")
+            continue
+        where = (f"**{d['gain']:.3f} below**" if d["gain"] > 0 else f"{-d['gain']:.3f} above")
+        said = (f"**{d['net']}** ({role}) ended at **{d['val_loss']:.3f}** nats per byte on the "
+                f"validation windows, {where} the byte-frequency loss {ref:.3f}")
+        if d["flag"] == "near chance" and d["gain"] > -NEAR_REFERENCE_NATS:
+            said += ((f": less than {NEAR_REFERENCE_NATS} nats below it" if d["gain"] > 0 else "") +
+                     f", so in {f['steps']} steps it learnt how often each byte occurs and no context")
+        elif d["flag"] == "near chance":
+            said += f": in {f['steps']} steps it did not even learn how often each byte occurs"
+        out.append(said + ".")
+    stuck = [r for r, d in sides.items() if d["flag"] == "near chance"]
+    if len(stuck) == len(sides):
+        out.append("Neither network learnt context at this budget, so there is no comparison to "
+                   "draw: the skips' effect is not testable here (a longer budget is; the full one "
+                   "is for a GPU).")
+    elif stuck:
+        ok = next(r for r in sides if r not in stuck)
+        out.append(f"Same weights at the start, same bytes, same steps: only the skips differ, and "
+                   f"only {sides[ok]['net']} ({ok}) got past byte frequencies in this budget. Whether "
+                   f"{sides[stuck[0]]['net']} would with more steps is not tested here.")
+    else:
+        (a, da), (b, db) = sorted(sides.items(), key=lambda t: t[1]["val_loss"])
+        gap = db["val_loss"] - da["val_loss"]
+        out.append(f"Both learnt context; {da['net']} ({a}) ended {gap:.3f} nats per byte lower"
+                   + (f", less than {NEAR_REFERENCE_NATS}: about the same." if gap < NEAR_REFERENCE_NATS
+                      else "." if not db["flag"] else
+                      f", and {db['net']} got less than half as far below the byte-frequency loss "
+                      "(a pair this far apart compares how much was learnt, not how)."))
+    return out
+
+
+LM_NOTE = (" A **Transformer**: it and its twin (every skip off, the same weights at the start) learn to "
+           "predict the next byte of the Python standard library's own source (data/text.py; the "
+           "corpus's SHA-256 is part of each run's id), with AdamW, a linear warm-up and cosine decay "
+           "(train/lm_trainer.py).")
+LM_NO_SNAPSHOTS = ("Gradient snapshots during training are recorded for image networks only. A "
+                   "Transformer's gradient at initialisation, per sublayer: the **Gradient Flow** page; "
+                   "pre-LN vs post-LN over a learning-rate × warm-up grid: the **Transformers** page.")
+
+
+def look_inside(language: bool) -> list[tuple[str, str]]:
+    """The pages that take the trained pair next: (page file, link label)."""
+    lesion = ("app_pages/lesion.py", "Lesion Study: delete a layer of your network" if language
+              else "Lesion Study: delete a block of your network")
+    if language:  # the Attribution Lab reads images
+        return [lesion]
+    return [("app_pages/attribution.py", "Attribution Lab: your network vs its twin"), lesion]
+
+
+def budget_help(budgets: dict, language: bool) -> str:
+    """The budget control's help: what each of the page's budgets trains, for this family."""
+    if not language:
+        return "quick: minutes on a CPU; full: He et al.'s 32×32 images, for a GPU."
+    return "; ".join(f"{n}: {b.config.max_steps:,} AdamW steps of {b.config.batch_size} windows"
+                     for n, b in budgets.items()) + (" (quick: the default pair in about 42 s of one CPU "
+                                                     "core, scripts/bench_lm_pair.py; full: for a GPU).")

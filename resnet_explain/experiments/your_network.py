@@ -19,11 +19,12 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from ..data.text import VOCAB
 from ..errors import Stopped, UserError
 from ..spec import NetSpec, cifar_resnet
 from ..train.budgets import HE2015_DEPTHS, Budget, over_cap
 from ..train.config import SNAPSHOT_EVERY
-from ..train.estimate import HostSpeed, estimate_run_seconds
+from ..train.estimate import HostSpeed, estimate_run_seconds, lm_steps
 from ..train.runs import Run, RunRequest, RunStore, train_run
 
 DATA_CHANNELS, DATA_CLASSES = 3, 10  # the generated shapes (data/shapes.py): RGB, 10 classes
@@ -31,9 +32,12 @@ ROLES = ("your network", "its twin")
 
 
 def untrainable(spec: NetSpec) -> str | None:
-    """Which of the network's settings keeps it from training here ("family", "in_channels" or
-    "classes"), or None: the runs train image networks on the generated shapes, 3-channel images
-    of 10 classes (the words: :func:`resnet_explain.content.your_network.why_untrainable`)."""
+    """Which of the network's settings keeps it from training here ("family", "in_channels",
+    "classes" or "vocab"), or None: the runs train image networks on the generated shapes,
+    3-channel images of 10 classes, and Transformers on bytes (256 symbols, data/text.py) (the
+    words: :func:`resnet_explain.content.your_network.why_untrainable`)."""
+    if spec.family == "transformer":
+        return "vocab" if spec.vocab < VOCAB else None
     if spec.family != "cnn":
         return "family"
     if spec.in_channels != DATA_CHANNELS:
@@ -57,6 +61,16 @@ class PlannedRun:
     @property
     def depth(self) -> int:
         return self.request.netspec.depth
+
+    @property
+    def rows(self) -> int:
+        """Progress records its training sends: one per epoch (an image network), one per
+        ``eval_every`` steps (a language model, :mod:`~..train.lm_trainer`)."""
+        cfg = self.request.config
+        if self.request.netspec.family != "transformer":
+            return int(cfg.epochs)
+        steps = lm_steps(self.request)
+        return math.ceil(steps / (cfg.eval_every or steps))
 
     @property
     def net(self) -> str:
@@ -83,7 +97,13 @@ class Plan:
 
     @property
     def planned_epochs(self) -> int:
-        return sum(r.request.config.epochs for r in self.to_train)
+        """Progress records still to come (epochs; a language model's rows, :attr:`PlannedRun.rows`)."""
+        return sum(r.rows for r in self.to_train)
+
+    @property
+    def language(self) -> bool:
+        """A Transformer pair: trained on text, its numbers are losses in nats per byte."""
+        return self.runs[0].request.netspec.family == "transformer"
 
     @property
     def refused(self) -> bool:
@@ -97,7 +117,9 @@ def plan(spec: NetSpec, budget: Budget, seed: int, device: str, store: RunStore,
     Raises SpecError/RunError when the network cannot take the budget's images."""
     estimate = estimate or estimate_run_seconds
     base = budget.request(spec, seed, device)
-    mine = replace(base, config=replace(base.config, snapshot_every=SNAPSHOT_EVERY))
+    # gradient snapshots: image networks only (the language-model trainer records none)
+    snap = SNAPSHOT_EVERY if spec.family == "cnn" else 0
+    mine = replace(base, config=replace(base.config, snapshot_every=snap))
     runs = []
     for role, req in zip(ROLES, (mine, mine.twin())):
         stored = store.has(req.run_id)
@@ -165,7 +187,7 @@ def train_pair(p: Plan, store: RunStore, progress: Callable[[dict], None] | None
     for i, r in enumerate(p.runs, 1):
         tag = {"run": i, "runs": len(p.runs), "role": r.role, "arch": r.arch, "depth": r.depth,
                "net": r.net}
-        report = (lambda rec, tag=tag: progress({**rec, **tag})) if progress else None
+        report = _tagged(progress, tag) if progress else None
         try:
             run, loaded = train_run(r.request, store, progress=report, should_stop=should_stop,
                                     name=r.net, label=r.role)
@@ -174,6 +196,20 @@ def train_pair(p: Plan, store: RunStore, progress: Callable[[dict], None] | None
             break
         out.runs.append((r, run, loaded))
     return out
+
+
+def _tagged(progress: Callable[[dict], None], tag: dict) -> Callable[[dict], None]:
+    """A run's records tagged with its run; a language model's ``seconds`` (since its start)
+    made per record, as an image network's epochs are (:func:`remaining_seconds` sums them)."""
+    last = [0.0]
+
+    def report(rec: dict) -> None:
+        if "step" in rec and "epoch" not in rec:
+            total = float(rec["seconds"])
+            rec = {**rec, "seconds": total - last[0]}
+            last[0] = total
+        progress({**rec, **tag})
+    return report
 
 
 def stored_pair(p: Plan, store: RunStore) -> list[tuple[PlannedRun, Run]] | None:
@@ -187,7 +223,7 @@ def remaining_seconds(p: Plan, records: list[dict], elapsed: float = 0.0) -> flo
     """Time left for the runs still to train: the estimate of the epochs not yet done, scaled by
     how the measured epochs so far compare with their estimate; before the first epoch is
     measured, the estimate less the ``elapsed`` seconds (never below 0)."""
-    per_epoch = {i: r.estimate / r.request.config.epochs for i, r in enumerate(p.runs, 1)}
+    per_epoch = {i: r.estimate / max(1, r.rows) for i, r in enumerate(p.runs, 1)}
     done_est = sum(per_epoch[rec["run"]] for rec in records)
     measured = sum(float(rec["seconds"]) for rec in records)
     left = max(0.0, sum(r.estimate for r in p.to_train) - done_est)

@@ -76,7 +76,10 @@ class Budget:
         """The run of ``spec`` under this budget: the network at the budget's image size (the
         only change made to it), the seed for weights and batch order, the device to run on."""
         sized = spec if spec.family != "cnn" else spec.with_globals(in_size=self.data.size)
-        return RunRequest(spec=sized.to_query(), data=self.data,
+        data = self.data
+        if isinstance(data, TextRecipe) and data.kind == "stdlib" and spec.family == "transformer":
+            data = replace(data, context=int(spec.context))  # windows as long as the network reads
+        return RunRequest(spec=sized.to_query(), data=data,
                           config=replace(self.config, seed=int(seed), device=device))
 
     def config_for(self, depth: int) -> TrainConfig:
@@ -195,28 +198,48 @@ LM_BUDGETS: dict[str, Budget] = {
                        "150 AdamW steps (154k tokens)", LM_DATA, LM_CONFIG,
                        note="a few minutes of a 2-core CPU: far from converged; the grid compares "
                             "settings at this budget, not final models"),
+    # A GPU's budget: 4x the batch and 10x the steps of lm-quick (41x its tokens), the same schedule
+    # shape (warm-up 10 % of the steps, as lm-quick's 15 of 150), as nanoGPT's character models
+    # train (batch 64, lr 1e-3). Refused on a CPU host by the one cap (minutes of one core).
+    "lm-full": Budget("lm-full", "full (GPU): bytes of Python's own source, context 64, batch 64, "
+                      "1,500 AdamW steps (6.1M tokens)", LM_DATA,
+                      replace(LM_CONFIG, batch_size=64, max_steps=1500, warmup_steps=150,
+                              eval_every=100, epochs=100),
+                      note="still short of convergence; for a GPU"),
 }
+# Train Your Network's budgets for a Transformer, under the names of the image networks' (quick,
+# full): the page's budget control and its links say the same words for both families.
+LM_PAGE_BUDGETS = {"quick": "lm-quick", "full": "lm-full"}
+LM_BUDGET_ENV = "RESNET_EXPLAIN_LM_BUDGET"  # a host's own language-model budget (JSON), as BUDGET_ENV
 
 
 # ---------------------------------------------------------------------------------------------
 # This host: its own budget, its cap
 # ---------------------------------------------------------------------------------------------
-def host_budgets(env: Mapping[str, str] | None = None) -> dict[str, Budget]:
-    """quick and full (:data:`BUDGETS`), plus the host's own budget from
-    ``RESNET_EXPLAIN_TRAIN_BUDGET`` when it is set (listed first)."""
-    raw = (os.environ if env is None else env).get(BUDGET_ENV, "").strip()
+def host_budgets(env: Mapping[str, str] | None = None, family: str = "cnn") -> dict[str, Budget]:
+    """quick and full (:data:`BUDGETS`; for the transformer family :data:`LM_PAGE_BUDGETS`), plus
+    the host's own budget from ``RESNET_EXPLAIN_TRAIN_BUDGET`` (a Transformer's:
+    ``RESNET_EXPLAIN_LM_BUDGET``, its data a text recipe) when it is set (listed first)."""
+    lm = family == "transformer"
+    var = LM_BUDGET_ENV if lm else BUDGET_ENV
+    table = {k: LM_BUDGETS[v] for k, v in LM_PAGE_BUDGETS.items()} if lm else dict(BUDGETS)
+    raw = (os.environ if env is None else env).get(var, "").strip()
     if not raw:
-        return dict(BUDGETS)
+        return table
     try:
         d = json.loads(raw if raw.startswith("{") else Path(raw).read_text())
         name = str(d.get("name", "host"))
-        data, cfg = DataRecipe(**d.get("data", {})), TrainConfig(**d.get("config", {})).validate()
+        # a language model's budget starts from lm-quick's recipe and config (AdamW, warm-up, ...)
+        data = replace(LM_DATA, **d.get("data", {})) if lm else DataRecipe(**d.get("data", {}))
+        cfg = (replace(LM_CONFIG, **d.get("config", {})) if lm else
+               TrainConfig(**d.get("config", {}))).validate()
     except (OSError, ValueError, TypeError, AttributeError, UserError) as exc:
-        raise BudgetError(f"{BUDGET_ENV} cannot be read ({exc}); expected JSON like "
+        raise BudgetError(f"{var} cannot be read ({exc}); expected JSON like "
                           '{"name": "tiny", "data": {"n_train": 64}, "config": {"epochs": 2}}') from None
-    label = d.get("label") or (f"{name} (set by this host): {data.size}×{data.size} images, "
-                               f"{data.n_train:,} training images, {cfg.epochs} epochs")
-    return {name: Budget(name, str(label), data, cfg), **BUDGETS}
+    label = d.get("label") or (f"{name} (set by this host): " + (
+        f"context {data.context}, batch {cfg.batch_size}, {cfg.max_steps} steps" if lm else
+        f"{data.size}×{data.size} images, {data.n_train:,} training images, {cfg.epochs} epochs"))
+    return {name: Budget(name, str(label), data, cfg), **table}
 
 
 def default_budget(names, device_type: str) -> str:

@@ -36,6 +36,7 @@ from ..data import make_shapes
 from ..device import choose_device, synchronize
 from ..model import build_model
 from ..spec import NetSpec, cifar_resnet, estimate_cost
+from .config import steps_total
 
 REFERENCE_DEPTH = 20  # He et al.'s ResNet-20, the app's default network's depth
 REFERENCE_WIDTHS = (8, 16)  # same layers, 4x the FLOPs: separates the two costs of a step
@@ -103,8 +104,11 @@ class HostSpeed:
     def run_seconds(self, request) -> float:
         """Seconds to train ``request`` (a :class:`~.runs.RunRequest`): its training steps (with
         the snapshot steps' hooks), a forward pass over the test images each epoch and over the
-        training images at the end, and making its images when they are generated."""
+        training images at the end, and making its images when they are generated. A language
+        model's: :meth:`lm_run_seconds`."""
         spec, cfg, d = request.netspec, request.config, request.data
+        if spec.family == "transformer":
+            return self.lm_run_seconds(request)
         bs = min(cfg.batch_size, d.n_train)
         steps = (d.n_train // bs) * cfg.epochs
         if cfg.max_steps:
@@ -115,6 +119,32 @@ class HostSpeed:
         generated = getattr(d, "kind", "") == "shapes"  # CIFAR-10 is read from disk: ~free
         data = self.data_seconds(d.n_train + d.n_test, d.size) if generated else 0.0
         return float(steps * self.train_step(spec, bs) + evals + data)
+
+
+    def lm_run_seconds(self, request) -> float:
+        """Seconds to train a language model's ``request`` (:mod:`.lm_trainer`): its training steps
+        (``max_steps``, or the epochs over the corpus's windows), the validation rows (EVAL_WINDOWS
+        windows at step 0 and every ``eval_every`` steps) and the final losses (LM_TRAIN_WINDOWS
+        training windows and the whole validation split), each a forward pass per window."""
+        from .lm_trainer import EVAL_WINDOWS  # lazy: lm_trainer imports the trainer, which is heavy
+        from .runs import LM_TRAIN_WINDOWS
+
+        spec, cfg, d = request.netspec, request.config, request.data
+        steps = lm_steps(request)
+        every = cfg.eval_every or steps
+        rows = 1 + math.ceil(steps / max(1, every))
+        windows = rows * min(EVAL_WINDOWS, d.n_val) + LM_TRAIN_WINDOWS + d.n_val
+        evals = self.forward_seconds(spec, windows, 64)  # evaluate_lm's batch of 64 windows
+        return float(steps * self.train_step(spec, cfg.batch_size) + evals)
+
+
+def lm_steps(request) -> int:
+    """Training steps of a language model's run (:func:`~.config.steps_total`): ``max_steps``, or
+    the epochs over the recipe's training windows when they end it first (the corpus's windows are
+    counted from its bytes, read once per process)."""
+    cfg, d = request.config, request.data
+    n = d.n_train if d.kind == "sort" else len(d.load()[0])
+    return int(steps_total(cfg, max(1, n // max(1, min(cfg.batch_size, n)))))
 
 
 def host_key(device: str = "auto") -> tuple[str, int]:

@@ -86,13 +86,17 @@ class Choice:
     ids: tuple[str, str]  # (yours, twin) or (plain, residual): ordered later by plain_first
 
 
-def choices(session_pairs, store: RunStore) -> list[Choice]:
-    """This session's pairs (newest first; pairs whose runs were evicted are left out), then the
-    shipped twins by depth."""
+def choices(session_pairs, store: RunStore, family: str = "cnn") -> list[Choice]:
+    """This session's pairs of the ``family`` (newest first; pairs whose runs were evicted are
+    left out), then, for image networks, the shipped twins by depth."""
     out = []
     for yours, twin in reversed([tuple(p) for p in session_pairs]):
         if store.has(yours) and store.has(twin) and yours not in {c.key for c in out}:
-            out.append(Choice(yours, pair_label(store.get(yours)), (yours, twin)))
+            run = store.get(yours)
+            if run.spec.family == family:  # a Transformer pair goes to its own picker (Lesion Study)
+                out.append(Choice(yours, pair_label(run), (yours, twin)))
+    if family != "cnn":
+        return out
     for depth, names in sorted(shipped.pairs().items()):
         out.append(Choice(depth, f"shipped twins, depth {depth}",
                           tuple(shipped.run(n).run_id for n in names)))
@@ -154,11 +158,12 @@ def write_link(choice: Choice, store: RunStore) -> None:
     if isinstance(choice.key, int):
         want = {URL_KEY: qp.get(URL_KEY) if qp.get(URL_KEY) in choice.ids else choice.ids[-1]}
     elif (want := known.get(choice.ids[0])) is None:  # read once per run and session
+        run = store.get(choice.ids[0])
         try:
-            budgets = host_budgets()
+            budgets = host_budgets(family=run.spec.family)
         except UserError:  # an unreadable host budget: the Train page says so; the id still links
             budgets = {}
-        want = known[choice.ids[0]] = run_links.link_params(store.get(choice.ids[0]), budgets)
+        want = known[choice.ids[0]] = run_links.link_params(run, budgets)
     for k in run_links.LINK_KEYS:
         if k in want and qp.get(k) != want[k]:
             qp[k] = want[k]
@@ -166,7 +171,7 @@ def write_link(choice: Choice, store: RunStore) -> None:
             del qp[k]
 
 
-def missing_notice(url: str, store: RunStore) -> None:
+def missing_notice(url: str, store: RunStore, family: str = "cnn") -> None:
     """A visible warning for a link whose pair this server does not have, and the offer to train
     it here (the Train page with the link's network, seed and budget)."""
     if not valid_run_id(url):
@@ -180,7 +185,7 @@ def missing_notice(url: str, store: RunStore) -> None:
                + " Showing the **shipped twins** instead until you pick another pair.",
                icon=":material/link_off:")
     try:
-        again = run_links.retrain(dict(st.query_params.to_dict()), host_budgets())
+        again = run_links.retrain(dict(st.query_params.to_dict()), host_budgets(family=family))
     except UserError:  # an unreadable host budget (the Train page says which)
         again = None
     if again is None:

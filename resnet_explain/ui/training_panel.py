@@ -11,6 +11,8 @@ from ..charts import training as ct
 from ..content import training as words
 from ..experiments.convergence import pairs
 from ..experiments.degradation import check_hypothesis
+from ..experiments import your_lm
+from ..train.lm_trainer import EVAL_WINDOWS
 from .cached_chart import cached_chart
 from .jobs import BackgroundJob, show_job
 from .stage import chart_height, columns
@@ -65,3 +67,29 @@ def live_run(job: BackgroundJob, chance: float, with_curves: bool = True,
     show_job(job, *p, lines=[words.epoch_line(r) for r in recs[-4:]])
     if with_curves and recs:
         curves(pd.DataFrame(recs), chance, "live: ", "live", keys)
+
+
+def lm_curves(curves: pd.DataFrame, data, title: str = "", key: str | None = None) -> None:
+    """A Transformer pair's validation loss per recorded step beside the byte-frequency loss on the
+    same windows (the first EVAL_WINDOWS of the validation split of ``data``, the runs' recipe)."""
+    reference = your_lm.reference_loss(data, EVAL_WINDOWS)
+    chart = cached_chart(ct.lm_loss_chart, curves, reference, chart_height(300, 405, 370),
+                         f"{title}validation loss (nats per byte)")
+    if key:
+        chart_with_export(chart, curves, "your_network_val_loss", key)
+    else:
+        st.vega_lite_chart(chart.spec(), width="stretch")
+
+
+def lm_results(pair, trained_here, pair_sentences, caption: str) -> None:
+    """A trained Transformer pair: its table, its curves beside the byte-frequency loss (computed
+    from the runs' own data recipe), and the sentences ``pair_sentences(findings)`` makes of it."""
+    data = pair[0][1].request.data
+    ref = your_lm.reference_loss(data)  # the whole validation split, as the table's final losses
+    st.dataframe(your_lm.lm_table(pair, ref, trained_here), hide_index=True, width="stretch")
+    st.caption(caption)
+    lm_curves(your_lm.lm_curves(pair), data, "", "yn_c_val")
+    st.caption(f"Curves: validation loss on the first {min(EVAL_WINDOWS, data.n_val)} validation windows "
+               "every few steps (the trainer's record), beside the byte-frequency loss on the same windows.")
+    for sentence in pair_sentences(your_lm.lm_findings(pair, ref)):
+        st.markdown(sentence)

@@ -13,7 +13,7 @@ PAGE_KEYS = {"gf_batch", "gf_f64",                                      # Gradie
              "mc_net",                                                  # Misconceptions
              "at_method", "at_baseline", "at_nt", "at_target", "at_tclass", "at_layer", "at_n",
              "at_src", "at_cls", "at_idx",                              # Attribution
-             "ls_n",                                                    # Lesion
+             "ls_n", "ls_family", "ls_unit",                            # Lesion
              "tr_depths", "tr_archs", "tr_epochs", "tr_ntrain", "tr_ntest",  # Training
              "lrs_lrs", "lrs_epochs", "lrs_ntrain",                     # Learning Rates
              "yn_budget", "yn_q",                                       # Your Network

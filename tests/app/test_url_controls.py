@@ -45,6 +45,8 @@ ROWS = [
     ("attribution_gradcam", "at_layer", "stage2.block0", "stage2.block0"),
     ("attribution_upload", "at_src", "upload a PNG/JPEG", "upload a PNG/JPEG"),
     ("lesion", "ls_n", "100", 100),
+    ("lesion_tf", "ls_family", "Transformers", "Transformers"),
+    ("lesion_tf", "ls_unit", "sublayer", "sublayer"),
     ("training", "tr_depths", ["8", "14"], [8, 14]),
     ("training", "tr_archs", ["residual"], ["residual"]),
     ("training", "tr_epochs", "3", 3),
@@ -70,7 +72,7 @@ ROWS = [
     ("transformers", "tf_live_lr", "0.003", 0.003),
     ("transformers", "tf_live_warm", "60", 60),
 ]
-PAGE_FILE = {"attribution_gradcam": "attribution", "attribution_upload": "attribution"}
+PAGE_FILE = {"attribution_gradcam": "attribution", "attribution_upload": "attribution", "lesion_tf": "lesion"}
 # yn_q (Your Network's heatmap quantity) shows only once a pair is trained: tested below with one.
 KINDS = ("selectbox", "select_slider", "toggle", "number_input", "multiselect", "radio",
          "segmented_control")

@@ -81,8 +81,10 @@ def test_only_image_networks_for_the_shapes_are_trainable():
     from resnet_explain.spec.transformer import transformer_spec
 
     tf = transformer_spec(depth=2, width=16, heads=2, context=8, vocab=256)
-    said = yn_text.why_untrainable(tf)  # a Transformer is pointed to the page that trains it
-    assert yn.untrainable(tf) == "family" and "**Transformers** page" in said and "flat" not in said
+    assert yn.untrainable(tf) is None and yn_text.why_untrainable(tf) is None  # trains on bytes
+    small = transformer_spec(depth=2, width=16, heads=2, context=8, vocab=100)
+    said = yn_text.why_untrainable(small)
+    assert yn.untrainable(small) == "vocab" and "256" in said and "100" in said and "flat" not in said
 
 
 # ---- the plan ----------------------------------------------------------------------------------
