@@ -40,6 +40,7 @@ from ..seeding import sub_seed
 from ..spec import COMBINES, NetSpec
 from .config import HISTORY_COLUMNS, TrainConfig, TrainError, lr_at
 from .snapshots import empty_grads
+from .step_history import StepCurve, frame
 from .trainer import TrainResult, _augment, evaluate, precision, train
 
 
@@ -60,10 +61,12 @@ def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, c
     t_all = time.perf_counter()
     r = _stack(spec, train_set, config, seeds)
     records: list[list[dict]] = [[] for _ in seeds]
+    step_rows: list[list[dict]] = [[] for _ in seeds]
     step, stopped = 0, False
     for epoch in range(1, config.epochs + 1):
         synchronize(r.dev)
         t0 = time.perf_counter()
+        start = step
         step, loss_sum, wrong, stopped = _epoch(r, config, step, should_stop)
         if stopped:
             break
@@ -72,6 +75,9 @@ def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, c
         _unstack(r.models, r.params, r.buffers)
         losses = (loss_sum / r.steps_per_epoch).tolist()
         errs = (wrong / (r.steps_per_epoch * r.bs)).tolist()
+        if r.curve is not None:  # the trainer's rule for the per-step curve (train/step_history.py)
+            for k, rows in enumerate(r.curve.rows(epoch, start, step - start)):
+                step_rows[k] += rows
         for k, m in enumerate(r.models):
             test_err = float("nan")
             if test_set is not None and len(test_set):
@@ -84,7 +90,7 @@ def train_seeds(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None, c
             if progress is not None:
                 progress(k, dict(rec))
     _unstack(r.models, r.params, r.buffers)
-    return _results(r, spec, config, seeds, records, test_set, stopped, step, t_all)
+    return _results(r, spec, config, seeds, records, test_set, stopped, step, t_all, step_rows)
 
 
 @dataclass
@@ -109,6 +115,7 @@ class _Stacked:
     total: int
     opt: torch.optim.Optimizer
     gens: list
+    curve: StepCurve | None = None  # the K seeds' per-step curve (config.curve_every)
 
 
 def _stack(spec: NetSpec, train_set: ImageSet, config: TrainConfig, seeds: list[int]) -> _Stacked:
@@ -135,7 +142,8 @@ def _stack(spec: NetSpec, train_set: ImageSet, config: TrainConfig, seeds: list[
     gens = [torch.Generator().manual_seed(sub_seed(s, "batches")) for s in seeds]
     return _Stacked(dev, choice, use_amp, models, params, buffers, vmap(forward), normalizer, scale, shift,
                     train_set.x.to(dev), train_set.y.to(dev), n, bs, steps_per_epoch,
-                    steps_per_epoch * config.epochs, opt, gens)
+                    steps_per_epoch * config.epochs, opt, gens,
+                    StepCurve(config.curve_every, steps_per_epoch, bs, dev, len(seeds)) if config.curve_every else None)
 
 
 def norms_in_float32(model: torch.nn.Module) -> None:
@@ -185,13 +193,16 @@ def _epoch(r: _Stacked, config: TrainConfig, step: int,
         per_model.sum().backward()  # model k's parameters get only model k's gradient
         r.opt.step()
         loss_sum = loss_sum + per_model.detach()
-        wrong = wrong + (out.detach().argmax(-1) != yb).sum(1)
+        batch_wrong = (out.detach().argmax(-1) != yb).sum(1)
+        wrong = wrong + batch_wrong
+        if r.curve is not None:
+            r.curve.record(i, per_model.detach(), batch_wrong)
         step += 1
     return step, loss_sum, wrong, False
 
 
 def _results(r: _Stacked, spec, config, seeds, records, test_set, stopped, step,
-             t_all) -> list[TrainResult]:
+             t_all, step_rows) -> list[TrainResult]:
     out = []
     for k, (s, m) in enumerate(zip(seeds, r.models)):
         cfg = replace(config, seed=s)
@@ -201,7 +212,7 @@ def _results(r: _Stacked, spec, config, seeds, records, test_set, stopped, step,
                 "amp": "bf16" if r.use_amp else "off", "channels_last": False, "config": asdict(cfg),
                 "trained_with": f"train_seeds ({len(seeds)} models at once, vmap)"}
         out.append(TrainResult(pd.DataFrame(records[k], columns=HISTORY_COLUMNS), m.train(), r.normalizer,
-                               meta, empty_grads()))
+                               meta, empty_grads(), frame(step_rows[k])))
     return out
 
 
