@@ -2,7 +2,9 @@
 
 They are ordinary runs (:mod:`.runs`): the request that trained them (spec, data recipe, the
 ``cpu-budget`` experiment's config and seed) names them, so the same inputs asked for live load
-them instead of training again. A name is looked up among the shipped runs' labels only, never
+them instead of training again. Each carries its own gradient snapshots (``grads.csv``) and per-step
+training curve (``steps.csv``), recorded by :func:`add_records` in a training of its request that
+gave its weights bit for bit. A name is looked up among the shipped runs' labels only, never
 used as a path. Checkpoints load with ``torch.load(weights_only=True)``.
 """
 
