@@ -124,7 +124,7 @@ def main() -> int:
             stored = shipped.package(model.cpu(), norm, meta, rows.drop(columns=["arch", "depth", "seed"]),
                                      EXPERIMENTS[m["experiment"]], grads,
                                      steps.drop(columns=["arch", "depth", "seed"]))
-            print(f"wrote run {stored.run_id} ({stored.label})")
+            print(f"wrote run {stored.run_id} ({stored.name})")
     print(f"done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return 0
 
