@@ -52,8 +52,8 @@ def main() -> int:
         off.append(cpu_seconds(spec, data, off_cfg)[0])
         s, res = cpu_seconds(spec, data, on_cfg)
         on.append(s)
-    print(f"{a.arch}-{a.depth}, {len(data)} images, batch {exp.config.batch_size}, {res.meta['steps']} steps, "
-          f"1 thread; curve every {a.every} steps: {len(res.steps)} windows")
+    print(f"{a.arch}-{a.depth}, {len(data)} images, batch {exp.config.batch_size}, "
+          f"{res.meta['steps']} steps, 1 thread; curve every {a.every} steps: {len(res.steps)} windows")
     for name, v in (("off", off), ("on ", on)):
         print(f"  curve {name}: {statistics.median(v):.3f} CPU s (median of {len(v)}: "
               + ", ".join(f"{x:.3f}" for x in v) + ")")

@@ -120,7 +120,8 @@ def main() -> int:
                                         "seed, size, difficulty)"}}
             rows = res.curves[(res.curves.arch == arch) & (res.curves.depth == depth)
                               & (res.curves.seed == seed)]
-            steps = res.steps[(res.steps.arch == arch) & (res.steps.depth == depth) & (res.steps.seed == seed)]
+            steps = res.steps[(res.steps.arch == arch) & (res.steps.depth == depth)
+                              & (res.steps.seed == seed)]
             stored = shipped.package(model.cpu(), norm, meta, rows.drop(columns=["arch", "depth", "seed"]),
                                      EXPERIMENTS[m["experiment"]], grads,
                                      steps.drop(columns=["arch", "depth", "seed"]))

@@ -30,7 +30,8 @@ from resnet_explain.train.config import STEP_EVERY  # noqa: E402
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1, as the runs were made)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (default 1, as the runs were made)")
     ap.add_argument("--every", type=int, default=SNAPSHOT_EVERY, help="steps between snapshots")
     ap.add_argument("--curve-every", type=int, default=STEP_EVERY, help="steps per window of the curve")
     ap.add_argument("--names", nargs="*", help="shipped runs (default: all)")

@@ -143,7 +143,8 @@ def _stack(spec: NetSpec, train_set: ImageSet, config: TrainConfig, seeds: list[
     return _Stacked(dev, choice, use_amp, models, params, buffers, vmap(forward), normalizer, scale, shift,
                     train_set.x.to(dev), train_set.y.to(dev), n, bs, steps_per_epoch,
                     steps_per_epoch * config.epochs, opt, gens,
-                    StepCurve(config.curve_every, steps_per_epoch, bs, dev, len(seeds)) if config.curve_every else None)
+                    StepCurve(config.curve_every, steps_per_epoch, bs, dev, len(seeds))
+                    if config.curve_every else None)
 
 
 def norms_in_float32(model: torch.nn.Module) -> None:

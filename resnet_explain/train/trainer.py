@@ -257,7 +257,8 @@ def _prepare(spec: NetSpec, train_set: ImageSet, config: TrainConfig,
     r = _Prepared(choice, dev, use_amp, use_cl, net, fwd, normalizer, scale, shift, x_all, y_all,
                   n, bs, steps_per_epoch, steps_total(config, steps_per_epoch), opt, g, snaps,
                   time.perf_counter() - t_setup, warming=config.warmup_lr > 0,
-                  curve=StepCurve(config.curve_every, steps_per_epoch, bs, dev) if config.curve_every else None)
+                  curve=(StepCurve(config.curve_every, steps_per_epoch, bs, dev)
+                         if config.curve_every else None))
     # The graphed step runs whole epochs at the schedule's lr: snapshot hooks, a constant warm-up
     # and a mid-epoch stop (max_steps) need the eager step.
     if config.compile == "graphs" and snaps is None and not config.warmup_lr and not config.max_steps:

@@ -161,7 +161,8 @@ def test_a_table_says_its_resolution_and_old_results_keep_working():
     hist = {("residual", 20, 0): [0.6, 0.1], ("residual", 20, 1): [0.7, 0.3],
             ("plain", 20, 0): [0.9, 0.9]}
     w = pd.DataFrame([{"arch": "residual", "depth": 20, "seed": 0, "step": s, "epoch": e, "steps": 5,
-                       "train_error": v} for s, e, v in ((5, 1, 0.8), (10, 1, 0.4), (15, 2, 0.15), (20, 2, 0.05))])
+                       "train_error": v}
+                      for s, e, v in ((5, 1, 0.8), (10, 1, 0.4), (15, 2, 0.15), (20, 2, 0.05))])
     table = cv.convergence_table(_curves(hist), spe=10, thresholds=(0.5, 0.2), steps=w)
     assert table.attrs["resolution"] == "mixed" and table.attrs["window_steps"] == 5
     res = table[table["arch"] == "residual"].iloc[0]

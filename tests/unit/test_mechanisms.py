@@ -145,7 +145,8 @@ def test_own_snapshots_are_not_copied_and_a_retrained_runs_are(stored, tmp_path)
     assert len(again["grads"]) == len(tables["grads"])
     assert mechanism_runs.load_stored(tmp_path / "missing") is None
     # a shipped run replaced by another (a new id) makes the stored results stale: not shown
-    stale = {**meta, "runs": {**meta["runs"], "residual56": {**meta["runs"]["residual56"], "run_id": "0" * 16}}}
+    other = {**meta["runs"]["residual56"], "run_id": "0" * 16}
+    stale = {**meta, "runs": {**meta["runs"], "residual56": other}}
     mechanism_runs.save(tables, stale, tmp_path)
     assert mechanism_runs.load_stored(tmp_path) is None
 

@@ -40,7 +40,8 @@ def by_epoch(steps: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"steps": n, "train_loss": g["lw"].sum() / n, "train_error": g["ew"].sum() / n})
 
 
-@pytest.mark.parametrize("spec,opts", [(SPEC, {}), (PLAIN, dict(augment=True, amp="auto", channels_last="auto"))],
+@pytest.mark.parametrize("spec,opts", [(SPEC, {}),
+                                       (PLAIN, dict(augment=True, amp="auto", channels_last="auto"))],
                          ids=["residual-fp32", "plain-auto-augment"])
 def test_the_curve_does_not_change_the_trained_weights(data, spec, opts):
     on = trainer.train(spec, data, data, cfg(**opts))
@@ -58,7 +59,8 @@ def test_windows_add_up_to_the_epoch_history(data):
     s = res.steps
     # 12 steps an epoch, windows cut at multiples of 5 and at each epoch's end
     assert list(s["step"]) == [5, 10, 12, 15, 20, 24, 25, 30, 35, 36]
-    assert list(s["steps"]) == [5, 5, 2, 3, 5, 4, 1, 5, 5, 1] and list(s["epoch"]) == [1] * 3 + [2] * 3 + [3] * 4
+    assert list(s["steps"]) == [5, 5, 2, 3, 5, 4, 1, 5, 5, 1]
+    assert list(s["epoch"]) == [1] * 3 + [2] * 3 + [3] * 4
     folded = by_epoch(s)
     assert (folded["steps"] == 12).all()
     # wrong answers are whole numbers: the error folds back exactly; the loss up to float sums
