@@ -119,7 +119,7 @@ for p in problems:
 job.buttons(start, blocked=bool(problems) or refused)
 if (res := job.follow()) is not None and not res.runs.empty:  # keep its numbers, not its models
     ss["tr_count"] = ss.get("tr_count", 0) + 1
-    ss["tr_runs"] = (ss.get("tr_runs", []) + [{"curves": res.curves, "runs": res.runs,
+    ss["tr_runs"] = (ss.get("tr_runs", []) + [{"curves": res.curves, "runs": res.runs, "steps": res.steps,
                                                "meta": res.meta, "n": ss["tr_count"]}])[-MAX_KEPT_RUNS:]
 
 kept = ss.get("tr_runs", [])
@@ -129,7 +129,7 @@ if kept and not running:
     panel.curves(last["curves"], chance, "live: ", "live", ("tr_k_trai", "tr_k_test"))
     st.caption(training_text.live_caption(last["meta"]))
     st.subheader(f"Live run #{last['n']}: final errors (one seed) and the hypothesis")
-    conv = dg.convergence(last["curves"], last["meta"])
+    conv = dg.convergence(last["curves"], last["meta"], steps=last.get("steps"))  # per step
     if (vs := panel.results(dg.summarise(last["runs"]), 1, chance, conv)) and not all(v["holds"] for v in vs):
         st.caption("A live run is one seed on a small budget: a deep network that starts slower can "
                    "still be behind when the budget ends (compare with the stored 12-epoch runs above).")

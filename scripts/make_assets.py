@@ -15,7 +15,12 @@ He et al.'s table 6 goes beside the measured table in results.json ("papers").
 
 Checkpoints: the first seed's model of each (arch, depth), float32 state_dict + spec string +
 normaliser + meta (how to rebuild its test set), loadable with torch.load(weights_only=True) via
-resnet_explain.train.shipped (runs: resnet_explain.train.runs).
+resnet_explain.train.shipped (runs: resnet_explain.train.runs), with its gradient snapshots every
+--snapshot-every steps (the stride the "Why plain nets fail" page reads; they do not change what is
+learned, but the seeds-together trainer does not take them, so with runs stored each seed trains
+alone) and its per-step training curve. steps.csv holds every network's per-step curve (running
+training loss and error per window of TrainConfig.curve_every steps): convergence is then read at
+step resolution.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import json
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +41,7 @@ import torch  # noqa: E402
 
 from resnet_explain.experiments.cifar_he2015 import beside_paper  # noqa: E402
 from resnet_explain.experiments.degradation import run_degradation  # noqa: E402
+from resnet_explain.experiments.mechanism_runs import SNAPSHOT_EVERY  # noqa: E402
 from resnet_explain.train import shipped  # noqa: E402
 from resnet_explain.train.budgets import EXPERIMENTS  # noqa: E402
 
@@ -56,6 +63,8 @@ def main() -> int:
     p.add_argument("--out", default=None, help="default: assets/degradation, or assets/cifar10_he2015 "
                    "for the CIFAR-10 experiments")
     p.add_argument("--no-runs", action="store_true", help="do not store the seed-0 twins as shipped runs")
+    p.add_argument("--snapshot-every", type=int, default=SNAPSHOT_EVERY,
+                   help="gradient snapshots every K steps in the stored runs (0 = none)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -72,7 +81,10 @@ def main() -> int:
               file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    res = run_degradation(name, depths=_ints(a.depths), seeds=_ints(a.seeds), epochs=a.epochs,
+    exp = EXPERIMENTS[name]
+    if not a.no_runs and a.snapshot_every:  # the shipped runs carry their own snapshots
+        exp = replace(exp, config=replace(exp.config, snapshot_every=a.snapshot_every))
+    res = run_degradation(exp, depths=_ints(a.depths), seeds=_ints(a.seeds), epochs=a.epochs,
                           device=a.device, progress=progress, keep_models=not a.no_runs)
     obj = res.to_json()
     obj["papers"] = [{k: r[k] for k in ("arch", "depth", "paper_test_error", "paper_source")}
@@ -84,6 +96,7 @@ def main() -> int:
     res.table.to_csv(out / "table.csv", index=False)
     res.runs.to_csv(out / "runs.csv", index=False)
     res.curves.to_csv(out / "curves.csv", index=False)
+    res.steps.to_csv(out / "steps.csv", index=False)  # the per-step curves: convergence per step
     print(res.table[["arch", "depth", "train_error", "train_error_std", "test_error",
                      "test_error_std", "seeds"]].to_string(index=False))
     for h in res.hypothesis:
@@ -93,7 +106,7 @@ def main() -> int:
     if not a.no_runs and res.models:
         first = res.meta["seeds"][0]
         m = res.meta
-        for (arch, depth, seed), (model, norm) in sorted(res.models.items()):
+        for (arch, depth, seed), (model, norm, grads) in sorted(res.models.items(), key=lambda kv: kv[0]):
             if seed != first:
                 continue
             run = res.runs[(res.runs.arch == arch) & (res.runs.depth == depth) & (res.runs.seed == seed)].iloc[0]
@@ -107,9 +120,12 @@ def main() -> int:
                                         "seed, size, difficulty)"}}
             rows = res.curves[(res.curves.arch == arch) & (res.curves.depth == depth)
                               & (res.curves.seed == seed)]
+            steps = res.steps[(res.steps.arch == arch) & (res.steps.depth == depth)
+                              & (res.steps.seed == seed)]
             stored = shipped.package(model.cpu(), norm, meta, rows.drop(columns=["arch", "depth", "seed"]),
-                                     EXPERIMENTS[m["experiment"]])
-            print(f"wrote run {stored.run_id} ({stored.label})")
+                                     EXPERIMENTS[m["experiment"]], grads,
+                                     steps.drop(columns=["arch", "depth", "seed"]))
+            print(f"wrote run {stored.run_id} ({stored.name})")
     print(f"done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return 0
 

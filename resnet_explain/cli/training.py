@@ -116,6 +116,9 @@ def _print_table(obj: dict) -> None:
         print(f"{r['arch']:<14}{r['depth']:>6}{cell('train_error'):>22}{cell('test_error'):>22}  "
               f"{','.join(str(s) for s in r.get('seeds', []))}")
     conv = obj.get("convergence") or {}
+    if conv.get("rows"):
+        print(f"  convergence: steps to a threshold at {conv.get('resolution', 'epoch')} resolution"
+              + (f" (windows of {conv['window_steps']} steps)" if conv.get("window_steps") else ""))
     for r in conv.get("rows", []):
         steps = []
         for t in conv.get("thresholds", []):
@@ -130,14 +133,18 @@ def _print_table(obj: dict) -> None:
         print(f"  {h['claim']}: {mark}{extra}")
 
 
-def _current_rules(obj: dict) -> None:
+def _current_rules(obj: dict, folder: Path) -> None:
     """A stored result read with today's rules: its claims checked again from its rows (a claim
     on a network that never left chance is not testable), its convergence numbers from its
-    curves when it was stored before them."""
+    curves (at step resolution where the per-step curves, ``steps.csv``, are stored beside it)
+    when it was stored before them or before they said their resolution."""
     if obj.get("rows"):
         obj["hypothesis"] = to_plain(check_hypothesis(pd.DataFrame(obj["rows"])))
-    if "convergence" not in obj and obj.get("curves") and obj.get("meta"):
-        obj["convergence"] = convergence_json(pd.DataFrame(obj["curves"]), obj["meta"])
+    stepwise = (folder / "steps.csv").is_file()
+    if obj.get("curves") and obj.get("meta") and (
+            stepwise or "resolution" not in (obj.get("convergence") or {})):
+        steps = pd.read_csv(folder / "steps.csv") if stepwise else None
+        obj["convergence"] = convergence_json(pd.DataFrame(obj["curves"]), obj["meta"], steps=steps)
 
 
 def cmd_degradation(a) -> int:
@@ -152,7 +159,7 @@ def cmd_degradation(a) -> int:
             obj = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot read {path}: {exc}") from None
-        _current_rules(obj)
+        _current_rules(obj, path.parent)
     else:
         depths = _ints(a.depths, "--depths") or None
         seeds = _ints(a.seeds, "--seeds") or None

@@ -160,19 +160,26 @@ def signal_sentence(signal: pd.DataFrame, depth: int) -> str:
     return txt + f" The growth {BROCK} show for residual nets does not show in our numbers."
 
 
-def _retrained_note(runs: dict) -> str:
-    """What the snapshots' retraining gave beside the shipped runs, where they were retrained."""
+def _snapshots_note(runs: dict) -> str:
+    """Where the heatmaps' snapshots come from: the shipped runs' own (recorded in a training
+    that reproduced their weights bit for bit), or a retraining that did not reproduce them."""
+    own = [n for n, r in runs.items() if r.get("own")]
     again = {n: r for n, r in runs.items() if "retrained_last_epoch_error" in r}
-    if not again:
-        return ""
-    same = all(float(r.get("max_weight_difference", 1)) == 0 for r in again.values())
-    errs = ", ".join(f"{n} {100 * r['retrained_last_epoch_error']:.1f} % vs "
-                     f"{100 * r['shipped_last_epoch_error']:.1f} %" for n, r in again.items())
-    return (" The snapshots come from training each shipped run's request again with snapshots on; "
-            + ("the weights came out bit-identical." if same else
-               f"the retraining does not reproduce the shipped weights bit for bit (last epoch's "
-               f"training error, retrained vs shipped: {errs}), so the heatmaps show that retraining, "
-               "the other charts the shipped weights."))
+    note = ""
+    if own:
+        note += (f" The snapshots are the shipped runs' own ({', '.join(own)}): each run's request "
+                 "was trained again with snapshots on and gave its shipped weights bit for bit, so "
+                 "the heatmaps follow the very training the other charts measure.")
+    if again:
+        same = all(float(r.get("max_weight_difference", 1)) == 0 for r in again.values())
+        errs = ", ".join(f"{n} {100 * r['retrained_last_epoch_error']:.1f} % vs "
+                         f"{100 * r['shipped_last_epoch_error']:.1f} %" for n, r in again.items())
+        note += (f" The snapshots of {', '.join(again)} come from training the run's request again "
+                 "with snapshots on; " + ("the weights came out bit-identical." if same else
+                 "the retraining does not reproduce the shipped weights bit for bit (last epoch's "
+                 f"training error, retrained vs shipped: {errs}), so their heatmaps show that "
+                 "retraining, the other charts the shipped weights."))
+    return note
 
 
 def how_made(meta: dict) -> str:
@@ -183,7 +190,7 @@ def how_made(meta: dict) -> str:
             f"{meta.get('n_images')} test images; gradient snapshots every {meta.get('snapshot_every')} "
             f"steps. Made by `{meta.get('command', 'python scripts/make_mechanisms.py')}` in "
             f"{meta.get('seconds')} s on {_threads(meta.get('threads'))}, torch {meta.get('torch')}."
-            + _retrained_note(runs))
+            + _snapshots_note(runs))
 
 
 def live_init_label(seed: int) -> str:

@@ -133,14 +133,24 @@ def convergence_sentence(residual: dict, plain: dict, threshold: float) -> str:
             f"{plain['auc_mean']:.1%}.")
 
 
-def convergence_caption(thresholds, spe: int) -> str:
-    """What the convergence table's numbers are."""
+def convergence_caption(thresholds, steps_per_epoch: int, resolution: str = "epoch",
+                        window_steps: int | None = None) -> str:
+    """What the convergence table's numbers are, at the resolution its runs' histories allow
+    (a convergence table's ``attrs``: experiments.convergence)."""
     ts = " and ".join(f"{t:.0%}" for t in thresholds)
-    return (f"Steps to {ts} training error: the end of the first epoch whose running training "
-            f"error is at or below it ({spe:,} steps per epoch; resolved to one epoch), mean over "
-            "the seeds that got there, their range in brackets; never: no epoch got there. Area "
-            "under the curve: the mean running training error over the run (0 % = right from the "
-            "first step, chance = never learned).")
+    spe = f"{steps_per_epoch:,} steps per epoch"
+    window = (f"the end of the first window of {window_steps} steps whose running training error "
+              f"is at or below it ({spe}; **resolution: {window_steps} steps**)")
+    epoch = (f"the end of the first epoch whose running training error is at or below it ({spe}; "
+             "**resolution: one epoch**, these runs were stored without a per-step curve)")
+    how = {"step": window, "epoch": epoch,
+           "mixed": (f"the end of the first window of {window_steps} steps at or below it where a "
+                     f"run has a per-step curve, else of the first epoch ({spe}; **resolution: "
+                     "mixed**)")}[resolution]
+    return (f"Steps to {ts} training error: {how}, mean over the seeds that got there, their "
+            "range in brackets; never: none got there. Area under the curve: the mean running "
+            "training error over every step of the run (0 % = right from the first step, chance = "
+            "never learned).")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,10 +28,11 @@ from ..train.budgets import EXPERIMENTS, Budget, named
 from ..train.checkpoints import to_plain
 from ..train.concurrent import Job, train_all
 from ..train.config import HISTORY_COLUMNS
+from ..train.step_history import STEP_COLUMNS
 from ..train.estimate import estimate_requests_seconds
 from ..train.runs import RunRequest
 from ..train.trainer import evaluate
-from .convergence import THRESHOLDS, convergence_table, steps_per_epoch
+from .convergence import THRESHOLDS, convergence_table, steps_are, steps_per_epoch
 
 STORED_DIR = assets_dir("degradation")
 
@@ -69,34 +70,37 @@ class DegradationResult:
     table: pd.DataFrame  # arch, depth, train_error, test_error (means), *_std, *_min/max, seeds
     meta: dict
     hypothesis: list[dict]
-    models: dict = field(default_factory=dict)  # (arch, depth, seed) -> (model, normalizer)
+    models: dict = field(default_factory=dict)  # (arch, depth, seed) -> (model, normalizer, grads)
+    steps: pd.DataFrame = field(default_factory=pd.DataFrame)  # arch, depth, seed + the per-step
+    # curve (train/step_history.py STEP_COLUMNS) of each run that recorded one
 
     @property
     def convergence(self) -> pd.DataFrame:
-        return convergence(self.curves, self.meta)
+        return convergence(self.curves, self.meta, steps=self.steps)
 
     def to_json(self) -> dict:
         rows = [to_plain(r) for r in self.table.to_dict("records")]
         return {"rows": rows, "runs": [to_plain(r) for r in self.runs.to_dict("records")],
                 "curves": [to_plain(r) for r in self.curves.to_dict("records")],
-                "convergence": convergence_json(self.curves, self.meta),
+                "convergence": convergence_json(self.curves, self.meta, steps=self.steps),
                 "hypothesis": to_plain(self.hypothesis), "meta": to_plain(self.meta)}
 
 
-def convergence(curves: pd.DataFrame, meta: dict, thresholds=THRESHOLDS) -> pd.DataFrame:
+def convergence(curves: pd.DataFrame, meta: dict, thresholds=THRESHOLDS,
+                steps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Steps and epochs to each training-error threshold and the curve's area, per network
-    with the seed spread (:func:`.convergence.convergence_table`), from a result's curves."""
-    return convergence_table(curves, steps_per_epoch(meta), thresholds)
+    with the seed spread (:func:`.convergence.convergence_table`), from a result's curves (and
+    its per-step curves, where it has them: step resolution)."""
+    return convergence_table(curves, steps_per_epoch(meta), thresholds, steps)
 
 
-def convergence_json(curves: pd.DataFrame, meta: dict, thresholds=THRESHOLDS) -> dict:
+def convergence_json(curves: pd.DataFrame, meta: dict, thresholds=THRESHOLDS,
+                     steps: pd.DataFrame | None = None) -> dict:
     """:func:`convergence` as JSON: its rows (null: never reached), the thresholds, the steps per
-    epoch and what the numbers are."""
-    table = convergence(curves, meta, thresholds)
+    epoch, the resolution and what the numbers are."""
+    table = convergence(curves, meta, thresholds, steps)
     return {"rows": [to_plain(r) for r in table.to_dict("records")], **to_plain(table.attrs),
-            "steps_are": "end of the first epoch whose running training error is at or below "
-                         "the threshold (null: never reached); auc: mean running training error "
-                         "over the epochs (= area under the per-step curve / steps)"}
+            "steps_are": steps_are(table.attrs)}
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class StoredRuns:
     curves: pd.DataFrame  # curves.csv: one row per epoch per network and seed
     runs: pd.DataFrame  # runs.csv: one row per network and seed, final errors and speed
     meta: dict  # results.json's "meta": the budget, the machine, how it was made
+    steps: pd.DataFrame = field(default_factory=pd.DataFrame)  # steps.csv, where it was stored
 
     @property
     def table(self) -> pd.DataFrame:
@@ -117,14 +122,16 @@ class StoredRuns:
 
     @property
     def convergence(self) -> pd.DataFrame:
-        return convergence(self.curves, self.meta)
+        return convergence(self.curves, self.meta, steps=self.steps)
 
 
 def load_stored(folder: str | Path = STORED_DIR) -> StoredRuns:
-    """Read curves.csv, runs.csv and the meta of results.json from ``folder``."""
+    """Read curves.csv, runs.csv, the meta of results.json and (stored since the per-step curve
+    exists) steps.csv from ``folder``."""
     folder = Path(folder)
+    steps = pd.read_csv(folder / "steps.csv") if (folder / "steps.csv").is_file() else pd.DataFrame()
     return StoredRuns(pd.read_csv(folder / "curves.csv"), pd.read_csv(folder / "runs.csv"),
-                      json.loads((folder / "results.json").read_text())["meta"])
+                      json.loads((folder / "results.json").read_text())["meta"], steps)
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
@@ -242,12 +249,15 @@ def run_degradation(exp: Budget | str = "cpu-live", depths=None, seeds=None, epo
     meta = _meta(exp, out, wall=time.perf_counter() - t0, data_s=data_s, together=bool(together))
     meta["steps_per_epoch"] = max(1, len(train_set) // min(exp.config.batch_size, len(train_set)))
     curves_df = pd.DataFrame(out.curves, columns=["arch", "depth", "seed"] + HISTORY_COLUMNS)
-    return DegradationResult(curves_df, runs_df, table, meta, check_hypothesis(table), out.models)
+    steps_df = pd.DataFrame(out.steps, columns=["arch", "depth", "seed"] + STEP_COLUMNS)
+    return DegradationResult(curves_df, runs_df, table, meta, check_hypothesis(table), out.models,
+                             steps_df)
 
 
 @dataclass
 class _Collected:
     curves: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
     runs: list = field(default_factory=list)
     models: dict = field(default_factory=dict)
     device: dict = field(default_factory=dict)
@@ -285,17 +295,20 @@ def _train_all(exp: Budget, archs, together: bool, data, out: _Collected, progre
 
 
 def _collect(arch: str, depth: int, seed: int, res, train_set, out: _Collected, keep_models: bool) -> None:
-    """One finished network's curves and final rows (eval-mode training error) into ``out``."""
+    """One finished network's curves, per-step curve and final rows (eval-mode training error)
+    into ``out``."""
     out.device = {k: res.meta[k] for k in DEVICE_KEYS if k in res.meta}
     for rec in res.history.to_dict("records"):
         out.curves.append({"arch": arch, "depth": depth, "seed": seed, **rec})
+    for rec in res.steps.to_dict("records"):
+        out.steps.append({"arch": arch, "depth": depth, "seed": seed, **rec})
     tr_err, tr_loss = evaluate(res.model, train_set, res.normalizer)
     out.runs.append({"arch": arch, "depth": depth, "seed": seed, "train_error": tr_err,
                      "train_loss": tr_loss, "test_error": float(res.history["test_error"].iloc[-1]),
                      "seconds": res.meta["seconds"], "params": res.meta["params"],
                      "images_per_s": float(res.history["images_per_s"].mean())})
-    if keep_models:
-        out.models[(arch, depth, seed)] = (res.model, res.normalizer)
+    if keep_models:  # the snapshots too: a shipped run carries them (scripts/make_assets.py)
+        out.models[(arch, depth, seed)] = (res.model, res.normalizer, res.grads)
     out.done += 1
 
 

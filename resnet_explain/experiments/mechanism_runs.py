@@ -4,9 +4,13 @@ training started from) and trained (the run's checkpoint); and the gradient snap
 training (:mod:`resnet_explain.train.snapshots`: ‖∂L/∂x‖ and ‖ΔW‖/‖W‖ per block and step).
 
 The results are stored in ``assets/mechanisms`` (``scripts/make_mechanisms.py`` writes them) so
-the page shows them at once. A shipped run without stored snapshots is trained again from its own
-request with snapshots on (they are tested not to change the training) and the retrained weights
-are compared with the shipped ones (``max_weight_difference`` in the meta).
+the page shows them at once. The snapshots are the shipped runs' own (``grads.csv`` in each run's
+folder, written by ``scripts/make_shipped_records.py``: the run's request trained again with
+snapshots on, stored only when the weights came out bit-identical to the shipped checkpoint), read
+from the runs and not copied here. A shipped run without stored snapshots is trained again from its
+own request with snapshots on (they are tested not to change the training), those snapshots are
+stored here (``grads.csv``) and the retrained weights are compared with the shipped ones
+(``max_weight_difference`` in the meta).
 """
 
 from __future__ import annotations
@@ -84,7 +88,11 @@ def snapshot_grads(run: Run, name: str, every: int = SNAPSHOT_EVERY) -> tuple[pd
     the same training again with ``snapshot_every`` on; then ``max_weight_difference`` says how
     far the retrained weights are from the shipped checkpoint's (0 when bit-identical)."""
     if len(run.grads):
-        return run.grads.assign(**_label(run, name)), {"source": "stored with the run"}
+        rec = run.meta.get("records", {})  # how they were recorded (train/shipped.py add_records)
+        return run.grads.assign(**_label(run, name)), {
+            "source": "the run's own, stored with it", "own": True,
+            "snapshot_every": rec.get("snapshot_every"), "made_by": rec.get("made_by"),
+            "training_seconds": rec.get("seconds")}
     from ..train.trainer import train  # the training engine: only when snapshots must be made
 
     tr, te = run.request.data.load()
@@ -120,21 +128,48 @@ def make(every: int = SNAPSHOT_EVERY, n_images: int = N_IMAGES,
                               "train_error": run.meta.get("train_error"),
                               "seconds": round(time.perf_counter() - t0, 1), **how}
         log(f"{name}: {meta['runs'][name]}")
+    strides = {r.get("snapshot_every") or every for r in meta["runs"].values()}
+    meta["snapshot_every"] = strides.pop() if len(strides) == 1 else sorted(strides)
     return {k: pd.concat(v, ignore_index=True) for k, v in tables.items()}, meta
 
 
+def _own(meta: dict) -> list[str]:
+    """The runs whose snapshots are their own (read from the shipped run, not stored here)."""
+    return [n for n, r in meta.get("runs", {}).items() if r.get("own")]
+
+
 def save(tables: dict[str, pd.DataFrame], meta: dict, folder: Path = STORE_DIR) -> None:
+    """The tables and meta into ``folder``; the snapshots only of runs that do not carry their
+    own (a shipped run's own stay in its folder: one copy)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    grads = tables["grads"][~tables["grads"]["net"].isin(_own(meta))]
     for k in TABLES:
-        tables[k].to_csv(folder / f"{k}.csv", index=False)
+        if k != "grads":
+            tables[k].to_csv(folder / f"{k}.csv", index=False)
+    if len(grads):
+        grads.to_csv(folder / "grads.csv", index=False)
+    else:
+        (folder / "grads.csv").unlink(missing_ok=True)
     (folder / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
 
 
 def load_stored(folder: Path = STORE_DIR) -> tuple[dict[str, pd.DataFrame], dict] | None:
-    """The stored tables and meta, or None when they have not been made."""
+    """The stored tables and meta, or None when they have not been made (or a run whose own
+    snapshots they read is no longer the one they were made from)."""
     folder = Path(folder)
-    if not all((folder / f"{k}.csv").is_file() for k in TABLES):
+    if not (folder / "meta.json").is_file() or not all(
+            (folder / f"{k}.csv").is_file() for k in TABLES if k != "grads"):
         return None
-    tables = {k: pd.read_csv(folder / f"{k}.csv") for k in TABLES}
-    return tables, json.loads((folder / "meta.json").read_text())
+    meta = json.loads((folder / "meta.json").read_text())
+    tables = {k: pd.read_csv(folder / f"{k}.csv") for k in TABLES if k != "grads"}
+    parts = [pd.read_csv(folder / "grads.csv")] if (folder / "grads.csv").is_file() else []
+    for name in _own(meta):
+        run = shipped.run(name)
+        if run.run_id != meta["runs"][name]["run_id"] or not len(run.grads):
+            return None
+        parts.append(run.grads.assign(**_label(run, name)))
+    if not parts:
+        return None
+    tables["grads"] = pd.concat(parts, ignore_index=True)
+    return tables, meta

@@ -23,6 +23,10 @@ OPTIMIZERS = ("sgd", "adamw")
 # 5 or 6 snapshots an epoch (steps 0, 8, ..., 40 in epoch 1), 46 over its 8 epochs. The overhead at
 # this K is measured by scripts/bench_snapshots.py.
 SNAPSHOT_EVERY = 8
+# The per-step training curve (train/step_history.py): one window every K steps. The cpu-budget
+# recipe's 78 steps an epoch give 10 windows an epoch; a window of 8 batches of 64 estimates an
+# error near 20 % within about 1.8 points (one binomial standard error of 512 answers).
+STEP_EVERY = 8
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_error", "test_error", "seconds", "images_per_s",
                    "lr"]
 
@@ -56,6 +60,8 @@ class TrainConfig:
     check_every: int = 1  # steps between should_stop() calls
     snapshot_every: int = 0  # record gradient snapshots every K steps (0 = off; the app uses
     # SNAPSHOT_EVERY); they do not change what is learned
+    curve_every: int = STEP_EVERY  # the running training loss and error per window of K steps
+    # (train/step_history.py; 0 = off); they do not change what is learned
     max_memory_bytes: int | None = None  # refuse (SpecError "budget") before allocating if the
     # cost estimate of a training step exceeds this (the app sets it; None = no limit)
     milestones: tuple[int, ...] = ()  # "step": divide lr by 10 at these iterations (He et al.:
@@ -91,6 +97,10 @@ class TrainConfig:
                 and 0 <= self.snapshot_every <= 1_000_000):
             raise TrainError("snapshot_every must be a whole number of steps from 0 (off) to "
                              f"1000000, got {self.snapshot_every!r}")
+        if not (isinstance(self.curve_every, int) and not isinstance(self.curve_every, bool)
+                and 0 <= self.curve_every <= 1_000_000):
+            raise TrainError("curve_every must be a whole number of steps from 0 (off) to "
+                             f"1000000, got {self.curve_every!r}")
         if not (all(isinstance(m, int) and m > 0 for m in self.milestones)
                 and list(self.milestones) == sorted(self.milestones)):
             raise TrainError(f"milestones must be increasing iteration counts, got {self.milestones!r}")

@@ -61,6 +61,7 @@ class GraphedStep:
         self.capture = dev.type == "cuda" if capture is None else capture
         rows = 4 if config.augment else 1  # batch indices (+ dx, dy, flip)
         self.plan_now = torch.zeros(rows, r.bs, dtype=torch.long, device=dev)
+        self.i_now = torch.zeros(1, dtype=torch.long, device=dev)  # the step's row in r.curve
         self.lr = torch.tensor(float(config.lr), device=dev)
         for group in r.opt.param_groups:
             group["lr"] = self.lr  # read on the device by the (fused) SGD step
@@ -90,6 +91,7 @@ class GraphedStep:
     def __call__(self, i: int) -> None:
         """Step ``i`` of the planned epoch."""
         self.plan_now.copy_(self.plan[i])
+        self.i_now.fill_(i)
         self.lr.copy_(self.lrs[i])
         if self.graph is not None:
             self.graph.replay()
@@ -117,7 +119,10 @@ class GraphedStep:
         loss.backward()
         r.opt.step()
         self.loss_sum.add_(loss.detach())
-        self.wrong.add_((out.detach().argmax(1) != yb).sum())
+        batch_wrong = (out.detach().argmax(1) != yb).sum()
+        self.wrong.add_(batch_wrong)
+        if r.curve is not None:  # the per-step curve (train/step_history.py), indexed on the device
+            r.curve.record_at(self.i_now, loss.detach(), batch_wrong)
 
     def _warm(self) -> None:
         side = torch.cuda.Stream(device=self.r.dev)

@@ -7,6 +7,7 @@ load it instead of training again. A run on disk is a folder named by its id:
     <id>/request.json   the inputs (spec query string, data recipe, training config)
     <id>/model.pt       the checkpoint (state_dict + spec + normalizer + meta; weights_only=True)
     <id>/history.csv    one row per epoch
+    <id>/steps.csv      the running training loss and error per window of K steps, when recorded
     <id>/grads.csv      gradient snapshots during training (block x step), when recorded
     <id>/meta.json      device, torch, wall time, final errors
 
@@ -38,13 +39,15 @@ from ..stored_assets import assets_dir
 from . import trainer  # called as trainer.train: a test that swaps it out reaches this module
 from .checkpoints import load_checkpoint, save_checkpoint, to_plain
 from .config import TrainConfig, later_at_default
+from .step_history import empty_steps
 from .lm_trainer import evaluate_lm
 
 SHIPPED_DIR = assets_dir("runs")
 DEFAULT_CAP_BYTES = int(float(os.environ.get("RESNET_EXPLAIN_RUNS_CAP_MB", "200")) * 2**20)
 # TrainConfig fields that do not change what is learned: left out of the run's identity.
 _NOT_IDENTITY = ("device", "check_every", "max_memory_bytes", "eval_batch_size", "compile",
-                 "snapshot_every")  # snapshots are tested not to change the training
+                 "snapshot_every", "curve_every")  # snapshots and the per-step curve are tested
+# not to change the training (tests/unit/test_snapshots.py, test_step_history.py)
 RUN_ID_LENGTH = 16
 TEXT_KINDS = ("stdlib", "sort")  # data/text.py's recipes
 
@@ -153,6 +156,7 @@ class Run:
     meta: dict
     path: Path
     shipped: bool = False
+    steps: pd.DataFrame = field(default_factory=empty_steps)  # step_history.STEP_COLUMNS
 
     @property
     def spec(self) -> NetSpec:
@@ -216,12 +220,13 @@ class RunStore:
             history = pd.read_csv(path / "history.csv")
             grads = pd.read_csv(path / "grads.csv") if (path / "grads.csv").is_file() else pd.DataFrame()
             meta = json.loads((path / "meta.json").read_text())
+            steps = pd.read_csv(path / "steps.csv") if (path / "steps.csv").is_file() else empty_steps()
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RunError(f"run {run_id} cannot be read: {exc}") from None
-        return Run(run_id, req, history, grads, meta, path, shipped)
+        return Run(run_id, req, history, grads, meta, path, shipped, steps)
 
     def put(self, request: RunRequest, model, normalizer, history: pd.DataFrame,
-            grads: pd.DataFrame | None, meta: dict) -> Run:
+            grads: pd.DataFrame | None, meta: dict, steps: pd.DataFrame | None = None) -> Run:
         """Write a run atomically (a temporary folder renamed into place), then evict."""
         run_id = request.run_id
         root = Path(self.root)
@@ -234,6 +239,8 @@ class RunStore:
             history.to_csv(tmp / "history.csv", index=False)
             if grads is not None and len(grads):
                 grads.to_csv(tmp / "grads.csv", index=False)
+            if steps is not None and len(steps):
+                steps.to_csv(tmp / "steps.csv", index=False)
             (tmp / "meta.json").write_text(json.dumps(to_plain({**meta, "run_id": run_id}), indent=1))
             dest = root / run_id
             if dest.exists():
@@ -340,7 +347,8 @@ def store_trained(request: RunRequest, res, store: RunStore, data: tuple, name: 
                 epochs=int(request.config.epochs),
                 train_error_is="eval mode, whole training set, after the last epoch")
     grads = getattr(res, "grads", None)
-    return store.put(request, res.model.cpu(), res.normalizer, res.history, grads, meta)
+    return store.put(request, res.model.cpu(), res.normalizer, res.history, grads, meta,
+                     getattr(res, "steps", None))
 
 
 LM_TRAIN_WINDOWS = 256  # training windows a language model's final training loss is measured on

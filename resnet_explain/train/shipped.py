@@ -2,16 +2,20 @@
 
 They are ordinary runs (:mod:`.runs`): the request that trained them (spec, data recipe, the
 ``cpu-budget`` experiment's config and seed) names them, so the same inputs asked for live load
-them instead of training again. A name is looked up among the shipped runs' labels only, never
+them instead of training again. Each carries its own gradient snapshots (``grads.csv``) and per-step
+training curve (``steps.csv``), recorded by :func:`add_records` in a training of its request that
+gave its weights bit for bit. A name is looked up among the shipped runs' labels only, never
 used as a path. Checkpoints load with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import replace
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from ..data import ImageSet, make_shapes
@@ -62,10 +66,11 @@ def load(name: str, device=None):
     return run(name).load_model(device=device)
 
 
-def package(model, normalizer, meta: dict, history: pd.DataFrame, budget) -> Run:
+def package(model, normalizer, meta: dict, history: pd.DataFrame, budget,
+            grads: pd.DataFrame | None = None, steps: pd.DataFrame | None = None) -> Run:
     """Store a network trained by the degradation experiment under ``budget`` (one of
-    :data:`~.budgets.EXPERIMENTS`) as a shipped run, named ``{arch}{depth}``
-    (scripts/make_assets.py calls this)."""
+    :data:`~.budgets.EXPERIMENTS`) as a shipped run, named ``{arch}{depth}``, with its gradient
+    snapshots and per-step curve where it recorded them (scripts/make_assets.py calls this)."""
     d = meta["data"]
     recipe = DataRecipe(n_train=int(d["n_train"]), n_test=int(d["n_test"]), size=int(d["size"]),
                         difficulty=float(d["difficulty"]), seed=int(d["seed"]))
@@ -75,7 +80,56 @@ def package(model, normalizer, meta: dict, history: pd.DataFrame, budget) -> Run
     run_meta = {**meta, "name": name, "shipped": True, "seconds": float(history["seconds"].sum())}
     _index.cache_clear()
     writer = RunStore(root=SHIPPED_DIR, cap_bytes=2**62, shipped_root=SHIPPED_DIR)
-    return writer.put(req, model, normalizer, history, None, run_meta)
+    return writer.put(req, model, normalizer, history, grads, run_meta, steps)
+
+
+def same_weights(a: dict, b: dict) -> float:
+    """The largest absolute difference between two state dicts' floating-point tensors (0.0:
+    bit-identical); inf when their names or shapes differ."""
+    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
+        return float("inf")
+    return max((float((a[k].double() - b[k].double()).abs().max()) for k in a
+                if a[k].is_floating_point()), default=0.0)
+
+
+def add_records(name: str, snapshot_every: int, curve_every: int, made_by: str) -> dict:
+    """Train the shipped run ``name`` again from its own request with gradient snapshots every
+    ``snapshot_every`` steps and the per-step curve every ``curve_every`` on (neither changes
+    what is learned: tests/unit/test_snapshots.py, test_step_history.py), and, only when the
+    weights come out bit-identical to the shipped checkpoint and the history's numbers equal the
+    shipped history's, write them beside it (``grads.csv``, ``steps.csv``; ``meta.json`` says how).
+    The checkpoint and the run id stay as they are. Returns what was done (``stored`` False and
+    the difference when they are not identical: nothing is written then)."""
+    import time  # only this regeneration times itself
+
+    from .trainer import train
+
+    r = run(name)
+    tr, te = r.request.data.load()
+    config = replace(r.request.config, snapshot_every=int(snapshot_every), curve_every=int(curve_every))
+    t0 = time.perf_counter()
+    res = train(r.spec, tr, te, config)
+    seconds = time.perf_counter() - t0
+    ref = r.load_model()[0].state_dict()
+    diff = same_weights({k: v.cpu() for k, v in res.model.state_dict().items()}, ref)
+    cols = ["epoch", "train_loss", "train_error", "test_error", "lr"]
+    # the CSV keeps 17 significant digits: equal up to its parsing
+    same_history = len(res.history) == len(r.history) and bool(np.allclose(
+        res.history[cols].to_numpy(float), r.history[cols].to_numpy(float), rtol=1e-12, atol=0,
+        equal_nan=True))
+    done = {"name": name, "run_id": r.run_id, "seconds": round(seconds, 1),
+            "max_weight_difference": diff, "same_history": bool(same_history),
+            "stored": diff == 0.0 and same_history}
+    if done["stored"]:
+        res.grads.to_csv(r.path / "grads.csv", index=False)
+        res.steps.to_csv(r.path / "steps.csv", index=False)
+        meta = json.loads((r.path / "meta.json").read_text())
+        meta["records"] = {"made_by": made_by, "snapshot_every": int(snapshot_every),
+                           "curve_every": int(curve_every), "seconds": round(seconds, 1),
+                           "how": "the run's own request trained again with snapshots and the "
+                                  "per-step curve on; weights bit-identical to this checkpoint"}
+        (r.path / "meta.json").write_text(json.dumps(meta, indent=1))
+    return done
 
 
 def load_readonly(which: Run | str, device=None):

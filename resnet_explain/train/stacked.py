@@ -43,6 +43,7 @@ from .config import HISTORY_COLUMNS, TrainConfig, lr_at, steps_total
 from .graphs import WARMUP_STEPS, apply_augment, draw_augment
 from .many import _unstack, norms_in_float32
 from .snapshots import empty_grads
+from .step_history import StepCurve, frame
 from .trainer import TrainResult, _check, evaluate, precision
 
 
@@ -90,6 +91,11 @@ class StackedGroup:
         self.loss_sum = torch.zeros(K, device=dev)
         self.wrong = torch.zeros(K, device=dev)
         self.records: list[list[dict]] = [[] for _ in self.configs]
+        # the per-step curve, by the trainer's rule (train/step_history.py), indexed on the device
+        self.curve = StepCurve(cfg.curve_every, self.steps_per_epoch, self.bs, dev, K) if cfg.curve_every else None
+        self.i_now = torch.zeros(1, dtype=torch.long, device=dev)
+        self.step_rows: list[list[dict]] = [[] for _ in self.configs]
+        self.epoch_first = 0
         self.step, self.stopped = 0, False
 
     # -- the epoch's plan, drawn on the host as train() draws it -----------------------------
@@ -110,11 +116,13 @@ class StackedGroup:
         self.lrs = torch.tensor(self.lrs_host, dtype=torch.float32).to(self.dev)
         self.loss_sum.zero_()
         self.wrong.zero_()
+        self.epoch_first = self.step
 
     def __call__(self, i: int) -> None:
         """Step ``i`` of the planned epoch."""
         self.plan_now.copy_(self.plan[i])
         self.lr_now.copy_(self.lrs[i])
+        self.i_now.fill_(i)
         self.lr_scalar = self.lrs_host[i][0]
         if self.graph is not None:
             self.graph.replay()
@@ -141,7 +149,10 @@ class StackedGroup:
         grads = torch.autograd.grad(per_model.sum(), self.params)  # slice k: model k's gradient only
         self._sgd(list(grads), cfg)
         self.loss_sum.add_(per_model.detach())
-        self.wrong.add_((out.detach().argmax(-1) != yb.view(K, bs)).sum(1))
+        batch_wrong = (out.detach().argmax(-1) != yb.view(K, bs)).sum(1)
+        self.wrong.add_(batch_wrong)
+        if self.curve is not None:
+            self.curve.record_at(self.i_now, per_model.detach(), batch_wrong)
 
     @torch.no_grad()
     def _sgd(self, grads: list[torch.Tensor], cfg: TrainConfig) -> None:
@@ -210,6 +221,9 @@ class StackedGroup:
         losses = (self.loss_sum / self.steps_per_epoch).tolist()  # waits for this group's stream
         errs = (self.wrong / (self.steps_per_epoch * self.bs)).tolist()
         train_s = time.perf_counter() - t0
+        if self.curve is not None:
+            for k, rows in enumerate(self.curve.rows(epoch, self.epoch_first, self.step - self.epoch_first)):
+                self.step_rows[k] += rows
         self.unstack()
         for k, (m, c) in enumerate(zip(self.models, self.configs)):
             test_err = float("nan")
@@ -238,7 +252,7 @@ class StackedGroup:
         if self.capture_error:
             meta["graph_error"] = self.capture_error
         return TrainResult(pd.DataFrame(self.records[k], columns=HISTORY_COLUMNS), m.train(),
-                           self.normalizer, meta, empty_grads())
+                           self.normalizer, meta, empty_grads(), frame(self.step_rows[k]))
 
     def unstack(self) -> None:
         """Copy each model's slice of the stacked parameters and buffers into the model."""

@@ -25,6 +25,7 @@ from ..spec import NetSpec, SpecError, check_budget
 from .config import HISTORY_COLUMNS, WARMUP_WINDOW, TrainConfig, lr_at, steps_total
 from .graphs import GraphedStep, apply_augment, draw_augment, graphed_epoch
 from .snapshots import GradSnapshots, empty_grads
+from .step_history import StepCurve, empty_steps, frame
 
 
 @dataclass
@@ -35,6 +36,8 @@ class TrainResult:
     meta: dict = field(default_factory=dict)  # device, torch, seconds, stopped, params, config
     grads: pd.DataFrame = field(default_factory=empty_grads)  # snapshots.GRAD_COLUMNS: one row
     # per (snapshot step, block) when config.snapshot_every > 0 (see train/snapshots.py)
+    steps: pd.DataFrame = field(default_factory=empty_steps)  # step_history.STEP_COLUMNS: the
+    # running training loss and error per window of config.curve_every steps (0: none)
 
 
 def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -120,6 +123,8 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
     epoch's own mini-batches in train mode (as the curves in He et al. fig. 1/6); use
     :func:`evaluate` for an eval-mode error on the training set.
 
+    With ``config.curve_every`` = K > 0 the same running loss and error are also kept per window
+    of K steps (``TrainResult.steps``, :mod:`.step_history`; finished epochs only, as the history).
     With ``config.snapshot_every`` = K > 0 every K-th step (0, K, 2K, ...) also records per-block
     gradient, weight and update norms from that step's own forward and backward
     (:mod:`.snapshots`, in ``TrainResult.grads``; the snapshots of a stopped epoch are kept).
@@ -135,6 +140,7 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
     _check(spec, train_set, config)
     r = _prepare(spec, train_set, config, model)
     records: list[dict] = []
+    step_rows: list[dict] = []
     stopped = False
     step = 0
     t_all = time.perf_counter()
@@ -161,11 +167,13 @@ def train(spec: NetSpec, train_set: ImageSet, test_set: ImageSet | None = None,
                    "seconds": time.perf_counter() - t0, "images_per_s": seen / train_s,
                    "lr": config.warmup_lr if r.warming else lr_at(config, step - 1, r.total)}
             records.append(rec)
+            if r.curve is not None:
+                step_rows += r.curve.rows(epoch, start, step - start)[0]
             if progress is not None:
                 progress(dict(rec))
             if step >= r.total:
                 break
-    return _result(r, spec, config, records, test_set, stopped, step, t_all)
+    return _result(r, spec, config, records, test_set, stopped, step, t_all, step_rows)
 
 
 @dataclass
@@ -195,6 +203,7 @@ class _Prepared:
     warming: bool = False  # in a constant warm-up (config.warmup_lr) still
     window_wrong: torch.Tensor | None = None  # wrong answers in the warm-up's current window
     warmup_steps: int = 0  # iterations the constant warm-up lasted
+    curve: StepCurve | None = None  # the per-step curve's device buffers (config.curve_every)
 
 
 def _check(spec: NetSpec, train_set: ImageSet, config: TrainConfig) -> None:
@@ -247,7 +256,9 @@ def _prepare(spec: NetSpec, train_set: ImageSet, config: TrainConfig,
     snaps = GradSnapshots(net, config.snapshot_every) if config.snapshot_every else None
     r = _Prepared(choice, dev, use_amp, use_cl, net, fwd, normalizer, scale, shift, x_all, y_all,
                   n, bs, steps_per_epoch, steps_total(config, steps_per_epoch), opt, g, snaps,
-                  time.perf_counter() - t_setup, warming=config.warmup_lr > 0)
+                  time.perf_counter() - t_setup, warming=config.warmup_lr > 0,
+                  curve=(StepCurve(config.curve_every, steps_per_epoch, bs, dev)
+                         if config.curve_every else None))
     # The graphed step runs whole epochs at the schedule's lr: snapshot hooks, a constant warm-up
     # and a mid-epoch stop (max_steps) need the eager step.
     if config.compile == "graphs" and snaps is None and not config.warmup_lr and not config.max_steps:
@@ -312,6 +323,8 @@ def _train_epoch(r: _Prepared, config: TrainConfig, epoch: int, step: int, shoul
         loss_sum = loss_sum + loss.detach()
         batch_wrong = (out.detach().argmax(1) != yb).sum()
         wrong = wrong + batch_wrong
+        if r.curve is not None:  # device writes; copied to the host once per epoch
+            r.curve.record(i, loss.detach(), batch_wrong)
         step += 1
         if r.warming:
             _warmup_check(r, config, step, batch_wrong)
@@ -331,8 +344,9 @@ def _warmup_check(r: _Prepared, config: TrainConfig, step: int, batch_wrong: tor
 
 
 def _result(r: _Prepared, spec: NetSpec, config: TrainConfig, records: list[dict],
-            test_set: ImageSet | None, stopped: bool, step: int, t_all: float) -> TrainResult:
-    """The history, the model (contiguous again), its meta and the snapshots."""
+            test_set: ImageSet | None, stopped: bool, step: int, t_all: float,
+            step_rows: list[dict]) -> TrainResult:
+    """The history, the model (contiguous again), its meta, the snapshots and the step curve."""
     history = pd.DataFrame(records, columns=HISTORY_COLUMNS)
     meta = {**describe(r.dev), "device_note": r.choice.note, "seconds": time.perf_counter() - t_all,
             "setup_seconds": r.setup_s, "stopped": stopped, "steps": step,
@@ -346,4 +360,4 @@ def _result(r: _Prepared, spec: NetSpec, config: TrainConfig, records: list[dict
     if r.use_cl:  # hand back an ordinary (contiguous) model: hooks and checkpoints expect it
         net = net.to(memory_format=torch.contiguous_format)
     grads = r.snaps.frame() if r.snaps is not None else empty_grads()
-    return TrainResult(history, net, r.normalizer, meta, grads)
+    return TrainResult(history, net, r.normalizer, meta, grads, frame(step_rows))

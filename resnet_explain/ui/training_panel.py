@@ -44,8 +44,7 @@ def results(table: pd.DataFrame, n_seeds: int, chance: float,
         t = min(convergence.attrs["thresholds"])
         for r, p in pairs(convergence):
             st.markdown(words.convergence_sentence(r, p, t))
-        st.caption(words.convergence_caption(convergence.attrs["thresholds"],
-                                             convergence.attrs["steps_per_epoch"]))
+        st.caption(words.convergence_caption(**convergence.attrs))
     vs = words.verdicts(check_hypothesis(table, chance), n_seeds)
     for v in vs:
         st.markdown(words.verdict_line(v))

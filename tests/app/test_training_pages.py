@@ -1,5 +1,6 @@
 """AppTest for the Training page (stored runs, a tiny live run, Stop) and the Lesion page."""
 
+import re
 import time
 from pathlib import Path
 
@@ -71,6 +72,9 @@ def test_training_shows_stored_runs_table_and_verdicts():
     assert list(shown["architecture"]) == list(conv["arch"]) and "steps to 20%" in shown.columns
     for r, p in pairs(conv):
         assert words.convergence_sentence(r, p, 0.2) in text
+    # ... at the resolution its histories allow, said under the table
+    assert words.convergence_caption(**conv.attrs) in [c.value for c in at.caption]
+    assert "**resolution: " in words.convergence_caption(**conv.attrs)
     # The stored curves: mean over seeds of the last epoch, as in curves.csv.
     curves = pd.read_csv(ROOT / "assets" / "degradation" / "curves.csv")
     frames = chart_frames(at)
@@ -105,6 +109,8 @@ def test_training_live_tiny_budget_runs_to_the_final_table():
     text = markdown(at)
     assert "plain-14 trains worse than plain-8" in text
     assert "**residual-14** reached 20% training error" in text  # the live run's convergence
+    # a live run keeps its per-step curve: its convergence is read per window of steps
+    assert any(re.search(r"resolution: \d+ steps", c.value) for c in at.caption)
     assert "Stored and live, side by side" in [s.value for s in at.subheader][-1]
     assert not at.button(key="tr_start").disabled and at.button(key="tr_stop").disabled
 

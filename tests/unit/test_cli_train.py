@@ -41,6 +41,7 @@ def test_run_prints_json_and_progress(tiny_live, capsys):
     assert {(r["arch"], r["depth"]) for r in conv["rows"]} == {(r["arch"], r["depth"]) for r in obj["rows"]}
     for r in conv["rows"]:
         assert r["to20_steps_mean"] is None or r["to20_steps_mean"] == 2  # one epoch: 2 steps or never
+    assert conv["resolution"] == "step"  # a run trained now keeps its per-step curve
 
 
 def test_stored_results_round_trip(tiny_live, capsys, tmp_path):
@@ -96,8 +97,12 @@ def test_stored_assets_have_the_documented_shape(capsys):
             assert (r[f"{k}_reached"] == 0) == (r[f"{k}_steps_mean"] is None)
         assert 0 <= r["auc_mean"] <= 1
     assert all("testable" in h for h in obj["hypothesis"])
+    # the resolution the stored histories allow: per step where steps.csv is stored beside them
+    stepwise = (cli_train.DEFAULT_RESULTS.parent / "steps.csv").is_file()
+    assert conv["resolution"] == ("step" if stepwise else "epoch")
     code, text, _ = run(["degradation"], capsys)
     assert "mean training error over the run" in text
+    assert f"at {conv['resolution']} resolution" in text
 
 
 # ---- lr-sweep -------------------------------------------------------------------------------------

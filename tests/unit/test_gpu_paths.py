@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -46,6 +47,7 @@ def test_the_graphed_step_learns_what_the_eager_trainer_learns(augment, schedule
     _same(eager, graphed)
     np.testing.assert_allclose(graphed.history.test_error, eager.history.test_error, atol=1e-6)
     assert graphed.meta["graphed"] is False  # no capture on a CPU: the same body, eagerly
+    pd.testing.assert_frame_equal(graphed.steps, eager.steps)  # the per-step curve, by one rule
 
 
 def test_graphs_with_snapshots_train_eagerly_and_a_stop_is_honoured():
@@ -81,6 +83,9 @@ def test_cuda_graph_capture_matches_eager_within_bf16_tolerance():
     assert graphed.meta["graphed"] is True
     _same(eager, graphed, rtol=1e-2, atol=1e-3)
     assert isinstance(GraphedStep, type)
+    # the per-step curve replays in the graph too (its step index is a device tensor)
+    assert list(graphed.steps["step"]) == list(eager.steps["step"]) and len(eager.steps)
+    np.testing.assert_allclose(graphed.steps["train_loss"], eager.steps["train_loss"], rtol=1e-2, atol=1e-3)
 
 
 def test_gpu_check_script_parses_and_its_entries_answer_help():

@@ -119,6 +119,38 @@ def test_stored_results_cover_every_twin_at_init_and_trained(stored):
     assert set(tables["grads"]["net"]) == names and tables["grads"]["update_ratio"].notna().any()
 
 
+def test_the_heatmaps_read_the_shipped_runs_own_snapshots_not_a_retraining(stored):
+    from resnet_explain.train import shipped
+
+    tables, meta = stored
+    for name in mechanism_runs.twin_names():
+        run = shipped.run(name)
+        how = meta["runs"][name]
+        assert how["own"] and how["run_id"] == run.run_id and "retrained_last_epoch_error" not in how
+        mine = tables["grads"][tables["grads"]["net"] == name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine[run.grads.columns], run.grads)
+    assert not (mechanism_runs.STORE_DIR / "grads.csv").exists()  # one copy: in the runs' folders
+    note = text.how_made(meta)
+    assert "the shipped runs' own" in note and "does not reproduce" not in note
+
+
+def test_own_snapshots_are_not_copied_and_a_retrained_runs_are(stored, tmp_path):
+    tables, meta = stored
+    mixed = {**meta, "runs": {**meta["runs"], "plain20": {
+        k: v for k, v in meta["runs"]["plain20"].items() if k != "own"}}}
+    mechanism_runs.save(tables, mixed, tmp_path)
+    kept = pd.read_csv(tmp_path / "grads.csv")
+    assert set(kept["net"]) == {"plain20"}  # only the run whose snapshots are not its own
+    again, _ = mechanism_runs.load_stored(tmp_path)
+    assert len(again["grads"]) == len(tables["grads"])
+    assert mechanism_runs.load_stored(tmp_path / "missing") is None
+    # a shipped run replaced by another (a new id) makes the stored results stale: not shown
+    other = {**meta["runs"]["residual56"], "run_id": "0" * 16}
+    stale = {**meta, "runs": {**meta["runs"], "residual56": other}}
+    mechanism_runs.save(tables, stale, tmp_path)
+    assert mechanism_runs.load_stored(tmp_path) is None
+
+
 def test_sentences_carry_the_stored_numbers(stored):
     tables, _meta = stored
     for depth in sorted(set(tables["share"]["depth"])):

@@ -171,3 +171,25 @@ def test_every_shipped_run_is_found_by_its_own_inputs():
         req = RunRequest.from_identity(json.loads((p / "request.json").read_text()))
         assert req.run_id == p.name and req.config.amp == "off"
     assert shipped.run("plain20").request.twin().run_id == shipped.run("residual20").run_id
+
+
+def test_snapshots_and_the_step_curve_leave_a_shipped_run_its_id():
+    """The shipped runs were trained again with snapshots and the per-step curve on
+    (scripts/make_shipped_records.py); neither is part of a run's identity, so the same inputs
+    name the same run whatever those settings are, and each shipped run carries both."""
+    from dataclasses import replace
+
+    from resnet_explain.train import shipped
+
+    for name in shipped.shipped():
+        run = shipped.run(name)
+        for every, curve in ((0, 0), (24, 8), (1, 1), (8, 0)):
+            again = replace(run.request, config=replace(run.request.config, snapshot_every=every,
+                                                        curve_every=curve))
+            assert again.run_id == run.run_id
+        assert len(run.grads) and len(run.steps), f"{name} carries no snapshots or per-step curve"
+        every = run.meta["records"]["snapshot_every"]
+        assert sorted(run.grads["step"].unique())[:2] == [0, every]
+        # the curve's windows add up to the stored per-epoch history
+        per_epoch = run.steps.groupby("epoch")["steps"].sum()
+        assert len(per_epoch) == len(run.history) and per_epoch.nunique() == 1

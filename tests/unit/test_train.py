@@ -143,6 +143,9 @@ def test_degradation_tiny():
         assert {"arch", "depth", "train_error", "test_error", "seeds"} <= set(row)
         assert 0 <= row["train_error"] <= 1
     assert {"device", "torch", "epochs", "wall_seconds"} <= set(obj["meta"])
+    # every network's per-step curve: convergence at step resolution, in the JSON too
+    assert len(r.steps.groupby(["arch", "depth", "seed"])) == 4
+    assert r.convergence.attrs["resolution"] == "step" and obj["convergence"]["resolution"] == "step"
     # two seeds: mean and spread over both
     r2 = degradation.run_degradation(tiny_experiment(), depths=[8], seeds=[0, 1], archs=("residual",))
     assert r2.table["seeds"].iloc[0] == [0, 1]
@@ -150,6 +153,19 @@ def test_degradation_tiny():
     assert len(runs) == 2
     assert r2.table["train_error"].iloc[0] == pytest.approx(statistics.mean(runs))
     assert r2.table["train_error_std"].iloc[0] == pytest.approx(statistics.stdev(runs), abs=1e-12)
+
+
+def test_a_stored_result_reads_its_step_curves_when_stored_and_says_epoch_otherwise(tmp_path):
+    r = degradation.run_degradation(tiny_experiment(), depths=[8], archs=("residual",))
+    (tmp_path / "results.json").write_text(json.dumps(r.to_json(), allow_nan=False))
+    r.curves.to_csv(tmp_path / "curves.csv", index=False)
+    r.runs.to_csv(tmp_path / "runs.csv", index=False)
+    r.steps.to_csv(tmp_path / "steps.csv", index=False)
+    stored = degradation.load_stored(tmp_path)
+    assert stored.convergence.attrs["resolution"] == "step"
+    pd.testing.assert_frame_equal(stored.convergence, r.convergence, check_dtype=False)
+    (tmp_path / "steps.csv").unlink()  # as every result stored before the per-step curve
+    assert degradation.load_stored(tmp_path).convergence.attrs["resolution"] == "epoch"
 
 
 def test_degradation_stop_and_bad_depth():
