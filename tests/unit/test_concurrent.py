@@ -27,6 +27,10 @@ def data():
 def _same(got, alone, rtol=2e-4, atol=2e-5):
     cols = ["train_loss", "train_error", "test_error", "lr"]
     np.testing.assert_allclose(got.history[cols].to_numpy(), alone.history[cols].to_numpy(), rtol=rtol, atol=atol)
+    # the per-step curve too (train/step_history.py): same windows, same numbers
+    assert len(alone.steps) and list(got.steps["step"]) == list(alone.steps["step"])
+    np.testing.assert_allclose(got.steps[["train_loss", "train_error"]].to_numpy(),
+                               alone.steps[["train_loss", "train_error"]].to_numpy(), rtol=rtol, atol=atol)
     for (name, a), b in zip(alone.model.state_dict().items(), got.model.state_dict().values()):
         if a.is_floating_point():
             torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4, msg=name)
