@@ -99,7 +99,10 @@ def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
     if pickable:
         pick = alt.selection_point(name=PICK, fields=["block"], on="click", clear="dblclick", empty=False)
         layers = [line.add_params(pick),
-                  base.mark_rule(color=MID_GREY, strokeWidth=2, strokeDash=[2, 2]).encode(x=x).transform_filter(pick)]
+                  base.mark_rule(color=MID_GREY, strokeWidth=2, strokeDash=[2, 2]).encode(x=x).transform_filter(pick),
+                  # the rule says what it is beside it: a grey dashed line reads as the twin otherwise
+                  base.mark_text(align="left", baseline="top", dx=4, y=4, color=MID_GREY, fontSize=12).encode(
+                      x=x, text=alt.value("picked block")).transform_filter(pick)]
     layers += flagged_markers(long, x, color, tooltip, label=True)
     if has_bound:
         layers.append(alt.Chart(theory.assign(network="bound")).mark_line(

@@ -191,7 +191,7 @@ def _builders(probes) -> dict:
         "gradflow.split_chart": lambda: cg.split_chart(cg.split_long(blocks["residual"])),
         "gradflow.weight_grad_chart": lambda: cg.weight_grad_chart(cg.weight_grad_long({k: p.params for k, p in probes.items()})),
         "landscape.surface_chart": lambda: cl.surface_chart(surf),
-        "landscape.curves_chart": lambda: cl.curves_chart(lines, "alpha", "α", marks=(0.0,)),
+        "landscape.curves_chart": lambda: cl.curves_chart(lines, "alpha", "α", marks={0.0: "α = 0: the trained weights"}),
         "lesion.lesion_drop_chart": lambda: cles.lesion_drop_chart(_lesion()),
         "lesion.residual_ratio_chart": lambda: cles.residual_ratio_chart(_lesion()),
         "lr_sweep.lr_sweep_chart": lambda: clr.lr_sweep_chart(lr_table, chance=0.9, threshold=0.5),
