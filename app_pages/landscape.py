@@ -102,7 +102,9 @@ if any(v is None for v in found.values()):
     st.stop()
 
 pl, rs = found.values()
-size = 330 if settings.presenter else 300  # two panels + legend fit 976 px: 1280 with the sidebar open
+# Two fixed-size panels, their axes and the colour legend fit 820 px (1280 with the sidebar open:
+# tests/e2e/test_e2e_fit.py); on stage the sidebar starts collapsed and the page is 1216 px wide.
+size = 380 if ui.on_stage() else 270
 st.subheader("The numbers")
 if warning := landscape_text.pair_warning(pl, rs):
     st.warning(warning, icon=":material/warning:")
