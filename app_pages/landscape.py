@@ -102,7 +102,9 @@ if any(v is None for v in found.values()):
     st.stop()
 
 pl, rs = found.values()
-size = 380 if settings.presenter else 300
+# Two fixed-size panels, their axes and the colour legend fit 820 px (1280 with the sidebar open:
+# tests/e2e/test_e2e_fit.py); on stage the sidebar starts collapsed and the page is 1216 px wide.
+size = 380 if ui.on_stage() else 270
 st.subheader("The numbers")
 if warning := landscape_text.pair_warning(pl, rs):
     st.warning(warning, icon=":material/warning:")
@@ -117,12 +119,14 @@ ui.chart_with_export(ui.cached_chart(charts.surface_chart, surf, size=size),
                      pd.concat([v.assign(net=k) for k, v in surf.items()]), "loss_surface", "ll_surface")
 st.subheader("1-D slice along direction 1")
 frames = {k: (ui.run_variant(runs[k]), v.line) for k, v in found.items()}
-ui.chart_with_export(ui.cached_chart(charts.curves_chart, frames, "alpha", "α (direction 1)", marks=(0.0,)),
+ui.chart_with_export(ui.cached_chart(charts.curves_chart, frames, "alpha", "α (direction 1)",
+                                     marks={0.0: "α = 0: the trained weights"}),
                      charts.curves_table(frames, "alpha"), "loss_line", "ll_line")
 st.subheader("The straight line from the initial to the trained weights")
 st.caption("t = 0: the weights the run started from; t = 1: the trained weights (Goodfellow et al. "
            "2015). A monotone fall means no barrier lies on the straight path.")
 frames = {k: (ui.run_variant(runs[k]), v.path) for k, v in found.items()}
-ui.chart_with_export(ui.cached_chart(charts.curves_chart, frames, "t", "t (0 = initial, 1 = trained)", marks=(0.0, 1.0)),
+ui.chart_with_export(ui.cached_chart(charts.curves_chart, frames, "t", "t (0 = initial, 1 = trained)",
+                                     marks={0.0: "t = 0: the initial weights", 1.0: "t = 1: the trained weights"}),
                      charts.curves_table(frames, "t"), "loss_path", "ll_path")
 ui.show_code(filter_normalized, "Show the code: filter-normalised directions")

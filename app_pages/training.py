@@ -35,8 +35,9 @@ st.info(
     "(3) ResNet-56's is below plain-56's.", icon=":material/science:")
 
 # ---- 1. stored ----------------------------------------------------------------------------------
-st.header("1 · Stored runs")
-ui.aside("tr_stored").caption(training_text.stored_caption(stored.meta))
+with ui.aside("tr_stored"):  # on stage the act is its title, the hypothesis and the two curves
+    st.header("1 · Stored runs")
+    st.caption(training_text.stored_caption(stored.meta))
 panel.curves(stored.curves, chance, "", "stored", ("tr_s_train", "tr_s_test"))
 st.caption(training_text.curves_caption(stored.n_seeds, chance))
 st.subheader(f"Final errors and speed (mean over {stored.n_seeds} seeds), plain and residual, by depth")

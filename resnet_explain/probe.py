@@ -26,7 +26,7 @@ from .measurement import BlockHooks, Norms
 from .model import build_model, make_batch
 from .model.transformer import TransformerNet
 from .residuals import CONCAT, IDENTITY, NONE, PROJECTION, Residual, find_residual
-from .seeding import sub_seed
+from .seeding import global_rng, sub_seed
 from .spec.kinds import BLOCK_KINDS
 
 CHART_VARIANT = "your model"  # the one line of a probe's chart
@@ -260,10 +260,11 @@ def probe_spec(spec, seed: int = 0, batch: int = 32, device=None, dtype=None,
         x, y = batch_fn(spec, batch, seed)
         x, y = x.to(next(model.parameters()).device), y.to(next(model.parameters()).device)
     # Stochastic depth and a dropout shortcut draw masks in a training step: from a generator
-    # seeded here, so the same spec and seed give the same numbers (the caller's RNG is restored).
+    # seeded here, so the same spec and seed give the same numbers (the caller's RNG is restored;
+    # no other thread reseeds the global generator meanwhile: seeding.global_rng).
     dev = x.device
     cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
+    with global_rng(cuda):
         torch.manual_seed(sub_seed(seed, "probe"))
         res = probe(model, x, y, train=train)
     res.meta["seed"] = seed

@@ -6,18 +6,19 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .axes import MID_GREY, VARIANT_COLORS, W, block_order, fit_title, legend, xblock
+from .axes import MID_GREY, VARIANT_COLORS, W, block_order, fit_title, legend, name_tooltips, with_readable, xblock
 
 
 def block_share_chart(df: pd.DataFrame, height: int = 300) -> alt.Chart:
     """Share of f(x) − f(baseline) attributed through each block's branch, plain vs residual."""
+    df = with_readable(df)
     return alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=50)).encode(
         x=xblock(block_order(df)),
         y=alt.Y("share_of_total:Q", title=fit_title("share of f(x) − f(baseline) through the branch",
                                                     height),
                 axis=alt.Axis(format="%")),
         color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend()),
-        tooltip=["variant:N", "block:O", alt.Tooltip("share_of_total:Q", format=".1%"),
+        tooltip=["variant:N", *name_tooltips(df), alt.Tooltip("share_of_total:Q", format=".1%"),
                  alt.Tooltip("attribution:Q", format=".4f"),
                  alt.Tooltip("f_x_minus_f_baseline:Q", format=".4f")],
     ).properties(height=height, width=W)

@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 
 from .. import magnitude
+from ..spec import block_label
 from .palette import (  # noqa: F401 (re-exported: the charts import their colours from here)
     ACTIVATION_COLORS,
     BRANCH_TERM_COLOR,
@@ -118,6 +119,40 @@ BLOCK_LABEL_EXPR = ("test(regexp('^stage[0-9]+[.]block[0-9]+$'), datum.label) ? 
 def block_axis(**kw) -> alt.Axis:
     """An axis of block names, labelled as a learner reads them (:data:`BLOCK_LABEL_EXPR`)."""
     return alt.Axis(labelExpr=BLOCK_LABEL_EXPR, **kw)
+
+
+# A tooltip cannot take a labelExpr: it shows a field as it is. So a chart's data gets a readable
+# copy of each name (spec.block_label, the one naming rule) and its tooltips show that, with the
+# code name beside it only where it says something else (tests/unit/test_chart_tooltips.py).
+CODE_NAME = "code name"
+
+
+def readable_name(name) -> str:
+    """A block's or a parameter's name as a learner reads it: ``stage1.block0`` -> ``stage 1 ·
+    block 1``, ``stage1.block0.body.conv1.weight`` -> ``stage 1 · block 1 · body.conv1.weight``;
+    other names (``stem.conv.weight``, ``layer1.0``) as they are."""
+    parts = str(name).split(".")
+    head = ".".join(parts[:2])
+    label = block_label(head)
+    if label == head:
+        return str(name)
+    return " · ".join([label] + ([".".join(parts[2:])] if len(parts) > 2 else []))
+
+
+def with_readable(df: pd.DataFrame, col: str = "block") -> pd.DataFrame:
+    """``df`` with ``<col>_label``: :func:`readable_name` of each value of ``col``."""
+    out = df.copy()
+    out[f"{col}_label"] = [readable_name(v) for v in out[col]] if col in out else []
+    return out
+
+
+def name_tooltips(df: pd.DataFrame, col: str = "block", title: str = "block") -> list:
+    """The tooltip fields for a name column: the readable name under ``title``, then the code name
+    under "code name" where any differs (``df`` from :func:`with_readable`)."""
+    tips = [alt.Tooltip(f"{col}_label:N", title=title)]
+    if col in df and (df[col].astype(str) != df[f"{col}_label"]).any():
+        tips.append(alt.Tooltip(f"{col}:N", title=CODE_NAME))
+    return tips
 
 
 def xblock(order, title: str = "block (input → output)") -> alt.X:

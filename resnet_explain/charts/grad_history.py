@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import magnitude
-from .axes import VARIANT_COLORS, W, block_axis, block_order, dash_legend, fit_title, flagged_markers, legend, xblock
+from .axes import VARIANT_COLORS, W, block_axis, block_order, dash_legend, fit_title, flagged_markers, legend, name_tooltips, with_readable, xblock
 
 VARIANTS = ["plain", "residual"]
 QUANTITIES = {  # a column of the snapshot table (train/snapshots.py GRAD_COLUMNS) -> axis title
@@ -71,8 +71,8 @@ def color_domain(long: pd.DataFrame) -> list[float]:
     return [lo, hi] if hi > lo else [lo - 0.5, hi + 0.5]
 
 
-def _tooltip(quantity: str) -> list:
-    return [alt.Tooltip("variant:N"), alt.Tooltip("block:O"), alt.Tooltip("step:Q"),
+def _tooltip(long: pd.DataFrame, quantity: str) -> list:
+    return [alt.Tooltip("variant:N"), *name_tooltips(long), alt.Tooltip("step:Q"),
             alt.Tooltip("epoch:Q"), alt.Tooltip("value_text:N", title=quantity),
             alt.Tooltip("log10:Q", format=".2f"), alt.Tooltip("status:N")]
 
@@ -82,21 +82,21 @@ def heatmap(frames: dict[str, pd.DataFrame], quantity: str = "grad_norm",
     """log10 of ``quantity`` per block (rows, input at the top) and snapshot step (columns), one
     panel per variant (plain left, residual right) on one shared colour scale. Cells that are 0
     (underflow) or NaN/Inf are grey, marked with their status."""
-    long = history_long(frames, quantity)
+    long = with_readable(history_long(frames, quantity))
     order = block_order(long) if len(long) else []
     title = f"log10 {SHORT[quantity]}"
     y = alt.Y("block:O", sort=order, title="block (input ↓ output)", axis=block_axis())
     x = alt.X("step:O", title="training step", axis=alt.Axis(labelOverlap=True, labelAngle=0))
     is_measured = alt.datum.status == magnitude.MEASURED
     cells = alt.Chart().mark_rect().encode(
-        x=x, y=y, tooltip=_tooltip(quantity),
+        x=x, y=y, tooltip=_tooltip(long, quantity),
         color=alt.condition(is_measured, alt.Color(
             "log10:Q", title=title, legend=legend(),
             scale=alt.Scale(scheme="viridis", domain=color_domain(long))),
             alt.value(NO_LOG_FILL)))
     marks = alt.Chart().transform_filter(~is_measured).mark_point(
         filled=True, size=70, color="#000000").encode(
-        x=x, y=y, tooltip=_tooltip(quantity),
+        x=x, y=y, tooltip=_tooltip(long, quantity),
         shape=alt.Shape("status:N", scale=STATUS_SHAPES, title="no log10", legend=legend()))
     sort = [v for v in VARIANTS if v in set(long["variant"])] + \
         sorted(set(long["variant"]) - set(VARIANTS))
@@ -129,7 +129,7 @@ def profile_chart(frames: dict[str, pd.DataFrame], quantity: str = "grad_norm",
                   steps: list[int] | None = None, height: int = 320) -> alt.LayerChart:
     """log10 of ``quantity`` per block (input → output), one line per variant and step: the
     variant's colour, a dash per step. Values without a log10 are ▼ at the floor."""
-    d = profile_long(frames, quantity, steps)
+    d = with_readable(profile_long(frames, quantity, steps))
     x = xblock(block_order(d) if len(d) else [])
     whens = list(dict.fromkeys(d.sort_values("step")["when"]))
     dashes = [[1, 0], [6, 3], [2, 2], [10, 3, 2, 3]]
@@ -137,7 +137,7 @@ def profile_chart(frames: dict[str, pd.DataFrame], quantity: str = "grad_norm",
                           scale=alt.Scale(domain=whens, range=[dashes[i % 4] for i in range(len(whens))]),
                           legend=dash_legend())
     color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend())
-    tooltip = _tooltip(quantity)
+    tooltip = _tooltip(d, quantity)
     y = alt.Y("y:Q", title=fit_title(f"log10 {QUANTITIES[quantity]}", height))
     line = alt.Chart(d).mark_line().encode(x=x, y=y, color=color, strokeDash=dash, detail="when:N")
     points = alt.Chart(d).mark_circle(size=30, opacity=1).encode(x=x, y=y, color=color,

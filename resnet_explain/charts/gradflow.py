@@ -23,6 +23,8 @@ from .axes import (
     fit_title,
     flagged_markers,
     legend,
+    name_tooltips,
+    with_readable,
     xblock,
 )
 
@@ -67,9 +69,10 @@ def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
     """Per-block ||dL/dx_l|| (log10), plain vs residual overlaid; optional dashed theory line.
     ``pickable``: a click on a point selects its block (the selection PICK, on the field
     ``block``), marked by a grey rule."""
+    long = with_readable(long)
     x = xblock(block_order(long))
     base = alt.Chart(long)
-    tooltip = [alt.Tooltip("variant:N"), alt.Tooltip("network:N"), alt.Tooltip("block:O"),
+    tooltip = [alt.Tooltip("variant:N"), alt.Tooltip("network:N"), *name_tooltips(long),
                alt.Tooltip("grad_norm_text:N", title="‖∂L/∂x‖"),
                alt.Tooltip("log10_grad_norm:Q", title="log10", format=".2f"),
                alt.Tooltip("status:N")]
@@ -96,7 +99,10 @@ def grad_norm_chart(long: pd.DataFrame, theory: pd.DataFrame | None = None,
     if pickable:
         pick = alt.selection_point(name=PICK, fields=["block"], on="click", clear="dblclick", empty=False)
         layers = [line.add_params(pick),
-                  base.mark_rule(color=MID_GREY, strokeWidth=2, strokeDash=[2, 2]).encode(x=x).transform_filter(pick)]
+                  base.mark_rule(color=MID_GREY, strokeWidth=2, strokeDash=[2, 2]).encode(x=x).transform_filter(pick),
+                  # the rule says what it is beside it: a grey dashed line reads as the twin otherwise
+                  base.mark_text(align="left", baseline="top", dx=4, y=4, color=MID_GREY, fontSize=12).encode(
+                      x=x, text=alt.value("picked block")).transform_filter(pick)]
     layers += flagged_markers(long, x, color, tooltip, label=True)
     if has_bound:
         layers.append(alt.Chart(theory.assign(network="bound")).mark_line(
@@ -200,11 +206,12 @@ def split_chart(split: pd.DataFrame, height: int = 300) -> alt.Chart:
     present = set(split["term"])
     names = next((t for t in (GATED_TERMS, DENSE_TERMS) if present & set(t)), _TERMS)
     colors = [IDENTITY_TERM_COLOR, BRANCH_TERM_COLOR, GATE_TERM_COLOR][:len(names)]
+    split = with_readable(split)
     return alt.Chart(split).mark_line(point=alt.OverlayMarkDef(size=60)).encode(
         x=xblock(block_order(split), "residual block (input → output)"),
         y=alt.Y("log10:Q", title=fit_title("log10 norm of the term", height)),
         color=alt.Color("term:N", title=None, legend=legend(), scale=alt.Scale(domain=names, range=colors)),
-        tooltip=["block:O", "term:N", alt.Tooltip("norm:Q", format=".3e"),
+        tooltip=[*name_tooltips(split), "term:N", alt.Tooltip("norm:Q", format=".3e"),
                  alt.Tooltip("log10:Q", format=".2f")],
     ).properties(height=height, width=W)
 
@@ -226,7 +233,8 @@ def weight_grad_long(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def weight_grad_chart(long: pd.DataFrame, height: int = 280) -> alt.Chart:
     x = alt.X("layer:Q", title="weighted layer (input → output)")
     color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend())
-    tooltip = ["variant:N", "param:N", "shape:N", alt.Tooltip("grad_norm:Q", format=".3e"),
+    long = with_readable(long, "param")
+    tooltip = ["variant:N", *name_tooltips(long, "param", "weight"), "shape:N", alt.Tooltip("grad_norm:Q", format=".3e"),
                alt.Tooltip("weight_norm:Q", format=".3e"), "status:N"]
     line = alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=25)).encode(
         x=x, y=alt.Y("y:Q", title="log10 ‖∂L/∂W‖"), color=color, tooltip=tooltip)

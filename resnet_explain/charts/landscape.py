@@ -14,9 +14,12 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .axes import VARIANT_COLORS, W, fit_title, legend
+from .axes import MID_GREY, VARIANT_COLORS, W, dash_legend, fit_title, legend
 
 LOSS_FLOOR = 1e-4  # log10 scale: losses below are drawn at the floor (a trained net reaches ~1e-3)
+# What the marks on the 2-D slice are, in its legend.
+ISO_LINE = "white lines: equal loss (the same levels in both panels)"
+CENTRE = "the trained weights (α = β = 0)"
 
 
 def _log_loss(loss) -> np.ndarray:
@@ -81,12 +84,28 @@ def surface_chart(surfaces: dict[str, pd.DataFrame], size: int = 300, levels: in
         lines = contour_lines(s, lv)
         if len(lines):
             layers.append(alt.Chart(lines).mark_line(color="white", strokeWidth=1, opacity=0.8).encode(
-                x=alt.X("alpha:Q", scale=sc), y=alt.Y("beta:Q", scale=sc), detail="line:N", order="order:Q"))
-        centre = pd.DataFrame({"alpha": [0.0], "beta": [0.0], "what": ["trained weights"]})
-        layers.append(alt.Chart(centre).mark_point(shape="cross", size=120, color="white", filled=True)
-                      .encode(x=alt.X("alpha:Q", scale=sc), y=alt.Y("beta:Q", scale=sc), tooltip="what:N"))
+                x=alt.X("alpha:Q", scale=sc), y=alt.Y("beta:Q", scale=sc), detail="line:N", order="order:Q",
+                tooltip=[alt.Tooltip("level:Q", title="white line: log10 loss", format=".2f")]))
+        layers += _named_marks(sc, contours=bool(len(lines)))
         panels.append(alt.layer(*layers).properties(width=size, height=size, title=label))
     return alt.hconcat(*panels).resolve_scale(color="shared")
+
+
+def _named_marks(sc: alt.Scale, contours: bool) -> list:
+    """The white cross at the trained weights, and a legend naming it and the white iso-loss lines
+    (on a wall nobody reads the caption). A legend's symbol takes its mark's colour, and white on a
+    light page is no symbol: the legend comes from grey outline points under the white cross (a
+    "stroke" symbol is a short line)."""
+    names = ([ISO_LINE] if contours else []) + [CENTRE]
+    at = pd.DataFrame({"alpha": 0.0, "beta": 0.0, "what": names})
+    pos = {"x": alt.X("alpha:Q", scale=sc), "y": alt.Y("beta:Q", scale=sc)}
+    shape = alt.Scale(domain=names, range=(["stroke"] if contours else []) + ["cross"])
+    key = alt.Chart(at).mark_point(size=120, color=MID_GREY, filled=False, strokeWidth=2, opacity=1).encode(
+        **pos, shape=alt.Shape("what:N", scale=shape, title=None,
+                               legend=legend(orient="bottom", direction="horizontal", symbolStrokeWidth=2)))
+    cross = alt.Chart(at[at["what"] == CENTRE]).mark_point(size=120, color="white", filled=True, opacity=1).encode(
+        **pos, shape=alt.Shape("what:N", scale=shape, legend=None), tooltip="what:N")
+    return [key, cross]
 
 
 def _curves(frames: dict[str, pd.DataFrame], xcol: str) -> pd.DataFrame:
@@ -99,10 +118,15 @@ def _curves(frames: dict[str, pd.DataFrame], xcol: str) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
+# Grey rules on the curves, one dash each, so a legend can tell them apart: dotted, then dashed.
+MARK_DASHES = ([2, 3], [8, 4], [1, 6])
+
+
 def curves_chart(frames: dict[str, tuple[str, pd.DataFrame]], xcol: str, xtitle: str,
-                 height: int = 280, marks: tuple[float, ...] = ()) -> alt.LayerChart:
+                 height: int = 280, marks: dict[float, str] | None = None) -> alt.LayerChart:
     """Loss (log10) against ``xcol`` for each network (``frames``: label -> (variant, table)):
-    plain red, residual blue; dotted rules at ``marks`` (e.g. t = 0 and t = 1)."""
+    plain red, residual blue; a grey rule at each of ``marks`` (value -> what it is, e.g.
+    ``{0.0: "t = 0: the initial weights"}``), dotted, dashed, …, each named in the legend."""
     d = _curves(frames, xcol)
     lo, hi = float(d[xcol].min()), float(d[xcol].max())
     nets = list(frames)
@@ -117,8 +141,12 @@ def curves_chart(frames: dict[str, tuple[str, pd.DataFrame]], xcol: str, xtitle:
         tooltip=tip)
     layers = [line]
     if marks:
-        layers.append(alt.Chart(pd.DataFrame({xcol: list(marks)})).mark_rule(strokeDash=[2, 3], color="gray")
-                      .encode(x=f"{xcol}:Q"))
+        names = list(marks.values())
+        rules = pd.DataFrame({xcol: list(marks), "what": names})
+        layers.append(alt.Chart(rules).mark_rule(color=MID_GREY, strokeWidth=2).encode(
+            x=f"{xcol}:Q", tooltip=[alt.Tooltip("what:N", title="grey line")],
+            strokeDash=alt.StrokeDash("what:N", title=None, legend=dash_legend(), scale=alt.Scale(
+                domain=names, range=[MARK_DASHES[i % len(MARK_DASHES)] for i in range(len(names))]))))
     return alt.layer(*layers).properties(width=W, height=height)
 
 

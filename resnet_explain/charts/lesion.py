@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..content.lesion import BIG_DROP
-from .axes import VARIANT_COLORS, W, block_order, legend, xblock
+from .axes import VARIANT_COLORS, W, block_order, legend, name_tooltips, with_readable, xblock
 from .palette import OCHRE, RESIDUAL_COLOR
 from .training import net_label
 
@@ -42,21 +42,21 @@ def lesion_long(frames: dict[str, pd.DataFrame], downsampling: dict[str, bool] |
 
 def _downsampling_bands(long: pd.DataFrame, order, top: float, title: str) -> list:
     """A light grey band behind each downsampling block (the whole category, both twins)."""
-    ds = long[long["downsampling"]].drop_duplicates("block")[["block"]].assign(top=top)
+    ds = with_readable(long[long["downsampling"]].drop_duplicates("block")[["block"]].assign(top=top))
     if not len(ds):
         return []
     return [alt.Chart(ds).mark_bar(color="#888", opacity=0.12).encode(
         x=xblock(order, title), y="top:Q",
-        tooltip=[alt.Tooltip("block:O", title="downsampling block")])]
+        tooltip=name_tooltips(ds, title="downsampling block"))]
 
 
 def lesion_drop_chart(long: pd.DataFrame, height: int = 340) -> alt.Chart:
     """Accuracy drop (points) when each block alone is deleted, plain vs residual side by side.
     Grey bands mark downsampling blocks; ✕ marks a block that cannot be deleted."""
-    order = block_order(long)
+    order, long = block_order(long), with_readable(long)
     x = xblock(order, "block deleted (input → output)")
     color = alt.Color("arch:N", scale=VARIANT_COLORS, title=None, legend=legend(symbolOpacity=1))
-    tooltip = ["net:N", "block:O", "status:N",
+    tooltip = ["net:N", *name_tooltips(long), "status:N",
                alt.Tooltip("drop_pct:Q", title="accuracy drop (points)", format=".1f"),
                alt.Tooltip("accuracy_pct:Q", title="accuracy with it deleted (%)", format=".1f"),
                alt.Tooltip("base_accuracy_pct:Q", title="accuracy, whole net (%)", format=".1f"),
@@ -81,7 +81,7 @@ def lesion_drop_chart(long: pd.DataFrame, height: int = 340) -> alt.Chart:
 def residual_ratio_chart(long: pd.DataFrame, height: int = 260) -> alt.Chart:
     """‖F(x)‖/‖x‖ per residual block: how much each branch adds to what flows past it (0 = the
     block is the identity)."""
-    d = long[(long["arch"] == "residual") & np.isfinite(long["residual_ratio"])].copy()
+    d = with_readable(long[(long["arch"] == "residual") & np.isfinite(long["residual_ratio"])])
     d["shortcut"] = np.where(d["downsampling"], "downsampling block",
                              "identity shortcut")
     order = block_order(long)
@@ -92,7 +92,7 @@ def residual_ratio_chart(long: pd.DataFrame, height: int = 260) -> alt.Chart:
                         scale=alt.Scale(domain=["identity shortcut",
                                                 "downsampling block"],
                                         range=[RESIDUAL_COLOR, OCHRE])),  # light/dark blue read as one on a wall
-        tooltip=["block:O", alt.Tooltip("residual_ratio:Q", title="‖F(x)‖/‖x‖", format=".3f"),
+        tooltip=[*name_tooltips(d), alt.Tooltip("residual_ratio:Q", title="‖F(x)‖/‖x‖", format=".3f"),
                  alt.Tooltip("drop_pct:Q", title="accuracy drop when deleted (points)", format=".1f"),
                  "shortcut:N"],
     ).properties(height=height, width=W)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from .axes import PLAIN_COLOR, RESIDUAL_COLOR, W, dash_legend, legend, shade
+from .axes import PLAIN_COLOR, RESIDUAL_COLOR, W, dash_legend, legend, name_tooltips, shade, with_readable
 
 STATES = ["init", "trained"]
 STATE_DASH = alt.Scale(domain=STATES, range=[[5, 3], [1, 0]])
@@ -49,24 +49,24 @@ def correlation_chart(corr: pd.DataFrame, depth: int, height: int = 260) -> alt.
 
 def share_chart(share: pd.DataFrame, height: int = 260) -> alt.Chart:
     """‖F(x)‖/‖S(x)‖ per block of the residual nets, init dashed and trained solid."""
-    d = _labelled(share[share["arch"] == "residual"].dropna(subset=["share"]))
+    d = with_readable(_labelled(share[share["arch"] == "residual"].dropna(subset=["share"])))
     return alt.Chart(d).mark_line(point=True).encode(
         x=alt.X("position:Q", title="block (input → output)"),
         y=alt.Y("share:Q", title="‖F(x)‖ / ‖S(x)‖"),
         color=_color(d),
         strokeDash=alt.StrokeDash("state:N", scale=STATE_DASH, legend=dash_legend(title="weights")),
-        tooltip=["network:N", "state:N", "block:N", alt.Tooltip("share:Q", format=".3f")],
+        tooltip=["network:N", "state:N", *name_tooltips(d), alt.Tooltip("share:Q", format=".3f")],
     ).properties(width=W, height=height)
 
 
 def signal_chart(signal: pd.DataFrame, column: str, state: str = "init", height: int = 240) -> alt.Chart:
     """``column`` ("variance" or "mean_sq") of every block output, one line per network."""
-    d = _labelled(signal[signal["state"] == state])
+    d = with_readable(_labelled(signal[signal["state"] == state]))
     # Brock et al.'s "average channel variance" / "average channel squared mean", short enough for the axis
     title = {"variance": "channel variance", "mean_sq": "channel mean²"}[column]
     return alt.Chart(d).mark_line(point=True).encode(
         x=alt.X("position:Q", title="block (input → output)"),
         y=alt.Y(f"{column}:Q", title=f"{title} ({state})"),
         color=_color(d),
-        tooltip=["network:N", "block:N", alt.Tooltip(f"{column}:Q", format=".3f")],
+        tooltip=["network:N", *name_tooltips(d), alt.Tooltip(f"{column}:Q", format=".3f")],
     ).properties(width=W, height=height)

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 
 from .. import magnitude
-from .axes import W, flagged_markers
+from .axes import W, flagged_markers, name_tooltips, with_readable
 
 
 def real_long(blocks: pd.DataFrame) -> pd.DataFrame:
@@ -34,10 +34,11 @@ def short_names(names: list[str]) -> list[str]:
 
 def real_chart(long: pd.DataFrame, height: int = 340) -> alt.Chart:
     """log10 ‖∂L/∂x‖ per block, input to output: one line, points coloured by stage."""
+    long = with_readable(long)
     order = list(long.sort_values("position")["label"])
     x = alt.X("label:O", sort=order, title="block (input → output)",
               axis=alt.Axis(labelAngle=-60, labelOverlap=True, labelLimit=220))
-    tooltip = [alt.Tooltip("block:O"), alt.Tooltip("kind:N"), alt.Tooltip("stage:N"),
+    tooltip = [*name_tooltips(long), alt.Tooltip("kind:N"), alt.Tooltip("stage:N"),
                alt.Tooltip("grad_norm_text:N", title="‖∂L/∂x‖"),
                alt.Tooltip("log10_grad_norm:Q", title="log10", format=".2f"),
                alt.Tooltip("status:N")]

@@ -26,7 +26,9 @@ from .axes import (
     fit_title,
     flagged_markers,
     legend,
+    name_tooltips,
     variant_scale,
+    with_readable,
     xblock,
 )
 
@@ -118,10 +120,10 @@ def activation_sweep_chart(sweep: pd.DataFrame, height: int = 360) -> alt.Chart:
 
 def blocks_multi_chart(long: pd.DataFrame, height: int = 360, colors: alt.Scale | None = None) -> alt.Chart:
     """Per-block log10 ‖∂L/∂x‖ for any number of named variants (``charts.gradflow_long`` output)."""
-    order = block_order(long)
+    order, long = block_order(long), with_readable(long)
     color = alt.Color("variant:N", title=None, legend=legend(),
                       scale=colors if colors is not None else variant_scale(long["variant"]))
-    tooltip = ["variant:N", "block:O", alt.Tooltip("grad_norm_text:N", title="‖∂L/∂x‖"),
+    tooltip = ["variant:N", *name_tooltips(long), alt.Tooltip("grad_norm_text:N", title="‖∂L/∂x‖"),
                alt.Tooltip("log10_grad_norm:Q", format=".2f"), "status:N"]
     layers = [alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=35)).encode(
         x=xblock(order), y=alt.Y("y:Q", title=fit_title("log10 ‖∂L/∂x‖ at block output", height)),
@@ -135,11 +137,11 @@ _HW_COLORS = alt.Scale(domain=["identity term", "residual-branch term", "‖∂L
 
 
 def highway_chart(long: pd.DataFrame, height: int = 340) -> alt.Chart:
-    order = block_order(long)
+    order, long = block_order(long), with_readable(long)
     return alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=40)).encode(
         x=xblock(order), y=alt.Y("log10:Q", title="log10 norm"),
         color=alt.Color("series:N", scale=_HW_COLORS, title=None, legend=legend()),
-        tooltip=["block:O", "series:N", alt.Tooltip("log10:Q", format=".3f")],
+        tooltip=[*name_tooltips(long), "series:N", alt.Tooltip("log10:Q", format=".3f")],
     ).properties(height=height, width=W)
 
 
@@ -148,13 +150,13 @@ _GROWS, _SHRINKS = MID_GREY, OCHRE  # not plain/residual: a gain is neither
 
 def gain_chart(table: pd.DataFrame, height: int = 260) -> alt.Chart:
     """Per-block gain ‖∂L/∂x_in‖/‖∂L/∂x_out‖ as log10 bars around 0 (gain 1)."""
-    d = table.dropna(subset=["log10_gain"])
+    d = with_readable(table.dropna(subset=["log10_gain"]))
     order = block_order(table)
     return alt.Chart(d).mark_bar().encode(
         x=xblock(order),
         y=alt.Y("log10_gain:Q", title=fit_title("log10 gain of the block (0 = ×1)", height)),
         color=alt.condition(alt.datum.log10_gain >= 0, alt.value(_GROWS), alt.value(_SHRINKS)),
-        tooltip=["block:O", alt.Tooltip("gain:Q", format=".4f"), alt.Tooltip("log10_gain:Q", format=".4f")],
+        tooltip=[*name_tooltips(d), alt.Tooltip("gain:Q", format=".4f"), alt.Tooltip("log10_gain:Q", format=".4f")],
     ).properties(height=height, width=W)
 
 
@@ -189,8 +191,12 @@ def _correlation_chart(df: pd.DataFrame, x: str, x_title: str, y: str, y_title: 
         y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(domain=[-1, 1])),
         color=alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend()),
         tooltip=["variant:N", f"{x}:Q", alt.Tooltip(f"{y}:Q", format=".3f")])
-    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(strokeDash=[4, 4], color=MID_GREY).encode(y="y:Q")
-    return alt.layer(line, zero).properties(height=height, width=W)
+    zero = pd.DataFrame({"y": [0.0], "what": ["0: no correlation"]})
+    rule = alt.Chart(zero).mark_rule(strokeDash=[4, 4], color=MID_GREY).encode(y="y:Q")
+    # named on the chart, not only by the axis: on a wall a dashed grey line reads as a series
+    text = alt.Chart(zero).mark_text(align="left", dy=-7, x=4, color=MID_GREY, fontSize=11).encode(
+        y="y:Q", text="what:N")
+    return alt.layer(line, rule, text).properties(height=height, width=W)
 
 
 def autocorr_chart(ac: pd.DataFrame, height: int = 280) -> alt.Chart:
@@ -213,13 +219,14 @@ def branch_chart(df: pd.DataFrame, height: int = 280) -> alt.Chart:
                       "value": df["branch_over_skip"]}),
         pd.DataFrame({"block": df["block"], "position": df["position"], "measure": _BRANCH_MEASURES[1],
                       "value": df["cosine_out_vs_skip"]})], ignore_index=True)
+    long = with_readable(long)
     return alt.Chart(long).mark_line(point=alt.OverlayMarkDef(size=45)).encode(
         x=xblock(order, "residual block"),
         y=alt.Y("value:Q", title=fit_title("value (a pure copy: 0 and 1)", height)),
         color=alt.Color("measure:N", title=None, legend=legend(),
                         scale=alt.Scale(domain=_BRANCH_MEASURES,
                                         range=[BRANCH_TERM_COLOR, IDENTITY_TERM_COLOR])),
-        tooltip=["block:O", "measure:N", alt.Tooltip("value:Q", format=".3f")],
+        tooltip=[*name_tooltips(long), "measure:N", alt.Tooltip("value:Q", format=".3f")],
     ).properties(height=height, width=W)
 
 
@@ -243,7 +250,9 @@ def weight_change_chart(change: pd.DataFrame, height: int = 300) -> alt.Chart:
     d["change_text"] = [magnitude.value_text(v) for v in d["rel_change"]]
     x = alt.X("layer:Q", title="weight matrix (input → output)")
     color = alt.Color("variant:N", scale=VARIANT_COLORS, title=None, legend=legend())
-    tooltip = ["variant:N", "param:N", alt.Tooltip("change_text:N", title="relative change"), "status:N"]
+    d = with_readable(d, "param")
+    tooltip = ["variant:N", *name_tooltips(d, "param", "weight"), alt.Tooltip("change_text:N", title="relative change"),
+               "status:N"]
     line = alt.Chart(d).mark_line(point=alt.OverlayMarkDef(size=25)).encode(
         x=x, y=alt.Y("y:Q", title=fit_title("log10 ‖W_after − W_before‖ / ‖W_before‖", height)),
         color=color, tooltip=tooltip)

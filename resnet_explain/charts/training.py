@@ -87,8 +87,9 @@ def error_curves_chart(long: pd.DataFrame, metric: str = "training error", chanc
         layers.append(alt.Chart(c).mark_rule(strokeDash=[2, 3], color="#777").encode(
             y="y:Q", tooltip=[alt.Tooltip("what:N", title="dotted line")]))
         # named on the chart, not only in a tooltip: on a wall nobody hovers
-        layers.append(alt.Chart(c).mark_text(align="left", baseline="top", dy=3, x=4, color="#777",
-                                             fontSize=11).encode(y="y:Q", text="what:N"))
+        # above the line: below it the plain nets' curves run along chance and cross the words
+        layers.append(alt.Chart(c).mark_text(align="left", baseline="bottom", dy=-3, x=4, color="#777",
+                                             fontSize=12).encode(y="y:Q", text="what:N"))
     spread = d[d["seeds"] > 1]
     if len(spread):
         layers.append(alt.Chart(spread).mark_area(opacity=0.15).encode(

@@ -26,7 +26,7 @@ from torch import nn
 from ..device import timed
 from ..errors import UserError
 from ..model import find_blocks
-from ..seeding import sub_seed
+from ..seeding import global_rng, sub_seed
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _seeded(seed: int, device: torch.device, enabled: bool = True):
         return
     state = np.random.get_state()
     try:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        with global_rng([device] if device.type == "cuda" else []):  # no other thread reseeds it meanwhile
             torch.manual_seed(int(seed))
             np.random.seed(int(seed) % 2**32)
             yield

@@ -43,7 +43,7 @@ from torch import nn
 
 from ..errors import UserError
 from ..probe import probe
-from ..seeding import sub_seed
+from ..seeding import global_rng, sub_seed
 
 _IMPORT_LOCK = threading.Lock()
 _SHIM = None  # keeps the torch.library fragment below alive (dropping it unregisters the ops)
@@ -169,7 +169,7 @@ def build(name: str, seed: int = 0, device=None) -> nn.Module:
     if torch.device(device or "cpu").type == "meta":
         with torch.device("meta"):
             return tv.models.get_model(entry.name, weights=None)
-    with torch.random.fork_rng(devices=[]):
+    with global_rng():
         torch.manual_seed(sub_seed(seed, "torchvision", name))
         model = tv.models.get_model(entry.name, weights=None)
         if entry.note == ZERO_HEAD_NOTE:
@@ -230,7 +230,7 @@ def probe_real(name: str, batch: int = 2, seed: int = 0, device=None,
     device = torch.device(device or "cpu")
     model = build(name, seed=seed, device=device)
     x, y = make_input(name, batch, seed=seed, device=device)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with global_rng([device] if device.type == "cuda" else []):
         torch.manual_seed(sub_seed(seed, "torchvision-forward", name))  # dropout, drop-path
         res = probe(model, x, y, blocks=block_types(entry), train=True)
     b = res.blocks

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..seeding import sub_seed
+from ..seeding import global_rng, sub_seed
 from ..spec import NetSpec
 from .blocks import Block, find_blocks, make_act, make_layer, make_norm
 from .transformer import TransformerNet, token_batch
@@ -24,7 +24,7 @@ class Net(nn.Module):
         super().__init__()
         self.spec = spec
         fam = spec.family
-        with torch.random.fork_rng(devices=[]):
+        with global_rng():
             torch.manual_seed(sub_seed(seed, "stem"))
             c_in = spec.in_channels if fam == "cnn" else spec.in_features
             self.stem = nn.Sequential()

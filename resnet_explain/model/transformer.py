@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..seeding import sub_seed
+from ..seeding import global_rng, sub_seed
 from ..spec import NetSpec
 from ..spec.block import sublayer_name
 from ..spec.transformer import deepnorm_alpha, deepnorm_beta
@@ -128,7 +128,7 @@ class TransformerNet(nn.Module):
         makers = TransformerMakers(spec)
         alpha = deepnorm_alpha(n) if spec.deepnorm else 1.0
         self.layer_names: list[str] = []
-        with torch.random.fork_rng(devices=[]):
+        with global_rng():
             torch.manual_seed(sub_seed(seed, "embed"))
             self.embed = Embedding(spec.vocab, spec.context, w)
             for emb in (self.embed.tok, self.embed.pos):

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from ..data import make_shapes
 from ..device import choose_device, synchronize
 from ..model import build_model
+from ..seeding import global_rng
 from ..spec import NetSpec, cifar_resnet, estimate_cost
 from .config import steps_total
 
@@ -197,7 +198,7 @@ def measure_host(device: str = "auto", steps: int = TIMED_STEPS) -> HostSpeed:
     dev = choose_device(device).device
     nets = [cifar_resnet(REFERENCE_DEPTH, width=w, in_size=REFERENCE_SIZE) for w in REFERENCE_WIDTHS]
     flops = [estimate_cost(n).flops for n in nets]
-    with torch.random.fork_rng(devices=[]):
+    with global_rng():  # one thread at a time: seeding.global_rng
         (tr_small, fw_small), (tr_large, fw_large) = (_steps(n, dev) for n in nets)
         for _ in range(MEASURE_TRIES):
             tr1, tr2, fw1, fw2 = _fastest_seconds((tr_small, tr_large, fw_small, fw_large), dev, steps)

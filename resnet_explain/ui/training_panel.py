@@ -15,7 +15,7 @@ from ..experiments import your_lm
 from ..train.lm_trainer import EVAL_WINDOWS
 from .cached_chart import cached_chart
 from .jobs import BackgroundJob, show_job
-from .stage import chart_height, columns
+from .stage import chart_height, columns, stage_share
 from .widgets import chart_with_export
 
 
@@ -23,8 +23,11 @@ def curves(frame: pd.DataFrame, chance: float, title: str = "", name: str = "liv
            keys: tuple[str, str] | None = None) -> None:
     """Training and test error per epoch, side by side; with downloads when ``keys`` are given."""
     long = ct.curves_long(frame)
-    height = chart_height(300, 405, 370)
-    for col, metric, key in zip(columns(2), ("training error", "test error"), keys or (None, None)):
+    # On stage both curves share the first screen (act 5), side by side: they start below the title
+    # and the hypothesis, 262 px down at 1280×720 in presenter type (tests/e2e/test_e2e_presenter.py).
+    height = chart_height(300, 405, stage_share(1, 262))
+    cols = columns(2, stage_side_by_side=True)
+    for col, metric, key in zip(cols, ("training error", "test error"), keys or (None, None)):
         chart = cached_chart(ct.error_curves_chart, long, metric, chance, height, f"{title}{metric} per epoch")
         with col:
             if key:

@@ -58,3 +58,29 @@ def test_presenter_mode_stacks_columns_and_the_stage_sets_its_chart_height():
     stage.query_params["controls"] = "hide"
     stage.run()
     assert stage.markdown[-1].value == "370"  # what fits the first screen at 1280×720
+
+
+def _two_curves():
+    from resnet_explain import ui
+
+    for i, col in enumerate(ui.columns(2, stage_side_by_side=True)):
+        col.write(f"curve {i}")
+
+
+def test_charts_that_share_the_first_screen_stay_side_by_side_on_stage_only():
+    """Act 5's two curves: stacked on stage they had 50 px high plots (1280×720); side by side each
+    keeps the height that fits (tests/e2e/test_e2e_presenter.py measures both whole)."""
+    from resnet_explain.ui.stage import CHART_GAP_PX, SCREEN_PX, stage_share
+
+    big = AppTest.from_function(_two_curves, default_timeout=TIMEOUT)
+    big.session_state["presenter"] = True
+    big.run()
+    assert len(big.columns) == 0  # presenter mode off stage: full width, one under the other
+    stage = AppTest.from_function(_two_curves, default_timeout=TIMEOUT)
+    stage.session_state["presenter"] = True
+    stage.query_params["controls"] = "hide"
+    stage.run()
+    assert len(stage.columns) == 2
+    assert stage_share(1, 262) == SCREEN_PX - 262 - 8  # one chart: the rest of the screen
+    two = stage_share(2, 262)
+    assert 262 + 2 * two + CHART_GAP_PX <= SCREEN_PX  # two stacked: both end on it

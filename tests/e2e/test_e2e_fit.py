@@ -11,7 +11,9 @@ pytestmark = pytest.mark.e2e
 
 # Train Your Network's profile chart appears only after a run: its y title is wrapped by the same
 # rule (charts.axes.fit_title) as the charts measured here.
-PAGES = ("highway", "misconceptions", "architectures", "real-models", "gradient-flow", "vanishing")
+# Loss Landscape's two fixed-size panels and their legends, also at the presenter's size.
+PAGES = ("highway", "misconceptions", "architectures", "real-models", "gradient-flow", "vanishing",
+         "landscape", "landscape?presenter=true")
 WIDTHS = (1280, 1400)
 
 # For every chart on the page: its SVG's box against its container's, and each text Vega drew as
@@ -52,6 +54,6 @@ def test_no_chart_or_title_is_cut(server, browser, shots, path, width):
     page.wait_for_timeout(1500)  # Vega lays a container-wide chart out again after it is sized
     cut = page.evaluate(FIT_JS)
     if cut:
-        page.screenshot(path=str(shots / f"cut_{path}_{width}.png"), full_page=True)
+        page.screenshot(path=str(shots / f"cut_{path.replace('?', '_')}_{width}.png"), full_page=True)
     ctx.close()
     assert not cut, "\n".join(cut)

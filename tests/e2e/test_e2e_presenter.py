@@ -1,6 +1,7 @@
 """The presenter's screen: every workshop act, opened at 1280×720 with ``controls=hide``, shows its
-title, one sentence and its chart on the first screen — the sidebar collapsed, no control outside
-the folded "Controls", the title below Streamlit's header, the first chart (or picture) whole."""
+title, one sentence and its chart(s) on the first screen — the sidebar collapsed, no control outside
+the folded "Controls", the title below Streamlit's header, and every chart (or picture) of the act
+whole: the first one and each that follows it before the page's next heading (act 5: both curves)."""
 
 from urllib.parse import urlencode
 
@@ -30,11 +31,18 @@ FIRST_SCREEN_JS = """() => {
                     && !el.closest('[data-testid=stElementToolbar]')  /* the hover toolbar: Fullscreen */
                     && el.getBoundingClientRect().top < innerHeight)
     .map((el) => (el.getAttribute('aria-label') || el.innerText || el.tagName).slice(0, 40));
-  const chart = [...main.querySelectorAll('[data-testid=stVegaLiteChart], [data-testid=stImage]')]
-    .find(shown);
+  // The act's charts: the first chart or picture and every one after it up to the next heading
+  // (in document order; what an expander holds, or a hidden aside, is not on the screen).
+  const CHART = '[data-testid=stVegaLiteChart], [data-testid=stImage]';
+  const charts = [];
+  for (const el of [...main.querySelectorAll(CHART + ', h2, h3')].filter(shown)) {
+    if (el.closest('[data-testid=stExpander]')) continue;
+    if (el.matches(CHART)) charts.push(box(el));
+    else if (charts.length) break;
+  }
   return {sidebar: document.querySelector('[data-testid=stSidebar]').getAttribute('data-collapsed'),
           header: box(document.querySelector('[data-testid=stHeader]')),
-          title: box(main.querySelector('h1')), chart: box(chart), controls: controls};
+          title: box(main.querySelector('h1')), charts: charts, controls: controls};
 }"""
 
 
@@ -53,6 +61,7 @@ def test_each_act_fits_the_first_screen(server, browser, shots, act, path, query
     assert got["sidebar"] == "true", "the sidebar starts collapsed"
     assert got["title"]["top"] >= got["header"]["bottom"] - 1, got  # not under the header
     assert not got["controls"], f"controls outside the folded Controls: {got['controls']}"
-    chart = got["chart"]
-    assert chart is not None and chart["bottom"] <= H + 1, f"the first chart is not whole: {chart}"
-    assert chart["left"] >= 0 and chart["right"] <= W, chart
+    assert got["charts"], "no chart on the page"
+    for i, chart in enumerate(got["charts"], 1):
+        assert chart["bottom"] <= H + 1, f"chart {i} of {len(got['charts'])} is not whole: {chart}"
+        assert chart["left"] >= 0 and chart["right"] <= W, (i, chart)
