@@ -181,7 +181,15 @@ def _builders(probes) -> dict:
     lr_table = pd.DataFrame([{"variant": v, "depth": 20, "lr": lr, "train_error": 0.3, "test_error": 0.4,
                               "diverged": lr > 0.5, "run_id": "0" * 16}
                              for v in ("plain", "residual") for lr in (0.1, 1.0)])
+    lm_lesion = pd.DataFrame([{"unit": u, "layer": i, "removed": f"layer{i}" + ("" if u == "layer" else ".attn"),
+                               "arch": a, "net": f"{a} net", "val_loss": 2.5, "delta": 0.1, "base_loss": 2.4}
+                              for u in ("layer", "sublayer") for i in range(2) for a in ("plain", "residual")])
+    lm_curves = pd.DataFrame([{"net": f"{a} net", "arch": a, "role": "twin" if a == "plain" else "your network",
+                               "step": st, "val_loss": 3.0 - st / 100, "train_loss": 3.1}
+                              for a in ("plain", "residual") for st in (0, 10, 20)])
     return {
+        "lesion.lm_lesion_chart": lambda: cles.lm_lesion_chart(lm_lesion),
+        "training.lm_loss_chart": lambda: ctr.lm_loss_chart(lm_curves, reference=3.075),
         "architectures.chart": lambda: car.chart(_architectures()),
         "attribution.block_share_chart": lambda: ca.block_share_chart(share),
         "attribution.score_chart": lambda: ca.score_chart(scores),
