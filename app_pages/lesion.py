@@ -20,14 +20,16 @@ device = settings.device
 H = 1.35 if settings.presenter else 1.0
 AUTO_START_SECONDS = float(os.environ.get("RESNET_EXPLAIN_LESION_AUTO_S", "10"))  # longer: wait for Start
 
-st.title("Lesion study: delete a block")
+st.title("Lesion study: delete a block or a layer")
 st.markdown(
     "Veit et al. (2016, arXiv 1605.06431) deleted single blocks from a *trained* ResNet at test time and "
     "read residual networks as **ensembles of many shallower paths** that \"do not strongly depend on each "
     "other\" (their abstract); as their sec. 4.1 is reported by others (we could not read it first-hand), "
     "deleting one block barely moved the error, except at some downsampling blocks, while deleting one "
     "layer of a plain (VGG-like) network destroyed it. Here we repeat the measurement on a pair of trained twins (same data, same budget): "
-    "a shipped pair, or your network and its twin from the Train page.")
+    "a shipped pair, or your network and its twin from the Train page. For a **Transformer** (switch "
+    "below) a layer or one sublayer is deleted from the residual stream, as Gromov et al. (2024, arXiv "
+    "2403.17887) pruned up to half the layers of large language models.")
 store = RunStore()
 family = st.segmented_control("Networks", lm_ui.FAMILIES, default=lm_ui.family_default(store), key="ls_family",
                               bind="query-params", help="A Transformer's layers: its own study below.")

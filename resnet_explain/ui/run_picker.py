@@ -33,6 +33,7 @@ from ..train.runs import Run, RunError, RunStore, valid_run_id
 SESSION_KEY = "run_pairs"  # st.session_state[SESSION_KEY]: [(yours_id, twin_id), ...], oldest first
 URL_KEY = run_links.URL_RUN
 TRAIN_PATH = next(s.url_path for s in STEPS if s.file == "app_pages/your_network.py")  # relative link
+LESION_PATH = next(s.url_path for s in STEPS if s.file == "app_pages/lesion.py")  # takes both families
 
 
 def remember_pair(yours_id: str, twin_id: str) -> None:
@@ -179,6 +180,9 @@ def missing_notice(url: str, store: RunStore, family: str = "cnn") -> None:
                    "shipped twins instead.", icon=":material/link_off:")
         return
     has_it = store.has(url)
+    if has_it and store.get(url).spec.family != family:
+        other_family(url, store.get(url).spec.family)
+        return
     st.warning(f"This link names run `{url}`, but this server has "
                + ("that run and not its twin." if has_it else
                   "no such run: it was trained on another server, or this one's cache made room.")
@@ -200,6 +204,19 @@ def missing_notice(url: str, store: RunStore, family: str = "cnn") -> None:
     # and budget over a link's query string; a fresh session takes them from the URL.
     st.link_button(text + " (opens a new tab)", f"{TRAIN_PATH}?{urlencode(again.train_page_params())}",
                    icon=":material/model_training:")
+
+
+def other_family(url: str, other: str) -> None:
+    """A link to a run this server has, of the family this page does not study (a Transformer
+    pair on Attribution or Loss Landscape, an image network on the Transformer side): say so, and
+    send it where that family's pair is studied."""
+    what = "a Transformer" if other == "transformer" else "an image network (CNN)"
+    page = "image networks (CNNs)" if other == "transformer" else "Transformers"
+    st.info(f"This link names run `{url}`, {what}: this part of the page studies {page}, so the "
+            "**shipped twins** are shown instead. Its pair's lesion is on Lesion Study.",
+            icon=":material/swap_horiz:")
+    st.link_button("Open it on Lesion Study (opens a new tab)", f"{LESION_PATH}?{urlencode({'run': url})}",
+                   icon=":material/content_cut:")
 
 
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)

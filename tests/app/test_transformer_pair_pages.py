@@ -93,6 +93,14 @@ def test_a_tiny_transformer_and_its_twin_train_then_the_lesion_study_reads_them(
     assert all(isinstance(c.key, int) for c in choices([ids], store))  # the shipped CNN twins only
     assert [c.ids for c in choices([ids], store, "transformer")] == [ids]
     assert not [b for b in at.button if b.key == "yn_q"]  # no gradient snapshots for a language model
+    # A Loss Landscape link to it: the server has the run, it is not an image network; said so
+    # (not "no such run"), the shipped twins shown, and the way to its lesion offered.
+    ld = AppTest.from_file(str(ROOT / "app_pages" / "landscape.py"), default_timeout=TIMEOUT)
+    ld.query_params["run"] = ids[0]
+    ld.run()
+    assert not ld.exception, [e.value for e in ld.exception]
+    assert any(f"run `{ids[0]}`, a Transformer" in i.value for i in ld.info)
+    assert not any("no such run" in w.value for w in ld.warning)
 
     # The Lesion Study: the pair's link opens the Transformer side with this pair.
     ls = AppTest.from_file(LESION, default_timeout=TIMEOUT)  # a fresh session: the link alone
