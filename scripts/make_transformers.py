@@ -100,22 +100,16 @@ def stage_grid(out: Path, store: RunStore) -> None:
     _meta(out, grid_seconds_last_call=round(time.perf_counter() - t, 1))
 
 
-SEED_CELLS = dict(variant="post-LN", lr=1e-3, warmups=(0, 15, 60), seeds=(1, 2))
-
-
 def stage_seeds(out: Path, store: RunStore) -> None:
     """Post-LN at lr 1e-3 with 0, 15 and 60 warm-up steps again with seeds 1 and 2 (the grid's seed-0
     cell with 15 steps stayed at byte frequencies while 0 and 60 trained): grid_seeds.csv and
     grid_seeds_curves.csv, one cell at a time, resuming like the grid."""
     t = time.perf_counter()
-    c = SEED_CELLS
-    for seed in c["seeds"]:
-        for w in c["warmups"]:
-            cell = tfg.Cell(c["variant"], c["lr"], w, 6, seed)
-            if (cell.variant, cell.lr, cell.warmup_steps, seed) in _done(out, "grid_seeds.csv", True):
-                continue
-            _append(out, tfg.train_cells([cell], store, device="cpu", progress=_say),
-                    ("grid_seeds.csv", "grid_seeds_curves.csv"))
+    for cell in tfg.seed_cells():
+        if (cell.variant, cell.lr, cell.warmup_steps, cell.seed) in _done(out, "grid_seeds.csv", True):
+            continue
+        _append(out, tfg.train_cells([cell], store, device="cpu", progress=_say),
+                ("grid_seeds.csv", "grid_seeds_curves.csv"))
     _meta(out, seeds_seconds_last_call=round(time.perf_counter() - t, 1))
 
 

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..numbers import percent
+
 XIONG = "Xiong et al. 2020, [arXiv 2002.04745](https://arxiv.org/abs/2002.04745)"
 CURSE = "Sun et al. 2025, [arXiv 2502.05795](https://arxiv.org/abs/2502.05795)"
 VEIT = "Veit et al. 2016, [arXiv 1605.06431](https://arxiv.org/abs/1605.06431)"
@@ -14,6 +16,7 @@ GROMOV = "Gromov et al. 2024, [arXiv 2403.17887](https://arxiv.org/abs/2403.1788
 LENS = ("nostalgebraist 2020, [\"interpreting GPT: the logit lens\"](https://www.lesswrong.com/posts/"
         "AcKRB8wDpdaN6v6ru/interpreting-gpt-the-logit-lens); Belrose et al. 2023, "
         "[arXiv 2303.08112](https://arxiv.org/abs/2303.08112)")
+VARIANT_ORDER = ("pre-LN", "post-LN", "no skips")
 LEVEL = (0.8, 1.25)  # a first/last ratio in here reads "about level"
 HELPED_NATS = 0.05  # warm-up "helped" where it lowered the final loss by more than this
 
@@ -189,3 +192,71 @@ def live_status(records: list, total_cells: int) -> tuple[float, str]:
     now = (f" · {last['variant']}: step {int(last['step'])}, validation loss {last['val_loss']:.3f}"
            if last is not None and math.isfinite(last.get("val_loss", math.nan)) else "")
     return (done / total_cells if total_cells else 0.0), f"{done} of {total_cells} networks trained{now}"
+
+
+DEPTH_POINTS = 0.05  # one seed per network: accuracy changes under 5 points are not read as effects
+
+
+def _pcts(values) -> str:
+    return " → ".join(percent(float(v), 0) for v in values)
+
+
+def _points(fraction: float) -> str:
+    """A difference of two accuracies in percentage points: 0.83 -> "83 points"."""
+    return f"{abs(100 * float(fraction)):.0f} points"
+
+
+def _and(items) -> str:
+    items = [str(i) for i in items]
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else (items[0] if items else "none")
+
+
+def sort_sentences(finals: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
+    """Does depth matter on the sorting task, for which network, and against the baselines that
+    never read the input?"""
+    depths = sorted(int(d) for d in finals["depth"].unique())
+    b = baselines.set_index("baseline")
+    blind = b.drop(index="chance", errors="ignore")
+    best_name, best = blind["token_acc"].idxmax(), float(blind["token_acc"].max())
+    verdicts, lines = [], []
+    for v in [x for x in VARIANT_ORDER if x in set(finals["variant"])]:
+        g = finals[finals["variant"] == v].sort_values("depth")
+        change = float(g["exact_acc"].iloc[-1] - g["exact_acc"].iloc[0])
+        verdicts.append(f"{v} {'gained' if change > 0 else 'lost'} {_points(change)}"
+                        if abs(change) > DEPTH_POINTS else f"{v} changed by less than {_points(DEPTH_POINTS)}")
+        reads = [int(d) for d, t in zip(g["depth"], g["token_acc"]) if t > best + DEPTH_POINTS]
+        lines.append(f"**{v}**: exact sequences {_pcts(g['exact_acc'])}, tokens {_pcts(g['token_acc'])} at "
+                     f"{_and(depths)} layers; more than {_points(DEPTH_POINTS)} above the best "
+                     f"input-blind rule per token at {_and(reads) if reads else 'no depth'}.")
+    head = (f"From {depths[0]} to {depths[-1]} layers, the share of held-out sequences sorted exactly: "
+            f"{'; '.join(verdicts)} (one seed each; changes under {_points(DEPTH_POINTS)} are not read).")
+    base = (f"Rules that never read the input: chance {percent(b.loc['chance', 'token_acc'])} a token; "
+            + "; ".join(f"{n} {percent(r.token_acc)} a token, {percent(r.exact_acc)} of sequences"
+                        for n, r in blind.iterrows())
+            + f". A network near {percent(best)} ({best_name}) has learnt the output's shape, not to sort.")
+    return [head, *lines, base]
+
+
+def seeds_sentence(cells: pd.DataFrame, unigram: float | None) -> str:
+    """What more seeds say about post-LN at one learning rate: which warm-ups stay at byte
+    frequencies with every seed, with none, or with some."""
+    parts, all_stuck, none_stuck, mixed, n_stuck = [], [], [], [], 0
+    for w, g in cells.groupby("warmup_steps"):
+        stuck = int((g["val_loss"] > unigram - HELPED_NATS).sum()) if unigram is not None else 0
+        losses = ", ".join(f"{x:.3f}" for x in g["val_loss"])
+        parts.append(f"{int(w)} warm-up steps {losses} (seeds {_and(int(s) for s in g['seed'])})")
+        (all_stuck if stuck == len(g) else none_stuck if stuck == 0 else mixed).append(int(w))
+        n_stuck += stuck
+    lr = float(cells["lr"].iloc[0])
+    said = f"Post-LN at lr {lr:g} with more seeds, validation loss: {'; '.join(parts)}."
+    if unigram is None:
+        return said
+    if mixed:
+        return (f"{said} The seed decides: with {_and(mixed)} warm-up steps some seeds stayed at the "
+                f"byte-frequency loss ({unigram:.3f}) and others trained ({n_stuck} of {len(cells)} runs "
+                f"stuck in all). At this learning rate post-LN sits on an edge, three seeds cannot rank "
+                "the warm-up lengths, and a single-seed cell of the grid near it is a draw, not a verdict.")
+    if not all_stuck:
+        return f"{said} Every run trained: seed 0's stuck cell did not repeat."
+    return (f"{said} Every seed agrees: stuck at the byte-frequency loss ({unigram:.3f}) with "
+            f"{_and(all_stuck)} warm-up steps, trained with {_and(none_stuck)}: not one seed's luck.")
