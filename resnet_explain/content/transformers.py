@@ -258,5 +258,7 @@ def seeds_sentence(cells: pd.DataFrame, unigram: float | None) -> str:
                 "the warm-up lengths, and a single-seed cell of the grid near it is a draw, not a verdict.")
     if not all_stuck:
         return f"{said} Every run trained: seed 0's stuck cell did not repeat."
-    return (f"{said} Every seed agrees: stuck at the byte-frequency loss ({unigram:.3f}) with "
-            f"{_and(all_stuck)} warm-up steps, trained with {_and(none_stuck)}: not one seed's luck.")
+    steps = f" by step {int(cells['steps'].max())}" if "steps" in cells else ""
+    return (f"{said} Every seed agrees: still at the byte-frequency loss ({unigram:.3f}){steps} with "
+            f"{_and(all_stuck)} warm-up steps, past it with {_and(none_stuck)}: not one seed's luck. It is "
+            "a fact of this short budget, not a proof that such a run never trains.")

@@ -109,7 +109,8 @@ def test_seeds_sentence_says_whether_the_seeds_agree():
     agree = _seeds({(0, 0): 2.5, (0, 1): 2.5, (15, 0): 3.08, (15, 1): 3.081, (60, 0): 2.49, (60, 1): 2.6})
     s = text.seeds_sentence(agree, 3.075)
     assert "15 warm-up steps 3.080, 3.081 (seeds 0 and 1)" in s
-    assert "Every seed agrees: stuck at the byte-frequency loss (3.075) with 15 warm-up steps, trained with 0 and 60" in s
+    assert "Every seed agrees: still at the byte-frequency loss (3.075) with 15 warm-up steps, past it with 0 and 60" in s
+    assert "by step 150" in text.seeds_sentence(agree.assign(steps=150), 3.075)
     mixed = _seeds({(0, 0): 2.5, (0, 1): 3.08, (15, 0): 3.08, (15, 1): 2.5})
     m = text.seeds_sentence(mixed, 3.075)
     assert "The seed decides: with 0 and 15 warm-up steps" in m and "(2 of 4 runs stuck in all)" in m
