@@ -156,7 +156,7 @@ def sort_chart(finals: pd.DataFrame, baselines: pd.DataFrame, height: int = 260)
     y = alt.Y("accuracy:Q", title="held-out accuracy", scale=alt.Scale(domain=[0, 1]),
               axis=alt.Axis(format="%"))
     lines = alt.Chart().mark_line(point=True).encode(
-        x=alt.X("depth:O", title="layers"), y=y, color=_color(),
+        x=alt.X("depth:O", title="layers", axis=alt.Axis(labelAngle=0)), y=y, color=_color(),
         tooltip=["variant:N", "depth:O", "metric:N", alt.Tooltip("accuracy:Q", format=".1%")],
     ).transform_filter("isValid(datum.variant)")
     rules = alt.Chart().mark_rule(color=MID_GREY, strokeWidth=1.5).encode(
@@ -168,11 +168,12 @@ def sort_chart(finals: pd.DataFrame, baselines: pd.DataFrame, height: int = 260)
 
 
 def sort_curves_chart(curves: pd.DataFrame, height: int = 260) -> alt.Chart:
-    """Held-out loss on the sorted half against steps: a line per network, dashes per depth."""
+    """Held-out loss on the sorted half against steps (log scale: a sorted run's loss falls by
+    decades): a line per network, dashes per depth."""
     d = curves.assign(layers=curves["depth"].map(lambda v: f"{int(v)} layers"))
     return alt.Chart(d).mark_line(point=True).encode(
         x=alt.X("step:Q", title="training step"),
-        y=alt.Y("val_loss:Q", title="held-out loss (nats per sorted symbol)"),
+        y=alt.Y("val_loss:Q", title="held-out loss (nats per sorted symbol)", scale=alt.Scale(type="log")),
         color=_color(), strokeDash=alt.StrokeDash("layers:N", legend=dash_legend(orient="top"),
                                                   sort=sorted(d["layers"].unique(), key=lambda t: int(t.split()[0]))),
         detail="depth:O", tooltip=["variant:N", "depth:O", "step:Q", alt.Tooltip("val_loss:Q", format=".3f")],
@@ -181,17 +182,19 @@ def sort_curves_chart(curves: pd.DataFrame, height: int = 260) -> alt.Chart:
 
 def seeds_chart(cells: pd.DataFrame, unigram: float | None = None, height: int = 200) -> alt.LayerChart:
     """Final validation loss of each seed at each warm-up (one learning rate, one network); the
-    byte-frequency loss as a dashed rule (at or above it: the run learnt no context)."""
+    byte-frequency loss as a dashed, labelled rule (at or above it: the run learnt no context)."""
     d = cells.assign(seed=cells["seed"].map(lambda v: f"seed {int(v)}"))
     pts = alt.Chart(d).mark_point(size=120, filled=True).encode(
-        x=alt.X("warmup_steps:O", title="warm-up steps"),
+        x=alt.X("warmup_steps:O", title="warm-up steps", axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("seed:N"),
         y=alt.Y("val_loss:Q", title="validation loss (nats per byte)", scale=alt.Scale(zero=False)),
         shape=alt.Shape("seed:N", legend=legend(orient="top", title="post-LN, lr 0.001")),
-        color=_color(),
+        color=alt.Color("variant:N", scale=TF_COLORS, legend=None),
         tooltip=["seed:N", "warmup_steps:O", alt.Tooltip("val_loss:Q", format=".3f"), "run_id:N"])
     layers = [pts]
     if unigram is not None:
         rule = pd.DataFrame({"val_loss": [float(unigram)], "what": ["byte frequencies only"]})
-        layers.append(alt.Chart(rule).mark_rule(color=MID_GREY, strokeDash=[5, 4]).encode(
-            y="val_loss:Q", tooltip=["what:N", alt.Tooltip("val_loss:Q", format=".3f")]))
+        base = alt.Chart(rule).encode(y="val_loss:Q", tooltip=["what:N", alt.Tooltip("val_loss:Q", format=".3f")])
+        layers += [base.mark_rule(color=MID_GREY, strokeDash=[5, 4]),
+                   base.mark_text(align="left", dx=4, dy=-7, color=MID_GREY).encode(x=alt.value(0), text="what:N")]
     return alt.layer(*layers).properties(width=W, height=height)
