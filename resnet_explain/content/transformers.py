@@ -195,6 +195,7 @@ def live_status(records: list, total_cells: int) -> tuple[float, str]:
 
 
 DEPTH_POINTS = 0.05  # one seed per network: accuracy changes under 5 points are not read as effects
+SORTED = 0.95  # a network "sorts" when it gets at least this share of held-out sequences exactly right
 
 
 def _pcts(values) -> str:
@@ -228,8 +229,18 @@ def sort_sentences(finals: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
         lines.append(f"**{v}**: exact sequences {_pcts(g['exact_acc'])}, tokens {_pcts(g['token_acc'])} at "
                      f"{_and(depths)} layers; more than {_points(DEPTH_POINTS)} above the best "
                      f"input-blind rule per token at {_and(reads) if reads else 'no depth'}.")
-    head = (f"From {depths[0]} to {depths[-1]} layers, the share of held-out sequences sorted exactly: "
-            f"{'; '.join(verdicts)} (one seed each; changes under {_points(DEPTH_POINTS)} are not read).")
+    fewest = []
+    for v in [x for x in VARIANT_ORDER if x in set(finals["variant"])]:
+        g = finals[(finals["variant"] == v) & (finals["exact_acc"] >= SORTED)]
+        fewest.append(f"{v} {int(g['depth'].min()) if len(g) else 'none'}")
+    head = (f"Fewest layers that sorted at least {percent(SORTED, 0)} of the held-out sequences exactly: "
+            f"{', '.join(fewest)} (of {_and(depths)}). From {depths[0]} to {depths[-1]} layers the share "
+            f"sorted exactly: {'; '.join(verdicts)} (one seed each; changes under "
+            f"{_points(DEPTH_POINTS)} are not read).")
+    if "planned" in finals and not finals["planned"].astype(bool).all():
+        later = sorted(int(d) for d in finals.loc[~finals["planned"].astype(bool), "depth"].unique())
+        head += (f" Depth {_and(later)} was added after the planned depths' results were seen "
+                 "(assets/transformers/README.md).")
     base = (f"Rules that never read the input: chance {percent(b.loc['chance', 'token_acc'])} a token; "
             + "; ".join(f"{n} {percent(r.token_acc)} a token, {percent(r.exact_acc)} of sequences"
                         for n, r in blind.iterrows())
