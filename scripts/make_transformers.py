@@ -1,7 +1,7 @@
 """Make the stored results of the Transformers page (assets/transformers/), on one CPU thread.
 
-    python scripts/make_transformers.py                 # everything: init, trained pair, grid
-    python scripts/make_transformers.py --only init     # or: trained, grid
+    python scripts/make_transformers.py                 # everything: init, trained, grid, seeds, sort
+    python scripts/make_transformers.py --only init     # or: trained, grid, seeds, sort
     python scripts/make_transformers.py --store /tmp/runs --out /tmp/tf
 
 Stages (each writes its CSVs as soon as it has them; the grid appends one cell at a time and
@@ -16,7 +16,12 @@ still a true one):
    setting, fixed before anything was trained), then a lesion of each layer and sublayer and the
    logit lens on each (lesion.csv, lens.csv);
 3. grid: pre-LN and post-LN at 4 learning rates x 3 warm-ups, the no-skip twin at 4 learning rates
-   (grid_finals.csv, grid_curves.csv), the most telling cells first (:func:`priority`).
+   (grid_finals.csv, grid_curves.csv), the most telling cells first (:func:`priority`);
+4. seeds: post-LN at lr 1e-3 with 0, 15 and 60 warm-up steps again with seeds 1 and 2
+   (grid_seeds.csv, grid_seeds_curves.csv; ``tfg.SEED_CELLS``);
+5. sort: the sorting task, pre-LN, post-LN and no skips at depths 2, 6, 12 (planned) and 1 (a
+   declared follow-up) under one recipe (sort_finals.csv with held-out accuracies, sort_curves.csv,
+   sort_baselines.csv; ``experiments/transformers_sort.py``). About 10 minutes of one idle core.
 
 meta.json records the machine, versions, corpus hash and each stage's seconds.
 """
