@@ -195,6 +195,7 @@ def live_status(records: list, total_cells: int) -> tuple[float, str]:
 
 
 DEPTH_POINTS = 0.05  # one seed per network: accuracy changes under 5 points are not read as effects
+SAME = 0.005  # a per-token accuracy this close to an input-blind rule's is read as that rule
 SORTED = 0.95  # a network "sorts" when it gets at least this share of held-out sequences exactly right
 
 
@@ -226,9 +227,14 @@ def sort_sentences(finals: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
         verdicts.append(f"{v} {'gained' if change > 0 else 'lost'} {_points(change)}"
                         if abs(change) > DEPTH_POINTS else f"{v} changed by less than {_points(DEPTH_POINTS)}")
         reads = [int(d) for d, t in zip(g["depth"], g["token_acc"]) if t > best + DEPTH_POINTS]
+        same = [f"equal to \"{n}\" ({percent(r)}) at {_and(int(d) for d in at)} layers"
+                for n, r in blind["token_acc"].items()
+                if len(at := g.loc[(g["token_acc"] - r).abs() < SAME, "depth"].tolist())]
         lines.append(f"**{v}**: exact sequences {_pcts(g['exact_acc'])}, tokens {_pcts(g['token_acc'])} at "
-                     f"{_and(depths)} layers; more than {_points(DEPTH_POINTS)} above the best "
-                     f"input-blind rule per token at {_and(reads) if reads else 'no depth'}.")
+                     f"{_and(int(d) for d in g['depth'])} layers; more than {_points(DEPTH_POINTS)} above the "
+                     f"best input-blind rule per token at {_and(reads) if reads else 'no depth'}"
+                     + (f"; per token {'; '.join(same)}: it learnt the output's shape, not to read the input"
+                        if same else "") + ".")
     fewest = []
     for v in [x for x in VARIANT_ORDER if x in set(finals["variant"])]:
         g = finals[(finals["variant"] == v) & (finals["exact_acc"] >= SORTED)]

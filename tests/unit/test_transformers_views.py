@@ -89,14 +89,15 @@ BASE = pd.DataFrame({"baseline": ["chance", "position only", "position + previou
 
 def test_sort_sentences_read_depth_and_the_baselines_from_the_numbers():
     f = _sort(pre=[(0.7, 0.1), (0.9, 0.5), (0.99, 0.96)], post=[(0.8, 0.3), (0.81, 0.32), (0.5, 0.0)],
-              ns=[(0.52, 0.0), (0.5, 0.0), (0.5, 0.0)])
+              ns=[(0.52, 0.0), (0.41, 0.0), (0.412, 0.0)])
     head, pre, post, ns, base = text.sort_sentences(f, BASE)
     assert "exactly: pre-LN 12, post-LN none, no skips none (of 2, 6 and 12)." in head
     assert "pre-LN gained 86 points" in head and "added after" not in head and "post-LN lost 30 points" in head
     assert "no skips changed by less than 5 points" in head
     assert pre.startswith("**pre-LN**: exact sequences 10 % → 50 % → 96 %, tokens 70 % → 90 % → 99 %")
     assert "input-blind rule per token at 2, 6 and 12." in pre
-    assert "at 2 and 6." in post and "at no depth." in ns
+    assert "at 2 and 6." in post and "at no depth; per token equal to \"position only\" (41.0 %) at 6 and 12 " \
+        "layers: it learnt the output's shape" in ns
     assert "chance 12.5 % a token" in base and "position + previous token 51.0 % a token, 0.2 %" in base
     assert "near 51.0 % (position + previous token)" in base
     later = text.sort_sentences(f.assign(planned=f["depth"] > 2), BASE)[0]
