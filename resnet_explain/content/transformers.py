@@ -200,7 +200,7 @@ SORTED = 0.95  # a network "sorts" when it gets at least this share of held-out 
 
 
 def _pcts(values) -> str:
-    return " → ".join(percent(float(v), 0) for v in values)
+    return " → ".join(percent(float(v)) for v in values)
 
 
 def _points(fraction: float) -> str:
@@ -213,6 +213,44 @@ def _and(items) -> str:
     return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else (items[0] if items else "none")
 
 
+def _variants(finals: pd.DataFrame) -> list[str]:
+    return [v for v in VARIANT_ORDER if v in set(finals["variant"])]
+
+
+def _sort_line(v: str, g: pd.DataFrame, b: pd.DataFrame, best: float) -> str:
+    """One network's accuracies by depth, where it beats the input-blind rules, where it equals one."""
+    reads = [int(d) for d, t in zip(g["depth"], g["token_acc"]) if t > best + DEPTH_POINTS]
+    same = [f"equal to \"{n}\" ({percent(r)}) at {_and(int(d) for d in at)} layers"
+            for n, r in b["token_acc"].items()
+            if len(at := g.loc[(g["token_acc"] - r).abs() < SAME, "depth"].tolist())]
+    return (f"**{v}**: exact sequences {_pcts(g['exact_acc'])}, tokens {_pcts(g['token_acc'])} at "
+            f"{_and(int(d) for d in g['depth'])} layers; more than {_points(DEPTH_POINTS)} above the best "
+            f"input-blind rule per token at {_and(reads) if reads else 'no depth'}"
+            + (f"; per token {'; '.join(same)}: there it never read the input" if same else "") + ".")
+
+
+def _depth_reading(finals: pd.DataFrame, depths: list[int]) -> str:
+    """The answer in words: does depth matter with skips, and what does depth do without them?"""
+    out = []
+    sorts = {v: sorted(int(d) for d in finals.loc[(finals["variant"] == v) & (finals["exact_acc"] >= SORTED),
+                                                  "depth"]) for v in _variants(finals)}
+    skip = [v for v in sorts if v != "no skips"]
+    if skip and all(sorts[v] == depths for v in skip):
+        out.append(f"With skips, depth does not matter on this task: {_and(skip)} sort at every depth "
+                   f"tried, {depths[0]} layer{'s' if depths[0] > 1 else ''} included.")
+    if "no skips" not in sorts:
+        return " ".join(out)
+    ns = sorts["no skips"]
+    fails = [d for d in depths if d not in ns]
+    if not ns:
+        out.append("Without skips the same recipe sorts at no depth tried.")
+    elif fails:
+        worse = min(fails) > max(ns) and len(out) > 0  # shallow sorts, deep fails, skips sort everywhere
+        out.append(f"Without skips the same recipe fails at {_and(fails)} layers and sorts at {_and(ns)}"
+                   + (": on this task depth hurts only the stack without skips." if worse else "."))
+    return " ".join(out)
+
+
 def sort_sentences(finals: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
     """Does depth matter on the sorting task, for which network, and against the baselines that
     never read the input?"""
@@ -220,29 +258,19 @@ def sort_sentences(finals: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
     b = baselines.set_index("baseline")
     blind = b.drop(index="chance", errors="ignore")
     best_name, best = blind["token_acc"].idxmax(), float(blind["token_acc"].max())
-    verdicts, lines = [], []
-    for v in [x for x in VARIANT_ORDER if x in set(finals["variant"])]:
+    verdicts, fewest, lines = [], [], []
+    for v in _variants(finals):
         g = finals[finals["variant"] == v].sort_values("depth")
         change = float(g["exact_acc"].iloc[-1] - g["exact_acc"].iloc[0])
         verdicts.append(f"{v} {'gained' if change > 0 else 'lost'} {_points(change)}"
                         if abs(change) > DEPTH_POINTS else f"{v} changed by less than {_points(DEPTH_POINTS)}")
-        reads = [int(d) for d, t in zip(g["depth"], g["token_acc"]) if t > best + DEPTH_POINTS]
-        same = [f"equal to \"{n}\" ({percent(r)}) at {_and(int(d) for d in at)} layers"
-                for n, r in blind["token_acc"].items()
-                if len(at := g.loc[(g["token_acc"] - r).abs() < SAME, "depth"].tolist())]
-        lines.append(f"**{v}**: exact sequences {_pcts(g['exact_acc'])}, tokens {_pcts(g['token_acc'])} at "
-                     f"{_and(int(d) for d in g['depth'])} layers; more than {_points(DEPTH_POINTS)} above the "
-                     f"best input-blind rule per token at {_and(reads) if reads else 'no depth'}"
-                     + (f"; per token {'; '.join(same)}: it learnt the output's shape, not to read the input"
-                        if same else "") + ".")
-    fewest = []
-    for v in [x for x in VARIANT_ORDER if x in set(finals["variant"])]:
-        g = finals[(finals["variant"] == v) & (finals["exact_acc"] >= SORTED)]
-        fewest.append(f"{v} {int(g['depth'].min()) if len(g) else 'none'}")
+        ok = g.loc[g["exact_acc"] >= SORTED, "depth"]
+        fewest.append(f"{v} {int(ok.min()) if len(ok) else 'none'}")
+        lines.append(_sort_line(v, g, b, best))
     head = (f"Fewest layers that sorted at least {percent(SORTED, 0)} of the held-out sequences exactly: "
             f"{', '.join(fewest)} (of {_and(depths)}). From {depths[0]} to {depths[-1]} layers the share "
             f"sorted exactly: {'; '.join(verdicts)} (one seed each; changes under "
-            f"{_points(DEPTH_POINTS)} are not read).")
+            f"{_points(DEPTH_POINTS)} are not read). {_depth_reading(finals, depths)}").rstrip()
     if "planned" in finals and not finals["planned"].astype(bool).all():
         later = sorted(int(d) for d in finals.loc[~finals["planned"].astype(bool), "depth"].unique())
         head += (f" Depth {_and(later)} was added after the planned depths' results were seen "

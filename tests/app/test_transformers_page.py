@@ -45,7 +45,7 @@ def test_the_sorting_and_seed_sections_show_the_stored_numbers():
     assert "Sorting: does depth matter?" in [h.value for h in at.header]
     md = " ".join(m.value for m in at.markdown)
     for v, g in stored.sort.sort_values("depth").groupby("variant"):
-        exact = " → ".join(f"{100 * x:.0f} %" for x in g["exact_acc"])
+        exact = " → ".join(f"{100 * x:.1f} %" for x in g["exact_acc"])
         assert f"**{v}**: exact sequences {exact}" in md
     for x in stored.seeds["val_loss"]:
         assert f"{x:.3f}" in md

@@ -94,10 +94,16 @@ def test_sort_sentences_read_depth_and_the_baselines_from_the_numbers():
     assert "exactly: pre-LN 12, post-LN none, no skips none (of 2, 6 and 12)." in head
     assert "pre-LN gained 86 points" in head and "added after" not in head and "post-LN lost 30 points" in head
     assert "no skips changed by less than 5 points" in head
-    assert pre.startswith("**pre-LN**: exact sequences 10 % → 50 % → 96 %, tokens 70 % → 90 % → 99 %")
+    assert pre.startswith("**pre-LN**: exact sequences 10.0 % → 50.0 % → 96.0 %, tokens 70.0 % → 90.0 % → 99.0 %")
     assert "input-blind rule per token at 2, 6 and 12." in pre
     assert "at 2 and 6." in post and "at no depth; per token equal to \"position only\" (41.0 %) at 6 and 12 " \
-        "layers: it learnt the output's shape" in ns
+        "layers: there it never read the input" in ns
+    assert "Without skips the same recipe sorts at no depth tried." in head and "hurts" not in head
+    good = _sort(pre=[(1, 1)] * 3, post=[(1, 0.99)] * 3, ns=[(1, 1), (0.41, 0), (0.12, 0)])
+    reading = text.sort_sentences(good, BASE)[0]
+    assert "With skips, depth does not matter on this task: pre-LN and post-LN sort at every depth tried, " \
+        "2 layers included. Without skips the same recipe fails at 6 and 12 layers and sorts at 2: on this task " \
+        "depth hurts only the stack without skips." in reading
     assert "chance 12.5 % a token" in base and "position + previous token 51.0 % a token, 0.2 %" in base
     assert "near 51.0 % (position + previous token)" in base
     later = text.sort_sentences(f.assign(planned=f["depth"] > 2), BASE)[0]
