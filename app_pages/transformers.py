@@ -79,7 +79,7 @@ if len(stored.sort):
     st.caption(f"{tfs.SORT_DATA.n_val} held-out sequences, teacher-forced argmax; {tfs.SORT_BUDGET.label}.")
     for line in text.sort_sentences(stored.sort, stored.sort_baselines):
         st.markdown("- " + line)
-    ui.chart_with_export(charts.sort_curves_chart(stored.sort_curves, int(240 * H)), stored.sort_curves,
+    ui.chart_with_export(charts.sort_curves_chart(stored.sort_curves, int(320 * H)), stored.sort_curves,
                          "tf_sort_curves", "tf_sort_curves")
 
 st.header("After training: lesion and logit lens")
