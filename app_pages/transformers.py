@@ -76,7 +76,7 @@ st.header("Sorting: does depth matter?")
 if len(stored.sort):
     ui.chart_with_export(charts.sort_chart(stored.sort, stored.sort_baselines, int(240 * H)), stored.sort,
                          "tf_sort", "tf_sort")
-    st.caption(f"{tfs.SORT_DATA.n_val} held-out sequences, teacher-forced argmax; {tfs.SORT_BUDGET.label}.")
+    st.markdown(text.sort_intro(tfs.SORT_DATA, tfs.SORT_BUDGET.label))
     for line in text.sort_sentences(stored.sort, stored.sort_baselines):
         st.markdown("- " + line)
     ui.chart_with_export(charts.sort_curves_chart(stored.sort_curves, int(320 * H)), stored.sort_curves,

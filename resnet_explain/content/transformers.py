@@ -213,6 +213,17 @@ def _and(items) -> str:
     return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else (items[0] if items else "none")
 
 
+def sort_intro(recipe, label: str) -> str:
+    """What the sorting task is and how it is scored, from its recipe (data/text.py: TextRecipe.sort)."""
+    n, k = recipe.length, recipe.n_symbols
+    return (f"Each sequence is {n} symbols drawn from {k}, a separator, then the same {n} sorted; only the "
+            f"sorted half is scored. Emitting the k-th smallest means reading the whole input and counting "
+            f"duplicates, a composition of attention steps, so one might expect depth to help. Scored on "
+            f"{recipe.n_val:,} held-out sequences (teacher-forced argmax; a sequence is exact when all {n} "
+            f"are right, which is also greedy decoding's success). One recipe for every network, fixed "
+            f"before any ran: {label}.")
+
+
 def _variants(finals: pd.DataFrame) -> list[str]:
     return [v for v in VARIANT_ORDER if v in set(finals["variant"])]
 

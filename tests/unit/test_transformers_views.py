@@ -136,3 +136,10 @@ def test_sort_and_seed_charts_draw_their_rows():
     curves = pd.DataFrame({"variant": "pre-LN", "depth": [2, 12], "step": [0, 0], "val_loss": [5.5, 5.6]})
     assert charts.sort_curves_chart(curves).to_dict()
     assert charts.seeds_chart(_seeds({(0, 0): 2.5, (15, 1): 3.08}), 3.075).to_dict()
+
+
+def test_sort_intro_says_the_recipe():
+    from resnet_explain.experiments import transformers_sort as tfs
+    s = text.sort_intro(tfs.SORT_DATA, tfs.SORT_BUDGET.label)
+    assert s.startswith("Each sequence is 8 symbols drawn from 8") and "512 held-out sequences" in s
+    assert tfs.SORT_BUDGET.label in s
