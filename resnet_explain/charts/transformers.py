@@ -170,7 +170,7 @@ def sort_chart(finals: pd.DataFrame, baselines: pd.DataFrame, height: int = 260)
 def sort_curves_chart(curves: pd.DataFrame, height: int = 260) -> alt.Chart:
     """Held-out loss on the sorted half against steps (log scale: a sorted run's loss falls by
     decades): a line per network, dashes per depth."""
-    d = curves.assign(layers=curves["depth"].map(lambda v: f"{int(v)} layers"))
+    d = curves.assign(layers=curves["depth"].map(lambda v: f"{int(v)} layer{'s' if int(v) != 1 else ''}"))
     return alt.Chart(d).mark_line(point=True).encode(
         x=alt.X("step:Q", title="training step"),
         y=alt.Y("val_loss:Q", title="held-out loss (nats per sorted symbol)", scale=alt.Scale(type="log")),
