@@ -8,6 +8,7 @@ from resnet_explain.content import transformers as text
 from resnet_explain.content.job_status import job_status
 from resnet_explain.experiments import transformers as tfx
 from resnet_explain.experiments import transformers_live as live
+from resnet_explain.experiments import transformers_sort as tfs
 from resnet_explain.experiments import transformers_train as tfg
 from resnet_explain.experiments.transformers_stored import load_stored
 
@@ -63,8 +64,23 @@ if n_cells:
                           key="tf_lr", bind="query-params", format_func=lambda v: f"{v:g}")
     ui.chart_with_export(charts.curves_chart(stored.curves, lr, int(300 * H)), stored.curves, "tf_curves",
                          "tf_curves")
+    if len(stored.seeds):
+        seeds = tfg.seed_table(stored.finals, stored.seeds)
+        ui.chart_with_export(charts.seeds_chart(seeds, uni := stored.meta.get("unigram_loss"), int(200 * H)),
+                             seeds, "tf_seeds", "tf_seeds")
+        st.markdown(text.seeds_sentence(seeds, uni))
 else:
     st.warning("No stored grid on this installation.", icon=":material/warning:")
+
+st.header("Sorting: does depth matter?")
+if len(stored.sort):
+    ui.chart_with_export(charts.sort_chart(stored.sort, stored.sort_baselines, int(240 * H)), stored.sort,
+                         "tf_sort", "tf_sort")
+    st.markdown(text.sort_intro(tfs.SORT_DATA, tfs.SORT_BUDGET.label))
+    for line in text.sort_sentences(stored.sort, stored.sort_baselines):
+        st.markdown("- " + line)
+    ui.chart_with_export(charts.sort_curves_chart(stored.sort_curves, int(320 * H)), stored.sort_curves,
+                         "tf_sort_curves", "tf_sort_curves")
 
 st.header("After training: lesion and logit lens")
 if len(stored.lesion):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import magnitude
-from .axes import PLAIN_COLOR, RESIDUAL_COLOR, RESIDUAL_SHADES, W, dash_legend, legend
+from .axes import MID_GREY, PLAIN_COLOR, RESIDUAL_COLOR, RESIDUAL_SHADES, W, dash_legend, legend
 
 # pre-LN the skip's blue, post-LN a darker blue (it has skips too), no skips plain's red.
 VARIANT_ORDER = ["pre-LN", "post-LN", "no skips"]
@@ -134,3 +134,67 @@ def lens_chart(lens: pd.DataFrame, height: int = 280) -> alt.Chart:
         y=alt.Y("val_loss:Q", title="validation loss (nats per byte)"),
         color=_color(), tooltip=["variant:N", "after:N", alt.Tooltip("val_loss:Q", format=".3f")],
     ).properties(width=W, height=height)
+
+
+SORT_METRICS = {"token_acc": "per token", "exact_acc": "exact sequence"}
+
+
+def sort_long(finals: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:
+    """One row per (network, metric) and per (baseline, metric): accuracy on the held-out sequences."""
+    cols = list(SORT_METRICS)
+    nets = finals.melt(id_vars=["variant", "depth"], value_vars=cols, var_name="metric", value_name="accuracy")
+    base = baselines.melt(id_vars=["baseline"], value_vars=cols, var_name="metric", value_name="accuracy")
+    d = pd.concat([nets, base], ignore_index=True)
+    d["metric"] = d["metric"].map(SORT_METRICS)
+    return d
+
+
+def sort_chart(finals: pd.DataFrame, baselines: pd.DataFrame, height: int = 260) -> alt.FacetChart:
+    """Held-out sorting accuracy against depth, per network; the baselines that do not read the
+    input as dashed grey rules. One panel per metric (per token, exact sequence)."""
+    d = sort_long(finals, baselines)
+    y = alt.Y("accuracy:Q", title="held-out accuracy", scale=alt.Scale(domain=[0, 1]),
+              axis=alt.Axis(format="%"))
+    lines = alt.Chart().mark_line(point=True).encode(
+        x=alt.X("depth:O", title="layers", axis=alt.Axis(labelAngle=0)), y=y, color=_color(),
+        tooltip=["variant:N", "depth:O", "metric:N", alt.Tooltip("accuracy:Q", format=".1%")],
+    ).transform_filter("isValid(datum.variant)")
+    rules = alt.Chart().mark_rule(color=MID_GREY, strokeWidth=1.5).encode(
+        y=y, strokeDash=alt.StrokeDash("baseline:N", title="reads no input", legend=dash_legend(orient="top")),
+        tooltip=["baseline:N", "metric:N", alt.Tooltip("accuracy:Q", format=".1%")],
+    ).transform_filter("isValid(datum.baseline)")
+    return alt.layer(lines, rules, data=d).properties(width=260, height=height).facet(
+        column=alt.Column("metric:N", sort=list(SORT_METRICS.values()), title=None))
+
+
+def sort_curves_chart(curves: pd.DataFrame, height: int = 260) -> alt.Chart:
+    """Held-out loss on the sorted half against steps (log scale: a sorted run's loss falls by
+    decades): a line per network, dashes per depth."""
+    d = curves.assign(layers=curves["depth"].map(lambda v: f"{int(v)} layer{'s' if int(v) != 1 else ''}"))
+    return alt.Chart(d).mark_line(point=True).encode(
+        x=alt.X("step:Q", title="training step"),
+        y=alt.Y("val_loss:Q", title="held-out loss (nats per sorted symbol)", scale=alt.Scale(type="log")),
+        color=_color(), strokeDash=alt.StrokeDash("layers:N", legend=dash_legend(orient="top"),
+                                                  sort=sorted(d["layers"].unique(), key=lambda t: int(t.split()[0]))),
+        detail="depth:O", tooltip=["variant:N", "depth:O", "step:Q", alt.Tooltip("val_loss:Q", format=".3f")],
+    ).properties(width=W, height=height)
+
+
+def seeds_chart(cells: pd.DataFrame, unigram: float | None = None, height: int = 200) -> alt.LayerChart:
+    """Final validation loss of each seed at each warm-up (one learning rate, one network); the
+    byte-frequency loss as a dashed, labelled rule (at or above it: the run learnt no context)."""
+    d = cells.assign(seed=cells["seed"].map(lambda v: f"seed {int(v)}"))
+    pts = alt.Chart(d).mark_point(size=120, filled=True).encode(
+        x=alt.X("warmup_steps:O", title="warm-up steps", axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("seed:N"),
+        y=alt.Y("val_loss:Q", title="validation loss (nats per byte)", scale=alt.Scale(zero=False)),
+        shape=alt.Shape("seed:N", legend=legend(orient="top", title="post-LN, lr 0.001")),
+        color=alt.Color("variant:N", scale=TF_COLORS, legend=None),
+        tooltip=["seed:N", "warmup_steps:O", alt.Tooltip("val_loss:Q", format=".3f"), "run_id:N"])
+    layers = [pts]
+    if unigram is not None:
+        rule = pd.DataFrame({"val_loss": [float(unigram)], "what": ["byte frequencies only"]})
+        base = alt.Chart(rule).encode(y="val_loss:Q", tooltip=["what:N", alt.Tooltip("val_loss:Q", format=".3f")])
+        layers += [base.mark_rule(color=MID_GREY, strokeDash=[5, 4]),
+                   base.mark_text(align="left", dx=4, dy=-7, color=MID_GREY).encode(x=alt.value(0), text="what:N")]
+    return alt.layer(*layers).properties(width=W, height=height)

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..numbers import percent
+
 XIONG = "Xiong et al. 2020, [arXiv 2002.04745](https://arxiv.org/abs/2002.04745)"
 CURSE = "Sun et al. 2025, [arXiv 2502.05795](https://arxiv.org/abs/2502.05795)"
 VEIT = "Veit et al. 2016, [arXiv 1605.06431](https://arxiv.org/abs/1605.06431)"
@@ -14,6 +16,7 @@ GROMOV = "Gromov et al. 2024, [arXiv 2403.17887](https://arxiv.org/abs/2403.1788
 LENS = ("nostalgebraist 2020, [\"interpreting GPT: the logit lens\"](https://www.lesswrong.com/posts/"
         "AcKRB8wDpdaN6v6ru/interpreting-gpt-the-logit-lens); Belrose et al. 2023, "
         "[arXiv 2303.08112](https://arxiv.org/abs/2303.08112)")
+VARIANT_ORDER = ("pre-LN", "post-LN", "no skips")
 LEVEL = (0.8, 1.25)  # a first/last ratio in here reads "about level"
 HELPED_NATS = 0.05  # warm-up "helped" where it lowered the final loss by more than this
 
@@ -189,3 +192,129 @@ def live_status(records: list, total_cells: int) -> tuple[float, str]:
     now = (f" · {last['variant']}: step {int(last['step'])}, validation loss {last['val_loss']:.3f}"
            if last is not None and math.isfinite(last.get("val_loss", math.nan)) else "")
     return (done / total_cells if total_cells else 0.0), f"{done} of {total_cells} networks trained{now}"
+
+
+DEPTH_POINTS = 0.05  # one seed per network: accuracy changes under 5 points are not read as effects
+SAME = 0.005  # a per-token accuracy this close to an input-blind rule's is read as that rule
+SORTED = 0.95  # a network "sorts" when it gets at least this share of held-out sequences exactly right
+
+
+def _pcts(values) -> str:
+    return " → ".join(percent(float(v)) for v in values)
+
+
+def _points(fraction: float) -> str:
+    """A difference of two accuracies in percentage points: 0.83 -> "83 points"."""
+    return f"{abs(100 * float(fraction)):.0f} points"
+
+
+def _and(items) -> str:
+    items = [str(i) for i in items]
+    return ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else (items[0] if items else "none")
+
+
+def sort_intro(recipe, label: str) -> str:
+    """What the sorting task is and how it is scored, from its recipe (data/text.py: TextRecipe.sort)."""
+    n, k = recipe.length, recipe.n_symbols
+    return (f"Each sequence is {n} symbols drawn from {k}, a separator, then the same {n} sorted; only the "
+            f"sorted half is scored. Emitting the k-th smallest means reading the whole input and counting "
+            f"duplicates, a composition of attention steps, so one might expect depth to help. Scored on "
+            f"{recipe.n_val:,} held-out sequences (teacher-forced argmax; a sequence is exact when all {n} "
+            f"are right, which is also greedy decoding's success). One recipe for every network, fixed "
+            f"before any ran: {label}.")
+
+
+def _variants(finals: pd.DataFrame) -> list[str]:
+    return [v for v in VARIANT_ORDER if v in set(finals["variant"])]
+
+
+def _sort_line(v: str, g: pd.DataFrame, b: pd.DataFrame, best: float) -> str:
+    """One network's accuracies by depth, where it beats the input-blind rules, where it equals one."""
+    reads = [int(d) for d, t in zip(g["depth"], g["token_acc"]) if t > best + DEPTH_POINTS]
+    same = [f"equal to \"{n}\" ({percent(r)}) at {_and(int(d) for d in at)} layers"
+            for n, r in b["token_acc"].items()
+            if len(at := g.loc[(g["token_acc"] - r).abs() < SAME, "depth"].tolist())]
+    return (f"**{v}**: exact sequences {_pcts(g['exact_acc'])}, tokens {_pcts(g['token_acc'])} at "
+            f"{_and(int(d) for d in g['depth'])} layers; more than {_points(DEPTH_POINTS)} above the best "
+            f"input-blind rule per token at {_and(reads) if reads else 'no depth'}"
+            + (f"; per token {'; '.join(same)}: there it never read the input" if same else "") + ".")
+
+
+def _depth_reading(finals: pd.DataFrame, depths: list[int]) -> str:
+    """The answer in words: does depth matter with skips, and what does depth do without them?"""
+    out = []
+    sorts = {v: sorted(int(d) for d in finals.loc[(finals["variant"] == v) & (finals["exact_acc"] >= SORTED),
+                                                  "depth"]) for v in _variants(finals)}
+    skip = [v for v in sorts if v != "no skips"]
+    if skip and all(sorts[v] == depths for v in skip):
+        out.append(f"With skips, depth does not matter on this task: {_and(skip)} sort at every depth "
+                   f"tried, {depths[0]} layer{'s' if depths[0] > 1 else ''} included.")
+    if "no skips" not in sorts:
+        return " ".join(out)
+    ns = sorts["no skips"]
+    fails = [d for d in depths if d not in ns]
+    if not ns:
+        out.append("Without skips the same recipe sorts at no depth tried.")
+    elif fails:
+        worse = min(fails) > max(ns) and len(out) > 0  # shallow sorts, deep fails, skips sort everywhere
+        out.append(f"Without skips the same recipe fails at {_and(fails)} layers and sorts at {_and(ns)}"
+                   + (": on this task depth hurts only the stack without skips." if worse else "."))
+    return " ".join(out)
+
+
+def sort_sentences(finals: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
+    """Does depth matter on the sorting task, for which network, and against the baselines that
+    never read the input?"""
+    depths = sorted(int(d) for d in finals["depth"].unique())
+    b = baselines.set_index("baseline")
+    blind = b.drop(index="chance", errors="ignore")
+    best_name, best = blind["token_acc"].idxmax(), float(blind["token_acc"].max())
+    verdicts, fewest, lines = [], [], []
+    for v in _variants(finals):
+        g = finals[finals["variant"] == v].sort_values("depth")
+        change = float(g["exact_acc"].iloc[-1] - g["exact_acc"].iloc[0])
+        verdicts.append(f"{v} {'gained' if change > 0 else 'lost'} {_points(change)}"
+                        if abs(change) > DEPTH_POINTS else f"{v} changed by less than {_points(DEPTH_POINTS)}")
+        ok = g.loc[g["exact_acc"] >= SORTED, "depth"]
+        fewest.append(f"{v} {int(ok.min()) if len(ok) else 'none'}")
+        lines.append(_sort_line(v, g, b, best))
+    head = (f"Fewest layers that sorted at least {percent(SORTED, 0)} of the held-out sequences exactly: "
+            f"{', '.join(fewest)} (of {_and(depths)}). From {depths[0]} to {depths[-1]} layers the share "
+            f"sorted exactly: {'; '.join(verdicts)} (one seed each; changes under "
+            f"{_points(DEPTH_POINTS)} are not read). {_depth_reading(finals, depths)}").rstrip()
+    if "planned" in finals and not finals["planned"].astype(bool).all():
+        later = sorted(int(d) for d in finals.loc[~finals["planned"].astype(bool), "depth"].unique())
+        head += (f" Depth {_and(later)} was added after the planned depths' results were seen "
+                 "(assets/transformers/README.md).")
+    base = (f"Rules that never read the input: chance {percent(b.loc['chance', 'token_acc'])} a token; "
+            + "; ".join(f"{n} {percent(r.token_acc)} a token, {percent(r.exact_acc)} of sequences"
+                        for n, r in blind.iterrows())
+            + f". A network near {percent(best)} ({best_name}) has learnt the output's shape, not to sort.")
+    return [head, *lines, base]
+
+
+def seeds_sentence(cells: pd.DataFrame, unigram: float | None) -> str:
+    """What more seeds say about post-LN at one learning rate: which warm-ups stay at byte
+    frequencies with every seed, with none, or with some."""
+    parts, all_stuck, none_stuck, mixed, n_stuck = [], [], [], [], 0
+    for w, g in cells.groupby("warmup_steps"):
+        stuck = int((g["val_loss"] > unigram - HELPED_NATS).sum()) if unigram is not None else 0
+        losses = ", ".join(f"{x:.3f}" for x in g["val_loss"])
+        parts.append(f"{int(w)} warm-up steps {losses} (seeds {_and(int(s) for s in g['seed'])})")
+        (all_stuck if stuck == len(g) else none_stuck if stuck == 0 else mixed).append(int(w))
+        n_stuck += stuck
+    lr = float(cells["lr"].iloc[0])
+    said = f"Post-LN at lr {lr:g} with more seeds, validation loss: {'; '.join(parts)}."
+    if unigram is None:
+        return said
+    if mixed:
+        return (f"{said} The seed decides: with {_and(mixed)} warm-up steps some seeds stayed at the "
+                f"byte-frequency loss ({unigram:.3f}) and others trained ({n_stuck} of {len(cells)} runs "
+                f"stuck in all). At this learning rate post-LN sits on an edge, three seeds cannot rank "
+                "the warm-up lengths, and a single-seed cell of the grid near it is a draw, not a verdict.")
+    if not all_stuck:
+        return f"{said} Every run trained: seed 0's stuck cell did not repeat."
+    steps = f" by step {int(cells['steps'].max())}" if "steps" in cells else ""
+    return (f"{said} Every seed agrees: still at the byte-frequency loss ({unigram:.3f}){steps} with "
+            f"{_and(all_stuck)} warm-up steps, past it with {_and(none_stuck)}: not one seed's luck. It is "
+            "a fact of this short budget, not a proof that such a run never trains.")

@@ -14,7 +14,9 @@ from ..stored_assets import assets_dir
 
 STORED_DIR = assets_dir("transformers")
 FILES = {"streams": "init_streams.csv", "params": "init_params.csv", "finals": "grid_finals.csv",
-         "curves": "grid_curves.csv", "lesion": "lesion.csv", "lens": "lens.csv"}
+         "curves": "grid_curves.csv", "lesion": "lesion.csv", "lens": "lens.csv",
+         "seeds": "grid_seeds.csv", "seeds_curves": "grid_seeds_curves.csv", "sort": "sort_finals.csv",
+         "sort_curves": "sort_curves.csv", "sort_baselines": "sort_baselines.csv"}
 
 
 @dataclass
@@ -27,6 +29,11 @@ class Stored:
     curves: pd.DataFrame
     lesion: pd.DataFrame
     lens: pd.DataFrame
+    seeds: pd.DataFrame = field(default_factory=pd.DataFrame)  # post-LN at lr 1e-3, seeds 1 and 2
+    seeds_curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sort: pd.DataFrame = field(default_factory=pd.DataFrame)  # the sorting task, one row per network
+    sort_curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sort_baselines: pd.DataFrame = field(default_factory=pd.DataFrame)
     meta: dict = field(default_factory=dict)
 
     @property

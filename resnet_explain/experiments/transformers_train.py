@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from ..errors import Stopped
@@ -119,3 +120,23 @@ def grid_frames(runs: list[tuple[Cell, Run]]) -> tuple[pd.DataFrame, pd.DataFram
             curves.append({**cell.label(), **{k: rec.get(k) for k in CURVE_COLUMNS[5:]}})
     return (pd.DataFrame(finals, columns=FINAL_COLUMNS).astype({"train_loss": float, "val_loss": float}),
             pd.DataFrame(curves, columns=CURVE_COLUMNS))
+
+
+# The grid's cells run again with more seeds (scripts/make_transformers.py --only seeds): post-LN at
+# lr 1e-3, where seed 0 stayed at byte frequencies with 15 warm-up steps and trained with 0 and 60.
+SEED_CELLS = dict(variant="post-LN", lr=1e-3, warmups=(0, 15, 60), seeds=(1, 2))
+
+
+def seed_cells() -> list[Cell]:
+    c = SEED_CELLS
+    return [Cell(c["variant"], c["lr"], w, 6, seed) for seed in c["seeds"] for w in c["warmups"]]
+
+
+def seed_table(finals: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
+    """The grid's seed-0 rows of :data:`SEED_CELLS` with the rows of the other seeds: one row per
+    (warm-up, seed), sorted."""
+    c = SEED_CELLS
+    grid = finals[(finals["variant"] == c["variant"]) & np.isclose(finals["lr"], c["lr"])
+                  & finals["warmup_steps"].isin(c["warmups"])]
+    return (pd.concat([grid, seeds], ignore_index=True).sort_values(["warmup_steps", "seed"])
+            .reset_index(drop=True))

@@ -4,6 +4,7 @@ numbers, a link restores the view, and a live pair trains with progress and show
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -33,6 +34,24 @@ def test_stored_results_show_at_once_and_the_sentences_say_their_numbers():
     assert f"**post-LN** {float(post['first_over_last'].iloc[0]):.2g}×" in md
     assert f"Stored: **{len(stored.finals)} of 28** cells" in " ".join(c.value for c in at.caption)
     assert "What a small character model can and cannot say" in md
+
+
+def test_the_sorting_and_seed_sections_show_the_stored_numbers():
+    stored = load_stored()
+    if not len(stored.sort) or not len(stored.seeds):
+        pytest.skip("no stored sorting results or seeds")
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Sorting: does depth matter?" in [h.value for h in at.header]
+    md = " ".join(m.value for m in at.markdown)
+    for v, g in stored.sort.sort_values("depth").groupby("variant"):
+        exact = " → ".join(f"{100 * x:.1f} %" for x in g["exact_acc"])
+        assert f"**{v}**: exact sequences {exact}" in md
+    for x in stored.seeds["val_loss"]:
+        assert f"{x:.3f}" in md
+    drawn = [f for frames in chart_frames(at) for f in frames if "accuracy" in f.columns]
+    assert drawn and sorted(drawn[0].dropna(subset=["variant"])["accuracy"].round(9)) == sorted(
+        pd.concat([stored.sort["token_acc"], stored.sort["exact_acc"]]).round(9))
 
 
 def test_a_link_restores_depth_and_init():
