@@ -32,6 +32,8 @@ from resnet_explain.charts import theory as ct
 from resnet_explain.charts import training as ctr
 from resnet_explain.charts import transformers as ctf
 from resnet_explain.experiments import theory
+from resnet_explain.experiments import transformers_train as tfg
+from resnet_explain.experiments.transformers_stored import load_stored
 from resnet_explain.probe import probe_spec
 from resnet_explain.spec import block_label, preset
 
@@ -187,7 +189,12 @@ def _builders(probes) -> dict:
     lm_curves = pd.DataFrame([{"net": f"{a} net", "arch": a, "role": "twin" if a == "plain" else "your network",
                                "step": st, "val_loss": 3.0 - st / 100, "train_loss": 3.1}
                               for a in ("plain", "residual") for st in (0, 10, 20)])
+    tf_stored = load_stored()  # the shipped tables: sorting and the post-LN seeds name no blocks
     return {
+        "transformers.sort_chart": lambda: ctf.sort_chart(tf_stored.sort, tf_stored.sort_baselines),
+        "transformers.sort_curves_chart": lambda: ctf.sort_curves_chart(tf_stored.sort_curves),
+        "transformers.seeds_chart": lambda: ctf.seeds_chart(tfg.seed_table(tf_stored.finals, tf_stored.seeds),
+                                                            tf_stored.meta.get("unigram_loss")),
         "lesion.lm_lesion_chart": lambda: cles.lm_lesion_chart(lm_lesion),
         "training.lm_loss_chart": lambda: ctr.lm_loss_chart(lm_curves, reference=3.075),
         "architectures.chart": lambda: car.chart(_architectures()),
