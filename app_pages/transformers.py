@@ -15,6 +15,7 @@ from resnet_explain.experiments.transformers_stored import load_stored
 settings = ui.settings()
 device = settings.device
 H = 1.35 if settings.presenter else 1.0
+chart = ui.cached_chart  # each chart's spec made once per input, not on every visit
 
 st.title("Transformers: the residual stream")
 st.markdown(
@@ -37,23 +38,24 @@ depth = int(c1.segmented_control("Layers", depths, default=depths[0], key="tf_de
 init = tfx.INIT_CHOICES[c2.segmented_control("Initialisation", list(tfx.INIT_CHOICES), default="GPT-2",
                                               key="tf_init", bind="query-params") or "GPT-2"]
 st.subheader("The gradient along the stream")
-ui.chart_with_export(charts.grad_stream_chart(stored.streams, depth, init, int(300 * H)),
+ui.chart_with_export(chart(charts.grad_stream_chart, stored.streams, depth, init, int(300 * H)),
                      charts.at(stored.streams, depth, init), f"tf_grad_{depth}_{init}", "tf_grad")
 st.caption("‖∂L/∂x‖ on the residual stream after each sublayer: one forward and backward pass on 16 "
            "windows of the corpus, seed 0 (the probe, as on Gradient Flow).")
 fl = tfx.first_last(stored.params)
-ui.chart_with_export(charts.param_grad_chart(stored.params, depth, init, int(280 * H)),
+ui.chart_with_export(chart(charts.param_grad_chart, stored.params, depth, init, int(280 * H)),
                      charts.at(stored.params, depth, init), f"tf_params_{depth}_{init}", "tf_params")
 st.markdown(text.xiong_sentence(fl, depth, init, tfx.INITS[init]))
 st.subheader("The stream's size and each sublayer's share")
-ui.chart_with_export(charts.stream_chart(stored.streams, depth, init, int(220 * H)),
+ui.chart_with_export(chart(charts.stream_chart, stored.streams, depth, init, int(220 * H)),
                      charts.at(stored.streams, depth, init), f"tf_stream_{depth}_{init}", "tf_stream")
 st.markdown(text.stream_sentence(stored.streams, depth, init))
 
 st.header("Training: learning rate × warm-up")
 n_cells, planned = len(stored.finals), len(tfg.grid_cells())
 if n_cells:
-    ui.chart_with_export(charts.grid_chart(stored.finals, int(150 * H)), stored.finals, "tf_grid", "tf_grid")
+    ui.chart_with_export(chart(charts.grid_chart, stored.finals, int(150 * H)), stored.finals, "tf_grid",
+                         "tf_grid")
     st.caption(f"Final validation loss (nats per byte; ln 256 = 5.55 is a uniform guess) after "
                f"{live.budget().config.max_steps} AdamW steps: {live.budget().label}. Stored: **{n_cells} of "
                f"{planned}** cells (see assets/transformers/README.md for what was run, where and how long).")
@@ -62,11 +64,12 @@ if n_cells:
     lrs = sorted(stored.curves["lr"].unique())
     lr = st.select_slider("Learning rate of the curves", lrs, value=1e-3 if 1e-3 in lrs else lrs[0],
                           key="tf_lr", bind="query-params", format_func=lambda v: f"{v:g}")
-    ui.chart_with_export(charts.curves_chart(stored.curves, lr, int(300 * H)), stored.curves, "tf_curves",
-                         "tf_curves")
+    ui.chart_with_export(chart(charts.curves_chart, stored.curves, lr, int(300 * H)), stored.curves,
+                         "tf_curves", "tf_curves")
     if len(stored.seeds):
         seeds = tfg.seed_table(stored.finals, stored.seeds)
-        ui.chart_with_export(charts.seeds_chart(seeds, uni := stored.meta.get("unigram_loss"), int(200 * H)),
+        uni = stored.meta.get("unigram_loss")
+        ui.chart_with_export(chart(charts.seeds_chart, seeds, uni, int(200 * H)),
                              seeds, "tf_seeds", "tf_seeds")
         st.markdown(text.seeds_sentence(seeds, uni))
 else:
@@ -74,20 +77,21 @@ else:
 
 st.header("Sorting: does depth matter?")
 if len(stored.sort):
-    ui.chart_with_export(charts.sort_chart(stored.sort, stored.sort_baselines, int(240 * H)), stored.sort,
-                         "tf_sort", "tf_sort")
+    ui.chart_with_export(chart(charts.sort_chart, stored.sort, stored.sort_baselines, int(240 * H)),
+                         stored.sort, "tf_sort", "tf_sort")
     st.markdown(text.sort_intro(tfs.SORT_DATA, tfs.SORT_BUDGET.label))
     for line in text.sort_sentences(stored.sort, stored.sort_baselines):
         st.markdown("- " + line)
-    ui.chart_with_export(charts.sort_curves_chart(stored.sort_curves, int(320 * H)), stored.sort_curves,
-                         "tf_sort_curves", "tf_sort_curves")
+    ui.chart_with_export(chart(charts.sort_curves_chart, stored.sort_curves, int(320 * H)),
+                         stored.sort_curves, "tf_sort_curves", "tf_sort_curves")
 
 st.header("After training: lesion and logit lens")
 if len(stored.lesion):
-    ui.chart_with_export(charts.lesion_chart(stored.lesion, "layer", int(280 * H)), stored.lesion,
+    ui.chart_with_export(chart(charts.lesion_chart, stored.lesion, "layer", int(280 * H)), stored.lesion,
                          "tf_lesion", "tf_lesion")
     st.markdown(text.lesion_sentence(stored.lesion, stored.meta.get("unigram_loss")))
-    ui.chart_with_export(charts.lens_chart(stored.lens, int(280 * H)), stored.lens, "tf_lens", "tf_lens")
+    ui.chart_with_export(chart(charts.lens_chart, stored.lens, int(280 * H)), stored.lens, "tf_lens",
+                         "tf_lens")
     st.markdown(text.lens_sentence(stored.lens, stored.meta.get("unigram_loss")))
     st.caption("The stored networks: lr 0.001, 15 warm-up steps (the budget's own setting, fixed before "
                "training), seed 0; 128 validation windows.")
@@ -106,12 +110,6 @@ live_warm = c2.select_slider("Warm-up steps", tfg.GRID_WARMUPS, value=15, key="t
 def finished() -> dict:
     """Live results of this process by (lr, warm-up, device); newest 8."""
     return {}
-
-
-@st.cache_data(max_entries=4, ttl=600, show_spinner="Timing two training steps here…")
-def per_step(dev: str, budget: str, sizes: str) -> float:
-    """Seconds of one training step here (keyed by the budget and sizes it is timed for)."""
-    return live.seconds_per_step(device=dev)
 
 
 def work(job, key) -> None:
@@ -133,14 +131,14 @@ def status(j) -> None:
 key = (float(live_lr), int(live_warm), device.type)
 job = ui.LongJob("tf", "training a Transformer pair", status, stop_help="Ends the run after this step.")
 if key not in finished():
-    est = live.estimate_pair_seconds(per_step(device.type, live.LIVE_BUDGET, repr(live.LIVE_SIZES)))
+    est = live.estimate_pair_seconds(device.type)
     refused = ui.over_cap(est, ui.host_cap(device.type))
-    st.caption(f"About **{est:.0f} s** on {settings.detail} (two training steps timed here just now)"
+    st.caption(f"About **{est:.0f} s** on {settings.detail} (this host's one timing, as on every page)"
                + (": over this server's limit for one run." if refused else "."))
     job.buttons(lambda: job.start(lambda j: work(j, key), meta={"key": key}, shared=key), blocked=refused)
 job.follow(show=lambda j: j.meta["key"] == key and key not in finished())
 if (res := finished().get(key)) is not None:
-    ui.chart_with_export(charts.curves_chart(res["curves"], live_lr, int(260 * H)), res["curves"],
+    ui.chart_with_export(chart(charts.curves_chart, res["curves"], live_lr, int(260 * H)), res["curves"],
                          "tf_live_curves", "tf_live_curves")
     uni = stored.meta.get("unigram_loss") if stored.same_corpus else None
     st.markdown(text.lesion_sentence(res["lesion"], uni) + "\n\n" + text.lens_sentence(res["lens"], uni))

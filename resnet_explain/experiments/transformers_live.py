@@ -1,19 +1,17 @@
 """The Transformers page's live run: pre-LN and its twin without skips trained here under the quick
-budget, then the lesion and the logit lens on both — with an estimate made before, from real
-training steps timed here and now (a shared server is slower than the machine of the stored runs)."""
+budget, then the lesion and the logit lens on both — with an estimate made before by the one
+estimator every page uses (train/estimate.py: this host timed once, then arithmetic)."""
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import pandas as pd
-import torch
 
-from ..model import build_model
 from ..train.budgets import LM_BUDGETS, Budget
-from ..train.lm_trainer import EVAL_WINDOWS, lm_loss, make_optimizer
-from ..train.runs import LM_TRAIN_WINDOWS, RunStore
+from ..train.estimate import HostSpeed, host_speed
+from ..train.runs import RunStore
+from . import lm_lesion
 from . import transformers_trained as tft
 from . import transformers_train as tfg
 
@@ -26,39 +24,17 @@ def budget() -> Budget:
     return LM_BUDGETS[LIVE_BUDGET]
 
 
-def seconds_per_step(depth: int = 6, device: str = "cpu", steps: int = 2) -> float:
-    """One training step of the pre-LN network at the budget's batch and context, timed here (the
-    last of ``steps``; the first warms up the allocator)."""
-    b = budget()
-    model = build_model(tfg.Cell("pre-LN", 1e-3, 0, depth).spec(context=b.data.context, **LIVE_SIZES),
-                        seed=0).to(device)
-    opt = make_optimizer(model, b.config)
-    x = torch.randint(0, 256, (b.config.batch_size, b.data.context), device=device)
-    dt = 0.0
-    for _ in range(steps):
-        t = time.perf_counter()
-        loss = lm_loss(model(x), x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        dt = time.perf_counter() - t
-    return dt
-
-
-def pair_step_equivalents() -> float:
-    """Training steps plus what the evaluations cost, in steps (a forward pass of a batch is about a
-    third of a training step): the history's evaluations, the final losses, the lesion and the lens."""
-    c = budget().config
-    bs = c.batch_size
-    evals = (c.max_steps // max(1, c.eval_every or c.max_steps) + 1) * EVAL_WINDOWS / bs
-    final = (LM_TRAIN_WINDOWS + budget().data.n_val) / bs
-    analysis = (2 * 6 + 6 + 2) * LIVE_WINDOWS / bs  # lesions of layers and sublayers, intact, lens
-    return c.max_steps + (evals + final + analysis) / 3
-
-
-def estimate_pair_seconds(per_step: float) -> float:
-    """Seconds for the pair (two networks) from one step's measured time."""
-    return 2 * pair_step_equivalents() * per_step
+def estimate_pair_seconds(device: str = "cpu", speed: HostSpeed | None = None) -> float:
+    """Seconds for the pair on this host by the one estimator (train/estimate.py, the host timed
+    once): each network's training and evaluations (:meth:`HostSpeed.run_seconds`), then its lesion
+    (:func:`.lm_lesion.estimate_seconds`) and its logit lens (one forward pass) on LIVE_WINDOWS."""
+    speed = speed or host_speed(device)
+    total = 0.0
+    for cell in tfg.pair_cells():  # the learning rate and warm-up do not change the cost
+        spec = (req := cell.request(budget(), device, **LIVE_SIZES)).netspec
+        total += (speed.run_seconds(req) + lm_lesion.estimate_seconds(spec, LIVE_WINDOWS, speed)
+                  + speed.forward_seconds(spec, LIVE_WINDOWS, lm_lesion.FORWARD_BATCH))
+    return float(total)
 
 
 def live_pair(lr: float, warmup_steps: int, device: str = "cpu", store: RunStore | None = None,

@@ -79,7 +79,8 @@ def tiny_live(monkeypatch, tmp_path):
 def test_a_live_pair_trains_with_progress_and_shows_its_results(tiny_live):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("two training steps timed here" in c.value for c in at.caption)
+    est = live.estimate_pair_seconds("cpu")  # the one estimator, at the host speed the page used
+    assert any(f"About **{est:.0f} s**" in c.value and "this host's one timing" in c.value for c in at.caption)
     at.button(key="tf_start").click().run()
     at = wait_for_job(at, "tf_job", limit=240)
     assert not at.exception, [e.value for e in at.exception]
