@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..chance import NEAR_REFERENCE_NATS, near_reference
 from ..numbers import percent
 
 XIONG = "Xiong et al. 2020, [arXiv 2002.04745](https://arxiv.org/abs/2002.04745)"
@@ -100,12 +101,18 @@ def _warmup_effect(finals: pd.DataFrame, variant: str) -> tuple[list[float], lis
     return helped, blew, lrs
 
 
+def _near(losses: pd.Series, unigram: float) -> pd.Series:
+    """Per finite loss: the run learnt no context, by the one rule (chance.near_reference: within
+    NEAR_REFERENCE_NATS of the byte-frequency loss ``unigram``, or above it)."""
+    return losses.map(lambda v: math.isfinite(v) and near_reference(v, unigram)).astype(bool)
+
+
 def _stuck(cells: pd.DataFrame, unigram: float | None) -> str:
-    """How many cells got no further than byte frequencies (within HELPED_NATS of ``unigram``)."""
+    """How many cells got no further than byte frequencies (:func:`_near`)."""
     if unigram is None or not len(cells):
         return ""
-    n = int((~cells["diverged"].astype(bool) & (cells["val_loss"] > unigram - HELPED_NATS)).sum())
-    return (f"; {n} of {len(cells)} of its cells ended within {HELPED_NATS} nats of (or above) "
+    n = int((~cells["diverged"].astype(bool) & _near(cells["val_loss"], unigram)).sum())
+    return (f"; {n} of {len(cells)} of its cells ended within {NEAR_REFERENCE_NATS} nats of (or above) "
             f"{unigram:.3f}, the loss of a model that knows only how often each byte occurs (it "
             "learnt no context)" if n else f"; every cell beat the byte-frequency model ({unigram:.3f})")
 
@@ -144,7 +151,7 @@ def grid_sentences(finals: pd.DataFrame, unigram: float | None = None) -> list[s
 
 
 def _learnt_nothing(loss: float, unigram: float | None) -> bool:
-    return unigram is not None and loss > unigram - HELPED_NATS
+    return unigram is not None and math.isfinite(loss) and near_reference(loss, unigram)
 
 
 def lesion_sentence(lesion: pd.DataFrame, unigram: float | None = None) -> str:
@@ -298,7 +305,7 @@ def seeds_sentence(cells: pd.DataFrame, unigram: float | None) -> str:
     frequencies with every seed, with none, or with some."""
     parts, all_stuck, none_stuck, mixed, n_stuck = [], [], [], [], 0
     for w, g in cells.groupby("warmup_steps"):
-        stuck = int((g["val_loss"] > unigram - HELPED_NATS).sum()) if unigram is not None else 0
+        stuck = int(_near(g["val_loss"], unigram).sum()) if unigram is not None else 0
         losses = ", ".join(f"{x:.3f}" for x in g["val_loss"])
         parts.append(f"{int(w)} warm-up steps {losses} (seeds {_and(int(s) for s in g['seed'])})")
         (all_stuck if stuck == len(g) else none_stuck if stuck == 0 else mixed).append(int(w))
