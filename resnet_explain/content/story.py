@@ -77,7 +77,8 @@ STEPS: tuple[Step, ...] = (
     Step("app_pages/transformers.py", "Transformers", ":material/stacks:", "Experiment",
          "transformers",
          "Pre-LN vs post-LN vs no skips in a small byte-level Transformer: gradients and the stream at "
-         "init (Xiong et al. 2020), a learning-rate x warm-up grid, a lesion of each layer, the logit lens."),
+         "init (Xiong et al. 2020), a learning-rate × warm-up grid, a sorting task at depths 1-12, a lesion "
+         "of each layer, the logit lens."),
     Step("app_pages/why_residuals_work.py", "So, Why Do Residuals Work?", ":material/lightbulb:",
          "Check yourself", "why-residuals-work",
          "The answer in a few sentences, each from a number measured in this app and linked to the "
