@@ -140,7 +140,9 @@ def convergence_caption(thresholds, steps_per_epoch: int, resolution: str = "epo
     ts = " and ".join(f"{t:.0%}" for t in thresholds)
     spe = f"{steps_per_epoch:,} steps per epoch"
     window = (f"the end of the first window of {window_steps} steps whose running training error "
-              f"is at or below it ({spe}; **resolution: {window_steps} steps**)")
+              f"is at or below it ({spe}; **resolution: {window_steps} steps**; a window's error "
+              f"comes from its own {window_steps} mini-batches only, so a lucky window can cross a "
+              "threshold a little early)")
     epoch = (f"the end of the first epoch whose running training error is at or below it ({spe}; "
              "**resolution: one epoch**, these runs were stored without a per-step curve)")
     how = {"step": window, "epoch": epoch,
