@@ -155,10 +155,16 @@ def sort_chart(finals: pd.DataFrame, baselines: pd.DataFrame, height: int = 260)
     d = sort_long(finals, baselines)
     y = alt.Y("accuracy:Q", title="held-out accuracy", scale=alt.Scale(domain=[0, 1]),
               axis=alt.Axis(format="%"))
-    lines = alt.Chart().mark_line(point=True).encode(
+    # Where networks tie (every one at 100 %), the first is drawn widest below the others, so each
+    # colour still shows around the one above it.
+    base = alt.Chart().encode(
         x=alt.X("depth:O", title="layers", axis=alt.Axis(labelAngle=0)), y=y, color=_color(),
         tooltip=["variant:N", "depth:O", "metric:N", alt.Tooltip("accuracy:Q", format=".1%")],
     ).transform_filter("isValid(datum.variant)")
+    lines = alt.layer(*[  # one layer per network, in VARIANT_ORDER: the first at the bottom
+        base.transform_filter(alt.datum.variant == v).mark_line(point=alt.OverlayMarkDef(size=size, filled=True),
+                                                                strokeWidth=width)
+        for v, width, size in zip(VARIANT_ORDER, (6, 3.5, 1.8), (200, 80, 25))])
     rules = alt.Chart().mark_rule(color=MID_GREY, strokeWidth=1.5).encode(
         y=y, strokeDash=alt.StrokeDash("baseline:N", title="reads no input", legend=dash_legend(orient="top")),
         tooltip=["baseline:N", "metric:N", alt.Tooltip("accuracy:Q", format=".1%")],
