@@ -11,7 +11,7 @@ from ..charts import training as ct
 from ..content import training as words
 from ..experiments.convergence import pairs
 from ..experiments.degradation import check_hypothesis
-from .cached_chart import cached_chart
+from .cached_chart import cached_chart, cached_view
 from .jobs import BackgroundJob, show_job
 from .stage import chart_height, columns
 from .widgets import chart_with_export
@@ -20,7 +20,7 @@ from .widgets import chart_with_export
 def curves(frame: pd.DataFrame, chance: float, title: str = "", name: str = "live",
            keys: tuple[str, str] | None = None) -> None:
     """Training and test error per epoch, side by side; with downloads when ``keys`` are given."""
-    long = ct.curves_long(frame)
+    long = cached_view(ct.curves_long)(frame)  # made once per data, not on every visit
     height = chart_height(300, 405, 370)
     for col, metric, key in zip(columns(2), ("training error", "test error"), keys or (None, None)):
         chart = cached_chart(ct.error_curves_chart, long, metric, chance, height, f"{title}{metric} per epoch")
@@ -36,9 +36,9 @@ def results(table: pd.DataFrame, n_seeds: int, chance: float,
     """He et al.'s table 6 shape, how fast each network trained (``convergence``: a
     :func:`~..experiments.degradation.convergence` table), the three claims checked (a claim on a
     network that never left chance: not testable here), and which networks never learned."""
-    st.dataframe(ct.he_table(table), hide_index=True, width="stretch")
+    st.dataframe(cached_view(ct.he_table)(table), hide_index=True, width="stretch")
     if convergence is not None and len(convergence):
-        st.dataframe(ct.convergence_display(convergence), hide_index=True, width="stretch")
+        st.dataframe(cached_view(ct.convergence_display)(convergence), hide_index=True, width="stretch")
         t = min(convergence.attrs["thresholds"])
         for r, p in pairs(convergence):
             st.markdown(words.convergence_sentence(r, p, t))

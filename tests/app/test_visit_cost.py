@@ -39,6 +39,8 @@ def counted(monkeypatch, module, name: str) -> list:
     ("gradient_flow.py", "resnet_explain.charts.gradflow", "weight_grad_long"),
     ("gradient_flow.py", "resnet_explain.charts.gradflow", "numbers_table"),
     ("training.py", "resnet_explain.experiments.degradation", "convergence"),
+    ("training.py", "resnet_explain.charts.training", "curves_long"),  # ui.training_panel, via cached_view
+    ("training.py", "resnet_explain.charts.training", "convergence_display"),
     ("vanishing.py", "resnet_explain.experiments.vanishing", "vanishing_long"),
     ("highway.py", "resnet_explain.experiments.highway", "highway_table"),
     ("learning_rates.py", "resnet_explain.content.training_lr", "stored_statement"),
