@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def visit(page: str) -> str:
-    at = AppTest.from_file(str(ROOT / "app_pages" / page), default_timeout=TIMEOUT).run()
+    """A new visitor's view of ``page`` (through app.py, as a server runs it: its page links resolve)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page(f"app_pages/{page}").run()
     assert not at.exception, [e.value for e in at.exception]
     return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
 
@@ -44,6 +46,7 @@ def counted(monkeypatch, module, name: str) -> list:
     ("vanishing.py", "resnet_explain.experiments.vanishing", "vanishing_long"),
     ("highway.py", "resnet_explain.experiments.highway", "highway_table"),
     ("learning_rates.py", "resnet_explain.content.training_lr", "stored_statement"),
+    ("why_residuals_work.py", "resnet_explain.content.why_residuals", "reasons"),
 ])
 def test_second_visit_is_served_from_the_cache(monkeypatch, page, module, name):
     st.cache_data.clear()
