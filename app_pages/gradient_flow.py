@@ -118,11 +118,14 @@ ui.chart_with_export(ui.cached_chart(flow_charts.weight_grad_chart, wl), wl, "we
 if (note := view["classifier_note"]) is not None:
     st.caption(note)
 
-with st.expander("The numbers (per block)"):
-    st.dataframe(view["numbers"], hide_index=True, width="stretch")
+# drawn when opened (Streamlit's lazy expander): a table on the default view ships Streamlit's table
+# code to every new browser, ~0.05 server CPU-s a first visit (scripts/bench_pages.py --cpu)
+numbers = st.expander("The numbers (per block)", key="gf_numbers", on_change="rerun")
+if numbers.open:
     ratio = view["ratios"]
-    st.caption(f"First/last ratio: {variant} {ratio[variant]}, {other} {ratio[other]}. Loss: "
-               f"{meta[variant]['loss']:.4f} / {meta[other]['loss']:.4f}.")
+    numbers.dataframe(view["numbers"], hide_index=True, width="stretch")
+    numbers.caption(f"First/last ratio: {variant} {ratio[variant]}, {other} {ratio[other]}. Loss: "
+                    f"{meta[variant]['loss']:.4f} / {meta[other]['loss']:.4f}.")
 
 st.info("What the literature says next to these numbers: BN + ReLU plain nets tend to *explode* "
         "toward the input at initialisation (Yang et al. 2019, arXiv 1902.08129); sigmoid nets "

@@ -57,3 +57,20 @@ def test_second_visit_is_served_from_the_cache(monkeypatch, page, module, name):
     second = visit(page)
     assert len(calls) == n, f"{name} ran again on a second visit: the page rebuilt it"
     assert second == first
+
+
+@pytest.mark.parametrize("page, key", [("gradient_flow.py", "gf_numbers"), ("highway.py", "hw_numbers")])
+def test_the_numbers_table_is_drawn_when_its_expander_opens(page, key):
+    """A table on the default view makes every new browser fetch Streamlit's table code (~0.05
+    server CPU-s, scripts/bench_pages.py --cpu); these pages' only table sits in a collapsed
+    expander, so it is drawn when the expander is opened (Streamlit's lazy expander), not before."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page(f"app_pages/{page}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "The numbers (per block)" in [e.label for e in at.main.expander]
+    assert not at.dataframe
+    at.session_state[key] = True  # what a click on the expander sends
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    (table,) = at.dataframe
+    assert len(table.value) and "grad_norm" in table.value.columns
