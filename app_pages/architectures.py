@@ -2,6 +2,8 @@
 initialisation (network and twin), the published error where a paper has one, and the
 training error after one budget. Stored results at once; the rest in background jobs with Stop."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from resnet_explain import ui
@@ -38,8 +40,20 @@ if not names:
 keys = {n: A.probe_key(n, depth, seed, int(batch)) for n in names}
 known = ui_panel.probe_section(keys, depth, int(batch), settings, device.type, names)  # stops here until probed
 
-df = A.compare(depth, names, seed, int(batch), store=store, probes=lambda n, d, s, b: known[keys[n]])
-view = charts.table(df)
+
+
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def compared(depth: int, names: tuple, seed: int, batch: int, probed: dict, runs_now: tuple):
+    """The table, its view, sentences and chart data, made once per input (~40 ms of spec checks,
+    run ids and pandas on every visit before): the probe rows and the runs in the store (``runs_now``,
+    the store's folder names: a finished run adds one) are part of the key."""
+    df = A.compare(depth, list(names), seed, batch, store=store, probes=lambda n, d, s, b: probed[n])
+    return df, charts.table(df), arch_text.sentences(df), charts.chart_data(df)
+
+
+runs_now = tuple(sorted(p.name for p in Path(store.root).iterdir())) if Path(store.root).is_dir() else ()
+df, view, said, chart_data = compared(depth, tuple(names), seed, int(batch), {n: known[keys[n]] for n in names},
+                                      runs_now)
 st.subheader(f"{len(df)} variant{'s' * (len(df) != 1)} at depth {depth} (6n + 2 with n = {(depth - 2) // 6})")
 st.dataframe(view, hide_index=True, width="stretch", height=35 * (len(view) + 1) + 3, column_config={
     "variant": st.column_config.TextColumn("variant", width="medium", pinned=True),  # stays while scrolling
@@ -49,9 +63,9 @@ st.dataframe(view, hide_index=True, width="stretch", height=35 * (len(view) + 1)
     **{c: st.column_config.Column(help=h, width="medium" if "first" in c else None)
        for c, h in arch_text.COLUMN_HELP.items() if c != "published error (%)"}})
 st.caption(arch_text.caption(seed, int(batch)))
-for s in arch_text.sentences(df):
+for s in said:
     st.markdown(f"- {s}")
-ui.chart_with_export(ui.cached_chart(charts.chart, df), charts.chart_data(df), f"architectures_{depth}", "ar_chart")
+ui.chart_with_export(ui.cached_chart(charts.chart, df), chart_data, f"architectures_{depth}", "ar_chart")
 
 
 ui_panel.training_section(depth, names, seed, store, device)

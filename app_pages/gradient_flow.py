@@ -6,11 +6,7 @@ import streamlit as st
 
 from resnet_explain import magnitude, ui
 from resnet_explain.charts import gradflow as flow_charts
-from resnet_explain.content.highway import identity_reading
-from resnet_explain.content.verdict import classifier_note, twin_sentence
-from resnet_explain.experiments.highway import gate_share, identity_share
-from resnet_explain.experiments.theory import sigmoid_bound_from_last
-from resnet_explain.probe import ratio_of
+from resnet_explain.ui.gradflow_views import pair_views
 
 settings = ui.settings()
 spec = ui.current_spec()
@@ -52,7 +48,6 @@ if not mine or not theirs:
     st.stop()
 
 blocks = {variant: mine[0], other: theirs[0]}
-params = {variant: mine[1], other: theirs[1]}
 meta = {variant: mine[2], other: theirs[2]}
 info = settings.device_info
 ui.aside("gf_ran").caption(f"Ran on **{info['detail']}** ({meta[variant]['device']}, {meta[variant]['dtype']}), "
@@ -60,14 +55,10 @@ ui.aside("gf_ran").caption(f"Ran on **{info['detail']}** ({meta[variant]['device
            f"{meta[other]['seconds'] * 1e3:.0f} ms for its twin (forward + backward + probe, "
            f"batch {batch}, seed {settings.seed}). {spec.summary()}.")
 
-dtype = "float64" if f64 else "float32"
-st.markdown(twin_sentence(blocks[variant], blocks[other], f"{variant.capitalize()} (yours)",
-                          f"{other} (twin)", dtype))
+view = pair_views(spec.to_query(), settings.seed, settings.device.type, batch, f64)  # made once per probe
+st.markdown(view["twin_sentence"])
 
-long = flow_charts.gradflow_long(blocks, yours=variant)
-bound = None
-if spec.act == "sigmoid" and spec.norm == "none":
-    bound = sigmoid_bound_from_last(blocks["plain"])
+long, bound = view["long"], view["bound"]
 st.subheader("Gradient size at each block's output")
 ui.aside("gf_how").caption("log10 ‖∂L/∂x‖; solid: your network, dashed: its twin; hover for exact values, click a point "
            "for its block's numbers and place in the network (double-click clears). Points marked "
@@ -85,11 +76,9 @@ with st.expander(f"Where {picked} is in your network" if picked else "Your netwo
                  expanded=picked is not None):
     ui.diagram(spec, collapse=spec.n_blocks > 12, highlight=picked)
 
-res_blocks = blocks["residual"]
-terms = flow_charts.split_terms(res_blocks)
-n_id, n_res = identity_share(res_blocks)
-if terms is flow_charts.GATED_TERMS:
-    n_small, n_gated = gate_share(res_blocks)
+n_id, n_res = view["n_id"], view["n_res"]
+if view["kind"] == "gated":
+    n_small, n_gated = view["gate_share"]
     g0 = 1 / (1 + math.exp(-spec.gate_bias))
     st.subheader("The gradient highway: carry, transform and gate")
     st.markdown(
@@ -101,7 +90,7 @@ if terms is flow_charts.GATED_TERMS:
         f"starts near ${1 - g0:.2g}\\,S(x)$, not a clean identity.")
     sentence = (f"In **{n_id} of {n_res}** residual blocks the carry term is larger than the transform "
                 f"term; the gate's term is the smallest of the three in **{n_small} of {n_gated}** gated blocks.")
-elif terms is flow_charts.DENSE_TERMS:
+elif view["kind"] == "dense":
     st.subheader("The gradient highway: through the concatenation")
     st.markdown(
         r"A dense block $s = [x, F(x)]$ (Huang et al. 2017, arXiv 1608.06993) adds nothing: $x$'s "
@@ -117,23 +106,26 @@ else:
         "With an identity shortcut the first term is $g$ itself: it passes back untouched, however "
         "small the branch's term (He et al. 2016, arXiv 1603.05027, eq. 5).")
     sentence = (f"In **{n_id} of {n_res}** residual blocks the identity term is the larger one. "
-                + identity_reading(n_id, n_res))
-split = flow_charts.split_long(res_blocks)
+                + view["identity_reading"])
+split = view["split"]
 if len(split):
     ui.chart_with_export(ui.cached_chart(flow_charts.split_chart, split), split, "identity_vs_residual", "gf_split")
     st.markdown(sentence)
 
 st.subheader("Weight gradients per layer")
-wl = flow_charts.weight_grad_long(params)
+wl = view["weights"]
 ui.chart_with_export(ui.cached_chart(flow_charts.weight_grad_chart, wl), wl, "weight_gradients", "gf_weights")
-if (note := classifier_note(wl, spec.norm)) is not None:
+if (note := view["classifier_note"]) is not None:
     st.caption(note)
 
-with st.expander("The numbers (per block)"):
-    st.dataframe(flow_charts.numbers_table(blocks), hide_index=True, width="stretch")
-    st.caption(f"First/last ratio: {variant} {magnitude.fmt_ratio(ratio_of(blocks[variant]['grad_norm']))}, "
-               f"{other} {magnitude.fmt_ratio(ratio_of(blocks[other]['grad_norm']))}. Loss: "
-               f"{meta[variant]['loss']:.4f} / {meta[other]['loss']:.4f}.")
+# drawn when opened (Streamlit's lazy expander): a table on the default view ships Streamlit's table
+# code to every new browser, ~0.05 server CPU-s a first visit (scripts/bench_pages.py --cpu)
+numbers = st.expander("The numbers (per block)", key="gf_numbers", on_change="rerun")
+if numbers.open:
+    ratio = view["ratios"]
+    numbers.dataframe(view["numbers"], hide_index=True, width="stretch")
+    numbers.caption(f"First/last ratio: {variant} {ratio[variant]}, {other} {ratio[other]}. Loss: "
+                    f"{meta[variant]['loss']:.4f} / {meta[other]['loss']:.4f}.")
 
 st.info("What the literature says next to these numbers: BN + ReLU plain nets tend to *explode* "
         "toward the input at initialisation (Yang et al. 2019, arXiv 1902.08129); sigmoid nets "

@@ -23,6 +23,26 @@ def alpha_cached(seed: int) -> pd.DataFrame:
     return highway.alpha_sweep(ALPHAS, depths=(20, 50), inits=("default", "kaiming"), seed=seed)
 
 
+# Tables and sentences made once per probe, not on every visit; the probes are run_probe's very
+# calls (cache hits): (spec query, seed, device, batch, float64)
+def probed(query: str, seed: int, device: str):
+    return ui.probe_cached(query, seed, device, ui.PROBE_BATCH, False)[0]
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def block_views(query: str, seed: int, device: str):
+    table = highway.highway_table(probed(query, seed, device))
+    return (table, highway.highway_long(table), highway_text.terms_sentence(table),
+            highway_text.gains_sentence(table))
+
+
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def identity_views(query: str, seed: int, device: str, label: str, alpha: float, zil: bool, init: str,
+                   depth: int):
+    ib = probed(query, seed, device)
+    return highway_text.identity_sentence(ib, alpha, zil, init, depth), flow_charts.gradflow_long({label: ib})
+
+
 st.title("The gradient highway")
 st.markdown(
     r"A residual block computes $x_{l+1} = x_l + F(x_l)$. By the chain rule"
@@ -54,15 +74,15 @@ with st.spinner("Running forward + backward…"):
     got = ui.run_probe(net, settings)
 if not got:
     st.stop()
-blocks, _, meta = got
-table = highway.highway_table(blocks)
+meta = got[2]
+table, long, terms_text, gains_text = block_views(net.to_query(), seed, settings.device.type)
 ui.aside("hw_ran").caption(f"{net.summary()}. One forward + backward pass, batch {meta['batch']}, "
                            f"seed {seed}, {meta['device']} ({meta['dtype']}), {meta['seconds'] * 1e3:.0f} ms.")
 if net.any_skip:
-    ui.chart_with_export(ui.cached_chart(theory_charts.highway_chart, highway.highway_long(table),
+    ui.chart_with_export(ui.cached_chart(theory_charts.highway_chart, long,
                                          height=ui.chart_height(340, 476, 340)),
                          table, "highway_terms", "hw_terms")
-    st.markdown(highway_text.terms_sentence(table))
+    st.markdown(terms_text)
 
 st.subheader("The product, one factor per block")
 st.markdown(
@@ -73,11 +93,12 @@ st.markdown(
     "ratio of neighbouring gradients, so the product telescopes)."
 )
 ui.chart_with_export(ui.cached_chart(theory_charts.gain_chart, table, height=int(260 * H)), table, "block_gains", "hw_gains")
-if gains_text := highway_text.gains_sentence(table):
+if gains_text:
     st.markdown(gains_text)
-with st.expander("The numbers (per block)"):
-    st.dataframe(table[["block", "skip", "grad_norm", "identity_norm", "residual_norm", "gain",
-                        "log10_product_from_last"]], hide_index=True, width="stretch")
+numbers = st.expander("The numbers (per block)", key="hw_numbers", on_change="rerun")
+if numbers.open:  # drawn when opened: a table ships Streamlit's table code to a new browser (~0.05 CPU-s)
+    numbers.dataframe(table[["block", "skip", "grad_norm", "identity_norm", "residual_norm", "gain",
+                             "log10_product_from_last"]], hide_index=True, width="stretch")
 ui.show_code(Block.forward, "Show the block's forward (the real source)")
 
 # ---- identity hypothesis ---------------------------------------------------------------------------------
@@ -100,10 +121,9 @@ depth = c4.selectbox("Depth", (20, 50), key="hw_depth", bind="query-params")
 ispec = highway.identity_spec(depth, alpha, init, zero_init_last=zil)
 got = ui.run_probe(ispec, settings)
 if got:
-    ib = got[0]
-    st.markdown(highway_text.identity_sentence(ib, alpha, zil, init, depth))
     label = f"α = {alpha}{', zero-init last' if zil else ''}"
-    long = flow_charts.gradflow_long({label: ib})
+    said, long = identity_views(ispec.to_query(), seed, settings.device.type, label, alpha, zil, init, depth)
+    st.markdown(said)
     ui.chart_with_export(ui.cached_chart(theory_charts.blocks_multi_chart, long, height=int(280 * H)), long,
                          "identity_start", "hw_id")
 

@@ -34,18 +34,27 @@ st.markdown(
 
 # ---- 1. stored ----------------------------------------------------------------------------------
 st.header("1 · Stored sweep")
+
+
+@st.cache_data(show_spinner=False)
+def stored_views():  # the stored sweep and what the page shows of it: made once, not on every visit
+    got = sw.load_stored()
+    return (got, charts.sweep_points(got.table), lr_text.stored_statement(got),
+            lr_text.warmup_counterexample(got), charts.display_table(got.table))
+
+
 try:
-    stored = st.cache_data(show_spinner=False)(sw.load_stored)()
+    stored, points, statement, counterexample, shown = stored_views()
 except sw.SweepError as exc:
     stored = None
     st.warning(str(exc), icon=":material/warning:")
 if stored is not None:
     st.caption(lr_text.stored_caption(stored.meta))
     ui.chart_with_export(ui.cached_chart(charts.lr_sweep_chart, stored.table, sw.CHANCE, stored.meta["trains_below"]),
-                         charts.sweep_points(stored.table), "lr_sweep_stored", "lrs_stored")
-    st.info(lr_text.stored_statement(stored), icon=":material/science:")
-    st.markdown(lr_text.warmup_counterexample(stored))
-    st.dataframe(charts.display_table(stored.table), hide_index=True, width="stretch", height="content")
+                         points, "lr_sweep_stored", "lrs_stored")
+    st.info(statement, icon=":material/science:")
+    st.markdown(counterexample)
+    st.dataframe(shown, hide_index=True, width="stretch", height="content")
 
 # ---- 2. live ------------------------------------------------------------------------------------
 st.header("2 · Your network, live")

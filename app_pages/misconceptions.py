@@ -36,6 +36,21 @@ def postact_cached(seed: int) -> dict:
     return postact_comparison(20, seed=seed)
 
 
+# What the page shows of the cached results, made once per seed, not on every visit
+@st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
+def train_views(seed: int):
+    _, summary, change = train_cached(seed)
+    deep = TRAIN_DEPTHS[1]
+    return (words.depth_sentence(summary, *TRAIN_DEPTHS), change[change["depth"] == deep],
+            words.weight_change_sentence(change, deep))
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def postact_views(seed: int):
+    frames = postact_cached(seed)
+    return flow_charts.gradflow_long(frames), postact_sentence(frames)
+
+
 st.title("Misconceptions")
 st.markdown("Four things people often say about skip connections, each checked by a small live "
             f"experiment (seed {seed}).")
@@ -65,6 +80,7 @@ st.markdown(
 st.header("“Skip connections always help”")
 with st.spinner(f"Training 4 small MLPs for {TRAIN_STEPS} steps each (cached after the first run)…"):
     curves, summary, change = train_cached(seed)
+depth_text, ch, change_text = train_views(seed)
 ui.chart_with_export(ui.cached_chart(theory_charts.training_chart, curves, height=int(320 * H)), curves, "train_depth", "mc_train")
 shallow, deep = TRAIN_DEPTHS
 st.caption(f"ReLU MLPs, width 32, no normalisation, PyTorch default init, Adam (lr 1e-3, batch 64), "
@@ -72,7 +88,7 @@ st.caption(f"ReLU MLPs, width 32, no normalisation, PyTorch default init, Adam (
            f"net, 4 classes); loss on all 512 points every 10 steps. Same seed and data order for all.")
 st.dataframe(summary[["depth", "variant", "initial_loss", "final_loss", "accuracy"]], hide_index=True,
              width="stretch")
-st.markdown(words.depth_sentence(summary, shallow, deep))
+st.markdown(depth_text)
 
 # ---- 3 -------------------------------------------------------------------------------------------------
 st.header("“Identity mappings don't learn anything”")
@@ -81,14 +97,13 @@ st.markdown(
     f"Below: how far each weight matrix of the two depth-{deep} networks above moved during training, "
     "relative to its starting size."
 )
-ch = change[change["depth"] == deep]
 ui.chart_with_export(ui.cached_chart(theory_charts.weight_change_chart, ch, height=int(300 * H)), ch, "weight_change", "mc_learn")
-st.markdown(words.weight_change_sentence(change, deep))
+st.markdown(change_text)
 
 # ---- 4 -------------------------------------------------------------------------------------------------
 st.header("“Any skip connection fixes vanishing gradients”")
 with st.spinner("Probing three sigmoid MLPs…"):
-    frames = postact_cached(seed)
-long = flow_charts.gradflow_long(frames)
+    postact_cached(seed)
+long, postact_text = postact_views(seed)
 ui.chart_with_export(ui.cached_chart(theory_charts.blocks_multi_chart, long, height=int(320 * H)), long, "postact", "mc_post")
-st.markdown(postact_sentence(frames))
+st.markdown(postact_text)

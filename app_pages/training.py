@@ -18,9 +18,15 @@ MAX_KEPT_RUNS = 5
 
 settings = ui.settings()
 seed, device = settings.seed, settings.device
-stored = st.cache_data(show_spinner=False)(dg.load_stored)()
 chance = chance_error()
 
+
+@st.cache_data(show_spinner=False)
+def stored_runs():  # once, not on every visit (~25 ms): the stored runs' table, convergence and claims
+    return (s := dg.load_stored()), s.table, s.convergence, dg.check_hypothesis(s.table, chance)
+
+
+stored, stored_table, stored_convergence, hyp = stored_runs()
 st.title("Training: does depth help?")
 ui.aside("tr_intro").markdown(
     "He et al. (2015, arXiv 1512.03385, sec. 4.2) trained *plain* networks of 20 to 56 layers on CIFAR-10: "
@@ -41,11 +47,10 @@ with ui.aside("tr_stored"):  # on stage the act is its title, the hypothesis and
 panel.curves(stored.curves, chance, "", "stored", ("tr_s_train", "tr_s_test"))
 st.caption(training_text.curves_caption(stored.n_seeds, chance))
 st.subheader(f"Final errors and speed (mean over {stored.n_seeds} seeds), plain and residual, by depth")
-panel.results(stored.table, stored.n_seeds, chance, stored.convergence)
+panel.results(stored_table, stored.n_seeds, chance, stored_convergence)
 st.subheader("Beside the paper: He et al. 2015 (arXiv 1512.03385)")
 st.markdown("**Published (He et al. 2015, table 6; fig. 6 for the plain nets)**, at their full budget")
 st.table(papers.cifar10_table())
-hyp = dg.check_hypothesis(stored.table, chance)
 st.markdown(f"**The paper's orderings, and ours.** {papers.ordering_sentence(hyp)}")
 st.table(papers.ordering_table(hyp, stored.n_seeds))
 st.caption(papers.budgets_caption(stored.meta))
@@ -135,7 +140,7 @@ if kept and not running:
         st.caption("A live run is one seed on a small budget: a deep network that starts slower can "
                    "still be behind when the budget ends (compare with the stored 12-epoch runs above).")
     st.subheader("Stored and live, side by side")
-    parts = [(stored.table, f"stored ({stored.n_seeds} seeds, {stored.meta['epochs']} epochs)")] + [
+    parts = [(stored_table, f"stored ({stored.n_seeds} seeds, {stored.meta['epochs']} epochs)")] + [
         (dg.summarise(k["runs"]), f"live #{k['n']} ({k['meta']['epochs']} epochs)") for k in kept]
     st.dataframe(training_charts.he_tables(parts), hide_index=True, width="stretch")
     st.caption("Each live run uses its own budget; compare within a source first. Live results live in this "

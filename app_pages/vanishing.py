@@ -34,6 +34,32 @@ def activations_cached(seed: int) -> pd.DataFrame:
     return vanishing.activation_sweep(ACT_DEPTHS, seed=seed)
 
 
+# Made once per input, not on every visit (~18 ms of pandas and sentences before; probes are cached)
+@st.cache_data(ttl=3600, show_spinner=False)
+def fixed_views():
+    curves, slopes = theory.sigmoid_curves(), theory.activation_slopes()
+    return curves, theory.sigmoid_peak(curves), slopes, vanishing_text.slopes_caption(slopes)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def long_view(seed: int) -> pd.DataFrame:
+    return vanishing.vanishing_long(vanishing_cached(seed)[0])
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def activation_words(seed: int) -> tuple[str, str]:
+    return vanishing_text.activation_sentences(activations_cached(seed), depth=20)
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
+def cnn_views(seed: int, device: str, depth: int):
+    plain, resnet = (ui.probe_cached(cifar_resnet(depth, skip=s).to_query(), seed, device, ui.PROBE_BATCH, False)
+                     for s in (False, True))  # the very calls run_probe made: cache hits
+    where = f"batch {ui.PROBE_BATCH}, seed {seed}, {plain[2]['device']}"
+    return (flow_charts.gradflow_long({"plain": plain[0], "residual": resnet[0]}),
+            vanishing_text.bn_cnn_text(plain[0], resnet[0], depth, where))
+
+
 st.title("Vanishing gradients")
 ui.aside("van_intro").markdown(
     "Backpropagation multiplies one factor per layer. If every factor is below 1, the gradient "
@@ -44,8 +70,7 @@ ui.aside("van_intro").markdown(
 
 # ---- sigma and sigma' -------------------------------------------------------------------------
 st.header("1 · The sigmoid's slope is at most 1/4")
-curves = theory.sigmoid_curves()
-peak_x, peak_y = theory.sigmoid_peak(curves)
+curves, (peak_x, peak_y), slopes, slopes_caption = fixed_views()
 c1, c2 = ui.columns([3, 2])
 with c1:
     ui.chart_with_export(ui.cached_chart(theory_charts.sigmoid_chart, curves, height=int(260 * H)), curves, "sigmoid", "van_sig")
@@ -69,7 +94,7 @@ with st.spinner("Probing sigmoid MLPs at every depth (float32 and float64)…"):
     table, secs = vanishing_cached(seed)
 row = table[table["depth"] == depth].iloc[0]
 L = int(row["layers_crossed"])
-long = vanishing.vanishing_long(table)
+long = long_view(seed)
 ui.aside("van_how").caption(
     "x: depth. y: log10 of the ratio ‖∂L/∂x‖ at the first block's output over the last block's. "
     f"Dashed: 0.25^L and 0.3^L with L = the sigmoid layers between those two points (depth − 4; "
@@ -91,12 +116,11 @@ st.caption("Norms are summed in float64 from float32 gradients, so a gradient wh
 
 # ---- tanh and ReLU -------------------------------------------------------------------------------------
 st.header("4 · tanh and ReLU")
-slopes = theory.activation_slopes()
 c1, c2 = ui.columns([2, 3])
 with c1:
     ui.chart_with_export(ui.cached_chart(theory_charts.activation_slopes_chart, slopes, height=int(260 * H)), slopes,
                          "activation_slopes", "van_slopes")
-    st.caption(vanishing_text.slopes_caption(slopes))
+    st.caption(slopes_caption)
 with c2:
     with st.spinner("Probing plain MLPs with three activations and three inits…"):
         sweep = activations_cached(seed)
@@ -104,7 +128,7 @@ with c2:
                          "activations_depth", "van_acts")
     st.caption("Plain MLPs (no skips, no norm), width 64. Dashed: the predicted ReLU curve "
                "(per-layer gain √(fan_in·Var(w)/2))^L for each init.")
-acts, relu = vanishing_text.activation_sentences(sweep, depth=20)
+acts, relu = activation_words(seed)
 st.markdown(acts)
 st.subheader("Why ReLU alone wasn't enough")
 st.markdown(relu)
@@ -119,7 +143,6 @@ with st.spinner(f"Probing plain-{cnn_depth} and ResNet-{cnn_depth}…"):
     plain = ui.run_probe(cifar_resnet(cnn_depth, skip=False), settings)
     resnet = ui.run_probe(cifar_resnet(cnn_depth, skip=True), settings) if plain else None
 if plain and resnet:
-    cl = flow_charts.gradflow_long({"plain": plain[0], "residual": resnet[0]})
+    cl, said = cnn_views(seed, settings.device.type, cnn_depth)
     ui.chart_with_export(ui.cached_chart(flow_charts.grad_norm_chart, cl, height=int(360 * H)), cl, f"bn_cnn_{cnn_depth}", "van_cnn")
-    st.markdown(vanishing_text.bn_cnn_text(plain[0], resnet[0], cnn_depth,
-                                      f"batch {ui.PROBE_BATCH}, seed {seed}, {plain[2]['device']}"))
+    st.markdown(said)

@@ -26,7 +26,13 @@ adds a server of a one-line page on the same settings (every path opens that pag
 Streamlit itself costs a new visitor (its scripts, styles and fonts are fetched by each fresh
 browser context), which no change to this app can remove.
 
+``--cached-assets``: each visit is a new tab (a new session) of a browser that has opened the app
+before, so Streamlit's scripts, styles and fonts (immutable, cached for a year) come from its HTTP
+cache: what a page costs a visitor who has loaded one page of the app already (every later page of
+a workshop), apart from the ~0.15 CPU-s of static files a first-time browser costs once.
+
     python scripts/bench_pages.py --cpu [--visits 3] [--baseline DIR] [--pages home,vanishing]
+                                  [--cached-assets] [--floor]
 """
 
 from __future__ import annotations
@@ -104,16 +110,20 @@ def wait_idle(pid: int, window: float = 0.5, below: float = 0.02, limit: float =
             return
 
 
-def visit_cpu(browser, url: str, pid: int) -> tuple[float, float]:
+def visit_cpu(browser, url: str, pid: int, assets=None) -> tuple[float, float]:
     """(server CPU-seconds, wall seconds) of one visit by a new visitor (a fresh browser context):
-    from before ``goto`` until the page settled, its context closed and the server idle again."""
+    from before ``goto`` until the page settled, its context closed and the server idle again.
+    ``assets``: a browser context whose HTTP cache holds Streamlit's scripts, styles and fonts
+    already; the visit is then a new tab of it (a new session all the same: Streamlit's session is
+    the tab's websocket), i.e. a visitor whose browser has loaded this app before."""
     wait_idle(pid)
     t0, c0 = time.perf_counter(), cpu_seconds(pid)
-    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx = assets or browser.new_context(viewport=VIEWPORT)
     try:
         settle_seconds(ctx, url)
     finally:
-        ctx.close()
+        if assets is None:
+            ctx.close()
     wait_idle(pid)
     return cpu_seconds(pid) - c0, time.perf_counter() - t0
 
@@ -136,23 +146,32 @@ def start_cpu_server(browser, app: Path, paths: list[str]):
     return proc, url
 
 
-def measure_cpu(browser, apps: dict[str, Path], paths: list[str], visits: int) -> dict:
+def measure_cpu(browser, apps: dict[str, Path], paths: list[str], visits: int,
+                cached_assets: bool = False) -> dict:
     """CPU-seconds per cached visit of each page, per app: one fresh server each, all up at once;
     the visits alternate between the apps (app A, app B, app A, ...), so a change in the machine's
-    load falls on both alike."""
+    load falls on both alike. ``cached_assets``: each visit is a new tab of a browser context that
+    has opened every page of that server once (its HTTP cache holds Streamlit's static files)."""
     out: dict[str, dict[str, list[float]]] = {label: {p: [] for p in paths} for label in apps}
-    servers = {}
+    servers, assets = {}, {}
     try:
         for label, app in apps.items():
             servers[label] = start_cpu_server(browser, app, paths)
+            if cached_assets:
+                assets[label] = browser.new_context(viewport=VIEWPORT)
+                for path in paths:
+                    settle_seconds(assets[label], f"{servers[label][1]}/{path}")
         for path in paths:
             for _ in range(visits):
                 for label, (proc, url) in servers.items():
-                    out[label][path].append(visit_cpu(browser, f"{url}/{path}", proc.pid)[0])
+                    out[label][path].append(visit_cpu(browser, f"{url}/{path}", proc.pid,
+                                                      assets.get(label))[0])
             print(f"  {path or 'home':<20} " + "; ".join(
                 f"{label} " + " ".join(f"{c:5.2f}" for c in out[label][path]) for label in apps)
                 + " CPU-s", flush=True)
     finally:
+        for ctx in assets.values():
+            ctx.close()
         for proc, _ in servers.values():
             stop(proc)
     return out
@@ -188,9 +207,10 @@ def main_cpu(a, paths: list[str]) -> None:
         apps["floor"] = floor
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        runs = measure_cpu(browser, apps, paths, a.visits)
+        runs = measure_cpu(browser, apps, paths, a.visits, a.cached_assets)
         browser.close()
-    print(f"\nServer CPU-seconds per cached visit (fresh sessions; median of {a.visits}; "
+    print(f"\nServer CPU-seconds per cached visit (fresh sessions"
+          f"{', browser cache warm' if a.cached_assets else ', fresh browser contexts'}; median of {a.visits}; "
           f"{os.cpu_count()} CPUs shared, load average {os.getloadavg()[0]:.1f}: noisy, read ratios):")
     cpu_table(runs)
 
@@ -209,6 +229,9 @@ def main() -> None:
     ap.add_argument("--cpu", action="store_true", help="server CPU-seconds per cached visit instead")
     ap.add_argument("--visits", type=int, default=3, help="--cpu: measured visits per page")
     ap.add_argument("--baseline", type=Path, metavar="DIR", help="--cpu: measure this checkout beside")
+    ap.add_argument("--cached-assets", action="store_true",
+                    help="--cpu: each visit a new tab (new session) of a browser that has loaded the app "
+                         "before: Streamlit's static files come from its HTTP cache (they are immutable)")
     ap.add_argument("--floor", action="store_true",
                     help="--cpu: also a trivial Streamlit page on the same settings (Streamlit's own cost)")
     a = ap.parse_args()

@@ -13,7 +13,7 @@ from ..experiments.convergence import pairs
 from ..experiments.degradation import check_hypothesis
 from ..experiments import your_lm
 from ..train.lm_trainer import EVAL_WINDOWS
-from .cached_chart import cached_chart
+from .cached_chart import cached_chart, cached_view
 from .jobs import BackgroundJob, show_job
 from .stage import chart_height, columns, stage_share
 from .widgets import chart_with_export
@@ -22,7 +22,7 @@ from .widgets import chart_with_export
 def curves(frame: pd.DataFrame, chance: float, title: str = "", name: str = "live",
            keys: tuple[str, str] | None = None) -> None:
     """Training and test error per epoch, side by side; with downloads when ``keys`` are given."""
-    long = ct.curves_long(frame)
+    long = cached_view(ct.curves_long)(frame)  # made once per data, not on every visit
     # On stage both curves share the first screen (act 5), side by side: they start below the title
     # and the hypothesis, 262 px down at 1280×720 in presenter type (tests/e2e/test_e2e_presenter.py).
     height = chart_height(300, 405, stage_share(1, 262))
@@ -41,9 +41,9 @@ def results(table: pd.DataFrame, n_seeds: int, chance: float,
     """He et al.'s table 6 shape, how fast each network trained (``convergence``: a
     :func:`~..experiments.degradation.convergence` table), the three claims checked (a claim on a
     network that never left chance: not testable here), and which networks never learned."""
-    st.dataframe(ct.he_table(table), hide_index=True, width="stretch")
+    st.dataframe(cached_view(ct.he_table)(table), hide_index=True, width="stretch")
     if convergence is not None and len(convergence):
-        st.dataframe(ct.convergence_display(convergence), hide_index=True, width="stretch")
+        st.dataframe(cached_view(ct.convergence_display)(convergence), hide_index=True, width="stretch")
         t = min(convergence.attrs["thresholds"])
         for r, p in pairs(convergence):
             st.markdown(words.convergence_sentence(r, p, t))
