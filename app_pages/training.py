@@ -64,8 +64,7 @@ st.header("2 · Run it live")
 ss = st.session_state
 DEFAULTS = {"tr_depths": list(PRESET.depths), "tr_archs": list(ARCHS),
             "tr_epochs": PRESET.config.epochs, "tr_ntrain": PRESET.n_train, "tr_ntest": PRESET.n_test}
-for k, v in DEFAULTS.items():
-    ss.setdefault(k, v)
+ss.update({k: v for k, v in DEFAULTS.items() if k not in ss})  # the preset, where a widget has no value yet
 
 
 def status(j) -> None:

@@ -367,3 +367,20 @@ def test_no_page_over_150_lines():
     assert pages
     big = [f"{rel(p)} ({n} lines)" for p in pages if (n := line_count(p)) > MAX_PAGE_LINES]
     assert not big, f"{len(big)} page(s) over {MAX_PAGE_LINES} lines:\n" + "\n".join(big)
+
+
+def test_no_page_relies_on_streamlit_magic():
+    """.streamlit/config.toml turns magic off: no page may show a bare value on its own line (a
+    statement that is a name, a literal or an expression other than a call), docstrings aside."""
+    import tomllib
+
+    assert tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["runner"]["magicEnabled"] is False
+    found = []
+    for path in [ROOT / "app.py", *sorted((ROOT / "app_pages").glob("*.py"))]:
+        tree = ast.parse(path.read_text())
+        docs = {id(n.body[0]) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body}
+        found += [f"{path.name}:{n.lineno}" for n in ast.walk(tree)
+                  if isinstance(n, ast.Expr) and id(n) not in docs
+                  and not isinstance(n.value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom))]
+    assert not found, found
