@@ -15,7 +15,7 @@ from resnet_explain.experiments.transformers_stored import load_stored
 settings = ui.settings()
 device = settings.device
 H = 1.35 if settings.presenter else 1.0
-chart = ui.cached_chart  # each chart's spec made once per input, not on every visit
+chart, view = ui.cached_chart, ui.cached_view  # charts' specs, tables and sentences: once per input
 
 st.title("Transformers: the residual stream")
 st.markdown(
@@ -42,14 +42,14 @@ ui.chart_with_export(chart(charts.grad_stream_chart, stored.streams, depth, init
                      charts.at(stored.streams, depth, init), f"tf_grad_{depth}_{init}", "tf_grad")
 st.caption("‖∂L/∂x‖ on the residual stream after each sublayer: one forward and backward pass on 16 "
            "windows of the corpus, seed 0 (the probe, as on Gradient Flow).")
-fl = tfx.first_last(stored.params)
+fl = view(tfx.first_last)(stored.params)
 ui.chart_with_export(chart(charts.param_grad_chart, stored.params, depth, init, int(280 * H)),
                      charts.at(stored.params, depth, init), f"tf_params_{depth}_{init}", "tf_params")
-st.markdown(text.xiong_sentence(fl, depth, init, tfx.INITS[init]))
+st.markdown(view(text.xiong_sentence)(fl, depth, init, tfx.INITS[init]))
 st.subheader("The stream's size and each sublayer's share")
 ui.chart_with_export(chart(charts.stream_chart, stored.streams, depth, init, int(220 * H)),
                      charts.at(stored.streams, depth, init), f"tf_stream_{depth}_{init}", "tf_stream")
-st.markdown(text.stream_sentence(stored.streams, depth, init))
+st.markdown(view(text.stream_sentence)(stored.streams, depth, init))
 
 st.header("Training: learning rate × warm-up")
 n_cells, planned = len(stored.finals), len(tfg.grid_cells())
@@ -59,7 +59,7 @@ if n_cells:
     st.caption(f"Final validation loss (nats per byte; ln 256 = 5.55 is a uniform guess) after "
                f"{live.budget().config.max_steps} AdamW steps: {live.budget().label}. Stored: **{n_cells} of "
                f"{planned}** cells (see assets/transformers/README.md for what was run, where and how long).")
-    for line in text.grid_sentences(stored.finals, stored.meta.get("unigram_loss")):
+    for line in view(text.grid_sentences)(stored.finals, stored.meta.get("unigram_loss")):
         st.markdown("- " + line)
     lrs = sorted(stored.curves["lr"].unique())
     lr = st.select_slider("Learning rate of the curves", lrs, value=1e-3 if 1e-3 in lrs else lrs[0],
@@ -67,11 +67,11 @@ if n_cells:
     ui.chart_with_export(chart(charts.curves_chart, stored.curves, lr, int(300 * H)), stored.curves,
                          "tf_curves", "tf_curves")
     if len(stored.seeds):
-        seeds = tfg.seed_table(stored.finals, stored.seeds)
+        seeds = view(tfg.seed_table)(stored.finals, stored.seeds)
         uni = stored.meta.get("unigram_loss")
         ui.chart_with_export(chart(charts.seeds_chart, seeds, uni, int(200 * H)),
                              seeds, "tf_seeds", "tf_seeds")
-        st.markdown(text.seeds_sentence(seeds, uni))
+        st.markdown(view(text.seeds_sentence)(seeds, uni))
 else:
     st.warning("No stored grid on this installation.", icon=":material/warning:")
 
@@ -80,7 +80,7 @@ if len(stored.sort):
     ui.chart_with_export(chart(charts.sort_chart, stored.sort, stored.sort_baselines, int(240 * H)),
                          stored.sort, "tf_sort", "tf_sort")
     st.markdown(text.sort_intro(tfs.SORT_DATA, tfs.SORT_BUDGET.label))
-    for line in text.sort_sentences(stored.sort, stored.sort_baselines):
+    for line in view(text.sort_sentences)(stored.sort, stored.sort_baselines):
         st.markdown("- " + line)
     ui.chart_with_export(chart(charts.sort_curves_chart, stored.sort_curves, int(320 * H)),
                          stored.sort_curves, "tf_sort_curves", "tf_sort_curves")
@@ -89,10 +89,10 @@ st.header("After training: lesion and logit lens")
 if len(stored.lesion):
     ui.chart_with_export(chart(charts.lesion_chart, stored.lesion, "layer", int(280 * H)), stored.lesion,
                          "tf_lesion", "tf_lesion")
-    st.markdown(text.lesion_sentence(stored.lesion, stored.meta.get("unigram_loss")))
+    st.markdown(view(text.lesion_sentence)(stored.lesion, stored.meta.get("unigram_loss")))
     ui.chart_with_export(chart(charts.lens_chart, stored.lens, int(280 * H)), stored.lens, "tf_lens",
                          "tf_lens")
-    st.markdown(text.lens_sentence(stored.lens, stored.meta.get("unigram_loss")))
+    st.markdown(view(text.lens_sentence)(stored.lens, stored.meta.get("unigram_loss")))
     st.caption("The stored networks: lr 0.001, 15 warm-up steps (the budget's own setting, fixed before "
                "training), seed 0; 128 validation windows.")
 

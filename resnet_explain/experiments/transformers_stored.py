@@ -3,6 +3,7 @@ scripts/make_transformers.py): read them, say whether this machine's corpus is t
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,27 @@ class Stored:
 
 
 def load_stored(folder: Path | None = None) -> Stored:
+    """The stored results in ``folder`` (default: the shipped ones), read once per process while
+    their files are unchanged (the Transformers page reads them on every visit). Read-only: the
+    tables are shared by every caller."""
     folder = Path(folder) if folder is not None else STORED_DIR
+    return _load(folder, _stamp(folder))
+
+
+def _stamp(folder: Path) -> tuple:
+    """Each file's modification time and size: a file written again is read again."""
+    out = []
+    for name in [*FILES.values(), "meta.json"]:
+        try:
+            st = (folder / name).stat()
+            out.append((name, st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((name, None, None))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(folder: Path, stamp: tuple) -> Stored:
     tables = {}
     for key, name in FILES.items():
         p = folder / name

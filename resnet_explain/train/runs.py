@@ -152,11 +152,34 @@ class Run:
     run_id: str
     request: RunRequest
     history: pd.DataFrame
-    grads: pd.DataFrame
+    # The gradient snapshots (snapshots.GRAD_COLUMNS) and the per-step curve
+    # (step_history.STEP_COLUMNS); None: read from ``path`` when first asked for. A page that only
+    # lists or names runs (every visit of Lesion, Landscape, Attribution) then reads neither: the
+    # shipped runs' snapshots are ~85 KB of CSV each.
+    _grads: pd.DataFrame | None
     meta: dict
     path: Path
     shipped: bool = False
-    steps: pd.DataFrame = field(default_factory=empty_steps)  # step_history.STEP_COLUMNS
+    _steps: pd.DataFrame | None = field(default_factory=empty_steps)
+
+    @property
+    def grads(self) -> pd.DataFrame:
+        if self._grads is None:
+            self._grads = self._read("grads.csv", pd.DataFrame)
+        return self._grads
+
+    @property
+    def steps(self) -> pd.DataFrame:
+        if self._steps is None:
+            self._steps = self._read("steps.csv", empty_steps)
+        return self._steps
+
+    def _read(self, name: str, empty) -> pd.DataFrame:
+        f = self.path / name
+        try:
+            return pd.read_csv(f) if f.is_file() else empty()
+        except (OSError, ValueError) as exc:
+            raise RunError(f"run {self.run_id} cannot be read: {exc}") from None
 
     @property
     def spec(self) -> NetSpec:
@@ -218,12 +241,10 @@ class RunStore:
         try:
             req = RunRequest.from_identity(json.loads((path / "request.json").read_text()))
             history = pd.read_csv(path / "history.csv")
-            grads = pd.read_csv(path / "grads.csv") if (path / "grads.csv").is_file() else pd.DataFrame()
             meta = json.loads((path / "meta.json").read_text())
-            steps = pd.read_csv(path / "steps.csv") if (path / "steps.csv").is_file() else empty_steps()
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RunError(f"run {run_id} cannot be read: {exc}") from None
-        return Run(run_id, req, history, grads, meta, path, shipped, steps)
+        return Run(run_id, req, history, None, meta, path, shipped, None)  # snapshots: when asked
 
     def put(self, request: RunRequest, model, normalizer, history: pd.DataFrame,
             grads: pd.DataFrame | None, meta: dict, steps: pd.DataFrame | None = None) -> Run:

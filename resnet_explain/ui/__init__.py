@@ -12,7 +12,7 @@ the cached function and never shared between sessions.
 
 import importlib
 
-from .cached_chart import cached_chart
+from .cached_chart import cached_chart, cached_view
 from .jobs import ServerBusy, compute_slot, queued_note, show_job
 from .long_job import LongJob, host_cap, host_speed, over_cap, refuse
 from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
@@ -38,8 +38,8 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
-__all__ = ["apply_edit", "aside", "cached_chart", "chart_height", "chart_with_export", "columns", "controls",
-           "on_stage", "compute_slot", "cost_metrics", "current_spec", "diagram",
+__all__ = ["apply_edit", "aside", "cached_chart", "cached_view", "chart_height", "chart_with_export", "columns",
+           "controls", "on_stage", "compute_slot", "cost_metrics", "current_spec", "diagram",
            "DEFAULT_PRESET", "describe_run", "edit_error", "editor_version", "host_cap", "host_speed", "image_picker",
            "LongJob", "MAX_PROBE_MEMORY", "next_step_footer", "over_cap", "pick_pair", "private_model",
            "PROBE_BATCH", "probe_cached", "queued_note", "refuse", "remember_pair", "remember_settings",

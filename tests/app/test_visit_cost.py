@@ -47,6 +47,8 @@ def counted(monkeypatch, module, name: str) -> list:
     ("highway.py", "resnet_explain.experiments.highway", "highway_table"),
     ("learning_rates.py", "resnet_explain.content.training_lr", "stored_statement"),
     ("why_residuals_work.py", "resnet_explain.content.why_residuals", "reasons"),
+    ("transformers.py", "resnet_explain.content.transformers", "grid_sentences"),
+    ("transformers.py", "resnet_explain.content.transformers", "sort_sentences"),
 ])
 def test_second_visit_is_served_from_the_cache(monkeypatch, page, module, name):
     st.cache_data.clear()

@@ -193,3 +193,23 @@ def test_snapshots_and_the_step_curve_leave_a_shipped_run_its_id():
         # the curve's windows add up to the stored per-epoch history
         per_epoch = run.steps.groupby("epoch")["steps"].sum()
         assert len(per_epoch) == len(run.history) and per_epoch.nunique() == 1
+
+
+def test_a_runs_snapshots_and_curve_are_read_when_asked_for(monkeypatch):
+    """RunStore.get reads the request, history and meta; the snapshots (grads.csv, ~85 KB for a
+    shipped run) and the per-step curve only when a caller asks for them: a page that lists or
+    names runs on every visit reads neither."""
+    import pandas as pd
+
+    from resnet_explain.train import shipped
+
+    read = []
+    real = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda f, *a, **k: read.append(str(f)) or real(f, *a, **k))
+    run = shipped.run("plain20")
+    assert not [f for f in read if f.endswith(("grads.csv", "steps.csv"))]
+    grads = run.grads
+    assert [f for f in read if f.endswith("grads.csv")] and len(grads) > 0
+    pd.testing.assert_frame_equal(grads, real(run.path / "grads.csv"))
+    assert run.grads is grads  # read once
+    pd.testing.assert_frame_equal(run.steps, real(run.path / "steps.csv"))

@@ -104,3 +104,20 @@ def test_grid_cells_are_stored_runs_loaded_the_second_time(tmp_path):
     assert list(finals.columns) == tfg.FINAL_COLUMNS and (finals["steps"] == 3).all()
     assert curves.groupby("variant").size().to_dict() == {"pre-LN": 2, "post-LN": 2}  # steps 0 and 3
     assert len(tfg.grid_cells()) == 2 * 4 * 3 + 4
+
+
+def test_stored_results_are_read_once_and_again_when_a_file_changes(tmp_path):
+    """load_stored serves one read per process (the page asks on every visit) until a file changes."""
+    import shutil
+
+    from resnet_explain.experiments import transformers_stored as ts
+
+    folder = tmp_path / "tf"
+    shutil.copytree(ts.STORED_DIR, folder)
+    first = ts.load_stored(folder)
+    assert ts.load_stored(folder) is first
+    finals = first.finals.copy()
+    finals.loc[0, "val_loss"] = 9.0
+    finals.to_csv(folder / ts.FILES["finals"], index=False)
+    again = ts.load_stored(folder)
+    assert again is not first and again.finals.loc[0, "val_loss"] == 9.0
