@@ -143,6 +143,7 @@ ui.chart_with_export(ui.cached_chart(lesion_charts.residual_ratio_chart, long, i
 if ratio_text := lesion_text.ratio_sentence(long, f):
     st.markdown(ratio_text)
 
-with st.expander("The numbers (per block)"):
-    st.dataframe(long, hide_index=True, width="stretch")
+numbers = st.expander("The numbers (per block)", key="ls_numbers", on_change="rerun")  # drawn when opened
+if numbers.open:
+    numbers.dataframe(long, hide_index=True, width="stretch")
 ui.show_code(lesion.lesion_study, "Show the code: lesion_study")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Iterator
 
 from . import grammar
@@ -329,6 +330,8 @@ class NetSpec:
         """Parse a query string (or a dict of str -> str | list[str]); keys in ``ignore`` (a
         page's own, e.g. ``resnet_explain.ui.url_keys.NON_SPEC_KEYS``) are skipped. Raises
         SpecError, also for a key that is neither the spec's nor ignored."""
+        if cls is NetSpec and isinstance(query, str) and isinstance(ignore, frozenset):
+            return _parsed(query, ignore)  # a spec is frozen: one parse per query string
         return cls.from_params(grammar.params_from_query(query, ignore))
 
     def summary(self) -> str:
@@ -340,6 +343,13 @@ class NetSpec:
                     f"skips, {self.norm}-LN{extra}".replace("none-LN", "no norm"))
         return (f"{self.family} depth {self.depth}, {self.n_blocks} blocks ({'/'.join(kinds)}), "
                 f"{self.n_skips} skips, {self.act}, norm={self.norm}")
+
+
+@lru_cache(maxsize=1024)
+def _parsed(query: str, ignore: frozenset) -> NetSpec:
+    """:meth:`NetSpec.from_query` of a query string, parsed once per process: pages and stored runs
+    parse the same few strings on every visit (a failed parse is not cached: it raises)."""
+    return NetSpec.from_params(grammar.params_from_query(query, ignore))
 
 
 def _fit_kind(changes: dict) -> dict:

@@ -18,12 +18,14 @@ model is loaded fresh for each caller: no trained model is shared between visito
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -202,6 +204,18 @@ class Run:
 # ---------------------------------------------------------------------------------------------
 # Storage
 # ---------------------------------------------------------------------------------------------
+_RUN_FILES = ("request.json", "history.csv", "meta.json")
+
+
+@lru_cache(maxsize=256)
+def _read_run(path: str, stamp: tuple[int, ...]) -> tuple[RunRequest, pd.DataFrame, dict]:
+    """A run's request, curves and meta, read once per process while its files' ``stamp`` holds
+    (Lesion, Landscape, Attribution name six runs a visit); callers copy what they may change."""
+    folder = Path(path)
+    return (RunRequest.from_identity(json.loads((folder / "request.json").read_text())),
+            pd.read_csv(folder / "history.csv"), json.loads((folder / "meta.json").read_text()))
+
+
 def default_root() -> Path:
     return cache_dir() / "runs"
 
@@ -239,12 +253,11 @@ class RunStore:
             except OSError:
                 pass  # a read-only cache still serves the run
         try:
-            req = RunRequest.from_identity(json.loads((path / "request.json").read_text()))
-            history = pd.read_csv(path / "history.csv")
-            meta = json.loads((path / "meta.json").read_text())
+            stamp = tuple((path / f).stat().st_mtime_ns for f in _RUN_FILES)
+            req, history, meta = _read_run(str(path), stamp)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RunError(f"run {run_id} cannot be read: {exc}") from None
-        return Run(run_id, req, history, None, meta, path, shipped, None)  # snapshots: when asked
+        return Run(run_id, req, history.copy(), None, copy.deepcopy(meta), path, shipped, None)
 
     def put(self, request: RunRequest, model, normalizer, history: pd.DataFrame,
             grads: pd.DataFrame | None, meta: dict, steps: pd.DataFrame | None = None) -> Run:

@@ -147,5 +147,6 @@ def show_findings(long, ref: float, height: float = 1.0) -> None:
     st.caption(f"Bars: validation loss with that one {unit} deleted minus the whole network's (nats "
                "per byte). A deleted sublayer with a skip drops its branch and keeps the skip; without "
                "a skip its input is passed on, a path the network never trained with.")
-    with st.expander("The numbers (per layer and sublayer)"):
-        st.dataframe(long, hide_index=True, width="stretch")
+    numbers = st.expander("The numbers (per layer and sublayer)", key="ls_tf_numbers", on_change="rerun")
+    if numbers.open:  # drawn when opened: a table on the default view costs every new browser
+        numbers.dataframe(long, hide_index=True, width="stretch")

@@ -46,9 +46,15 @@ def test_lesion_on_a_session_pair_matches_the_library(pair):
     caps = " ".join(c.value for c in at.caption)
     assert f"run `{yours.run_id}`, trained here" in caps and f"run `{twin.run_id}`" in caps
     assert "256 training and 48 test images" in caps and "Tested on 48 test images" in caps
+    # the numbers are drawn when their expander opens (a table on the default view costs every
+    # new browser Streamlit's table code: scripts/bench_pages.py --cpu)
+    assert "The numbers (per block)" in [e.label for e in at.main.expander] and not at.dataframe
+    at.session_state["ls_numbers"] = True  # what a click on the expander sends
     # a rerun keeps one entry for the pair (remember_pair does not duplicate it)
     at.run()
     assert at.session_state["run_pairs"] == [(yours.run_id, twin.run_id)]
+    (table,) = at.dataframe
+    assert set(table.value["arch"]) == {"plain", "residual"}
 
 
 def test_a_link_selects_the_sessions_pair_and_ignores_other_runs(pair):

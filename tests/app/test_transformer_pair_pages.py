@@ -116,6 +116,9 @@ def test_a_tiny_transformer_and_its_twin_train_then_the_lesion_study_reads_them(
     ls.button(key="ls_tf_start").click().run()
     ls = wait_for_job(ls, "ls_tf_job", TIMEOUT)
     assert not ls.exception, [e.value for e in ls.exception]
+    assert not ls.dataframe  # the numbers are drawn when their expander opens
+    ls.session_state["ls_tf_numbers"] = True  # what a click on the expander sends
+    ls.run()
     shown = ls.dataframe[0].value
     # The numbers are transformers_trained.lesion's on each run's own model and validation windows.
     for arch, run_id in (("residual", ids[0]), ("plain", ids[1])):
@@ -135,6 +138,8 @@ def test_the_lesion_study_reads_the_transformers_pages_stored_pair_at_once(cache
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="ls_tf_pair").value == "stored" and not at.status
+    at.session_state["ls_tf_numbers"] = True  # open the numbers' expander (drawn when opened)
+    at.run()
     stored = load_stored()
     shown = at.dataframe[0].value
     pre = stored.lesion[(stored.lesion["variant"] == "pre-LN") & (stored.lesion["unit"] != "none")]

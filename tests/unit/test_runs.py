@@ -213,3 +213,28 @@ def test_a_runs_snapshots_and_curve_are_read_when_asked_for(monkeypatch):
     pd.testing.assert_frame_equal(grads, real(run.path / "grads.csv"))
     assert run.grads is grads  # read once
     pd.testing.assert_frame_equal(run.steps, real(run.path / "steps.csv"))
+
+
+def test_a_run_is_read_once_while_its_files_are_unchanged(store, monkeypatch):
+    """RunStore.get parses a run's request, history and meta once per process (pages name the same
+    six runs on every visit); each caller gets its own copies, and a rewritten file is read again."""
+    import os
+
+    import pandas as pd
+
+    run, _ = train_run(tiny_request(), store)
+    first = store.get(run.run_id)
+    read = []
+    real = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda f, *a, **k: read.append(str(f)) or real(f, *a, **k))
+    again = store.get(run.run_id)
+    assert not read and again.history.equals(first.history) and again.meta == first.meta
+    again.history.loc[0, "train_loss"] = -1.0  # a caller's edits stay its own
+    again.meta["name"] = "changed"
+    third = store.get(run.run_id)
+    assert third.history.equals(first.history) and third.meta["name"] == first.meta["name"]
+    meta = run.path / "meta.json"
+    stat = meta.stat()
+    meta.write_text(json.dumps({**first.meta, "name": "renamed"}))
+    os.utime(meta, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert store.get(run.run_id).meta["name"] == "renamed"

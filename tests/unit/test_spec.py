@@ -512,3 +512,20 @@ def test_check_budget():
     with pytest.raises(SpecError) as info:
         check_budget(huge, batch=1, max_memory_bytes=2**40)
     assert info.value.field == "budget"
+
+
+def test_a_query_string_is_parsed_once_and_its_spec_shared():
+    """A spec is frozen, so NetSpec.from_query of the same string returns the one parsed spec;
+    a dict query and an invalid string behave as before (parsed / raised every time)."""
+    import pytest
+
+    from resnet_explain.spec import SpecError, cifar_resnet
+
+    spec = cifar_resnet(20, skip=True)
+    q = spec.to_query()
+    a, b = NetSpec.from_query(q), NetSpec.from_query(q)
+    assert a is b and a == spec
+    assert NetSpec.from_query(dict(p.split("=", 1) for p in q.split("&"))) == a
+    for _ in range(2):
+        with pytest.raises(SpecError):
+            NetSpec.from_query("nonsense=1")
