@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 
 import numpy as np
 import streamlit as st
@@ -80,9 +81,13 @@ def drawn_theme() -> str:
 
 
 def show_code(obj, label: str = "Show the code") -> None:
-    """Render the real source of ``obj`` (so the prose cannot drift from the code)."""
-    with st.expander(label):
-        st.code(source(obj), language="python")
+    """Render the real source of ``obj`` (so the prose cannot drift from the code) in an expander,
+    drawn when opened (Streamlit's lazy expander): code on the default view makes every new browser
+    fetch Streamlit's 1.6 MB syntax highlighter (scripts/bench_pages.py --cpu; issue 24)."""
+    key = "code_" + re.sub(r"\W", "_", f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', obj)}")
+    box = st.expander(label, key=key, on_change="rerun")
+    if box.open:
+        box.code(source(obj), language="python")
 
 
 @functools.lru_cache(maxsize=64)

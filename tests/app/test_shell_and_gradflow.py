@@ -67,6 +67,10 @@ def test_builder_renders_diagram_cost_and_code():
     params = estimate_cost(preset("plain20")).params
     assert params == 269_722 and metrics["Parameters"].value == "270 k"
     assert f"{params:,} parameters" in metrics["Parameters"].help
+    key = "code_resnet_explain_model_blocks_Block_forward"
+    assert not any("def forward" in c.value for c in at.code)  # drawn when its expander opens
+    at.session_state[key] = True  # what a click on "Show the code" sends
+    at.run()
     assert any("def forward" in c.value for c in at.code)
 
 

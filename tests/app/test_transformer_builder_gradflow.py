@@ -29,7 +29,10 @@ def test_builder_shows_the_knobs_and_edits_the_url():
     assert at.session_state["spec"] == SPEC
     metrics = {m.label: m for m in at.metric}
     assert f"{estimate_cost(SPEC).params:,} parameters" in metrics["Parameters"].help
-    assert len(at.get("graphviz_chart")) == 1 and any("def forward" in c.value for c in at.code)
+    assert len(at.get("graphviz_chart")) == 1
+    at.session_state["code_resnet_explain_model_blocks_Block_forward"] = True  # open "Show the code"
+    at.run()
+    assert any("def forward" in c.value for c in at.code)
     [n for n in at.number_input if n.label == "Layers"][0].set_value(3).run()
     assert at.session_state["spec"] == transformer_spec(depth=3, width=16, heads=2, context=8)
     at.multiselect(key=[w.key for w in at.multiselect][0]).set_value(["layer1.mlp"]).run()

@@ -76,3 +76,18 @@ def test_the_numbers_table_is_drawn_when_its_expander_opens(page, key):
     assert not at.exception, [e.value for e in at.exception]
     (table,) = at.dataframe
     assert len(table.value) and "grad_norm" in table.value.columns
+
+
+def test_the_code_is_drawn_when_its_expander_opens():
+    """Code on the default view makes every new browser fetch Streamlit's 1.6 MB syntax highlighter;
+    "Show the code" (ui.show_code) draws the source when its expander is opened, not before."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/transformers.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Show the code: init_measurements" in [e.label for e in at.main.expander]
+    assert not at.code
+    at.session_state["code_resnet_explain_experiments_transformers_init_measurements"] = True
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    (code,) = at.code
+    assert code.value.startswith("def init_measurements(")
