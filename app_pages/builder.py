@@ -89,9 +89,10 @@ with right:
                 + (f", stride {blk.stride}" if blk.stride != 1 else "")
                 + "), so `x` and `F(x)` cannot be added as they are: an identity shortcut is "
                   f"impossible. This block uses **{SHORTCUT_LABELS[blk.shortcut]}**.")
-    with st.expander("This block as PyTorch prints it"):
+    printed = st.expander("This block as PyTorch prints it", key="b_printed", on_change="rerun")
+    if printed.open:  # built and drawn when opened (code on the default view costs every new browser)
         block = Block(blk, spec.family, spec.act, spec.norm, c_in, spec.res_scale, gate_bias=spec.gate_bias,
                       cardinality=spec.cardinality, scalar=spec.init == "fixup",
                       survival=spec.block_survival()[names.index(sel)])
-        st.code(repr(block), language="text")
+        printed.code(repr(block), language="text")
     ui.show_code(Block.forward, "Show the code: Block.forward (the real source)")

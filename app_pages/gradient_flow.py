@@ -72,9 +72,12 @@ if picked:
     rows, text = flow_charts.block_numbers(blocks, picked, variant)
     st.markdown(text)
     st.dataframe(rows, hide_index=True, width="stretch")
-with st.expander(f"Where {picked} is in your network" if picked else "Your network's architecture",
-                 expanded=picked is not None):
-    ui.diagram(spec, collapse=spec.n_blocks > 12, highlight=picked)
+# unpicked, the diagram is drawn when opened: every new browser would fetch Graphviz's 0.8 MB renderer
+where = (st.expander(f"Where {picked} is in your network", expanded=True) if picked
+         else st.expander("Your network's architecture", key="gf_arch", on_change="rerun"))
+if picked or where.open:
+    with where:
+        ui.diagram(spec, collapse=spec.n_blocks > 12, highlight=picked)
 
 n_id, n_res = view["n_id"], view["n_res"]
 if view["kind"] == "gated":

@@ -28,7 +28,12 @@ def _highlighted_lines(at) -> list[str]:
 
 def test_gradient_flow_click_shows_the_blocks_numbers_and_highlights_it():
     at = _page("app_pages/gradient_flow.py")
-    assert _highlighted_lines(at) == []  # nothing picked yet: the diagram marks no block
+    # nothing picked yet: the architecture's expander is drawn when opened (Graphviz's renderer is
+    # not fetched by every new browser), and then it marks no block
+    assert not at.get("graphviz_chart")
+    at.session_state["gf_arch"] = True  # what a click on the expander sends
+    at.run()
+    assert _highlighted_lines(at) == []
     # AppTest cannot click a chart; set the chart's selection state as a click would.
     at.session_state["gf_norms_chart"] = {"selection": {"pick": [{"block": "stage2.block1"}]}}
     at.run()
