@@ -109,7 +109,7 @@ st.subheader("The numbers")
 if warning := landscape_text.pair_warning(pl, rs):
     st.warning(warning, icon=":material/warning:")
 st.markdown(landscape_text.compare(pl, rs, warn=False))
-st.dataframe(charts.numbers_table(found), hide_index=True, width="stretch")
+st.table(charts.numbers_table(found), hide_index=True)  # static: no table code for a new browser
 st.subheader(f"2-D slice: log10 loss around the trained weights (+), {s.grid}×{s.grid}")
 st.caption("Colour and white iso-loss lines share one scale across both panels; hover for the "
            "loss and accuracy at a point. Directions: seed "

@@ -109,7 +109,7 @@ st.markdown(vanishing_text.depth_sentence(row))
 # ---- float32 vs float64 ---------------------------------------------------------------------------
 st.header("3 · float32 runs out of numbers")
 st.markdown(vanishing_text.float32_sentence(table, seed))
-st.dataframe(vanishing.precision_table(row), hide_index=True, width="stretch")
+st.table(vanishing.precision_table(row), hide_index=True)  # static: no table code for a new browser
 st.caption("Norms are summed in float64 from float32 gradients, so a gradient whose squares would "
            f"underflow still gets a value; '{magnitude.UNDERFLOW_TEXT}' means the float32 gradient "
            "itself was 0.")

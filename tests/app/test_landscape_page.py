@@ -44,7 +44,7 @@ def test_a_session_pair_is_computed_live_and_shows_the_librarys_numbers(pair, no
     assert not at.exception, [e.value for e in at.exception]
     caps = " ".join(c.value for c in at.caption)
     assert "about" in caps and "passes over the sample each" in caps  # the estimate before Start
-    assert not at.dataframe, "nothing is shown before it is computed"
+    assert not at.table, "nothing is shown before it is computed"
     at.button(key="ll_start").click().run()
     at = wait_for_job(at, "ll_job", 120)
     assert not at.exception, [e.value for e in at.exception]
@@ -52,7 +52,7 @@ def test_a_session_pair_is_computed_live_and_shows_the_librarys_numbers(pair, no
     s = L.LandscapeSettings(grid=11, span=0.5, images=128, seed=0)
     want = {r.run_id: store.find(r.run_id, s) for r in (yours, twin)}
     assert all(v is not None for v in want.values()), "both results are in the cache"
-    table = at.dataframe[0].value.set_index("measure")
+    table = at.table[0].value.set_index("measure")
     assert len(table.columns) == 2
     for col in table.columns:
         rid = yours.run_id if col.startswith("Residual") else twin.run_id
@@ -70,8 +70,8 @@ def test_a_session_pair_is_computed_live_and_shows_the_librarys_numbers(pair, no
     assert (unfair is not None) == any(w.value == unfair for w in at.warning)
     # the same settings again: loaded, no Compute needed
     again = session_page(yours, twin, **SMALL)
-    assert again.button(key="ll_start").disabled and len(again.dataframe) == 1
-    computed = again.dataframe[0].value.set_index("measure").loc["computed on"]
+    assert again.button(key="ll_start").disabled and len(again.table) == 1
+    computed = again.table[0].value.set_index("measure").loc["computed on"]
     assert all(c.endswith("this server's cache") for c in computed)
 
 
@@ -88,7 +88,7 @@ def test_stop_ends_the_job_and_stores_nothing(pair, no_landscapes, monkeypatch):
     assert not at.exception
     s = L.LandscapeSettings(grid=51, span=0.5, images=128, seed=0)
     assert store.find(yours.run_id, s) is None or store.find(twin.run_id, s) is None
-    assert not at.dataframe
+    assert not at.table
 
 
 def test_work_over_the_cpu_cap_is_refused(pair, no_landscapes, monkeypatch):
@@ -107,6 +107,6 @@ def test_the_shipped_twins_default_view_is_stored_and_instant():
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.button(key="ll_start").disabled  # nothing to compute
-    table = at.dataframe[0].value.set_index("measure")
+    table = at.table[0].value.set_index("measure")
     assert set(table.columns) == {"Plain-20", "Residual-20"}
     assert all(c.endswith("stored with the app") for c in table.loc["computed on"])

@@ -55,8 +55,8 @@ def test_vanishing_numbers_and_underflow():
     at.select_slider(key="van_depth").set_value(64).run()
     assert not at.exception
     assert f"first block's gradient is **{magnitude.UNDERFLOW}**" in text(at)
-    assert "| 0 (underflow) |" not in text(at)  # the table is a dataframe, not markdown
-    df = at.dataframe[0].value
+    assert "| 0 (underflow) |" not in text(at)  # the table is a table element, not markdown
+    df = at.table[0].value
     assert (df["float32"] == magnitude.UNDERFLOW_TEXT).any()
 
 
