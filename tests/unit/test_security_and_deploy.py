@@ -142,3 +142,20 @@ def test_the_direct_space_address_comes_from_space_host_only():
     assert direct_address({"SPACE_HOST": "owner-resnet-explain.hf.space"}) == "https://owner-resnet-explain.hf.space"
     assert direct_address({}) is None
     assert direct_address({"SPACE_HOST": "evil.example/\"><script>"}) is None
+
+
+def test_the_server_runs_on_uvloop_and_httptools():
+    """A fresh visitor costs the server ~0.07 CPU-s less with the event loop and HTTP parser in C
+    (scripts/bench_pages.py --cpu, issue 24): requirements installs both and Streamlit picks them up."""
+    import uvicorn.config
+    from streamlit.web import bootstrap
+
+    req = (ROOT / "requirements.txt").read_text()
+    assert re.search(r'^uvloop==[\d.]+; sys_platform != "win32"$', req, re.M)
+    assert re.search(r"^httptools==[\d.]+$", req, re.M)
+    assert bootstrap._get_uvloop_loop_factory() is not None  # Streamlit runs its server loop on it
+    assert uvicorn.config.HTTP_PROTOCOLS["auto"].endswith("AutoHTTPProtocol")
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    assert AutoHTTPProtocol is HttpToolsProtocol  # uvicorn's "auto" (Streamlit's default) is httptools
