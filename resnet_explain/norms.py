@@ -1,0 +1,194 @@
+"""The numbers of one gradient measurement (:class:`Norms`): tensors' 2-norms and 0-dim scalars,
+reduced on the device and copied to the host once, as float64.
+
+Every norm is reduced on the device in one fused call per dtype (``torch._foreach_norm``), stacked
+with the other scalars of the measurement and copied to the host once, with each tensor's largest
+entry: no per-tensor ``.item()``. A norm small enough that its squares may have underflowed (or one
+that overflowed), of a tensor that is not all zeros, is measured again with scaling by the largest
+entry (:func:`safe_norm`) — a second copy, only then — so a gradient of 1e-41 still gets its
+value; a gradient that is exactly 0 in float32 stays 0 (:mod:`resnet_explain.magnitude` shows it
+as underflow), never dropped. The hooks that catch what is measured are
+:mod:`resnet_explain.measurement`'s.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable
+
+import numpy as np
+import torch
+
+_F64 = torch.float64
+_LOW_PRECISION = (torch.bfloat16, torch.float16)  # norms of these accumulate in float32
+
+
+def safe_norm(t: torch.Tensor) -> torch.Tensor:
+    """||t||_2 as a float64 0-dim tensor, without overflow or underflow of the squares:
+    max|t| * ||t / max|t|||, the scaling LAPACK's nrm2 uses. Stays on t's device (no sync)."""
+    t = t.detach()
+    if not t.numel():
+        return t.new_zeros((), dtype=_F64)
+    lo, hi = torch.aminmax(t)
+    amax = torch.maximum(-lo, hi)
+    scale = torch.where(amax > 0, amax, torch.ones_like(amax))
+    scale = torch.where(torch.isfinite(scale), scale, torch.ones_like(scale))
+    return torch.linalg.vector_norm(t / scale).to(_F64) * scale.to(_F64)
+
+
+def _by_dtype(tensors: list[torch.Tensor]) -> dict[torch.dtype, list[int]]:
+    groups: dict[torch.dtype, list[int]] = {}
+    for i, t in enumerate(tensors):
+        groups.setdefault(t.dtype, []).append(i)
+    return groups
+
+
+def _accumulates_in(dtype: torch.dtype) -> torch.dtype:
+    """The dtype a norm of ``dtype`` entries is summed in: float32 for bfloat16/float16."""
+    return torch.float32 if dtype in _LOW_PRECISION else dtype
+
+
+def _host_dtype(device: torch.device) -> torch.dtype:
+    """What scalars are stacked as before the copy: float64, but float32 on MPS (it has no float64;
+    the host makes them float64)."""
+    return torch.float32 if device.type == "mps" else _F64
+
+
+def _fast_norms(tensors: list[torch.Tensor], ord: float = 2) -> list[torch.Tensor]:
+    """Plain ``ord``-norms of tensors of one dtype (2, 1, or inf: the largest entry) in one fused
+    call (no host sync); bfloat16 and float16 entries are summed in float32."""
+    if tensors[0].dtype in _LOW_PRECISION:
+        return torch._foreach_norm(tensors, ord, dtype=torch.float32)
+    return torch._foreach_norm(tensors, ord)
+
+
+def _vector(scalars: list[torch.Tensor]) -> torch.Tensor:
+    """0-dim tensors of one dtype as one 1-D tensor. Where a fused reduction wrote them side by
+    side into one buffer (CUDA's ``_foreach_norm`` does), that buffer itself, as a view: a stack
+    would dispatch an op per scalar (host time, on a GPU). Else (a CPU reduces tensor by tensor)
+    one stack. The view is taken only where every scalar sits at its place in it."""
+    first = scalars[0]
+    p0, step = first.data_ptr(), first.element_size()
+    if len(scalars) > 1 and all(s.data_ptr() == p0 + i * step for i, s in enumerate(scalars)):
+        try:
+            return first.as_strided((len(scalars),), (1,))
+        except RuntimeError:  # beyond its storage: they only happen to be adjacent
+            pass
+    return torch.stack(scalars)
+
+
+def _to_host(vectors: list[torch.Tensor]) -> np.ndarray:
+    """1-D tensors -> one float64 host vector: one cat (widening, exact), one cast, one copy."""
+    flat = torch.cat(vectors) if len(vectors) > 1 else vectors[0]
+    return flat.to(_host_dtype(flat.device)).cpu().numpy().astype(np.float64, copy=False)
+
+
+def _safe_norms(tensors: list[torch.Tensor]) -> np.ndarray:
+    """:func:`safe_norm` of many tensors at once, on the host as float64: the same scaling by the
+    largest entry, in a few fused calls (``_foreach_*``) instead of ~10 kernels per tensor, and one
+    copy (the scaled norm and its scale; their product is taken on the host)."""
+    order: list[int] = []
+    parts = []
+    for dt, idx in _by_dtype(tensors).items():
+        group = [tensors[i].detach() for i in idx]
+        if dt in _LOW_PRECISION:
+            group = [t.float() for t in group]
+        amax = torch.stack(torch._foreach_norm(group, ord=float("inf")))
+        scale = torch.where((amax > 0) & torch.isfinite(amax), amax, torch.ones_like(amax))
+        scaled = torch.stack(torch._foreach_norm(torch._foreach_div(group, list(scale.unbind()))))
+        parts.append(torch.stack([scaled, scale]).to(_host_dtype(scale.device)))
+        order += idx
+    host = torch.cat(parts, dim=1).cpu().numpy().astype(np.float64)
+    out = np.empty(len(tensors), dtype=np.float64)
+    out[order] = host[0] * host[1]
+    return out
+
+
+def _suspects(norms: np.ndarray, dtype: torch.dtype) -> np.ndarray:
+    """Which plain norms of ``dtype`` tensors may be wrong because squares left the range of the
+    dtype they were summed in: tiny ones (squares of entries below sqrt(tiny) underflow) and ones
+    not finite (squares overflowed, or the tensor really holds NaN/Inf, which safe_norm then
+    reports as such)."""
+    acc = _accumulates_in(dtype)
+    tiny = float(torch.finfo(acc).tiny) if acc.is_floating_point else 0.0
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(norms) | (norms < math.sqrt(tiny) * 1e3)
+
+
+def _all_zeros(tensors: list[torch.Tensor]) -> np.ndarray:
+    """Which tensors are all zeros, for norms that came out exactly 0 (a BatchNorm bias at
+    initialisation, or squares that underflowed): their 1-norms, a sum of |x| that no nonzero
+    entry can bring to 0, in one fused call per dtype and one copy."""
+    groups = _by_dtype(tensors)
+    l1 = _to_host([_vector(_fast_norms([tensors[i] for i in idx], 1)) for idx in groups.values()])
+    out = np.empty(len(tensors), dtype=bool)
+    out[[i for idx in groups.values() for i in idx]] = l1 == 0
+    return out
+
+
+class Norms:
+    """The numbers of one measurement: tensors whose 2-norms to take (:meth:`norm`) and 0-dim
+    scalars to read as they are (:meth:`scalar`), each under a key. :meth:`read` reduces them on
+    the device, copies them to the host once (twice if a norm needs rescuing, see the module
+    docstring) and returns ``{key: float}``."""
+
+    def __init__(self):
+        self._reset()
+
+    def _reset(self) -> None:
+        self._keys: list[Hashable] = []
+        self._tensors: list[torch.Tensor] = []
+        self._scalar_keys: list[Hashable] = []
+        self._scalars: list[torch.Tensor] = []
+
+    def norm(self, key: Hashable, tensor: torch.Tensor) -> None:
+        self._keys.append(key)
+        self._tensors.append(tensor)
+
+    def norms(self, items: Iterable[tuple[Hashable, torch.Tensor]]) -> None:
+        for key, tensor in items:
+            self.norm(key, tensor)
+
+    def scalar(self, key: Hashable, value: torch.Tensor) -> None:
+        self._scalar_keys.append(key)
+        self._scalars.append(value)
+
+    def read(self) -> dict[Hashable, float]:
+        """Every norm and scalar as a float (float64 on the host); the tensors are let go."""
+        keys, tensors, scalar_keys, scalars = self._keys, self._tensors, self._scalar_keys, self._scalars
+        self._reset()
+        if not tensors and not scalars:
+            return {}
+        # On a GPU the largest entries come in the same copy: a tensor of zeros (a BatchNorm
+        # bias at initialisation) then needs no rescue, and no second copy (a sync). On a CPU a
+        # copy is free and the max-norm a slow loop: there zeros are told apart by their 1-norms.
+        with_max = tensors[0].device.type != "cpu" if tensors else False
+        s_groups, t_groups = _by_dtype(scalars), _by_dtype(tensors)
+        order = [i for idx in t_groups.values() for i in idx]  # the norms' order on the host
+        with torch.no_grad():
+            vectors = [_vector([scalars[i] if scalars[i].dim() == 0 else scalars[i].reshape(())
+                                for i in idx]) for idx in s_groups.values()]
+            for ord in (2, float("inf")) if with_max else (2,):
+                vectors += [_vector(_fast_norms([tensors[i] for i in idx], ord))
+                            for idx in t_groups.values()]
+            host = _to_host(vectors)
+        k, n = len(scalars), len(tensors)
+        values = dict(zip([scalar_keys[i] for idx in s_groups.values() for i in idx]
+                          + [keys[i] for i in order], host[:k + n].tolist()))
+        norms, suspect, start = host[k:k + n], np.zeros(n, dtype=bool), 0
+        for dt, idx in t_groups.items():
+            suspect[start:start + len(idx)] = _suspects(norms[start:start + len(idx)], dt)
+            start += len(idx)
+        if with_max:
+            suspect &= host[k + n:] != 0
+        elif suspect.any():
+            zero = np.flatnonzero(suspect & (norms == 0))
+            if len(zero):
+                with torch.no_grad():
+                    suspect[zero[_all_zeros([tensors[order[j]] for j in zero])]] = False
+        if suspect.any():
+            redo = [order[j] for j in np.flatnonzero(suspect)]
+            with torch.no_grad():
+                fixed = _safe_norms([tensors[i] for i in redo])
+            values.update(zip([keys[i] for i in redo], fixed.tolist()))
+        return values
