@@ -58,7 +58,7 @@ class BlockHooks:
         self.acts: dict[str, tuple[torch.Tensor, torch.Tensor, int]] = {}
         self._targets: list[tuple[tuple[str, str], torch.Tensor]] = []  # with ``capture``
         self._handles: list = []
-        self._swapped: list = []  # (block, its own instance forward or None, its two taps)
+        self._swapped: list = []  # (block, its own instance forward or None, its two taps or None)
 
     def __enter__(self) -> BlockHooks:
         return self.install()
@@ -70,6 +70,9 @@ class BlockHooks:
         """Hook the blocks for the next forward (what an earlier one caught is forgotten)."""
         self.caught, self.acts, self._targets = {}, {}, []
         for name, mod in self.blocks:
+            if callable(getattr(mod, "forward_paths", None)) and "forward" not in mod.__dict__:
+                self._tap_block(name, mod)
+                continue
             self._handles.append(mod.register_forward_hook(self._on_output(name)))
             if self.split:
                 self._hook_paths(name, mod)
@@ -84,8 +87,37 @@ class BlockHooks:
                 del mod.forward
             else:
                 mod.forward = forward
-            identity.on_alias = residual.on_alias = None
+            if identity is not None:
+                identity.on_alias = residual.on_alias = None
         self._swapped = []
+
+    def _tap_block(self, name: str, mod: nn.Module) -> None:
+        """One of our blocks (:meth:`~resnet_explain.model.blocks.Block.forward_paths`): for this
+        forward its ``forward`` is one that hands each path its own alias of x and records the
+        output. The same catches as the module hooks of any other block, without them: a module
+        with a hook takes torch's slow call path, and each hook is a Python call (host time per
+        block, which on a GPU is launch time lost)."""
+        record = self._on_output(name)
+        split = self.split and mod.shortcut is not None
+        paths = [w for w, attr in self.PATHS if getattr(mod, attr, None) is not None] if split else []
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            if paths and x.requires_grad:
+                alias = {w: self._alias(x, (w, name)) for w in paths}
+                out = mod.forward_paths(alias["residual"], alias["identity"], alias.get("gate", x))
+            else:
+                out = mod.forward_paths(x, x, x)
+            record(mod, (x,), out)
+            return out
+
+        self._swapped.append((mod, None, None, None))
+        mod.forward = forward
+
+    def _alias(self, x: torch.Tensor, key: tuple[str, str]) -> torch.Tensor:
+        """A path's own alias of x (a view), watched: its gradient is this path's share only."""
+        alias = x.view_as(x)
+        self._watch(key, alias)
+        return alias
 
     def _catch(self, key: tuple[str, str]):
         def hook(g: torch.Tensor) -> None:
@@ -171,9 +203,7 @@ class BlockHooks:
             x = args[0]
             if not (isinstance(x, torch.Tensor) and x.requires_grad):
                 return None
-            alias = x.view_as(x)
-            self._watch((which, name), alias)
-            return (alias,) + tuple(args[1:])
+            return (self._alias(x, (which, name)),) + tuple(args[1:])
         return hook
 
     def add_to(self, norms: Norms) -> None:
@@ -187,12 +217,17 @@ class BlockHooks:
     def activation_stats(self, values: dict) -> dict[str, tuple[float, float]]:
         """Per block with an activation: its (mean, unbiased std), in float64 from ``values``
         (a :meth:`Norms.read` of :meth:`add_to`)."""
-        names = list(self.acts)
+        return self.stats_of(values, {n: c for n, (_, _, c) in self.acts.items()})
+
+    @staticmethod
+    def stats_of(values: dict, counts: dict[str, int]) -> dict[str, tuple[float, float]]:
+        """:meth:`activation_stats` from the values and each block's number of entries."""
+        names = list(counts)
         if not names:
             return {}
         sums = np.array([values[("act_sum", n)] for n in names])
         norms = np.array([values[("act_norm", n)] for n in names])
-        count = np.array([self.acts[n][2] for n in names], dtype=np.float64)
+        count = np.array([counts[n] for n in names], dtype=np.float64)
         mean = sums / count
         var = np.clip(norms * norms - count * mean * mean, 0, None) / np.maximum(count - 1, 1)
         return dict(zip(names, zip(mean.tolist(), np.sqrt(var).tolist())))

@@ -21,6 +21,8 @@ import torch
 
 _F64 = torch.float64
 _LOW_PRECISION = (torch.bfloat16, torch.float16)  # norms of these accumulate in float32
+_HOST_SUMMED = (torch.float32,) + _LOW_PRECISION  # squares exact-range in float64 (_host_norms)
+_HOST_MAX = 2048  # entries: a CPU tensor up to this size is summed on the host (_host_norms)
 
 
 def safe_norm(t: torch.Tensor) -> torch.Tensor:
@@ -159,36 +161,69 @@ class Norms:
         self._reset()
         if not tensors and not scalars:
             return {}
-        # On a GPU the largest entries come in the same copy: a tensor of zeros (a BatchNorm
-        # bias at initialisation) then needs no rescue, and no second copy (a sync). On a CPU a
-        # copy is free and the max-norm a slow loop: there zeros are told apart by their 1-norms.
-        with_max = tensors[0].device.type != "cpu" if tensors else False
-        s_groups, t_groups = _by_dtype(scalars), _by_dtype(tensors)
-        order = [i for idx in t_groups.values() for i in idx]  # the norms' order on the host
-        with torch.no_grad():
-            vectors = [_vector([scalars[i] if scalars[i].dim() == 0 else scalars[i].reshape(())
-                                for i in idx]) for idx in s_groups.values()]
-            for ord in (2, float("inf")) if with_max else (2,):
-                vectors += [_vector(_fast_norms([tensors[i] for i in idx], ord))
-                            for idx in t_groups.values()]
-            host = _to_host(vectors)
-        k, n = len(scalars), len(tensors)
-        values = dict(zip([scalar_keys[i] for idx in s_groups.values() for i in idx]
-                          + [keys[i] for i in order], host[:k + n].tolist()))
-        norms, suspect, start = host[k:k + n], np.zeros(n, dtype=bool), 0
-        for dt, idx in t_groups.items():
-            suspect[start:start + len(idx)] = _suspects(norms[start:start + len(idx)], dt)
-            start += len(idx)
-        if with_max:
-            suspect &= host[k + n:] != 0
-        elif suspect.any():
-            zero = np.flatnonzero(suspect & (norms == 0))
-            if len(zero):
-                with torch.no_grad():
-                    suspect[zero[_all_zeros([tensors[order[j]] for j in zero])]] = False
-        if suspect.any():
-            redo = [order[j] for j in np.flatnonzero(suspect)]
+        cpu = bool(tensors) and tensors[0].device.type == "cpu"
+        # On a CPU, a tensor of few entries costs more to reduce alone (a dispatched reduction
+        # each) than to copy: those are summed together on the host (_host_norms).
+        small = [i for i, t in enumerate(tensors) if t.dtype in _HOST_SUMMED
+                 and 0 < t.numel() <= _HOST_MAX] if cpu else []
+        if small:
+            rest = sorted(set(range(len(tensors))) - set(small))
+            values = _device_values([keys[i] for i in rest], [tensors[i] for i in rest],
+                                    scalar_keys, scalars)
             with torch.no_grad():
-                fixed = _safe_norms([tensors[i] for i in redo])
-            values.update(zip([keys[i] for i in redo], fixed.tolist()))
-        return values
+                values.update(zip([keys[i] for i in small],
+                                  _host_norms([tensors[i] for i in small]).tolist()))
+            return values
+        return _device_values(keys, tensors, scalar_keys, scalars)
+
+
+def _host_norms(tensors: list[torch.Tensor]) -> np.ndarray:
+    """2-norms of CPU tensors of float32 (or narrower) entries, summed in float64 on the host:
+    one flatten (a C++ loop of copies) and two numpy calls, where a reduction per tensor costs
+    more in dispatch than these small tensors' copy. The squares of such entries neither underflow
+    nor overflow in float64, so no norm needs rescuing (NaN and Inf come out as safe_norm's)."""
+    flat = torch._utils._flatten_dense_tensors(tensors)
+    host = (flat if flat.dtype == torch.float32 else flat.float()).numpy()
+    starts = np.cumsum([0] + [t.numel() for t in tensors[:-1]])
+    return np.sqrt(np.add.reduceat(np.square(host, dtype=np.float64), starts))
+
+
+def _device_values(keys: list[Hashable], tensors: list[torch.Tensor], scalar_keys: list[Hashable],
+                   scalars: list[torch.Tensor]) -> dict[Hashable, float]:
+    """The norms (reduced on the tensors' device) and scalars as floats, in one copy, and a
+    second only where a norm needs rescuing."""
+    # On a GPU the largest entries come in the same copy: a tensor of zeros (a BatchNorm
+    # bias at initialisation) then needs no rescue, and no second copy (a sync). On a CPU a
+    # copy is free and the max-norm a slow loop: there zeros are told apart by their 1-norms.
+    with_max = tensors[0].device.type != "cpu" if tensors else False
+    if not tensors and not scalars:
+        return {}
+    s_groups, t_groups = _by_dtype(scalars), _by_dtype(tensors)
+    order = [i for idx in t_groups.values() for i in idx]  # the norms' order on the host
+    with torch.no_grad():
+        vectors = [_vector([scalars[i] if scalars[i].dim() == 0 else scalars[i].reshape(())
+                            for i in idx]) for idx in s_groups.values()]
+        for ord in (2, float("inf")) if with_max else (2,):
+            vectors += [_vector(_fast_norms([tensors[i] for i in idx], ord))
+                        for idx in t_groups.values()]
+        host = _to_host(vectors)
+    k, n = len(scalars), len(tensors)
+    values = dict(zip([scalar_keys[i] for idx in s_groups.values() for i in idx]
+                      + [keys[i] for i in order], host[:k + n].tolist()))
+    norms, suspect, start = host[k:k + n], np.zeros(n, dtype=bool), 0
+    for dt, idx in t_groups.items():
+        suspect[start:start + len(idx)] = _suspects(norms[start:start + len(idx)], dt)
+        start += len(idx)
+    if with_max:
+        suspect &= host[k + n:] != 0
+    elif suspect.any():
+        zero = np.flatnonzero(suspect & (norms == 0))
+        if len(zero):
+            with torch.no_grad():
+                suspect[zero[_all_zeros([tensors[order[j]] for j in zero])]] = False
+    if suspect.any():
+        redo = [order[j] for j in np.flatnonzero(suspect)]
+        with torch.no_grad():
+            fixed = _safe_norms([tensors[i] for i in redo])
+        values.update(zip([keys[i] for i in redo], fixed.tolist()))
+    return values
