@@ -22,7 +22,7 @@ import torch
 _F64 = torch.float64
 _LOW_PRECISION = (torch.bfloat16, torch.float16)  # norms of these accumulate in float32
 _HOST_SUMMED = (torch.float32,) + _LOW_PRECISION  # squares exact-range in float64 (_host_norms)
-_HOST_MAX = 2048  # entries: a CPU tensor up to this size is summed on the host (_host_norms)
+_HOST_MAX = 512  # entries: a CPU tensor up to this size is summed on the host (_host_norms)
 
 
 def safe_norm(t: torch.Tensor) -> torch.Tensor:
