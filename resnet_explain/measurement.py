@@ -46,7 +46,8 @@ class BlockHooks:
     the shares of dL/dx that come back through a block's ``shortcut``, ``body`` and ``gate``
     modules (where it has them; see the module docstring), or, in any other block with a
     residual add (:mod:`resnet_explain.residuals`), through its shortcut and its branch. With
-    ``activations``, ``acts`` maps a block name to its forward output's (sum, 2-norm, count)."""
+    ``activations``, ``acts`` maps a block name to its forward output (detached), whose sum and
+    2-norm :meth:`add_to` asks for (for its mean and std: :meth:`activation_stats`)."""
 
     PATHS = (("residual", "body"), ("identity", "shortcut"), ("gate", "gate"))
 
@@ -55,7 +56,7 @@ class BlockHooks:
         self.blocks = list(blocks)
         self.split, self.activations, self.capture = split, activations, capture
         self.caught: dict[tuple[str, str], torch.Tensor] = {}
-        self.acts: dict[str, tuple[torch.Tensor, torch.Tensor, int]] = {}
+        self.acts: dict[str, torch.Tensor] = {}  # with ``activations``: block outputs, detached
         self._targets: list[tuple[tuple[str, str], torch.Tensor]] = []  # with ``capture``
         self._handles: list = []
         self._swapped: list = []  # (block, its own instance forward or None, its two taps or None)
@@ -84,7 +85,7 @@ class BlockHooks:
         self._handles = []
         for mod, forward, identity, residual in self._swapped:
             if forward is None:
-                del mod.forward
+                mod.__dict__.pop("forward", None)
             else:
                 mod.forward = forward
             if identity is not None:
@@ -98,8 +99,9 @@ class BlockHooks:
         with a hook takes torch's slow call path, and each hook is a Python call (host time per
         block, which on a GPU is launch time lost)."""
         record = self._on_output(name)
-        split = self.split and mod.shortcut is not None
-        paths = [w for w, attr in self.PATHS if getattr(mod, attr, None) is not None] if split else []
+        children = mod._modules  # (not getattr: a module's __getattr__ is slow)
+        split = self.split and children.get("shortcut") is not None
+        paths = [w for w, attr in self.PATHS if children.get(attr) is not None] if split else []
 
         def forward(x: torch.Tensor) -> torch.Tensor:
             if paths and x.requires_grad:
@@ -111,7 +113,7 @@ class BlockHooks:
             return out
 
         self._swapped.append((mod, None, None, None))
-        mod.forward = forward
+        mod.__dict__["forward"] = forward  # a plain attribute: Module.__setattr__'s checks skipped
 
     def _alias(self, x: torch.Tensor, key: tuple[str, str]) -> torch.Tensor:
         """A path's own alias of x (a view), watched: its gradient is this path's share only."""
@@ -160,11 +162,8 @@ class BlockHooks:
     def _on_output(self, name: str):
         def hook(_mod, _inp, out):
             if isinstance(out, torch.Tensor):
-                if self.activations:
-                    a = out.detach()
-                    # Two reductions in the tensor's dtype (a float64 sum casts: slow on CPU;
-                    # std_mean is ~40x slower there); the float64 arithmetic is done on the host.
-                    self.acts[name] = (a.sum(), torch.linalg.vector_norm(a), a.numel())
+                if self.activations:  # reduced after the backward, with the rest (add_to)
+                    self.acts[name] = out.detach()
                 if out.requires_grad:
                     self._watch(("grad", name), out)
         return hook
@@ -210,14 +209,13 @@ class BlockHooks:
         """Put what was caught into ``norms``: the norms of the gradients under their keys, and
         each block's activation sum and norm as scalars ``("act_sum", name)``, ``("act_norm", name)``."""
         norms.norms(self.caught.items())
-        for name, (s, n, _count) in self.acts.items():
-            norms.scalar(("act_sum", name), s)
-            norms.scalar(("act_norm", name), n)
+        for name, a in self.acts.items():
+            norms.moments(("act_sum", name), ("act_norm", name), a)
 
     def activation_stats(self, values: dict) -> dict[str, tuple[float, float]]:
         """Per block with an activation: its (mean, unbiased std), in float64 from ``values``
         (a :meth:`Norms.read` of :meth:`add_to`)."""
-        return self.stats_of(values, {n: c for n, (_, _, c) in self.acts.items()})
+        return self.stats_of(values, {n: a.numel() for n, a in self.acts.items()})
 
     @staticmethod
     def stats_of(values: dict, counts: dict[str, int]) -> dict[str, tuple[float, float]]:

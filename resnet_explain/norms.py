@@ -22,7 +22,9 @@ import torch
 _F64 = torch.float64
 _LOW_PRECISION = (torch.bfloat16, torch.float16)  # norms of these accumulate in float32
 _HOST_SUMMED = (torch.float32,) + _LOW_PRECISION  # squares exact-range in float64 (_host_norms)
-_HOST_MAX = 512  # entries: a CPU tensor up to this size is summed on the host (_host_norms)
+# Entries: a CPU tensor up to this size is summed on the host (a norm's break-even against its
+# reduction, measured on ResNet-56's tensors; a sum and a norm together break even later).
+_HOST_MAX, _HOST_MAX_MOMENTS = 512, 2048
 
 
 def safe_norm(t: torch.Tensor) -> torch.Tensor:
@@ -129,10 +131,11 @@ def _all_zeros(tensors: list[torch.Tensor]) -> np.ndarray:
 
 
 class Norms:
-    """The numbers of one measurement: tensors whose 2-norms to take (:meth:`norm`) and 0-dim
-    scalars to read as they are (:meth:`scalar`), each under a key. :meth:`read` reduces them on
-    the device, copies them to the host once (twice if a norm needs rescuing, see the module
-    docstring) and returns ``{key: float}``."""
+    """The numbers of one measurement: tensors whose 2-norms to take (:meth:`norm`), 0-dim
+    scalars to read as they are (:meth:`scalar`) and tensors whose sum and 2-norm to take
+    (:meth:`moments`), each under a key. :meth:`read` reduces them on the device, copies them to
+    the host once (twice if a norm needs rescuing, see the module docstring) and returns
+    ``{key: float}``."""
 
     def __init__(self):
         self._reset()
@@ -142,6 +145,7 @@ class Norms:
         self._tensors: list[torch.Tensor] = []
         self._scalar_keys: list[Hashable] = []
         self._scalars: list[torch.Tensor] = []
+        self._moments: list[tuple[Hashable, Hashable, torch.Tensor]] = []
 
     def norm(self, key: Hashable, tensor: torch.Tensor) -> None:
         self._keys.append(key)
@@ -149,32 +153,64 @@ class Norms:
 
     def norms(self, items: Iterable[tuple[Hashable, torch.Tensor]]) -> None:
         for key, tensor in items:
-            self.norm(key, tensor)
+            self._keys.append(key)
+            self._tensors.append(tensor)
 
     def scalar(self, key: Hashable, value: torch.Tensor) -> None:
         self._scalar_keys.append(key)
         self._scalars.append(value)
 
+    def moments(self, sum_key: Hashable, norm_key: Hashable, tensor: torch.Tensor) -> None:
+        """The sum of ``tensor``'s entries under ``sum_key`` and its 2-norm under ``norm_key``
+        (an activation's mean and std follow from them and its size)."""
+        self._moments.append((sum_key, norm_key, tensor))
+
     def read(self) -> dict[Hashable, float]:
         """Every norm and scalar as a float (float64 on the host); the tensors are let go."""
         keys, tensors, scalar_keys, scalars = self._keys, self._tensors, self._scalar_keys, self._scalars
+        moments = self._moments
         self._reset()
-        if not tensors and not scalars:
-            return {}
-        cpu = bool(tensors) and tensors[0].device.type == "cpu"
-        # On a CPU, a tensor of few entries costs more to reduce alone (a dispatched reduction
-        # each) than to copy: those are summed together on the host (_host_norms).
-        small = [i for i, t in enumerate(tensors) if t.dtype in _HOST_SUMMED
-                 and 0 < t.numel() <= _HOST_MAX] if cpu else []
-        if small:
-            rest = sorted(set(range(len(tensors))) - set(small))
-            values = _device_values([keys[i] for i in rest], [tensors[i] for i in rest],
-                                    scalar_keys, scalars)
-            with torch.no_grad():
-                values.update(zip([keys[i] for i in small],
-                                  _host_norms([tensors[i] for i in small]).tolist()))
-            return values
-        return _device_values(keys, tensors, scalar_keys, scalars)
+        on_host: dict[Hashable, float] = {}
+        with torch.no_grad():
+            if moments:  # a reduction or two each, or a few tensors' worth on the host
+                few = [m for m in moments if _host_summed(m[2], _HOST_MAX_MOMENTS)]
+                for sum_key, norm_key, t in moments if len(few) < len(moments) else ():
+                    if not _host_summed(t, _HOST_MAX_MOMENTS):
+                        scalar_keys.append(sum_key)
+                        scalars.append(t.sum())
+                        keys.append(norm_key)
+                        tensors.append(t)
+                if few:
+                    sums, norms = _host_moments([t for _, _, t in few])
+                    on_host.update(zip([k for k, _, _ in few], sums.tolist()))
+                    on_host.update(zip([k for _, k, _ in few], norms.tolist()))
+            # On a CPU, a tensor of few entries costs more to reduce alone (a dispatched
+            # reduction each) than to copy: those are summed together on the host.
+            small = [i for i, t in enumerate(tensors) if _host_summed(t, _HOST_MAX)] if (
+                tensors and tensors[0].device.type == "cpu") else []
+            if small:
+                on_host.update(zip([keys[i] for i in small],
+                                   _host_norms([tensors[i] for i in small]).tolist()))
+                rest = sorted(set(range(len(tensors))) - set(small))
+                keys, tensors = [keys[i] for i in rest], [tensors[i] for i in rest]
+        values = _device_values(keys, tensors, scalar_keys, scalars)
+        values.update(on_host)
+        return values
+
+
+def _host_summed(t: torch.Tensor, most: int) -> bool:
+    """Whether a tensor is summed on the host: on a CPU, float32 or narrower, up to ``most``
+    entries (empty ones are reduced as they are: a sum of nothing)."""
+    return t.dtype in _HOST_SUMMED and 0 < t.numel() <= most and t.device.type == "cpu"
+
+
+def _host_moments(tensors: list[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    """Sums and 2-norms of CPU tensors of float32 (or narrower) entries, in float64 on the host
+    (as :func:`_host_norms`): one flatten, three numpy passes."""
+    flat = torch._utils._flatten_dense_tensors(tensors)
+    host = np.asarray((flat if flat.dtype == torch.float32 else flat.float()).numpy(), dtype=np.float64)
+    starts = np.cumsum([0] + [t.numel() for t in tensors[:-1]])
+    return np.add.reduceat(host, starts), np.sqrt(np.add.reduceat(host * host, starts))
 
 
 def _host_norms(tensors: list[torch.Tensor]) -> np.ndarray:
