@@ -173,21 +173,20 @@ class Norms:
         on_host: dict[Hashable, float] = {}
         with torch.no_grad():
             if moments:  # a reduction or two each, or a few tensors' worth on the host
-                few = [m for m in moments if _host_summed(m[2], _HOST_MAX_MOMENTS)]
-                for sum_key, norm_key, t in moments if len(few) < len(moments) else ():
-                    if not _host_summed(t, _HOST_MAX_MOMENTS):
-                        scalar_keys.append(sum_key)
-                        scalars.append(t.sum())
-                        keys.append(norm_key)
-                        tensors.append(t)
+                host = _host_summed([t for _, _, t in moments], _HOST_MAX_MOMENTS)
+                few = [m for m, h in zip(moments, host) if h]
+                for sum_key, norm_key, t in (m for m, h in zip(moments, host) if not h):
+                    scalar_keys.append(sum_key)
+                    scalars.append(t.sum())
+                    keys.append(norm_key)
+                    tensors.append(t)
                 if few:
                     sums, norms = _host_moments([t for _, _, t in few])
                     on_host.update(zip([k for k, _, _ in few], sums.tolist()))
                     on_host.update(zip([k for _, k, _ in few], norms.tolist()))
             # On a CPU, a tensor of few entries costs more to reduce alone (a dispatched
             # reduction each) than to copy: those are summed together on the host.
-            small = [i for i, t in enumerate(tensors) if _host_summed(t, _HOST_MAX)] if (
-                tensors and tensors[0].device.type == "cpu") else []
+            small = [i for i, h in enumerate(_host_summed(tensors, _HOST_MAX)) if h]
             if small:
                 on_host.update(zip([keys[i] for i in small],
                                    _host_norms([tensors[i] for i in small]).tolist()))
@@ -198,10 +197,14 @@ class Norms:
         return values
 
 
-def _host_summed(t: torch.Tensor, most: int) -> bool:
-    """Whether a tensor is summed on the host: on a CPU, float32 or narrower, up to ``most``
-    entries (empty ones are reduced as they are: a sum of nothing)."""
-    return t.dtype in _HOST_SUMMED and 0 < t.numel() <= most and t.device.type == "cpu"
+def _host_summed(tensors: list[torch.Tensor], most: int) -> list[bool]:
+    """Which tensors are summed on the host: on a CPU (the first tensor's device: one
+    measurement's tensors share it), those of float32 or narrower entries, up to ``most`` of them
+    (an empty one is reduced as it is: a sum of nothing)."""
+    if not tensors or tensors[0].device.type != "cpu":
+        return [False] * len(tensors)
+    summed = _HOST_SUMMED
+    return [t.dtype in summed and 0 < t.numel() <= most for t in tensors]
 
 
 def _host_moments(tensors: list[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
