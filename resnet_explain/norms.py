@@ -173,58 +173,65 @@ class Norms:
         on_host: dict[Hashable, float] = {}
         with torch.no_grad():
             if moments:  # a reduction or two each, or a few tensors' worth on the host
-                host = _host_summed([t for _, _, t in moments], _HOST_MAX_MOMENTS)
-                few = [m for m, h in zip(moments, host) if h]
-                for sum_key, norm_key, t in (m for m, h in zip(moments, host) if not h):
+                sizes = _host_sizes([t for _, _, t in moments], _HOST_MAX_MOMENTS)
+                few = [i for i, n in enumerate(sizes) if n]
+                for i in (i for i, n in enumerate(sizes) if not n):
+                    sum_key, norm_key, t = moments[i]
                     scalar_keys.append(sum_key)
                     scalars.append(t.sum())
                     keys.append(norm_key)
                     tensors.append(t)
                 if few:
-                    sums, norms = _host_moments([t for _, _, t in few])
-                    on_host.update(zip([k for k, _, _ in few], sums.tolist()))
-                    on_host.update(zip([k for _, k, _ in few], norms.tolist()))
+                    sums, norms = _host_moments([moments[i][2] for i in few], [sizes[i] for i in few])
+                    on_host.update(zip([moments[i][0] for i in few], sums.tolist()))
+                    on_host.update(zip([moments[i][1] for i in few], norms.tolist()))
             # On a CPU, a tensor of few entries costs more to reduce alone (a dispatched
             # reduction each) than to copy: those are summed together on the host.
-            small = [i for i, h in enumerate(_host_summed(tensors, _HOST_MAX)) if h]
+            sizes = _host_sizes(tensors, _HOST_MAX)
+            small = [i for i, n in enumerate(sizes) if n]
             if small:
-                on_host.update(zip([keys[i] for i in small],
-                                   _host_norms([tensors[i] for i in small]).tolist()))
-                rest = sorted(set(range(len(tensors))) - set(small))
+                on_host.update(zip([keys[i] for i in small], _host_norms(
+                    [tensors[i] for i in small], [sizes[i] for i in small]).tolist()))
+                rest = [i for i, n in enumerate(sizes) if not n]
                 keys, tensors = [keys[i] for i in rest], [tensors[i] for i in rest]
         values = _device_values(keys, tensors, scalar_keys, scalars)
         values.update(on_host)
         return values
 
 
-def _host_summed(tensors: list[torch.Tensor], most: int) -> list[bool]:
-    """Which tensors are summed on the host: on a CPU (the first tensor's device: one
-    measurement's tensors share it), those of float32 or narrower entries, up to ``most`` of them
-    (an empty one is reduced as it is: a sum of nothing)."""
+def _host_sizes(tensors: list[torch.Tensor], most: int) -> list[int]:
+    """Per tensor, its number of entries where it is summed on the host, else 0: on a CPU (the
+    first tensor's device: one measurement's tensors share it), tensors of float32 or narrower
+    entries, up to ``most`` of them (an empty one is reduced as it is: a sum of nothing)."""
     if not tensors or tensors[0].device.type != "cpu":
-        return [False] * len(tensors)
+        return [0] * len(tensors)
     summed = _HOST_SUMMED
-    return [t.dtype in summed and 0 < t.numel() <= most for t in tensors]
+    sizes = [t.numel() if t.dtype in summed else 0 for t in tensors]
+    return [n if n <= most else 0 for n in sizes]
 
 
-def _host_moments(tensors: list[torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
-    """Sums and 2-norms of CPU tensors of float32 (or narrower) entries, in float64 on the host
-    (as :func:`_host_norms`): one flatten, three numpy passes."""
-    flat = torch._utils._flatten_dense_tensors(tensors)
-    host = np.asarray((flat if flat.dtype == torch.float32 else flat.float()).numpy(), dtype=np.float64)
-    starts = np.cumsum([0] + [t.numel() for t in tensors[:-1]])
+def _host_moments(tensors: list[torch.Tensor], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Sums and 2-norms of CPU tensors of float32 (or narrower) entries (``sizes`` of them), in
+    float64 on the host (as :func:`_host_norms`): one flatten, three numpy passes."""
+    host = np.asarray(_flat(tensors), dtype=np.float64)
+    starts = np.cumsum([0] + sizes[:-1])
     return np.add.reduceat(host, starts), np.sqrt(np.add.reduceat(host * host, starts))
 
 
-def _host_norms(tensors: list[torch.Tensor]) -> np.ndarray:
-    """2-norms of CPU tensors of float32 (or narrower) entries, summed in float64 on the host:
-    one flatten (a C++ loop of copies) and two numpy calls, where a reduction per tensor costs
-    more in dispatch than these small tensors' copy. The squares of such entries neither underflow
-    nor overflow in float64, so no norm needs rescuing (NaN and Inf come out as safe_norm's)."""
+def _host_norms(tensors: list[torch.Tensor], sizes: list[int]) -> np.ndarray:
+    """2-norms of CPU tensors of float32 (or narrower) entries (``sizes`` of them), summed in
+    float64 on the host: one flatten (a C++ loop of copies) and two numpy calls, where a
+    reduction per tensor costs more in dispatch than these small tensors' copy. The squares of
+    such entries neither underflow nor overflow in float64, so no norm needs rescuing (NaN and
+    Inf come out as safe_norm's)."""
+    starts = np.cumsum([0] + sizes[:-1])
+    return np.sqrt(np.add.reduceat(np.square(_flat(tensors), dtype=np.float64), starts))
+
+
+def _flat(tensors: list[torch.Tensor]) -> np.ndarray:
+    """CPU tensors' entries side by side, as float32 on the host (bfloat16/float16 widened: exact)."""
     flat = torch._utils._flatten_dense_tensors(tensors)
-    host = (flat if flat.dtype == torch.float32 else flat.float()).numpy()
-    starts = np.cumsum([0] + [t.numel() for t in tensors[:-1]])
-    return np.sqrt(np.add.reduceat(np.square(host, dtype=np.float64), starts))
+    return (flat if flat.dtype == torch.float32 else flat.float()).numpy()
 
 
 def _device_values(keys: list[Hashable], tensors: list[torch.Tensor], scalar_keys: list[Hashable],
