@@ -38,10 +38,11 @@ class ProbeResult:
     overhead, and many callers read only :attr:`ratio` or ``meta``); each is built once."""
 
     def __init__(self, blocks: pd.DataFrame | None = None, params: pd.DataFrame | None = None,
-                 meta: dict | None = None, *, tables=None):
+                 meta: dict | None = None, *, tables=None, grad_norms: np.ndarray | None = None):
         self._blocks, self._params = blocks, params
         self.meta = {} if meta is None else meta
         self._tables = tables  # () -> (blocks, params), where they are not given
+        self._grad_norms = grad_norms  # blocks' grad_norm column, for the ratios before a table
 
     def _build(self) -> None:
         if self._tables is not None:
@@ -85,14 +86,21 @@ class ProbeResult:
     def __repr__(self) -> str:
         return f"ProbeResult(blocks={self.blocks!r}, params={self.params!r}, meta={self.meta!r})"
 
+    def _g(self) -> np.ndarray:
+        """The blocks' gradient norms: the table's column, or before the table is built the same
+        numbers (a caller asking only for a ratio never waits for pandas)."""
+        if self._blocks is None and self._grad_norms is not None:
+            return self._grad_norms
+        return self.blocks["grad_norm"].to_numpy()
+
     @property
     def ratio(self) -> float:
         """||dL/dx_first|| / ||dL/dx_last||: <1 means gradients shrink toward the input."""
-        return ratio_of(self.blocks["grad_norm"].to_numpy())
+        return ratio_of(self._g())
 
     @property
     def log10_ratio(self) -> float:
-        g = self.blocks["grad_norm"].to_numpy()
+        g = self._g()
         if len(g) == 0 or not (g[0] > 0 and g[-1] > 0) or not np.isfinite(g[[0, -1]]).all():
             return float("nan")
         return float(np.log10(g[0]) - np.log10(g[-1]))
@@ -159,7 +167,9 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
         stats = BlockHooks.stats_of(values, counts)
         return _block_table(lay, values, stats), _param_table(lay, values)
 
-    return ProbeResult(meta=meta, tables=tables)
+    nan = float("nan")
+    return ProbeResult(meta=meta, tables=tables, grad_norms=np.array(
+        [values.get(("grad", n), nan) for n in lay.block_names], dtype=np.float64))
 
 
 def default_loss(model: nn.Module):

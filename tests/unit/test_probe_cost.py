@@ -110,6 +110,7 @@ def test_tables_built_on_first_access_equal_tables_built_at_once():
             q.mul_(3.0)
             q.grad = None
     probe(model, x, y)
+    assert (lazy.ratio, lazy.log10_ratio) == (eager.ratio, eager.log10_ratio)  # before its table
     assert lazy.blocks.equals(eager_tables[0]) and lazy.params.equals(eager_tables[1])
     assert lazy.blocks is lazy.blocks  # built once
     # pickled with its tables; equality and repr read them
@@ -119,6 +120,7 @@ def test_tables_built_on_first_access_equal_tables_built_at_once():
     assert lazy != eager  # meta differs (seconds)
     lazy.blocks = lazy.blocks.head(2)  # assignable, as the dataclass's fields were
     assert len(lazy.blocks) == 2 and lazy.params.equals(eager.params)
+    assert lazy.ratio == lazy.blocks["grad_norm"].iloc[0] / lazy.blocks["grad_norm"].iloc[1]
 
 
 def test_the_cached_layout_follows_the_model():
