@@ -5,8 +5,12 @@ backward, and the numerics that turn what they caught into norms on the host. Th
 same hooks, the same numbers.
 
 **Hooks** (:class:`BlockHooks`, installed for one forward; the tensor hooks they put on that
-forward's outputs fire in its backward). Per block output x_l: the gradient ∂L/∂x_l and,
-optionally, the forward activation's sum and 2-norm (for its mean and std). With ``split``, for a
+forward's outputs fire in its backward, or with ``capture`` one autograd call returns what they
+would catch). Our own blocks are tapped, not hooked: for that forward their ``forward`` is one that
+hands each path its input (:meth:`~resnet_explain.model.blocks.Block.forward_paths`), so no module
+takes torch's slow hooked call path; any other block gets module hooks. Per block output x_l: the
+gradient ∂L/∂x_l and, optionally, the forward activation's sum and 2-norm (for its mean and std,
+taken after the backward with the other numbers). With ``split``, for a
 residual block y = act(s), s = F(x) + S(x) (S the shortcut, identity or projection), the split of
 the backward signal reaching x:
 
@@ -20,7 +24,8 @@ term is the gradient the concatenation hands straight to x. Each path gets its o
 ``view_as``), so the gradient caught there is that path's share only.
 
 **Numbers** (:class:`~resnet_explain.norms.Norms`, in :mod:`resnet_explain.norms`): every norm
-reduced on the device, copied to the host once, an underflowed one rescued by scaling.
+reduced on the device, copied to the host once, an underflowed one rescued by scaling (on a CPU,
+small tensors summed in float64 on the host, where nothing underflows).
 
 Nothing here knows about a training loop: install the hooks around any forward, put what they
 caught (and any parameter tensors) into a :class:`Norms` after the backward, and read it.

@@ -9,6 +9,15 @@ entry (:func:`safe_norm`) — a second copy, only then — so a gradient of 1e-4
 value; a gradient that is exactly 0 in float32 stays 0 (:mod:`resnet_explain.magnitude` shows it
 as underflow), never dropped. The hooks that catch what is measured are
 :mod:`resnet_explain.measurement`'s.
+
+On a CPU a reduction is dispatched tensor by tensor (``_foreach_norm`` loops there), ~1.3 µs each
+however small the tensor: tensors of a few hundred entries (BatchNorm parameters, a launch-bound
+step's block gradients) are instead copied side by side in one flatten and summed in float64 on
+the host (:func:`_host_norms`; ResNet-56 at batch 1: 276 tensors in 0.18 ms instead of 0.37). The
+squares of float32 (or narrower) entries can neither underflow nor overflow in float64, so those
+norms need no rescue: a gradient of 1e-41 comes out as it is, zeros as 0, NaN and Inf as
+:func:`safe_norm` gives them. Their last bits can differ from a float32 sum's (float64 is the
+more exact of the two).
 """
 
 from __future__ import annotations
