@@ -61,7 +61,12 @@ def walk(model: nn.Module) -> Walk:
     params = [p for m in modules for p in m._parameters.values() if p is not None]
     if len({id(p) for p in params}) != len(params):  # a shared tensor: named_parameters' order
         params = list(model.parameters())
-    key = (tuple(map(id, modules)), tuple(map(id, params)), tuple(map(_SHAPE, params)))
+    # Identities alone could repeat (a module freed, another made at its address): with each
+    # module's type and its children's names, and the parameters' shapes, a layout read back is
+    # this model's.
+    key = (tuple(map(id, modules)), tuple(map(type, modules)),
+           tuple(k for m in modules for k in m._modules), tuple(map(id, params)),
+           tuple(map(_SHAPE, params)))
     return Walk(modules, params, key)
 
 

@@ -137,6 +137,9 @@ def test_the_cached_layout_follows_the_model():
     res = probe(model, x, y7)
     row = res.params.set_index("param").loc["stage1.block0.body.conv1.weight"]
     assert row["grad_norm"] == 0.0 and row["weight_norm"] > 0
+    fc = model.head._modules.pop("fc")  # the same module under another name
+    model.head.add_module("out", fc)
+    assert list(probe(model, x, y7).params["param"])[-2:] == ["head.out.weight", "head.out.bias"]
     only = probe(model, x, y7, blocks="stage3.*")  # another selection: its own layout
     assert list(only.blocks["block"]) == [n for n, _ in model.named_blocks() if n.startswith("stage3.")]
 
