@@ -49,6 +49,17 @@ def safe_norm(t: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(t / scale).to(_F64) * scale.to(_F64)
 
 
+def norm_now(t: torch.Tensor) -> float:
+    """||t||_2 of a CPU tensor, at once (a CPU's numbers are on the host: reading one is no copy
+    and no wait): the plain norm, or :func:`safe_norm`'s where the plain one may be wrong
+    (:func:`_suspects`: underflowed, overflowed, or NaN/Inf, which safe_norm then reports)."""
+    plain = torch.linalg.vector_norm(t, dtype=torch.float32 if t.dtype in _LOW_PRECISION else None)
+    value = plain.numpy().astype(np.float64).reshape(1)
+    if _suspects(value, t.dtype)[0]:
+        value = safe_norm(t).numpy().reshape(1)
+    return float(value[0])
+
+
 def _by_dtype(tensors: list[torch.Tensor]) -> dict[torch.dtype, list[int]]:
     groups: dict[torch.dtype, list[int]] = {}
     for i, t in enumerate(tensors):
@@ -155,6 +166,7 @@ class Norms:
         self._scalar_keys: list[Hashable] = []
         self._scalars: list[torch.Tensor] = []
         self._moments: list[tuple[Hashable, Hashable, torch.Tensor]] = []
+        self._values: dict[Hashable, float] = {}
 
     def norm(self, key: Hashable, tensor: torch.Tensor) -> None:
         self._keys.append(key)
@@ -169,6 +181,10 @@ class Norms:
         self._scalar_keys.append(key)
         self._scalars.append(value)
 
+    def value(self, key: Hashable, value: float) -> None:
+        """A number already on the host (a norm taken as its gradient arrived: :func:`norm_now`)."""
+        self._values[key] = value
+
     def moments(self, sum_key: Hashable, norm_key: Hashable, tensor: torch.Tensor) -> None:
         """The sum of ``tensor``'s entries under ``sum_key`` and its 2-norm under ``norm_key``
         (an activation's mean and std follow from them and its size)."""
@@ -177,9 +193,8 @@ class Norms:
     def read(self) -> dict[Hashable, float]:
         """Every norm and scalar as a float (float64 on the host); the tensors are let go."""
         keys, tensors, scalar_keys, scalars = self._keys, self._tensors, self._scalar_keys, self._scalars
-        moments = self._moments
+        moments, on_host = self._moments, self._values
         self._reset()
-        on_host: dict[Hashable, float] = {}
         with torch.no_grad():
             if moments:  # a reduction or two each, or a few tensors' worth on the host
                 sizes = _host_sizes([t for _, _, t in moments], _HOST_MAX_MOMENTS)

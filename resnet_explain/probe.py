@@ -161,7 +161,7 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
     meta = {"device": device.type, "dtype": str(dt).replace("torch.", ""),
             "seconds": seconds, "loss": values["loss"], "batch": int(inputs.shape[0]),
             "n_params": lay.n_params, "train_mode": train}
-    counts = {n: a.numel() for n, a in hooks.acts.items()}
+    counts = hooks.counts
 
     def tables() -> tuple[pd.DataFrame, pd.DataFrame]:
         stats = BlockHooks.stats_of(values, counts)

@@ -195,3 +195,46 @@ def test_moments_are_float64_sums_and_norms(n):
         assert got[("s", i)] == pytest.approx(float(d.sum()), rel=1e-5, abs=1e-30)
         assert got[("n", i)] == pytest.approx(float(d.norm()), rel=1e-6)
     assert isinstance(pd.Series(list(got.values())).dtype, np.dtype)
+
+
+def test_big_cpu_gradients_reduced_as_they_arrive_keep_the_rescue():
+    # Bigger than REDUCE_AT_ONCE: reduced in a tensor hook (and rescued there), not kept; the
+    # same numbers as the kept ones'. A loss scaled by 1e-38 makes every gradient ~1e-41.
+    from resnet_explain import measurement
+
+    model, x, y = _net("resnet20", 32, 4)
+    blocks = model.named_blocks()
+    params = list(model.parameters())
+    got = {}
+    for scale in (1.0, 1e-38):
+        for reduce_at_once in (measurement.REDUCE_AT_ONCE, 10**12):  # 10**12: every one kept
+            measurement.REDUCE_AT_ONCE, saved = reduce_at_once, measurement.REDUCE_AT_ONCE
+            try:
+                hooks = BlockHooks(blocks, split=True, activations=True, capture=True)
+                with hooks:
+                    loss = F.cross_entropy(model(x), y) * scale
+                hooks.backward(loss, params)
+            finally:
+                measurement.REDUCE_AT_ONCE = saved
+            norms = Norms()
+            hooks.add_to(norms)
+            got[scale, reduce_at_once] = (norms.read(), set(hooks.reduced), set(hooks.caught))
+        (kept_at_once, reduced, caught), (kept_all, none, every) = (
+            got[scale, measurement.REDUCE_AT_ONCE], got[scale, 10**12])
+        assert reduced and not none and reduced | caught == every  # some reduced at once
+        assert kept_at_once.keys() == kept_all.keys()
+        for k, v in kept_all.items():
+            assert kept_at_once[k] == pytest.approx(v, rel=1e-5), k
+        if scale < 1:  # every gradient underflows in its squares: rescued, not 0
+            assert all(0 < kept_at_once[k] < 1e-30 for k in reduced)
+
+
+def test_norm_now_is_safe_norm_where_the_plain_norm_fails():
+    from resnet_explain.norms import norm_now
+
+    for t in (torch.full((10,), 1e-41), torch.zeros(6), torch.tensor([3e30, 4e30]),
+              torch.tensor([1.0, float("nan")]), torch.tensor([float("inf"), 1.0]),
+              torch.randn(50).to(torch.bfloat16), torch.randn(4, 5)):
+        want = float(safe_norm(t.float() if t.dtype == torch.bfloat16 else t))
+        assert norm_now(t) == pytest.approx(want, rel=1e-2 if t.abs().max() < 1e-30 else 1e-6,
+                                            nan_ok=True)
