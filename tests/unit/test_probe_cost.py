@@ -238,3 +238,22 @@ def test_norm_now_is_safe_norm_where_the_plain_norm_fails():
         want = float(safe_norm(t.float() if t.dtype == torch.bfloat16 else t))
         assert norm_now(t) == pytest.approx(want, rel=1e-2 if t.abs().max() < 1e-30 else 1e-6,
                                             nan_ok=True)
+
+
+def test_a_shared_module_is_walked_once_as_named_parameters_lists_it():
+    class Twice(nn.Module):  # one layer used twice, registered under two names
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(4, 4)
+            self.b = self.a
+            self.out = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.out(torch.relu(self.b(torch.relu(self.a(x)))))
+
+    torch.manual_seed(0)
+    model = Twice()
+    res = probe(model, torch.randn(5, 4), torch.tensor([0, 1, 2, 0, 1]),
+                blocks=[("a", model.a), ("out", model.out)])
+    assert list(res.params["param"]) == [n for n, _ in model.named_parameters()]
+    assert res.meta["n_params"] == sum(p.numel() for p in model.parameters())
