@@ -178,6 +178,10 @@ class BlockHooks:
             loss.backward()
             grads = ()
         self.caught = {k: g for (k, _), g in zip(targets, grads) if g is not None}
+        if len(wanted) == len(params) and grads:  # every parameter asked for, in order
+            for p, g in zip(params, grads[len(targets):]):
+                p.grad = g
+            return
         got = dict(zip(map(id, wanted), grads[len(targets):]))
         for p in params:
             p.grad = got.get(id(p))
