@@ -5,8 +5,12 @@ backward, and the numerics that turn what they caught into norms on the host. Th
 same hooks, the same numbers.
 
 **Hooks** (:class:`BlockHooks`, installed for one forward; the tensor hooks they put on that
-forward's outputs fire in its backward). Per block output x_l: the gradient ∂L/∂x_l and,
-optionally, the forward activation's sum and 2-norm (for its mean and std). With ``split``, for a
+forward's outputs fire in its backward, or with ``capture`` one autograd call returns what they
+would catch). Our own blocks are tapped, not hooked: for that forward their ``forward`` is one that
+hands each path its input (:meth:`~resnet_explain.model.blocks.Block.forward_paths`), so no module
+takes torch's slow hooked call path; any other block gets module hooks. Per block output x_l: the
+gradient ∂L/∂x_l and, optionally, the forward activation's sum and 2-norm (for its mean and std,
+taken after the backward with the other numbers). With ``split``, for a
 residual block y = act(s), s = F(x) + S(x) (S the shortcut, identity or projection), the split of
 the backward signal reaching x:
 
@@ -19,13 +23,9 @@ that flows back through the gate g(x) itself. In a dense block (s = concat(x, F(
 term is the gradient the concatenation hands straight to x. Each path gets its own alias of x (a
 ``view_as``), so the gradient caught there is that path's share only.
 
-**Numbers** (:class:`Norms`). Every norm is reduced on the device in one fused call per dtype
-(``torch._foreach_norm``), stacked with the other scalars of the measurement and copied to the host
-once, with each tensor's largest entry: no per-tensor ``.item()``. A norm small enough that its
-squares may have underflowed (or one that overflowed), of a tensor that is not all zeros, is
-measured again with scaling by the largest entry (:func:`safe_norm`) — a second copy, only
-then — so a gradient of 1e-41 still gets its value; a gradient that is exactly 0 in
-float32 stays 0 (:mod:`resnet_explain.magnitude` shows it as underflow), never dropped.
+**Numbers** (:class:`~resnet_explain.norms.Norms`, in :mod:`resnet_explain.norms`): every norm
+reduced on the device, copied to the host once, an underflowed one rescued by scaling (on a CPU,
+small tensors summed in float64 on the host, where nothing underflows).
 
 Nothing here knows about a training loop: install the hooks around any forward, put what they
 caught (and any parameter tensors) into a :class:`Norms` after the backward, and read it.
@@ -33,188 +33,20 @@ caught (and any parameter tensors) into a :class:`Norms` after the backward, and
 
 from __future__ import annotations
 
-import math
-from collections.abc import Hashable, Iterable
-
 import numpy as np
 import torch
 from torch import nn
 
+# Norms and its helpers live in .norms; imported here too, where the hooks' users find them.
+from .norms import _HOST_MAX_MOMENTS, Norms, _safe_norms, _vector, norm_now, safe_norm  # noqa: F401
 from .residuals import split_graph
 
-_F64 = torch.float64
-_LOW_PRECISION = (torch.bfloat16, torch.float16)  # norms of these accumulate in float32
-
-
-def safe_norm(t: torch.Tensor) -> torch.Tensor:
-    """||t||_2 as a float64 0-dim tensor, without overflow or underflow of the squares:
-    max|t| * ||t / max|t|||, the scaling LAPACK's nrm2 uses. Stays on t's device (no sync)."""
-    t = t.detach()
-    if not t.numel():
-        return t.new_zeros((), dtype=_F64)
-    lo, hi = torch.aminmax(t)
-    amax = torch.maximum(-lo, hi)
-    scale = torch.where(amax > 0, amax, torch.ones_like(amax))
-    scale = torch.where(torch.isfinite(scale), scale, torch.ones_like(scale))
-    return torch.linalg.vector_norm(t / scale).to(_F64) * scale.to(_F64)
-
-
-def _by_dtype(tensors: list[torch.Tensor]) -> dict[torch.dtype, list[int]]:
-    groups: dict[torch.dtype, list[int]] = {}
-    for i, t in enumerate(tensors):
-        groups.setdefault(t.dtype, []).append(i)
-    return groups
-
-
-def _accumulates_in(dtype: torch.dtype) -> torch.dtype:
-    """The dtype a norm of ``dtype`` entries is summed in: float32 for bfloat16/float16."""
-    return torch.float32 if dtype in _LOW_PRECISION else dtype
-
-
-def _host_dtype(device: torch.device) -> torch.dtype:
-    """What scalars are stacked as before the copy: float64, but float32 on MPS (it has no float64;
-    the host makes them float64)."""
-    return torch.float32 if device.type == "mps" else _F64
-
-
-def _fast_norms(tensors: list[torch.Tensor], ord: float = 2) -> list[torch.Tensor]:
-    """Plain ``ord``-norms of tensors of one dtype (2, 1, or inf: the largest entry) in one fused
-    call (no host sync); bfloat16 and float16 entries are summed in float32."""
-    if tensors[0].dtype in _LOW_PRECISION:
-        return torch._foreach_norm(tensors, ord, dtype=torch.float32)
-    return torch._foreach_norm(tensors, ord)
-
-
-def _vector(scalars: list[torch.Tensor]) -> torch.Tensor:
-    """0-dim tensors of one dtype as one 1-D tensor. Where a fused reduction wrote them side by
-    side into one buffer (CUDA's ``_foreach_norm`` does), that buffer itself, as a view: a stack
-    would dispatch an op per scalar (host time, on a GPU). Else (a CPU reduces tensor by tensor)
-    one stack. The view is taken only where every scalar sits at its place in it."""
-    first = scalars[0]
-    p0, step = first.data_ptr(), first.element_size()
-    if len(scalars) > 1 and all(s.data_ptr() == p0 + i * step for i, s in enumerate(scalars)):
-        try:
-            return first.as_strided((len(scalars),), (1,))
-        except RuntimeError:  # beyond its storage: they only happen to be adjacent
-            pass
-    return torch.stack(scalars)
-
-
-def _to_host(vectors: list[torch.Tensor]) -> np.ndarray:
-    """1-D tensors -> one float64 host vector: one cat (widening, exact), one cast, one copy."""
-    flat = torch.cat(vectors) if len(vectors) > 1 else vectors[0]
-    return flat.to(_host_dtype(flat.device)).cpu().numpy().astype(np.float64, copy=False)
-
-
-def _safe_norms(tensors: list[torch.Tensor]) -> np.ndarray:
-    """:func:`safe_norm` of many tensors at once, on the host as float64: the same scaling by the
-    largest entry, in a few fused calls (``_foreach_*``) instead of ~10 kernels per tensor, and one
-    copy (the scaled norm and its scale; their product is taken on the host)."""
-    order: list[int] = []
-    parts = []
-    for dt, idx in _by_dtype(tensors).items():
-        group = [tensors[i].detach() for i in idx]
-        if dt in _LOW_PRECISION:
-            group = [t.float() for t in group]
-        amax = torch.stack(torch._foreach_norm(group, ord=float("inf")))
-        scale = torch.where((amax > 0) & torch.isfinite(amax), amax, torch.ones_like(amax))
-        scaled = torch.stack(torch._foreach_norm(torch._foreach_div(group, list(scale.unbind()))))
-        parts.append(torch.stack([scaled, scale]).to(_host_dtype(scale.device)))
-        order += idx
-    host = torch.cat(parts, dim=1).cpu().numpy().astype(np.float64)
-    out = np.empty(len(tensors), dtype=np.float64)
-    out[order] = host[0] * host[1]
-    return out
-
-
-def _suspects(norms: np.ndarray, dtype: torch.dtype) -> np.ndarray:
-    """Which plain norms of ``dtype`` tensors may be wrong because squares left the range of the
-    dtype they were summed in: tiny ones (squares of entries below sqrt(tiny) underflow) and ones
-    not finite (squares overflowed, or the tensor really holds NaN/Inf, which safe_norm then
-    reports as such)."""
-    acc = _accumulates_in(dtype)
-    tiny = float(torch.finfo(acc).tiny) if acc.is_floating_point else 0.0
-    with np.errstate(invalid="ignore"):
-        return ~np.isfinite(norms) | (norms < math.sqrt(tiny) * 1e3)
-
-
-def _all_zeros(tensors: list[torch.Tensor]) -> np.ndarray:
-    """Which tensors are all zeros, for norms that came out exactly 0 (a BatchNorm bias at
-    initialisation, or squares that underflowed): their 1-norms, a sum of |x| that no nonzero
-    entry can bring to 0, in one fused call per dtype and one copy."""
-    groups = _by_dtype(tensors)
-    l1 = _to_host([_vector(_fast_norms([tensors[i] for i in idx], 1)) for idx in groups.values()])
-    out = np.empty(len(tensors), dtype=bool)
-    out[[i for idx in groups.values() for i in idx]] = l1 == 0
-    return out
-
-
-class Norms:
-    """The numbers of one measurement: tensors whose 2-norms to take (:meth:`norm`) and 0-dim
-    scalars to read as they are (:meth:`scalar`), each under a key. :meth:`read` reduces them on
-    the device, copies them to the host once (twice if a norm needs rescuing, see the module
-    docstring) and returns ``{key: float}``."""
-
-    def __init__(self):
-        self._reset()
-
-    def _reset(self) -> None:
-        self._keys: list[Hashable] = []
-        self._tensors: list[torch.Tensor] = []
-        self._scalar_keys: list[Hashable] = []
-        self._scalars: list[torch.Tensor] = []
-
-    def norm(self, key: Hashable, tensor: torch.Tensor) -> None:
-        self._keys.append(key)
-        self._tensors.append(tensor)
-
-    def norms(self, items: Iterable[tuple[Hashable, torch.Tensor]]) -> None:
-        for key, tensor in items:
-            self.norm(key, tensor)
-
-    def scalar(self, key: Hashable, value: torch.Tensor) -> None:
-        self._scalar_keys.append(key)
-        self._scalars.append(value)
-
-    def read(self) -> dict[Hashable, float]:
-        """Every norm and scalar as a float (float64 on the host); the tensors are let go."""
-        keys, tensors, scalar_keys, scalars = self._keys, self._tensors, self._scalar_keys, self._scalars
-        self._reset()
-        if not tensors and not scalars:
-            return {}
-        # On a GPU the largest entries come in the same copy: a tensor of zeros (a BatchNorm
-        # bias at initialisation) then needs no rescue, and no second copy (a sync). On a CPU a
-        # copy is free and the max-norm a slow loop: there zeros are told apart by their 1-norms.
-        with_max = tensors[0].device.type != "cpu" if tensors else False
-        s_groups, t_groups = _by_dtype(scalars), _by_dtype(tensors)
-        order = [i for idx in t_groups.values() for i in idx]  # the norms' order on the host
-        with torch.no_grad():
-            vectors = [_vector([scalars[i] if scalars[i].dim() == 0 else scalars[i].reshape(())
-                                for i in idx]) for idx in s_groups.values()]
-            for ord in (2, float("inf")) if with_max else (2,):
-                vectors += [_vector(_fast_norms([tensors[i] for i in idx], ord))
-                            for idx in t_groups.values()]
-            host = _to_host(vectors)
-        k, n = len(scalars), len(tensors)
-        values = dict(zip([scalar_keys[i] for idx in s_groups.values() for i in idx]
-                          + [keys[i] for i in order], host[:k + n].tolist()))
-        norms, suspect, start = host[k:k + n], np.zeros(n, dtype=bool), 0
-        for dt, idx in t_groups.items():
-            suspect[start:start + len(idx)] = _suspects(norms[start:start + len(idx)], dt)
-            start += len(idx)
-        if with_max:
-            suspect &= host[k + n:] != 0
-        elif suspect.any():
-            zero = np.flatnonzero(suspect & (norms == 0))
-            if len(zero):
-                with torch.no_grad():
-                    suspect[zero[_all_zeros([tensors[order[j]] for j in zero])]] = False
-        if suspect.any():
-            redo = [order[j] for j in np.flatnonzero(suspect)]
-            with torch.no_grad():
-                fixed = _safe_norms([tensors[i] for i in redo])
-            values.update(zip([keys[i] for i in redo], fixed.tolist()))
-        return values
+# On a CPU, a gradient of more entries than this is reduced as it arrives (a tensor hook; its rescue
+# too, a CPU's numbers being on the host), not kept to the end of the backward: kept, it holds its
+# memory and makes autograd add the paths' gradients into a new tensor (ResNet-20 at batch 32,
+# 32x32: +13 % on the step, against ~1 % reduced at once). Smaller ones cost less kept (a tensor
+# hook is a Python call) and on a GPU every one is kept (no Python in its backward).
+REDUCE_AT_ONCE = 1 << 15
 
 
 class BlockHooks:
@@ -226,7 +58,8 @@ class BlockHooks:
     the shares of dL/dx that come back through a block's ``shortcut``, ``body`` and ``gate``
     modules (where it has them; see the module docstring), or, in any other block with a
     residual add (:mod:`resnet_explain.residuals`), through its shortcut and its branch. With
-    ``activations``, ``acts`` maps a block name to its forward output's (sum, 2-norm, count)."""
+    ``activations``, ``acts`` maps a block name to its forward output (detached), whose sum and
+    2-norm :meth:`add_to` asks for (for its mean and std: :meth:`activation_stats`)."""
 
     PATHS = (("residual", "body"), ("identity", "shortcut"), ("gate", "gate"))
 
@@ -235,10 +68,13 @@ class BlockHooks:
         self.blocks = list(blocks)
         self.split, self.activations, self.capture = split, activations, capture
         self.caught: dict[tuple[str, str], torch.Tensor] = {}
-        self.acts: dict[str, tuple[torch.Tensor, torch.Tensor, int]] = {}
+        self.reduced: dict[tuple[str, str], float] = {}  # big CPU gradients' norms (REDUCE_AT_ONCE)
+        # with ``activations``: a block's output (detached), or a big one's (sum, 2-norm)
+        self.acts: dict[str, torch.Tensor | tuple[torch.Tensor, torch.Tensor]] = {}
+        self.counts: dict[str, int] = {}  # entries of each block's output
         self._targets: list[tuple[tuple[str, str], torch.Tensor]] = []  # with ``capture``
         self._handles: list = []
-        self._swapped: list = []  # (block, its own instance forward or None, its two taps)
+        self._swapped: list = []  # (block, its own instance forward or None, its two taps or None)
 
     def __enter__(self) -> BlockHooks:
         return self.install()
@@ -248,8 +84,11 @@ class BlockHooks:
 
     def install(self) -> BlockHooks:
         """Hook the blocks for the next forward (what an earlier one caught is forgotten)."""
-        self.caught, self.acts, self._targets = {}, {}, []
+        self.caught, self.reduced, self.acts, self.counts, self._targets = {}, {}, {}, {}, []
         for name, mod in self.blocks:
+            if callable(getattr(mod, "forward_paths", None)) and "forward" not in mod.__dict__:
+                self._tap_block(name, mod)
+                continue
             self._handles.append(mod.register_forward_hook(self._on_output(name)))
             if self.split:
                 self._hook_paths(name, mod)
@@ -261,11 +100,41 @@ class BlockHooks:
         self._handles = []
         for mod, forward, identity, residual in self._swapped:
             if forward is None:
-                del mod.forward
+                mod.__dict__.pop("forward", None)
             else:
                 mod.forward = forward
-            identity.on_alias = residual.on_alias = None
+            if identity is not None:
+                identity.on_alias = residual.on_alias = None
         self._swapped = []
+
+    def _tap_block(self, name: str, mod: nn.Module) -> None:
+        """One of our blocks (:meth:`~resnet_explain.model.blocks.Block.forward_paths`): for this
+        forward its ``forward`` is one that hands each path its own alias of x and records the
+        output. The same catches as the module hooks of any other block, without them: a module
+        with a hook takes torch's slow call path, and each hook is a Python call (host time per
+        block, which on a GPU is launch time lost)."""
+        record = self._on_output(name)
+        children = mod._modules  # (not getattr: a module's __getattr__ is slow)
+        split = self.split and children.get("shortcut") is not None
+        paths = [w for w, attr in self.PATHS if children.get(attr) is not None] if split else []
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            if paths and x.requires_grad:
+                alias = {w: self._alias(x, (w, name)) for w in paths}
+                out = mod.forward_paths(alias["residual"], alias["identity"], alias.get("gate", x))
+            else:
+                out = mod.forward_paths(x, x, x)
+            record(mod, (x,), out)
+            return out
+
+        self._swapped.append((mod, None, None, None))
+        mod.__dict__["forward"] = forward  # a plain attribute: Module.__setattr__'s checks skipped
+
+    def _alias(self, x: torch.Tensor, key: tuple[str, str]) -> torch.Tensor:
+        """A path's own alias of x (a view), watched: its gradient is this path's share only."""
+        alias = x.view_as(x)
+        self._watch(key, alias)
+        return alias
 
     def _catch(self, key: tuple[str, str]):
         def hook(g: torch.Tensor) -> None:
@@ -274,11 +143,19 @@ class BlockHooks:
 
     def _watch(self, key: tuple[str, str], t: torch.Tensor) -> None:
         """Catch the gradient at ``t`` in the backward: a tensor hook, or with ``capture`` a
-        target of :meth:`backward`'s one autograd call."""
-        if self.capture:
+        target of :meth:`backward`'s one autograd call; a big one on a CPU is reduced as it
+        arrives (REDUCE_AT_ONCE)."""
+        if t.numel() > REDUCE_AT_ONCE and t.device.type == "cpu":
+            t.register_hook(self._reduce(key))
+        elif self.capture:
             self._targets.append((key, t))
         else:
             t.register_hook(self._catch(key))
+
+    def _reduce(self, key: tuple[str, str]):
+        def hook(g: torch.Tensor) -> None:
+            self.reduced[key] = norm_now(g)
+        return hook
 
     def backward(self, loss: torch.Tensor, params: list[torch.Tensor]) -> None:
         """``zero_grad(set_to_none=True); loss.backward()`` for a caller that owns the backward
@@ -301,6 +178,10 @@ class BlockHooks:
             loss.backward()
             grads = ()
         self.caught = {k: g for (k, _), g in zip(targets, grads) if g is not None}
+        if len(wanted) == len(params) and grads:  # every parameter asked for, in order
+            for p, g in zip(params, grads[len(targets):]):
+                p.grad = g
+            return
         got = dict(zip(map(id, wanted), grads[len(targets):]))
         for p in params:
             p.grad = got.get(id(p))
@@ -309,10 +190,14 @@ class BlockHooks:
         def hook(_mod, _inp, out):
             if isinstance(out, torch.Tensor):
                 if self.activations:
-                    a = out.detach()
-                    # Two reductions in the tensor's dtype (a float64 sum casts: slow on CPU;
-                    # std_mean is ~40x slower there); the float64 arithmetic is done on the host.
-                    self.acts[name] = (a.sum(), torch.linalg.vector_norm(a), a.numel())
+                    a, n = out.detach(), out.numel()
+                    self.counts[name] = n
+                    # A small output is kept and reduced after the backward with the rest
+                    # (add_to); a big one now, while it is in cache, rather than held through
+                    # the backward (its memory), in two reductions in its dtype (a float64 sum
+                    # casts: slow on CPU; std_mean is ~40x slower there).
+                    self.acts[name] = a if n <= _HOST_MAX_MOMENTS else (
+                        a.sum(), torch.linalg.vector_norm(a))
                 if out.requires_grad:
                     self._watch(("grad", name), out)
         return hook
@@ -351,28 +236,36 @@ class BlockHooks:
             x = args[0]
             if not (isinstance(x, torch.Tensor) and x.requires_grad):
                 return None
-            alias = x.view_as(x)
-            self._watch((which, name), alias)
-            return (alias,) + tuple(args[1:])
+            return (self._alias(x, (which, name)),) + tuple(args[1:])
         return hook
 
     def add_to(self, norms: Norms) -> None:
         """Put what was caught into ``norms``: the norms of the gradients under their keys, and
         each block's activation sum and norm as scalars ``("act_sum", name)``, ``("act_norm", name)``."""
         norms.norms(self.caught.items())
-        for name, (s, n, _count) in self.acts.items():
-            norms.scalar(("act_sum", name), s)
-            norms.scalar(("act_norm", name), n)
+        for key, v in self.reduced.items():
+            norms.value(key, v)
+        for name, a in self.acts.items():
+            if isinstance(a, tuple):
+                norms.scalar(("act_sum", name), a[0])
+                norms.scalar(("act_norm", name), a[1])
+            else:
+                norms.moments(("act_sum", name), ("act_norm", name), a)
 
     def activation_stats(self, values: dict) -> dict[str, tuple[float, float]]:
         """Per block with an activation: its (mean, unbiased std), in float64 from ``values``
         (a :meth:`Norms.read` of :meth:`add_to`)."""
-        names = list(self.acts)
+        return self.stats_of(values, self.counts)
+
+    @staticmethod
+    def stats_of(values: dict, counts: dict[str, int]) -> dict[str, tuple[float, float]]:
+        """:meth:`activation_stats` from the values and each block's number of entries."""
+        names = list(counts)
         if not names:
             return {}
         sums = np.array([values[("act_sum", n)] for n in names])
         norms = np.array([values[("act_norm", n)] for n in names])
-        count = np.array([self.acts[n][2] for n in names], dtype=np.float64)
+        count = np.array([counts[n] for n in names], dtype=np.float64)
         mean = sums / count
         var = np.clip(norms * norms - count * mean * mean, 0, None) / np.maximum(count - 1, 1)
         return dict(zip(names, zip(mean.tolist(), np.sqrt(var).tolist())))

@@ -11,7 +11,6 @@ gradient snapshots use too.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .block_select import select_blocks
+from . import probe_layout
 from .device import timed
 from .magnitude import log10
 from .measurement import BlockHooks, Norms
@@ -32,20 +31,76 @@ from .spec.kinds import BLOCK_KINDS
 CHART_VARIANT = "your model"  # the one line of a probe's chart
 
 
-@dataclass
 class ProbeResult:
-    blocks: pd.DataFrame  # one row per block, input -> output
-    params: pd.DataFrame  # one row per parameter tensor
-    meta: dict = field(default_factory=dict)
+    """A probe's two tables and its facts (``meta``): ``blocks``, one row per block, input ->
+    output; ``params``, one row per parameter tensor. A probe hands its numbers over and the
+    tables are built on first access (pandas takes as long as a launch-bound step's whole probe
+    overhead, and many callers read only :attr:`ratio` or ``meta``); each is built once."""
+
+    def __init__(self, blocks: pd.DataFrame | None = None, params: pd.DataFrame | None = None,
+                 meta: dict | None = None, *, tables=None, grad_norms: np.ndarray | None = None):
+        self._blocks, self._params = blocks, params
+        self.meta = {} if meta is None else meta
+        self._tables = tables  # () -> (blocks, params), where they are not given
+        self._grad_norms = grad_norms  # blocks' grad_norm column, for the ratios before a table
+
+    def _build(self) -> None:
+        if self._tables is not None:
+            self._blocks, self._params = self._tables()
+            self._tables = None
+
+    @property
+    def blocks(self) -> pd.DataFrame:
+        if self._blocks is None:
+            self._build()
+        return self._blocks
+
+    @blocks.setter
+    def blocks(self, value: pd.DataFrame) -> None:
+        self._build()
+        self._blocks = value
+
+    @property
+    def params(self) -> pd.DataFrame:
+        if self._params is None:
+            self._build()
+        return self._params
+
+    @params.setter
+    def params(self, value: pd.DataFrame) -> None:
+        self._build()
+        self._params = value
+
+    def __getstate__(self) -> dict:  # pickled with its tables, never with their builder
+        return {"blocks": self.blocks, "params": self.params, "meta": self.meta}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["blocks"], state["params"], state["meta"])
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, ProbeResult) and self.blocks.equals(other.blocks)
+                and self.params.equals(other.params) and self.meta == other.meta)
+
+    __hash__ = None  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"ProbeResult(blocks={self.blocks!r}, params={self.params!r}, meta={self.meta!r})"
+
+    def _g(self) -> np.ndarray:
+        """The blocks' gradient norms: the table's column, or before the table is built the same
+        numbers (a caller asking only for a ratio never waits for pandas)."""
+        if self._blocks is None and self._grad_norms is not None:
+            return self._grad_norms
+        return self.blocks["grad_norm"].to_numpy()
 
     @property
     def ratio(self) -> float:
         """||dL/dx_first|| / ||dL/dx_last||: <1 means gradients shrink toward the input."""
-        return ratio_of(self.blocks["grad_norm"].to_numpy())
+        return ratio_of(self._g())
 
     @property
     def log10_ratio(self) -> float:
-        g = self.blocks["grad_norm"].to_numpy()
+        g = self._g()
         if len(g) == 0 or not (g[0] > 0 and g[-1] > 0) or not np.isfinite(g[[0, -1]]).all():
             return float("nan")
         return float(np.log10(g[0]) - np.log10(g[-1]))
@@ -95,20 +150,26 @@ def probe(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *,
         inputs = inputs.to(dtype) if inputs.is_floating_point() else inputs
     device = next(model.parameters()).device
     inputs, targets = inputs.to(device), targets.to(device)
-    chosen = select_blocks(model, blocks)
+    lay, chosen, walked = probe_layout.layout(model, blocks, connections)
     # The probe owns its backward, so it asks autograd for everything at once (capture); an
     # input that requires grad gets its .grad from loss.backward(), as it always did.
     hooks = BlockHooks(chosen, split=True, activations=True, capture=not inputs.requires_grad)
-    params = list(model.named_parameters())  # one walk of the module tree, used twice
+    params = walked.params
     values, seconds = _measure(model, inputs, targets, loss_fn or default_loss(model), train, hooks,
-                               [p for _, p in params])
-    dt = inputs.dtype if inputs.is_floating_point() else next(model.parameters()).dtype  # tokens: the model's
+                               params, walked.mode_differs(train))
+    dt = inputs.dtype if inputs.is_floating_point() else params[0].dtype  # tokens: the model's
     meta = {"device": device.type, "dtype": str(dt).replace("torch.", ""),
             "seconds": seconds, "loss": values["loss"], "batch": int(inputs.shape[0]),
-            "n_params": int(sum(p.numel() for _, p in params)), "train_mode": train}
-    joins = connections(model, chosen)
-    return ProbeResult(_block_table(chosen, values, hooks.activation_stats(values), joins),
-                       _param_table(params, [n for n, _ in chosen], values), meta)
+            "n_params": lay.n_params, "train_mode": train}
+    counts = hooks.counts
+
+    def tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+        stats = BlockHooks.stats_of(values, counts)
+        return _block_table(lay, values, stats), _param_table(lay, values)
+
+    nan = float("nan")
+    return ProbeResult(meta=meta, tables=tables, grad_norms=np.array(
+        [values.get(("grad", n), nan) for n in lay.block_names], dtype=np.float64))
 
 
 def default_loss(model: nn.Module):
@@ -138,14 +199,14 @@ def _own_connection(mod: nn.Module) -> Residual | None:
 
 
 def _measure(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn, train: bool,
-             hooks: BlockHooks, params: list[nn.Parameter]) -> tuple[dict, float]:
+             hooks: BlockHooks, params: list[nn.Parameter], switch: bool) -> tuple[dict, float]:
     """One forward and backward with ``hooks`` installed, and one read of every number: the
     loss, what the hooks caught, and per parameter i its gradient's and its own norm (keys
     ``("pgrad", i)``, ``("pnorm", i)``; a parameter without a gradient has no ``pgrad``). The
-    model's train/eval mode is restored; returns the values and the seconds it all took."""
+    model's train/eval mode is restored; returns the values and the seconds it all took.
+    ``switch``: whether a module's mode differs from ``train`` (model.train() walks every
+    module: only then, for the same end state)."""
     was_training = model.training
-    # model.train() walks every module: only when a module's mode differs (the same end state)
-    switch = any(m.training != train for m in model.modules())
     if switch:
         model.train(train)
     device = inputs.device
@@ -167,17 +228,16 @@ def _measure(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss
     return values, t.seconds
 
 
-def _block_table(blocks: list[tuple[str, nn.Module]], values: dict,
-                 stats: dict[str, tuple[float, float]], joins: dict[str, Residual]) -> pd.DataFrame:
+def _block_table(lay: probe_layout.Layout, values: dict,
+                 stats: dict[str, tuple[float, float]]) -> pd.DataFrame:
     """One row per block: its gradient norm and flags, its join (``skip``: ours have a shortcut,
-    or another model's block adds its input back; ``connection``, ``adds``), the split and the
-    activation stats. Built column by column (a DataFrame from a list of row dicts costs
-    milliseconds: as much as a small network's whole step)."""
-    if not blocks:
+    or another model's block adds its input back; ``connection``, ``adds``; from the layout), the
+    split and the activation stats. Built column by column (a DataFrame from a list of row dicts
+    costs milliseconds: as much as a small network's whole step)."""
+    names = lay.block_names
+    if not names:
         return pd.DataFrame([])
     nan = float("nan")
-    names = [n for n, _ in blocks]
-    specs = [getattr(mod, "spec", None) for _, mod in blocks]
     g = np.array([values.get(("grad", n), nan) for n in names], dtype=np.float64)
     mean_std = np.array([stats.get(n, (nan, nan)) for n in names], dtype=np.float64).reshape(-1, 2)
     split = {w: np.array([values.get((w, n), nan) for n in names], dtype=np.float64)
@@ -186,13 +246,7 @@ def _block_table(blocks: list[tuple[str, nn.Module]], values: dict,
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = g / last if last else np.full(len(g), np.nan)
     return pd.DataFrame({
-        "position": list(range(len(blocks))), "block": names, "stage": [_stage_of(n) for n in names],
-        "kind": [getattr(spec, "kind", type(mod).__name__) for spec, (_, mod) in zip(specs, blocks)],
-        "skip": [joins[n].skip or (spec is not None and getattr(mod, "shortcut", None) is not None)
-                 for spec, (n, mod) in zip(specs, blocks)],
-        "connection": [joins[n].connection for n in names], "adds": [joins[n].adds for n in names],
-        "width": [getattr(spec, "width", np.nan) for spec in specs],
-        "stride": [getattr(spec, "stride", np.nan) for spec in specs],
+        **lay.blocks,
         "grad_norm": g, "log10_grad_norm": _log10s(g), "underflow": g == 0.0,
         "has_nan": np.isnan(g) & np.array([("grad", n) in values for n in names]),
         "has_inf": np.isinf(g),
@@ -208,35 +262,16 @@ def _log10s(values) -> np.ndarray:
     return np.array([log10(v) for v in values.tolist()], dtype=np.float64)
 
 
-def _param_table(params: list[tuple[str, nn.Parameter]], block_names: list[str],
-                 values: dict) -> pd.DataFrame:
+def _param_table(lay: probe_layout.Layout, values: dict) -> pd.DataFrame:
     """One row per parameter tensor: its gradient norm (0 without a gradient) and weight norm."""
-    if not params:
+    n = len(lay.params["param"])
+    if not n:
         return pd.DataFrame([])
-    names = [n for n, _ in params]
-    gv = np.array([values.get(("pgrad", i), 0.0) for i in range(len(params))], dtype=np.float64)
+    gv = np.array([values.get(("pgrad", i), 0.0) for i in range(n)], dtype=np.float64)
     return pd.DataFrame({
-        "param": names, "block": _owners(names, block_names),
-        "shape": ["x".join(map(str, p.shape)) for _, p in params],
-        "numel": [int(p.numel()) for _, p in params], "grad_norm": gv, "log10_grad_norm": _log10s(gv),
-        "weight_norm": np.array([values[("pnorm", i)] for i in range(len(params))], dtype=np.float64),
+        **lay.params, "grad_norm": gv, "log10_grad_norm": _log10s(gv),
+        "weight_norm": np.array([values[("pnorm", i)] for i in range(n)], dtype=np.float64),
         "underflow": gv == 0.0, "has_nan": np.isnan(gv), "has_inf": np.isinf(gv)})
-
-
-def _stage_of(name: str) -> str:
-    return name.split(".")[0] if "." in name else name
-
-
-def _owners(pnames: list[str], block_names: list[str]) -> list[str]:
-    out = []
-    for p in pnames:
-        owner = p.split(".")[0]
-        for b in block_names:
-            if p.startswith(b + "."):
-                owner = b
-                break
-        out.append(owner)
-    return out
 
 
 def first_nonfinite(result: ProbeResult | pd.DataFrame) -> str | None:

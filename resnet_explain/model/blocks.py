@@ -200,10 +200,17 @@ class Block(nn.Module):
                                  if rule and rule.shortcut_dropout else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.body(x)
+        return self.forward_paths(x, x, x)
+
+    def forward_paths(self, x_body: torch.Tensor, x_skip: torch.Tensor,
+                      x_gate: torch.Tensor) -> torch.Tensor:
+        """The forward with each path reading its own tensor: x for all three in :meth:`forward`;
+        the probe hands each its own alias of x, so that each path's share of ∂L/∂x is caught
+        apart (:class:`resnet_explain.measurement.BlockHooks`) without a hook on any module."""
+        out = self.body(x_body)
         if self.shortcut is None:
             return self.out_act(out)
-        s = self.shortcut(x)
+        s = self.shortcut(x_skip)
         if self.skip_scale != 1.0:
             s = self.skip_scale * s
         if self.combine is None:  # a concatenating kind: the input's channels, then the new ones
@@ -214,7 +221,7 @@ class Block(nn.Module):
             out = self.res_scale * out
         if self.shortcut_dropout is not None:  # PyTorch's dropout: kept values scaled up
             s = self.shortcut_dropout(s)
-        g = self.gate(x) if self.gate is not None else None
+        g = self.gate(x_gate) if self.gate is not None else None
         return self.out_act(COMBINES[self.combine].rule(s, out, g))
 
     def without_branch(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
