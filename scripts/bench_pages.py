@@ -32,7 +32,11 @@ cache: what a page costs a visitor who has loaded one page of the app already (e
 a workshop), apart from the ~0.15 CPU-s of static files a first-time browser costs once.
 
     python scripts/bench_pages.py --cpu [--visits 3] [--baseline DIR] [--pages home,vanishing]
-                                  [--cached-assets] [--floor]
+                                  [--cached-assets] [--floor] [--baseline-pure-python-server]
+
+``--baseline-pure-python-server`` serves the baseline with uvloop and httptools hidden (asyncio's
+event loop and h11, pure Python): ``--baseline . --baseline-pure-python-server`` measures what the
+two C libraries in requirements.txt save a visit.
 """
 
 from __future__ import annotations
@@ -128,13 +132,25 @@ def visit_cpu(browser, url: str, pid: int, assets=None) -> tuple[float, float]:
     return cpu_seconds(pid) - c0, time.perf_counter() - t0
 
 
-def start_cpu_server(browser, app: Path, paths: list[str]):
-    """A fresh server of ``app`` (warm-up off) whose every page's default view has been opened once
-    (by its own session, waited for until quiet for 3 s: a page between two spinners is not done);
-    returns (process, base url)."""
+def pure_python_server_env() -> dict:
+    """Environment for a server without uvloop and httptools (requirements install both; Streamlit
+    and uvicorn use them when they import): stub modules first on the path that raise
+    ModuleNotFoundError, so the server falls back to asyncio's loop and h11, as before issue 24."""
+    stubs = Path(tempfile.mkdtemp(prefix="bench_pages_no_c_server_"))
+    for name in ("uvloop", "httptools"):
+        (stubs / name).mkdir()
+        (stubs / name / "__init__.py").write_text(f"raise ModuleNotFoundError('{name} hidden by bench_pages')\n")
+    return {"PYTHONPATH": os.pathsep.join([str(stubs), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+def start_cpu_server(browser, app: Path, paths: list[str], env: dict | None = None):
+    """A fresh server of ``app`` (warm-up off, ``env`` added) whose every page's default view has
+    been opened once (by its own session, waited for until quiet for 3 s: a page between two
+    spinners is not done); returns (process, base url)."""
     log = Path(tempfile.mkdtemp(prefix="bench_pages_cpu_")) / "server.log"
     port = free_port()
-    proc = serve(app.resolve() / "app.py", port, {"RESNET_EXPLAIN_WARMUP": "off"}, log=open(log, "w"))
+    proc = serve(app.resolve() / "app.py", port, {"RESNET_EXPLAIN_WARMUP": "off", **(env or {})},
+                 log=open(log, "w"))
     url = f"http://127.0.0.1:{port}"
     for path in paths:
         settle_seconds(browser, f"{url}/{path}", quiet=3.0)
@@ -147,7 +163,7 @@ def start_cpu_server(browser, app: Path, paths: list[str]):
 
 
 def measure_cpu(browser, apps: dict[str, Path], paths: list[str], visits: int,
-                cached_assets: bool = False) -> dict:
+                cached_assets: bool = False, envs: dict[str, dict] | None = None) -> dict:
     """CPU-seconds per cached visit of each page, per app: one fresh server each, all up at once;
     the visits alternate between the apps (app A, app B, app A, ...), so a change in the machine's
     load falls on both alike. ``cached_assets``: each visit is a new tab of a browser context that
@@ -156,7 +172,7 @@ def measure_cpu(browser, apps: dict[str, Path], paths: list[str], visits: int,
     servers, assets = {}, {}
     try:
         for label, app in apps.items():
-            servers[label] = start_cpu_server(browser, app, paths)
+            servers[label] = start_cpu_server(browser, app, paths, (envs or {}).get(label))
             if cached_assets:
                 assets[label] = browser.new_context(viewport=VIEWPORT)
                 for path in paths:
@@ -207,7 +223,8 @@ def main_cpu(a, paths: list[str]) -> None:
         apps["floor"] = floor
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        runs = measure_cpu(browser, apps, paths, a.visits, a.cached_assets)
+        envs = {"baseline": pure_python_server_env()} if a.baseline_pure_python_server else {}
+        runs = measure_cpu(browser, apps, paths, a.visits, a.cached_assets, envs)
         browser.close()
     print(f"\nServer CPU-seconds per cached visit (fresh sessions"
           f"{', browser cache warm' if a.cached_assets else ', fresh browser contexts'}; median of {a.visits}; "
@@ -232,6 +249,9 @@ def main() -> None:
     ap.add_argument("--cached-assets", action="store_true",
                     help="--cpu: each visit a new tab (new session) of a browser that has loaded the app "
                          "before: Streamlit's static files come from its HTTP cache (they are immutable)")
+    ap.add_argument("--baseline-pure-python-server", action="store_true",
+                    help="--cpu: serve the baseline without uvloop and httptools (e.g. --baseline . "
+                         "to measure what they save)")
     ap.add_argument("--floor", action="store_true",
                     help="--cpu: also a trivial Streamlit page on the same settings (Streamlit's own cost)")
     a = ap.parse_args()
