@@ -139,7 +139,8 @@ def pure_python_server_env() -> dict:
     stubs = Path(tempfile.mkdtemp(prefix="bench_pages_no_c_server_"))
     for name in ("uvloop", "httptools"):
         (stubs / name).mkdir()
-        (stubs / name / "__init__.py").write_text(f"raise ModuleNotFoundError('{name} hidden by bench_pages')\n")
+        stub = f"raise ModuleNotFoundError('{name} hidden by bench_pages')\n"
+        (stubs / name / "__init__.py").write_text(stub)
     return {"PYTHONPATH": os.pathsep.join([str(stubs), *filter(None, [os.environ.get("PYTHONPATH")])])}
 
 
