@@ -141,7 +141,7 @@ if kept and not running:
     st.subheader("Stored and live, side by side")
     parts = [(stored_table, f"stored ({stored.n_seeds} seeds, {stored.meta['epochs']} epochs)")] + [
         (dg.summarise(k["runs"]), f"live #{k['n']} ({k['meta']['epochs']} epochs)") for k in kept]
-    st.dataframe(training_charts.he_tables(parts), hide_index=True, width="stretch")
+    st.table(training_charts.he_tables(parts), hide_index=True)
     st.caption("Each live run uses its own budget; compare within a source first. Live results live in this "
                f"browser session only (the last {MAX_KEPT_RUNS} runs); models are discarded after each run.")
 elif not kept and job.job is None:

@@ -30,8 +30,7 @@ def show(chance: float) -> None:
     run = _load(str(stored_elsewhere.CIFAR_DIR))
     if run is not None:
         st.markdown(words.machine_label(run.meta))
-        st.dataframe(words.beside_paper_display(cifar_he2015.beside_paper(run.table)),
-                     hide_index=True, width="stretch")
+        st.table(words.beside_paper_display(cifar_he2015.beside_paper(run.table)), hide_index=True)
     elif (missing := cifar_he2015.missing()) is not None:
         st.info(words.cifar_missing(missing), icon=":material/download:")
     else:

@@ -41,9 +41,10 @@ def results(table: pd.DataFrame, n_seeds: int, chance: float,
     """He et al.'s table 6 shape, how fast each network trained (``convergence``: a
     :func:`~..experiments.degradation.convergence` table), the three claims checked (a claim on a
     network that never left chance: not testable here), and which networks never learned."""
-    st.dataframe(cached_view(ct.he_table)(table), hide_index=True, width="stretch")
+    # Static tables of text (st.table): read whole, and no data-grid code for a new browser.
+    st.table(cached_view(ct.he_table)(table), hide_index=True)
     if convergence is not None and len(convergence):
-        st.dataframe(cached_view(ct.convergence_display)(convergence), hide_index=True, width="stretch")
+        st.table(cached_view(ct.convergence_display)(convergence), hide_index=True)
         t = min(convergence.attrs["thresholds"])
         for r, p in pairs(convergence):
             st.markdown(words.convergence_sentence(r, p, t))

@@ -50,8 +50,8 @@ def test_training_page_shows_the_published_table_beside_our_stored_runs():
     # the other published numbers, in the expander: ImageNet and He et al. 2016's shortcut variants
     assert any(t.equals(papers.imagenet_table()) for t in tables)
     assert any(t.equals(papers.shortcut_table()) for t in tables)
-    # the stored-results table is still the page's first dataframe (the published ones are st.table)
-    assert list(at.dataframe[0].value["architecture"]) == ["plain", "plain", "residual", "residual"]
+    # the stored-results table is still the page's first table, before the published ones
+    assert list(at.table[0].value["architecture"]) == ["plain", "plain", "residual", "residual"]
 
 
 def test_home_renders_the_claims_box_and_every_act_link_whole():

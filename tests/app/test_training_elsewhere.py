@@ -36,4 +36,4 @@ def test_a_stored_gpu_run_shows_labelled_with_machine_and_wall_time(tmp_path, mo
     assert FAKE["name"] in text and "123 s wall" in text and "device cuda" in text
     assert words.gpu_missing() not in [c.value for c in at.caption]
     # its table beside the stored CPU one: the page has one more results table
-    assert sum("training error (%)" in d.value.columns for d in at.dataframe) >= 2
+    assert sum("training error (%)" in d.value.columns for d in at.table) >= 2

@@ -53,7 +53,7 @@ def test_training_shows_stored_runs_table_and_verdicts():
     at = training_page()
     assert not at.exception, [e.value for e in at.exception]
     runs = pd.read_csv(ROOT / "assets" / "degradation" / "runs.csv")
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert len(table) == 4 and list(table["architecture"]) == ["plain", "plain", "residual", "residual"]
     # The table's numbers are the runs' mean ± std (independently recomputed here).
     p56 = runs[(runs["arch"] == "plain") & (runs["depth"] == 56)]["train_error"] * 100
@@ -68,7 +68,7 @@ def test_training_shows_stored_runs_table_and_verdicts():
         assert ("not testable here" in v["verdict"]) == (not v["testable"])
     # convergence in numbers: the table, and one sentence per twin pair
     conv = stored.convergence
-    shown = at.dataframe[1].value
+    shown = at.table[1].value
     assert list(shown["architecture"]) == list(conv["arch"]) and "steps to 20%" in shown.columns
     for r, p in pairs(conv):
         assert words.convergence_sentence(r, p, 0.2) in text
@@ -104,7 +104,8 @@ def test_training_live_tiny_budget_runs_to_the_final_table():
     kept = at.session_state["tr_runs"]
     assert len(kept) == 1 and len(kept[0]["runs"]) == 4
     assert any(label.startswith("Finished: 4 networks, 8 epochs") for label in status_labels(at))
-    live = at.dataframe[2].value  # stored: the errors, the convergence; then the live errors
+    # stored: the errors (the first such table), the convergence, the papers'; then the live errors
+    live = [t.value for t in at.table if "training error (%)" in t.value.columns][1]
     assert list(live["depth"]) == [8, 14, 8, 14] and (live["seeds"] == 1).all()
     text = markdown(at)
     assert "plain-14 trains worse than plain-8" in text
