@@ -213,8 +213,22 @@ def cpu_table(runs: dict[str, dict[str, list[float]]]) -> None:
               f"{120 / statistics.mean(allv):.0f} visits a minute on 2 vCPU at the mean")
 
 
+def speed_reference(rounds: int = 5) -> float:
+    """CPU milliseconds of a fixed pure-Python workload in this process (median of ``rounds``):
+    the same box's speed drifts over a day (a shared VM), and every CPU-second above drifts with
+    it, so each run prints this beside its table to compare runs by."""
+    times = []
+    for _ in range(rounds):
+        t0 = time.thread_time()
+        sum(i * i for i in range(10**6))
+        times.append(time.thread_time() - t0)
+    return statistics.median(times) * 1e3
+
+
 def main_cpu(a, paths: list[str]) -> None:
     from playwright.sync_api import sync_playwright
+
+    before = speed_reference()
 
     apps = ({"baseline": a.baseline} if a.baseline else {}) | {"this": a.app}
     if a.floor:  # what Streamlit itself costs a new visitor: a page that only writes a title
@@ -231,6 +245,8 @@ def main_cpu(a, paths: list[str]) -> None:
           f"{', browser cache warm' if a.cached_assets else ', fresh browser contexts'}; median of {a.visits}; "
           f"{os.cpu_count()} CPUs shared, load average {os.getloadavg()[0]:.1f}: noisy, read ratios):")
     cpu_table(runs)
+    print(f"Speed reference (a fixed Python loop, CPU ms; lower is a faster box): {before:.0f} before, "
+          f"{speed_reference():.0f} after")
 
 
 def main() -> None:
