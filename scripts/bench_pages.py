@@ -147,7 +147,7 @@ def pure_python_server_env() -> dict:
 def start_cpu_server(browser, app: Path, paths: list[str], env: dict | None = None):
     """A fresh server of ``app`` (warm-up off, ``env`` added) whose every page's default view has
     been opened once (by its own session, waited for until quiet for 3 s: a page between two
-    spinners is not done); returns (process, base url)."""
+    spinners is not done); returns (process, base url, its idle CPU-seconds per second)."""
     log = Path(tempfile.mkdtemp(prefix="bench_pages_cpu_")) / "server.log"
     port = free_port()
     proc = serve(app.resolve() / "app.py", port, {"RESNET_EXPLAIN_WARMUP": "off", **(env or {})},
@@ -158,18 +158,22 @@ def start_cpu_server(browser, app: Path, paths: list[str], env: dict | None = No
     wait_idle(proc.pid, window=2.0)
     c0 = cpu_seconds(proc.pid)
     time.sleep(5.0)
-    print(f"{app}: caches filled; idle server {(cpu_seconds(proc.pid) - c0) / 5:.3f} CPU-s per s "
-          f"(log {log})", flush=True)
-    return proc, url
+    idle = (cpu_seconds(proc.pid) - c0) / 5
+    print(f"{app}: caches filled; idle server {idle:.3f} CPU-s per s (log {log})", flush=True)
+    return proc, url, idle
 
 
 def measure_cpu(browser, apps: dict[str, Path], paths: list[str], visits: int,
-                cached_assets: bool = False, envs: dict[str, dict] | None = None) -> dict:
+                cached_assets: bool = False, envs: dict[str, dict] | None = None) -> tuple[dict, dict]:
     """CPU-seconds per cached visit of each page, per app: one fresh server each, all up at once;
     the visits alternate between the apps (app A, app B, app A, ...), so a change in the machine's
     load falls on both alike. ``cached_assets``: each visit is a new tab of a browser context that
-    has opened every page of that server once (its HTTP cache holds Streamlit's static files)."""
+    has opened every page of that server once (its HTTP cache holds Streamlit's static files).
+    Returns the visits' CPU-seconds, and the same less the server's idle rate over each visit's
+    wall time (what the visit itself added: an idle server ticks at 0.004-0.03 CPU-s a second on
+    this box, depending on the hour, and a visit lasts ~4 s)."""
     out: dict[str, dict[str, list[float]]] = {label: {p: [] for p in paths} for label in apps}
+    net: dict[str, dict[str, list[float]]] = {label: {p: [] for p in paths} for label in apps}
     servers, assets = {}, {}
     try:
         for label, app in apps.items():
@@ -177,21 +181,22 @@ def measure_cpu(browser, apps: dict[str, Path], paths: list[str], visits: int,
             if cached_assets:
                 assets[label] = browser.new_context(viewport=VIEWPORT)
                 for path in paths:
-                    settle_seconds(assets[label], f"{servers[label][1]}/{path}")
+                    settle_seconds(assets[label], f"{servers[label][1]}/{path}")  # its url
         for path in paths:
             for _ in range(visits):
-                for label, (proc, url) in servers.items():
-                    out[label][path].append(visit_cpu(browser, f"{url}/{path}", proc.pid,
-                                                      assets.get(label))[0])
+                for label, (proc, url, idle) in servers.items():
+                    cpu, wall = visit_cpu(browser, f"{url}/{path}", proc.pid, assets.get(label))
+                    out[label][path].append(cpu)
+                    net[label][path].append(max(0.0, cpu - idle * wall))
             print(f"  {path or 'home':<20} " + "; ".join(
                 f"{label} " + " ".join(f"{c:5.2f}" for c in out[label][path]) for label in apps)
                 + " CPU-s", flush=True)
     finally:
         for ctx in assets.values():
             ctx.close()
-        for proc, _ in servers.values():
+        for proc, _, _ in servers.values():
             stop(proc)
-    return out
+    return out, net
 
 
 def cpu_table(runs: dict[str, dict[str, list[float]]]) -> None:
@@ -239,12 +244,14 @@ def main_cpu(a, paths: list[str]) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         envs = {"baseline": pure_python_server_env()} if a.baseline_pure_python_server else {}
-        runs = measure_cpu(browser, apps, paths, a.visits, a.cached_assets, envs)
+        runs, net = measure_cpu(browser, apps, paths, a.visits, a.cached_assets, envs)
         browser.close()
     print(f"\nServer CPU-seconds per cached visit (fresh sessions"
           f"{', browser cache warm' if a.cached_assets else ', fresh browser contexts'}; median of {a.visits}; "
           f"{os.cpu_count()} CPUs shared, load average {os.getloadavg()[0]:.1f}: noisy, read ratios):")
     cpu_table(runs)
+    print("\nThe same, less each server's idle CPU over each visit's wall time (what a visit adds):")
+    cpu_table(net)
     print(f"Speed reference (a fixed Python loop, CPU ms; lower is a faster box): {before:.0f} before, "
           f"{speed_reference():.0f} after")
 
