@@ -89,8 +89,8 @@ with right:
                 + (f", stride {blk.stride}" if blk.stride != 1 else "")
                 + "), so `x` and `F(x)` cannot be added as they are: an identity shortcut is "
                   f"impossible. This block uses **{SHORTCUT_LABELS[blk.shortcut]}**.")
-    printed = st.expander("This block as PyTorch prints it", key="b_printed", on_change="rerun")
-    if printed.open:  # built and drawn when opened (code on the default view costs every new browser)
+    printed = ui.lazy_expander("This block as PyTorch prints it", "b_printed")
+    if printed.open:  # the block is built only then too
         block = Block(blk, spec.family, spec.act, spec.norm, c_in, spec.res_scale, gate_bias=spec.gate_bias,
                       cardinality=spec.cardinality, scalar=spec.init == "fixup",
                       survival=spec.block_survival()[names.index(sel)])

@@ -72,9 +72,8 @@ if picked:
     rows, text = flow_charts.block_numbers(blocks, picked, variant)
     st.markdown(text)
     st.dataframe(rows, hide_index=True, width="stretch")
-# unpicked, the diagram is drawn when opened: every new browser would fetch Graphviz's 0.8 MB renderer
 where = (st.expander(f"Where {picked} is in your network", expanded=True) if picked
-         else st.expander("Your network's architecture", key="gf_arch", on_change="rerun"))
+         else ui.lazy_expander("Your network's architecture", "gf_arch"))
 if picked or where.open:
     with where:
         ui.diagram(spec, collapse=spec.n_blocks > 12, highlight=picked)
@@ -121,9 +120,7 @@ ui.chart_with_export(ui.cached_chart(flow_charts.weight_grad_chart, wl), wl, "we
 if (note := view["classifier_note"]) is not None:
     st.caption(note)
 
-# drawn when opened (Streamlit's lazy expander): a table on the default view ships Streamlit's table
-# code to every new browser, ~0.05 server CPU-s a first visit (scripts/bench_pages.py --cpu)
-numbers = st.expander("The numbers (per block)", key="gf_numbers", on_change="rerun")
+numbers = ui.lazy_expander("The numbers (per block)", "gf_numbers")
 if numbers.open:
     ratio = view["ratios"]
     numbers.dataframe(view["numbers"], hide_index=True, width="stretch")

@@ -95,8 +95,8 @@ st.markdown(
 ui.chart_with_export(ui.cached_chart(theory_charts.gain_chart, table, height=int(260 * H)), table, "block_gains", "hw_gains")
 if gains_text:
     st.markdown(gains_text)
-numbers = st.expander("The numbers (per block)", key="hw_numbers", on_change="rerun")
-if numbers.open:  # drawn when opened: a table ships Streamlit's table code to a new browser (~0.05 CPU-s)
+numbers = ui.lazy_expander("The numbers (per block)", "hw_numbers")
+if numbers.open:
     numbers.dataframe(table[["block", "skip", "grad_norm", "identity_norm", "residual_norm", "gain",
                              "log10_product_from_last"]], hide_index=True, width="stretch")
 ui.show_code(Block.forward, "Show the block's forward (the real source)")

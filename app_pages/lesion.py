@@ -143,7 +143,7 @@ ui.chart_with_export(ui.cached_chart(lesion_charts.residual_ratio_chart, long, i
 if ratio_text := lesion_text.ratio_sentence(long, f):
     st.markdown(ratio_text)
 
-numbers = st.expander("The numbers (per block)", key="ls_numbers", on_change="rerun")  # drawn when opened
+numbers = ui.lazy_expander("The numbers (per block)", "ls_numbers")
 if numbers.open:
     numbers.dataframe(long, hide_index=True, width="stretch")
 ui.show_code(lesion.lesion_study, "Show the code: lesion_study")

@@ -19,7 +19,8 @@ from .probing import MAX_PROBE_MEMORY, PROBE_BATCH, probe_cached, run_probe
 from .sidebar import Settings, remember_settings, settings, sidebar
 from .stage import aside, chart_height, columns, controls, on_stage
 from .url_state import DEFAULT_PRESET, apply_edit, current_spec, edit_error, editor_version, set_spec
-from .widgets import chart_with_export, cost_metrics, diagram, image_picker, next_step_footer, show_code
+from .widgets import (chart_with_export, cost_metrics, diagram, image_picker, lazy_expander, next_step_footer,
+                      show_code)
 
 # The run picker reads trained runs (resnet_explain.train: trainer, checkpoints, runs); only the
 # pages that study trained twins need it, so it is imported on first use, not with every page.
@@ -41,6 +42,7 @@ def __dir__():
 __all__ = ["apply_edit", "aside", "cached_chart", "cached_view", "chart_height", "chart_with_export", "columns",
            "controls", "on_stage", "compute_slot", "cost_metrics", "current_spec", "diagram",
            "DEFAULT_PRESET", "describe_run", "edit_error", "editor_version", "host_cap", "host_speed", "image_picker",
+           "lazy_expander",
            "LongJob", "MAX_PROBE_MEMORY", "next_step_footer", "over_cap", "pick_pair", "private_model",
            "PROBE_BATCH", "probe_cached", "queued_note", "refuse", "remember_pair", "remember_settings",
            "run_probe", "run_test_images", "run_title", "run_variant", "ServerBusy", "set_spec",

@@ -21,7 +21,7 @@ from .jobs import show_job
 from .long_job import LongJob, host_speed, refuse
 from .run_picker import (SESSION_KEY, choices, missing_notice, plain_first, private_model, remember_pair,
                          write_link)
-from .widgets import chart_with_export
+from .widgets import chart_with_export, lazy_expander
 
 STORED = "stored"
 FAMILIES = ("CNN twins", "Transformers")
@@ -147,6 +147,6 @@ def show_findings(long, ref: float, height: float = 1.0) -> None:
     st.caption(f"Bars: validation loss with that one {unit} deleted minus the whole network's (nats "
                "per byte). A deleted sublayer with a skip drops its branch and keeps the skip; without "
                "a skip its input is passed on, a path the network never trained with.")
-    numbers = st.expander("The numbers (per layer and sublayer)", key="ls_tf_numbers", on_change="rerun")
-    if numbers.open:  # drawn when opened: a table on the default view costs every new browser
+    numbers = lazy_expander("The numbers (per layer and sublayer)", "ls_tf_numbers")
+    if numbers.open:
         numbers.dataframe(long, hide_index=True, width="stretch")

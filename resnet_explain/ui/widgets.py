@@ -80,12 +80,20 @@ def drawn_theme() -> str:
     return chosen if chosen in ("light", "dark") else "light"
 
 
+def lazy_expander(label: str, key: str):
+    """A collapsed expander whose content a page draws only when ``.open`` (Streamlit's lazy
+    expander: opening it reruns the page, cheap since what pages show is cached). For content a
+    visitor rarely opens that would make every new browser fetch Streamlit's code for it: a data
+    grid (~1.2 MB), the syntax highlighter (1.6 MB), Graphviz (0.8 MB) (scripts/bench_pages.py
+    --cpu; issue 24)."""
+    return st.expander(label, key=key, on_change="rerun")
+
+
 def show_code(obj, label: str = "Show the code") -> None:
-    """Render the real source of ``obj`` (so the prose cannot drift from the code) in an expander,
-    drawn when opened (Streamlit's lazy expander): code on the default view makes every new browser
-    fetch Streamlit's 1.6 MB syntax highlighter (scripts/bench_pages.py --cpu; issue 24)."""
+    """Render the real source of ``obj`` (so the prose cannot drift from the code) in a
+    :func:`lazy_expander`."""
     key = "code_" + re.sub(r"\W", "_", f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', obj)}")
-    box = st.expander(label, key=key, on_change="rerun")
+    box = lazy_expander(label, key)
     if box.open:
         box.code(source(obj), language="python")
 
