@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 # Norms and its helpers live in .norms; imported here too, where the hooks' users find them.
+from . import norms as _norms
 from .norms import _HOST_MAX_MOMENTS, Norms, _safe_norms, _vector, norm_now, safe_norm  # noqa: F401
 from .residuals import split_graph
 
@@ -145,7 +146,7 @@ class BlockHooks:
         """Catch the gradient at ``t`` in the backward: a tensor hook, or with ``capture`` a
         target of :meth:`backward`'s one autograd call; a big one on a CPU is reduced as it
         arrives (REDUCE_AT_ONCE)."""
-        if t.numel() > REDUCE_AT_ONCE and t.device.type == "cpu":
+        if t.numel() > REDUCE_AT_ONCE and _norms.on_host(t.device):
             t.register_hook(self._reduce(key))
         elif self.capture:
             self._targets.append((key, t))

@@ -36,6 +36,15 @@ _HOST_SUMMED = (torch.float32,) + _LOW_PRECISION  # squares exact-range in float
 _HOST_MAX, _HOST_MAX_MOMENTS = 512, 2048
 
 
+def on_host(device: torch.device) -> bool:
+    """Whether a device's numbers live in host memory (a CPU): reading one there is no copy and no
+    wait, and a reduction is a loop of dispatches, so a measurement makes its CPU-only choices
+    (small tensors summed on the host, big gradients reduced as they arrive, zeros told apart by
+    their 1-norms) where this says so, and a GPU's everywhere else. Every such choice asks here:
+    tests/unit/test_gpu_paths.py makes it say False to run a GPU's path on a CPU."""
+    return device.type == "cpu"
+
+
 def safe_norm(t: torch.Tensor) -> torch.Tensor:
     """||t||_2 as a float64 0-dim tensor, without overflow or underflow of the squares:
     max|t| * ||t / max|t|||, the scaling LAPACK's nrm2 uses. Stays on t's device (no sync)."""
@@ -227,7 +236,7 @@ def _host_sizes(tensors: list[torch.Tensor], most: int) -> list[int]:
     """Per tensor, its number of entries where it is summed on the host, else 0: on a CPU (the
     first tensor's device: one measurement's tensors share it), tensors of float32 or narrower
     entries, up to ``most`` of them (an empty one is reduced as it is: a sum of nothing)."""
-    if not tensors or tensors[0].device.type != "cpu":
+    if not tensors or not on_host(tensors[0].device):
         return [0] * len(tensors)
     summed = _HOST_SUMMED
     sizes = [t.numel() if t.dtype in summed else 0 for t in tensors]
@@ -265,7 +274,7 @@ def _device_values(keys: list[Hashable], tensors: list[torch.Tensor], scalar_key
     # On a GPU the largest entries come in the same copy: a tensor of zeros (a BatchNorm
     # bias at initialisation) then needs no rescue, and no second copy (a sync). On a CPU a
     # copy is free and the max-norm a slow loop: there zeros are told apart by their 1-norms.
-    with_max = tensors[0].device.type != "cpu" if tensors else False
+    with_max = not on_host(tensors[0].device) if tensors else False
     if not tensors and not scalars:
         return {}
     s_groups, t_groups = _by_dtype(scalars), _by_dtype(tensors)
@@ -273,8 +282,10 @@ def _device_values(keys: list[Hashable], tensors: list[torch.Tensor], scalar_key
     with torch.no_grad():
         vectors = [_vector([scalars[i] if scalars[i].dim() == 0 else scalars[i].reshape(())
                             for i in idx]) for idx in s_groups.values()]
-        for ord in (2, float("inf")) if with_max else (2,):
-            vectors += [_vector(_fast_norms([tensors[i] for i in idx], ord))
+        vectors += [_vector(_fast_norms([tensors[i] for i in idx])) for idx in t_groups.values()]
+        if with_max:  # an empty tensor has no largest entry (the fused call refuses it): 0
+            vectors += [_vector(_fast_norms([t if t.numel() else t.new_zeros(1) for t in
+                                             (tensors[i] for i in idx)], float("inf")))
                         for idx in t_groups.values()]
         host = _to_host(vectors)
     k, n = len(scalars), len(tensors)

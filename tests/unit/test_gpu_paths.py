@@ -129,3 +129,92 @@ def test_bench_probe_counts_dispatches_on_a_launch_bound_cpu_case():
                           "--devices", "cpu", "--profile"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "aten ops bare" in out.stdout and "RESULT" in out.stdout
+
+
+class _HostReads:
+    """Counts what makes a GPU wait for its numbers: copies to the host and scalar reads."""
+
+    def __init__(self, monkeypatch):
+        self.copies, self.scalars = [], []
+        real = {name: getattr(torch.Tensor, name) for name in ("cpu", "item", "tolist", "__float__", "__bool__")}
+
+        def counted(name):
+            def f(t, *a, **kw):
+                (self.copies if name == "cpu" else self.scalars).append((name, tuple(t.shape)))
+                return real[name](t, *a, **kw)
+            return f
+
+        for name in real:
+            monkeypatch.setattr(torch.Tensor, name, counted(name))
+
+
+def _probe_both_ways(model, x, y, monkeypatch):
+    """The probe as a CPU takes it, then as a GPU takes it (``norms.on_host`` says False: every
+    number reduced on the device, largest entries in the same copy, nothing summed on the host),
+    counting the host reads of the second."""
+    from resnet_explain import norms
+    from resnet_explain.probe import probe
+
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    as_cpu = probe(model, x, y)
+    as_cpu.blocks, as_cpu.params  # built now, before the counting
+    model.load_state_dict(state)  # the same BatchNorm statistics for the second probe
+    monkeypatch.setattr(norms, "on_host", lambda device: False)
+    reads = _HostReads(monkeypatch)
+    as_gpu = probe(model, x, y)
+    monkeypatch.undo()
+    return as_cpu, as_gpu, reads
+
+
+@pytest.mark.parametrize("depth,batch,size", [(20, 4, 16), (56, 1, 8)])
+def test_the_probe_on_a_gpus_path_gives_a_cpus_numbers_in_one_host_copy(depth, batch, size, monkeypatch):
+    """Issue #23 measured 9 synchronising calls per probe on CUDA (one per block's reading, before
+    norms.py). On a GPU's path the probe reads its numbers in one copy, with no scalar read, and
+    they are the numbers the CPU's path gives (float32 reductions there against float64 host sums
+    here: equal to float32 rounding)."""
+    from resnet_explain.model import build_model, make_batch
+
+    spec = cifar_resnet(depth, skip=True, width=4, in_size=size)
+    model = build_model(spec, seed=0)
+    x, y = make_batch(spec, batch=batch, seed=0)
+    as_cpu, as_gpu, reads = _probe_both_ways(model, x, y, monkeypatch)
+    n_numbers = 1 + 3 * len(as_cpu.blocks) + 2 * len(as_cpu.params)  # at least: loss, grads, splits, params
+    assert len(reads.copies) == 1 and reads.copies[0][1][0] >= n_numbers, reads.copies
+    assert reads.scalars == []
+    for table in ("blocks", "params"):
+        a, b = getattr(as_cpu, table), getattr(as_gpu, table)
+        num = a.select_dtypes("number").columns
+        np.testing.assert_allclose(b[num].to_numpy(float), a[num].to_numpy(float), rtol=2e-5, atol=0,
+                                   equal_nan=True, err_msg=table)
+        pd.testing.assert_frame_equal(a.drop(columns=num), b.drop(columns=num))
+
+
+def test_a_gpus_path_reads_an_empty_parameter_zeros_and_underflow_without_a_crash(monkeypatch):
+    """A GPU reads each tensor's largest entry in the same copy as its norm (so zeros need no
+    second copy), and the fused max-norm refuses an empty tensor: an empty one reads as 0 there, as
+    on a CPU. An all-zero tensor stays 0 without a rescue; an underflowed one is rescued (the one
+    second copy)."""
+    from resnet_explain import norms
+    from resnet_explain.model import build_model, make_batch
+
+    spec = cifar_resnet(8, skip=True, width=4, in_size=8)
+    model = build_model(spec, seed=0)
+    model.register_parameter("nothing", torch.nn.Parameter(torch.empty(0)))
+    x, y = make_batch(spec, batch=2, seed=0)
+    as_cpu, as_gpu, reads = _probe_both_ways(model, x, y, monkeypatch)
+    assert len(reads.copies) == 1 and reads.scalars == []
+    row = as_gpu.params[as_gpu.params["param"] == "nothing"]
+    assert len(row) == 1 and row["weight_norm"].iloc[0] == 0.0
+    pd.testing.assert_frame_equal(as_gpu.params[["param", "weight_norm"]], as_cpu.params[["param", "weight_norm"]],
+                                  rtol=2e-5)
+
+    monkeypatch.setattr(norms, "on_host", lambda device: False)
+    reads = _HostReads(monkeypatch)
+    n = norms.Norms()
+    n.norms([("empty", torch.empty(0)), ("zeros", torch.zeros(5)), ("tiny", torch.full((4,), 1e-30)),
+             ("bf16", torch.tensor([3.0, 4.0], dtype=torch.bfloat16)), ("empty16", torch.empty(0, dtype=torch.bfloat16))])
+    got = n.read()
+    assert got["empty"] == got["zeros"] == got["empty16"] == 0.0 and got["bf16"] == 5.0
+    assert got["tiny"] == pytest.approx(2e-30, rel=1e-5)
+    assert [c[0] for c in reads.copies] == ["cpu", "cpu"], reads.copies  # the read, then tiny's rescue
+
