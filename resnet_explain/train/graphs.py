@@ -67,7 +67,7 @@ class GraphedStep:
             group["lr"] = self.lr  # read on the device by the (fused) SGD step
         self.loss_sum = torch.zeros((), device=dev)
         self.wrong = torch.zeros((), device=dev)
-        self.graph = None
+        self.graph, self.capture_error = None, ""
         self.eager_steps = 0
         self.plan = self.lrs = None
 
@@ -135,8 +135,15 @@ class GraphedStep:
     def _capture(self) -> None:
         torch.cuda.synchronize(self.r.dev)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        try:
+            with torch.cuda.graph(graph):
+                self._body()
+        except RuntimeError as exc:  # e.g. an optimizer that reads its rate on the host (not
+            # fused): keep training, eagerly, from the same buffers; the result's meta says why
+            self.capture, self.capture_error = False, str(exc)[:300]
+            torch.cuda.synchronize(self.r.dev)
             self._body()
+            return
         self.graph = graph
         graph.replay()  # capturing records the step without running it
 

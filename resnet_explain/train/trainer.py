@@ -356,6 +356,8 @@ def _result(r: _Prepared, spec: NetSpec, config: TrainConfig, records: list[dict
             "amp": "bf16" if r.use_amp else "off", "channels_last": r.use_cl,
             "graphed": r.graphed is not None and r.graphed.graph is not None,
             "config": asdict(config)}
+    if r.graphed is not None and r.graphed.capture_error:
+        meta["graph_error"] = r.graphed.capture_error
     net = r.net
     if r.use_cl:  # hand back an ordinary (contiguous) model: hooks and checkpoints expect it
         net = net.to(memory_format=torch.contiguous_format)

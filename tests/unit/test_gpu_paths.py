@@ -218,3 +218,126 @@ def test_a_gpus_path_reads_an_empty_parameter_zeros_and_underflow_without_a_cras
     assert got["tiny"] == pytest.approx(2e-30, rel=1e-5)
     assert [c[0] for c in reads.copies] == ["cpu", "cpu"], reads.copies  # the read, then tiny's rescue
 
+
+# What a CUDA graph's capture refuses: a read of a number on the host (a sync) and a tensor made
+# from host data inside the captured region (a host-to-device copy of memory the graph does not own).
+_NOT_IN_A_GRAPH = {"_local_scalar_dense", "lift_fresh", "lift_fresh_copy", "nonzero", "masked_select",
+                   "unique_consecutive", "_unique2", "unique_dim", "bincount"}
+
+
+class _NoHostReads:
+    """Runs a step body under a dispatch mode that records the ops a capture refuses, and counts
+    the host reads a CPU does without an op (``.cpu()``, ``.tolist()``, ``.numpy()`` of a CPU
+    tensor dispatch nothing)."""
+
+    def __init__(self, monkeypatch):
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        self.bad, self.bodies, self.inside = [], 0, False
+        check = self
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                if func.overloadpacket.__name__ in _NOT_IN_A_GRAPH:
+                    check.bad.append(func.overloadpacket.__name__)
+                return func(*args, **(kwargs or {}))
+
+        self.mode = Mode
+        for name in ("cpu", "tolist", "numpy"):
+            real = getattr(torch.Tensor, name)
+
+            def f(t, *a, _real=real, _name=name, **kw):
+                if check.inside:
+                    check.bad.append(_name)
+                return _real(t, *a, **kw)
+            monkeypatch.setattr(torch.Tensor, name, f)
+
+    def run(self, body):
+        self.bodies += 1
+        self.inside = True
+        try:
+            with self.mode():
+                body()
+        finally:
+            self.inside = False
+
+
+def test_the_captured_step_bodies_read_nothing_on_the_host(monkeypatch):
+    """What CUDA captures as a graph (train/graphs.py: one network; train/stacked.py: K networks
+    under vmap) must run without a host read: capture would fail, and the stacked runner would
+    fall back to eager steps (its meta's graph_error). On a CPU each body runs eagerly under a
+    check, warm-up steps and the steps a GPU would capture and replay alike; the stacked group
+    takes its captured path (a graph's SGD: rates read from a device tensor), and its numbers are
+    still the eager path's."""
+    from resnet_explain.train.stacked import StackedGroup
+
+    tr, te = shapes_train_test(64, 16, seed=0, size=8, difficulty=0.0)
+    spec = cifar_resnet(8, width=4, in_size=8)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05, device="cpu", amp="off", channels_last="off",
+                      augment=True)
+    from resnet_explain.train import trainer
+
+    check = _NoHostReads(monkeypatch)
+    # CUDA's optimizer: fused SGD, which reads its learning rate from the device tensor (foreach,
+    # a CPU's, reads it with .item(): no harm there, a failed capture on a GPU)
+    make_optimizer = trainer._optimizer
+    monkeypatch.setattr(trainer, "_optimizer", lambda net, config, cuda: make_optimizer(net, config, True))
+    body = GraphedStep._body
+    monkeypatch.setattr(GraphedStep, "_body", lambda self: check.run(lambda: body(self)))
+    res = train(spec, tr, te, replace(cfg, compile="graphs"))
+    assert check.bodies == 2 * 4 and check.bad == [], check.bad
+    assert np.isfinite(res.history["train_loss"]).all()
+
+    check.bodies = 0
+    stacked_body = StackedGroup._body
+    monkeypatch.setattr(StackedGroup, "_body", lambda self: check.run(lambda: stacked_body(self)))
+    monkeypatch.setattr(StackedGroup, "_capture", lambda self: self._body())  # what replay would run
+    configs = [replace(cfg, seed=s) for s in (0, 1)]
+    groups = {}
+    for capture in (True, False):
+        g = groups[capture] = StackedGroup(spec, configs, tr, te, capture=capture)
+        for _ in g.run():
+            pass
+    assert check.bodies == 2 * 2 * 4 and check.bad == [], check.bad
+    for a, b in zip(groups[True].records, groups[False].records):
+        np.testing.assert_allclose(pd.DataFrame(a)["train_loss"], pd.DataFrame(b)["train_loss"], rtol=1e-4)
+
+
+def test_a_capture_that_fails_trains_on_eagerly_and_says_why(monkeypatch):
+    """Where CUDA refuses to capture a step (an optimizer that is not fused reads its learning
+    rate with .item(), a kernel that syncs), both graphed trainers go on eagerly from the same
+    buffers and their result's meta says why (``graph_error``); the numbers are the eager ones.
+    The CUDA calls are stand-ins here: warm-up streams that do nothing, a capture that refuses."""
+    from contextlib import nullcontext
+
+    from resnet_explain.train import graphs, stacked
+    from resnet_explain.train.stacked import StackedGroup
+
+    class Stream:
+        def wait_stream(self, other):
+            pass
+
+    def refuse(graph):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    for name, value in {"Stream": lambda device=None: Stream(), "current_stream": lambda device=None: Stream(),
+                        "stream": lambda s: nullcontext(), "synchronize": lambda device=None: None,
+                        "CUDAGraph": lambda: object(), "graph": refuse}.items():
+        monkeypatch.setattr(torch.cuda, name, value)
+    tr, _ = shapes_train_test(64, 16, seed=0, size=8, difficulty=0.0)
+    spec = cifar_resnet(8, width=4, in_size=8)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05, device="cpu", amp="off", channels_last="off")
+    init = GraphedStep.__init__
+    monkeypatch.setattr(GraphedStep, "__init__", lambda self, r, config, capture=None: init(self, r, config, True))
+    got = train(spec, tr, None, replace(cfg, compile="graphs"))
+    assert not got.meta["graphed"] and "not permitted" in got.meta["graph_error"]
+    _same(got, train(spec, tr, None, cfg))
+
+    runs = {c: StackedGroup(spec, [replace(cfg, seed=s) for s in (0, 1)], tr, None, capture=c) for c in (True, False)}
+    for g in runs.values():
+        for _ in g.run():
+            pass
+    assert graphs.WARMUP_STEPS == stacked.WARMUP_STEPS < runs[True].step
+    assert "not permitted" in runs[True].result(0).meta["graph_error"] and "graph_error" not in runs[False].result(0).meta
+    for a, b in zip(runs[True].records, runs[False].records):
+        np.testing.assert_allclose(pd.DataFrame(a)["train_loss"], pd.DataFrame(b)["train_loss"], rtol=1e-4)
