@@ -1,5 +1,8 @@
 """The GPU paths, as far as a CPU can run them: the graphed step (train/graphs.py) learns what the
-eager trainer learns; scripts/gpu_check.sh parses and its tiny mode runs every part."""
+eager trainer learns; the bodies CUDA would capture (one network, K under vmap) read nothing on the
+host, and a refused capture trains on eagerly; the probe's GPU path (``norms.on_host`` False) reads
+its numbers in one host copy and gives the CPU path's numbers; scripts/gpu_check.sh parses and its
+tiny mode runs every part."""
 
 import os
 import subprocess
