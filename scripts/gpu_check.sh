@@ -11,7 +11,7 @@
 # timed on seed 0 for one epoch and scaled; then, one epoch each, the runner unstacked (one model
 # per group: no vmap), without streams and without graphs), train (bench_train: ResNet-20/56 at
 # batch 128 and 512, eager vs compile="graphs"), compile (torch.compile reduce-overhead, ResNet-20),
-# probe (probe vs bare forward+backward, ResNet-20/56/110),
+# probe (probe vs bare forward+backward, ResNet-20/56/110, then a profile of each: syncs, ops),
 # landscape (51x51 of the shipped depth-56 twin, 5,000 images), experiment (make_assets.py
 # --experiment gpu --depths 20,56, the rest of the time: at least ~230 s when the parts before
 # it take what they typically do). The whole run stays under GPU_CHECK_TOTAL_S (470 s): a
@@ -64,7 +64,7 @@ if [[ $TINY == 1 ]]; then  # a CPU dry run: every part, tiny sizes
   TRAIN=(--depth 8 --width 4 --size 8 --steps 3 --naive-steps 2 --repeats 1 --threads 1)
   BATCHES=(16 32)
   RUNNER=(--runner --device cpu --budget gpu --depths 8 --width 4 --size 8 --seed-list 0,1 --n-train 64 --batch 16 --epochs 1 --variants unstacked --threads 1)
-  PROBE=(--devices cpu --models resnet20 --batch 2 --warmup 0 --repeats 1 --threads 1)
+  PROBE=(--devices cpu --models resnet20 --batch 2 --warmup 0 --repeats 1 --threads 1 --profile)
   LAND=(--device cpu --grid 3 --depth 20 --images 32 --skip-plain)
   EXP=(--experiment cpu-live --depths "${GPU_CHECK_DEPTHS:-20}" --seeds 0 --epochs 1 --threads 1)
 else
@@ -72,7 +72,7 @@ else
   TRAIN=(--depth 20 56 --steps 100 --naive-steps 30 --repeats 2)
   BATCHES=(128 512)
   RUNNER=(--runner --device cuda --budget gpu --depths 20,56,110 --n-train 20000 --epochs 6 --variants unstacked,serial,eager)
-  PROBE=(--devices cuda --repeats 20)
+  PROBE=(--devices cuda --repeats 20 --profile)  # + syncs, ops and host time per call (profiler)
   LAND=(--device cuda --grid 51 --depth 56 --images 5000 --skip-plain)
   # depths 20 and 56 by default: with 110 the experiment took ~11 minutes one network at a time
   # (issue #23), more than this run has left; GPU_CHECK_DEPTHS=20,56,110 asks for all three
@@ -99,7 +99,7 @@ export TRAIN_S="${TRAIN[*]}" BATCHES_S="${BATCHES[*]}"
 part runner 210 $PY scripts/bench_many.py "${RUNNER[@]}"
 part train 100 bash -c 'TRAIN=($TRAIN_S); BATCHES=($BATCHES_S); train_all'
 part compile 60 bash -c 'BATCHES=($BATCHES_S); compile_all'
-part probe 40 $PY scripts/bench_probe.py "${PROBE[@]}"
+part probe 55 $PY scripts/bench_probe.py "${PROBE[@]}"
 part landscape 45 $PY scripts/bench_landscape.py "${LAND[@]}"
 part experiment 600 $PY scripts/make_assets.py "${EXP[@]}" --no-runs --out "$OUT/assets/degradation-gpu"
 

@@ -70,6 +70,10 @@ def rows(results: list[dict], parts: dict, experiment: dict | None) -> list[tupl
     for r in (r for r in results if r["part"] == "probe"):
         add(f"probe / bare {r['model']} ({r['device']}, batch {r['batch']})", "<= 1.15x",
             f"{r['probe_ms']:.1f} / {r['bare_ms']:.1f} ms = {r['ratio']:.2f}x", r["ratio"] <= 1.15)
+    for r in (r for r in results if r["part"] == "probe_profile"):  # issue #23: 9 syncs vs 1, H200
+        add(f"probe profile {r['model']} ({r['device']}, batch {r['batch']}): syncs, aten ops, host ms",
+            "(record)", f"syncs {r['probe_syncs']} vs bare {r['bare_syncs']}; ops {r['probe_ops']} vs "
+            f"{r['bare_ops']}; host {r['probe_host_ms']:.1f} vs {r['bare_host_ms']:.1f} ms", None)
     for r in (r for r in results if r["part"] == "landscape"):
         add(f"landscape {r['grid']}x{r['grid']} depth {r['depth']}, {r['images']} images (wall s)",
             "<= 15 s", f"{r['script_seconds']:.1f} s ({r['seconds']:.1f} s evaluating)", r["script_seconds"] <= 15)
