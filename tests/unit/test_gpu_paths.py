@@ -135,15 +135,19 @@ def test_bench_probe_counts_dispatches_on_a_launch_bound_cpu_case():
 
 
 class _HostReads:
-    """Counts what makes a GPU wait for its numbers: copies to the host and scalar reads."""
+    """Counts what makes a GPU wait for its numbers: copies to the host (``.cpu()``) and scalar
+    reads (the other ``names``), while ``when()`` says so."""
 
-    def __init__(self, monkeypatch):
+    NAMES = ("cpu", "item", "tolist", "__float__", "__bool__")
+
+    def __init__(self, monkeypatch, names=NAMES, when=lambda: True):
         self.copies, self.scalars = [], []
-        real = {name: getattr(torch.Tensor, name) for name in ("cpu", "item", "tolist", "__float__", "__bool__")}
+        real = {name: getattr(torch.Tensor, name) for name in names}
 
         def counted(name):
             def f(t, *a, **kw):
-                (self.copies if name == "cpu" else self.scalars).append((name, tuple(t.shape)))
+                if when():
+                    (self.copies if name == "cpu" else self.scalars).append((name, tuple(t.shape)))
                 return real[name](t, *a, **kw)
             return f
 
@@ -151,7 +155,7 @@ class _HostReads:
             monkeypatch.setattr(torch.Tensor, name, counted(name))
 
 
-def _probe_both_ways(model, x, y, monkeypatch):
+def _probe_both_ways(model, x, y):
     """The probe as a CPU takes it, then as a GPU takes it (``norms.on_host`` says False: every
     number reduced on the device, largest entries in the same copy, nothing summed on the host),
     counting the host reads of the second."""
@@ -162,10 +166,10 @@ def _probe_both_ways(model, x, y, monkeypatch):
     as_cpu = probe(model, x, y)
     as_cpu.blocks, as_cpu.params  # built now, before the counting
     model.load_state_dict(state)  # the same BatchNorm statistics for the second probe
-    monkeypatch.setattr(norms, "on_host", lambda device: False)
-    reads = _HostReads(monkeypatch)
-    as_gpu = probe(model, x, y)
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(norms, "on_host", lambda device: False)
+        reads = _HostReads(mp)
+        as_gpu = probe(model, x, y)
     return as_cpu, as_gpu, reads
 
 
@@ -180,7 +184,7 @@ def test_the_probe_on_a_gpus_path_gives_a_cpus_numbers_in_one_host_copy(depth, b
     spec = cifar_resnet(depth, skip=True, width=4, in_size=size)
     model = build_model(spec, seed=0)
     x, y = make_batch(spec, batch=batch, seed=0)
-    as_cpu, as_gpu, reads = _probe_both_ways(model, x, y, monkeypatch)
+    as_cpu, as_gpu, reads = _probe_both_ways(model, x, y)
     n_numbers = 1 + 3 * len(as_cpu.blocks) + 2 * len(as_cpu.params)  # at least: loss, grads, splits, params
     assert len(reads.copies) == 1 and reads.copies[0][1][0] >= n_numbers, reads.copies
     assert reads.scalars == []
@@ -204,7 +208,7 @@ def test_a_gpus_path_reads_an_empty_parameter_zeros_and_underflow_without_a_cras
     model = build_model(spec, seed=0)
     model.register_parameter("nothing", torch.nn.Parameter(torch.empty(0)))
     x, y = make_batch(spec, batch=2, seed=0)
-    as_cpu, as_gpu, reads = _probe_both_ways(model, x, y, monkeypatch)
+    as_cpu, as_gpu, reads = _probe_both_ways(model, x, y)
     assert len(reads.copies) == 1 and reads.scalars == []
     row = as_gpu.params[as_gpu.params["param"] == "nothing"]
     assert len(row) == 1 and row["weight_norm"].iloc[0] == 0.0
@@ -231,29 +235,26 @@ _NOT_IN_A_GRAPH = {"_local_scalar_dense", "lift_fresh", "lift_fresh_copy", "nonz
 class _NoHostReads:
     """Runs a step body under a dispatch mode that records the ops a capture refuses, and counts
     the host reads a CPU does without an op (``.cpu()``, ``.tolist()``, ``.numpy()`` of a CPU
-    tensor dispatch nothing)."""
+    tensor dispatch nothing) while inside it."""
 
     def __init__(self, monkeypatch):
         from torch.utils._python_dispatch import TorchDispatchMode
 
-        self.bad, self.bodies, self.inside = [], 0, False
+        self.ops, self.bodies, self.inside = [], 0, False
         check = self
 
         class Mode(TorchDispatchMode):
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):
                 if func.overloadpacket.__name__ in _NOT_IN_A_GRAPH:
-                    check.bad.append(func.overloadpacket.__name__)
+                    check.ops.append(func.overloadpacket.__name__)
                 return func(*args, **(kwargs or {}))
 
         self.mode = Mode
-        for name in ("cpu", "tolist", "numpy"):
-            real = getattr(torch.Tensor, name)
+        self.reads = _HostReads(monkeypatch, ("cpu", "tolist", "numpy"), when=lambda: self.inside)
 
-            def f(t, *a, _real=real, _name=name, **kw):
-                if check.inside:
-                    check.bad.append(_name)
-                return _real(t, *a, **kw)
-            monkeypatch.setattr(torch.Tensor, name, f)
+    @property
+    def bad(self) -> list:
+        return self.ops + self.reads.copies + self.reads.scalars
 
     def run(self, body):
         self.bodies += 1
